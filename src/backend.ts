@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { UserError } from './errors.js';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Why this backend is in use, in words, for the header line. */
+  reason: string;
+}
+
+/**
+ * `auto` prefers wasm because it is the fastest for this workload: the seed model runs ~1,800 tiny
+ * kernels per training step, so per-kernel dispatch cost decides, and wasm's is the lowest
+ * (README "Backends" has the measurements). tfjs-node's native TensorFlow is slower here, and the
+ * pure-JS cpu backend is the fallback that always works.
+ */
+const AUTO_ORDER: BackendName[] = ['wasm', 'tensorflow', 'cpu'];
+
+let nodeBindingTried = false;
+let nodeBindingError: string | undefined;
+
+/** tfjs-node is an optional dependency: its install downloads libtensorflow and fails offline. */
+async function loadNodeBinding(): Promise<string | undefined> {
+  if (!nodeBindingTried) {
+    nodeBindingTried = true;
+    try {
+      const name = '@tensorflow/tfjs-node';
+      await import(name);
+    } catch (err) {
+      nodeBindingError = (err as Error).message.split('\n')[0];
+    }
+  }
+  return nodeBindingError;
+}
+
+async function trySetBackend(name: BackendName): Promise<string | undefined> {
+  if (name === 'tensorflow') {
+    const failure = await loadNodeBinding();
+    if (failure !== undefined) return '@tensorflow/tfjs-node is not installed (optional; its install needs internet)';
+  }
+  try {
+    // tfjs logs backend initialisation failures itself; the caller reports them in one line instead.
+    const warn = console.warn;
+    console.warn = () => {};
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend(name);
+      await tf.ready();
+    } finally {
+      console.warn = warn;
+    }
+    return ok ? undefined : `the ${name} backend failed to initialise`;
+  } catch (err) {
+    return `the ${name} backend failed to initialise: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * Selects and initialises the TensorFlow.js backend. Also turns on production mode, which silences
+ * tfjs's console banner ("looks like you are running TensorFlow.js in Node.js") so output stays ours.
+ */
+export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
+  tf.enableProdMode();
+  if (choice !== 'auto') {
+    const failure = await trySetBackend(choice);
+    if (failure !== undefined) throw new UserError(`cannot use --backend ${choice}: ${failure}; try --backend auto`);
+    return { name: choice, reason: 'requested with --backend' };
+  }
+  const skipped: string[] = [];
+  for (const name of AUTO_ORDER) {
+    const failure = await trySetBackend(name);
+    if (failure === undefined) {
+      const why = name === 'wasm' ? 'auto: fastest for this workload' : `auto: ${skipped.join('; ')}`;
+      return { name, reason: why };
+    }
+    skipped.push(`${name}: ${failure}`);
+  }
+  throw new UserError(`no TensorFlow.js backend could start (${skipped.join('; ')})`);
+}

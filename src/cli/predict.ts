@@ -1,0 +1,64 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { initBackend } from '../backend.js';
+import { labelRepeats, parseDigitSequence } from '../data.js';
+import { tagFreshSequences } from '../experiment.js';
+import { freshSeed } from '../random.js';
+import { formatLoss, renderTagged, styleFor, toJson } from '../render.js';
+import { loadModel } from '../storage.js';
+import { tagSequences } from '../tagging.js';
+import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
+import { DEFAULT_MODEL_DIR } from './train.js';
+
+interface PredictFlags extends BackendFlag {
+  modelDir: string;
+  n: number;
+  seed?: number;
+  digits?: Int32Array;
+  probs?: boolean;
+  json?: boolean;
+}
+
+function digitsArgument(value: string): Int32Array {
+  const digits = parseDigitSequence(value);
+  if (!digits) throw new InvalidArgumentError('expected exactly 10 digits 0-9, e.g. "4 0 2 8 5 6 1 3 3 7".');
+  return digits;
+}
+
+export function predictCommand(): Command {
+  const cmd = new Command('predict').description('load a trained model and tag new sequences');
+  cmd
+    .option('--model-dir <path>', 'the folder train saved to', DEFAULT_MODEL_DIR)
+    .option('--n <count>', 'how many fresh sequences to tag', wholeNumber(1, 10_000), 5)
+    .option('--seed <n>', 'fixes which sequences are generated (default: a fresh one, printed)', wholeNumber(0, 2 ** 31 - 1))
+    .option('--digits <sequence>', 'tag this sequence of 10 digits instead, e.g. "4 0 2 8 5 6 1 3 3 7"', digitsArgument)
+    .option('--probs', 'also show P(repeated) at each position')
+    .addOption(new Option('--json', 'print one JSON document instead of text'));
+  addBackendOption(cmd);
+  cmd.action(runPredict);
+  return cmd;
+}
+
+async function runPredict(flags: PredictFlags): Promise<void> {
+  const backend = await initBackend(flags.backend);
+  const { model, record } = await loadModel(flags.modelDir);
+  const seed = flags.seed ?? freshSeed();
+  const tagged = flags.digits
+    ? tagSequences(model, record.config.encoding, { n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) })
+    : tagFreshSequences(model, record.config, flags.n, seed);
+
+  const out = process.stdout;
+  if (flags.json) {
+    const doc = { command: 'predict', backend, modelDir: flags.modelDir, model: record, seed: flags.digits ? undefined : seed, predictions: tagged };
+    out.write(`${toJson(doc)}\n`);
+    return;
+  }
+  const style = styleFor(out);
+  const c = record.config;
+  const finalLoss = record.losses.length ? formatLoss(record.losses[record.losses.length - 1]) : 'n/a';
+  out.write(
+    `model ${flags.modelDir} · LSTM ${c.units}, ${c.encoding} input, ${c.activation} head · ${record.losses.length} epochs, ` +
+      `final loss ${finalLoss} · seed ${c.seed} · backend ${backend.name}\n`,
+  );
+  out.write(flags.digits ? '\n' : `${flags.n} fresh sequence${flags.n > 1 ? 's' : ''} (seed ${seed}):\n\n`);
+  out.write(`${renderTagged(tagged, { probs: flags.probs, style })}\n`);
+}

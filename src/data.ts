@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs';
+import { permutation, randomIndex, Rng } from './random.js';
+
+/** Every sequence has this many positions, one per digit 0..9. */
+export const SEQUENCE_LENGTH = 10;
+/** Label classes: index 0 = unique digit, index 1 = part of the repeated pair. */
+export const NUM_CLASSES = 2;
+
+/** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
+export type Encoding = 'scalar' | 'onehot';
+
+/**
+ * `n` sequences stored flat, row-major: sequence k occupies [k*10, k*10+10).
+ * `digits` holds 0..9, `labels` holds 1 where the digit belongs to the repeated pair.
+ */
+export interface Dataset {
+  n: number;
+  digits: Int32Array;
+  labels: Int32Array;
+}
+
+/**
+ * One sequence as the seed program makes it: a shuffled 0..9, then two distinct positions (i, j)
+ * drawn in order like `random.sample(range(10), 2)`, and xs[j] = xs[i]. Exactly one digit value
+ * appears twice, one digit is missing, and both positions are labelled 1.
+ */
+export function sampleSequence(rng: Rng): { digits: Int32Array; labels: Int32Array } {
+  const digits = permutation(SEQUENCE_LENGTH, rng);
+  const labels = new Int32Array(SEQUENCE_LENGTH);
+  const i = randomIndex(rng, SEQUENCE_LENGTH);
+  let j = randomIndex(rng, SEQUENCE_LENGTH - 1);
+  if (j >= i) j += 1;
+  digits[j] = digits[i];
+  labels[i] = 1;
+  labels[j] = 1;
+  return { digits, labels };
+}
+
+export function generateDataset(n: number, rng: Rng): Dataset {
+  const digits = new Int32Array(n * SEQUENCE_LENGTH);
+  const labels = new Int32Array(n * SEQUENCE_LENGTH);
+  for (let k = 0; k < n; k++) {
+    const s = sampleSequence(rng);
+    digits.set(s.digits, k * SEQUENCE_LENGTH);
+    labels.set(s.labels, k * SEQUENCE_LENGTH);
+  }
+  return { n, digits, labels };
+}
+
+/** Labels a user-typed sequence the way the generator would: 1 at every digit that occurs twice or more. */
+export function labelRepeats(digits: ArrayLike<number>): Int32Array {
+  const counts = new Map<number, number>();
+  for (let t = 0; t < digits.length; t++) counts.set(digits[t], (counts.get(digits[t]) ?? 0) + 1);
+  return Int32Array.from(Array.from(digits, (d) => ((counts.get(d) ?? 0) > 1 ? 1 : 0)));
+}
+
+/** Width of one time step's input vector. */
+export function inputWidth(encoding: Encoding): number {
+  return encoding === 'onehot' ? 10 : 1;
+}
+
+/** Features: float32 [n, 10, 1] (digit value) or [n, 10, 10] (one-hot digit). */
+export function featureTensor(digits: Int32Array, encoding: Encoding): tf.Tensor3D {
+  const n = digits.length / SEQUENCE_LENGTH;
+  if (encoding === 'scalar') return tf.tensor3d(Float32Array.from(digits), [n, SEQUENCE_LENGTH, 1]);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(digits, 'int32'), 10).toFloat().reshape([n, SEQUENCE_LENGTH, 10]));
+}
+
+/** Targets: float32 one-hot [n, 10, 2]. */
+export function labelTensor(labels: Int32Array): tf.Tensor3D {
+  const n = labels.length / SEQUENCE_LENGTH;
+  return tf.tidy(() =>
+    tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES).toFloat().reshape([n, SEQUENCE_LENGTH, NUM_CLASSES]),
+  );
+}
+
+/** The digits of sequence k as a plain array. */
+export function sequenceAt(data: Int32Array, k: number): number[] {
+  return Array.from(data.subarray(k * SEQUENCE_LENGTH, (k + 1) * SEQUENCE_LENGTH));
+}
+
+/**
+ * Parses a user-typed sequence such as "4 0 2 8 5 6 1 3 3 7" or "4028561337": exactly ten digits
+ * 0-9, separated by spaces or commas or not at all. Returns undefined when the text is not that.
+ */
+export function parseDigitSequence(text: string): Int32Array | undefined {
+  const trimmed = text.trim();
+  const parts = /^[0-9]+$/.test(trimmed) ? trimmed.split('') : trimmed.split(/[\s,]+/);
+  if (parts.length !== SEQUENCE_LENGTH || !parts.every((p) => /^[0-9]$/.test(p))) return undefined;
+  return Int32Array.from(parts, Number);
+}

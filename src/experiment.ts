@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Config } from './config.js';
+import { featureTensor, generateDataset, labelTensor } from './data.js';
+import { buildModel, summarize, type ModelSummary } from './model.js';
+import { rngFor } from './random.js';
+import { tagSequences, type TaggedSequence } from './tagging.js';
+import { trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
+
+/** A built, untrained model with its training data, ready for `trainModel`. */
+export interface Experiment {
+  config: Config;
+  model: tf.Sequential;
+  summary: ModelSummary;
+  x: tf.Tensor3D;
+  y: tf.Tensor3D;
+}
+
+/** Generates the training set from the `train-data` stream and builds the model from the `weights` stream. */
+export function createExperiment(config: Config): Experiment {
+  const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
+  const model = buildModel(config, config.seed);
+  return {
+    config,
+    model,
+    summary: summarize(model),
+    x: featureTensor(dataset.digits, config.encoding),
+    y: labelTensor(dataset.labels),
+  };
+}
+
+export async function runExperiment(experiment: Experiment, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+  return trainModel(experiment.model, { x: experiment.x, y: experiment.y }, experiment.config, callbacks);
+}
+
+/** Frees the training tensors (the model stays usable). */
+export function releaseData(experiment: Experiment): void {
+  experiment.x.dispose();
+  experiment.y.dispose();
+}
+
+/** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */
+export function tagFreshSequences(model: tf.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): TaggedSequence[] {
+  return tagSequences(model, config.encoding, generateDataset(n, rngFor(seed, 'test-view')));
+}

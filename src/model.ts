@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Config } from './config.js';
+import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
+import { rngFor } from './random.js';
+
+/** The subset of the config that determines the network's architecture. */
+export type ModelConfig = Pick<Config, 'units' | 'encoding' | 'recurrentActivation' | 'activation'>;
+
+/**
+ * Builds the seed program's tagger: LSTM(units, return sequences) → TimeDistributed(Dense(2)).
+ * Input [batch, 10, 1] (scalar) or [batch, 10, 10] (one-hot); output [batch, 10, 2].
+ *
+ * Initialisers match Keras (glorotUniform kernels, orthogonal recurrent kernel, unit forget bias)
+ * and each gets its own seed drawn from `seed`, so the same seed gives the same initial weights.
+ */
+export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
+  const initSeeds = rngFor(seed, 'weights');
+  const nextSeed = () => Math.floor(initSeeds() * 2 ** 31);
+  const model = tf.sequential({ name: 'seq_tag' });
+  model.add(
+    tf.layers.lstm({
+      name: 'lstm',
+      units: config.units,
+      inputShape: [SEQUENCE_LENGTH, inputWidth(config.encoding)],
+      returnSequences: true,
+      recurrentActivation: config.recurrentActivation,
+      unitForgetBias: true,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: nextSeed() }),
+    }),
+  );
+  model.add(
+    tf.layers.timeDistributed({
+      name: 'time_distributed',
+      layer: tf.layers.dense({
+        name: 'dense',
+        units: NUM_CLASSES,
+        activation: config.activation,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+      }),
+    }),
+  );
+  return model;
+}
+
+export interface LayerSummary {
+  name: string;
+  type: string;
+  /** e.g. [null, 10, 16]; null is the batch dimension. */
+  outputShape: (number | null)[];
+  params: number;
+}
+
+export interface ModelSummary {
+  layers: LayerSummary[];
+  totalParams: number;
+  trainableParams: number;
+}
+
+/** What Keras's `model.summary()` shows, as data. */
+export function summarize(model: tf.LayersModel): ModelSummary {
+  const layers = model.layers.map((layer) => ({
+    name: layer.name,
+    type: layer.getClassName(),
+    outputShape: layer.outputShape as (number | null)[],
+    params: layer.countParams(),
+  }));
+  const count = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + w.read().size, 0);
+  return {
+    layers,
+    totalParams: count(model.weights),
+    trainableParams: count(model.trainableWeights),
+  };
+}
+
+/**
+ * P(repeated) per position: [n, 10] row-major, from the model's [n, 10, 2] output.
+ * The output is normalised by its row sum first, as categorical crossentropy does, so that a
+ * non-softmax head is judged by the same numbers the loss sees.
+ */
+export function predictRepeatProbability(model: tf.LayersModel, features: tf.Tensor3D): Float32Array {
+  return tf.tidy(() => {
+    const out = model.predict(features) as tf.Tensor3D;
+    const p = out.div(out.sum(-1, true)).slice([0, 0, 1], [-1, -1, 1]);
+    return p.dataSync() as Float32Array;
+  });
+}

@@ -1,0 +1,106 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { ModelSummary } from './model.js';
+import type { TaggedSequence } from './tagging.js';
+import type { EpochRecord } from './train.js';
+
+export type Style = ChalkInstance;
+
+/**
+ * Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org), which chalk
+ * itself does not check. FORCE_COLOR still forces it, as chalk documents.
+ */
+export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
+  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  const wanted = forced || (stream.isTTY === true && !('NO_COLOR' in env && env.NO_COLOR !== ''));
+  return new Chalk({ level: wanted ? 1 : 0 });
+}
+
+export const plain: Style = new Chalk({ level: 0 });
+
+/** 1186 → "1,186". */
+export function thousands(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
+export function formatLoss(loss: number): string {
+  if (Number.isNaN(loss)) return 'nan';
+  if (!Number.isFinite(loss)) return loss > 0 ? 'inf' : '-inf';
+  return loss.toFixed(4);
+}
+
+function shapeText(shape: (number | null)[]): string {
+  return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
+}
+
+/** The layer table of Keras's `model.summary()`. */
+export function renderSummary(summary: ModelSummary, style: Style = plain): string {
+  const rows = summary.layers.map((l) => [`${l.name} (${l.type})`, shapeText(l.outputShape), thousands(l.params)]);
+  const head = ['Layer (type)', 'Output Shape', 'Param #'];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)) + 4);
+  const line = (cells: string[]) => cells[0].padEnd(widths[0]) + cells[1].padEnd(widths[1]) + cells[2].padStart(widths[2] - 4);
+  const width = widths[0] + widths[1] + widths[2] - 4;
+  const nonTrainable = summary.totalParams - summary.trainableParams;
+  return [
+    style.bold(line(head)),
+    '='.repeat(width),
+    ...rows.map(line),
+    '='.repeat(width),
+    `Total params: ${thousands(summary.totalParams)}`,
+    `Trainable params: ${thousands(summary.trainableParams)}`,
+    `Non-trainable params: ${thousands(nonTrainable)}`,
+  ].join('\n');
+}
+
+/** One line per epoch, always the same shape: "epoch  3/20  loss 0.5123  0.41 s". */
+export function renderEpoch(record: EpochRecord, totalEpochs: number, style: Style = plain): string {
+  const width = String(totalEpochs).length;
+  const loss = formatLoss(record.loss);
+  const lossText = Number.isFinite(record.loss) ? loss : style.red(loss);
+  return `epoch ${String(record.epoch).padStart(width)}/${totalEpochs}  loss ${lossText.padStart(6)}  ${record.seconds.toFixed(2)} s`;
+}
+
+const COLUMN = 5;
+const LABEL = 8;
+
+function cell(text: string): string {
+  return text.padStart(COLUMN);
+}
+
+function formatProbability(p: number): string {
+  if (Number.isNaN(p)) return 'nan';
+  if (p >= 0 && p <= 1) return p.toFixed(2);
+  return p > 1 ? '>1' : '<0';
+}
+
+/**
+ * The seed program's test view, per sequence: the digits, `*` under the truly repeated pair, and
+ * `*` where the model says P(repeated) > 0.5. On a terminal, hits are green, false alarms red,
+ * and missed truths yellow in the truth line. `probs` adds a line of P(repeated).
+ */
+export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style } = {}): string {
+  const style = options.style ?? plain;
+  const blocks = seqs.map((s) => {
+    const truth = s.truth.map((t, k) => (t ? (s.predicted[k] ? style.green(cell('*')) : style.yellow(cell('*'))) : cell('')));
+    const model = s.predicted.map((p, k) => (p ? (s.truth[k] ? style.green(cell('*')) : style.red(cell('*'))) : cell('')));
+    const missed = s.truth.filter((t, k) => t && !s.predicted[k]).length;
+    const falseAlarms = s.predicted.filter((p, k) => p && !s.truth[k]).length;
+    const verdict =
+      missed + falseAlarms === 0
+        ? style.green('  ✓ exact')
+        : style.red(`  ✗ ${[missed && `${missed} missed`, falseAlarms && `${falseAlarms} false alarm${falseAlarms > 1 ? 's' : ''}`].filter(Boolean).join(', ')}`);
+    const lines = [
+      style.dim('digits'.padEnd(LABEL)) + s.digits.map((d) => cell(String(d))).join(''),
+      style.dim('truth'.padEnd(LABEL)) + truth.join(''),
+      style.dim('model'.padEnd(LABEL)) + model.join('') + verdict,
+    ];
+    if (options.probs) lines.push(style.dim('P(rep)'.padEnd(LABEL)) + s.probs.map((p) => cell(formatProbability(p))).join(''));
+    return lines.map((l) => l.trimEnd()).join('\n');
+  });
+  return blocks.join('\n\n');
+}
+
+/** JSON for --json output. Non-finite numbers become the strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them). */
+export function toJson(doc: unknown): string {
+  return JSON.stringify(doc, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), 2);
+}
