@@ -9,3 +9,20 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+const FS_ERRORS: Record<string, string> = {
+  ENOTDIR: 'part of the path is a file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'disk full',
+  ENAMETOOLONG: 'path too long',
+  EISDIR: 'is a folder',
+};
+
+/** A file-system error in a few words, e.g. "permission denied (EACCES)". */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code && FS_ERRORS[code]) return `${FS_ERRORS[code]} (${code})`;
+  return code ?? (err instanceof Error ? err.message : String(err));
+}

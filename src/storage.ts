@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from './config.js';
-import { UserError } from './errors.js';
+import { describeFsError, UserError } from './errors.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -67,7 +67,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${dir}`);
-    throw corrupt(dir, `cannot read ${MODEL_JSON}: ${code ?? (err as Error).message}`);
+    throw corrupt(dir, `cannot read ${MODEL_JSON}: ${describeFsError(err)}`);
   }
   let modelJSON: tf.io.ModelJSON;
   try {
@@ -105,12 +105,12 @@ export async function checkSaveTarget(dir: string): Promise<void> {
   const target = resolve(dir);
   const info = await stat(target).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
-    throw new UserError(`cannot use --model-dir ${dir}: ${err.code}; choose a writable folder`);
+    throw new UserError(`cannot use --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
   });
   if (info) {
     if (!info.isDirectory()) throw new UserError(`--model-dir ${dir} is a file; choose a folder path`);
     const entries = await readdir(target).catch((err: NodeJS.ErrnoException) => {
-      throw new UserError(`cannot read --model-dir ${dir}: ${err.code}; choose a writable folder`);
+      throw new UserError(`cannot read --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
     });
     if (entries.length > 0 && !entries.includes(MODEL_JSON)) {
       throw new UserError(`--model-dir ${dir} holds other files and no seq-tag model; refusing to replace it, choose another folder`);
@@ -120,7 +120,7 @@ export async function checkSaveTarget(dir: string): Promise<void> {
   try {
     await mkdir(probe, { recursive: true });
   } catch (err) {
-    throw new UserError(`cannot write to --model-dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; choose a writable folder`);
+    throw new UserError(`cannot write to --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
   } finally {
     await rm(probe, { recursive: true, force: true }).catch(() => {});
   }
@@ -143,7 +143,7 @@ export async function saveModel(model: tf.LayersModel, dir: string, record: Mode
     await model.save(folderHandler(staging));
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
-    throw new UserError(`cannot save the model to ${dir}: ${(err as Error).message}`);
+    throw new UserError(`cannot save the model to ${dir}: ${describeFsError(err)}`);
   }
   const hadPrevious = existsSync(target);
   if (hadPrevious) await rename(target, previous);
@@ -152,7 +152,7 @@ export async function saveModel(model: tf.LayersModel, dir: string, record: Mode
   } catch (err) {
     if (hadPrevious) await rename(previous, target);
     await rm(staging, { recursive: true, force: true });
-    throw new UserError(`cannot save the model to ${dir}: ${(err as Error).message}`);
+    throw new UserError(`cannot save the model to ${dir}: ${describeFsError(err)}`);
   }
   if (hadPrevious) await rm(previous, { recursive: true, force: true });
 }

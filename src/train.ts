@@ -16,7 +16,18 @@ export interface EpochRecord {
   seconds: number;
 }
 
+export interface BatchRecord {
+  /** 1-based epoch and batch within it. */
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** Sequences in this batch (the last one may be smaller). */
+  size: number;
+  loss: number;
+}
+
 export interface TrainingCallbacks {
+  onBatchEnd?: (record: BatchRecord) => void | Promise<void>;
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
 }
 
@@ -65,7 +76,8 @@ export async function trainModel(
       const epochStart = performance.now();
       const order = permutation(n, shuffleRng);
       let weightedLoss = 0;
-      for (let start = 0; start < n; start += config.batchSize) {
+      const batches = Math.ceil(n / config.batchSize);
+      for (let batch = 1, start = 0; start < n; batch++, start += config.batchSize) {
         const indices = order.subarray(start, Math.min(start + config.batchSize, n));
         const lossTensor = tf.tidy(() => {
           const idx = tf.tensor1d(indices, 'int32');
@@ -81,6 +93,7 @@ export async function trainModel(
         const batchLoss = (await lossTensor.data())[0];
         lossTensor.dispose();
         weightedLoss += batchLoss * indices.length;
+        await callbacks.onBatchEnd?.({ epoch, batch, batches, size: indices.length, loss: batchLoss });
       }
       const record = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
       epochs.push(record);

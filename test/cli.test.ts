@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { tempDir } from './helpers.js';
+
+/** The built binary, run as a user would run it. */
+const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...env },
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Bad input: one line on stderr that names the problem, the expected exit code, no stack trace. */
+function assertCleanFailure(run: Run, code: number, pattern: RegExp): void {
+  assert.equal(run.status, code, `exit code; stderr: ${run.stderr}`);
+  const lines = run.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
+  assert.match(lines[0], /^seq-tag: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'cpu'];
+
+describe('seq-tag CLI (spawned binary)', () => {
+  let modelDir: string;
+
+  before(() => {
+    modelDir = join(tempDir(), 'model');
+  });
+
+  it('train prints the header, the summary, one line per epoch and the test view, then saves', () => {
+    const run = seqTag(['train', ...TINY, '--model-dir', modelDir]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · LSTM 16 · 1,186 params/);
+    assert.match(run.stdout, /lstm \(LSTM\)\s+\(None, 10, 16\)\s+1,152/);
+    assert.match(run.stdout, /Total params: 1,186/);
+    assert.match(run.stdout, /^epoch 1\/2 {2}loss \d\.\d{4} {2}\d+\.\d\d s$/m);
+    assert.match(run.stdout, /^epoch 2\/2 {2}loss \d\.\d{4} {2}\d+\.\d\d s$/m);
+    assert.equal((run.stdout.match(/^digits /gm) ?? []).length, 5);
+    assert.equal((run.stdout.match(/^truth /gm) ?? []).length, 5);
+    assert.match(run.stdout, /saved to /);
+    assert.doesNotMatch(run.stdout, /\x1b\[/, 'no colour when not a terminal');
+    assert.equal(run.stderr, '');
+  });
+
+  it('predict --n 3 loads the model and shows three tagged sequences', () => {
+    const run = seqTag(['predict', '--model-dir', modelDir, '--n', '3', '--seed', '9', '--backend', 'cpu']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /LSTM 16, scalar input, softmax head · 2 epochs, final loss \d\.\d{4} · seed 5/);
+    assert.equal((run.stdout.match(/^digits /gm) ?? []).length, 3);
+    assert.equal((run.stdout.match(/^model {3}/gm) ?? []).length, 3);
+    assert.equal((run.stdout.match(/^P\(rep\)/gm) ?? []).length, 0);
+  });
+
+  it('predict --digits --probs tags the typed sequence and marks its repeated pair', () => {
+    const run = seqTag(['predict', '--model-dir', modelDir, '--digits', '4 0 2 8 5 6 1 3 3 7', '--probs', '--backend', 'cpu']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^digits {6}4 {4}0 {4}2 {4}8 {4}5 {4}6 {4}1 {4}3 {4}3 {4}7$/m);
+    assert.match(run.stdout, /^truth {42}\* {4}\*$/m);
+    assert.match(run.stdout, /^P\(rep\) {2}( +\d\.\d\d){10}$/m);
+  });
+
+  it('--json prints one parseable document with config, losses and predictions', () => {
+    const dir = join(tempDir(), 'json-model');
+    const train = seqTag(['train', ...TINY, '--model-dir', dir, '--json']);
+    assert.equal(train.status, 0, train.stderr);
+    const doc = JSON.parse(train.stdout);
+    assert.equal(doc.command, 'train');
+    assert.equal(doc.config.seed, 5);
+    assert.equal(doc.config.samples, 64);
+    assert.equal(doc.epochs.length, 2);
+    assert.ok(doc.epochs.every((e: { loss: number }) => typeof e.loss === 'number'));
+    assert.equal(doc.test.length, 5);
+    assert.equal(doc.summary.totalParams, 1186);
+
+    const predict = seqTag(['predict', '--model-dir', dir, '--n', '2', '--json', '--backend', 'cpu']);
+    assert.equal(predict.status, 0, predict.stderr);
+    const p = JSON.parse(predict.stdout);
+    assert.equal(p.predictions.length, 2);
+    assert.deepEqual(p.model.losses, doc.epochs.map((e: { loss: number }) => e.loss));
+    assert.equal(p.predictions[0].probs.length, 10);
+  });
+
+  it('the same seed gives the same loss history run to run', () => {
+    const a = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'a'), '--json']).stdout);
+    const b = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'b'), '--json']).stdout);
+    assert.deepEqual(a.epochs.map((e: { loss: number }) => e.loss), b.epochs.map((e: { loss: number }) => e.loss));
+  });
+
+  it('without --seed picks one, prints it and stores it with the model', () => {
+    const dir = join(tempDir(), 'unseeded');
+    const run = seqTag(['train', '--samples', '32', '--epochs', '1', '--backend', 'cpu', '--model-dir', dir]);
+    assert.equal(run.status, 0, run.stderr);
+    const seed = Number(/· seed (\d+) ·/.exec(run.stdout)?.[1]);
+    assert.ok(Number.isInteger(seed));
+    const stored = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
+    assert.equal(stored.config.seed, seed);
+    assert.equal(stored.backend, 'cpu');
+    assert.equal(stored.losses.length, 1);
+  });
+
+  describe('bad input: one line, non-zero exit, no stack trace', () => {
+    const usage: [string[], RegExp][] = [
+      [['train', '--epochs', '0'], /--epochs <n>' argument '0' is invalid\. expected a whole number from 1/],
+      [['train', '--epochs', '-3'], /--epochs <n>' argument '-3' is invalid/],
+      [['train', '--epochs', 'abc'], /--epochs <n>' argument 'abc' is invalid/],
+      [['train', '--batch-size', '0'], /--batch-size <n>' argument '0' is invalid/],
+      [['train', '--units', '0'], /--units <n>' argument '0' is invalid/],
+      [['train', '--lr', '-1'], /--lr <x>' argument '-1' is invalid\. expected a number greater than 0/],
+      [['train', '--seed', '1.5'], /--seed <n>' argument '1\.5' is invalid/],
+      [['train', '--backend', 'gpu'], /--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, tensorflow, wasm, cpu/],
+      [['train', '--recurrent-activation', 'tanh'], /Allowed choices are sigmoid, hardSigmoid/],
+      [['train', '--bogus'], /unknown option '--bogus'/],
+      [['predict', '--n', '0'], /--n <count>' argument '0' is invalid/],
+      [['predict', '--digits', '1 2 3'], /expected exactly 10 digits 0-9/],
+      [['predict', '--digits', '4 0 2 8 5 6 1 3 3 x'], /expected exactly 10 digits 0-9/],
+      [['trian'], /unknown command 'trian'/],
+    ];
+    for (const [args, pattern] of usage) {
+      it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));
+    }
+
+    it('predict with a missing model folder → exit 1, says to train first', () => {
+      assertCleanFailure(seqTag(['predict', '--model-dir', join(tempDir(), 'absent'), '--backend', 'cpu']), 1, /no model at .*seq-tag train --model-dir/);
+    });
+
+    it('predict with a corrupt model folder → exit 1', () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'model.json'), '{ not json');
+      assertCleanFailure(seqTag(['predict', '--model-dir', dir, '--backend', 'cpu']), 1, /unreadable \(model\.json is not valid JSON\)/);
+    });
+
+    it('train into an unwritable --model-dir → exit 1 before any training', () => {
+      const file = join(tempDir(), 'a-file');
+      writeFileSync(file, '');
+      const run = seqTag(['train', ...TINY, '--model-dir', join(file, 'model')]);
+      assertCleanFailure(run, 1, /cannot (use|write to) --model-dir .*part of the path is a file/);
+      assert.equal(run.stdout, '');
+    });
+
+    it('train refuses to replace a folder that is not a model', () => {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'photos'));
+      assertCleanFailure(seqTag(['train', ...TINY, '--model-dir', dir]), 1, /holds other files and no seq-tag model/);
+    });
+  });
+});

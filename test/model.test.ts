@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { SEED_EXPERIMENT } from '../src/config.js';
+import { buildModel, summarize } from '../src/model.js';
+import { useBackend } from './helpers.js';
+
+describe('buildModel', () => {
+  before(() => useBackend('cpu'));
+
+  it('is the seed architecture: 1,186 parameters, output [batch, 10, 2]', () => {
+    const model = buildModel(SEED_EXPERIMENT, 1);
+    const summary = summarize(model);
+    assert.equal(summary.totalParams, 1186);
+    assert.equal(summary.trainableParams, 1186);
+    assert.deepEqual(
+      summary.layers.map((l) => [l.name, l.type, l.outputShape, l.params]),
+      [
+        ['lstm', 'LSTM', [null, 10, 16], 1152],
+        ['time_distributed', 'TimeDistributed', [null, 10, 2], 34],
+      ],
+    );
+    const out = model.predict(tf.randomUniform([3, 10, 1], 0, 10)) as tf.Tensor;
+    assert.deepEqual(out.shape, [3, 10, 2]);
+    const sums = out.sum(-1).dataSync();
+    for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5, `row sum ${s}`);
+  });
+
+  it('uses the Keras >= 2.3 LSTM (sigmoid gates, unit forget bias) unless asked for hardSigmoid', () => {
+    const config = buildModel(SEED_EXPERIMENT, 1).layers[0].getConfig();
+    assert.equal(config.recurrentActivation, 'sigmoid');
+    assert.equal(config.unitForgetBias, true);
+    const bias = buildModel(SEED_EXPERIMENT, 1).layers[0].getWeights()[2].dataSync();
+    assert.deepEqual(Array.from(bias.slice(16, 32)), new Array(16).fill(1));
+    const old = buildModel({ ...SEED_EXPERIMENT, recurrentActivation: 'hardSigmoid' }, 1).layers[0].getConfig();
+    assert.equal(old.recurrentActivation, 'hardSigmoid');
+  });
+
+  it('seeds every initialiser: same seed, same weights; other seed, other weights', () => {
+    const weights = (seed: number) => buildModel(SEED_EXPERIMENT, seed).getWeights().map((w) => Array.from(w.dataSync()));
+    const a = weights(5);
+    assert.deepEqual(a, weights(5));
+    const b = weights(6);
+    // kernel, recurrent kernel and dense kernel all change with the seed.
+    for (const k of [0, 1, 3]) assert.notDeepEqual(a[k], b[k], `weight ${k}`);
+  });
+
+  it('one-hot input widens the LSTM kernel', () => {
+    const summary = summarize(buildModel({ ...SEED_EXPERIMENT, encoding: 'onehot' }, 1));
+    assert.equal(summary.layers[0].params, 4 * 16 * (10 + 16 + 1));
+  });
+});
