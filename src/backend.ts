@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { UserError } from './errors.js';
@@ -20,6 +21,18 @@ export interface BackendInfo {
  */
 const AUTO_ORDER: BackendName[] = ['wasm', 'tensorflow', 'cpu'];
 
+const NODE_BINDING = '@tensorflow/tfjs-node';
+
+/** Whether tfjs-node is installed, found without loading it (loading libtensorflow takes a while). */
+function nodeBindingInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve(NODE_BINDING);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let nodeBindingTried = false;
 let nodeBindingError: string | undefined;
 
@@ -28,8 +41,7 @@ async function loadNodeBinding(): Promise<string | undefined> {
   if (!nodeBindingTried) {
     nodeBindingTried = true;
     try {
-      const name = '@tensorflow/tfjs-node';
-      await import(name);
+      await import(NODE_BINDING);
     } catch (err) {
       nodeBindingError = (err as Error).message.split('\n')[0];
     }
@@ -74,7 +86,10 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   for (const name of AUTO_ORDER) {
     const failure = await trySetBackend(name);
     if (failure === undefined) {
-      const why = name === 'wasm' ? 'auto: fastest for this workload' : `auto: ${skipped.join('; ')}`;
+      const why =
+        name === 'wasm'
+          ? `auto: fastest for this model; ${nodeBindingInstalled() ? 'cpu and tensorflow are ~3× slower' : 'cpu is ~3× slower, tensorflow (tfjs-node) not installed'}`
+          : `auto: ${skipped.join('; ')}`;
       return { name, reason: why };
     }
     skipped.push(`${name}: ${failure}`);

@@ -47,4 +47,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `seq-tag predict | head` closes the pipe early; that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 process.exitCode = await main(process.argv);
