@@ -1,7 +1,25 @@
 import type { Encoding } from './data.js';
 
 export type RecurrentActivation = 'sigmoid' | 'hardSigmoid';
-export type OutputActivation = 'softmax' | 'linear' | 'sigmoid' | 'relu';
+export const OUTPUT_ACTIVATIONS = ['softmax', 'linear', 'sigmoid', 'relu'] as const;
+export type OutputActivation = (typeof OUTPUT_ACTIVATIONS)[number];
+export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'adagrad'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+/** Initialiser names as tfjs spells them; all of them take a seed or need none. */
+export const INITIALIZERS = [
+  'glorotUniform',
+  'glorotNormal',
+  'heUniform',
+  'heNormal',
+  'leCunUniform',
+  'leCunNormal',
+  'randomUniform',
+  'randomNormal',
+  'truncatedNormal',
+  'orthogonal',
+  'zeros',
+] as const;
+export type InitializerName = (typeof INITIALIZERS)[number];
 
 /**
  * Everything that defines one experiment. This one plain object flows from the CLI flags through
@@ -17,11 +35,30 @@ export interface Config {
   recurrentActivation: RecurrentActivation;
   /** Activation of the per-step Dense(2) head. `linear` is the seed program's bug. */
   activation: OutputActivation;
+  /** Answer 2: BatchNormalization after the LSTM. */
+  batchNorm: boolean;
+  /** Answer 3: LayerNormalization after the LSTM. */
+  layerNorm: boolean;
+  /** Initialiser of the LSTM and Dense kernels (Keras default glorotUniform). */
+  kernelInitializer: InitializerName;
+  recurrentInitializer: InitializerName;
+  optimizer: OptimizerName;
+  lr: number;
+  /** Adam's epsilon (Keras default 1e-7). */
+  adamEpsilon: number;
+  /** Keras semantics: each gradient tensor is rescaled to at most this L2 norm. */
+  clipnorm: number | null;
+  /** Keras semantics: each gradient element is clipped to [-clipvalue, clipvalue]. */
+  clipvalue: number | null;
   epochs: number;
   batchSize: number;
-  lr: number;
+  /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
+  nanGuard: boolean;
   seed: number;
 }
+
+/** Keras's default learning rate per optimizer, used when --lr is not given. */
+export const DEFAULT_LR: Record<OptimizerName, number> = { adam: 0.001, sgd: 0.01, rmsprop: 0.001, adagrad: 0.001 };
 
 /** The seed program's experiment, with the softmax fix: LSTM(16) → TimeDistributed(Dense(2, softmax)). */
 export const SEED_EXPERIMENT: Omit<Config, 'seed'> = {
@@ -30,7 +67,24 @@ export const SEED_EXPERIMENT: Omit<Config, 'seed'> = {
   units: 16,
   recurrentActivation: 'sigmoid',
   activation: 'softmax',
+  batchNorm: false,
+  layerNorm: false,
+  kernelInitializer: 'glorotUniform',
+  recurrentInitializer: 'orthogonal',
+  optimizer: 'adam',
+  lr: DEFAULT_LR.adam,
+  adamEpsilon: 1e-7,
+  clipnorm: null,
+  clipvalue: null,
   epochs: 20,
   batchSize: 32,
-  lr: 0.001,
+  nanGuard: true,
 };
+
+/** "adam (lr 0.001, epsilon 1e-7), clipnorm 1" */
+export function describeOptimizer(config: Config): string {
+  const settings = [`lr ${config.lr}`];
+  if (config.optimizer === 'adam') settings.push(`epsilon ${config.adamEpsilon}`);
+  const clip = [config.clipnorm !== null && `clipnorm ${config.clipnorm}`, config.clipvalue !== null && `clipvalue ${config.clipvalue}`];
+  return [`${config.optimizer} (${settings.join(', ')})`, ...clip.filter(Boolean)].join(', ');
+}

@@ -1,13 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Config } from './config.js';
+import type { Config, InitializerName } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
 import { rngFor } from './random.js';
 
 /** The subset of the config that determines the network's architecture. */
-export type ModelConfig = Pick<Config, 'units' | 'encoding' | 'recurrentActivation' | 'activation'>;
+export type ModelConfig = Pick<
+  Config,
+  'units' | 'encoding' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm' | 'kernelInitializer' | 'recurrentInitializer'
+>;
+
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
+
+function initializer(name: InitializerName, seed: number): Initializer {
+  if (name === 'zeros') return tf.initializers.zeros();
+  return (tf.initializers[name] as (args: { seed: number }) => Initializer)({ seed });
+}
 
 /**
- * Builds the seed program's tagger: LSTM(units, return sequences) → TimeDistributed(Dense(2)).
+ * Builds the seed program's tagger: LSTM(units, return sequences) → TimeDistributed(Dense(2)),
+ * with answer 2's BatchNormalization or answer 3's LayerNormalization between them when asked.
  * Input [batch, 10, 1] (scalar) or [batch, 10, 10] (one-hot); output [batch, 10, 2].
  *
  * Initialisers match Keras (glorotUniform kernels, orthogonal recurrent kernel, unit forget bias)
@@ -25,10 +36,13 @@ export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
       returnSequences: true,
       recurrentActivation: config.recurrentActivation,
       unitForgetBias: true,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
-      recurrentInitializer: tf.initializers.orthogonal({ seed: nextSeed() }),
+      kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
+      recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
     }),
   );
+  const dense = initializer(config.kernelInitializer, nextSeed());
+  if (config.batchNorm) model.add(tf.layers.batchNormalization({ name: 'batch_normalization' }));
+  if (config.layerNorm) model.add(tf.layers.layerNormalization({ name: 'layer_normalization' }));
   model.add(
     tf.layers.timeDistributed({
       name: 'time_distributed',
@@ -36,7 +50,7 @@ export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
         name: 'dense',
         units: NUM_CLASSES,
         activation: config.activation,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+        kernelInitializer: dense,
       }),
     }),
   );

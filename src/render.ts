@@ -1,4 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
+import { describeOptimizer, type Config } from './config.js';
+import type { Diagnosis, Verdict } from './diagnosis.js';
 import type { ModelSummary } from './model.js';
 import type { TaggedSequence } from './tagging.js';
 import type { EpochRecord } from './train.js';
@@ -103,4 +105,44 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
 /** JSON for --json output. Non-finite numbers become the strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them). */
 export function toJson(doc: unknown): string {
   return JSON.stringify(doc, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), 2);
+}
+
+const MARKS: Record<Verdict, string> = { pass: '✓', warn: '!', fail: '✗', info: '·' };
+
+function mark(verdict: Verdict, style: Style): string {
+  const colour = { pass: style.green, warn: style.yellow, fail: style.red, info: style.dim }[verdict];
+  return colour(MARKS[verdict]);
+}
+
+/** The diagnosis as a checklist (✓ ! ✗ ·) with evidence and fixes, then the most likely cause. */
+export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain): string {
+  const width = Math.max(...diagnosis.checks.map((c) => c.title.length)) + 2;
+  const lines: string[] = [];
+  for (const c of diagnosis.checks) {
+    lines.push(`  ${mark(c.verdict, style)} ${c.title.padEnd(width)}${c.evidence}`);
+    if (c.fix && c.verdict !== 'pass' && c.verdict !== 'info') lines.push(`    ${''.padEnd(width)}${style.dim('fix:')} ${c.fix}`);
+  }
+  lines.push('');
+  if (diagnosis.cause && diagnosis.cause.verdict === 'fail') {
+    lines.push(`${style.bold('most likely cause:')} ${diagnosis.cause.title} (${diagnosis.cause.id}) — fix: ${style.bold(diagnosis.cause.fix ?? 'see above')}`);
+  } else if (!diagnosis.healthy) {
+    lines.push(`${style.bold('most likely cause:')} unclear — the checks passed on a fresh model; the run diverged later (try --clipnorm 1 or a lower --lr)`);
+  } else if (diagnosis.cause) {
+    lines.push(`${style.bold('healthy, with a warning:')} ${diagnosis.cause.title} — ${diagnosis.cause.fix}`);
+  } else {
+    lines.push(`${style.bold(style.green('healthy:'))} no check failed`);
+  }
+  return lines.join('\n');
+}
+
+/** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on" */
+export function describeExperiment(config: Config): string {
+  const layers = [
+    `${config.encoding === 'onehot' ? 'one-hot' : 'scalar'} input`,
+    `LSTM ${config.units}`,
+    ...(config.batchNorm ? ['BatchNorm'] : []),
+    ...(config.layerNorm ? ['LayerNorm'] : []),
+    `Dense(2, ${config.activation})`,
+  ];
+  return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'}`;
 }

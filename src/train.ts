@@ -31,9 +31,20 @@ export interface TrainingCallbacks {
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
 }
 
+export interface Divergence {
+  epoch: number;
+  batch: number;
+  loss: number;
+  symptom: DivergenceSymptom;
+}
+
 export interface TrainingResult {
   epochs: EpochRecord[];
   seconds: number;
+  /** The first diverged batch, if any; with the NaN guard on, training stopped there. */
+  divergence?: Divergence;
+  /** True when the NaN guard stopped training early. */
+  stopped: boolean;
 }
 
 /**
@@ -46,9 +57,60 @@ export function tagLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
   return tf.metrics.categoricalCrossentropy(yTrue, yPred).mean() as tf.Scalar;
 }
 
-/** Adam with Keras's defaults (beta1 0.9, beta2 0.999, epsilon 1e-7). */
-export function makeOptimizer(config: Pick<Config, 'lr'>): tf.Optimizer {
-  return tf.train.adam(config.lr, 0.9, 0.999, 1e-7);
+export type OptimizerConfig = Pick<Config, 'optimizer' | 'lr' | 'adamEpsilon'>;
+
+/** The optimizers with Keras's defaults (Adam beta1 0.9, beta2 0.999; RMSprop rho 0.9; Adagrad initial accumulator 0.1). */
+export function makeOptimizer(config: OptimizerConfig): tf.Optimizer {
+  switch (config.optimizer) {
+    case 'adam':
+      return tf.train.adam(config.lr, 0.9, 0.999, config.adamEpsilon);
+    case 'sgd':
+      return tf.train.sgd(config.lr);
+    case 'rmsprop':
+      return tf.train.rmsprop(config.lr, 0.9, 0, 1e-7);
+    case 'adagrad':
+      return tf.train.adagrad(config.lr, 0.1);
+  }
+}
+
+/**
+ * Gradient clipping as Keras's optimizer arguments define it: `clipnorm` rescales each gradient
+ * tensor whose L2 norm exceeds it, `clipvalue` clips each element. Called inside a tidy.
+ */
+export function clipGradients(grads: tf.NamedTensorMap, config: Pick<Config, 'clipnorm' | 'clipvalue'>): tf.NamedTensorMap {
+  const clipped: tf.NamedTensorMap = {};
+  for (const [name, grad] of Object.entries(grads)) {
+    let g = grad;
+    if (config.clipnorm !== null) {
+      const norm = tf.norm(g);
+      g = tf.mul(g, tf.div(config.clipnorm, tf.maximum(norm, config.clipnorm)));
+    }
+    if (config.clipvalue !== null) g = tf.clipByValue(g, -config.clipvalue, config.clipvalue);
+    clipped[name] = g;
+  }
+  return clipped;
+}
+
+/** Global L2 norm over all gradient tensors (as tf.clip_by_global_norm measures it). */
+export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/** −ln(1e-7): the largest per-position loss once crossentropy has clipped its input to [1e-7, 1 − 1e-7]. */
+export const CLIP_BOUND_LOSS = -Math.log(1e-7);
+
+export type DivergenceSymptom = 'nan' | 'infinite' | 'clip-bound';
+
+/**
+ * A batch loss that means training has diverged: NaN or infinite (cpu and tensorflow backends), or
+ * pinned at the clip bound, which is how the wasm backend shows the same bug (its clip maps NaN
+ * to the bound).
+ */
+export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
+  if (Number.isNaN(loss)) return 'nan';
+  if (!Number.isFinite(loss)) return 'infinite';
+  if (loss >= CLIP_BOUND_LOSS - 1e-3) return 'clip-bound';
+  return undefined;
 }
 
 /**
@@ -57,11 +119,14 @@ export function makeOptimizer(config: Pick<Config, 'lr'>): tf.Optimizer {
  * Batches are drawn from a permutation made by the seeded `shuffle` stream, not tfjs's
  * `fit({shuffle: true})`, which uses the unseeded Math.random: with the same seed and backend the
  * loss history is identical run to run.
+ *
+ * Like Keras's TerminateOnNaN, but also catching the wasm backend's pinned loss, the NaN guard stops
+ * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
 export async function trainModel(
   model: tf.LayersModel,
   data: TrainingData,
-  config: Pick<Config, 'epochs' | 'batchSize' | 'lr' | 'seed'>,
+  config: OptimizerConfig & Pick<Config, 'epochs' | 'batchSize' | 'seed' | 'clipnorm' | 'clipvalue' | 'nanGuard'>,
   callbacks: TrainingCallbacks = {},
 ): Promise<TrainingResult> {
   const n = data.x.shape[0];
@@ -70,6 +135,8 @@ export async function trainModel(
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
   const started = performance.now();
+  let divergence: Divergence | undefined;
+  const clipping = config.clipnorm !== null || config.clipvalue !== null;
 
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -87,13 +154,16 @@ export async function trainModel(
             () => tagLoss(yb, model.apply(xb, { training: true }) as tf.Tensor),
             variables,
           );
-          optimizer.applyGradients(grads);
+          optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
           return value;
         });
         const batchLoss = (await lossTensor.data())[0];
         lossTensor.dispose();
         weightedLoss += batchLoss * indices.length;
         await callbacks.onBatchEnd?.({ epoch, batch, batches, size: indices.length, loss: batchLoss });
+        const symptom = divergenceSymptom(batchLoss);
+        if (symptom && !divergence) divergence = { epoch, batch, loss: batchLoss, symptom };
+        if (divergence && config.nanGuard) return { epochs, seconds: (performance.now() - started) / 1000, divergence, stopped: true };
       }
       const record = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
       epochs.push(record);
@@ -102,5 +172,5 @@ export async function trainModel(
   } finally {
     optimizer.dispose();
   }
-  return { epochs, seconds: (performance.now() - started) / 1000 };
+  return { epochs, seconds: (performance.now() - started) / 1000, divergence, stopped: false };
 }

@@ -46,7 +46,7 @@ describe('seq-tag CLI (spawned binary)', () => {
   it('train prints the header, the summary, one line per epoch and the test view, then saves', () => {
     const run = seqTag(['train', ...TINY, '--model-dir', modelDir]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · LSTM 16 · 1,186 params/);
+    assert.match(run.stdout, /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · 1,186 params\nscalar input → LSTM 16 → Dense\(2, softmax\) · adam \(lr 0.001, epsilon 1e-7\) · NaN guard on/);
     assert.match(run.stdout, /lstm \(LSTM\)\s+\(None, 10, 16\)\s+1,152/);
     assert.match(run.stdout, /Total params: 1,186/);
     assert.match(run.stdout, /^epoch 1\/2 {2}loss \d\.\d{4} {2}\d+\.\d\d s$/m);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   featureTensor,
   generateDataset,
@@ -10,6 +10,9 @@ import {
   SEQUENCE_LENGTH,
 } from '../src/data.js';
 import { permutation, rngFor } from '../src/random.js';
+import { useBackend } from './helpers.js';
+
+before(() => useBackend('cpu'));
 
 describe('sampleSequence', () => {
   it('has exactly one repeated pair, 9 distinct digits, and labels exactly that pair (2,000 seeds)', () => {

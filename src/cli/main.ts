@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { doctorCommand } from './doctor.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
@@ -12,7 +13,7 @@ function program(): Command {
   const root = new Command('seq-tag')
     .description('Reproduce, explain and fix the Keras LSTM tagger whose loss is NaN from epoch 1.')
     .version(VERSION);
-  for (const cmd of [trainCommand(), predictCommand()]) root.addCommand(cmd);
+  for (const cmd of [trainCommand(), predictCommand(), doctorCommand()]) root.addCommand(cmd);
   for (const cmd of [root, ...root.commands]) {
     cmd.exitOverride().configureOutput({
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".
@@ -30,7 +31,8 @@ function helpCommand(cmd: Command): string {
 async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
-    return 0;
+    // Commands that ran but found a problem (a diverged run, a failed check) set process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed its one-line message; help and version exit 0.

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
-import { SEED_EXPERIMENT, type Config } from '../config.js';
+import { DEFAULT_LR, INITIALIZERS, OPTIMIZERS, OUTPUT_ACTIVATIONS, SEED_EXPERIMENT, type Config } from '../config.js';
+import { UserError } from '../errors.js';
 import { freshSeed } from '../random.js';
 
 /** Commander argument parsers: each rejects a bad value with one line that says what is expected. */
@@ -30,13 +31,24 @@ export function addExperimentOptions(cmd: Command): Command {
     .option('--samples <n>', 'training sequences', wholeNumber(1, 10_000_000), d.samples)
     .option('--batch-size <n>', 'sequences per gradient step', wholeNumber(1, 1_000_000), d.batchSize)
     .option('--units <n>', 'LSTM units', wholeNumber(1, 4096), d.units)
-    .option('--lr <x>', 'Adam learning rate', positiveNumber, d.lr)
+    .option('--lr <x>', 'learning rate (default: Keras\'s for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)', positiveNumber)
     .option('--seed <n>', 'fixes data, initial weights and batch order (default: a fresh one, printed)', wholeNumber(0, MAX_SEED))
     .addOption(
       new Option('--recurrent-activation <name>', 'LSTM gate activation; hardSigmoid is the seed\'s Keras 2 behaviour')
         .choices(['sigmoid', 'hardSigmoid'])
         .default(d.recurrentActivation),
-    );
+    )
+    .addOption(new Option('--activation <name>', 'output layer activation; linear reproduces the seed\'s NaN').choices([...OUTPUT_ACTIVATIONS]).default(d.activation))
+    .option('--batch-norm', 'answer 2: BatchNormalization after the LSTM', false)
+    .option('--layer-norm', 'answer 3: LayerNormalization after the LSTM', false)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default(d.optimizer))
+    .option('--adam-epsilon <x>', 'Adam\'s epsilon', positiveNumber, d.adamEpsilon)
+    .option('--clipnorm <x>', 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)', positiveNumber)
+    .option('--clipvalue <x>', 'clip each gradient element to [-x, x] (Keras clipvalue)', positiveNumber)
+    .addOption(new Option('--kernel-initializer <name>', 'initialiser of the LSTM and Dense kernels').choices([...INITIALIZERS]).default(d.kernelInitializer))
+    .addOption(new Option('--recurrent-initializer <name>', 'initialiser of the LSTM recurrent kernel').choices([...INITIALIZERS]).default(d.recurrentInitializer))
+    .option('--dtype <type>', 'float32 only: TensorFlow.js has no float64 tensors', 'float32')
+    .option('--no-nan-guard', 'train on through NaN, printing nan losses like the seed program');
 }
 
 export function addBackendOption(cmd: Command): Command {
@@ -45,27 +57,64 @@ export function addBackendOption(cmd: Command): Command {
   );
 }
 
-export interface ExperimentFlags {
-  epochs: number;
-  samples: number;
-  batchSize: number;
-  units: number;
-  lr: number;
+export interface ExperimentFlags
+  extends Pick<
+    Config,
+    | 'epochs'
+    | 'samples'
+    | 'batchSize'
+    | 'units'
+    | 'recurrentActivation'
+    | 'activation'
+    | 'batchNorm'
+    | 'layerNorm'
+    | 'optimizer'
+    | 'adamEpsilon'
+    | 'kernelInitializer'
+    | 'recurrentInitializer'
+    | 'nanGuard'
+  > {
+  lr?: number;
   seed?: number;
-  recurrentActivation: Config['recurrentActivation'];
+  clipnorm?: number;
+  clipvalue?: number;
+  dtype: string;
 }
 
-export function configFromFlags(flags: ExperimentFlags): Config {
+/** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
+export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
+  if (flags.dtype !== 'float32') {
+    const why = flags.dtype === 'float64' ? 'TensorFlow.js has no float64 tensors, so answer 3\'s "try double precision" cannot be tried here' : 'only float32 exists in TensorFlow.js';
+    throw new UserError(`--dtype ${flags.dtype} is not possible: ${why}`, 2);
+  }
+  if (given('adamEpsilon') && flags.optimizer !== 'adam') {
+    throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, 2);
+  }
   return {
     ...SEED_EXPERIMENT,
     samples: flags.samples,
     units: flags.units,
     recurrentActivation: flags.recurrentActivation,
+    activation: flags.activation,
+    batchNorm: flags.batchNorm,
+    layerNorm: flags.layerNorm,
+    kernelInitializer: flags.kernelInitializer,
+    recurrentInitializer: flags.recurrentInitializer,
+    optimizer: flags.optimizer,
+    lr: flags.lr ?? DEFAULT_LR[flags.optimizer],
+    adamEpsilon: flags.adamEpsilon,
+    clipnorm: flags.clipnorm ?? null,
+    clipvalue: flags.clipvalue ?? null,
     epochs: flags.epochs,
     batchSize: flags.batchSize,
-    lr: flags.lr,
+    nanGuard: flags.nanGuard,
     seed: flags.seed ?? freshSeed(),
   };
+}
+
+/** Whether a flag was typed by the user rather than filled in from its default. */
+export function givenOn(cmd: Command): (flag: string) => boolean {
+  return (flag) => cmd.getOptionValueSource(flag) === 'cli';
 }
 
 export type BackendFlag = { backend: BackendChoice };

@@ -1,12 +1,18 @@
 import { Command, Option } from 'commander';
-import { initBackend } from '../backend.js';
+import { initBackend, type BackendInfo } from '../backend.js';
+import type { Config } from '../config.js';
+import { diagnose } from '../diagnosis.js';
 import { createExperiment, releaseData, runExperiment, tagFreshSequences } from '../experiment.js';
-import { renderEpoch, renderSummary, renderTagged, styleFor, thousands, toJson } from '../render.js';
+import type { ModelSummary } from '../model.js';
+import { describeExperiment, formatLoss, renderDiagnosis, renderEpoch, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
 import { checkSaveTarget, saveModel } from '../storage.js';
+import type { Divergence } from '../train.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, configFromFlags, type BackendFlag, type ExperimentFlags } from './options.js';
+import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
 
 export const DEFAULT_MODEL_DIR = './seq-tag-model';
+/** Exit code when training diverged (train) or a check failed (doctor): the command worked, the model did not. */
+export const EXIT_DIVERGED = 3;
 const TEST_VIEW_SIZE = 5;
 
 interface TrainFlags extends ExperimentFlags, BackendFlag {
@@ -21,12 +27,25 @@ export function trainCommand(): Command {
   cmd
     .option('--model-dir <path>', 'where to save the model', DEFAULT_MODEL_DIR)
     .addOption(new Option('--json', 'print one JSON document (config, per-epoch losses, predictions) instead of text'))
-    .action(runTrain);
+    .action((flags: TrainFlags) => runTrain(flags, configFromFlags(flags, givenOn(cmd))));
   return cmd;
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
-  const config = configFromFlags(flags);
+/** The header: what runs, where, with which seed. Shared by train and doctor. */
+export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style): string {
+  return (
+    `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
+    `${thousands(config.samples)} sequences × 10 · ${thousands(summary.trainableParams)} params\n` +
+    describeExperiment(config)
+  );
+}
+
+function divergenceLine(d: Divergence, guard: boolean): string {
+  const what = d.symptom === 'clip-bound' ? `pinned at the clip bound (${formatLoss(d.loss)})` : formatLoss(d.loss);
+  return `${guard ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
+}
+
+async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   await checkSaveTarget(flags.modelDir);
   const backend = await initBackend(flags.backend);
   const out = process.stdout;
@@ -36,10 +55,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   };
 
   const experiment = createExperiment(config);
-  say(
-    `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
-      `${thousands(config.samples)} sequences × 10 · LSTM ${config.units} · ${thousands(experiment.summary.trainableParams)} params`,
-  );
+  say(renderHeader(backend, config, experiment.summary, style));
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
@@ -48,30 +64,34 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   });
   releaseData(experiment);
 
+  if (result.divergence) {
+    // A diverged model is never saved: whatever is in --model-dir stays as it was.
+    const diagnosis = diagnose(config, { trigger: result.divergence });
+    process.exitCode = EXIT_DIVERGED;
+    if (flags.json) {
+      out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, divergence: result.divergence, stopped: result.stopped, saved: false, diagnosis })}\n`);
+      return;
+    }
+    say('');
+    say(style.red(divergenceLine(result.divergence, result.stopped)));
+    say(`the model was not saved; ${flags.modelDir} is unchanged. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`);
+    say('');
+    say(renderDiagnosis(diagnosis, style));
+    return;
+  }
+
   const tagged = tagFreshSequences(experiment.model, config, TEST_VIEW_SIZE, config.seed);
-  const losses = result.epochs.map((e) => e.loss);
   await saveModel(experiment.model, flags.modelDir, {
     config,
     backend: backend.name,
-    losses,
+    losses: result.epochs.map((e) => e.loss),
     trainedAt: new Date().toISOString(),
     trainSeconds: result.seconds,
     seqTagVersion: VERSION,
   });
 
   if (flags.json) {
-    const doc = {
-      command: 'train',
-      seqTagVersion: VERSION,
-      backend,
-      config,
-      summary: experiment.summary,
-      epochs: result.epochs,
-      trainSeconds: result.seconds,
-      test: tagged,
-      modelDir: flags.modelDir,
-    };
-    out.write(`${toJson(doc)}\n`);
+    out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged })}\n`);
     return;
   }
   say('');

@@ -1,0 +1,248 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Config } from './config.js';
+import { featureTensor, generateDataset, labelTensor } from './data.js';
+import { labelEntropy } from './metrics.js';
+import { buildModel } from './model.js';
+import { permutation, rngFor } from './random.js';
+import { clipGradients, CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, makeOptimizer, tagLoss, type Divergence } from './train.js';
+
+export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
+
+/** One check of the diagnosis: what was measured, what it means, and what to do. */
+export interface Check {
+  id: 'data' | 'output' | 'gradients' | 'weights' | 'loss' | 'floor';
+  title: string;
+  verdict: Verdict;
+  evidence: string;
+  /** The numbers behind `evidence`, for --json. */
+  numbers: Record<string, number | null>;
+  fix?: string;
+}
+
+export interface Diagnosis {
+  checks: Check[];
+  /** The failing check that most likely explains the problem, or undefined when all is well. */
+  cause?: Check;
+  healthy: boolean;
+  /** The divergence that triggered this diagnosis (NaN guard), if any. */
+  trigger?: Divergence;
+}
+
+/** Rows of the output that must be a probability distribution. */
+const OUTPUT_SAMPLE = 256;
+/** Batches of the short training burst. */
+export const DEFAULT_BURST = 8;
+/** A gradient norm this large on the first batches of this small model means it is blowing up. */
+const EXPLODING_NORM = 100;
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3)) : String(x));
+
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
+}
+
+function checkData(x: Float32Array, y: Float32Array): Check {
+  const finite = allFinite(x) && allFinite(y);
+  let badRows = 0;
+  for (let r = 0; r < y.length / 2; r++) {
+    const a = y[2 * r];
+    const b = y[2 * r + 1];
+    if (!((a === 0 || a === 1) && (b === 0 || b === 1) && a + b === 1)) badRows++;
+  }
+  const ok = finite && badRows === 0;
+  return {
+    id: 'data',
+    title: 'inputs and labels',
+    verdict: ok ? 'pass' : 'fail',
+    evidence: ok
+      ? `${x.length.toLocaleString('en-US')} input values, all finite; labels are valid one-hot rows`
+      : `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${badRows} label rows are not one-hot`,
+    numbers: { inputValues: x.length, labelRows: y.length / 2, invalidLabelRows: badRows, finite: finite ? 1 : 0 },
+    fix: ok ? undefined : 'clean the data: crossentropy needs finite inputs and one-hot targets',
+  };
+}
+
+/**
+ * The decisive check for the seed's bug: categorical crossentropy divides each output row by its
+ * sum before the log. Rows with negative entries or sums near zero (a linear or relu head) make
+ * that division meaningless and the log NaN.
+ * out: [rows, 2] flattened.
+ */
+function checkOutput(out: Float32Array, activation: Config['activation']): Check {
+  const rows = out.length / 2;
+  let negative = 0;
+  let nearZeroSum = 0;
+  let offSum = 0;
+  let minSum = Infinity;
+  let maxSum = -Infinity;
+  let nonFinite = 0;
+  for (let r = 0; r < rows; r++) {
+    const a = out[2 * r];
+    const b = out[2 * r + 1];
+    const sum = a + b;
+    if (!Number.isFinite(sum)) {
+      nonFinite++;
+      continue;
+    }
+    if (a < 0 || b < 0) negative++;
+    if (Math.abs(sum) < 1e-3) nearZeroSum++;
+    if (Math.abs(sum - 1) > 1e-3) offSum++;
+    minSum = Math.min(minSum, sum);
+    maxSum = Math.max(maxSum, sum);
+  }
+  const numbers = {
+    rows,
+    negativeShare: negative / rows,
+    nearZeroSumShare: nearZeroSum / rows,
+    offSumShare: offSum / rows,
+    minRowSum: Number.isFinite(minSum) ? minSum : null,
+    maxRowSum: Number.isFinite(maxSum) ? maxSum : null,
+    nonFiniteRows: nonFinite,
+  };
+  const sums = `row sums ${num(minSum)} to ${num(maxSum)}`;
+  if (nonFinite > 0) {
+    return { id: 'output', title: 'output is a probability distribution', verdict: 'fail', numbers, evidence: `${nonFinite} of ${rows} output rows are not finite before any training`, fix: 'check the initialisers (--kernel-initializer) and the input scale' };
+  }
+  if (negative > 0 || nearZeroSum > 0) {
+    return {
+      id: 'output',
+      title: 'output is a probability distribution',
+      verdict: 'fail',
+      numbers,
+      evidence:
+        `${activation} head: ${pct(negative / rows)} of ${rows.toLocaleString('en-US')} output rows have a negative entry, ${pct(nearZeroSum / rows)} sum to ~0, ${sums}; ` +
+        'crossentropy divides each row by its sum and takes the log, which gives NaN (or the clip bound)',
+      fix: '--activation softmax (or compute the loss from logits)',
+    };
+  }
+  if (offSum > 0) {
+    return {
+      id: 'output',
+      title: 'output is a probability distribution',
+      verdict: 'warn',
+      numbers,
+      evidence: `${activation} head: entries are non-negative but ${pct(offSum / rows)} of rows do not sum to 1 (${sums}); the loss renormalises them, so it trains, but the outputs are not calibrated probabilities`,
+      fix: '--activation softmax',
+    };
+  }
+  return { id: 'output', title: 'output is a probability distribution', verdict: 'pass', numbers, evidence: `${activation} head: ${rows.toLocaleString('en-US')} rows non-negative, each summing to 1` };
+}
+
+interface Burst {
+  losses: number[];
+  gradNorms: number[];
+  weightsFinite: boolean;
+}
+
+/** A few real training steps of `model`, recording each batch's loss and gradient global norm (before clipping). */
+function trainBurst(model: tf.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, batches: number): Burst {
+  const optimizer = makeOptimizer(config);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const order = permutation(x.shape[0], rngFor(config.seed, 'shuffle'));
+  const losses: number[] = [];
+  const gradNorms: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const indices = order.subarray(b * config.batchSize, (b + 1) * config.batchSize);
+    if (indices.length === 0) break;
+    const [loss, norm] = tf.tidy(() => {
+      const idx = tf.tensor1d(indices, 'int32');
+      const { value, grads } = tf.variableGrads(() => tagLoss(tf.gather(y, idx), model.apply(tf.gather(x, idx), { training: true }) as tf.Tensor), variables);
+      const n = globalNorm(grads).dataSync()[0];
+      optimizer.applyGradients(clipGradients(grads, config));
+      return [value.dataSync()[0], n];
+    });
+    losses.push(loss);
+    gradNorms.push(norm);
+  }
+  optimizer.dispose();
+  const weightsFinite = model.getWeights().every((w) => allFinite(w.dataSync()));
+  return { losses, gradNorms, weightsFinite };
+}
+
+function checkGradients(burst: Burst): Check {
+  const firstBad = burst.gradNorms.findIndex((g) => !Number.isFinite(g));
+  const finiteNorms = burst.gradNorms.filter(Number.isFinite);
+  const max = finiteNorms.length ? Math.max(...finiteNorms) : NaN;
+  const min = finiteNorms.length ? Math.min(...finiteNorms) : NaN;
+  const numbers = { batches: burst.gradNorms.length, minGlobalNorm: finiteNorms.length ? min : null, maxGlobalNorm: finiteNorms.length ? max : null, firstNonFiniteBatch: firstBad < 0 ? null : firstBad + 1 };
+  const title = 'gradient global norm';
+  if (firstBad >= 0) {
+    return { id: 'gradients', title, verdict: 'fail', numbers, evidence: `not finite from batch ${firstBad + 1} of ${burst.gradNorms.length}${finiteNorms.length ? ` (finite norms ${num(min)} to ${num(max)} before)` : ''}`, fix: 'fix the output first if it fails; otherwise --clipnorm 1 or a lower --lr' };
+  }
+  if (max > EXPLODING_NORM) {
+    return { id: 'gradients', title, verdict: 'warn', numbers, evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches: large for a ${'model this size'}`, fix: '--clipnorm 1 or a lower --lr' };
+  }
+  return { id: 'gradients', title, verdict: 'pass', numbers, evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches` };
+}
+
+function checkWeights(burst: Burst): Check {
+  return {
+    id: 'weights',
+    title: 'weights after the burst',
+    verdict: burst.weightsFinite ? 'pass' : 'fail',
+    numbers: { finite: burst.weightsFinite ? 1 : 0 },
+    evidence: burst.weightsFinite ? 'all finite' : 'some weights are NaN or infinite: one bad update poisons every later prediction',
+    fix: burst.weightsFinite ? undefined : 'find the first failing check above; --clipnorm only helps when gradients are large but finite',
+  };
+}
+
+function checkLoss(burst: Burst, trigger?: Divergence): Check {
+  const first = burst.losses.findIndex((l) => divergenceSymptom(l) !== undefined);
+  const numbers = { batches: burst.losses.length, firstLoss: burst.losses[0] ?? null, lastLoss: burst.losses.at(-1) ?? null, firstDivergedBatch: first < 0 ? null : first + 1, clipBound: CLIP_BOUND_LOSS };
+  const seen = trigger ? `; in training: ${trigger.symptom === 'clip-bound' ? `loss pinned at ${trigger.loss.toFixed(4)}` : `loss ${trigger.loss}`} at epoch ${trigger.epoch}, batch ${trigger.batch}` : '';
+  if (first >= 0 || trigger) {
+    const symptom = first >= 0 ? divergenceSymptom(burst.losses[first]) : trigger!.symptom;
+    const where = first >= 0 ? `batch ${first + 1} of the burst` : 'training';
+    const what =
+      symptom === 'clip-bound'
+        ? `pinned at ${num(CLIP_BOUND_LOSS)} = −ln(1e-7), the clip bound, from ${where}: every output is being clipped (the wasm backend's form of NaN)`
+        : `${symptom === 'nan' ? 'NaN' : 'infinite'} from ${where}`;
+    return { id: 'loss', title: 'loss stays finite', verdict: 'fail', numbers, evidence: what + seen, fix: 'a symptom: the cause is the first failing check above' };
+  }
+  return { id: 'loss', title: 'loss stays finite', verdict: 'pass', numbers, evidence: `${num(burst.losses[0])} → ${num(burst.losses.at(-1)!)} over ${burst.losses.length} batches` };
+}
+
+function checkFloor(burst: Burst, floor: number): Check {
+  const last = burst.losses.at(-1) ?? NaN;
+  return {
+    id: 'floor',
+    title: 'loss vs the no-skill floor',
+    verdict: 'info',
+    numbers: { floor, lastLoss: Number.isFinite(last) ? last : null },
+    evidence:
+      `floor ${floor.toFixed(4)} nats (entropy of the labels); burst ended at ${num(last)}. ` +
+      'A loss that settles at the floor means the model predicts the base rate and has learned nothing',
+  };
+}
+
+/** Causes in the order they are blamed: a failing earlier check explains the later ones. */
+const CAUSE_ORDER: Check['id'][] = ['data', 'output', 'gradients', 'weights', 'loss'];
+
+/**
+ * Diagnoses why training with `config` diverges (or shows that it does not): builds the model
+ * fresh from the config's seed, checks the data and the untrained model's outputs on real inputs,
+ * then trains a short burst recording the loss, the gradient norm and the weights.
+ */
+export function diagnose(config: Config, options: { burstBatches?: number; trigger?: Divergence } = {}): Diagnosis {
+  const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
+  const x = featureTensor(dataset.digits, config.encoding);
+  const y = labelTensor(dataset.labels);
+  const model = buildModel(config, config.seed);
+  try {
+    const rows = Math.min(OUTPUT_SAMPLE, config.samples);
+    const out = tf.tidy(() => (model.predict(x.slice(0, rows)) as tf.Tensor).dataSync() as Float32Array);
+    const checks: Check[] = [checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
+    const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
+    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));
+    const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
+    const cause = failing('fail') ?? failing('warn');
+    const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;
+    return { checks, cause, healthy, trigger: options.trigger };
+  } finally {
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  }
+}
