@@ -114,6 +114,61 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(stored.losses.length, 1);
   });
 
+  it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', () => {
+    const before = [readFileSync(join(modelDir, 'model.json')), readFileSync(join(modelDir, 'weights.bin'))];
+    const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
+    assert.equal(run.status, 3, run.stderr);
+    assert.match(run.stdout, /NaN guard: training stopped: loss nan at epoch 1, batch \d+/);
+    assert.match(run.stdout, /the model was not saved; .* is unchanged/);
+    assert.match(run.stdout, /✗ output is a probability distribution +linear head: \d+\.\d% of [\d,]+ output rows have a negative entry/);
+    assert.match(run.stdout, /most likely cause: output is a probability distribution \(output\) — fix: --activation softmax/);
+    assert.deepEqual([readFileSync(join(modelDir, 'model.json')), readFileSync(join(modelDir, 'weights.bin'))], before);
+  });
+
+  it('--no-nan-guard prints nan epochs like the seed program, and still does not save', () => {
+    const dir = join(tempDir(), 'never');
+    const run = seqTag(['train', ...TINY, '--activation', 'linear', '--no-nan-guard', '--model-dir', dir, '--json']);
+    assert.equal(run.status, 3, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.deepEqual(doc.epochs.map((e: { loss: unknown }) => e.loss), ['NaN', 'NaN']);
+    assert.equal(doc.saved, false);
+    assert.equal(doc.divergence.symptom, 'nan');
+    assert.equal(doc.diagnosis.cause.id, 'output');
+    assert.throws(() => readFileSync(join(dir, 'model.json')));
+  });
+
+  it('doctor: exit 3 and the cause for the seed model, exit 0 for the fixed one; --json', () => {
+    const sick = seqTag(['doctor', '--activation', 'linear', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3']);
+    assert.equal(sick.status, 3, sick.stderr);
+    assert.match(sick.stdout, /✓ inputs and labels/);
+    assert.match(sick.stdout, /✗ output is a probability distribution/);
+    assert.match(sick.stdout, /most likely cause: output/);
+
+    const healthy = seqTag(['doctor', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3', '--json']);
+    assert.equal(healthy.status, 0, healthy.stderr);
+    const doc = JSON.parse(healthy.stdout);
+    assert.equal(doc.command, 'doctor');
+    assert.equal(doc.healthy, true);
+    assert.deepEqual(doc.checks.map((c: { id: string }) => c.id), ['data', 'output', 'gradients', 'weights', 'loss', 'floor']);
+    for (const c of doc.checks) {
+      assert.ok(['pass', 'warn', 'fail', 'info'].includes(c.verdict));
+      assert.equal(typeof c.evidence, 'string');
+      assert.equal(typeof c.numbers, 'object');
+    }
+    assert.equal(doc.config.activation, 'softmax');
+  });
+
+  it('remedy flags reach the model summary and the stored config', () => {
+    const dir = join(tempDir(), 'remedies');
+    const run = seqTag(['train', ...TINY, '--batch-norm', '--optimizer', 'sgd', '--clipnorm', '1', '--kernel-initializer', 'randomNormal', '--model-dir', dir]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /batch_normalization \(BatchNormalization\)\s+\(None, 10, 16\)\s+64/);
+    assert.match(run.stdout, /Total params: 1,250/);
+    assert.match(run.stdout, /LSTM 16 → BatchNorm → Dense\(2, softmax\) · sgd \(lr 0\.01\), clipnorm 1/);
+    const stored = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata.config;
+    assert.deepEqual([stored.batchNorm, stored.optimizer, stored.lr, stored.clipnorm, stored.kernelInitializer], [true, 'sgd', 0.01, 1, 'randomNormal']);
+  });
+
   describe('bad input: one line, non-zero exit, no stack trace', () => {
     const usage: [string[], RegExp][] = [
       [['train', '--epochs', '0'], /--epochs <n>' argument '0' is invalid\. expected a whole number from 1/],
@@ -130,6 +185,11 @@ describe('seq-tag CLI (spawned binary)', () => {
       [['predict', '--digits', '1 2 3'], /expected exactly 10 digits 0-9/],
       [['predict', '--digits', '4 0 2 8 5 6 1 3 3 x'], /expected exactly 10 digits 0-9/],
       [['trian'], /unknown command 'trian'/],
+      [['train', '--dtype', 'float64'], /--dtype float64 is not possible: TensorFlow\.js has no float64 tensors/],
+      [['train', '--optimizer', 'sgd', '--adam-epsilon', '0.1'], /--adam-epsilon applies to --optimizer adam, not sgd/],
+      [['train', '--activation', 'tanh'], /Allowed choices are softmax, linear, sigmoid, relu/],
+      [['train', '--clipnorm', '0'], /--clipnorm <x>' argument '0' is invalid/],
+      [['doctor', '--burst', '0'], /--burst <batches>' argument '0' is invalid/],
     ];
     for (const [args, pattern] of usage) {
       it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));
