@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from './config.js';
-import { featureTensor, generateDataset, labelTensor } from './data.js';
+import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH } from './data.js';
+import { evaluateTags, type Evaluation } from './metrics.js';
 import { buildModel, summarize, type ModelSummary } from './model.js';
 import { rngFor } from './random.js';
 import { tagSequences, type TaggedSequence } from './tagging.js';
-import { trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
+import { tagLoss, trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
 
 /** A built, untrained model with its training data, ready for `trainModel`. */
 export interface Experiment {
@@ -41,4 +42,25 @@ export function releaseData(experiment: Experiment): void {
 /** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */
 export function tagFreshSequences(model: tf.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): TaggedSequence[] {
   return tagSequences(model, config.encoding, generateDataset(n, rngFor(seed, 'test-view')));
+}
+
+/** Held-out sequences evaluated after training unless asked otherwise. */
+export const HELD_OUT_SIZE = 1000;
+
+/**
+ * Scores `model` on `n` held-out sequences drawn from the `held-out` stream of `seed`: a stream
+ * distinct from the training data's, so with the training seed it is still unseen data.
+ */
+export function evaluateOnHeldOut(model: tf.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): Evaluation {
+  const data = generateDataset(n, rngFor(seed, 'held-out'));
+  const { loss, predicted } = tf.tidy(() => {
+    const x = featureTensor(data.digits, config.encoding);
+    const y = labelTensor(data.labels);
+    const out = model.predict(x) as tf.Tensor3D;
+    return {
+      loss: tagLoss(y, out).dataSync()[0],
+      predicted: out.argMax(-1).dataSync() as Int32Array,
+    };
+  });
+  return evaluateTags(data.labels, predicted, SEQUENCE_LENGTH, loss);
 }

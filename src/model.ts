@@ -6,7 +6,7 @@ import { rngFor } from './random.js';
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<
   Config,
-  'units' | 'encoding' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm' | 'kernelInitializer' | 'recurrentInitializer'
+  'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm' | 'kernelInitializer' | 'recurrentInitializer'
 >;
 
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
@@ -18,7 +18,8 @@ function initializer(name: InitializerName, seed: number): Initializer {
 
 /**
  * Builds the seed program's tagger: LSTM(units, return sequences) → TimeDistributed(Dense(2)),
- * with answer 2's BatchNormalization or answer 3's LayerNormalization between them when asked.
+ * optionally bidirectional (LSTM output [batch, 10, 2·units]), with answer 2's BatchNormalization
+ * or answer 3's LayerNormalization between them when asked.
  * Input [batch, 10, 1] (scalar) or [batch, 10, 10] (one-hot); output [batch, 10, 2].
  *
  * Initialisers match Keras (glorotUniform kernels, orthogonal recurrent kernel, unit forget bias)
@@ -28,18 +29,19 @@ export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
   const initSeeds = rngFor(seed, 'weights');
   const nextSeed = () => Math.floor(initSeeds() * 2 ** 31);
   const model = tf.sequential({ name: 'seq_tag' });
-  model.add(
-    tf.layers.lstm({
-      name: 'lstm',
-      units: config.units,
-      inputShape: [SEQUENCE_LENGTH, inputWidth(config.encoding)],
-      returnSequences: true,
-      recurrentActivation: config.recurrentActivation,
-      unitForgetBias: true,
-      kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
-      recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
-    }),
-  );
+  const inputShape = [SEQUENCE_LENGTH, inputWidth(config.encoding)];
+  const lstm = tf.layers.lstm({
+    name: 'lstm',
+    units: config.units,
+    returnSequences: true,
+    recurrentActivation: config.recurrentActivation,
+    unitForgetBias: true,
+    kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
+    recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
+    ...(config.bidirectional ? {} : { inputShape }),
+  }) as tf.RNN;
+  // Bidirectional clones the layer's config for the backward direction, as Keras does.
+  model.add(config.bidirectional ? tf.layers.bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
   const dense = initializer(config.kernelInitializer, nextSeed());
   if (config.batchNorm) model.add(tf.layers.batchNormalization({ name: 'batch_normalization' }));
   if (config.layerNorm) model.add(tf.layers.layerNormalization({ name: 'layer_normalization' }));

@@ -1,6 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeOptimizer, type Config } from './config.js';
 import type { Diagnosis, Verdict } from './diagnosis.js';
+import { SOLVED, verdict as evaluationVerdict, type Evaluation } from './metrics.js';
 import type { ModelSummary } from './model.js';
 import type { TaggedSequence } from './tagging.js';
 import type { EpochRecord } from './train.js';
@@ -139,10 +140,29 @@ export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain): str
 export function describeExperiment(config: Config): string {
   const layers = [
     `${config.encoding === 'onehot' ? 'one-hot' : 'scalar'} input`,
-    `LSTM ${config.units}`,
+    `LSTM ${config.units}${config.bidirectional ? ' × 2 directions' : ''}`,
     ...(config.batchNorm ? ['BatchNorm'] : []),
     ...(config.layerNorm ? ['LayerNorm'] : []),
     `Dense(2, ${config.activation})`,
   ];
   return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'}`;
+}
+
+/** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */
+export function renderEvaluation(e: Evaluation, style: Style = plain): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
+  const rows: [string, string, string][] = [
+    ['loss', e.loss === null ? 'n/a' : formatLoss(e.loss).padStart(6), `floor ${e.floor.toFixed(4)} (entropy of the labels)`],
+    ['token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy).trim()} (tag every digit unique)`],
+    ['exact match', pct(e.exactMatch), 'all 10 tags right'],
+    ['precision', pct(e.precision), 'of positions tagged repeated'],
+    ['recall', pct(e.recall), `first occurrence ${pct(e.recallFirst).trim()}, second ${pct(e.recallSecond).trim()}`],
+    ['F1', e.f1.toFixed(3).padStart(6), 'repeated class'],
+  ];
+  const solved = e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
+  const say = solved ? style.green : style.yellow;
+  return [
+    ...rows.map(([name, value, note]) => `  ${name.padEnd(16)}${style.bold(value)}  ${style.dim(note)}`),
+    `${style.bold('verdict:')} ${say(evaluationVerdict(e))}`,
+  ].join('\n');
 }

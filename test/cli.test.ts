@@ -158,6 +158,37 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(doc.config.activation, 'softmax');
   });
 
+  it('evaluate scores a saved model on held-out data against the baselines; train prints the same', () => {
+    const run = seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /200 held-out sequences \(seed 5\)/);
+    assert.match(run.stdout, /^ {2}loss {12}\d\.\d{4} {2}floor 0\.500\d \(entropy of the labels\)$/m);
+    assert.match(run.stdout, /^ {2}token accuracy +\d+\.\d% {2}baseline \d+\.\d% \(tag every digit unique\)$/m);
+    assert.match(run.stdout, /^ {2}recall +\d+\.\d% {2}first occurrence \d+\.\d%, second \d+\.\d%$/m);
+    assert.match(run.stdout, /^verdict: /m);
+
+    const json = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json']).stdout);
+    assert.equal(json.evaluation.sequences, 200);
+    for (const key of ['loss', 'floor', 'tokenAccuracy', 'baselineAccuracy', 'exactMatch', 'precision', 'recall', 'f1', 'recallFirst', 'recallSecond']) {
+      assert.equal(typeof json.evaluation[key], 'number', key);
+    }
+    const again = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json']).stdout);
+    assert.deepEqual(again.evaluation, json.evaluation, 'same held-out set, same numbers');
+    const other = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--seed', '77', '--backend', 'cpu', '--json']).stdout);
+    assert.notEqual(other.evaluation.loss, json.evaluation.loss);
+
+    const train = seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'm'), '--json']);
+    assert.equal(JSON.parse(train.stdout).evaluation.sequences, 1000);
+  });
+
+  it('--preset solve with overrides trains a bidirectional one-hot model', () => {
+    const run = seqTag(['train', '--preset', 'solve', '--samples', '64', '--epochs', '1', '--seed', '2', '--backend', 'cpu', '--model-dir', join(tempDir(), 'solve')]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /one-hot input → LSTM 32 × 2 directions → Dense\(2, softmax\) · adam \(lr 0\.005/);
+    assert.match(run.stdout, /bidirectional \(Bidirectional\)\s+\(None, 10, 64\)\s+11,008/);
+    assert.match(run.stdout, /held-out evaluation/);
+  });
+
   it('remedy flags reach the model summary and the stored config', () => {
     const dir = join(tempDir(), 'remedies');
     const run = seqTag(['train', ...TINY, '--batch-norm', '--optimizer', 'sgd', '--clipnorm', '1', '--kernel-initializer', 'randomNormal', '--model-dir', dir]);
@@ -190,6 +221,9 @@ describe('seq-tag CLI (spawned binary)', () => {
       [['train', '--activation', 'tanh'], /Allowed choices are softmax, linear, sigmoid, relu/],
       [['train', '--clipnorm', '0'], /--clipnorm <x>' argument '0' is invalid/],
       [['doctor', '--burst', '0'], /--burst <batches>' argument '0' is invalid/],
+      [['train', '--preset', 'fast'], /Allowed choices are seed, solve/],
+      [['train', '--encoding', 'binary'], /Allowed choices are scalar, onehot/],
+      [['evaluate', '--samples', '0'], /--samples <n>' argument '0' is invalid/],
     ];
     for (const [args, pattern] of usage) {
       it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));

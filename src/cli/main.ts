@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { doctorCommand } from './doctor.js';
+import { evaluateCommand } from './evaluate.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
@@ -13,7 +14,7 @@ function program(): Command {
   const root = new Command('seq-tag')
     .description('Reproduce, explain and fix the Keras LSTM tagger whose loss is NaN from epoch 1.')
     .version(VERSION);
-  for (const cmd of [trainCommand(), predictCommand(), doctorCommand()]) root.addCommand(cmd);
+  for (const cmd of [trainCommand(), predictCommand(), evaluateCommand(), doctorCommand()]) root.addCommand(cmd);
   for (const cmd of [root, ...root.commands]) {
     cmd.exitOverride().configureOutput({
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".

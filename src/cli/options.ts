@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
-import { DEFAULT_LR, INITIALIZERS, OPTIMIZERS, OUTPUT_ACTIVATIONS, SEED_EXPERIMENT, type Config } from '../config.js';
+import { DEFAULT_LR, INITIALIZERS, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
 import { UserError } from '../errors.js';
 import { freshSeed } from '../random.js';
 
@@ -23,10 +23,17 @@ export function positiveNumber(value: string): number {
 
 const MAX_SEED = 2 ** 31 - 1;
 
-/** Flags that define the experiment; shared by every command that builds and trains a model. */
+/**
+ * Flags that define the experiment; shared by every command that builds and trains a model.
+ * Defaults shown are the seed preset's; another --preset replaces every default it sets, and a
+ * flag typed on the command line overrides the preset.
+ */
 export function addExperimentOptions(cmd: Command): Command {
   const d = SEED_EXPERIMENT;
   return cmd
+    .addOption(new Option('--preset <name>', 'seed: the original experiment; solve: a bidirectional one-hot model that solves the task').choices(Object.keys(PRESETS)).default('seed'))
+    .addOption(new Option('--encoding <kind>', 'digit input: scalar value (the seed) or one-hot').choices(['scalar', 'onehot']).default(d.encoding))
+    .option('--bidirectional', 'read the sequence both ways (Bidirectional LSTM)', d.bidirectional)
     .option('--epochs <n>', 'training epochs', wholeNumber(1, 100_000), d.epochs)
     .option('--samples <n>', 'training sequences', wholeNumber(1, 10_000_000), d.samples)
     .option('--batch-size <n>', 'sequences per gradient step', wholeNumber(1, 1_000_000), d.batchSize)
@@ -60,6 +67,8 @@ export function addBackendOption(cmd: Command): Command {
 export interface ExperimentFlags
   extends Pick<
     Config,
+    | 'encoding'
+    | 'bidirectional'
     | 'epochs'
     | 'samples'
     | 'batchSize'
@@ -74,6 +83,7 @@ export interface ExperimentFlags
     | 'recurrentInitializer'
     | 'nanGuard'
   > {
+  preset: PresetName;
   lr?: number;
   seed?: number;
   clipnorm?: number;
@@ -90,24 +100,29 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, 2);
   }
+  const preset = PRESETS[flags.preset];
+  const pick = <K extends keyof typeof preset>(key: K, value: Config[K]): Config[K] => (given(key) ? value : (preset[key] as Config[K]));
+  const optimizer = pick('optimizer', flags.optimizer);
   return {
-    ...SEED_EXPERIMENT,
-    samples: flags.samples,
-    units: flags.units,
-    recurrentActivation: flags.recurrentActivation,
-    activation: flags.activation,
-    batchNorm: flags.batchNorm,
-    layerNorm: flags.layerNorm,
-    kernelInitializer: flags.kernelInitializer,
-    recurrentInitializer: flags.recurrentInitializer,
-    optimizer: flags.optimizer,
-    lr: flags.lr ?? DEFAULT_LR[flags.optimizer],
-    adamEpsilon: flags.adamEpsilon,
-    clipnorm: flags.clipnorm ?? null,
-    clipvalue: flags.clipvalue ?? null,
-    epochs: flags.epochs,
-    batchSize: flags.batchSize,
-    nanGuard: flags.nanGuard,
+    samples: pick('samples', flags.samples),
+    encoding: pick('encoding', flags.encoding),
+    units: pick('units', flags.units),
+    bidirectional: pick('bidirectional', flags.bidirectional),
+    recurrentActivation: pick('recurrentActivation', flags.recurrentActivation),
+    activation: pick('activation', flags.activation),
+    batchNorm: pick('batchNorm', flags.batchNorm),
+    layerNorm: pick('layerNorm', flags.layerNorm),
+    kernelInitializer: pick('kernelInitializer', flags.kernelInitializer),
+    recurrentInitializer: pick('recurrentInitializer', flags.recurrentInitializer),
+    optimizer,
+    // A different optimizer brings its own Keras default rate unless --lr says otherwise.
+    lr: flags.lr ?? (given('optimizer') ? DEFAULT_LR[optimizer] : preset.lr),
+    adamEpsilon: pick('adamEpsilon', flags.adamEpsilon),
+    clipnorm: pick('clipnorm', flags.clipnorm ?? null),
+    clipvalue: pick('clipvalue', flags.clipvalue ?? null),
+    epochs: pick('epochs', flags.epochs),
+    batchSize: pick('batchSize', flags.batchSize),
+    nanGuard: pick('nanGuard', flags.nanGuard),
     seed: flags.seed ?? freshSeed(),
   };
 }

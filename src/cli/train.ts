@@ -2,9 +2,9 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../backend.js';
 import type { Config } from '../config.js';
 import { diagnose } from '../diagnosis.js';
-import { createExperiment, releaseData, runExperiment, tagFreshSequences } from '../experiment.js';
+import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, releaseData, runExperiment, tagFreshSequences } from '../experiment.js';
 import type { ModelSummary } from '../model.js';
-import { describeExperiment, formatLoss, renderDiagnosis, renderEpoch, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
+import { describeExperiment, formatLoss, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
 import { checkSaveTarget, saveModel } from '../storage.js';
 import type { Divergence } from '../train.js';
 import { VERSION } from '../version.js';
@@ -81,6 +81,7 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   }
 
   const tagged = tagFreshSequences(experiment.model, config, TEST_VIEW_SIZE, config.seed);
+  const evaluation = evaluateOnHeldOut(experiment.model, config, HELD_OUT_SIZE, config.seed);
   await saveModel(experiment.model, flags.modelDir, {
     config,
     backend: backend.name,
@@ -91,13 +92,16 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   });
 
   if (flags.json) {
-    out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged })}\n`);
+    out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged, evaluation })}\n`);
     return;
   }
   say('');
   say(`trained ${config.epochs} epochs in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
   say('');
   say(renderTagged(tagged, { style }));
+  say('');
+  say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
+  say(renderEvaluation(evaluation, style));
   say('');
   say(`saved to ${flags.modelDir}  (next: seq-tag predict --model-dir ${flags.modelDir})`);
 }
