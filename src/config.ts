@@ -5,6 +5,8 @@ export const OUTPUT_ACTIVATIONS = ['softmax', 'linear', 'sigmoid', 'relu'] as co
 export type OutputActivation = (typeof OUTPUT_ACTIVATIONS)[number];
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
+export const LSTM_ENGINES = ['fused', 'layers'] as const;
+export type LstmEngine = (typeof LSTM_ENGINES)[number];
 /** Initialiser names as tfjs spells them; all of them take a seed or need none. */
 export const INITIALIZERS = [
   'glorotUniform',
@@ -56,6 +58,11 @@ export interface Config {
   batchSize: number;
   /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
   nanGuard: boolean;
+  /**
+   * Training engine: `fused` computes the whole step on typed arrays (src/fused.ts), `layers` runs
+   * tf.layers through the tfjs backend. Both train the same model; fused has no normalisation layers.
+   */
+  lstm: LstmEngine;
   seed: number;
 }
 
@@ -82,6 +89,7 @@ export const SEED_EXPERIMENT: Omit<Config, 'seed'> = {
   epochs: 20,
   batchSize: 32,
   nanGuard: true,
+  lstm: 'fused',
 };
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from './config.js';
-import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH } from './data.js';
+import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
 import { evaluateTags, type Evaluation } from './metrics.js';
 import { buildModel, summarize, type ModelSummary } from './model.js';
 import { rngFor } from './random.js';
@@ -12,31 +12,18 @@ export interface Experiment {
   config: Config;
   model: tf.Sequential;
   summary: ModelSummary;
-  x: tf.Tensor3D;
-  y: tf.Tensor3D;
+  data: Dataset;
 }
 
 /** Generates the training set from the `train-data` stream and builds the model from the `weights` stream. */
 export function createExperiment(config: Config): Experiment {
   const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
   const model = buildModel(config, config.seed);
-  return {
-    config,
-    model,
-    summary: summarize(model),
-    x: featureTensor(dataset.digits, config.encoding),
-    y: labelTensor(dataset.labels),
-  };
+  return { config, model, summary: summarize(model), data: dataset };
 }
 
 export async function runExperiment(experiment: Experiment, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
-  return trainModel(experiment.model, { x: experiment.x, y: experiment.y }, experiment.config, callbacks);
-}
-
-/** Frees the training tensors (the model stays usable). */
-export function releaseData(experiment: Experiment): void {
-  experiment.x.dispose();
-  experiment.y.dispose();
+  return trainModel(experiment.model, experiment.data, experiment.config, callbacks);
 }
 
 /** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */

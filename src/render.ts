@@ -145,7 +145,7 @@ export function describeExperiment(config: Config): string {
     ...(config.layerNorm ? ['LayerNorm'] : []),
     `Dense(2, ${config.activation})`,
   ];
-  return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'}`;
+  return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'} · ${config.lstm} engine`;
 }
 
 /** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */

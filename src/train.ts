@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from './config.js';
+import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
+import { clipInPlace, FusedNetwork, fusedUnsupported, readParameters, TypedOptimizer, writeParameters } from './fused.js';
 import { permutation, rngFor } from './random.js';
-
-/** Training inputs: features [n, 10, width] and one-hot targets [n, 10, 2]. */
-export interface TrainingData {
-  x: tf.Tensor3D;
-  y: tf.Tensor3D;
-}
 
 export interface EpochRecord {
   /** 1-based. */
@@ -123,20 +119,13 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  * Like Keras's TerminateOnNaN, but also catching the wasm backend's pinned loss, the NaN guard stops
  * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
-export async function trainModel(
-  model: tf.LayersModel,
-  data: TrainingData,
-  config: OptimizerConfig & Pick<Config, 'epochs' | 'batchSize' | 'seed' | 'clipnorm' | 'clipvalue' | 'nanGuard'>,
-  callbacks: TrainingCallbacks = {},
-): Promise<TrainingResult> {
-  const n = data.x.shape[0];
-  const optimizer = makeOptimizer(config);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+export async function trainModel(model: tf.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config) : layersEngine(model, data, config);
+  const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
   const started = performance.now();
   let divergence: Divergence | undefined;
-  const clipping = config.clipnorm !== null || config.clipvalue !== null;
 
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -146,19 +135,7 @@ export async function trainModel(
       const batches = Math.ceil(n / config.batchSize);
       for (let batch = 1, start = 0; start < n; batch++, start += config.batchSize) {
         const indices = order.subarray(start, Math.min(start + config.batchSize, n));
-        const lossTensor = tf.tidy(() => {
-          const idx = tf.tensor1d(indices, 'int32');
-          const xb = tf.gather(data.x, idx);
-          const yb = tf.gather(data.y, idx);
-          const { value, grads } = tf.variableGrads(
-            () => tagLoss(yb, model.apply(xb, { training: true }) as tf.Tensor),
-            variables,
-          );
-          optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
-          return value;
-        });
-        const batchLoss = (await lossTensor.data())[0];
-        lossTensor.dispose();
+        const batchLoss = await engine.step(indices);
         weightedLoss += batchLoss * indices.length;
         await callbacks.onBatchEnd?.({ epoch, batch, batches, size: indices.length, loss: batchLoss });
         const symptom = divergenceSymptom(batchLoss);
@@ -170,7 +147,71 @@ export async function trainModel(
       await callbacks.onEpochEnd?.(record);
     }
   } finally {
-    optimizer.dispose();
+    engine.finish();
   }
   return { epochs, seconds: (performance.now() - started) / 1000, divergence, stopped: false };
+}
+
+/** One way of running a training step; both engines train the same tfjs model in place. */
+interface Engine {
+  /** Trains on the sequences at `indices` and returns the batch's mean loss. */
+  step(indices: Int32Array): number | Promise<number>;
+  /** Leaves the trained weights in the model and frees what the engine held. */
+  finish(): void;
+}
+
+/** tf.layers through the tfjs backend: features [n, 10, width] and targets [n, 10, 2] as tensors. */
+function layersEngine(model: tf.LayersModel, data: Dataset, config: Config): Engine {
+  const x = featureTensor(data.digits, config.encoding);
+  const y = labelTensor(data.labels);
+  const optimizer = makeOptimizer(config);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  return {
+    async step(indices) {
+      const lossTensor = tf.tidy(() => {
+        const idx = tf.tensor1d(indices, 'int32');
+        const xb = tf.gather(x, idx);
+        const yb = tf.gather(y, idx);
+        const { value, grads } = tf.variableGrads(() => tagLoss(yb, model.apply(xb, { training: true }) as tf.Tensor), variables);
+        optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
+        return value;
+      });
+      const loss = (await lossTensor.data())[0];
+      lossTensor.dispose();
+      return loss;
+    },
+    finish() {
+      optimizer.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
+/** The fused typed-array engine (src/fused.ts): no tfjs kernels per step. */
+function fusedEngine(model: tf.LayersModel, data: Dataset, config: Config): Engine {
+  const unsupported = fusedUnsupported(config);
+  if (unsupported) throw new Error(`${unsupported}; use --lstm layers`);
+  const network = new FusedNetwork(config, readParameters(model));
+  const optimizer = new TypedOptimizer(config, network.params.tensors);
+  const digits = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
+  const labels = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
+  const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  return {
+    step(indices) {
+      for (let b = 0; b < indices.length; b++) {
+        const from = indices[b] * SEQUENCE_LENGTH;
+        digits.set(data.digits.subarray(from, from + SEQUENCE_LENGTH), b * SEQUENCE_LENGTH);
+        labels.set(data.labels.subarray(from, from + SEQUENCE_LENGTH), b * SEQUENCE_LENGTH);
+      }
+      const loss = network.lossAndGradients(digits, labels, indices.length);
+      if (clipping) clipInPlace(network.grads, config.clipnorm, config.clipvalue);
+      optimizer.apply(network.params.tensors, network.grads);
+      return loss;
+    },
+    finish() {
+      writeParameters(model, network.params);
+    },
+  };
 }

@@ -1,22 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SEED_EXPERIMENT, type Config } from '../src/config.js';
-import { createExperiment, releaseData, runExperiment } from '../src/experiment.js';
+import { createExperiment, runExperiment } from '../src/experiment.js';
 import type { BatchRecord } from '../src/train.js';
 import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
-
-const small: Config = { ...SEED_EXPERIMENT, samples: 200, epochs: 2, seed: 11 };
 
 async function lossHistory(config: Config): Promise<number[]> {
   const experiment = createExperiment(config);
   const result = await runExperiment(experiment);
-  releaseData(experiment);
   experiment.model.dispose();
   return result.epochs.map((e) => e.loss);
 }
 
-for (const backend of OFFLINE_BACKENDS) {
-  describe(`training on ${backend}`, () => {
+const ENGINES = [
+  ...OFFLINE_BACKENDS.map((backend) => ({ backend, lstm: 'layers' as const })),
+  // The fused engine computes on typed arrays whatever the backend; the backend only serves predict.
+  { backend: 'cpu' as const, lstm: 'fused' as const },
+];
+
+for (const { backend, lstm } of ENGINES) {
+  const small: Config = { ...SEED_EXPERIMENT, samples: 200, epochs: 2, seed: 11, lstm };
+  describe(`training: ${lstm} engine on ${backend}`, () => {
     it('smoke: 2 epochs on 200 sequences give finite, decreasing losses', async () => {
       await useBackend(backend);
       const losses = await lossHistory(small);
@@ -39,7 +43,6 @@ for (const backend of OFFLINE_BACKENDS) {
       const experiment = createExperiment({ ...small, samples: 50, epochs: 1, batchSize: 32 });
       const batches: BatchRecord[] = [];
       const result = await runExperiment(experiment, { onBatchEnd: (b) => void batches.push(b) });
-      releaseData(experiment);
       assert.deepEqual(
         batches.map((b) => [b.epoch, b.batch, b.batches, b.size]),
         [

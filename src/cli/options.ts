@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
-import { DEFAULT_LR, INITIALIZERS, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
+import { fusedUnsupported } from '../fused.js';
+import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
 import { UserError } from '../errors.js';
 import { freshSeed } from '../random.js';
 
@@ -55,7 +56,8 @@ export function addExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--kernel-initializer <name>', 'initialiser of the LSTM and Dense kernels').choices([...INITIALIZERS]).default(d.kernelInitializer))
     .addOption(new Option('--recurrent-initializer <name>', 'initialiser of the LSTM recurrent kernel').choices([...INITIALIZERS]).default(d.recurrentInitializer))
     .option('--dtype <type>', 'float32 only: TensorFlow.js has no float64 tensors', 'float32')
-    .option('--no-nan-guard', 'train on through NaN, printing nan losses like the seed program');
+    .option('--no-nan-guard', 'train on through NaN, printing nan losses like the seed program')
+    .addOption(new Option('--lstm <engine>', 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)').choices([...LSTM_ENGINES]).default(d.lstm));
 }
 
 export function addBackendOption(cmd: Command): Command {
@@ -82,6 +84,7 @@ export interface ExperimentFlags
     | 'kernelInitializer'
     | 'recurrentInitializer'
     | 'nanGuard'
+    | 'lstm'
   > {
   preset: PresetName;
   lr?: number;
@@ -103,6 +106,12 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   const preset = PRESETS[flags.preset];
   const pick = <K extends keyof typeof preset>(key: K, value: Config[K]): Config[K] => (given(key) ? value : (preset[key] as Config[K]));
   const optimizer = pick('optimizer', flags.optimizer);
+  const batchNorm = pick('batchNorm', flags.batchNorm);
+  const layerNorm = pick('layerNorm', flags.layerNorm);
+  // The fused engine is the default wherever it applies; asked for where it does not, it is an error.
+  const unsupported = fusedUnsupported({ batchNorm, layerNorm });
+  if (unsupported && given('lstm') && flags.lstm === 'fused') throw new UserError(`--lstm fused is not possible here: ${unsupported}; use --lstm layers`, 2);
+  const lstm = unsupported ? 'layers' : pick('lstm', flags.lstm);
   return {
     samples: pick('samples', flags.samples),
     encoding: pick('encoding', flags.encoding),
@@ -110,8 +119,8 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
     bidirectional: pick('bidirectional', flags.bidirectional),
     recurrentActivation: pick('recurrentActivation', flags.recurrentActivation),
     activation: pick('activation', flags.activation),
-    batchNorm: pick('batchNorm', flags.batchNorm),
-    layerNorm: pick('layerNorm', flags.layerNorm),
+    batchNorm,
+    layerNorm,
     kernelInitializer: pick('kernelInitializer', flags.kernelInitializer),
     recurrentInitializer: pick('recurrentInitializer', flags.recurrentInitializer),
     optimizer,
@@ -123,6 +132,7 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
     epochs: pick('epochs', flags.epochs),
     batchSize: pick('batchSize', flags.batchSize),
     nanGuard: pick('nanGuard', flags.nanGuard),
+    lstm,
     seed: flags.seed ?? freshSeed(),
   };
 }

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../backend.js';
 import type { Config } from '../config.js';
 import { diagnose } from '../diagnosis.js';
-import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, releaseData, runExperiment, tagFreshSequences } from '../experiment.js';
+import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../experiment.js';
 import type { ModelSummary } from '../model.js';
 import { describeExperiment, formatLoss, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
 import { checkSaveTarget, saveModel } from '../storage.js';
@@ -62,7 +62,6 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   const result = await runExperiment(experiment, {
     onEpochEnd: (record) => say(renderEpoch(record, config.epochs, style)),
   });
-  releaseData(experiment);
 
   if (result.divergence) {
     // A diverged model is never saved: whatever is in --model-dir stays as it was.
