@@ -396,6 +396,33 @@ export class FusedNetwork {
     return lossSum * scale;
   }
 
+  /**
+   * d loss / d input features [B, T, width] for the batch of the last `lossAndGradients` call:
+   * what tf.grad gives for the [B, 10, 1] or [B, 10, 10] feature tensor. Used to check parity.
+   */
+  inputGradient(digits: Int32Array, batch: number): Float64Array {
+    const u = this.units;
+    const g4 = 4 * u;
+    const w = this.inputWidth;
+    const dx = new Float64Array(batch * T * w);
+    for (let dir = 0; dir < this.directions; dir++) {
+      const kernel = this.params.tensors[3 * dir];
+      const { dz } = this.states[dir];
+      for (let step = 0; step < T; step++) {
+        const t = dir === 0 ? step : T - 1 - step;
+        for (let b = 0; b < batch; b++) {
+          const gi = (step * batch + b) * g4;
+          for (let r = 0; r < w; r++) {
+            let acc = 0;
+            for (let k = 0; k < g4; k++) acc += dz[gi + k] * kernel[r * g4 + k];
+            dx[(b * T + t) * w + r] += acc;
+          }
+        }
+      }
+    }
+    return dx;
+  }
+
   /** Backpropagation through time for one direction, accumulating into its three gradients. */
   private backwardDirection(dir: number, digits: Int32Array, batch: number): void {
     const u = this.units;

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { SEED_EXPERIMENT, type Config } from '../src/config.js';
+import { featureTensor, generateDataset, labelTensor } from '../src/data.js';
+import { createExperiment, runExperiment } from '../src/experiment.js';
+import { FusedNetwork, gemmNT, readParameters } from '../src/fused.js';
+import { buildModel } from '../src/model.js';
+import { rngFor } from '../src/random.js';
+import { tagLoss } from '../src/train.js';
+import { useBackend } from './helpers.js';
+
+/** ‖actual − expected‖∞ ≤ 1e-5 · ‖expected‖∞ (+ a float32 floor for all-zero tensors). */
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rel = 1e-5): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  assert.ok(maxDiff <= rel * scale + 1e-9, `${what}: max difference ${maxDiff.toExponential(2)} vs scale ${scale.toExponential(2)}`);
+}
+
+/**
+ * Random weights of a wider spread than the initialisers, so that no gate sits in its linear region
+ * only. Heads that are not softmax get a positive Dense bias: otherwise most output rows have a zero
+ * or negative entry, the clip is active everywhere and every gradient is zero (a vacuous check).
+ */
+function randomizeWeights(model: tf.LayersModel, seed: number, activation: Config['activation']): void {
+  const weights = model.getWeights();
+  model.setWeights(
+    weights.map((w, k) =>
+      k === weights.length - 1 && activation !== 'softmax' ? tf.fill(w.shape, 2) : tf.randomUniform(w.shape, -0.8, 0.8, 'float32', seed + k),
+    ),
+  );
+}
+
+type Case = Pick<Config, 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'> & { batch: number };
+
+const CASES: Case[] = [
+  { encoding: 'scalar', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 32 },
+  { encoding: 'scalar', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 7 },
+  { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 1 },
+  { encoding: 'scalar', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 5 },
+  { encoding: 'onehot', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 32 },
+  { encoding: 'onehot', bidirectional: true, recurrentActivation: 'hardSigmoid', activation: 'softmax', batch: 9 },
+  { encoding: 'scalar', bidirectional: false, recurrentActivation: 'hardSigmoid', activation: 'sigmoid', batch: 8 },
+  { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'relu', batch: 6 },
+  { encoding: 'scalar', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'linear', batch: 4 },
+];
+
+describe('fused engine parity with tf.layers', () => {
+  before(() => useBackend('cpu'));
+
+  for (const c of CASES) {
+    const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'}, ${c.encoding}, ${c.recurrentActivation} gates, ${c.activation} head, batch ${c.batch}`;
+    it(`outputs and every gradient match: ${name}`, () => {
+      const config: Config = { ...SEED_EXPERIMENT, ...c, units: 6, seed: 3 };
+      const model = buildModel(config, 3);
+      randomizeWeights(model, 40, c.activation);
+      const data = generateDataset(c.batch, rngFor(c.batch, 'parity'));
+      const x = featureTensor(data.digits, config.encoding);
+      const y = labelTensor(data.labels);
+
+      const net = new FusedNetwork(config, readParameters(model));
+      const fusedOut = net.forward(data.digits, c.batch).slice();
+      assertClose(fusedOut, (model.predict(x) as tf.Tensor).dataSync(), 'outputs');
+
+      const fusedLoss = net.lossAndGradients(data.digits, data.labels, c.batch);
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => tagLoss(y, model.apply(x) as tf.Tensor), variables);
+      assertClose([fusedLoss], value.dataSync(), 'loss');
+      const names = model.trainableWeights.map((w) => w.name);
+      variables.forEach((v, k) => {
+        assert.ok(net.grads[k].some((g) => g !== 0), `gradient of ${names[k]} is not all zero`);
+        assertClose(net.grads[k], grads[v.name].dataSync(), `gradient of ${names[k]}`);
+      });
+
+      const dx = tf.grad((input: tf.Tensor) => tagLoss(y, model.apply(input) as tf.Tensor))(x);
+      assertClose(net.inputGradient(data.digits, c.batch), dx.dataSync(), 'gradient of the inputs');
+    });
+  }
+
+  it('a short training run follows the layers engine\'s loss curve within 1e-4', async () => {
+    const config: Config = { ...SEED_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21 };
+    const curve = async (lstm: Config['lstm']) => {
+      const batches: number[] = [];
+      const result = await runExperiment(createExperiment({ ...config, lstm }), { onBatchEnd: (b) => void batches.push(b.loss) });
+      return { batches, epochs: result.epochs.map((e) => e.loss) };
+    };
+    const fused = await curve('fused');
+    const layers = await curve('layers');
+    assert.equal(fused.batches.length, 30);
+    fused.batches.forEach((loss, k) => assert.ok(Math.abs(loss - layers.batches[k]) < 1e-4, `batch ${k + 1}: ${loss} vs ${layers.batches[k]}`));
+    fused.epochs.forEach((loss, k) => assert.ok(Math.abs(loss - layers.epochs[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${layers.epochs[k]}`));
+  });
+
+  it('the other optimizers and clipping follow the layers engine too', async () => {
+    for (const extra of [{ optimizer: 'sgd', lr: 0.05 }, { optimizer: 'rmsprop', lr: 0.001 }, { optimizer: 'adagrad', lr: 0.01 }, { clipnorm: 0.05 }, { clipvalue: 0.01 }] as const) {
+      const config: Config = { ...SEED_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
+      const losses = async (lstm: Config['lstm']) => (await runExperiment(createExperiment({ ...config, lstm }))).epochs.map((e) => e.loss);
+      const [fused, layers] = [await losses('fused'), await losses('layers')];
+      fused.forEach((loss, k) => assert.ok(Math.abs(loss - layers[k]) < 1e-4, `${JSON.stringify(extra)} epoch ${k + 1}: ${loss} vs ${layers[k]}`));
+    }
+  });
+
+  it('saved weights are the tfjs model\'s own: training writes them back into the LSTM and Dense layers', async () => {
+    const experiment = createExperiment({ ...SEED_EXPERIMENT, samples: 64, epochs: 1, seed: 5 });
+    const before = experiment.model.getWeights().map((w) => Array.from(w.dataSync()));
+    await runExperiment(experiment);
+    const after = experiment.model.getWeights().map((w) => Array.from(w.dataSync()));
+    after.forEach((w, k) => assert.notDeepEqual(w, before[k], `weight ${k} trained`));
+  });
+});
+
+describe('gemmNT', () => {
+  it('multiplies with odd sizes, offsets and accumulation', () => {
+    const m = 3, n = 5, p = 7;
+    const a = Float64Array.from({ length: 2 + m * p }, (_, i) => Math.sin(i));
+    const bt = Float64Array.from({ length: n * p }, (_, i) => Math.cos(i));
+    const c = new Float64Array(1 + m * n).fill(1);
+    gemmNT(c, 1, a, 2, bt, 0, m, n, p, true);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 1;
+        for (let q = 0; q < p; q++) s += a[2 + i * p + q] * bt[j * p + q];
+        assert.ok(Math.abs(c[1 + i * n + j] - s) < 1e-12);
+      }
+    }
+    assert.equal(c[0], 1, 'before the offset: untouched');
+  });
+});
