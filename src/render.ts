@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeOptimizer, type Config } from './config.js';
+import { thousands } from './format.js';
 import type { Diagnosis, Verdict } from './diagnosis.js';
 import { SOLVED, verdict as evaluationVerdict, type Evaluation } from './metrics.js';
 import type { ModelSummary } from './model.js';
@@ -20,10 +21,7 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 
 export const plain: Style = new Chalk({ level: 0 });
 
-/** 1186 → "1,186". */
-export function thousands(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
+export { thousands } from './format.js';
 
 /** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
 export function formatLoss(loss: number): string {

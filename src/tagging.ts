@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
 import { Dataset, Encoding, featureTensor, SEQUENCE_LENGTH, sequenceAt } from './data.js';
 import { predictRepeatProbability } from './model.js';
 

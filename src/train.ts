@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
 import { clipInPlace, FusedNetwork, fusedUnsupported, readParameters, TypedOptimizer, writeParameters } from './fused.js';

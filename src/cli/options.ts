@@ -3,6 +3,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
 import { fusedUnsupported } from '../fused.js';
 import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
 import { UserError } from '../errors.js';
+import { thousands } from '../format.js';
 import { freshSeed } from '../random.js';
 
 /** Commander argument parsers: each rejects a bad value with one line that says what is expected. */
@@ -10,7 +11,7 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max.toLocaleString('en-US')}.`);
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${thousands(max)}.`);
     }
     return n;
   };
