@@ -101,11 +101,11 @@ export const SOLVE_EXPERIMENT: Omit<Config, 'seed'> = {
   ...SEED_EXPERIMENT,
   encoding: 'onehot',
   bidirectional: true,
-  units: 32,
-  samples: 4000,
+  units: 16,
+  samples: 6000,
   batchSize: 32,
-  lr: 0.005,
-  epochs: 15,
+  lr: 0.015,
+  epochs: 12,
 };
 
 export const PRESETS = { seed: SEED_EXPERIMENT, solve: SOLVE_EXPERIMENT } as const;

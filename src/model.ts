@@ -27,6 +27,18 @@ function initializer(name: InitializerName, seed: number): Initializer {
  * and each gets its own seed drawn from `seed`, so the same seed gives the same initial weights.
  */
 export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
+  // tfjs warns on console that orthogonal initialisation of matrices over 2,000 elements is slow; it
+  // takes milliseconds here, and the warning would interleave with seq-tag's own output.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    return assemble(config, seed);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+function assemble(config: ModelConfig, seed: number): tf.Sequential {
   const initSeeds = rngFor(seed, 'weights');
   const nextSeed = () => Math.floor(initSeeds() * 2 ** 31);
   const model = tf.sequential({ name: 'seq_tag' });

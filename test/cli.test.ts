@@ -184,8 +184,8 @@ describe('seq-tag CLI (spawned binary)', () => {
   it('--preset solve with overrides trains a bidirectional one-hot model', () => {
     const run = seqTag(['train', '--preset', 'solve', '--samples', '64', '--epochs', '1', '--seed', '2', '--backend', 'cpu', '--model-dir', join(tempDir(), 'solve')]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /one-hot input → LSTM 32 × 2 directions → Dense\(2, softmax\) · adam \(lr 0\.005/);
-    assert.match(run.stdout, /bidirectional \(Bidirectional\)\s+\(None, 10, 64\)\s+11,008/);
+    assert.match(run.stdout, /one-hot input → LSTM 16 × 2 directions → Dense\(2, softmax\) · adam \(lr 0\.015/);
+    assert.match(run.stdout, /bidirectional \(Bidirectional\)\s+\(None, 10, 32\)\s+3,456/);
     assert.match(run.stdout, /held-out evaluation/);
   });
 

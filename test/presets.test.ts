@@ -22,7 +22,7 @@ describe('presets', () => {
     assert.deepEqual(config, SOLVE_EXPERIMENT);
     assert.deepEqual(
       [config.encoding, config.bidirectional, config.units, config.samples, config.batchSize, config.lr, config.epochs],
-      ['onehot', true, 32, 4000, 32, 0.005, 15],
+      ['onehot', true, 16, 6000, 32, 0.015, 12],
     );
     assert.deepEqual(Object.keys(PRESETS), ['seed', 'solve']);
   });
