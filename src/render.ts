@@ -3,6 +3,7 @@ import { describeOptimizer, type Config } from './config.js';
 import { thousands } from './format.js';
 import type { Diagnosis, Verdict } from './diagnosis.js';
 import { SOLVED, verdict as evaluationVerdict, type Evaluation } from './metrics.js';
+import type { ConfigSummary, RunRecord } from './sweep.js';
 import type { ModelSummary } from './model.js';
 import type { TaggedSequence } from './tagging.js';
 import type { EpochRecord } from './train.js';
@@ -162,5 +163,60 @@ export function renderEvaluation(e: Evaluation, style: Style = plain): string {
   return [
     ...rows.map(([name, value, note]) => `  ${name.padEnd(16)}${style.bold(value)}  ${style.dim(note)}`),
     `${style.bold('verdict:')} ${say(evaluationVerdict(e))}`,
+  ].join('\n');
+}
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** "[███████░░░░░░░░░░░░░] 12/40 runs · 0:42 elapsed · ETA 1:38" */
+export function renderProgress(done: number, total: number, elapsedSeconds: number, style: Style = plain, width = 24): string {
+  const filled = Math.round((width * done) / total);
+  const eta = done > 0 && done < total ? ` · ETA ${clock((elapsedSeconds / done) * (total - done))}` : '';
+  return `${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))} ${done}/${total} runs · ${clock(elapsedSeconds)} elapsed${eta}`;
+}
+
+/** One finished sweep run as a plain line, for logs and pipes. */
+export function renderSweepRun(r: RunRecord, done: number, total: number, resumed: boolean): string {
+  const width = String(total).length;
+  const outcome =
+    r.status === 'failed'
+      ? `failed: ${r.error}`
+      : r.divergence
+        ? `diverged at epoch ${r.divergence.epoch}, batch ${r.divergence.batch} (loss ${formatLoss(r.divergence.loss)})`
+        : `final loss ${formatLoss(r.epochs.at(-1)?.loss ?? NaN)}${r.evaluation ? `, exact-match ${(100 * r.evaluation.exactMatch).toFixed(1)}%` : ''}`;
+  return `[${String(done).padStart(width)}/${total}] ${r.label} · seed ${r.seed}: ${outcome}${resumed ? ' (already done)' : ` · ${r.seconds.toFixed(1)} s`}`;
+}
+
+/** The sweep's result table, one row per configuration, then the verdicts. */
+export function renderSweepTable(summaries: ConfigSummary[], floor: number, style: Style = plain): string {
+  const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(0)}%`);
+  const pct1 = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+  const head = ['configuration', 'runs', 'NaN ep 1', 'NaN any', 'final loss (median, range)', 'token', 'exact', 'F1', 's/run'];
+  const rows = summaries.map((s) => [
+    s.label,
+    s.failed ? `${s.runs - s.failed}+${s.failed} failed` : String(s.runs),
+    pct(s.divergedEpoch1),
+    pct(s.divergedAny),
+    s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—',
+    pct1(s.tokenAccuracy),
+    pct1(s.exactMatch),
+    s.f1 === null ? '—' : s.f1.toFixed(3),
+    s.secondsPerRun.toFixed(1),
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const colourFor = (verdict: string) =>
+    verdict.startsWith('fixes the NaN and learns') ? style.green : verdict.startsWith('does not') || verdict.startsWith('hides') ? style.red : style.yellow;
+  return [
+    style.bold(line(head)),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...rows.map(line),
+    '',
+    `no-skill floor (entropy of the labels): ${floor.toFixed(4)} nats; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
+    '',
+    ...summaries.map((s) => `${s.label.padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
   ].join('\n');
 }

@@ -1,28 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
-import { tempDir } from './helpers.js';
-
-/** The built binary, run as a user would run it. */
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...env },
-    timeout: 120_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { seqTag, tempDir, type Run } from './helpers.js';
 
 /** Bad input: one line on stderr that names the problem, the expected exit code, no stack trace. */
 function assertCleanFailure(run: Run, code: number, pattern: RegExp): void {

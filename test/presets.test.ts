@@ -41,5 +41,8 @@ describe('presets', () => {
     assert.equal(parse(['--optimizer', 'sgd', '--lr', '0.1']).lr, 0.1);
     assert.equal(parse(['--preset', 'solve', '--optimizer', 'adam']).lr, 0.001);
     assert.equal(parse(['--encoding', 'onehot', '--bidirectional']).bidirectional, true);
+    assert.equal(parse(['--preset', 'solve', '--no-bidirectional']).bidirectional, false);
+    assert.equal(parse(['--preset', 'solve']).bidirectional, true);
+    assert.equal(parse([]).bidirectional, false);
   });
 });

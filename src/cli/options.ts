@@ -36,6 +36,7 @@ export function addExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--preset <name>', 'seed: the original experiment; solve: a bidirectional one-hot model that solves the task').choices(Object.keys(PRESETS)).default('seed'))
     .addOption(new Option('--encoding <kind>', 'digit input: scalar value (the seed) or one-hot').choices(['scalar', 'onehot']).default(d.encoding))
     .option('--bidirectional', 'read the sequence both ways (Bidirectional LSTM)', d.bidirectional)
+    .option('--no-bidirectional', 'read left to right only (overrides --preset solve)')
     .option('--epochs <n>', 'training epochs', wholeNumber(1, 100_000), d.epochs)
     .option('--samples <n>', 'training sequences', wholeNumber(1, 10_000_000), d.samples)
     .option('--batch-size <n>', 'sequences per gradient step', wholeNumber(1, 1_000_000), d.batchSize)

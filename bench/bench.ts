@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: what the seed experiment costs on every available backend and engine.
+ * Prints kernels per training step (tf.profile) and, over several whole-process runs of
+ * `seq-tag train --seed 1` (1,000 sequences, LSTM 16, batch 32, 20 epochs), the median wall time and
+ * seconds per epoch. A benchmark, not a test: it prints figures and fails only if a run fails.
+ * Options: --repeats N (default 5; layers engine runs use min(N, 3)).
+ */
+import tf = require('@tensorflow/tfjs');
+import { initBackend, type BackendName } from '../src/backend.js';
+import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/config.js';
+import { createExperiment, runExperiment } from '../src/experiment.js';
+import { argValue, machineLine, median, table, timeCli } from './common.js';
+
+const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow'];
+const ENGINES: LstmEngine[] = ['fused', 'layers'];
+
+/** Kernels one more training step dispatches: a 2-batch run minus a 1-batch run, so setup cancels out. */
+async function kernelsPerStep(lstm: LstmEngine): Promise<number> {
+  const count = async (batches: number) => {
+    const config: Config = { ...SEED_EXPERIMENT, samples: 32 * batches, epochs: 1, seed: 1, lstm };
+    const experiment = createExperiment(config);
+    const profile = await tf.profile(async () => {
+      await runExperiment(experiment);
+    });
+    experiment.model.dispose();
+    return profile.kernels.length;
+  };
+  return (await count(2)) - (await count(1));
+}
+
+async function main(): Promise<void> {
+  const repeats = argValue('--repeats', 5);
+  console.log(`seq-tag bench · ${machineLine()}`);
+  console.log('seed experiment: 1,000 sequences, LSTM 16, TimeDistributed(Dense(2, softmax)), Adam, batch 32, 20 epochs\n');
+
+  const kernelRows = [['engine', ...BACKENDS.map((b) => `kernels/step on ${b}`)]];
+  const available: BackendName[] = [];
+  for (const backend of BACKENDS) {
+    try {
+      await initBackend(backend);
+      available.push(backend);
+    } catch (err) {
+      console.log(`${backend}: not available (${(err as Error).message})`);
+    }
+  }
+  for (const lstm of ENGINES) {
+    const row: string[] = [lstm];
+    for (const backend of BACKENDS) {
+      if (!available.includes(backend)) {
+        row.push('n/a');
+        continue;
+      }
+      await initBackend(backend);
+      row.push(String(await kernelsPerStep(lstm)));
+    }
+    kernelRows.push(row);
+  }
+  console.log(`\n${table(kernelRows)}\n`);
+
+  const rows = [['backend / engine', 'runs', 'median wall s', 'min wall s', 'train s', 's/epoch', 'final loss']];
+  let failures = 0;
+  for (const backend of available) {
+    for (const lstm of ENGINES) {
+      const n = lstm === 'layers' ? Math.min(repeats, 3) : repeats;
+      const runs = Array.from({ length: n }, () => timeCli(['train', '--seed', '1', '--backend', backend, '--lstm', lstm]));
+      const ok = runs.filter((r) => r.status === 0 && r.doc);
+      if (ok.length < runs.length) {
+        failures++;
+        console.log(`${backend}/${lstm}: ${runs.length - ok.length} run(s) failed: ${runs.find((r) => r.status !== 0)?.stderr.trim()}`);
+      }
+      if (!ok.length) continue;
+      const epochSeconds = ok.flatMap((r) => r.doc.epochs.map((e: { seconds: number }) => e.seconds));
+      rows.push([
+        `${backend} / ${lstm}`,
+        String(ok.length),
+        median(ok.map((r) => r.wallSeconds)).toFixed(2),
+        Math.min(...ok.map((r) => r.wallSeconds)).toFixed(2),
+        median(ok.map((r) => r.doc.trainSeconds)).toFixed(2),
+        median(epochSeconds).toFixed(3),
+        ok[0].doc.epochs.at(-1).loss.toFixed(4),
+      ]);
+      console.log(table(rows.slice(0, 1).concat([rows.at(-1)!])).split('\n').at(-1));
+    }
+  }
+  console.log(`\n${table(rows)}`);
+  if (failures) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, run as a user runs it. */
+export const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface TimedRun {
+  wallSeconds: number;
+  status: number | null;
+  doc: any;
+  stderr: string;
+}
+
+/** Runs `seq-tag <args> --json` in a fresh process and times the whole process. */
+export function timeCli(args: string[]): TimedRun {
+  const dir = mkdtempSync(join(tmpdir(), 'seq-tag-bench-'));
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [BIN, ...args, '--json', '--model-dir', join(dir, 'model')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const wallSeconds = (performance.now() - started) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  let doc: any = null;
+  try {
+    doc = JSON.parse(result.stdout);
+  } catch {
+    // reported by the caller through status and stderr
+  }
+  return { wallSeconds, status: result.status, doc, stderr: result.stderr };
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function machineLine(): string {
+  return `${new Date().toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} · Node ${process.version}`;
+}
+
+/** A plain aligned table: the first row is the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r, i) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ') + (i === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : '')).join('\n');
+}
+
+export function argValue(name: string, fallback: number): number {
+  const k = process.argv.indexOf(name);
+  return k >= 0 ? Number(process.argv[k + 1]) : fallback;
+}
