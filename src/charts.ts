@@ -63,13 +63,16 @@ export function terminalLossChart(losses: number[], floor: number, height = 8): 
   const step = Math.max(1, Math.ceil(last / 8));
   const ticks = Array.from({ length: Math.floor(last / step) }, (_, k) => (k + 1) * step);
   const ys = points.map(([, l]) => l);
-  return plot([points], {
+  const chart = plot([points], {
     width: Math.min(60, Math.max(20, points.length * 3)),
     height,
     title: `training loss by epoch (dotted: no-skill floor ${floor.toFixed(4)})`,
     yRange: [Math.min(floor, ...ys), Math.max(floor, ...ys)],
     thresholds: [{ y: floor }],
+    // The library draws a horizontal threshold with its 'x' symbol.
+    symbols: { thresholds: { x: '┈' } },
     customXAxisTicks: ticks,
     formatter: (v: number, helpers: { axis: 'x' | 'y' }) => (helpers.axis === 'x' ? String(Math.round(v)) : v.toFixed(3)),
   } as never);
+  return chart.replace(/^\n+/, '').replace(/\s+$/, '');
 }

@@ -6,7 +6,7 @@ import { SOLVED, verdict as evaluationVerdict, type Evaluation } from './metrics
 import type { ConfigSummary, RunRecord } from './sweep.js';
 import type { ModelSummary } from './model.js';
 import type { TaggedSequence } from './tagging.js';
-import type { EpochRecord } from './train.js';
+import type { BatchRecord, EpochRecord } from './train.js';
 
 export type Style = ChalkInstance;
 
@@ -219,4 +219,11 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
     '',
     ...summaries.map((s) => `${s.label.padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
   ].join('\n');
+}
+
+/** Within-epoch progress for long epochs: "epoch  3/20 ▕██████░░░░░░▏ 45/188 batches · loss 0.5123". */
+export function renderBatchProgress(b: BatchRecord, totalEpochs: number, style: Style = plain, width = 20): string {
+  const filled = Math.round((width * b.batch) / b.batches);
+  const epochWidth = String(totalEpochs).length;
+  return `epoch ${String(b.epoch).padStart(epochWidth)}/${totalEpochs} ▕${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))}▏ ${b.batch}/${b.batches} batches · loss ${formatLoss(b.loss)}`;
 }

@@ -33,6 +33,7 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.match(run.stdout, /^epoch 2\/2 {2}loss \d\.\d{4} {2}\d+\.\d\d s$/m);
     assert.equal((run.stdout.match(/^digits /gm) ?? []).length, 5);
     assert.equal((run.stdout.match(/^truth /gm) ?? []).length, 5);
+    assert.match(run.stdout, /training loss by epoch \(dotted: no-skill floor 0\.\d{4}\)/);
     assert.match(run.stdout, /saved to /);
     assert.doesNotMatch(run.stdout, /\x1b\[/, 'no colour when not a terminal');
     assert.equal(run.stderr, '');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLoss, renderEpoch, renderSummary, renderTagged, styleFor, toJson } from '../src/render.js';
+import { terminalLossChart } from '../src/charts.js';
+import { formatLoss, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderTagged, styleFor, toJson } from '../src/render.js';
 import type { TaggedSequence } from '../src/tagging.js';
 
 const seq: TaggedSequence = {
@@ -76,5 +77,22 @@ describe('line formats', () => {
 
   it('keeps non-finite numbers in JSON', () => {
     assert.deepEqual(JSON.parse(toJson({ a: NaN, b: [Infinity, 1] })), { a: 'NaN', b: ['Infinity', 1] });
+  });
+});
+
+describe('progress and charts', () => {
+  it('draws sweep and batch progress bars with counts and ETA', () => {
+    assert.equal(renderProgress(10, 40, 30, undefined, 8), '██░░░░░░ 10/40 runs · 0:30 elapsed · ETA 1:30');
+    assert.equal(renderProgress(40, 40, 75, undefined, 8), '████████ 40/40 runs · 1:15 elapsed');
+    assert.equal(renderBatchProgress({ epoch: 3, batch: 47, batches: 188, size: 32, loss: 0.51234 }, 20, undefined, 8), 'epoch  3/20 ▕██░░░░░░▏ 47/188 batches · loss 0.5123');
+  });
+
+  it('plots the loss curve with the floor as a dotted line, and nothing without two finite epochs', () => {
+    const chart = terminalLossChart([0.65, 0.52, 0.51, 0.505, 0.502], 0.5004);
+    assert.match(chart, /^training loss by epoch \(dotted: no-skill floor 0\.5004\)/);
+    assert.match(chart, /0\.650┤/);
+    assert.match(chart, /┈{10,}/);
+    assert.equal(terminalLossChart([0.6], 0.5), '');
+    assert.equal(terminalLossChart([NaN, NaN, 0.6], 0.5), '');
   });
 });

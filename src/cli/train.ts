@@ -1,10 +1,12 @@
 import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../backend.js';
 import type { Config } from '../config.js';
+import { terminalLossChart } from '../charts.js';
 import { diagnose } from '../diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../experiment.js';
+import { labelEntropy } from '../metrics.js';
 import type { ModelSummary } from '../model.js';
-import { describeExperiment, formatLoss, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
+import { describeExperiment, formatLoss, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
 import { checkSaveTarget, saveModel } from '../storage.js';
 import type { Divergence } from '../train.js';
 import { VERSION } from '../version.js';
@@ -14,6 +16,7 @@ export const DEFAULT_MODEL_DIR = './seq-tag-model';
 /** Exit code when training diverged (train) or a check failed (doctor): the command worked, the model did not. */
 export const EXIT_DIVERGED = 3;
 const TEST_VIEW_SIZE = 5;
+const PROGRESS_AFTER_MS = 1000;
 
 interface TrainFlags extends ExperimentFlags, BackendFlag {
   modelDir: string;
@@ -59,9 +62,25 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
+  // On a terminal, an epoch that takes more than a second shows its batches as they go.
+  const live = !flags.json && out.isTTY === true;
+  let epochStarted = performance.now();
+  let progressShown = false;
   const result = await runExperiment(experiment, {
-    onEpochEnd: (record) => say(renderEpoch(record, config.epochs, style)),
+    onBatchEnd: (batch) => {
+      if (batch.batch === 1) epochStarted = performance.now();
+      if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
+        out.write(`\r${renderBatchProgress(batch, config.epochs, style)}\x1b[K`);
+        progressShown = true;
+      }
+    },
+    onEpochEnd: (record) => {
+      if (progressShown) out.write('\r\x1b[K');
+      progressShown = false;
+      say(renderEpoch(record, config.epochs, style));
+    },
   });
+  if (progressShown) out.write('\r\x1b[K');
 
   if (result.divergence) {
     // A diverged model is never saved: whatever is in --model-dir stays as it was.
@@ -94,6 +113,8 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
     out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged, evaluation })}\n`);
     return;
   }
+  const chart = terminalLossChart(result.epochs.map((e) => e.loss), labelEntropy(experiment.data.labels));
+  if (chart) say(`\n${chart}`);
   say('');
   say(`trained ${config.epochs} epochs in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
   say('');
