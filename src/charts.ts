@@ -12,9 +12,11 @@ export async function lossCurvesSvg(summaries: ConfigSummary[], floor: number, t
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const values = summaries.flatMap((s) => s.curve.map((p) => ({ configuration: s.label, ...p })));
   const missing = summaries.filter((s) => s.curve.length === 0).map((s) => s.label);
+  const subtitle = ['median over seeds; band: min to max; dashed: the no-skill floor'];
+  if (missing.length) subtitle.push('no curve, every run diverged:', ...missing.map((label) => `• ${label}`));
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: missing.length ? `no curve (every run diverged): ${missing.join('; ')}` : 'median over seeds, band: min to max' },
+    title: { text: title, subtitle, subtitleColor: '#555', anchor: 'start' },
     width: 640,
     height: 360,
     layer: [
@@ -22,10 +24,10 @@ export async function lossCurvesSvg(summaries: ConfigSummary[], floor: number, t
         data: { values },
         mark: { type: 'area', opacity: 0.18 },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 }, scale: { zero: false, nice: false } },
           y: { field: 'min', type: 'quantitative', title: 'training loss (nats)', scale: { zero: false } },
           y2: { field: 'max' },
-          color: { field: 'configuration', type: 'nominal', legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+          color: { field: 'configuration', type: 'nominal', legend: { orient: 'bottom', columns: 1, labelLimit: 640, symbolOpacity: 1 } },
         },
       },
       {

@@ -90,7 +90,7 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
       out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, divergence: result.divergence, stopped: result.stopped, saved: false, diagnosis })}\n`);
       return;
     }
-    say('');
+    if (result.epochs.length) say('');
     say(style.red(divergenceLine(result.divergence, result.stopped)));
     say(`the model was not saved; ${flags.modelDir} is unchanged. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`);
     say('');
