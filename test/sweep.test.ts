@@ -187,5 +187,10 @@ describe('seq-tag sweep (spawned)', () => {
       assert.equal(run.stderr.trim().split('\n').length, 1);
       assert.ok(!existsSync(out), 'nothing was created');
     }
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, '');
+    const run = seqTag(['sweep', '--grid', 'lr=0.1', '--out', join(file, 'out')]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^seq-tag: cannot use --out .*part of the path is a file \(ENOTDIR\); choose a writable folder\n$/);
   });
 });

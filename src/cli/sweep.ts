@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { lossCurvesSvg } from '../charts.js';
 import { generateDataset } from '../data.js';
-import { UserError } from '../errors.js';
+import { describeFsError, UserError } from '../errors.js';
 import { HELD_OUT_SIZE } from '../experiment.js';
 import { labelEntropy } from '../metrics.js';
 import { rngFor } from '../random.js';
@@ -90,6 +90,8 @@ export function gridCombinations(axes: GridAxis[]): { label: string; overrides: 
 export function sweepCommand(): Command {
   const cmd = new Command('sweep').description('train a grid of configurations over several seeds in parallel and say which remedies fix the NaN');
   addExperimentOptions(cmd);
+  // Seeds are the sweep's own axis (--seeds, --first-seed); --seed stays parsed only to be refused clearly.
+  cmd.options.find((o) => o.long === '--seed')?.hideHelp();
   addBackendOption(cmd);
   cmd
     .option('--grid <flag=values>', 'a train flag and the values to try, comma-separated; repeat for more axes (e.g. --grid activation=linear,softmax --grid batch-norm=off,on)', (v: string, all: string[]) => [...all, v], [] as string[])
@@ -115,6 +117,11 @@ async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   });
   const labels = configs.map((c) => c.label);
   if (new Set(labels).size !== labels.length) throw new UserError('two grid entries give the same configuration label', 2);
+  try {
+    mkdirSync(flags.out, { recursive: true });
+  } catch (err) {
+    throw new UserError(`cannot use --out ${flags.out}: ${describeFsError(err)}; choose a writable folder`);
+  }
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
   const specs = expandRuns(configs, seeds);
