@@ -32,6 +32,9 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunRecord> {
   }
 }
 
+// The sweep process is gone (Ctrl-C, killed): stop now rather than train for nobody.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (message: { spec: RunSpec; backend: BackendChoice }) => {
   let record: RunRecord;
   try {
@@ -40,5 +43,5 @@ process.on('message', async (message: { spec: RunSpec; backend: BackendChoice })
     const { key, label, seed } = message.spec;
     record = { key, label, seed, status: 'failed', epochs: [], seconds: 0, error: (err as Error).message.split('\n')[0] };
   }
-  process.send!(record);
+  if (process.connected) process.send!(record);
 });
