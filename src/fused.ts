@@ -411,7 +411,7 @@ export class FusedNetwork {
    * d loss / d input features [B, T, width] for the batch of the last `lossAndGradients` call:
    * what tf.grad gives for the [B, 10, 1] or [B, 10, 10] feature tensor. Used to check parity.
    */
-  inputGradient(digits: Int32Array, batch: number): Float64Array {
+  inputGradient(batch: number): Float64Array {
     const u = this.units;
     const g4 = 4 * u;
     const w = this.inputWidth;

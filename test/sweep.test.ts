@@ -119,7 +119,7 @@ describe('runSweep', () => {
     const dir = tempDir();
     const workerPath = fakeWorker(dir);
     const seen: [string, number, boolean][] = [];
-    const records = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (r, done, total, resumed) => void seen.push([r.key, done, resumed]) });
+    const records = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]) });
     assert.equal(records.length, 6);
     const failed = records.filter((r) => r.status === 'failed');
     assert.deepEqual(failed.map((r) => [r.label, r.seed]), [['crash', 2]]);
