@@ -56,7 +56,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   const c = record.config;
   const finalLoss = record.losses.length ? formatLoss(record.losses[record.losses.length - 1]) : 'n/a';
   out.write(
-    `model ${flags.modelDir} · LSTM ${c.units}, ${c.encoding} input, ${c.activation} head · ${record.losses.length} epochs, ` +
+    `model ${flags.modelDir} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ${record.losses.length} epochs, ` +
       `final loss ${finalLoss} · seed ${c.seed} · backend ${backend.name}\n`,
   );
   out.write(flags.digits ? '\n' : `${flags.n} fresh sequence${flags.n > 1 ? 's' : ''} (seed ${seed}):\n\n`);
