@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import { thousands } from './format.js';
 import { featureTensor, generateDataset, labelTensor } from './data.js';
 import { labelEntropy } from './metrics.js';
-import { buildModel } from './model.js';
+import { buildModel, predictAll } from './model.js';
 import { permutation, rngFor } from './random.js';
 import { clipGradients, CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, makeOptimizer, tagLoss, type Divergence } from './train.js';
 
@@ -234,7 +234,7 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
   const model = buildModel(config, config.seed);
   try {
     const rows = Math.min(OUTPUT_SAMPLE, config.samples);
-    const out = tf.tidy(() => (model.predict(x.slice(0, rows)) as tf.Tensor).dataSync() as Float32Array);
+    const out = tf.tidy(() => predictAll(model, x.slice(0, rows)).dataSync() as Float32Array);
     const checks: Check[] = [checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
     checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));

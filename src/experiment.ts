@@ -3,7 +3,7 @@ import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
 import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
 import { evaluateTags, type Evaluation } from './metrics.js';
-import { buildModel, summarize, type ModelSummary } from './model.js';
+import { buildModel, predictAll, summarize, type ModelSummary } from './model.js';
 import { rngFor } from './random.js';
 import { tagSequences, type TaggedSequence } from './tagging.js';
 import { tagLoss, trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
@@ -44,7 +44,7 @@ export function evaluateOnHeldOut(model: tf.LayersModel, config: Pick<Config, 'e
   const { loss, predicted } = tf.tidy(() => {
     const x = featureTensor(data.digits, config.encoding);
     const y = labelTensor(data.labels);
-    const out = model.predict(x) as tf.Tensor3D;
+    const out = predictAll(model, x);
     return {
       loss: tagLoss(y, out).dataSync()[0],
       predicted: out.argMax(-1).dataSync() as Int32Array,
