@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: what the seed experiment costs on every available backend and engine.
+ * `npm run bench` (this, then bench/solve.ts): what the seed experiment costs on every available
+ * backend and engine.
  * Prints kernels per training step (tf.profile) and, over several whole-process runs of
  * `seq-tag train --seed 1` (1,000 sequences, LSTM 16, batch 32, 20 epochs), the median wall time and
  * seconds per epoch. A benchmark, not a test: it prints figures and fails only if a run fails.
