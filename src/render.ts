@@ -10,17 +10,19 @@ import type { BatchRecord, EpochRecord } from './train.js';
 
 export type Style = ChalkInstance;
 
+export const plain: Style = new Chalk({ level: 0 });
+
 /**
  * Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org), which chalk
  * itself does not check. FORCE_COLOR still forces it, as chalk documents.
  */
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
-  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
-  const wanted = forced || (stream.isTTY === true && !('NO_COLOR' in env && env.NO_COLOR !== ''));
+  const force = env.FORCE_COLOR;
+  if (force === '0' || force === 'false') return plain;
+  const wanted = force !== undefined || (stream.isTTY === true && !('NO_COLOR' in env && env.NO_COLOR !== ''));
   return new Chalk({ level: wanted ? 1 : 0 });
 }
 
-export const plain: Style = new Chalk({ level: 0 });
 
 export { thousands } from './format.js';
 

@@ -18,6 +18,7 @@ describe('styleFor', () => {
     assert.equal(styleFor({}, {}).level, 0);
     assert.equal(styleFor({ isTTY: true }, { NO_COLOR: '1' }).level, 0);
     assert.equal(styleFor({ isTTY: false }, { FORCE_COLOR: '1' }).level, 1);
+    assert.equal(styleFor({ isTTY: true }, { FORCE_COLOR: '0' }).level, 0);
   });
 });
 
