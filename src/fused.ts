@@ -4,9 +4,9 @@ import type { Config, OutputActivation, RecurrentActivation } from './config.js'
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
 
 /**
- * The fused engine: the whole training step of LSTM (one or two directions) → TimeDistributed
- * Dense(2) → categorical crossentropy → optimizer, computed on typed arrays in one pass, with its
- * own backpropagation through time.
+ * The fused engine: the whole training step of LSTM (one or two directions) → optional
+ * BatchNormalization / LayerNormalization → TimeDistributed Dense(2) → categorical crossentropy →
+ * optimizer, computed on typed arrays in one pass, with its own backpropagation through time.
  *
  * Why: TensorFlow.js has no fused RNN kernel, so one training step of the seed model dispatches
  * ~1,400 tiny kernels and dispatch, not arithmetic, sets the speed. Here a step dispatches none.
@@ -25,10 +25,8 @@ const C = NUM_CLASSES;
 /** tfjs-layers' epsilon(): crossentropy clips probabilities to [EPS, 1 − EPS]. */
 const EPS = 1e-7;
 
-export type FusedConfig = Pick<
-  Config,
-  'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'optimizer' | 'lr' | 'adamEpsilon' | 'clipnorm' | 'clipvalue'
->;
+/** What the network needs to know of the config (the optimizer settings go to TypedOptimizer). */
+export type NetworkConfig = Pick<Config, 'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm'>;
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
@@ -50,37 +48,144 @@ function tanh(x: number): number {
   return 1 - 2 / (Math.exp(2 * x) + 1);
 }
 
-/** Why the fused engine cannot run `config`, or undefined when it can. */
-export function fusedUnsupported(config: Pick<Config, 'batchNorm' | 'layerNorm'>): string | undefined {
-  if (config.batchNorm) return 'the fused engine has no BatchNormalization';
-  if (config.layerNorm) return 'the fused engine has no LayerNormalization';
-  return undefined;
-}
-
 /**
- * Trainable parameters in the order of `model.trainableWeights`: per direction kernel, recurrent
- * kernel, bias; then the Dense kernel [H, 2] and bias [2]. Float64 copies.
+ * Parameters in the order of `model.trainableWeights`: per LSTM direction kernel, recurrent kernel,
+ * bias; BatchNormalization gamma, beta; LayerNormalization gamma, beta; the Dense kernel [H, 2] and
+ * bias [2]. `state` holds the non-trainable weights (BatchNormalization's moving mean and
+ * variance). Float64 copies.
  */
 export interface Parameters {
   tensors: Float64Array[];
   shapes: number[][];
+  state: Float64Array[];
+  stateShapes: number[][];
 }
 
 export function readParameters(model: tf.LayersModel): Parameters {
-  const weights = model.trainableWeights;
+  const copy = (weights: tf.LayerVariable[]) => weights.map((w) => Float64Array.from(w.read().dataSync()));
   return {
-    tensors: weights.map((w) => Float64Array.from(w.read().dataSync())),
-    shapes: weights.map((w) => w.shape as number[]),
+    tensors: copy(model.trainableWeights),
+    shapes: model.trainableWeights.map((w) => w.shape as number[]),
+    state: copy(model.nonTrainableWeights),
+    stateShapes: model.nonTrainableWeights.map((w) => w.shape as number[]),
   };
 }
 
-/** Writes trained parameters back into the tfjs model (rounded to float32). */
+/** Writes trained parameters and moving statistics back into the tfjs model (rounded to float32). */
 export function writeParameters(model: tf.LayersModel, params: Parameters): void {
-  model.trainableWeights.forEach((w, k) => {
-    const t = tf.tensor(Float32Array.from(params.tensors[k]), params.shapes[k]);
-    w.write(t);
-    t.dispose();
-  });
+  const write = (weights: tf.LayerVariable[], values: Float64Array[], shapes: number[][]) =>
+    weights.forEach((w, k) => {
+      const t = tf.tensor(Float32Array.from(values[k]), shapes[k]);
+      w.write(t);
+      t.dispose();
+    });
+  write(model.trainableWeights, params.tensors, params.shapes);
+  write(model.nonTrainableWeights, params.state, params.stateShapes);
+}
+
+/** tfjs's BatchNormalization and LayerNormalization defaults. */
+const NORM_EPSILON = 1e-3;
+const BN_MOMENTUM = 0.99;
+
+/**
+ * Normalises x [rows, width] into y, per column over the rows when `columnStats` is given (batch
+ * normalisation in training mode: population variance, as tfjs's moments; the column means and
+ * variances are left there for the moving averages) or else per row over the columns (layer
+ * normalisation); then y = gamma · x̂ + beta. Keeps x̂ and 1/σ for the backward pass.
+ */
+function normalizeForward(
+  x: Float64Array, y: Float64Array, xhat: Float64Array, invStd: Float64Array,
+  gamma: Float64Array, beta: Float64Array, rows: number, width: number,
+  columnStats?: { mean: Float64Array; variance: Float64Array },
+): void {
+  if (columnStats) {
+    const { mean, variance } = columnStats;
+    mean.fill(0);
+    variance.fill(0);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) mean[c] += x[r * width + c];
+    for (let c = 0; c < width; c++) mean[c] /= rows;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < width; c++) {
+        const d = x[r * width + c] - mean[c];
+        variance[c] += d * d;
+      }
+    }
+    for (let c = 0; c < width; c++) {
+      variance[c] /= rows;
+      invStd[c] = 1 / Math.sqrt(variance[c] + NORM_EPSILON);
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < width; c++) {
+        const k = r * width + c;
+        xhat[k] = (x[k] - mean[c]) * invStd[c];
+        y[k] = gamma[c] * xhat[k] + beta[c];
+      }
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * width;
+    let m = 0;
+    for (let c = 0; c < width; c++) m += x[o + c];
+    m /= width;
+    let v = 0;
+    for (let c = 0; c < width; c++) v += (x[o + c] - m) * (x[o + c] - m);
+    const inv = 1 / Math.sqrt(v / width + NORM_EPSILON);
+    invStd[r] = inv;
+    for (let c = 0; c < width; c++) {
+      xhat[o + c] = (x[o + c] - m) * inv;
+      y[o + c] = gamma[c] * xhat[o + c] + beta[c];
+    }
+  }
+}
+
+/**
+ * Backward of `normalizeForward`: from dy [rows, width] accumulates dGamma, dBeta and writes dx.
+ * With x̂ normalised over a group of n values: dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)), g = gamma·dy.
+ */
+function normalizeBackward(
+  dy: Float64Array, dx: Float64Array, xhat: Float64Array, invStd: Float64Array,
+  gamma: Float64Array, dGamma: Float64Array, dBeta: Float64Array, rows: number, width: number, perColumn: boolean,
+): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < width; c++) {
+      const k = r * width + c;
+      dGamma[c] += dy[k] * xhat[k];
+      dBeta[c] += dy[k];
+    }
+  }
+  if (perColumn) {
+    for (let c = 0; c < width; c++) {
+      let sg = 0;
+      let sgx = 0;
+      for (let r = 0; r < rows; r++) {
+        const k = r * width + c;
+        const g = gamma[c] * dy[k];
+        sg += g;
+        sgx += g * xhat[k];
+      }
+      const mg = sg / rows;
+      const mgx = sgx / rows;
+      for (let r = 0; r < rows; r++) {
+        const k = r * width + c;
+        dx[k] = invStd[c] * (gamma[c] * dy[k] - mg - xhat[k] * mgx);
+      }
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * width;
+    let sg = 0;
+    let sgx = 0;
+    for (let c = 0; c < width; c++) {
+      const g = gamma[c] * dy[o + c];
+      sg += g;
+      sgx += g * xhat[o + c];
+    }
+    const mg = sg / width;
+    const mgx = sgx / width;
+    for (let c = 0; c < width; c++) dx[o + c] = invStd[r] * (gamma[c] * dy[o + c] - mg - xhat[o + c] * mgx);
+  }
 }
 
 /**
@@ -174,18 +279,26 @@ export class FusedNetwork {
   private readonly onehot: boolean;
   private readonly hard: boolean;
   private readonly activation: OutputActivation;
+  /** Indices into params.tensors: BatchNormalization gamma (beta follows), LayerNormalization gamma, Dense kernel; −1 when absent. */
+  private readonly bn: number;
+  private readonly ln: number;
+  private readonly dense: number;
   private capacity = 0;
   private states: DirectionState[] = [];
-  private features = new Float64Array(0); // [B, T, H]
+  private features = new Float64Array(0); // [B, T, H]: the LSTM's outputs
   private outputs = new Float64Array(0); // [B, T, 2] after the head's activation
-  private dFeatures = new Float64Array(0); // [B, T, H]
+  private norm: Record<"bnOut" | "bnXhat" | "lnOut" | "lnXhat" | "lnInvStd" | "dA" | "dB", Float64Array> = { bnOut: new Float64Array(0), bnXhat: new Float64Array(0), lnOut: new Float64Array(0), lnXhat: new Float64Array(0), lnInvStd: new Float64Array(0), dA: new Float64Array(0), dB: new Float64Array(0) };
+  private readonly bnInvStd: Float64Array;
+  private readonly bnStats: { mean: Float64Array; variance: Float64Array };
+  private headInput: Float64Array = new Float64Array(0); // [B, T, H]: what the Dense layer reads
+  private dFeatures: Float64Array = new Float64Array(0); // [B, T, H]: gradient at the LSTM's outputs
   private dhNext = new Float64Array(0); // [B, u]
   private dcNext = new Float64Array(0); // [B, u]
   private recurrentT: Float64Array; // [4u, u]
   private hiddenT = new Float64Array(0); // [u, (T-1)·B]
   private dzT = new Float64Array(0); // [4u, (T-1)·B]
 
-  constructor(config: Pick<FusedConfig, 'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'>, params: Parameters) {
+  constructor(config: NetworkConfig, params: Parameters) {
     this.units = config.units;
     this.directions = config.bidirectional ? 2 : 1;
     this.inputWidth = inputWidth(config.encoding);
@@ -196,8 +309,17 @@ export class FusedNetwork {
     this.params = params;
     this.grads = params.tensors.map((p) => new Float64Array(p.length));
     this.recurrentT = new Float64Array(4 * this.units * this.units);
-    const expected = 3 * this.directions + 2;
-    if (params.tensors.length !== expected) throw new Error(`fused engine expects ${expected} weight tensors, got ${params.tensors.length}`);
+    let next = 3 * this.directions;
+    this.bn = config.batchNorm ? next : -1;
+    if (config.batchNorm) next += 2;
+    this.ln = config.layerNorm ? next : -1;
+    if (config.layerNorm) next += 2;
+    this.dense = next;
+    this.bnInvStd = new Float64Array(this.hiddenWidth);
+    this.bnStats = { mean: new Float64Array(this.hiddenWidth), variance: new Float64Array(this.hiddenWidth) };
+    if (params.tensors.length !== next + 2 || params.state.length !== (config.batchNorm ? 2 : 0)) {
+      throw new Error(`fused engine: the model's weights do not match the config (${params.tensors.length} trainable, ${params.state.length} other)`);
+    }
   }
 
   private ensureCapacity(batch: number): void {
@@ -211,9 +333,19 @@ export class FusedNetwork {
       hidden: new Float64Array(T * batch * u),
       dz: new Float64Array(T * batch * 4 * u),
     }));
-    this.features = new Float64Array(batch * T * this.hiddenWidth);
-    this.outputs = new Float64Array(batch * T * C);
-    this.dFeatures = new Float64Array(batch * T * this.hiddenWidth);
+    const rows = batch * T;
+    const size = rows * this.hiddenWidth;
+    this.features = new Float64Array(size);
+    this.outputs = new Float64Array(rows * C);
+    this.norm = {
+      bnOut: new Float64Array(this.bn >= 0 ? size : 0),
+      bnXhat: new Float64Array(this.bn >= 0 ? size : 0),
+      lnOut: new Float64Array(this.ln >= 0 ? size : 0),
+      lnXhat: new Float64Array(this.ln >= 0 ? size : 0),
+      lnInvStd: new Float64Array(this.ln >= 0 ? rows : 0),
+      dA: new Float64Array(size),
+      dB: new Float64Array(this.bn >= 0 || this.ln >= 0 ? size : 0),
+    };
     this.dhNext = new Float64Array(batch * u);
     this.dcNext = new Float64Array(batch * u);
     this.hiddenT = new Float64Array(u * (T - 1) * batch);
@@ -284,20 +416,34 @@ export class FusedNetwork {
     }
   }
 
-  /** The head's post-activation outputs [B, T, 2] for a batch of digit sequences [B, T]. */
+  /**
+   * The head's post-activation outputs [B, T, 2] for a batch of digit sequences [B, T], as in
+   * training: normalisation layers use the batch's statistics (tfjs's `apply(x, {training: true})`).
+   */
   forward(digits: Int32Array, batch: number): Float64Array {
     this.ensureCapacity(batch);
     for (let dir = 0; dir < this.directions; dir++) this.forwardDirection(dir, digits, batch);
     const H = this.hiddenWidth;
-    const kernel = this.params.tensors[3 * this.directions];
-    const bias = this.params.tensors[3 * this.directions + 1];
-    const features = this.features;
+    const rows = batch * T;
+    const p = this.params.tensors;
+    let features: Float64Array = this.features;
+    if (this.bn >= 0) {
+      normalizeForward(features, this.norm.bnOut, this.norm.bnXhat, this.bnInvStd, p[this.bn], p[this.bn + 1], rows, H, this.bnStats);
+      features = this.norm.bnOut;
+    }
+    if (this.ln >= 0) {
+      normalizeForward(features, this.norm.lnOut, this.norm.lnXhat, this.norm.lnInvStd, p[this.ln], p[this.ln + 1], rows, H);
+      features = this.norm.lnOut;
+    }
+    this.headInput = features;
+    const kernel = p[this.dense];
+    const bias = p[this.dense + 1];
     const out = this.outputs;
     const activation = this.activation;
-    for (let p = 0; p < batch * T; p++) {
+    for (let r = 0; r < rows; r++) {
       let a0 = bias[0];
       let a1 = bias[1];
-      const f = p * H;
+      const f = r * H;
       for (let j = 0; j < H; j++) {
         const v = features[f + j];
         a0 += v * kernel[j * C];
@@ -327,8 +473,8 @@ export class FusedNetwork {
           o1 = a1;
           break;
       }
-      out[2 * p] = o0;
-      out[2 * p + 1] = o1;
+      out[2 * r] = o0;
+      out[2 * r + 1] = o1;
     }
     return out.subarray(0, batch * T * C);
   }
@@ -341,14 +487,15 @@ export class FusedNetwork {
    */
   lossAndGradients(digits: Int32Array, labels: Int32Array, batch: number): number {
     const out = this.forward(digits, batch);
+    if (this.bn >= 0) this.updateMovingStatistics();
     for (const g of this.grads) g.fill(0);
     const H = this.hiddenWidth;
     const nd = this.directions;
-    const kernel = this.params.tensors[3 * nd];
-    const gKernel = this.grads[3 * nd];
-    const gBias = this.grads[3 * nd + 1];
-    const features = this.features;
-    const dFeatures = this.dFeatures;
+    const kernel = this.params.tensors[this.dense];
+    const gKernel = this.grads[this.dense];
+    const gBias = this.grads[this.dense + 1];
+    const features = this.headInput;
+    const dFeatures = this.norm.dA;
     const activation = this.activation;
     const scale = 1 / (batch * T);
     let lossSum = 0;
@@ -403,8 +550,35 @@ export class FusedNetwork {
         dFeatures[f + j] = da0 * kernel[j * C] + da1 * kernel[j * C + 1];
       }
     }
+    this.dFeatures = this.normalizationBackward(batch * T);
     for (let dir = 0; dir < nd; dir++) this.backwardDirection(dir, digits, batch);
     return lossSum * scale;
+  }
+
+  /** Back through LayerNormalization, then BatchNormalization: returns the gradient at the LSTM's outputs. */
+  private normalizationBackward(rows: number): Float64Array {
+    const H = this.hiddenWidth;
+    const p = this.params.tensors;
+    let d = this.norm.dA;
+    let spare = this.norm.dB;
+    if (this.ln >= 0) {
+      normalizeBackward(d, spare, this.norm.lnXhat, this.norm.lnInvStd, p[this.ln], this.grads[this.ln], this.grads[this.ln + 1], rows, H, false);
+      [d, spare] = [spare, d];
+    }
+    if (this.bn >= 0) {
+      normalizeBackward(d, spare, this.norm.bnXhat, this.bnInvStd, p[this.bn], this.grads[this.bn], this.grads[this.bn + 1], rows, H, true);
+      [d, spare] = [spare, d];
+    }
+    return d;
+  }
+
+  /** BatchNormalization's moving averages after a training step, as tfjs: m ← m − (m − batch value)·(1 − momentum). */
+  private updateMovingStatistics(): void {
+    const [movingMean, movingVariance] = this.params.state;
+    for (let c = 0; c < this.hiddenWidth; c++) {
+      movingMean[c] -= (movingMean[c] - this.bnStats.mean[c]) * (1 - BN_MOMENTUM);
+      movingVariance[c] -= (movingVariance[c] - this.bnStats.variance[c]) * (1 - BN_MOMENTUM);
+    }
   }
 
   /**

@@ -2,7 +2,7 @@
 import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
-import { clipInPlace, FusedNetwork, fusedUnsupported, readParameters, TypedOptimizer, writeParameters } from './fused.js';
+import { clipInPlace, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
 import { permutation, rngFor } from './random.js';
 
 export interface EpochRecord {
@@ -192,8 +192,6 @@ function layersEngine(model: tf.LayersModel, data: Dataset, config: Config): Eng
 
 /** The fused typed-array engine (src/fused.ts): no tfjs kernels per step. */
 function fusedEngine(model: tf.LayersModel, data: Dataset, config: Config): Engine {
-  const unsupported = fusedUnsupported(config);
-  if (unsupported) throw new Error(`${unsupported}; use --lstm layers`);
   const network = new FusedNetwork(config, readParameters(model));
   const optimizer = new TypedOptimizer(config, network.params.tensors);
   const digits = new Int32Array(config.batchSize * SEQUENCE_LENGTH);

@@ -36,7 +36,7 @@ function randomizeWeights(model: tf.LayersModel, seed: number, activation: Confi
   );
 }
 
-type Case = Pick<Config, 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'> & { batch: number };
+type Case = Pick<Config, 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'> & { batch: number; batchNorm?: boolean; layerNorm?: boolean };
 
 const CASES: Case[] = [
   { encoding: 'scalar', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 32 },
@@ -48,15 +48,19 @@ const CASES: Case[] = [
   { encoding: 'scalar', bidirectional: false, recurrentActivation: 'hardSigmoid', activation: 'sigmoid', batch: 8 },
   { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'relu', batch: 6 },
   { encoding: 'scalar', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'linear', batch: 4 },
+  { encoding: 'scalar', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 7, batchNorm: true },
+  { encoding: 'onehot', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 5, layerNorm: true },
+  { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'sigmoid', batch: 9, batchNorm: true, layerNorm: true },
 ];
 
 describe('fused engine parity with tf.layers', () => {
   before(() => useBackend('cpu'));
 
   for (const c of CASES) {
-    const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'}, ${c.encoding}, ${c.recurrentActivation} gates, ${c.activation} head, batch ${c.batch}`;
+    const norms = [c.batchNorm && 'BatchNorm', c.layerNorm && 'LayerNorm'].filter(Boolean).join(' + ');
+    const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'}, ${c.encoding}, ${c.recurrentActivation} gates, ${norms ? `${norms}, ` : ''}${c.activation} head, batch ${c.batch}`;
     it(`outputs and every gradient match: ${name}`, () => {
-      const config: Config = { ...SEED_EXPERIMENT, ...c, units: 6, seed: 3 };
+      const config: Config = { ...SEED_EXPERIMENT, ...c, batchNorm: !!c.batchNorm, layerNorm: !!c.layerNorm, units: 6, seed: 3 };
       const model = buildModel(config, 3);
       randomizeWeights(model, 40, c.activation);
       const data = generateDataset(c.batch, rngFor(c.batch, 'parity'));
@@ -64,12 +68,14 @@ describe('fused engine parity with tf.layers', () => {
       const y = labelTensor(data.labels);
 
       const net = new FusedNetwork(config, readParameters(model));
+      const initialState = readParameters(model).state;
+      // Training mode: normalisation layers use the batch's statistics.
       const fusedOut = net.forward(data.digits, c.batch).slice();
-      assertClose(fusedOut, (model.predict(x) as tf.Tensor).dataSync(), 'outputs');
+      assertClose(fusedOut, tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).dataSync()), 'outputs');
 
       const fusedLoss = net.lossAndGradients(data.digits, data.labels, c.batch);
       const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => tagLoss(y, model.apply(x) as tf.Tensor), variables);
+      const { value, grads } = tf.variableGrads(() => tagLoss(y, model.apply(x, { training: true }) as tf.Tensor), variables);
       assertClose([fusedLoss], value.dataSync(), 'loss');
       const names = model.trainableWeights.map((w) => w.name);
       variables.forEach((v, k) => {
@@ -77,7 +83,21 @@ describe('fused engine parity with tf.layers', () => {
         assertClose(net.grads[k], grads[v.name].dataSync(), `gradient of ${names[k]}`);
       });
 
-      const dx = tf.grad((input: tf.Tensor) => tagLoss(y, model.apply(input) as tf.Tensor))(x);
+      if (c.batchNorm) {
+        // From the averages m0 before training, one fused step gives m1 = b + (m0 − b)·0.99 for the
+        // batch statistic b; tfjs has run two training-mode passes on the same batch by now
+        // (outputs, gradients), so it must hold b + (m0 − b)·0.99².
+        net.params.state.forEach((m1, which) => {
+          const expected = m1.map((v, k) => {
+            const m0 = initialState[which][k];
+            const b = (v - 0.99 * m0) / 0.01;
+            return b + (m0 - b) * 0.99 * 0.99;
+          });
+          assertClose(expected, model.nonTrainableWeights[which].read().dataSync(), which ? 'moving variance' : 'moving mean', 1e-4);
+        });
+      }
+
+      const dx = tf.grad((input: tf.Tensor) => tagLoss(y, model.apply(input, { training: true }) as tf.Tensor))(x);
       assertClose(net.inputGradient(c.batch), dx.dataSync(), 'gradient of the inputs');
     });
   }
@@ -96,8 +116,8 @@ describe('fused engine parity with tf.layers', () => {
     fused.epochs.forEach((loss, k) => assert.ok(Math.abs(loss - layers.epochs[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${layers.epochs[k]}`));
   });
 
-  it('the other optimizers and clipping follow the layers engine too', async () => {
-    for (const extra of [{ optimizer: 'sgd', lr: 0.05 }, { optimizer: 'rmsprop', lr: 0.001 }, { optimizer: 'adagrad', lr: 0.01 }, { clipnorm: 0.05 }, { clipvalue: 0.01 }] as const) {
+  it('the other optimizers, clipping and the normalisation layers follow the layers engine too', async () => {
+    for (const extra of [{ optimizer: 'sgd', lr: 0.05 }, { optimizer: 'rmsprop', lr: 0.001 }, { optimizer: 'adagrad', lr: 0.01 }, { clipnorm: 0.05 }, { clipvalue: 0.01 }, { batchNorm: true }, { layerNorm: true }, { activation: 'linear', batchNorm: true }] as const) {
       const config: Config = { ...SEED_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
       const losses = async (lstm: Config['lstm']) => (await runExperiment(createExperiment({ ...config, lstm }))).epochs.map((e) => e.loss);
       const [fused, layers] = [await losses('fused'), await losses('layers')];

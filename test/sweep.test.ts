@@ -179,7 +179,7 @@ describe('seq-tag sweep (spawned)', () => {
       [['sweep'], /say what to sweep/],
       [['sweep', '--answers', '--grid', 'lr=0.1'], /use it or --grid, not both/],
       [['sweep', '--grid', 'lr=0.1', '--seed', '3'], /use --seeds and --first-seed instead of --seed/],
-      [['sweep', '--grid', 'batch-norm=on', '--lstm', 'fused'], /--lstm fused is not possible here/],
+      [['sweep', '--grid', 'lstm=fused,turbo'], /'turbo' is not one of fused, layers/],
     ] as const) {
       const run = seqTag([...args, '--out', out]);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);

@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
-import { fusedUnsupported } from '../fused.js';
 import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
 import { UserError } from '../errors.js';
 import { thousands } from '../format.js';
@@ -108,12 +107,6 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   const preset = PRESETS[flags.preset];
   const pick = <K extends keyof typeof preset>(key: K, value: Config[K]): Config[K] => (given(key) ? value : (preset[key] as Config[K]));
   const optimizer = pick('optimizer', flags.optimizer);
-  const batchNorm = pick('batchNorm', flags.batchNorm);
-  const layerNorm = pick('layerNorm', flags.layerNorm);
-  // The fused engine is the default wherever it applies; asked for where it does not, it is an error.
-  const unsupported = fusedUnsupported({ batchNorm, layerNorm });
-  if (unsupported && given('lstm') && flags.lstm === 'fused') throw new UserError(`--lstm fused is not possible here: ${unsupported}; use --lstm layers`, 2);
-  const lstm = unsupported ? 'layers' : pick('lstm', flags.lstm);
   return {
     samples: pick('samples', flags.samples),
     encoding: pick('encoding', flags.encoding),
@@ -121,8 +114,8 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
     bidirectional: pick('bidirectional', flags.bidirectional),
     recurrentActivation: pick('recurrentActivation', flags.recurrentActivation),
     activation: pick('activation', flags.activation),
-    batchNorm,
-    layerNorm,
+    batchNorm: pick('batchNorm', flags.batchNorm),
+    layerNorm: pick('layerNorm', flags.layerNorm),
     kernelInitializer: pick('kernelInitializer', flags.kernelInitializer),
     recurrentInitializer: pick('recurrentInitializer', flags.recurrentInitializer),
     optimizer,
@@ -134,7 +127,7 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
     epochs: pick('epochs', flags.epochs),
     batchSize: pick('batchSize', flags.batchSize),
     nanGuard: pick('nanGuard', flags.nanGuard),
-    lstm,
+    lstm: pick('lstm', flags.lstm),
     seed: flags.seed ?? freshSeed(),
   };
 }
