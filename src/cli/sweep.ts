@@ -98,7 +98,7 @@ export function sweepCommand(): Command {
     .option('--answers', 'the built-in grid: the seed question\'s three answers on its linear-head model (10 seeds unless --seeds)')
     .option('--seeds <n>', 'seeds per configuration (default 5; 10 with --answers)', wholeNumber(1, 1000))
     .option('--first-seed <n>', 'the seeds are first-seed, first-seed + 1, …', wholeNumber(0, 2 ** 31 - 1000), 1)
-    .option('--jobs <n>', 'parallel worker processes (default: one per core)', wholeNumber(1, 256), availableParallelism())
+    .option('--jobs <n>', 'parallel worker processes (default: one per core; each holds its own TensorFlow.js, 140–180 MiB measured)', wholeNumber(1, 64), availableParallelism())
     .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results')
     .addOption(new Option('--json', 'print the aggregate as one JSON document'))
     .action((flags: SweepFlags) => runSweepCommand(flags, cmd));
