@@ -46,8 +46,8 @@ export async function lossCurvesSvg(summaries: ConfigSummary[], floor: number, t
       },
       {
         data: { values: [{ floor, label: `no-skill floor ${floor.toFixed(4)}` }] },
-        mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: 'black' },
-        encoding: { y: { field: 'floor', type: 'quantitative' }, x: { value: 0 }, text: { field: 'label' } },
+        mark: { type: 'text', align: 'right', dx: -4, dy: -6, color: 'black' },
+        encoding: { y: { field: 'floor', type: 'quantitative' }, x: { value: 640 }, text: { field: 'label' } },
       },
     ],
   };
