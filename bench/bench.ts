@@ -10,7 +10,8 @@ import tf = require('@tensorflow/tfjs');
 import { initBackend, type BackendName } from '../src/backend.js';
 import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/config.js';
 import { createExperiment, runExperiment } from '../src/experiment.js';
-import { argValue, machineLine, median, table, timeCli } from './common.js';
+import { median } from '../src/sweep.js';
+import { argValue, machineLine, table, timeCli } from './common.js';
 
 const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow'];
 const ENGINES: LstmEngine[] = ['fused', 'layers'];

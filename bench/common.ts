@@ -30,12 +30,6 @@ export function timeCli(args: string[]): TimedRun {
   return { wallSeconds, status: result.status, doc, stderr: result.stderr };
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 export function machineLine(): string {
   return `${new Date().toISOString().slice(0, 10)} · ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} · Node ${process.version}`;
 }

@@ -5,7 +5,8 @@
  * Options: --seeds N (default 3), --backend NAME (default auto), --lstm ENGINE (default fused).
  */
 import { SOLVED } from '../src/metrics.js';
-import { argValue, machineLine, median, table, timeCli } from './common.js';
+import { median } from '../src/sweep.js';
+import { argValue, machineLine, table, timeCli } from './common.js';
 
 function flag(name: string, fallback: string): string {
   const k = process.argv.indexOf(name);

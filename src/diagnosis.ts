@@ -4,9 +4,9 @@ import type { Config } from './config.js';
 import { thousands } from './format.js';
 import { featureTensor, generateDataset, labelTensor } from './data.js';
 import { labelEntropy } from './metrics.js';
-import { buildModel, predictAll } from './model.js';
+import { buildModel, predictAll, summarize, type ModelSummary } from './model.js';
 import { permutation, rngFor } from './random.js';
-import { clipGradients, CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, makeOptimizer, tagLoss, type Divergence } from './train.js';
+import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type Divergence } from './train.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 
@@ -28,6 +28,8 @@ export interface Diagnosis {
   healthy: boolean;
   /** The divergence that triggered this diagnosis (NaN guard), if any. */
   trigger?: Divergence;
+  /** The layers of the model that was checked. */
+  summary: ModelSummary;
 }
 
 /** Rows of the output that must be a probability distribution. */
@@ -138,27 +140,21 @@ interface Burst {
   weightsFinite: boolean;
 }
 
-/** A few real training steps of `model`, recording each batch's loss and gradient global norm (before clipping). */
+/**
+ * A few real training steps of `model` through the layers engine, on the first batches of epoch 1's
+ * order, recording each batch's loss and the gradients' global norm before clipping.
+ */
 function trainBurst(model: tf.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, batches: number): Burst {
-  const optimizer = makeOptimizer(config);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const gradNorms: number[] = [];
+  const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]));
   const order = permutation(x.shape[0], rngFor(config.seed, 'shuffle'));
   const losses: number[] = [];
-  const gradNorms: number[] = [];
   for (let b = 0; b < batches; b++) {
     const indices = order.subarray(b * config.batchSize, (b + 1) * config.batchSize);
     if (indices.length === 0) break;
-    const [loss, norm] = tf.tidy(() => {
-      const idx = tf.tensor1d(indices, 'int32');
-      const { value, grads } = tf.variableGrads(() => tagLoss(tf.gather(y, idx), model.apply(tf.gather(x, idx), { training: true }) as tf.Tensor), variables);
-      const n = globalNorm(grads).dataSync()[0];
-      optimizer.applyGradients(clipGradients(grads, config));
-      return [value.dataSync()[0], n];
-    });
-    losses.push(loss);
-    gradNorms.push(norm);
+    losses.push(engine.step(indices));
   }
-  optimizer.dispose();
+  engine.finish();
   const weightsFinite = model.getWeights().every((w) => allFinite(w.dataSync()));
   return { losses, gradNorms, weightsFinite };
 }
@@ -241,7 +237,7 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
     const cause = failing('fail') ?? failing('warn');
     const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;
-    return { checks, cause, healthy, trigger: options.trigger };
+    return { checks, cause, healthy, trigger: options.trigger, summary: summarize(model) };
   } finally {
     x.dispose();
     y.dispose();

@@ -121,7 +121,7 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
 export async function trainModel(model: tf.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
-  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config) : layersEngine(model, data, config);
+  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config) : layersEngineOn(model, data, config);
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
@@ -136,7 +136,7 @@ export async function trainModel(model: tf.LayersModel, data: Dataset, config: C
       const batches = Math.ceil(n / config.batchSize);
       for (let batch = 1, start = 0; start < n; batch++, start += config.batchSize) {
         const indices = order.subarray(start, Math.min(start + config.batchSize, n));
-        const batchLoss = await engine.step(indices);
+        const batchLoss = engine.step(indices);
         weightedLoss += batchLoss * indices.length;
         await callbacks.onBatchEnd?.({ epoch, batch, batches, size: indices.length, loss: batchLoss });
         const symptom = divergenceSymptom(batchLoss);
@@ -154,36 +154,55 @@ export async function trainModel(model: tf.LayersModel, data: Dataset, config: C
 }
 
 /** One way of running a training step; both engines train the same tfjs model in place. */
-interface Engine {
+export interface Engine {
   /** Trains on the sequences at `indices` and returns the batch's mean loss. */
-  step(indices: Int32Array): number | Promise<number>;
+  step(indices: Int32Array): number;
   /** Leaves the trained weights in the model and frees what the engine held. */
   finish(): void;
 }
 
-/** tf.layers through the tfjs backend: features [n, 10, width] and targets [n, 10, 2] as tensors. */
-function layersEngine(model: tf.LayersModel, data: Dataset, config: Config): Engine {
-  const x = featureTensor(data.digits, config.encoding);
-  const y = labelTensor(data.labels);
+/**
+ * One training step through tf.layers on the tfjs backend, on batches gathered from features x
+ * [n, 10, width] and targets y [n, 10, 2], which the caller owns. `onGradients` sees each step's
+ * gradients before clipping (the diagnosis measures their norm); it runs inside the step's tidy.
+ */
+export function layersEngine(
+  model: tf.LayersModel,
+  x: tf.Tensor3D,
+  y: tf.Tensor3D,
+  config: Config,
+  onGradients?: (grads: tf.NamedTensorMap) => void,
+): Engine {
   const optimizer = makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
   return {
-    async step(indices) {
-      const lossTensor = tf.tidy(() => {
+    step(indices) {
+      return tf.tidy(() => {
         const idx = tf.tensor1d(indices, 'int32');
         const xb = tf.gather(x, idx);
         const yb = tf.gather(y, idx);
         const { value, grads } = tf.variableGrads(() => tagLoss(yb, model.apply(xb, { training: true }) as tf.Tensor), variables);
+        onGradients?.(grads);
         optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
-        return value;
+        return value.dataSync()[0];
       });
-      const loss = (await lossTensor.data())[0];
-      lossTensor.dispose();
-      return loss;
     },
     finish() {
       optimizer.dispose();
+    },
+  };
+}
+
+/** The layers engine on its own feature and target tensors, freed when training finishes. */
+function layersEngineOn(model: tf.LayersModel, data: Dataset, config: Config): Engine {
+  const x = featureTensor(data.digits, config.encoding);
+  const y = labelTensor(data.labels);
+  const engine = layersEngine(model, x, y, config);
+  return {
+    step: engine.step,
+    finish() {
+      engine.finish();
       x.dispose();
       y.dispose();
     },

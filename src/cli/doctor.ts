@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { initBackend } from '../backend.js';
 import type { Config } from '../config.js';
 import { DEFAULT_BURST, diagnose } from '../diagnosis.js';
-import { buildModel, summarize } from '../model.js';
 import { renderDiagnosis, styleFor, toJson } from '../render.js';
 import { VERSION } from '../version.js';
 import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
@@ -34,8 +33,6 @@ async function runDoctor(flags: DoctorFlags, config: Config): Promise<void> {
     return;
   }
   const style = styleFor(out);
-  const model = buildModel(config, config.seed);
-  out.write(`${renderHeader(backend, config, summarize(model), style)}\n\n`);
-  model.dispose();
+  out.write(`${renderHeader(backend, config, diagnosis.summary, style)}\n\n`);
   out.write(`${renderDiagnosis(diagnosis, style)}\n`);
 }
