@@ -57,16 +57,22 @@ export async function lossCurvesSvg(summaries: ConfigSummary[], floor: number, t
   return svg;
 }
 
-/** A training loss curve for the terminal (finite epochs only), with the no-skill floor as a threshold line. */
-export function terminalLossChart(losses: number[], floor: number, height = 8): string {
+/**
+ * A training loss curve for the terminal (finite epochs only), with the no-skill floor as a dotted
+ * line labelled with its exact value, fitted into `columns`, with no trailing spaces.
+ */
+export function terminalLossChart(losses: number[], floor: number, columns = Infinity, height = 8): string {
   const points = losses.map((loss, k) => [k + 1, loss] as [number, number]).filter(([, l]) => Number.isFinite(l));
   if (points.length < 2) return '';
   const last = points[points.length - 1][0];
   const step = Math.max(1, Math.ceil(last / 8));
   const ticks = Array.from({ length: Math.floor(last / step) }, (_, k) => (k + 1) * step);
   const ys = points.map(([, l]) => l);
+  const label = (v: number) => v.toFixed(4);
+  // The y labels and axis take 8 columns; the chart must fit beside them.
+  const width = Math.max(10, Math.min(60, Math.max(20, points.length * 3), columns - 9));
   const chart = plot([points], {
-    width: Math.min(60, Math.max(20, points.length * 3)),
+    width,
     height,
     title: `training loss by epoch (dotted: no-skill floor ${floor.toFixed(4)})`,
     yRange: [Math.min(floor, ...ys), Math.max(floor, ...ys)],
@@ -74,7 +80,19 @@ export function terminalLossChart(losses: number[], floor: number, height = 8): 
     // The library draws a horizontal threshold with its 'x' symbol.
     symbols: { thresholds: { x: '┈' } },
     customXAxisTicks: ticks,
-    formatter: (v: number, helpers: { axis: 'x' | 'y' }) => (helpers.axis === 'x' ? String(Math.round(v)) : v.toFixed(3)),
+    formatter: (v: number, helpers: { axis: 'x' | 'y' }) => (helpers.axis === 'x' ? String(Math.round(v)) : label(v)),
   } as never);
-  return chart.replace(/^\n+/, '').replace(/\s+$/, '');
+  // The library labels a row with the value of a point that falls in it, so the floor's row would
+  // read e.g. 0.5100; it is relabelled with the floor itself.
+  const floorLabel = label(floor);
+  return chart
+    .replace(/^\n+/, '')
+    .split('\n')
+    .map((line) => {
+      const axis = line.search(/[┤│]┈/);
+      if (axis >= floorLabel.length) line = `${floorLabel.padStart(axis)}┤${line.slice(axis + 1)}`;
+      return line.trimEnd();
+    })
+    .join('\n')
+    .replace(/\s+$/, '');
 }

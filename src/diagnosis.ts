@@ -12,7 +12,7 @@ export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 
 /** One check of the diagnosis: what was measured, what it means, and what to do. */
 export interface Check {
-  id: 'data' | 'output' | 'gradients' | 'weights' | 'loss' | 'floor';
+  id: 'saved' | 'data' | 'output' | 'gradients' | 'weights' | 'loss' | 'floor';
   title: string;
   verdict: Verdict;
   evidence: string;
@@ -154,7 +154,7 @@ function trainBurst(model: tf.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, confi
     if (indices.length === 0) break;
     losses.push(engine.step(indices));
   }
-  engine.finish();
+  engine.finish(true);
   const weightsFinite = model.getWeights().every((w) => allFinite(w.dataSync()));
   return { losses, gradNorms, weightsFinite };
 }
@@ -216,14 +216,37 @@ function checkFloor(burst: Burst, floor: number): Check {
 }
 
 /** Causes in the order they are blamed: a failing earlier check explains the later ones. */
-const CAUSE_ORDER: Check['id'][] = ['data', 'output', 'gradients', 'weights', 'loss'];
+const CAUSE_ORDER: Check['id'][] = ['data', 'output', 'gradients', 'weights', 'loss', 'saved'];
+
+/** A saved model to examine besides its configuration: where it is and which of its weights are not finite. */
+export interface SavedWeights {
+  dir: string;
+  nonFinite: string[];
+  tensors: number;
+}
+
+/** Whether a saved model's weights are usable: one NaN poisons every prediction that reads it. */
+export function checkSavedWeights(saved: SavedWeights): Check {
+  const bad = saved.nonFinite.length;
+  const names = saved.nonFinite.slice(0, 3).join(', ') + (bad > 3 ? ', …' : '');
+  return {
+    id: 'saved',
+    title: 'saved weights are finite',
+    verdict: bad ? 'fail' : 'pass',
+    numbers: { tensors: saved.tensors, nonFiniteTensors: bad },
+    evidence: bad
+      ? `${bad} of ${saved.tensors} weight tensors in ${saved.dir} hold NaN/Infinity (${names}): its training diverged before it was saved, so every prediction is meaningless`
+      : `all ${saved.tensors} weight tensors in ${saved.dir} are finite`,
+    fix: bad ? `retrain it (seq-tag never saves a diverged run): seq-tag train --model-dir ${saved.dir}, with the fix the checks below name` : undefined,
+  };
+}
 
 /**
  * Diagnoses why training with `config` diverges (or shows that it does not): builds the model
  * fresh from the config's seed, checks the data and the untrained model's outputs on real inputs,
  * then trains a short burst recording the loss, the gradient norm and the weights.
  */
-export function diagnose(config: Config, options: { burstBatches?: number; trigger?: Divergence } = {}): Diagnosis {
+export function diagnose(config: Config, options: { burstBatches?: number; trigger?: Divergence; saved?: SavedWeights } = {}): Diagnosis {
   const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
   const x = featureTensor(dataset.digits, config.encoding);
   const y = labelTensor(dataset.labels);
@@ -231,7 +254,7 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
   try {
     const rows = Math.min(OUTPUT_SAMPLE, config.samples);
     const out = tf.tidy(() => predictAll(model, x.slice(0, rows)).dataSync() as Float32Array);
-    const checks: Check[] = [checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
+    const checks: Check[] = [...(options.saved ? [checkSavedWeights(options.saved)] : []), checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
     checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);

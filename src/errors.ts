@@ -18,6 +18,9 @@ const FS_ERRORS: Record<string, string> = {
   ENOSPC: 'disk full',
   ENAMETOOLONG: 'path too long',
   EISDIR: 'is a folder',
+  ENOENT: 'no such file or folder',
+  EEXIST: 'already exists',
+  EDQUOT: 'disk quota exceeded',
 };
 
 /** A file-system error in a few words, e.g. "permission denied (EACCES)". */

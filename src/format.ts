@@ -5,3 +5,8 @@
 export function thousands(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
+
+/** "1 epoch", "20 epochs", "1,000 sequences". */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${thousands(n)} ${n === 1 ? word : many}`;
+}

@@ -71,6 +71,11 @@ export function readParameters(model: tf.LayersModel): Parameters {
   };
 }
 
+/** A deep copy, to return to (Ctrl-C restores the last completed epoch's weights). */
+export function copyParameters(p: Parameters): Parameters {
+  return { ...p, tensors: p.tensors.map((t) => t.slice()), state: p.state.map((t) => t.slice()) };
+}
+
 /** Writes trained parameters and moving statistics back into the tfjs model (rounded to float32). */
 export function writeParameters(model: tf.LayersModel, params: Parameters): void {
   const write = (weights: tf.LayerVariable[], values: Float64Array[], shapes: number[][]) =>

@@ -24,7 +24,7 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 }
 
 
-export { thousands } from './format.js';
+export { plural, thousands } from './format.js';
 
 /** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
 export function formatLoss(loss: number): string {
@@ -173,11 +173,14 @@ function clock(seconds: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** "[███████░░░░░░░░░░░░░] 12/40 runs · 0:42 elapsed · ETA 1:38" */
-export function renderProgress(done: number, total: number, elapsedSeconds: number, style: Style = plain, width = 24): string {
-  const filled = Math.round((width * done) / total);
+/** "███████░░░░░░░░░░░░░ 12/40 runs · 0:42 elapsed · ETA 1:38", fitted into `columns`. */
+export function renderProgress(done: number, total: number, elapsedSeconds: number, style: Style = plain, columns = Infinity): string {
   const eta = done > 0 && done < total ? ` · ETA ${clock((elapsedSeconds / done) * (total - done))}` : '';
-  return `${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))} ${done}/${total} runs · ${clock(elapsedSeconds)} elapsed${eta}`;
+  const text = ` ${done}/${total} runs · ${clock(elapsedSeconds)} elapsed${eta}`;
+  const width = Math.max(0, Math.min(24, columns - 1 - text.length));
+  const filled = Math.round((width * done) / total);
+  const line = `${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))}${width ? text : text.trimStart()}`;
+  return visibleLength(line) < columns ? line : line.slice(0, Math.max(0, columns - 1));
 }
 
 /** One finished sweep run as a plain line, for logs and pipes. */
@@ -192,40 +195,78 @@ export function renderSweepRun(r: RunRecord, done: number, total: number, resume
   return `[${String(done).padStart(width)}/${total}] ${r.label} · seed ${r.seed}: ${outcome}${resumed ? ' (already done)' : ` · ${r.seconds.toFixed(1)} s`}`;
 }
 
-/** The sweep's result table, one row per configuration, then the verdicts. */
-export function renderSweepTable(summaries: ConfigSummary[], floor: number, style: Style = plain): string {
+/** `text` cut to `width` characters with an ellipsis. */
+function ellipsize(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/**
+ * The sweep's result table, one row per configuration, then the verdicts. Fitted into `columns`:
+ * on a narrow terminal the configuration names are shortened, then the least important columns go.
+ */
+export function renderSweepTable(summaries: ConfigSummary[], floor: number, style: Style = plain, columns = Infinity): string {
   const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(0)}%`);
   const pct1 = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
-  const head = ['configuration', 'runs', 'NaN ep 1', 'NaN any', 'final loss (median, range)', 'token', 'exact', 'F1', 's/run'];
-  const rows = summaries.map((s) => [
-    s.label,
-    s.failed ? `${s.runs - s.failed}+${s.failed} failed` : String(s.runs),
-    pct(s.divergedEpoch1),
-    pct(s.divergedAny),
-    s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—',
-    pct1(s.tokenAccuracy),
-    pct1(s.exactMatch),
-    s.f1 === null ? '—' : s.f1.toFixed(3),
-    s.secondsPerRun.toFixed(1),
-  ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const table: [string, (s: ConfigSummary) => string][] = [
+    ['configuration', (s) => s.label],
+    ['runs', (s) => (s.failed ? `${s.runs - s.failed}+${s.failed} failed` : String(s.runs))],
+    ['NaN ep 1', (s) => pct(s.divergedEpoch1)],
+    ['NaN any', (s) => pct(s.divergedAny)],
+    ['final loss (median, range)', (s) => (s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—')],
+    ['token', (s) => pct1(s.tokenAccuracy)],
+    ['exact', (s) => pct1(s.exactMatch)],
+    ['F1', (s) => (s.f1 === null ? '—' : s.f1.toFixed(3))],
+    ['s/run', (s) => s.secondsPerRun.toFixed(1)],
+  ];
+  // Dropped first when the terminal is too narrow for all of them; then the loss loses its range.
+  const expendable = ['s/run', 'F1', 'NaN ep 1', 'runs', 'token', 'exact'];
+  const medianOnly: (typeof table)[number] = ['final loss', (s) => (s.finalLoss ? s.finalLoss.median.toFixed(4) : '—')];
+  let kept = table;
+  const widthsOf = (cols: typeof table) => cols.map(([h, f]) => Math.max(h.length, ...summaries.map((s) => f(s).length)));
+  const total = (cols: typeof table, labelWidth: number) => widthsOf(cols).slice(1).reduce((a, w) => a + w + 2, labelWidth);
+  const MIN_LABEL = 16;
+  while (total(kept, MIN_LABEL) >= columns && kept.some(([h]) => expendable.includes(h))) {
+    const drop = expendable.find((h) => kept.some(([k]) => k === h));
+    kept = kept.filter(([h]) => h !== drop);
+  }
+  if (total(kept, MIN_LABEL) >= columns) kept = kept.map((col) => (col[0].startsWith('final loss') ? medianOnly : col));
+  const widths = widthsOf(kept);
+  widths[0] = Math.max(MIN_LABEL, Math.min(widths[0], columns - 1 - total(kept, 0)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? ellipsize(cell, widths[0]).padEnd(widths[0]) : cell.padStart(widths[c]))).join('  ');
   const colourFor = (verdict: string) =>
     verdict.startsWith('fixes the NaN and learns') ? style.green : verdict.startsWith('does not') || verdict.startsWith('hides') ? style.red : style.yellow;
   return [
-    style.bold(line(head)),
+    style.bold(line(kept.map(([h]) => h))),
     widths.map((w) => '─'.repeat(w)).join('  '),
-    ...rows.map(line),
+    ...summaries.map((s) => line(kept.map(([, f]) => f(s)))),
     '',
     `no-skill floor (entropy of the labels): ${floor.toFixed(4)} nats; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
     '',
-    ...summaries.map((s) => `${s.label.padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
+    ...summaries.map((s) => `${ellipsize(s.label, widths[0]).padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
   ].join('\n');
 }
 
-/** Within-epoch progress for long epochs: "epoch  3/20 ▕██████░░░░░░▏ 45/188 batches · loss 0.5123". */
-export function renderBatchProgress(b: BatchRecord, totalEpochs: number, style: Style = plain, width = 20): string {
-  const filled = Math.round((width * b.batch) / b.batches);
+/** Visible length of a possibly coloured string. */
+export function visibleLength(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
+}
+
+/**
+ * Within-epoch progress for long epochs: "epoch  3/20 ▕██████░░░░░░▏ 45/188 batches · loss 0.5123".
+ * Fitted into `columns` (the terminal's width): the bar shrinks, then the loss goes, so a redraw
+ * never wraps onto a new line.
+ */
+export function renderBatchProgress(b: BatchRecord, totalEpochs: number, style: Style = plain, columns = Infinity): string {
   const epochWidth = String(totalEpochs).length;
-  return `epoch ${String(b.epoch).padStart(epochWidth)}/${totalEpochs} ▕${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))}▏ ${b.batch}/${b.batches} batches · loss ${formatLoss(b.loss)}`;
+  const head = `epoch ${String(b.epoch).padStart(epochWidth)}/${totalEpochs} `;
+  const count = ` ${b.batch}/${b.batches} batches`;
+  const loss = ` · loss ${formatLoss(b.loss)}`;
+  const room = columns - 1 - head.length - count.length - 2;
+  const tail = room - loss.length >= 8 ? count + loss : count;
+  const width = Math.max(0, Math.min(20, room - (tail.length - count.length)));
+  const filled = Math.round((width * b.batch) / b.batches);
+  const bar = width >= 4 ? `▕${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))}▏` : '';
+  const line = `${head}${bar}${tail}`;
+  return visibleLength(line) < columns ? line : line.slice(0, Math.max(0, columns - 1));
 }

@@ -1,13 +1,17 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
 import { describeFsError, UserError } from './errors.js';
+import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
+import { isTempFor, makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
+/** Weights files are versioned (`weights-<id>.bin`) so the new weights never overwrite the ones model.json names. */
+const WEIGHTS_FILE = /^weights-[0-9a-f]{8}\.bin$/;
+/** The name seq-tag used before versioned weights; only removed when seq-tag's own model.json named it. */
+const LEGACY_WEIGHTS = 'weights.bin';
 
 /** What seq-tag stores beside the weights, in the model's user-defined metadata. */
 export interface ModelRecord {
@@ -18,56 +22,39 @@ export interface ModelRecord {
   trainedAt: string;
   trainSeconds: number;
   seqTagVersion: string;
+  /** Set when Ctrl-C stopped training: the saved weights are those after epoch `atEpoch − 1`. */
+  interrupted?: { atEpoch: number; epochs: number };
 }
 
 export interface SavedModel {
   model: tf.LayersModel;
   record: ModelRecord;
-}
-
-/**
- * A `tf.io.IOHandler` for a folder on disk in the standard TensorFlow.js Layers format
- * (`model.json` + `weights.bin`), which plain `@tensorflow/tfjs` lacks in Node (only tfjs-node
- * registers `file://`). Anything that loads `tf.loadLayersModel('file://…')` can load these folders.
- */
-export function folderHandler(dir: string): tf.io.IOHandler {
-  return {
-    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('binary model topology is not supported');
-      const weights = tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]);
-      const modelJSON: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology as object,
-        format: artifacts.format,
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy,
-        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
-        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
-        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
-      };
-      await writeFile(join(dir, WEIGHTS_BIN), Buffer.from(weights));
-      await writeFile(join(dir, MODEL_JSON), JSON.stringify(modelJSON));
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    },
-    async load(): Promise<tf.io.ModelArtifacts> {
-      return readArtifacts(dir);
-    },
-  };
+  /** Names of weights that are NaN or infinite (only when loaded with `allowNonFinite`). */
+  nonFinite: string[];
 }
 
 function corrupt(dir: string, what: string): UserError {
-  return new UserError(`the model in ${dir} is unreadable (${what}); train a new one with: seq-tag train --model-dir ${dir}`);
+  return new UserError(`the model in ${dir} is unreadable (${what}); train a new one with: seq-tag train --model-dir ${quotePath(dir)}`);
 }
 
-async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
-  const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new UserError(`no model at ${dir}; train one first with: seq-tag train --model-dir ${dir}`);
-  if (!info.isDirectory()) throw new UserError(`${dir} is a file, not a model folder; pass the folder that train wrote with --model-dir`);
+/** A path as the user should type it again: quoted when it holds spaces or shell characters. */
+export function quotePath(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+function isRecord(meta: unknown): meta is ModelRecord {
+  const r = meta as ModelRecord | undefined;
+  return !!r && typeof r === 'object' && !!r.config && typeof r.config.encoding === 'string' && Array.isArray(r.losses);
+}
+
+async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   let text: string;
   try {
     text = await readFile(join(dir, MODEL_JSON), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${dir}`);
+    if (code === 'ENOENT') throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${quotePath(dir)}`);
+    if (code === 'EISDIR') throw corrupt(dir, `${MODEL_JSON} is a folder`);
     throw corrupt(dir, `cannot read ${MODEL_JSON}: ${describeFsError(err)}`);
   }
   let modelJSON: tf.io.ModelJSON;
@@ -79,6 +66,14 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   if (typeof modelJSON !== 'object' || modelJSON === null || !modelJSON.modelTopology || !Array.isArray(modelJSON.weightsManifest)) {
     throw corrupt(dir, `${MODEL_JSON} has no model topology or weights manifest`);
   }
+  return modelJSON;
+}
+
+async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new UserError(`no model at ${dir}; train one first with: seq-tag train --model-dir ${quotePath(dir)}`);
+  if (!info.isDirectory()) throw new UserError(`${dir} is a file, not a model folder; pass the folder that train wrote with --model-dir`);
+  const modelJSON = await readModelJson(dir);
   return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
     const specs = tf.io.getWeightSpecs(manifest);
     const buffers: ArrayBuffer[] = [];
@@ -93,83 +88,180 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
     }
     const data = tf.io.concatenateArrayBuffers(buffers);
     const expected = specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
-    if (data.byteLength !== expected) throw corrupt(dir, `${WEIGHTS_BIN} has ${data.byteLength} bytes, expected ${expected}`);
+    if (data.byteLength !== expected) throw corrupt(dir, `its weights have ${data.byteLength} bytes, expected ${expected}`);
     return [specs, data];
   });
 }
 
-/**
- * Fails early, before any training, if `dir` cannot receive a model: so a long run is never lost
- * to a bad path, and a folder that is not a seq-tag model is never replaced.
- */
-export async function checkSaveTarget(dir: string): Promise<void> {
-  const target = resolve(dir);
-  const info = await stat(target).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw new UserError(`cannot use --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
+/** The files of a save, in memory: the Layers-format model.json text (minus its weights path) and the weights. */
+async function serialize(model: tf.LayersModel, record: ModelRecord, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
+  model.setUserDefinedMetadata(record as unknown as object);
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save({
+    save: async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
   });
-  if (info) {
-    if (!info.isDirectory()) throw new UserError(`--model-dir ${dir} is a file; choose a folder path`);
-    const entries = await readdir(target).catch((err: NodeJS.ErrnoException) => {
-      throw new UserError(`cannot read --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
-    });
-    if (entries.length > 0 && !entries.includes(MODEL_JSON)) {
-      throw new UserError(`--model-dir ${dir} holds other files and no seq-tag model; refusing to replace it, choose another folder`);
+  const artifacts = captured!;
+  const modelJSON: tf.io.ModelJSON = {
+    modelTopology: artifacts.modelTopology as object,
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy,
+    weightsManifest: [{ paths: [`./${weightsName}`], weights: artifacts.weightSpecs ?? [] }],
+    userDefinedMetadata: artifacts.userDefinedMetadata,
+  };
+  const weights = tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]);
+  return { json: JSON.stringify(modelJSON), weights: new Uint8Array(weights) };
+}
+
+/** Files seq-tag itself writes into a model folder (besides model.json). */
+function isOwnFile(name: string): boolean {
+  return WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || name === LOCK_DIR || name === WRITER_FILE;
+}
+
+/**
+ * Decides whether seq-tag may write into `dir`: a missing or empty folder, or one holding a model
+ * seq-tag saved (the user's other files in it are kept). Anything else is refused, in one line.
+ * Returns the weights file the current model.json names, if any.
+ */
+async function inspectFolder(dir: string, shown: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    throw new UserError(`cannot read --model-dir ${shown}: ${describeFsError(err)}; choose a readable folder`);
+  }
+  if (entries.includes(MODEL_JSON)) {
+    let modelJSON: tf.io.ModelJSON;
+    try {
+      modelJSON = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8'));
+    } catch {
+      throw new UserError(`--model-dir ${shown} holds a ${MODEL_JSON} that is not a seq-tag model (unreadable); seq-tag will not touch it: move it away or choose another folder`);
+    }
+    if (!isRecord(modelJSON?.userDefinedMetadata)) {
+      throw new UserError(`--model-dir ${shown} holds a ${MODEL_JSON} that seq-tag did not write; seq-tag will not touch it: move it away or choose another folder`);
+    }
+    return modelJSON.weightsManifest?.flatMap((g) => g.paths.map((p) => basename(p))) ?? [];
+  }
+  const foreign = entries.filter((name) => !isOwnFile(name));
+  if (foreign.length) {
+    throw new UserError(`--model-dir ${shown} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and no seq-tag model; seq-tag will not write there: choose an empty or new folder`);
+  }
+  return [];
+}
+
+/**
+ * A model folder claimed for writing: checked, created if missing, and locked so that no other
+ * seq-tag writes into it until `release`. Saving replaces only seq-tag's own files inside it; the
+ * folder itself (or the symlink that names it) is never removed, renamed or swapped.
+ */
+export class ModelFolder {
+  private constructor(
+    readonly shown: string,
+    readonly dir: string,
+    private readonly created: boolean,
+    private readonly lock: FolderLock,
+  ) {}
+
+  /** Claims `dir`, failing in one line if it is not usable, not seq-tag's, or another seq-tag is writing it. */
+  static async open(shown: string): Promise<ModelFolder> {
+    if (shown.trim() === '') throw new UserError('--model-dir is empty; give a folder path, e.g. --model-dir ./seq-tag-model', 2);
+    const dir = resolve(shown);
+    const created = await makeFolder(dir, '--model-dir');
+    try {
+      await inspectFolder(dir, shown);
+      return new ModelFolder(shown, dir, created, await lockFolder(dir, shown, '--model-dir'));
+    } catch (err) {
+      if (created) await rm(dir, { recursive: true, force: true });
+      throw err;
     }
   }
-  const probe = join(dirname(target), `.${basename(target)}.probe-${process.pid}`);
-  try {
-    await mkdir(probe, { recursive: true });
-  } catch (err) {
-    throw new UserError(`cannot write to --model-dir ${dir}: ${describeFsError(err)}; choose a writable folder`);
-  } finally {
-    await rm(probe, { recursive: true, force: true }).catch(() => {});
+
+  /**
+   * Saves `model` so that at every instant the folder holds a complete model, the old or the new:
+   * new weights under a new name (fsynced), then model.json replaced by an atomic rename (fsynced,
+   * with the folder), then the old weights removed. Leftovers of a crashed save are removed too.
+   * `onStep` runs between the steps (tests crash the process there).
+   */
+  async save(model: tf.LayersModel, record: ModelRecord, onStep?: StepHook): Promise<void> {
+    if (this.lock.lost) throw new UserError(`lost the lock on ${this.shown} (another process took it over); the model was not saved`);
+    const weightsName = `weights-${uniqueId()}.bin`;
+    const { json, weights } = await serialize(model, record, weightsName);
+    const previous = await inspectFolder(this.dir, this.shown);
+    const weightsPath = join(this.dir, weightsName);
+    try {
+      await writeNewFile(weightsPath, weights, onStep && ((s) => onStep(`weights-${s}`)));
+      await onStep?.('weights-synced');
+      await syncFolder(this.dir);
+      await onStep?.('folder-synced');
+      await writeFileAtomic(join(this.dir, MODEL_JSON), json, onStep && ((s) => onStep(`model-json-${s}`)));
+    } catch (err) {
+      await rm(weightsPath, { force: true });
+      if (err instanceof UserError) throw err;
+      throw new UserError(`cannot save the model to ${this.shown}: ${describeFsError(err)}; the previous model there is unchanged`);
+    }
+    await onStep?.('switched');
+    await this.removeStale(weightsName, previous);
+    await onStep?.('cleaned');
   }
+
+  /** Removes seq-tag's files that the current model.json does not name: old weights, temporary files. */
+  private async removeStale(current: string, previous: string[]): Promise<void> {
+    const entries = await readdir(this.dir);
+    const stale = entries.filter((name) => name !== current && (WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || (name === LEGACY_WEIGHTS && previous.includes(name))));
+    await Promise.all(stale.map((name) => rm(join(this.dir, name), { force: true })));
+  }
+
+  /** Whether the folder already holds a model (the one a failed or interrupted run leaves as it was). */
+  async hasModel(): Promise<boolean> {
+    return (await readdir(this.dir)).includes(MODEL_JSON);
+  }
+
+  /** Unlocks; a folder this claim created and left without a model is removed again. */
+  async release(): Promise<void> {
+    await this.lock.release();
+    if (this.created) {
+      const left = await readdir(this.dir).catch(() => ['?']);
+      if (left.length === 0) await rmdir(this.dir).catch(() => {});
+    }
+  }
+}
+
+/** Claims `dir`, saves, releases: for callers that need no lock across training. */
+export async function saveModel(model: tf.LayersModel, dir: string, record: ModelRecord, onStep?: StepHook): Promise<void> {
+  const folder = await ModelFolder.open(dir);
+  try {
+    await folder.save(model, record, onStep);
+  } finally {
+    await folder.release();
+  }
+}
+
+/** Names of the model's weights holding NaN or ±Infinity. */
+function nonFiniteWeights(model: tf.LayersModel): string[] {
+  return model.weights.filter((w) => !w.read().dataSync().every(Number.isFinite)).map((w) => w.originalName);
 }
 
 /**
- * Saves atomically: the model is written completely into a sibling temporary folder, which then
- * replaces `dir` by rename. An interrupted save leaves the previous model untouched; at worst a
- * `*.tmp-*` folder remains beside it.
+ * Loads a folder written by seq-tag, with its training record. A model whose weights are not all
+ * finite (its training diverged) is refused unless `allowNonFinite` (the doctor examines it).
  */
-export async function saveModel(model: tf.LayersModel, dir: string, record: ModelRecord): Promise<void> {
-  await checkSaveTarget(dir);
-  const target = resolve(dir);
-  const stamp = `${process.pid}-${Date.now()}`;
-  const staging = `${target}.tmp-${stamp}`;
-  const previous = `${target}.old-${stamp}`;
-  model.setUserDefinedMetadata(record as unknown as object);
-  try {
-    await mkdir(staging, { recursive: true });
-    await model.save(folderHandler(staging));
-  } catch (err) {
-    await rm(staging, { recursive: true, force: true });
-    throw new UserError(`cannot save the model to ${dir}: ${describeFsError(err)}`);
-  }
-  const hadPrevious = existsSync(target);
-  if (hadPrevious) await rename(target, previous);
-  try {
-    await rename(staging, target);
-  } catch (err) {
-    if (hadPrevious) await rename(previous, target);
-    await rm(staging, { recursive: true, force: true });
-    throw new UserError(`cannot save the model to ${dir}: ${describeFsError(err)}`);
-  }
-  if (hadPrevious) await rm(previous, { recursive: true, force: true });
-}
-
-/** Loads a folder written by `saveModel`, with its training record. */
-export async function loadModel(dir: string): Promise<SavedModel> {
+export async function loadModel(dir: string, options: { allowNonFinite?: boolean } = {}): Promise<SavedModel> {
+  if (dir.trim() === '') throw new UserError('--model-dir is empty; give the folder train saved to', 2);
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(folderHandler(dir));
+    model = await tf.loadLayersModel({ load: () => readArtifacts(dir) });
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw corrupt(dir, (err as Error).message.split('\n')[0]);
   }
-  const record = model.getUserDefinedMetadata() as ModelRecord | undefined;
-  if (!record || typeof record !== 'object' || !record.config || typeof record.config.encoding !== 'string') {
-    throw corrupt(dir, 'no seq-tag training record in its metadata; it was not saved by seq-tag');
+  const record = model.getUserDefinedMetadata();
+  if (!isRecord(record)) throw corrupt(dir, 'no seq-tag training record in its metadata; it was not saved by seq-tag');
+  const nonFinite = nonFiniteWeights(model);
+  if (nonFinite.length && !options.allowNonFinite) {
+    throw new UserError(`the model's weights in ${dir} contain NaN/Infinity (its training diverged): its predictions are meaningless; see why with: seq-tag doctor --model-dir ${quotePath(dir)}`);
   }
-  return { model, record };
+  return { model, record, nonFinite };
 }

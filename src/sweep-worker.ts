@@ -34,6 +34,8 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunRecord> {
 
 // The sweep process is gone (Ctrl-C, killed): stop now rather than train for nobody.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group; the sweep process decides what happens to this run.
+process.on('SIGINT', () => {});
 
 process.on('message', async (message: { spec: RunSpec; backend: BackendChoice }) => {
   let record: RunRecord;

@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackendChoice } from './backend.js';
 import type { Config } from './config.js';
+import { describeFsError, UserError } from './errors.js';
+import { appendLine } from './files.js';
 import type { Evaluation } from './metrics.js';
 import type { Divergence, EpochRecord } from './train.js';
 
@@ -52,20 +54,48 @@ export function expandRuns(configs: { label: string; config: Omit<Config, 'seed'
   );
 }
 
-/** Records already in `file`, by key. Unreadable lines (a run killed mid-write) are ignored, so those runs rerun. */
-export function readRecords(file: string): Map<string, RunRecord> {
-  const done = new Map<string, RunRecord>();
-  if (!existsSync(file)) return done;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const record = JSON.parse(line, (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v)) as RunRecord;
-      if (record.key && record.status !== 'failed') done.set(record.key, record);
-    } catch {
-      // a partial last line: that run is simply done again
-    }
+/** What results.jsonl held: the records by key, and the lines that could not be read. */
+export interface StoredRecords {
+  records: Map<string, RunRecord>;
+  /** A half-written last line (a crash mid-append by an older seq-tag): removed, its run done again. */
+  tornTail: boolean;
+  /** Unreadable lines elsewhere in the file: kept as they are, ignored. */
+  badLines: number;
+}
+
+function parseRecord(line: string): RunRecord | undefined {
+  try {
+    const record = JSON.parse(line, (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v)) as RunRecord;
+    return record && typeof record.key === 'string' ? record : undefined;
+  } catch {
+    return undefined;
   }
-  return done;
+}
+
+/**
+ * Reads the records already in `file`. Failed runs are not kept (they run again). A torn last line
+ * is cut off the file, so that the next append starts on a line of its own.
+ */
+export async function readRecords(file: string): Promise<StoredRecords> {
+  const stored: StoredRecords = { records: new Map(), tornTail: false, badLines: 0 };
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  const lines = text.split('\n');
+  const last = lines.pop() ?? '';
+  if (last !== '') {
+    // No newline at the end: the last append did not finish.
+    stored.tornTail = true;
+    await truncate(file, Buffer.byteLength(text) - Buffer.byteLength(last));
+  }
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    const record = parseRecord(line);
+    if (!record) stored.badLines++;
+    else if (record.status !== 'failed') stored.records.set(record.key, record);
+  }
+  return stored;
 }
 
 function recordLine(record: RunRecord): string {
@@ -78,22 +108,31 @@ export interface SweepOptions {
   backend: BackendChoice;
   /** Called as each run finishes (or is found already done), with how many are done in all. */
   onRecord?: (record: RunRecord, done: number, total: number, resumed: boolean) => void;
+  /** Aborting stops the workers; finished runs are kept, the runs in progress are dropped. */
+  signal?: AbortSignal;
   /** The worker module; tests substitute one that crashes. */
   workerPath?: string;
+}
+
+export interface SweepResult {
+  /** In spec order; missing entries when interrupted. */
+  records: RunRecord[];
+  interrupted: boolean;
+  stored: Omit<StoredRecords, 'records'>;
 }
 
 const DEFAULT_WORKER = new URL('./sweep-worker.js', import.meta.url);
 
 /**
  * Runs every spec in parallel worker processes (one training each at a time) and appends each
- * record to `outDir/results.jsonl` the moment it finishes, so an interrupted sweep keeps every
- * finished run, and running it again skips them. A worker that dies fails its run (recorded,
- * not retried) and is replaced; the sweep never hangs on it.
+ * record to `outDir/results.jsonl` the moment it finishes (one whole line, fsynced), so an
+ * interrupted sweep keeps every finished run, and running it again skips them. A worker that dies
+ * fails its run (recorded, not retried) and is replaced; the sweep never hangs on it. A write that
+ * fails (disk full) stops the sweep with a UserError; the file keeps only whole records.
  */
-export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise<RunRecord[]> {
-  mkdirSync(options.outDir, { recursive: true });
+export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise<SweepResult> {
   const file = join(options.outDir, RESULTS_FILE);
-  const previous = readRecords(file);
+  const { records: previous, ...stored } = await readRecords(file);
   const results = new Map<string, RunRecord>();
   let done = 0;
   for (const spec of specs) {
@@ -105,12 +144,32 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
   }
   const queue = specs.filter((s) => !results.has(s.key));
   const workerPath = options.workerPath ?? DEFAULT_WORKER;
+  const children = new Set<ChildProcess>();
+  let stopping = false;
+  let writeError: unknown;
+  let writes = Promise.resolve();
 
-  const finish = (record: RunRecord) => {
-    appendFileSync(file, recordLine(record));
-    results.set(record.key, record);
-    options.onRecord?.(record, ++done, specs.length, false);
+  const stopAll = () => {
+    stopping = true;
+    queue.length = 0;
+    for (const child of children) child.kill('SIGKILL');
   };
+  const finish = (record: RunRecord) => {
+    results.set(record.key, record);
+    writes = writes.then(async () => {
+      if (writeError) return;
+      try {
+        await appendLine(file, recordLine(record));
+        options.onRecord?.(record, ++done, specs.length, false);
+      } catch (err) {
+        writeError = err;
+        results.delete(record.key);
+        stopAll();
+      }
+    });
+  };
+  const onAbort = () => stopAll();
+  options.signal?.addEventListener('abort', onAbort);
 
   const runWorker = (): Promise<void> =>
     new Promise((resolveWorker) => {
@@ -120,7 +179,7 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
       const next = () => {
         current = queue.shift();
         if (!current) {
-          child.disconnect();
+          if (child.connected) child.disconnect();
           return;
         }
         started = performance.now();
@@ -128,14 +187,17 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
       };
       const spawn = () => {
         child = fork(workerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+        children.add(child);
         let stderr = '';
         child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
         child.on('message', (record: RunRecord) => {
+          current = undefined;
           finish(record);
           next();
         });
         child.on('exit', (code, signal) => {
-          if (current && !results.has(current.key)) {
+          children.delete(child);
+          if (current && !stopping) {
             const why = signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
             const lastLine = stderr.trim().split('\n').at(-1);
             finish({ key: current.key, label: current.label, seed: current.seed, status: 'failed', epochs: [], seconds: (performance.now() - started) / 1000, error: lastLine ? `${why}: ${lastLine}` : why });
@@ -154,8 +216,17 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
     });
 
   const workers = Math.max(1, Math.min(options.jobs, queue.length));
-  if (queue.length) await Promise.all(Array.from({ length: workers }, runWorker));
-  return specs.map((s) => results.get(s.key)!);
+  try {
+    if (queue.length) await Promise.all(Array.from({ length: workers }, runWorker));
+    await writes;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  if (writeError) {
+    throw new UserError(`cannot write ${file}: ${describeFsError(writeError)}; the sweep stopped with ${done} of ${specs.length} runs kept whole in it; make room and run the same command to resume`);
+  }
+  const interrupted = specs.some((s) => !results.has(s.key));
+  return { records: specs.map((s) => results.get(s.key)).filter((r): r is RunRecord => r !== undefined), interrupted, stored };
 }
 
 /** One configuration's results across its seeds. Rates are over the runs that completed (not failed). */

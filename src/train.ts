@@ -2,7 +2,7 @@
 import tf = require('@tensorflow/tfjs');
 import type { Config } from './config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
-import { clipInPlace, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
+import { clipInPlace, copyParameters, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
 import { permutation, rngFor } from './random.js';
 
 export interface EpochRecord {
@@ -26,6 +26,8 @@ export interface BatchRecord {
 export interface TrainingCallbacks {
   onBatchEnd?: (record: BatchRecord) => void | Promise<void>;
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  /** Aborting stops training after the current batch; the model is left as it was after the last completed epoch. */
+  signal?: AbortSignal;
 }
 
 export interface Divergence {
@@ -42,7 +44,12 @@ export interface TrainingResult {
   divergence?: Divergence;
   /** True when the NaN guard stopped training early. */
   stopped: boolean;
+  /** Set when `signal` stopped training during epoch `atEpoch`; the model holds epoch atEpoch − 1's weights. */
+  interrupted?: { atEpoch: number };
 }
+
+/** How often a long training loop lets the event loop run (signals, lock refresh, output). */
+const YIELD_EVERY_MS = 50;
 
 /**
  * Categorical crossentropy exactly as Keras and tfjs-layers define it: each output row is divided
@@ -126,7 +133,10 @@ export async function trainModel(model: tf.LayersModel, data: Dataset, config: C
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
   const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
   let divergence: Divergence | undefined;
+  let lastYield = started;
+  let completed = true;
 
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -141,24 +151,36 @@ export async function trainModel(model: tf.LayersModel, data: Dataset, config: C
         await callbacks.onBatchEnd?.({ epoch, batch, batches, size: indices.length, loss: batchLoss });
         const symptom = divergenceSymptom(batchLoss);
         if (symptom && !divergence) divergence = { epoch, batch, loss: batchLoss, symptom };
-        if (divergence && config.nanGuard) return { epochs, seconds: (performance.now() - started) / 1000, divergence, stopped: true };
+        if (divergence && config.nanGuard) return { epochs, seconds: elapsed(), divergence, stopped: true };
+        // The steps are synchronous: without a turn of the event loop, Ctrl-C would never be seen.
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+        if (callbacks.signal?.aborted) {
+          completed = false;
+          return { epochs, seconds: elapsed(), divergence, stopped: false, interrupted: { atEpoch: epoch } };
+        }
       }
       const record = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
       epochs.push(record);
+      engine.checkpoint();
       await callbacks.onEpochEnd?.(record);
     }
   } finally {
-    engine.finish();
+    engine.finish(completed);
   }
-  return { epochs, seconds: (performance.now() - started) / 1000, divergence, stopped: false };
+  return { epochs, seconds: elapsed(), divergence, stopped: false };
 }
 
 /** One way of running a training step; both engines train the same tfjs model in place. */
 export interface Engine {
   /** Trains on the sequences at `indices` and returns the batch's mean loss. */
   step(indices: Int32Array): number;
-  /** Leaves the trained weights in the model and frees what the engine held. */
-  finish(): void;
+  /** Remembers the weights as they are now (the end of an epoch). */
+  checkpoint(): void;
+  /** Leaves the trained weights in the model (or, if not `completed`, the last checkpoint's) and frees what the engine held. */
+  finish(completed: boolean): void;
 }
 
 /**
@@ -176,6 +198,7 @@ export function layersEngine(
   const optimizer = makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  let saved = model.getWeights().map((w) => w.clone());
   return {
     step(indices) {
       return tf.tidy(() => {
@@ -188,7 +211,13 @@ export function layersEngine(
         return value.dataSync()[0];
       });
     },
-    finish() {
+    checkpoint() {
+      tf.dispose(saved);
+      saved = model.getWeights().map((w) => w.clone());
+    },
+    finish(completed) {
+      if (!completed) model.setWeights(saved);
+      tf.dispose(saved);
       optimizer.dispose();
     },
   };
@@ -200,9 +229,9 @@ function layersEngineOn(model: tf.LayersModel, data: Dataset, config: Config): E
   const y = labelTensor(data.labels);
   const engine = layersEngine(model, x, y, config);
   return {
-    step: engine.step,
-    finish() {
-      engine.finish();
+    ...engine,
+    finish(completed) {
+      engine.finish(completed);
       x.dispose();
       y.dispose();
     },
@@ -216,6 +245,7 @@ function fusedEngine(model: tf.LayersModel, data: Dataset, config: Config): Engi
   const digits = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
   const labels = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  let saved = copyParameters(network.params);
   return {
     step(indices) {
       for (let b = 0; b < indices.length; b++) {
@@ -228,8 +258,11 @@ function fusedEngine(model: tf.LayersModel, data: Dataset, config: Config): Engi
       optimizer.apply(network.params.tensors, network.grads);
       return loss;
     },
-    finish() {
-      writeParameters(model, network.params);
+    checkpoint() {
+      saved = copyParameters(network.params);
+    },
+    finish(completed) {
+      writeParameters(model, completed ? network.params : saved);
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { seqTag, tempDir, type Run } from './helpers.js';
@@ -96,14 +96,15 @@ describe('seq-tag CLI (spawned binary)', () => {
   });
 
   it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', () => {
-    const before = [readFileSync(join(modelDir, 'model.json')), readFileSync(join(modelDir, 'weights.bin'))];
+    const snapshot = () => readdirSync(modelDir).sort().map((f) => [f, readFileSync(join(modelDir, f))]);
+    const before = snapshot();
     const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stdout, /NaN guard: training stopped: loss nan at epoch 1, batch \d+/);
     assert.match(run.stdout, /the model was not saved; .* is unchanged/);
     assert.match(run.stdout, /✗ output is a probability distribution +linear head: \d+\.\d% of [\d,]+ output rows have a negative entry/);
     assert.match(run.stdout, /most likely cause: output is a probability distribution \(output\) — fix: --activation softmax/);
-    assert.deepEqual([readFileSync(join(modelDir, 'model.json')), readFileSync(join(modelDir, 'weights.bin'))], before);
+    assert.deepEqual(snapshot(), before);
   });
 
   it('--no-nan-guard prints nan epochs like the seed program, and still does not save', () => {
@@ -224,14 +225,14 @@ describe('seq-tag CLI (spawned binary)', () => {
       const file = join(tempDir(), 'a-file');
       writeFileSync(file, '');
       const run = seqTag(['train', ...TINY, '--model-dir', join(file, 'model')]);
-      assertCleanFailure(run, 1, /cannot (use|write to) --model-dir .*part of the path is a file/);
+      assertCleanFailure(run, 1, /cannot use --model-dir .*a-file is a file; choose a folder path/);
       assert.equal(run.stdout, '');
     });
 
     it('train refuses to replace a folder that is not a model', () => {
       const dir = tempDir();
       mkdirSync(join(dir, 'photos'));
-      assertCleanFailure(seqTag(['train', ...TINY, '--model-dir', dir]), 1, /holds other files and no seq-tag model/);
+      assertCleanFailure(seqTag(['train', ...TINY, '--model-dir', dir]), 1, /holds other files \(photos\) and no seq-tag model; seq-tag will not write there/);
     });
   });
 });

@@ -36,3 +36,26 @@ export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+
+/** The node binary and the built CLI, as a user would run them. */
+export const SEQ_TAG_COMMAND = [process.execPath, BIN];
+
+/**
+ * Runs a bash script in which the command `seq-tag` runs the built binary, for pipes and the like.
+ * With `fullDisk`, the script runs in a private mount namespace where `$DISK` is a fresh tmpfs of
+ * that many KiB (root, or unprivileged user namespaces, is needed; CI runs as root): a real
+ * file system that fills up, gone when the script ends.
+ */
+export function bash(script: string, options: { fullDisk?: { kib: number }; env?: NodeJS.ProcessEnv } = {}): Run & { disk?: string } {
+  const disk = options.fullDisk ? tempDir('seq-tag-disk-') : undefined;
+  const prelude = 'seq-tag() { "$SEQ_TAG_NODE" "$SEQ_TAG_BIN" "$@"; }\n';
+  const body = prelude + (disk ? `mount -t tmpfs -o size=${options.fullDisk!.kib}k tmpfs "$DISK" || exit 97\n${script}` : script);
+  const args = disk ? [...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m']), 'bash', '-c', body] : ['-c', body];
+  const result = spawnSync(disk ? 'unshare' : 'bash', args, {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, SEQ_TAG_NODE: process.execPath, SEQ_TAG_BIN: BIN, DISK: disk, ...options.env },
+    timeout: 120_000,
+  });
+  if (result.status === 97) throw new Error(`could not mount a tmpfs at ${disk} (needs root or user namespaces): ${result.stderr}`);
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, disk };
+}

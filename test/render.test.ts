@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { terminalLossChart } from '../src/charts.js';
-import { formatLoss, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderTagged, styleFor, toJson } from '../src/render.js';
+import { formatLoss, plural, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderSweepTable, renderTagged, styleFor, toJson } from '../src/render.js';
+
+const ANSWER_LIKE = ['linear head alone (the seed\'s bug)', 'answer 1: softmax', 'answer 2: BatchNormalization', 'answer 3: LayerNormalization', 'answer 3: clipnorm 1.0', 'answer 3: learning rate 1e-4', 'answer 3: SGD', 'answer 3: smaller-variance init (randomNormal, sd 0.05)'];
 import type { TaggedSequence } from '../src/tagging.js';
 
 const seq: TaggedSequence = {
@@ -81,19 +83,56 @@ describe('line formats', () => {
   });
 });
 
+describe('fitting a narrow terminal', () => {
+  const summaries = ANSWER_LIKE.map((label, k) => ({
+    label, probabilisticHead: k === 1, runs: 10, failed: 0, divergedEpoch1: 1, divergedAny: 1, finalLoss: { median: 0.5, min: 0.49, max: 0.51 },
+    floor: 0.5004, tokenAccuracy: 0.8, exactMatch: 0, f1: 0.1, secondsPerRun: 0.2, verdict: 'does not fix the NaN', curve: [],
+  }));
+
+  for (const columns of [40, 60, 80, 100]) {
+    it(`progress bars and the sweep table stay inside ${columns} columns`, () => {
+      const batch = renderBatchProgress({ epoch: 1234, batch: 123456, batches: 234567, size: 32, loss: 0.5 }, 100000, undefined, columns);
+      assert.ok(batch.length < columns, batch);
+      assert.ok(renderProgress(999, 1000, 3600, undefined, columns).length < columns);
+      const table = renderSweepTable(summaries, 0.5004, undefined, columns).split('\n');
+      for (const line of table.slice(0, summaries.length + 2)) assert.ok(line.length < columns, `${columns}: ${line}`);
+      assert.match(table[0], /^configuration/);
+      assert.match(table.join('\n'), /NaN any/, 'the NaN rate is never dropped');
+    });
+  }
+
+  it('a wide terminal keeps every column and full names', () => {
+    const table = renderSweepTable(summaries, 0.5004, undefined, 300);
+    assert.match(table, /s\/run/);
+    assert.ok(table.includes(ANSWER_LIKE[7]));
+  });
+});
+
 describe('progress and charts', () => {
   it('draws sweep and batch progress bars with counts and ETA', () => {
-    assert.equal(renderProgress(10, 40, 30, undefined, 8), '██░░░░░░ 10/40 runs · 0:30 elapsed · ETA 1:30');
-    assert.equal(renderProgress(40, 40, 75, undefined, 8), '████████ 40/40 runs · 1:15 elapsed');
-    assert.equal(renderBatchProgress({ epoch: 3, batch: 47, batches: 188, size: 32, loss: 0.51234 }, 20, undefined, 8), 'epoch  3/20 ▕██░░░░░░▏ 47/188 batches · loss 0.5123');
+    assert.equal(renderProgress(10, 40, 30, undefined, 46), '██░░░░░░ 10/40 runs · 0:30 elapsed · ETA 1:30');
+    assert.equal(renderProgress(40, 40, 75), `${'█'.repeat(24)} 40/40 runs · 1:15 elapsed`);
+    assert.equal(renderBatchProgress({ epoch: 3, batch: 47, batches: 188, size: 32, loss: 0.51234 }, 20, undefined, 52), 'epoch  3/20 ▕██░░░░░░▏ 47/188 batches · loss 0.5123');
+    assert.equal(renderBatchProgress({ epoch: 3, batch: 94, batches: 188, size: 32, loss: 0.51234 }, 20), `epoch  3/20 ▕${'█'.repeat(10)}${'░'.repeat(10)}▏ 94/188 batches · loss 0.5123`);
   });
 
   it('plots the loss curve with the floor as a dotted line, and nothing without two finite epochs', () => {
     const chart = terminalLossChart([0.65, 0.52, 0.51, 0.505, 0.502], 0.5004);
     assert.match(chart, /^training loss by epoch \(dotted: no-skill floor 0\.5004\)/);
-    assert.match(chart, /0\.650┤/);
-    assert.match(chart, /┈{10,}/);
+    assert.match(chart, /0\.6500┤/);
+    assert.match(chart, /^0\.5004┤┈{10,}/m, 'the floor row carries the floor, not a nearby loss');
+    assert.doesNotMatch(chart, /[ \t]$/m, 'no trailing spaces');
     assert.equal(terminalLossChart([0.6], 0.5), '');
+    const narrow = terminalLossChart(Array.from({ length: 30 }, (_, k) => 0.7 - k / 200), 0.5004, 40);
+    for (const line of narrow.split('\n').slice(1)) assert.ok(line.length <= 40, `fits 40 columns: ${line}`);
     assert.equal(terminalLossChart([NaN, NaN, 0.6], 0.5), '');
+  });
+});
+
+describe('words', () => {
+  it('singular for one, plural otherwise, with thousands separators', () => {
+    assert.equal(plural(1, 'epoch'), '1 epoch');
+    assert.equal(plural(0, 'run'), '0 runs');
+    assert.equal(plural(1000, 'sequence'), '1,000 sequences');
   });
 });

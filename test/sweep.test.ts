@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
@@ -41,7 +41,10 @@ describe('grid specs', () => {
     rejectsGrid('activation=linear,,softmax', /empty value/);
     rejectsGrid('activation', /expected flag=value1,value2/);
     rejectsGrid('seed=1,2', /'seed' is not a train flag that can vary/);
-    rejectsGrid('lr=0.1,0.1', /listed twice/);
+    rejectsGrid('lr=0.1,0.1', /'0\.1' and '0\.1' are the same value; list it once/);
+    rejectsGrid('lr=0.001,1e-3', /'0\.001' and '1e-3' are the same value/);
+    rejectsGrid('epochs=1,01', /'1' and '01' are the same value/);
+    assert.throws(() => gridCombinations([parseGridAxis('activation=softmax', prototype()), parseGridAxis('activation=linear', prototype())]), /--grid activation is given twice; put all its values in one: --grid activation=v1,v2/);
   });
 
   it('crosses the axes in order', () => {
@@ -119,7 +122,7 @@ describe('runSweep', () => {
     const dir = tempDir();
     const workerPath = fakeWorker(dir);
     const seen: [string, number, boolean][] = [];
-    const records = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]) });
+    const { records } = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]) });
     assert.equal(records.length, 6);
     const failed = records.filter((r) => r.status === 'failed');
     assert.deepEqual(failed.map((r) => [r.label, r.seed]), [['crash', 2]]);
@@ -128,13 +131,33 @@ describe('runSweep', () => {
     const lines = readFileSync(join(dir, RESULTS_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, 6);
 
-    // An interrupted write leaves a partial line: it is ignored. Finished runs are skipped; the failed one reruns.
-    appendFileSync(join(dir, RESULTS_FILE), '{"key":"a|seed=9');
-    assert.equal(readRecords(join(dir, RESULTS_FILE)).size, 5);
+    // Finished runs are skipped; the failed one reruns.
     const again: boolean[] = [];
-    const second = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (_r, _d, _t, resumed) => void again.push(resumed) });
+    const { records: second } = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (_r, _d, _t, resumed) => void again.push(resumed) });
     assert.equal(again.filter(Boolean).length, 5, 'five runs resumed from the file');
     assert.equal(second.find((r) => r.label === 'crash' && r.seed === 2)!.status, 'failed', 'the crash happens again');
+  });
+
+  it('a torn last line from an older crash is reported, cut off, and its run done again', async () => {
+    const dir = tempDir();
+    const workerPath = fakeWorker(dir);
+    const file = join(dir, RESULTS_FILE);
+    const few = specs.filter((s) => s.label === 'a');
+    await runSweep(few, { jobs: 1, outDir: dir, backend: 'cpu', workerPath });
+    const whole = readFileSync(file, 'utf8');
+    const lines = whole.trim().split('\n');
+    // As an older seq-tag left it: the last record half-written, no newline.
+    writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 30)}`);
+    const stored = await readRecords(file);
+    assert.equal(stored.tornTail, true);
+    assert.equal(stored.records.size, 2);
+    assert.equal(readFileSync(file, 'utf8'), `${lines.slice(0, 2).join('\n')}\n`, 'the torn line is cut off');
+    const again = await runSweep(few, { jobs: 1, outDir: dir, backend: 'cpu', workerPath });
+    assert.equal(again.records.length, 3);
+    const after = readFileSync(file, 'utf8').trim().split('\n');
+    assert.equal(after.length, 3);
+    for (const line of after) JSON.parse(line);
+    assert.equal((await readRecords(file)).tornTail, false);
   });
 
   it('run keys change when any setting changes, so a changed sweep does not reuse old runs', () => {
@@ -191,6 +214,6 @@ describe('seq-tag sweep (spawned)', () => {
     writeFileSync(file, '');
     const run = seqTag(['sweep', '--grid', 'lr=0.1', '--out', join(file, 'out')]);
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /^seq-tag: cannot use --out .*part of the path is a file \(ENOTDIR\); choose a writable folder\n$/);
+    assert.match(run.stderr, /^seq-tag: cannot use --out .*: .*a-file is a file; choose a folder path\n$/);
   });
 });

@@ -1,38 +1,52 @@
 import { Command, Option } from 'commander';
 import { initBackend } from '../backend.js';
 import type { Config } from '../config.js';
-import { DEFAULT_BURST, diagnose } from '../diagnosis.js';
-import { renderDiagnosis, styleFor, toJson } from '../render.js';
-import { VERSION } from '../version.js';
+import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis.js';
+import { renderDiagnosis, styleFor } from '../render.js';
+import { loadModel } from '../storage.js';
 import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
-import { EXIT_DIVERGED, renderHeader } from './train.js';
+import { ExitCode, printJson, stdout } from './output.js';
+import { renderHeader } from './train.js';
 
 interface DoctorFlags extends ExperimentFlags, BackendFlag {
   burst: number;
+  modelDir?: string;
   json?: boolean;
 }
 
 export function doctorCommand(): Command {
-  const cmd = new Command('doctor').description('check a configuration for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)');
+  const cmd = new Command('doctor').description('check a configuration (or a saved model) for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)');
   addExperimentOptions(cmd);
   addBackendOption(cmd);
   cmd
     .option('--burst <batches>', 'training batches in the short burst', wholeNumber(1, 10_000), DEFAULT_BURST)
+    .option('--model-dir <path>', 'examine this saved model: its weights, and its own configuration instead of the flags')
     .addOption(new Option('--json', 'print the checks as one JSON document'))
-    .action((flags: DoctorFlags) => runDoctor(flags, configFromFlags(flags, givenOn(cmd))));
+    .action((flags: DoctorFlags) => runDoctor(flags, cmd));
   return cmd;
 }
 
-async function runDoctor(flags: DoctorFlags, config: Config): Promise<void> {
+async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   const backend = await initBackend(flags.backend);
-  const diagnosis = diagnose(config, { burstBatches: flags.burst });
-  if (!diagnosis.healthy) process.exitCode = EXIT_DIVERGED;
-  const out = process.stdout;
+  let config: Config;
+  let saved: SavedWeights | undefined;
+  if (flags.modelDir !== undefined) {
+    const loaded = await loadModel(flags.modelDir, { allowNonFinite: true });
+    config = loaded.record.config;
+    saved = { dir: flags.modelDir, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
+    loaded.model.dispose();
+  } else {
+    config = configFromFlags(flags, givenOn(cmd));
+  }
+  const diagnosis = diagnose(config, { burstBatches: flags.burst, saved });
+  if (!diagnosis.healthy) process.exitCode = ExitCode.Failed;
   if (flags.json) {
-    out.write(`${toJson({ command: 'doctor', seqTagVersion: VERSION, backend, config, ...diagnosis })}\n`);
+    printJson('doctor', { backend, config, ...diagnosis });
     return;
   }
-  const style = styleFor(out);
-  out.write(`${renderHeader(backend, config, diagnosis.summary, style)}\n\n`);
-  out.write(`${renderDiagnosis(diagnosis, style)}\n`);
+  const out = stdout();
+  const style = styleFor(out.stream);
+  // The burst trains through tf.layers whatever engine the config names: the header says so.
+  out.line(`${renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style)}\n`);
+  out.line(renderDiagnosis(diagnosis, style));
 }

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { initBackend } from '../backend.js';
 import { evaluateOnHeldOut, HELD_OUT_SIZE } from '../experiment.js';
-import { renderEvaluation, styleFor, thousands, toJson } from '../render.js';
+import { plural, renderEvaluation, styleFor } from '../render.js';
 import { loadModel } from '../storage.js';
-import { VERSION } from '../version.js';
 import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
+import { printJson, stdout } from './output.js';
 import { DEFAULT_MODEL_DIR } from './train.js';
 
 interface EvaluateFlags extends BackendFlag {
@@ -31,12 +31,12 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const { model, record } = await loadModel(flags.modelDir);
   const seed = flags.seed ?? record.config.seed;
   const evaluation = evaluateOnHeldOut(model, record.config, flags.samples, seed);
-  const out = process.stdout;
   if (flags.json) {
-    out.write(`${toJson({ command: 'evaluate', seqTagVersion: VERSION, backend, modelDir: flags.modelDir, config: record.config, seed, evaluation })}\n`);
+    printJson('evaluate', { backend, modelDir: flags.modelDir, config: record.config, seed, evaluation });
     return;
   }
-  const style = styleFor(out);
-  out.write(`model ${flags.modelDir} · backend ${backend.name} · ${thousands(flags.samples)} held-out sequences (seed ${seed})\n\n`);
-  out.write(`${renderEvaluation(evaluation, style)}\n`);
+  const out = stdout();
+  const style = styleFor(out.stream);
+  out.line(`model ${flags.modelDir} · backend ${backend.name} · ${plural(flags.samples, 'held-out sequence')} (seed ${seed})\n`);
+  out.line(renderEvaluation(evaluation, style));
 }

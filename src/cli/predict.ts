@@ -3,10 +3,11 @@ import { initBackend } from '../backend.js';
 import { labelRepeats, parseDigitSequence } from '../data.js';
 import { tagFreshSequences } from '../experiment.js';
 import { freshSeed } from '../random.js';
-import { formatLoss, renderTagged, styleFor, toJson } from '../render.js';
+import { formatLoss, plural, renderTagged, styleFor } from '../render.js';
 import { loadModel } from '../storage.js';
 import { tagSequences } from '../tagging.js';
 import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
+import { printJson, stdout } from './output.js';
 import { DEFAULT_MODEL_DIR } from './train.js';
 
 interface PredictFlags extends BackendFlag {
@@ -46,19 +47,18 @@ async function runPredict(flags: PredictFlags): Promise<void> {
     ? tagSequences(model, record.config.encoding, { n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) })
     : tagFreshSequences(model, record.config, flags.n, seed);
 
-  const out = process.stdout;
   if (flags.json) {
-    const doc = { command: 'predict', backend, modelDir: flags.modelDir, model: record, seed: flags.digits ? undefined : seed, predictions: tagged };
-    out.write(`${toJson(doc)}\n`);
+    printJson('predict', { backend, modelDir: flags.modelDir, model: record, seed: flags.digits ? undefined : seed, predictions: tagged });
     return;
   }
-  const style = styleFor(out);
+  const out = stdout();
+  const style = styleFor(out.stream);
   const c = record.config;
   const finalLoss = record.losses.length ? formatLoss(record.losses[record.losses.length - 1]) : 'n/a';
   out.write(
-    `model ${flags.modelDir} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ${record.losses.length} epochs, ` +
+    `model ${flags.modelDir} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ${plural(record.losses.length, 'epoch')}${record.interrupted ? ` (interrupted at epoch ${record.interrupted.atEpoch} of ${record.interrupted.epochs})` : ''}, ` +
       `final loss ${finalLoss} · seed ${c.seed} · backend ${backend.name}\n`,
   );
-  out.write(flags.digits ? '\n' : `${flags.n} fresh sequence${flags.n > 1 ? 's' : ''} (seed ${seed}):\n\n`);
+  out.write(flags.digits ? '\n' : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n\n`);
   out.write(`${renderTagged(tagged, { probs: flags.probs, style })}\n`);
 }

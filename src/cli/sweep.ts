@@ -1,17 +1,20 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { lossCurvesSvg } from '../charts.js';
 import { generateDataset } from '../data.js';
+import type { Config } from '../config.js';
 import { describeFsError, UserError } from '../errors.js';
+import { makeFolder, writeFileAtomic } from '../files.js';
+import { lockFolder } from '../lock.js';
 import { HELD_OUT_SIZE } from '../experiment.js';
 import { labelEntropy } from '../metrics.js';
 import { rngFor } from '../random.js';
-import { renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../render.js';
+import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../render.js';
 import { expandRuns, RESULTS_FILE, runSweep, summarize } from '../sweep.js';
 import { VERSION } from '../version.js';
 import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
+import { ExitCode, printJson, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
   grid: string[];
@@ -74,12 +77,21 @@ export function parseGridAxis(spec: string, prototype: Command): GridAxis {
       throw new UserError(`--grid ${spec}: '${text}' is invalid for --${key}: ${(err as Error).message}`, 2);
     }
   });
-  if (new Set(texts).size !== texts.length) throw new UserError(`--grid ${spec}: a value is listed twice`, 2);
+  // Compared after parsing: 0.001 and 1e-3, or 1 and 01, are the same run.
+  const seen = new Map<string, string>();
+  for (const { text, value } of values) {
+    const twin = seen.get(JSON.stringify(value));
+    if (twin !== undefined) throw new UserError(`--grid ${spec}: '${twin}' and '${text}' are the same value; list it once`, 2);
+    seen.set(JSON.stringify(value), text);
+  }
   return { key, attribute: option.attributeName(), values };
 }
 
-/** Every combination of the axes' values, as labelled flag overrides. */
+/** Every combination of the axes' values, as labelled flag overrides. One axis per flag: a flag given twice is refused. */
 export function gridCombinations(axes: GridAxis[]): { label: string; overrides: Record<string, unknown> }[] {
+  const attributes = axes.map((a) => a.attribute);
+  const twice = axes.find((a, k) => attributes.indexOf(a.attribute) !== k);
+  if (twice) throw new UserError(`--grid ${twice.key} is given twice; put all its values in one: --grid ${twice.key}=v1,v2`, 2);
   let combos: { label: string[]; overrides: Record<string, unknown> }[] = [{ label: [], overrides: {} }];
   for (const axis of axes) {
     combos = combos.flatMap((c) => axis.values.map((v) => ({ label: [...c.label, `${axis.key}=${v.text}`], overrides: { ...c.overrides, [axis.attribute]: v.value } })));
@@ -98,18 +110,23 @@ export function sweepCommand(): Command {
     .option('--answers', 'the built-in grid: the seed question\'s three answers on its linear-head model (10 seeds unless --seeds)')
     .option('--seeds <n>', 'seeds per configuration (default 5; 10 with --answers)', wholeNumber(1, 1000))
     .option('--first-seed <n>', 'the seeds are first-seed, first-seed + 1, …', wholeNumber(0, 2 ** 31 - 1000), 1)
-    .option('--jobs <n>', 'parallel worker processes (default: one per core; each holds its own TensorFlow.js, 140–180 MiB measured)', wholeNumber(1, 64), availableParallelism())
+    .addOption(new Option('--jobs <n>', 'parallel worker processes (each holds its own TensorFlow.js, 140–180 MiB measured)').argParser(wholeNumber(1, 64)).default(availableParallelism(), 'one per core'))
     .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results')
     .addOption(new Option('--json', 'print the aggregate as one JSON document'))
     .action((flags: SweepFlags) => runSweepCommand(flags, cmd));
   return cmd;
 }
 
-async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
+/** Flags the --answers grid sets itself: typing one of them beside --answers would be silently ignored. */
+const ANSWER_FLAGS = [...new Set(ANSWERS.flatMap((a) => Object.keys(a.overrides)))];
+
+function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: Omit<Config, 'seed'> }[] {
   if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', 2);
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', 2);
   if (cmd.getOptionValueSource('seed') === 'cli') throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', 2);
   const given = givenOn(cmd);
+  const clash = flags.answers ? cmd.options.find((o) => ANSWER_FLAGS.includes(o.attributeName()) && given(o.attributeName())) : undefined;
+  if (clash) throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, 2);
   const prototype = addExperimentOptions(new Command());
   const configs = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
     const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key));
@@ -117,49 +134,80 @@ async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   });
   const labels = configs.map((c) => c.label);
   if (new Set(labels).size !== labels.length) throw new UserError('two grid entries give the same configuration label', 2);
+  return configs;
+}
+
+/** Ctrl-C stops the workers (finished runs are already on disk); a second Ctrl-C exits at once. */
+function abortOnCtrlC(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = () => (controller.signal.aborted ? process.exit(ExitCode.Interrupted) : controller.abort());
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+}
+
+async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
+  const configs = configsFor(flags, cmd);
+  if (flags.out.trim() === '') throw new UserError('--out is empty; give a folder path, e.g. --out ./sweep-results', 2);
+  await makeFolder(flags.out, '--out');
+  const lock = await lockFolder(resolve(flags.out), flags.out, '--out');
   try {
-    mkdirSync(flags.out, { recursive: true });
-  } catch (err) {
-    throw new UserError(`cannot use --out ${flags.out}: ${describeFsError(err)}; choose a writable folder`);
+    await sweepInto(flags, configs);
+  } finally {
+    await lock.release();
   }
+}
+
+async function sweepInto(flags: SweepFlags, configs: { label: string; config: Omit<Config, 'seed'> }[]): Promise<void> {
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
   const specs = expandRuns(configs, seeds);
+  const resultsPath = join(flags.out, RESULTS_FILE);
 
-  const out = process.stdout;
-  const style = styleFor(out);
-  const progressStream = flags.json ? process.stderr : out;
-  const live = progressStream.isTTY === true;
+  const out = stdout();
+  const style = styleFor(out.stream);
+  const progress = flags.json ? stderr() : out;
+  const live = progress.isTTY;
   const started = performance.now();
   if (!flags.json) {
-    out.write(`seq-tag ${VERSION} sweep · ${configs.length} configurations × ${seeds.length} seeds = ${specs.length} runs · ${Math.min(flags.jobs, specs.length)} workers · results in ${flags.out}\n\n`);
+    out.line(`seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${plural(Math.min(flags.jobs, specs.length), 'worker')} · results in ${flags.out}\n`);
   }
-  const records = await runSweep(specs, {
+  const ctrlC = abortOnCtrlC();
+  const { records, interrupted, stored } = await runSweep(specs, {
     jobs: flags.jobs,
     outDir: flags.out,
     backend: flags.backend,
+    signal: ctrlC.signal,
     onRecord: (record, done, total, resumed) => {
       const elapsed = (performance.now() - started) / 1000;
-      if (live) progressStream.write(`\r${renderProgress(done, total, elapsed, style)}\x1b[K`);
-      else if (!flags.json) out.write(`${renderSweepRun(record, done, total, resumed)}\n`);
+      if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
+      else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));
     },
-  });
-  if (live) progressStream.write('\n');
+  }).finally(ctrlC.dispose);
+  if (live) progress.write('\n');
+  if (stored.tornTail) stderr().line(`seq-tag: ${resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run was done again`);
+  if (stored.badLines) stderr().line(`seq-tag: ${resultsPath} has ${plural(stored.badLines, 'unreadable line')}; ignored, their runs were done again`);
+  if (interrupted) {
+    process.exitCode = ExitCode.Interrupted;
+    stderr().line(`\ninterrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${resultsPath}; run the same command to resume`);
+    return;
+  }
 
   const summaries = summarize(records, (label) => configs.find((c) => c.label === label)!.config.activation);
   const floor = labelEntropy(generateDataset(HELD_OUT_SIZE, rngFor(seeds[0], 'held-out')).labels);
   const svgPath = join(flags.out, 'loss-curves.svg');
-  writeFileSync(svgPath, await lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${seeds.length} seeds`));
-  const aggregate = { command: 'sweep', seqTagVersion: VERSION, seeds, floor, configurations: summaries, files: { results: join(flags.out, RESULTS_FILE), chart: svgPath } };
-  writeFileSync(join(flags.out, 'summary.json'), toJson(aggregate));
+  const summaryPath = join(flags.out, 'summary.json');
+  const aggregate = { seeds, floor, configurations: summaries, files: { results: resultsPath, summary: summaryPath, chart: svgPath } };
   const failed = records.filter((r) => r.status === 'failed').length;
-  if (failed) process.exitCode = 1;
-
-  if (flags.json) {
-    out.write(`${toJson(aggregate)}\n`);
-    return;
+  if (failed) process.exitCode = ExitCode.Runtime;
+  if (flags.json) printJson('sweep', aggregate);
+  else out.line(`\n${renderSweepTable(summaries, floor, style, out.columns)}\n`);
+  // The table is out first: a full disk now loses no result, and each file is replaced whole or not at all.
+  try {
+    await writeFileAtomic(summaryPath, toJson({ command: 'sweep', seqTagVersion: VERSION, ...aggregate }));
+    await writeFileAtomic(svgPath, await lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
+  } catch (err) {
+    throw new UserError(`cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${resultsPath}: make room and run the same command to redo the summary`);
   }
-  out.write(`\n${renderSweepTable(summaries, floor, style)}\n\n`);
-  out.write(`runs: ${join(flags.out, RESULTS_FILE)} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  if (failed) process.stderr.write(`seq-tag: ${failed} run(s) failed; their errors are in ${join(flags.out, RESULTS_FILE)}\n`);
+  if (!flags.json) out.line(`runs: ${resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (failed) stderr().line(`seq-tag: ${plural(failed, 'run')} failed; their errors are in ${resultsPath}`);
 }

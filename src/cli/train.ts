@@ -6,15 +6,14 @@ import { diagnose } from '../diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../experiment.js';
 import { labelEntropy } from '../metrics.js';
 import type { ModelSummary } from '../model.js';
-import { describeExperiment, formatLoss, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, toJson, type Style } from '../render.js';
-import { checkSaveTarget, saveModel } from '../storage.js';
+import { describeExperiment, formatLoss, plural, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, type Style } from '../render.js';
+import { ModelFolder, quotePath, type ModelRecord } from '../storage.js';
+import { ExitCode, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../train.js';
 import { VERSION } from '../version.js';
 import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
 
 export const DEFAULT_MODEL_DIR = './seq-tag-model';
-/** Exit code when training diverged (train) or a check failed (doctor): the command worked, the model did not. */
-export const EXIT_DIVERGED = 3;
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
 
@@ -38,7 +37,7 @@ export function trainCommand(): Command {
 export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style): string {
   return (
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
-    `${thousands(config.samples)} sequences × 10 · ${thousands(summary.trainableParams)} params\n` +
+    `${plural(config.samples, 'sequence')} × 10 · ${thousands(summary.trainableParams)} params\n` +
     describeExperiment(config)
   );
 }
@@ -48,14 +47,37 @@ function divergenceLine(d: Divergence, guard: boolean): string {
   return `${guard ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
 }
 
-async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
-  await checkSaveTarget(flags.modelDir);
-  const backend = await initBackend(flags.backend);
-  const out = process.stdout;
-  const style = styleFor(out);
-  const say = (text: string) => {
-    if (!flags.json) out.write(`${text}\n`);
+/** Ctrl-C: the first stops training after the current batch (the CLI then saves); a second exits at once. */
+function interruptOnCtrlC(onFirst: () => void): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+    controller.abort();
+    onFirst();
   };
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+}
+
+async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
+  const folder = await ModelFolder.open(flags.modelDir);
+  try {
+    await trainInto(folder, flags, config);
+  } finally {
+    await folder.release();
+  }
+}
+
+async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config): Promise<void> {
+  const backend = await initBackend(flags.backend);
+  const out = stdout();
+  const style = styleFor(out.stream);
+  const say = (text: string) => {
+    if (!flags.json) out.line(text);
+  };
+  const shownDir = quotePath(flags.modelDir);
+  const hadModel = await folder.hasModel();
+  const unchanged = hadModel ? `${flags.modelDir} is unchanged` : `nothing was written to ${flags.modelDir}`;
 
   const experiment = createExperiment(config);
   say(renderHeader(backend, config, experiment.summary, style));
@@ -63,14 +85,16 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   say(renderSummary(experiment.summary, style));
   say('');
   // On a terminal, an epoch that takes more than a second shows its batches as they go.
-  const live = !flags.json && out.isTTY === true;
+  const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
   let progressShown = false;
+  const ctrlC = interruptOnCtrlC(() => stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'));
   const result = await runExperiment(experiment, {
+    signal: ctrlC.signal,
     onBatchEnd: (batch) => {
       if (batch.batch === 1) epochStarted = performance.now();
       if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
-        out.write(`\r${renderBatchProgress(batch, config.epochs, style)}\x1b[K`);
+        out.write(`\r${renderBatchProgress(batch, config.epochs, style, out.columns)}\x1b[K`);
         progressShown = true;
       }
     },
@@ -79,49 +103,64 @@ async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
       progressShown = false;
       say(renderEpoch(record, config.epochs, style));
     },
-  });
+  }).finally(ctrlC.dispose);
   if (progressShown) out.write('\r\x1b[K');
 
   if (result.divergence) {
     // A diverged model is never saved: whatever is in --model-dir stays as it was.
     const diagnosis = diagnose(config, { trigger: result.divergence });
-    process.exitCode = EXIT_DIVERGED;
+    process.exitCode = ExitCode.Failed;
     if (flags.json) {
-      out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, divergence: result.divergence, stopped: result.stopped, saved: false, diagnosis })}\n`);
+      printJson('train', { backend, config, summary: experiment.summary, epochs: result.epochs, divergence: result.divergence, stopped: result.stopped, saved: false, diagnosis });
       return;
     }
     if (result.epochs.length) say('');
     say(style.red(divergenceLine(result.divergence, result.stopped)));
-    say(`the model was not saved; ${flags.modelDir} is unchanged. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`);
+    say(`the model was not saved; ${unchanged}. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`);
     say('');
     say(renderDiagnosis(diagnosis, style));
     return;
   }
 
-  const tagged = tagFreshSequences(experiment.model, config, TEST_VIEW_SIZE, config.seed);
-  const evaluation = evaluateOnHeldOut(experiment.model, config, HELD_OUT_SIZE, config.seed);
-  await saveModel(experiment.model, flags.modelDir, {
+  const record: ModelRecord = {
     config,
     backend: backend.name,
     losses: result.epochs.map((e) => e.loss),
     trainedAt: new Date().toISOString(),
     trainSeconds: result.seconds,
     seqTagVersion: VERSION,
-  });
-
-  if (flags.json) {
-    out.write(`${toJson({ command: 'train', seqTagVersion: VERSION, backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged, evaluation })}\n`);
+  };
+  if (result.interrupted) {
+    process.exitCode = ExitCode.Interrupted;
+    const at = `interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;
+    if (result.epochs.length === 0) {
+      if (flags.json) printJson('train', { backend, config, epochs: [], interrupted: result.interrupted, saved: false });
+      else say(`${at}, before any epoch completed: nothing saved; ${unchanged}`);
+      return;
+    }
+    await folder.save(experiment.model, { ...record, interrupted: { atEpoch: result.interrupted.atEpoch, epochs: config.epochs } });
+    if (flags.json) printJson('train', { backend, config, epochs: result.epochs, interrupted: result.interrupted, saved: true, modelDir: flags.modelDir });
+    else say(`${at}: saved the model of epoch ${result.epochs.length} to ${flags.modelDir}  (next: seq-tag predict --model-dir ${shownDir})`);
     return;
   }
-  const chart = terminalLossChart(result.epochs.map((e) => e.loss), labelEntropy(experiment.data.labels));
+
+  const tagged = tagFreshSequences(experiment.model, config, TEST_VIEW_SIZE, config.seed);
+  const evaluation = evaluateOnHeldOut(experiment.model, config, HELD_OUT_SIZE, config.seed);
+  await folder.save(experiment.model, record);
+
+  if (flags.json) {
+    printJson('train', { backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged, evaluation });
+    return;
+  }
+  const chart = terminalLossChart(result.epochs.map((e) => e.loss), labelEntropy(experiment.data.labels), out.columns);
   if (chart) say(`\n${chart}`);
   say('');
-  say(`trained ${config.epochs} epochs in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
+  say(`trained ${plural(config.epochs, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
   say('');
   say(renderTagged(tagged, { style }));
   say('');
   say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
   say(renderEvaluation(evaluation, style));
   say('');
-  say(`saved to ${flags.modelDir}  (next: seq-tag predict --model-dir ${flags.modelDir})`);
+  say(`saved to ${flags.modelDir}  (next: seq-tag predict --model-dir ${shownDir})`);
 }

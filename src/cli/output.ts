@@ -1,0 +1,73 @@
+import { thousands } from '../format.js';
+import { toJson } from '../render.js';
+import { VERSION } from '../version.js';
+
+/** Every exit status seq-tag uses, in one place. */
+export enum ExitCode {
+  Ok = 0,
+  /** The environment is at fault: a missing model, an unwritable path, a full disk. */
+  Runtime = 1,
+  /** The command line is at fault: a bad flag or value. */
+  Usage = 2,
+  /** The command worked, the model did not: training diverged, or a check failed. */
+  Failed = 3,
+  /** Ctrl-C (128 + SIGINT), as shells report it. */
+  Interrupted = 130,
+}
+
+/**
+ * stdout that a closed pipe silences instead of ending the process: `seq-tag train | head -3`
+ * still trains and saves, `seq-tag sweep | head` still completes. Only the printing stops.
+ */
+export class Printer {
+  closed = false;
+
+  constructor(readonly stream: NodeJS.WriteStream) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      this.closed = true;
+    });
+  }
+
+  write(text: string): void {
+    if (!this.closed) this.stream.write(text);
+  }
+
+  line(text = ''): void {
+    this.write(`${text}\n`);
+  }
+
+  get isTTY(): boolean {
+    return this.stream.isTTY === true;
+  }
+
+  /** Width to fit tables and bars into: the terminal's, or unlimited for pipes and files. */
+  get columns(): number {
+    return this.isTTY && this.stream.columns ? this.stream.columns : Infinity;
+  }
+}
+
+let stdoutPrinter: Printer | undefined;
+let stderrPrinter: Printer | undefined;
+
+export function stdout(): Printer {
+  return (stdoutPrinter ??= new Printer(process.stdout));
+}
+
+export function stderr(): Printer {
+  return (stderrPrinter ??= new Printer(process.stderr));
+}
+
+/** The one JSON envelope every command's --json prints: the command, seq-tag's version, then its results. */
+export function printJson(command: string, payload: object): void {
+  stdout().line(toJson({ command, seqTagVersion: VERSION, ...payload }));
+}
+
+/**
+ * A value echoed in an error that is longer than a line (a pasted file as an argument, say) is
+ * shown by its start and length, not in full: quoted values over 60 characters, bare words over 120.
+ */
+export function shortenQuoted(message: string): string {
+  const short = (value: string) => `${value.slice(0, 40)}…(${thousands(value.length)} characters)`;
+  return message.replace(/'([^']{61,})'/g, (_m, value: string) => `'${short(value)}'`).replace(/[^\s']{121,}/g, short);
+}

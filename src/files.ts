@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { basename, dirname, join, parse, resolve } from 'node:path';
+import { describeFsError, UserError } from './errors.js';
+
+/**
+ * Durable file writes: every helper here leaves either the old content or the new one on disk,
+ * never a mixture, even if the process is killed or the disk fills in the middle.
+ */
+
+/** Called between the file-system steps of a write; tests use it to crash the process at each one. */
+export type StepHook = (step: string) => void | Promise<void>;
+
+/** A short random suffix for temporary and versioned file names. */
+export function uniqueId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Makes a folder's entries (a created or renamed file) durable. */
+export async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `data` to a new file and fsyncs it. `onStep('partial')` runs after half of it is written,
+ * so a test can kill the process with a torn file on disk. On failure the file is removed.
+ */
+export async function writeNewFile(path: string, data: Uint8Array, onStep?: StepHook): Promise<void> {
+  const handle = await open(path, 'wx');
+  let written = false;
+  try {
+    const half = data.byteLength >> 1;
+    await handle.write(data, 0, half, 0);
+    await onStep?.('partial');
+    await handle.write(data, half, data.byteLength - half, half);
+    await handle.sync();
+    written = true;
+  } finally {
+    await handle.close();
+    if (!written) await rm(path, { force: true });
+  }
+}
+
+/**
+ * Replaces `path` atomically: the content goes to a temporary file in the same folder, is fsynced,
+ * then renamed over `path`, and the folder is fsynced. Readers see the old file or the new one.
+ * The temporary file is named `.<name>.tmp-<id>`, so a crash leaves at most that behind.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, onStep?: StepHook): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${uniqueId()}`);
+  await writeNewFile(tmp, typeof data === 'string' ? Buffer.from(data) : data, onStep && ((s) => onStep(`temp-${s}`)));
+  await onStep?.('temp-synced');
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await onStep?.('renamed');
+  await syncFolder(dirname(path));
+}
+
+/** Whether `name` is a temporary file left by `writeFileAtomic` for `target`. */
+export function isTempFor(target: string, name: string): boolean {
+  return name.startsWith(`.${target}.tmp-`);
+}
+
+/**
+ * Appends one whole line to `file` (created if missing): written with a single positioned write
+ * and fsynced; if the write fails part-way (disk full), the file is cut back to its old length,
+ * so it never holds a partial line.
+ */
+export async function appendLine(file: string, line: string): Promise<void> {
+  const handle = await open(file, 'a');
+  const { size } = await handle.stat();
+  try {
+    const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
+    const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, size);
+    if (bytesWritten !== bytes.byteLength) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    await handle.sync();
+  } catch (err) {
+    await truncate(file, size).catch(() => {});
+    throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `mkdir -p` that cannot loop: Node's recursive mkdir spins forever on paths like /proc/foo (it
+ * alternates between ENOENT and EEXIST). Creates the missing folders one level at a time and says
+ * in words what stops it. Returns whether it created `dir` itself.
+ */
+export async function makeFolder(dir: string, flag: string): Promise<boolean> {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  let existing = target;
+  for (;;) {
+    const info = await stat(existing).catch((err: NodeJS.ErrnoException) => err);
+    if (!(info instanceof Error)) {
+      if (!info.isDirectory()) throw new UserError(`cannot use ${flag} ${dir}: ${existing === target ? 'it is a file' : `${existing} is a file`}; choose a folder path`);
+      break;
+    }
+    // ENOTDIR: some ancestor is a file; walking up finds it and names it.
+    if (info.code !== 'ENOENT' && info.code !== 'ENOTDIR') throw new UserError(`cannot use ${flag} ${dir}: ${describeFsError(info)}; choose a writable folder`);
+    const link = await lstat(existing).catch(() => undefined);
+    if (link?.isSymbolicLink()) throw new UserError(`cannot use ${flag} ${dir}: ${existing} is a symlink to a folder that does not exist; create it or choose another folder`);
+    if (existing === parse(existing).root) break;
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  for (const folder of missing) {
+    try {
+      await mkdir(folder);
+    } catch (err) {
+      throw new UserError(`cannot create ${flag} ${dir}: ${describeFsError(err)}; choose a writable folder`);
+    }
+  }
+  return missing.length > 0;
+}
