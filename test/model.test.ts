@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { SEED_EXPERIMENT } from '../src/config.js';
-import { buildModel, summarize } from '../src/model.js';
+import { buildModel, orthogonal, summarize } from '../src/model.js';
 import { useBackend } from './helpers.js';
 
 describe('buildModel', () => {
@@ -48,5 +48,31 @@ describe('buildModel', () => {
   it('one-hot input widens the LSTM kernel', () => {
     const summary = summarize(buildModel({ ...SEED_EXPERIMENT, encoding: 'onehot' }, 1));
     assert.equal(summary.layers[0].params, 4 * 16 * (10 + 16 + 1));
+  });
+});
+
+describe('orthogonal initialiser', () => {
+  it('gives tfjs\'s seeded orthogonal matrix, fast at large sizes', async () => {
+    await useBackend('cpu');
+    const warn = console.warn;
+    console.warn = () => {};
+    for (const shape of [[16, 64], [64, 256], [10, 64]]) {
+      const stock = tf.initializers.orthogonal({ seed: 7 }).apply(shape).dataSync();
+      const ours = orthogonal(shape, 7).dataSync();
+      assert.ok(stock.every((v, i) => Math.abs(v - ours[i]) < 2e-6), `${shape}`);
+    }
+    console.warn = warn;
+    const started = performance.now();
+    const q = orthogonal([256, 1024], 1);
+    assert.ok(performance.now() - started < 3000, 'seconds, not minutes');
+    // Rows orthonormal: Q Qᵀ = I.
+    const gram = tf.matMul(q, q, false, true).sub(tf.eye(256)).abs().max().dataSync()[0];
+    assert.ok(gram < 1e-5, `Q Qᵀ = I within ${gram}`);
+  });
+
+  it('a built model keeps saying Orthogonal(seed) in its config', () => {
+    const model = buildModel({ ...SEED_EXPERIMENT, units: 80 }, 3);
+    const config = JSON.stringify(model.getConfig());
+    assert.match(config, /"recurrentInitializer":\{"className":"Orthogonal","config":\{"gain":1,"seed":\d+\}\}/);
   });
 });

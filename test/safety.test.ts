@@ -318,3 +318,22 @@ describe('wording', () => {
     assert.doesNotMatch(run.stdout, /fused engine/);
   });
 });
+
+describe('sizes: measured limits, estimates up front, no crashes', () => {
+  it('--units above the measured 1,024 is refused; a batch that cannot fit in memory is refused at once, naming the flag', () => {
+    oneLine(seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
+    const started = performance.now();
+    oneLine(seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--model-dir', join(tempDir(), 'm')]), 2, /this run needs about [\d.]+ GiB of memory, more than this machine can give \([\d.]+ GiB of [\d.]+ GiB\); lower --batch-size/);
+    assert.ok(performance.now() - started < 3000);
+    oneLine(seqTag(['train', '--lstm', 'layers', '--encoding', 'onehot', '--samples', '10000000', '--backend', 'wasm', '--model-dir', join(tempDir(), 'm')]), 2, /keeps about 4\.\d GiB in the wasm backend, which holds at most 4 GiB; use --lstm fused/);
+    oneLine(seqTag(['sweep', '--grid', 'units=8,16', '--batch-size', '500000', '--samples', '500000', '--jobs', '2', '--out', join(tempDir(), 's')]), 2, /in each of 2 workers.*lower --batch-size/);
+  });
+
+  it('a run of minutes says what it will cost before it starts', async () => {
+    const run = start(['train', '--samples', '5000000', '--seed', '1', '--backend', 'cpu', '--model-dir', join(tempDir(), 'm')]);
+    await run.waitFor(/\n/);
+    run.child.kill('SIGKILL');
+    await run.done;
+    assert.match(run.out().split('\n')[0], /^estimate: about \d+ min and \d+ MiB of memory for this run/);
+  });
+});

@@ -1,6 +1,8 @@
+import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
 import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
+import { estimateCost, formatBytes, type Cost } from '../cost.js';
 import { UserError } from '../errors.js';
 import { thousands } from '../format.js';
 import { freshSeed } from '../random.js';
@@ -23,6 +25,34 @@ export function positiveNumber(value: string): number {
 }
 
 const MAX_SEED = 2 ** 31 - 1;
+/** The largest LSTM measured to build, train and evaluate here (2 cores, 24 GiB): 4,096 exhausted wasm's 4 GiB. */
+export const MAX_UNITS = 1024;
+/** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */
+const WASM_MEMORY_BYTES = 3.5 * 2 ** 30;
+/** A run may plan to use at most this share of the machine's memory. */
+const MEMORY_SHARE = 0.75;
+
+/**
+ * Refuses a run that cannot fit in memory (naming the flag to lower) instead of letting it crash,
+ * and returns its estimated cost so that long or large runs can say so before they start.
+ */
+export function affordable(config: Omit<Config, 'seed'>, copies = 1, backend?: string): Cost {
+  const cost = estimateCost(config);
+  if (backend === 'wasm' && cost.backendBytes > WASM_MEMORY_BYTES) {
+    throw new UserError(`--lstm layers keeps about ${formatBytes(cost.backendBytes)} in the wasm backend, which holds at most 4 GiB; use --lstm fused (the default), --backend cpu, or lower --${cost.biggest}`, 2);
+  }
+  const limit = MEMORY_SHARE * totalmem();
+  if (cost.bytes * copies > limit) {
+    const each = copies > 1 ? ` in each of ${copies} workers` : '';
+    throw new UserError(`this run needs about ${formatBytes(cost.bytes)} of memory${each}, more than this machine can give (${formatBytes(limit)} of ${formatBytes(totalmem())}); lower --${cost.biggest}`, 2);
+  }
+  return cost;
+}
+
+/** A cost worth announcing before the run: over a minute, or over 2 GiB. */
+export function isCostly(cost: Cost): boolean {
+  return cost.seconds > 60 || cost.bytes > 2 * 2 ** 30;
+}
 
 /**
  * Flags that define the experiment; shared by every command that builds and trains a model.
@@ -39,7 +69,7 @@ export function addExperimentOptions(cmd: Command): Command {
     .option('--epochs <n>', 'training epochs', wholeNumber(1, 100_000), d.epochs)
     .option('--samples <n>', 'training sequences', wholeNumber(1, 10_000_000), d.samples)
     .option('--batch-size <n>', 'sequences per gradient step', wholeNumber(1, 1_000_000), d.batchSize)
-    .option('--units <n>', 'LSTM units', wholeNumber(1, 4096), d.units)
+    .option('--units <n>', 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)', wholeNumber(1, MAX_UNITS), d.units)
     .option('--lr <x>', 'learning rate (default: Keras\'s for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)', positiveNumber)
     .option('--seed <n>', 'fixes data, initial weights and batch order (default: a fresh one, printed)', wholeNumber(0, MAX_SEED))
     .addOption(

@@ -13,7 +13,7 @@ import { rngFor } from '../random.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../render.js';
 import { expandRuns, RESULTS_FILE, runSweep, summarize } from '../sweep.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
+import { addBackendOption, addExperimentOptions, affordable, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
@@ -161,6 +161,7 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
   const specs = expandRuns(configs, seeds);
+  for (const { config } of configs) affordable(config, Math.min(flags.jobs, specs.length));
   const resultsPath = join(flags.out, RESULTS_FILE);
 
   const out = stdout();

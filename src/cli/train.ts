@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../backend.js';
 import type { Config } from '../config.js';
 import { terminalLossChart } from '../charts.js';
+import { formatBytes, formatDuration } from '../cost.js';
 import { diagnose } from '../diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../experiment.js';
 import { labelEntropy } from '../metrics.js';
@@ -11,7 +12,7 @@ import { ModelFolder, quotePath, type ModelRecord } from '../storage.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../train.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
+import { addBackendOption, addExperimentOptions, affordable, configFromFlags, givenOn, isCostly, type BackendFlag, type ExperimentFlags } from './options.js';
 
 export const DEFAULT_MODEL_DIR = './seq-tag-model';
 const TEST_VIEW_SIZE = 5;
@@ -60,6 +61,7 @@ function interruptOnCtrlC(onFirst: () => void): { signal: AbortSignal; dispose: 
 }
 
 async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
+  affordable(config);
   const folder = await ModelFolder.open(flags.modelDir);
   try {
     await trainInto(folder, flags, config);
@@ -79,6 +81,9 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   const hadModel = await folder.hasModel();
   const unchanged = hadModel ? `${flags.modelDir} is unchanged` : `nothing was written to ${flags.modelDir}`;
 
+  const cost = affordable(config, 1, backend.name);
+  if (isCostly(cost)) say(style.yellow(`estimate: about ${formatDuration(cost.seconds)} and ${formatBytes(cost.bytes)} of memory for this run (rates measured on a 2-core machine; Ctrl-C saves the last completed epoch)`));
+  if (cost.initSeconds > 2) say(`initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`);
   const experiment = createExperiment(config);
   say(renderHeader(backend, config, experiment.summary, style));
   say('');
