@@ -6,7 +6,7 @@
  * seconds per epoch. A benchmark, not a test: it prints figures and fails only if a run fails.
  * Options: --repeats N (default 5; layers engine runs use min(N, 3)).
  */
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
 import { initBackend, type BackendName } from '../src/backend.js';
 import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/config.js';
 import { createExperiment, runExperiment } from '../src/experiment.js';

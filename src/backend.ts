@@ -1,11 +1,17 @@
 import { createRequire } from 'node:module';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import cpuBackend = require('@tensorflow/tfjs-backend-cpu');
 import wasmBackend = require('@tensorflow/tfjs-backend-wasm');
 
-/** Referencing the package keeps its import, which registers the 'wasm' backend. */
+/** Referencing the packages keeps their imports, which register the 'wasm' and 'cpu' backends. */
 export const WASM_BACKEND_VERSION: string = wasmBackend.version_wasm;
+export const CPU_BACKEND_VERSION: string = cpuBackend.version_cpu;
+import { registerChainedOps } from './chained-ops.js';
 import { UserError } from './errors.js';
+
+// tfjs-layers calls tensor methods that only the umbrella package registers.
+registerChainedOps();
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -1,60 +1,73 @@
 import { plot } from 'simple-ascii-chart';
 import type { ConfigSummary } from './sweep.js';
 
+const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+const W = 640;
+const H = 360;
+const LEFT = 64;
+const TOP = 16;
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** About `count` round tick values from at or below `lo` to at or above `hi`. */
+export function niceTicks(lo: number, hi: number, count = 6): number[] {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw)!;
+  const ticks: number[] = [];
+  const last = Math.ceil(hi / step - 1e-9) * step;
+  for (let t = Math.floor(lo / step + 1e-9) * step; t <= last + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
 /**
  * The loss curves of a sweep as an SVG document: per configuration, the median training loss per
- * epoch across seeds (line) inside its min–max band (area), with the no-skill floor as a dashed
- * rule. A Vega-Lite spec compiled and rendered by Vega in Node: no browser, no native canvas.
+ * epoch across seeds (line and points) inside its min–max band, with the no-skill floor as a dashed
+ * rule. Written directly (no charting library: this one chart did not justify Vega's 25 MB).
  * Configurations whose every run diverged have no curve and are listed in the subtitle.
  */
-export async function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: string): Promise<string> {
-  // Loaded on demand: Vega is large, and only sweeps draw charts.
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
-  const values = summaries.flatMap((s) => s.curve.map((p) => ({ configuration: s.label, ...p })));
+export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: string): string {
+  const drawn = summaries.filter((s) => s.curve.length > 0);
   const missing = summaries.filter((s) => s.curve.length === 0).map((s) => s.label);
   const subtitle = ['median over seeds; band: min to max; dashed: the no-skill floor'];
   if (missing.length) subtitle.push('no curve, every run diverged:', ...missing.map((label) => `• ${label}`));
-  const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle, subtitleColor: '#555', anchor: 'start' },
-    width: 640,
-    height: 360,
-    layer: [
-      {
-        data: { values },
-        mark: { type: 'area', opacity: 0.18 },
-        encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 }, scale: { zero: false, nice: false } },
-          y: { field: 'min', type: 'quantitative', title: 'training loss (nats)', scale: { zero: false } },
-          y2: { field: 'max' },
-          color: { field: 'configuration', type: 'nominal', legend: { orient: 'bottom', columns: 1, labelLimit: 640, symbolOpacity: 1 } },
-        },
-      },
-      {
-        data: { values },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'epoch', type: 'quantitative' },
-          y: { field: 'median', type: 'quantitative' },
-          color: { field: 'configuration', type: 'nominal' },
-        },
-      },
-      {
-        data: { values: [{ floor }] },
-        mark: { type: 'rule', strokeDash: [6, 4], color: 'black' },
-        encoding: { y: { field: 'floor', type: 'quantitative' } },
-      },
-      {
-        data: { values: [{ floor, label: `no-skill floor ${floor.toFixed(4)}` }] },
-        mark: { type: 'text', align: 'right', dx: -4, dy: -6, color: 'black' },
-        encoding: { y: { field: 'floor', type: 'quantitative' }, x: { value: 640 }, text: { field: 'label' } },
-      },
-    ],
-  };
-  const view = new vega.View(vega.parse(vegaLite.compile(spec as never).spec), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  const points = drawn.flatMap((s) => s.curve);
+  const lastEpoch = Math.max(1, ...points.map((p) => p.epoch));
+  const yTicks = niceTicks(Math.min(floor, ...points.map((p) => p.min)), Math.max(floor, ...points.map((p) => p.max)));
+  const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
+  const head = TOP + 22 + 16 * subtitle.length;
+  const x = (epoch: number) => LEFT + (lastEpoch === 1 ? W / 2 : ((epoch - 1) / (lastEpoch - 1)) * W);
+  const y = (loss: number) => head + H - ((loss - y0) / (y1 - y0 || 1)) * H;
+  const f = (v: number) => v.toFixed(1);
+  const xTicks = niceTicks(1, lastEpoch, Math.min(10, lastEpoch)).filter((t) => Number.isInteger(t) && t >= 1);
+  const legendTop = head + H + 44;
+  const height = legendTop + 18 * drawn.length + 8;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${LEFT + W + 24}" height="${height}" viewBox="0 0 ${LEFT + W + 24} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${LEFT}" y="${TOP + 12}" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
+    ...subtitle.map((line, k) => `<text x="${LEFT}" y="${TOP + 30 + 16 * k}" fill="#555">${escapeXml(line)}</text>`),
+    ...yTicks.map((t) => `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#ddd"/><text x="${LEFT - 6}" y="${f(y(t) + 4)}" text-anchor="end">${t}</text>`),
+    ...xTicks.map((t) => `<text x="${f(x(t))}" y="${head + H + 16}" text-anchor="middle">${t}</text>`),
+    `<line x1="${LEFT}" x2="${LEFT}" y1="${head}" y2="${head + H}" stroke="#888"/><line x1="${LEFT}" x2="${LEFT + W}" y1="${head + H}" y2="${head + H}" stroke="#888"/>`,
+    `<text x="${LEFT + W / 2}" y="${head + H + 32}" text-anchor="middle">epoch</text>`,
+    `<text transform="translate(16 ${head + H / 2}) rotate(-90)" text-anchor="middle">training loss (nats)</text>`,
+    ...drawn.map((s, k) => {
+      const colour = PALETTE[k % PALETTE.length];
+      const band = [...s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.max))}`), ...[...s.curve].reverse().map((p) => `${f(x(p.epoch))},${f(y(p.min))}`)].join(' ');
+      const line = s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.median))}`).join(' ');
+      const dots = s.curve.map((p) => `<circle cx="${f(x(p.epoch))}" cy="${f(y(p.median))}" r="2.5" fill="${colour}"/>`).join('');
+      return `<g><title>${escapeXml(s.label)}</title><polygon points="${band}" fill="${colour}" fill-opacity="0.18"/><polyline points="${line}" fill="none" stroke="${colour}" stroke-width="2"/>${dots}</g>`;
+    }),
+    `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(floor))}" y2="${f(y(floor))}" stroke="black" stroke-dasharray="6 4"/>`,
+    `<text x="${LEFT + W - 4}" y="${f(y(floor) - 6)}" text-anchor="end">no-skill floor ${floor.toFixed(4)}</text>`,
+    ...drawn.map((s, k) => `<rect x="${LEFT}" y="${legendTop + 18 * k}" width="12" height="12" fill="${PALETTE[k % PALETTE.length]}"/><text x="${LEFT + 18}" y="${legendTop + 18 * k + 10}">${escapeXml(s.label)}</text>`),
+    '</svg>',
+  ];
+  return `${parts.join('\n')}\n`;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
 import { permutation, randomIndex, Rng } from './random.js';
 
 /** Every sequence has this many positions, one per digit 0..9. */
@@ -64,14 +64,14 @@ export function inputWidth(encoding: Encoding): number {
 export function featureTensor(digits: Int32Array, encoding: Encoding): tf.Tensor3D {
   const n = digits.length / SEQUENCE_LENGTH;
   if (encoding === 'scalar') return tf.tensor3d(Float32Array.from(digits), [n, SEQUENCE_LENGTH, 1]);
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(digits, 'int32'), 10).toFloat().reshape([n, SEQUENCE_LENGTH, 10]));
+  return tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(digits, 'int32'), 10), 'float32'), [n, SEQUENCE_LENGTH, 10]));
 }
 
 /** Targets: float32 one-hot [n, 10, 2]. */
 export function labelTensor(labels: Int32Array): tf.Tensor3D {
   const n = labels.length / SEQUENCE_LENGTH;
   return tf.tidy(() =>
-    tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES).toFloat().reshape([n, SEQUENCE_LENGTH, NUM_CLASSES]),
+    tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES), 'float32'), [n, SEQUENCE_LENGTH, NUM_CLASSES]),
   );
 }
 

@@ -1,5 +1,6 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from './config.js';
 import { thousands } from './format.js';
 import { featureTensor, generateDataset, labelTensor } from './data.js';
@@ -144,7 +145,7 @@ interface Burst {
  * A few real training steps of `model` through the layers engine, on the first batches of epoch 1's
  * order, recording each batch's loss and the gradients' global norm before clipping.
  */
-function trainBurst(model: tf.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, batches: number): Burst {
+function trainBurst(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, batches: number): Burst {
   const gradNorms: number[] = [];
   const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]));
   const order = permutation(x.shape[0], rngFor(config.seed, 'shuffle'));
@@ -253,7 +254,7 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
   const model = buildModel(config, config.seed);
   try {
     const rows = Math.min(OUTPUT_SAMPLE, config.samples);
-    const out = tf.tidy(() => predictAll(model, x.slice(0, rows)).dataSync() as Float32Array);
+    const out = tf.tidy(() => predictAll(model, tf.slice(x, 0, rows)).dataSync() as Float32Array);
     const checks: Check[] = [...(options.saved ? [checkSavedWeights(options.saved)] : []), checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
     checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));

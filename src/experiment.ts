@@ -1,5 +1,6 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from './config.js';
 import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
 import { evaluateTags, type Evaluation } from './metrics.js';
@@ -11,7 +12,7 @@ import { tagLoss, trainModel, type TrainingCallbacks, type TrainingResult } from
 /** A built, untrained model with its training data, ready for `trainModel`. */
 export interface Experiment {
   config: Config;
-  model: tf.Sequential;
+  model: tfl.Sequential;
   summary: ModelSummary;
   data: Dataset;
 }
@@ -28,7 +29,7 @@ export async function runExperiment(experiment: Experiment, callbacks: TrainingC
 }
 
 /** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */
-export function tagFreshSequences(model: tf.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): TaggedSequence[] {
+export function tagFreshSequences(model: tfl.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): TaggedSequence[] {
   return tagSequences(model, config.encoding, generateDataset(n, rngFor(seed, 'test-view')));
 }
 
@@ -39,7 +40,7 @@ export const HELD_OUT_SIZE = 1000;
  * Scores `model` on `n` held-out sequences drawn from the `held-out` stream of `seed`: a stream
  * distinct from the training data's, so with the training seed it is still unseen data.
  */
-export function evaluateOnHeldOut(model: tf.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): Evaluation {
+export function evaluateOnHeldOut(model: tfl.LayersModel, config: Pick<Config, 'encoding'>, n: number, seed: number): Evaluation {
   const data = generateDataset(n, rngFor(seed, 'held-out'));
   const { loss, predicted } = tf.tidy(() => {
     const x = featureTensor(data.digits, config.encoding);
@@ -47,7 +48,7 @@ export function evaluateOnHeldOut(model: tf.LayersModel, config: Pick<Config, 'e
     const out = predictAll(model, x);
     return {
       loss: tagLoss(y, out).dataSync()[0],
-      predicted: out.argMax(-1).dataSync() as Int32Array,
+      predicted: tf.argMax(out, -1).dataSync() as Int32Array,
     };
   });
   return evaluateTags(data.labels, predicted, SEQUENCE_LENGTH, loss);

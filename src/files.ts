@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { describeFsError, UserError } from './errors.js';
 
@@ -28,6 +28,19 @@ export async function syncFolder(dir: string): Promise<void> {
 }
 
 /**
+ * Writes all of `data` at `position`: one write call may write less than asked when the disk is
+ * nearly full, without an error; the next one then fails with ENOSPC.
+ */
+async function writeAll(handle: FileHandle, data: Uint8Array, from: number, to: number, position: number): Promise<void> {
+  while (from < to) {
+    const { bytesWritten } = await handle.write(data, from, to - from, position);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    from += bytesWritten;
+    position += bytesWritten;
+  }
+}
+
+/**
  * Writes `data` to a new file and fsyncs it. `onStep('partial')` runs after half of it is written,
  * so a test can kill the process with a torn file on disk. On failure the file is removed.
  */
@@ -36,9 +49,9 @@ export async function writeNewFile(path: string, data: Uint8Array, onStep?: Step
   let written = false;
   try {
     const half = data.byteLength >> 1;
-    await handle.write(data, 0, half, 0);
+    await writeAll(handle, data, 0, half, 0);
     await onStep?.('partial');
-    await handle.write(data, half, data.byteLength - half, half);
+    await writeAll(handle, data, half, data.byteLength, half);
     await handle.sync();
     written = true;
   } finally {
@@ -81,8 +94,7 @@ export async function appendLine(file: string, line: string): Promise<void> {
   const { size } = await handle.stat();
   try {
     const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
-    const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, size);
-    if (bytesWritten !== bytes.byteLength) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    await writeAll(handle, bytes, 0, bytes.byteLength, size);
     await handle.sync();
   } catch (err) {
     await truncate(file, size).catch(() => {});

@@ -1,5 +1,6 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config, OutputActivation, RecurrentActivation } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
 
@@ -61,8 +62,8 @@ export interface Parameters {
   stateShapes: number[][];
 }
 
-export function readParameters(model: tf.LayersModel): Parameters {
-  const copy = (weights: tf.LayerVariable[]) => weights.map((w) => Float64Array.from(w.read().dataSync()));
+export function readParameters(model: tfl.LayersModel): Parameters {
+  const copy = (weights: tfl.LayerVariable[]) => weights.map((w) => Float64Array.from(w.read().dataSync()));
   return {
     tensors: copy(model.trainableWeights),
     shapes: model.trainableWeights.map((w) => w.shape as number[]),
@@ -77,8 +78,8 @@ export function copyParameters(p: Parameters): Parameters {
 }
 
 /** Writes trained parameters and moving statistics back into the tfjs model (rounded to float32). */
-export function writeParameters(model: tf.LayersModel, params: Parameters): void {
-  const write = (weights: tf.LayerVariable[], values: Float64Array[], shapes: number[][]) =>
+export function writeParameters(model: tfl.LayersModel, params: Parameters): void {
+  const write = (weights: tfl.LayerVariable[], values: Float64Array[], shapes: number[][]) =>
     weights.forEach((w, k) => {
       const t = tf.tensor(Float32Array.from(values[k]), shapes[k]);
       w.write(t);

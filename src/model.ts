@@ -1,5 +1,6 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config, InitializerName } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
 import { rngFor } from './random.js';
@@ -10,14 +11,14 @@ export type ModelConfig = Pick<
   'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm' | 'kernelInitializer' | 'recurrentInitializer'
 >;
 
-type Initializer = ReturnType<typeof tf.initializers.zeros>;
+type Initializer = ReturnType<typeof tfl.initializers.zeros>;
 
 /** Above this many elements tfjs's orthogonal initialiser is slow (0.4 s at 128 units, 31 s at 512, measured). */
 const FAST_ORTHOGONAL_FROM = 4 * 64 * 64 + 1;
 
 function initializer(name: InitializerName, seed: number): Initializer {
-  if (name === 'zeros') return tf.initializers.zeros();
-  const init = (tf.initializers[name] as (args: { seed: number }) => Initializer)({ seed });
+  if (name === 'zeros') return tfl.initializers.zeros();
+  const init = (tfl.initializers[name] as (args: { seed: number }) => Initializer)({ seed });
   if (name === 'orthogonal') {
     // Same matrix, computed fast: the instance keeps tfjs's class and config, so the saved model
     // still says Orthogonal(seed) and stock tfjs or Keras can re-create it.
@@ -72,7 +73,7 @@ export function orthogonal(shape: number[], seed: number): tf.Tensor {
  * Initialisers match Keras (glorotUniform kernels, orthogonal recurrent kernel, unit forget bias)
  * and each gets its own seed drawn from `seed`, so the same seed gives the same initial weights.
  */
-export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
+export function buildModel(config: ModelConfig, seed: number): tfl.Sequential {
   // tfjs warns on console that orthogonal initialisation of matrices over 2,000 elements is slow; it
   // takes milliseconds here, and the warning would interleave with seq-tag's own output.
   const warn = console.warn;
@@ -84,12 +85,12 @@ export function buildModel(config: ModelConfig, seed: number): tf.Sequential {
   }
 }
 
-function assemble(config: ModelConfig, seed: number): tf.Sequential {
+function assemble(config: ModelConfig, seed: number): tfl.Sequential {
   const initSeeds = rngFor(seed, 'weights');
   const nextSeed = () => Math.floor(initSeeds() * 2 ** 31);
-  const model = tf.sequential({ name: 'seq_tag' });
+  const model = tfl.sequential({ name: 'seq_tag' });
   const inputShape = [SEQUENCE_LENGTH, inputWidth(config.encoding)];
-  const lstm = tf.layers.lstm({
+  const lstm = tfl.layers.lstm({
     name: 'lstm',
     units: config.units,
     returnSequences: true,
@@ -98,16 +99,16 @@ function assemble(config: ModelConfig, seed: number): tf.Sequential {
     kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
     recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
     ...(config.bidirectional ? {} : { inputShape }),
-  }) as tf.RNN;
+  }) as tfl.RNN;
   // Bidirectional clones the layer's config for the backward direction, as Keras does.
-  model.add(config.bidirectional ? tf.layers.bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
+  model.add(config.bidirectional ? tfl.layers.bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
   const dense = initializer(config.kernelInitializer, nextSeed());
-  if (config.batchNorm) model.add(tf.layers.batchNormalization({ name: 'batch_normalization' }));
-  if (config.layerNorm) model.add(tf.layers.layerNormalization({ name: 'layer_normalization' }));
+  if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization' }));
+  if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization' }));
   model.add(
-    tf.layers.timeDistributed({
+    tfl.layers.timeDistributed({
       name: 'time_distributed',
-      layer: tf.layers.dense({
+      layer: tfl.layers.dense({
         name: 'dense',
         units: NUM_CLASSES,
         activation: config.activation,
@@ -133,14 +134,14 @@ export interface ModelSummary {
 }
 
 /** What Keras's `model.summary()` shows, as data. */
-export function summarize(model: tf.LayersModel): ModelSummary {
+export function summarize(model: tfl.LayersModel): ModelSummary {
   const layers = model.layers.map((layer) => ({
     name: layer.name,
     type: layer.getClassName(),
     outputShape: layer.outputShape as (number | null)[],
     params: layer.countParams(),
   }));
-  const count = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + w.read().size, 0);
+  const count = (weights: tfl.LayerVariable[]) => weights.reduce((sum, w) => sum + w.read().size, 0);
   return {
     layers,
     totalParams: count(model.weights),
@@ -153,10 +154,10 @@ export function summarize(model: tf.LayersModel): ModelSummary {
  * The output is normalised by its row sum first, as categorical crossentropy does, so that a
  * non-softmax head is judged by the same numbers the loss sees.
  */
-export function predictRepeatProbability(model: tf.LayersModel, features: tf.Tensor3D): Float32Array {
+export function predictRepeatProbability(model: tfl.LayersModel, features: tf.Tensor3D): Float32Array {
   return tf.tidy(() => {
     const out = predictAll(model, features);
-    const p = out.div(out.sum(-1, true)).slice([0, 0, 1], [-1, -1, 1]);
+    const p = tf.slice(tf.div(out, tf.sum(out, -1, true)), [0, 0, 1], [-1, -1, 1]);
     return p.dataSync() as Float32Array;
   });
 }
@@ -169,6 +170,6 @@ const PREDICT_BATCH = 4096;
  * `model.predict` would otherwise split into batches of 32 and, per batch, dispatch the LSTM's
  * per-step kernels again (a 1,000-sequence evaluation took 210 ms that way on wasm, 55 ms now).
  */
-export function predictAll(model: tf.LayersModel, features: tf.Tensor): tf.Tensor3D {
+export function predictAll(model: tfl.LayersModel, features: tf.Tensor): tf.Tensor3D {
   return model.predict(features, { batchSize: Math.max(1, Math.min(features.shape[0], PREDICT_BATCH)) }) as tf.Tensor3D;
 }

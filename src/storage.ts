@@ -1,7 +1,8 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from './config.js';
 import { describeFsError, UserError } from './errors.js';
 import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
@@ -27,7 +28,7 @@ export interface ModelRecord {
 }
 
 export interface SavedModel {
-  model: tf.LayersModel;
+  model: tfl.LayersModel;
   record: ModelRecord;
   /** Names of weights that are NaN or infinite (only when loaded with `allowNonFinite`). */
   nonFinite: string[];
@@ -94,7 +95,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
 }
 
 /** The files of a save, in memory: the Layers-format model.json text (minus its weights path) and the weights. */
-async function serialize(model: tf.LayersModel, record: ModelRecord, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
+async function serialize(model: tfl.LayersModel, record: ModelRecord, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
   model.setUserDefinedMetadata(record as unknown as object);
   let captured: tf.io.ModelArtifacts | undefined;
   await model.save({
@@ -185,7 +186,7 @@ export class ModelFolder {
    * with the folder), then the old weights removed. Leftovers of a crashed save are removed too.
    * `onStep` runs between the steps (tests crash the process there).
    */
-  async save(model: tf.LayersModel, record: ModelRecord, onStep?: StepHook): Promise<void> {
+  async save(model: tfl.LayersModel, record: ModelRecord, onStep?: StepHook): Promise<void> {
     if (this.lock.lost) throw new UserError(`lost the lock on ${this.shown} (another process took it over); the model was not saved`);
     const weightsName = `weights-${uniqueId()}.bin`;
     const { json, weights } = await serialize(model, record, weightsName);
@@ -230,7 +231,7 @@ export class ModelFolder {
 }
 
 /** Claims `dir`, saves, releases: for callers that need no lock across training. */
-export async function saveModel(model: tf.LayersModel, dir: string, record: ModelRecord, onStep?: StepHook): Promise<void> {
+export async function saveModel(model: tfl.LayersModel, dir: string, record: ModelRecord, onStep?: StepHook): Promise<void> {
   const folder = await ModelFolder.open(dir);
   try {
     await folder.save(model, record, onStep);
@@ -240,7 +241,7 @@ export async function saveModel(model: tf.LayersModel, dir: string, record: Mode
 }
 
 /** Names of the model's weights holding NaN or ±Infinity. */
-function nonFiniteWeights(model: tf.LayersModel): string[] {
+function nonFiniteWeights(model: tfl.LayersModel): string[] {
   return model.weights.filter((w) => !w.read().dataSync().every(Number.isFinite)).map((w) => w.originalName);
 }
 
@@ -250,9 +251,9 @@ function nonFiniteWeights(model: tf.LayersModel): string[] {
  */
 export async function loadModel(dir: string, options: { allowNonFinite?: boolean } = {}): Promise<SavedModel> {
   if (dir.trim() === '') throw new UserError('--model-dir is empty; give the folder train saved to', 2);
-  let model: tf.LayersModel;
+  let model: tfl.LayersModel;
   try {
-    model = await tf.loadLayersModel({ load: () => readArtifacts(dir) });
+    model = await tfl.loadLayersModel({ load: () => readArtifacts(dir) });
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw corrupt(dir, (err as Error).message.split('\n')[0]);

@@ -1,5 +1,5 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tfl = require('@tensorflow/tfjs-layers');
 import { Dataset, Encoding, featureTensor, SEQUENCE_LENGTH, sequenceAt } from './data.js';
 import { predictRepeatProbability } from './model.js';
 
@@ -12,7 +12,7 @@ export interface TaggedSequence {
   predicted: number[];
 }
 
-export function tagSequences(model: tf.LayersModel, encoding: Encoding, data: Dataset): TaggedSequence[] {
+export function tagSequences(model: tfl.LayersModel, encoding: Encoding, data: Dataset): TaggedSequence[] {
   const features = featureTensor(data.digits, encoding);
   const probs = predictRepeatProbability(model, features);
   features.dispose();

@@ -1,5 +1,6 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
-import tf = require('@tensorflow/tfjs');
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from './config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
 import { clipInPlace, copyParameters, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
@@ -58,7 +59,7 @@ const YIELD_EVERY_MS = 50;
  * yTrue, yPred: [batch, 10, 2] → scalar mean over batch and time.
  */
 export function tagLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return tf.metrics.categoricalCrossentropy(yTrue, yPred).mean() as tf.Scalar;
+  return tf.mean(tfl.metrics.categoricalCrossentropy(yTrue, yPred)) as tf.Scalar;
 }
 
 export type OptimizerConfig = Pick<Config, 'optimizer' | 'lr' | 'adamEpsilon'>;
@@ -127,7 +128,7 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  * Like Keras's TerminateOnNaN, but also catching the wasm backend's pinned loss, the NaN guard stops
  * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
-export async function trainModel(model: tf.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+export async function trainModel(model: tfl.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
   const engine = config.lstm === 'fused' ? fusedEngine(model, data, config) : layersEngineOn(model, data, config);
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
@@ -189,7 +190,7 @@ export interface Engine {
  * gradients before clipping (the diagnosis measures their norm); it runs inside the step's tidy.
  */
 export function layersEngine(
-  model: tf.LayersModel,
+  model: tfl.LayersModel,
   x: tf.Tensor3D,
   y: tf.Tensor3D,
   config: Config,
@@ -224,7 +225,7 @@ export function layersEngine(
 }
 
 /** The layers engine on its own feature and target tensors, freed when training finishes. */
-function layersEngineOn(model: tf.LayersModel, data: Dataset, config: Config): Engine {
+function layersEngineOn(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
   const x = featureTensor(data.digits, config.encoding);
   const y = labelTensor(data.labels);
   const engine = layersEngine(model, x, y, config);
@@ -239,7 +240,7 @@ function layersEngineOn(model: tf.LayersModel, data: Dataset, config: Config): E
 }
 
 /** The fused typed-array engine (src/fused.ts): no tfjs kernels per step. */
-function fusedEngine(model: tf.LayersModel, data: Dataset, config: Config): Engine {
+function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
   const network = new FusedNetwork(config, readParameters(model));
   const optimizer = new TypedOptimizer(config, network.params.tensors);
   const digits = new Int32Array(config.batchSize * SEQUENCE_LENGTH);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { SEED_EXPERIMENT, type Config } from '../src/config.js';
 import { featureTensor, generateDataset, labelTensor } from '../src/data.js';
 import { createExperiment, runExperiment } from '../src/experiment.js';
@@ -27,7 +28,7 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
  * only. Heads that are not softmax get a positive Dense bias: otherwise most output rows have a zero
  * or negative entry, the clip is active everywhere and every gradient is zero (a vacuous check).
  */
-function randomizeWeights(model: tf.LayersModel, seed: number, activation: Config['activation']): void {
+function randomizeWeights(model: tfl.LayersModel, seed: number, activation: Config['activation']): void {
   const weights = model.getWeights();
   model.setWeights(
     weights.map((w, k) =>
@@ -53,7 +54,7 @@ const CASES: Case[] = [
   { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'sigmoid', batch: 9, batchNorm: true, layerNorm: true },
 ];
 
-describe('fused engine parity with tf.layers', () => {
+describe('fused engine parity with tfl.layers', () => {
   before(() => useBackend('cpu'));
 
   for (const c of CASES) {

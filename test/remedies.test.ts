@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SEED_EXPERIMENT, type Config } from '../src/config.js';
 import { buildModel, summarize } from '../src/model.js';
 import { clipGradients, makeOptimizer } from '../src/train.js';
@@ -38,7 +38,7 @@ describe('remedy flags change the model and optimizer as named', () => {
     assert.ok(zeros[3].dataSync().every((v) => v === 0), 'dense kernel');
     const narrow = buildModel({ ...config, kernelInitializer: 'randomNormal' }, 2).getWeights()[0];
     const wide = buildModel(config, 2).getWeights()[0];
-    const std = (t: tf.Tensor) => tf.moments(t).variance.sqrt().dataSync()[0];
+    const std = (t: tf.Tensor) => tf.sqrt(tf.moments(t).variance).dataSync()[0];
     assert.ok(std(narrow) < 0.08 && std(wide) > 0.12, `randomNormal std ${std(narrow)} vs glorotUniform ${std(wide)}`);
   });
 

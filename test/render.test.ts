@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { terminalLossChart } from '../src/charts.js';
+import { lossCurvesSvg, niceTicks, terminalLossChart } from '../src/charts.js';
 import { formatLoss, plural, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderSweepTable, renderTagged, styleFor, toJson } from '../src/render.js';
 
 const ANSWER_LIKE = ['linear head alone (the seed\'s bug)', 'answer 1: softmax', 'answer 2: BatchNormalization', 'answer 3: LayerNormalization', 'answer 3: clipnorm 1.0', 'answer 3: learning rate 1e-4', 'answer 3: SGD', 'answer 3: smaller-variance init (randomNormal, sd 0.05)'];
@@ -134,5 +134,31 @@ describe('words', () => {
     assert.equal(plural(1, 'epoch'), '1 epoch');
     assert.equal(plural(0, 'run'), '0 runs');
     assert.equal(plural(1000, 'sequence'), '1,000 sequences');
+  });
+});
+
+describe('loss-curves SVG', () => {
+  const curve = (base: number) => [1, 2, 3].map((epoch) => ({ epoch, median: base - epoch / 100, min: base - epoch / 100 - 0.01, max: base - epoch / 100 + 0.01 }));
+  const summary = (label: string, points: ReturnType<typeof curve>) => ({
+    label, probabilisticHead: true, runs: 2, failed: 0, divergedEpoch1: 0, divergedAny: 0, finalLoss: null, floor: 0.5, tokenAccuracy: null, exactMatch: null, f1: null, secondsPerRun: 1, verdict: '', curve: points,
+  });
+
+  it('draws a band and a median line per configuration, the floor, and lists the ones with no curve', () => {
+    const svg = lossCurvesSvg([summary('a <b> & "c"', curve(0.6)), summary('d', curve(0.7)), summary('all diverged', [])], 0.5004, 'title');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<\/svg>\n$/);
+    assert.equal((svg.match(/<polygon /g) ?? []).length, 2);
+    assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
+    assert.equal((svg.match(/<circle /g) ?? []).length, 6);
+    assert.match(svg, /a &#60;b&#62; &#38; &#34;c&#34;/, 'labels are escaped');
+    assert.match(svg, /no curve, every run diverged:.*\n.*• all diverged/);
+    assert.match(svg, /stroke-dasharray="6 4"/);
+    assert.match(svg, /no-skill floor 0\.5004/);
+  });
+
+  it('puts round ticks around the data', () => {
+    assert.deepEqual(niceTicks(0.49, 0.71), [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75]);
+    assert.deepEqual(niceTicks(1, 20, 10), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    assert.deepEqual(niceTicks(1, 1, 1), [1]);
   });
 });

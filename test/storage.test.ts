@@ -4,7 +4,8 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { SEED_EXPERIMENT, type Config } from '../src/config.js';
 import { UserError } from '../src/errors.js';
 import { buildModel } from '../src/model.js';
@@ -21,7 +22,7 @@ const record = (losses: number[]): ModelRecord => ({
   seqTagVersion: 'test',
 });
 const input = () => tf.tensor3d([[0, 1, 2, 3, 4, 5, 6, 7, 8, 8]].map((s) => s.map((d) => [d])));
-const weightsOf = (model: tf.LayersModel) => model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+const weightsOf = (model: tfl.LayersModel) => model.getWeights().flatMap((w) => Array.from(w.dataSync()));
 const weightsFiles = (dir: string) => readdirSync(dir).filter((f) => /^weights-[0-9a-f]{8}\.bin$/.test(f));
 
 async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -49,7 +50,7 @@ describe('storage', () => {
     assert.deepEqual(Array.from(b), Array.from(a));
   });
 
-  it('writes the standard Layers format that stock tf.loadLayersModel reads', async () => {
+  it('writes the standard Layers format that stock tfl.loadLayersModel reads', async () => {
     const dir = join(tempDir(), 'model');
     const model = buildModel(config, 4);
     await saveModel(model, dir, record([0.5]));
@@ -57,7 +58,7 @@ describe('storage', () => {
     assert.equal(json.format, 'layers-model');
     assert.deepEqual(json.weightsManifest[0].paths, [`./${weightsFiles(dir)[0]}`]);
     const weights = readFileSync(join(dir, weightsFiles(dir)[0]));
-    const stock = await tf.loadLayersModel(
+    const stock = await tfl.loadLayersModel(
       tf.io.fromMemory({
         modelTopology: json.modelTopology,
         weightSpecs: json.weightsManifest[0].weights,

@@ -205,7 +205,7 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
   // The table is out first: a full disk now loses no result, and each file is replaced whole or not at all.
   try {
     await writeFileAtomic(summaryPath, toJson({ command: 'sweep', seqTagVersion: VERSION, ...aggregate }));
-    await writeFileAtomic(svgPath, await lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
+    await writeFileAtomic(svgPath, lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
   } catch (err) {
     throw new UserError(`cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${resultsPath}: make room and run the same command to redo the summary`);
   }
