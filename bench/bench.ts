@@ -7,10 +7,10 @@
  * Options: --repeats N (default 5; layers engine runs use min(N, 3)).
  */
 import tf = require('@tensorflow/tfjs-core');
-import { initBackend, type BackendName } from '../src/backend.js';
-import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/config.js';
-import { createExperiment, runExperiment } from '../src/experiment.js';
-import { median } from '../src/sweep.js';
+import { initBackend, type BackendName } from '../src/model/backend.js';
+import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/model/config.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import { median } from '../src/sweep/sweep.js';
 import { argValue, machineLine, table, timeCli } from './common.js';
 
 const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow'];

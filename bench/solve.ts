@@ -4,8 +4,8 @@
  * if a seed misses the bar (token accuracy ≥ 99.5% and exact-match ≥ 98%).
  * Options: --seeds N (default 3), --backend NAME (default auto), --lstm ENGINE (default fused).
  */
-import { SOLVED } from '../src/metrics.js';
-import { median } from '../src/sweep.js';
+import { SOLVED } from '../src/task/metrics.js';
+import { median } from '../src/sweep/sweep.js';
 import { argValue, machineLine, table, timeCli } from './common.js';
 
 function flag(name: string, fallback: string): string {

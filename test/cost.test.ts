@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/config.js';
-import { estimateCost, formatBytes, formatDuration } from '../src/cost.js';
+import { SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
+import { estimateCost, formatBytes, formatDuration } from '../src/training/cost.js';
 
 describe('cost estimate', () => {
   it('is near the measured fit times (seed 0.65 s, BiLSTM 64 10.5 s, BiLSTM 128 18.0 s; init and evaluation on top)', () => {

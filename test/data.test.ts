@@ -8,8 +8,8 @@ import {
   parseDigitSequence,
   sampleSequence,
   SEQUENCE_LENGTH,
-} from '../src/data.js';
-import { permutation, rngFor } from '../src/random.js';
+} from '../src/task/data.js';
+import { permutation, rngFor } from '../src/task/random.js';
 import { useBackend } from './helpers.js';
 
 before(() => useBackend('cpu'));

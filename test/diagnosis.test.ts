@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, type Config } from '../src/config.js';
-import { diagnose } from '../src/diagnosis.js';
-import { createExperiment, runExperiment } from '../src/experiment.js';
-import { labelEntropy } from '../src/metrics.js';
-import { CLIP_BOUND_LOSS, divergenceSymptom } from '../src/train.js';
+import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { diagnose } from '../src/diagnosis/diagnosis.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import { labelEntropy } from '../src/task/metrics.js';
+import { CLIP_BOUND_LOSS, divergenceSymptom } from '../src/training/train.js';
 import { useBackend } from './helpers.js';
 
 const base: Config = { ...SEED_EXPERIMENT, samples: 200, epochs: 2, seed: 1 };

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { SEED_EXPERIMENT, type Config } from '../src/config.js';
-import { featureTensor, generateDataset, labelTensor } from '../src/data.js';
-import { createExperiment, runExperiment } from '../src/experiment.js';
-import { FusedNetwork, gemmNT, readParameters } from '../src/fused.js';
-import { buildModel } from '../src/model.js';
-import { rngFor } from '../src/random.js';
-import { tagLoss } from '../src/train.js';
+import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { featureTensor, generateDataset, labelTensor } from '../src/task/data.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import { FusedNetwork, gemmNT, readParameters } from '../src/training/fused.js';
+import { buildModel } from '../src/model/model.js';
+import { rngFor } from '../src/task/random.js';
+import { tagLoss } from '../src/training/train.js';
 import { useBackend } from './helpers.js';
 
 /** ‖actual − expected‖∞ ≤ 1e-5 · ‖expected‖∞ (+ a float32 floor for all-zero tensors). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendName } from '../src/backend.js';
+import { initBackend, type BackendName } from '../src/model/backend.js';
 
 /** Backends every feature must work on without tfjs-node. */
 export const OFFLINE_BACKENDS: BackendName[] = ['wasm', 'cpu'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { evaluateTags, labelEntropy, verdict } from '../src/metrics.js';
+import { evaluateTags, labelEntropy, verdict } from '../src/task/metrics.js';
 
 // Two sequences of length 5, worked by hand.
 //  seq 1 truth 0 1 0 1 0, predicted 0 0 0 1 0 → misses the first occurrence (position 1)

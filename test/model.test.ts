@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { SEED_EXPERIMENT } from '../src/config.js';
-import { buildModel, orthogonal, summarize } from '../src/model.js';
+import { SEED_EXPERIMENT } from '../src/model/config.js';
+import { buildModel, orthogonal, summarize } from '../src/model/model.js';
 import { useBackend } from './helpers.js';
 
 describe('buildModel', () => {

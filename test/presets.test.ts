@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import { PRESETS, SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/config.js';
+import { PRESETS, SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
 import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
 
 function parse(args: string[]) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { SEED_EXPERIMENT, type Config } from '../src/config.js';
-import { buildModel, summarize } from '../src/model.js';
-import { clipGradients, makeOptimizer } from '../src/train.js';
+import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { buildModel, summarize } from '../src/model/model.js';
+import { clipGradients, makeOptimizer } from '../src/training/train.js';
 import { useBackend } from './helpers.js';
 
 const config: Config = { ...SEED_EXPERIMENT, seed: 2 };

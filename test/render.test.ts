@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lossCurvesSvg, niceTicks, terminalLossChart } from '../src/charts.js';
-import { formatLoss, plural, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderSweepTable, renderTagged, styleFor, toJson } from '../src/render.js';
+import { lossCurvesSvg, niceTicks, terminalLossChart } from '../src/report/charts.js';
+import { formatLoss, plural, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderSweepTable, renderTagged, styleFor, toJson } from '../src/report/render.js';
 
 const ANSWER_LIKE = ['linear head alone (the seed\'s bug)', 'answer 1: softmax', 'answer 2: BatchNormalization', 'answer 3: LayerNormalization', 'answer 3: clipnorm 1.0', 'answer 3: learning rate 1e-4', 'answer 3: SGD', 'answer 3: smaller-variance init (randomNormal, sd 0.05)'];
-import type { TaggedSequence } from '../src/tagging.js';
+import type { TaggedSequence } from '../src/task/tagging.js';
 
 const seq: TaggedSequence = {
   digits: [4, 0, 2, 8, 5, 6, 1, 3, 3, 7],

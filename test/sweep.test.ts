@@ -5,10 +5,10 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { gridCombinations, parseGridAxis } from '../src/cli/sweep.js';
 import { addExperimentOptions } from '../src/cli/options.js';
-import { SEED_EXPERIMENT } from '../src/config.js';
+import { SEED_EXPERIMENT } from '../src/model/config.js';
 import { UserError } from '../src/errors.js';
-import type { Evaluation } from '../src/metrics.js';
-import { expandRuns, readRecords, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../src/sweep.js';
+import type { Evaluation } from '../src/task/metrics.js';
+import { expandRuns, readRecords, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../src/sweep/sweep.js';
 import { seqTag, tempDir } from './helpers.js';
 
 const prototype = () => addExperimentOptions(new Command());

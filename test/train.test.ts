@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, type Config } from '../src/config.js';
-import { createExperiment, runExperiment } from '../src/experiment.js';
-import type { BatchRecord } from '../src/train.js';
+import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import type { BatchRecord } from '../src/training/train.js';
 import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
 
 async function lossHistory(config: Config): Promise<number[]> {

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { initBackend } from '../backend.js';
-import type { Config } from '../config.js';
-import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis.js';
-import { renderDiagnosis, styleFor } from '../render.js';
-import { loadModel } from '../storage.js';
+import { initBackend } from '../model/backend.js';
+import type { Config } from '../model/config.js';
+import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis/diagnosis.js';
+import { renderDiagnosis, styleFor } from '../report/render.js';
+import { loadModel } from '../storage/model-store.js';
 import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
 import { ExitCode, printJson, stdout } from './output.js';
 import { renderHeader } from './train.js';

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { initBackend } from '../backend.js';
-import { evaluateOnHeldOut, HELD_OUT_SIZE } from '../experiment.js';
-import { plural, renderEvaluation, styleFor } from '../render.js';
-import { loadModel } from '../storage.js';
+import { initBackend } from '../model/backend.js';
+import { evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
+import { plural, renderEvaluation, styleFor } from '../report/render.js';
+import { loadModel } from '../storage/model-store.js';
 import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
 import { printJson, stdout } from './output.js';
 import { DEFAULT_MODEL_DIR } from './train.js';

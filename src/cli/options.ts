@@ -1,11 +1,11 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend.js';
-import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../config.js';
-import { estimateCost, formatBytes, type Cost } from '../cost.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
+import { estimateCost, formatBytes, type Cost } from '../training/cost.js';
 import { UserError } from '../errors.js';
-import { thousands } from '../format.js';
-import { freshSeed } from '../random.js';
+import { thousands } from '../report/format.js';
+import { freshSeed } from '../task/random.js';
 
 /** Commander argument parsers: each rejects a bad value with one line that says what is expected. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {

@@ -1,5 +1,5 @@
-import { thousands } from '../format.js';
-import { toJson } from '../render.js';
+import { thousands } from '../report/format.js';
+import { toJson } from '../report/render.js';
 import { VERSION } from '../version.js';
 
 /** Every exit status seq-tag uses, in one place. */

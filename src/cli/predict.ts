@@ -1,11 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { initBackend } from '../backend.js';
-import { labelRepeats, parseDigitSequence } from '../data.js';
-import { tagFreshSequences } from '../experiment.js';
-import { freshSeed } from '../random.js';
-import { formatLoss, plural, renderTagged, styleFor } from '../render.js';
-import { loadModel } from '../storage.js';
-import { tagSequences } from '../tagging.js';
+import { initBackend } from '../model/backend.js';
+import { labelRepeats, parseDigitSequence } from '../task/data.js';
+import { tagFreshSequences } from '../training/experiment.js';
+import { freshSeed } from '../task/random.js';
+import { formatLoss, plural, renderTagged, styleFor } from '../report/render.js';
+import { loadModel } from '../storage/model-store.js';
+import { tagSequences } from '../task/tagging.js';
 import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
 import { printJson, stdout } from './output.js';
 import { DEFAULT_MODEL_DIR } from './train.js';

@@ -1,16 +1,16 @@
 import { Command, Option } from 'commander';
-import { initBackend, type BackendInfo } from '../backend.js';
-import type { Config } from '../config.js';
-import { terminalLossChart } from '../charts.js';
-import { formatBytes, formatDuration } from '../cost.js';
-import { diagnose } from '../diagnosis.js';
-import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../experiment.js';
-import { labelEntropy } from '../metrics.js';
-import type { ModelSummary } from '../model.js';
-import { describeExperiment, formatLoss, plural, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, type Style } from '../render.js';
-import { ModelFolder, quotePath, type ModelRecord } from '../storage.js';
+import { initBackend, type BackendInfo } from '../model/backend.js';
+import type { Config } from '../model/config.js';
+import { terminalLossChart } from '../report/charts.js';
+import { formatBytes, formatDuration } from '../training/cost.js';
+import { diagnose } from '../diagnosis/diagnosis.js';
+import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
+import { labelEntropy } from '../task/metrics.js';
+import type { ModelSummary } from '../model/model.js';
+import { describeExperiment, formatLoss, plural, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, type Style } from '../report/render.js';
+import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
-import type { Divergence } from '../train.js';
+import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { addBackendOption, addExperimentOptions, affordable, configFromFlags, givenOn, isCostly, type BackendFlag, type ExperimentFlags } from './options.js';
 

@@ -1,4 +1,4 @@
-import type { Encoding } from './data.js';
+import type { Encoding } from '../task/data.js';
 
 export type RecurrentActivation = 'sigmoid' | 'hardSigmoid';
 export const OUTPUT_ACTIVATIONS = ['softmax', 'linear', 'sigmoid', 'relu'] as const;

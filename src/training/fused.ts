@@ -1,8 +1,8 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config, OutputActivation, RecurrentActivation } from './config.js';
-import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
+import type { Config, OutputActivation, RecurrentActivation } from '../model/config.js';
+import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
 
 /**
  * The fused engine: the whole training step of LSTM (one or two directions) → optional

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { describeFsError, UserError } from './errors.js';
+import { describeFsError, UserError } from '../errors.js';
 
 /** proper-lockfile's lock folder and seq-tag's note of who holds it, inside the locked folder. */
 export const LOCK_DIR = '.seq-tag.lock';

@@ -1,12 +1,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import { describeOptimizer, type Config } from './config.js';
+import { describeOptimizer, type Config } from '../model/config.js';
 import { thousands } from './format.js';
-import type { Diagnosis, Verdict } from './diagnosis.js';
-import { SOLVED, verdict as evaluationVerdict, type Evaluation } from './metrics.js';
-import type { ConfigSummary, RunRecord } from './sweep.js';
-import type { ModelSummary } from './model.js';
-import type { TaggedSequence } from './tagging.js';
-import type { BatchRecord, EpochRecord } from './train.js';
+import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
+import { SOLVED, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
+import type { ConfigSummary, RunRecord } from '../sweep/sweep.js';
+import type { ModelSummary } from '../model/model.js';
+import type { TaggedSequence } from '../task/tagging.js';
+import type { BatchRecord, EpochRecord } from '../training/train.js';
 
 export type Style = ChalkInstance;
 

@@ -1,10 +1,10 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from './config.js';
-import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
+import type { Config } from '../model/config.js';
+import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from '../task/data.js';
 import { clipInPlace, copyParameters, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
-import { permutation, rngFor } from './random.js';
+import { permutation, rngFor } from '../task/random.js';
 
 export interface EpochRecord {
   /** 1-based. */

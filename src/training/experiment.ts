@@ -1,12 +1,12 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from './config.js';
-import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH, type Dataset } from './data.js';
-import { evaluateTags, type Evaluation } from './metrics.js';
-import { buildModel, predictAll, summarize, type ModelSummary } from './model.js';
-import { rngFor } from './random.js';
-import { tagSequences, type TaggedSequence } from './tagging.js';
+import type { Config } from '../model/config.js';
+import { featureTensor, generateDataset, labelTensor, SEQUENCE_LENGTH, type Dataset } from '../task/data.js';
+import { evaluateTags, type Evaluation } from '../task/metrics.js';
+import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
+import { rngFor } from '../task/random.js';
+import { tagSequences, type TaggedSequence } from '../task/tagging.js';
 import { tagLoss, trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
 
 /** A built, untrained model with its training data, ready for `trainModel`. */

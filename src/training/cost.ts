@@ -1,5 +1,5 @@
-import type { Config } from './config.js';
-import { inputWidth, SEQUENCE_LENGTH } from './data.js';
+import type { Config } from '../model/config.js';
+import { inputWidth, SEQUENCE_LENGTH } from '../task/data.js';
 
 /**
  * What a training run will cost, estimated before it starts, so that a run of minutes or gigabytes

@@ -8,7 +8,7 @@ import wasmBackend = require('@tensorflow/tfjs-backend-wasm');
 export const WASM_BACKEND_VERSION: string = wasmBackend.version_wasm;
 export const CPU_BACKEND_VERSION: string = cpuBackend.version_cpu;
 import { registerChainedOps } from './chained-ops.js';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 
 // tfjs-layers calls tensor methods that only the umbrella package registers.
 registerChainedOps();

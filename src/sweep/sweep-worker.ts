@@ -3,8 +3,8 @@
  * (NaN guard on, so a diverging run stops and is recorded as diverged), evaluates it on held-out
  * data, and sends back the record. One process per core keeps the whole machine busy.
  */
-import { initBackend, type BackendChoice, type BackendInfo } from './backend.js';
-import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from './experiment.js';
+import { initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
+import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
 import type { RunRecord, RunSpec } from './sweep.js';
 
 let backend: BackendInfo | undefined;

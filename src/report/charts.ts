@@ -1,5 +1,5 @@
 import { plot } from 'simple-ascii-chart';
-import type { ConfigSummary } from './sweep.js';
+import type { ConfigSummary } from '../sweep/sweep.js';
 
 const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
 const W = 640;

@@ -1,7 +1,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
 import { Dataset, Encoding, featureTensor, SEQUENCE_LENGTH, sequenceAt } from './data.js';
-import { predictRepeatProbability } from './model.js';
+import { predictRepeatProbability } from '../model/model.js';
 
 /** One sequence with its true labels and the model's P(repeated) per position. */
 export interface TaggedSequence {

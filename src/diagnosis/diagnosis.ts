@@ -1,13 +1,13 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from './config.js';
-import { thousands } from './format.js';
-import { featureTensor, generateDataset, labelTensor } from './data.js';
-import { labelEntropy } from './metrics.js';
-import { buildModel, predictAll, summarize, type ModelSummary } from './model.js';
-import { permutation, rngFor } from './random.js';
-import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type Divergence } from './train.js';
+import type { Config } from '../model/config.js';
+import { thousands } from '../report/format.js';
+import { featureTensor, generateDataset, labelTensor } from '../task/data.js';
+import { labelEntropy } from '../task/metrics.js';
+import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
+import { permutation, rngFor } from '../task/random.js';
+import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type Divergence } from '../training/train.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 

@@ -3,8 +3,8 @@ import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from './config.js';
-import { describeFsError, UserError } from './errors.js';
+import type { Config } from '../model/config.js';
+import { describeFsError, UserError } from '../errors.js';
 import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
 import { isTempFor, makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join, parse, resolve } from 'node:path';
-import { describeFsError, UserError } from './errors.js';
+import { describeFsError, UserError } from '../errors.js';
 
 /**
  * Durable file writes: every helper here leaves either the old content or the new one on disk,

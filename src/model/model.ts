@@ -2,8 +2,8 @@
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config, InitializerName } from './config.js';
-import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from './data.js';
-import { rngFor } from './random.js';
+import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
+import { rngFor } from '../task/random.js';
 
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<

@@ -2,12 +2,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendChoice } from './backend.js';
-import type { Config } from './config.js';
-import { describeFsError, UserError } from './errors.js';
-import { appendLine } from './files.js';
-import type { Evaluation } from './metrics.js';
-import type { Divergence, EpochRecord } from './train.js';
+import type { BackendChoice } from '../model/backend.js';
+import type { Config } from '../model/config.js';
+import { describeFsError, UserError } from '../errors.js';
+import { appendLine } from '../storage/files.js';
+import type { Evaluation } from '../task/metrics.js';
+import type { Divergence, EpochRecord } from '../training/train.js';
 
 /** One training run of a sweep: a configuration (named by its label) with one seed. */
 export interface RunSpec {
