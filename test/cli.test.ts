@@ -18,13 +18,16 @@ const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'c
 
 describe('seq-tag CLI (spawned binary)', () => {
   let modelDir: string;
+  let trained: Run;
 
+  // The model the predict, evaluate and diverge tests read: trained here, so no test depends on another's order.
   before(() => {
     modelDir = join(tempDir(), 'model');
+    trained = seqTag(['train', ...TINY, '--model-dir', modelDir]);
   });
 
   it('train prints the header, the summary, one line per epoch and the test view, then saves', () => {
-    const run = seqTag(['train', ...TINY, '--model-dir', modelDir]);
+    const run = trained;
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · 1,186 params\nscalar input → LSTM 16 → Dense\(2, softmax\) · adam \(lr 0.001, epsilon 1e-7\) · NaN guard on/);
     assert.match(run.stdout, /lstm \(LSTM\)\s+\(None, 10, 16\)\s+1,152/);

@@ -5,7 +5,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
 import { featureTensor, generateDataset, labelTensor } from '../src/task/data.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
-import { FusedNetwork, gemmNT, readParameters } from '../src/training/fused.js';
+import { gemmNT } from '../src/training/fused/kernels.js';
+import { FusedNetwork } from '../src/training/fused/network.js';
+import { readParameters } from '../src/training/fused/parameters.js';
 import { buildModel } from '../src/model/model.js';
 import { rngFor } from '../src/task/random.js';
 import { tagLoss } from '../src/training/train.js';
@@ -122,6 +124,8 @@ describe('fused engine parity with tfl.layers', () => {
       const config: Config = { ...SEED_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
       const losses = async (lstm: Config['lstm']) => (await runExperiment(createExperiment({ ...config, lstm }))).epochs.map((e) => e.loss);
       const [fused, layers] = [await losses('fused'), await losses('layers')];
+      assert.equal(fused.length, 2, `${JSON.stringify(extra)}: both epochs ran (fused)`);
+      assert.equal(layers.length, 2, `${JSON.stringify(extra)}: both epochs ran (layers)`);
       fused.forEach((loss, k) => assert.ok(Math.abs(loss - layers[k]) < 1e-4, `${JSON.stringify(extra)} epoch ${k + 1}: ${loss} vs ${layers[k]}`));
     }
   });

@@ -77,3 +77,15 @@ describe('orthogonal initialiser', () => {
     assert.match(config, /"recurrentInitializer":\{"className":"Orthogonal","config":\{"gain":1,"seed":\d+\}\}/);
   });
 });
+
+describe('tensor hygiene', () => {
+  it('building and disposing a model leaves no tensor behind, in every architecture', async () => {
+    await useBackend('cpu');
+    buildModel(SEED_EXPERIMENT, 1).dispose();
+    for (const extra of [{}, { bidirectional: true }, { batchNorm: true, layerNorm: true }, { units: 80, encoding: 'onehot' as const }]) {
+      const before = tf.memory().numTensors;
+      buildModel({ ...SEED_EXPERIMENT, ...extra }, 1).dispose();
+      assert.equal(tf.memory().numTensors, before, JSON.stringify(extra));
+    }
+  });
+});

@@ -4,6 +4,7 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { Config, InitializerName } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
 import { rngFor } from '../task/random.js';
+import { BATCH_NORM, LAYER_NORM } from '../training/constants.js';
 
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<
@@ -78,9 +79,13 @@ export function buildModel(config: ModelConfig, seed: number): tfl.Sequential {
   // takes milliseconds here, and the warning would interleave with seq-tag's own output.
   const warn = console.warn;
   console.warn = () => {};
+  // tfjs's unit-forget-bias initialiser leaves 4 intermediate tensors per LSTM behind; a scope frees
+  // them (the weights are variables, which a scope keeps).
+  tf.engine().startScope();
   try {
     return assemble(config, seed);
   } finally {
+    tf.engine().endScope();
     console.warn = warn;
   }
 }
@@ -103,8 +108,8 @@ function assemble(config: ModelConfig, seed: number): tfl.Sequential {
   // Bidirectional clones the layer's config for the backward direction, as Keras does.
   model.add(config.bidirectional ? tfl.layers.bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
   const dense = initializer(config.kernelInitializer, nextSeed());
-  if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization' }));
-  if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization' }));
+  if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization', momentum: BATCH_NORM.momentum, epsilon: BATCH_NORM.epsilon }));
+  if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization', epsilon: LAYER_NORM.epsilon }));
   model.add(
     tfl.layers.timeDistributed({
       name: 'time_distributed',

@@ -3,7 +3,10 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from '../task/data.js';
-import { clipInPlace, copyParameters, FusedNetwork, readParameters, TypedOptimizer, writeParameters } from './fused.js';
+import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
+import { FusedNetwork } from './fused/network.js';
+import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
+import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../task/random.js';
 
 export interface EpochRecord {
@@ -53,28 +56,31 @@ export interface TrainingResult {
 const YIELD_EVERY_MS = 50;
 
 /**
- * Categorical crossentropy exactly as Keras and tfjs-layers define it: each output row is divided
- * by its sum and clipped to [1e-7, 1 - 1e-7] before the log, so a head that is not a probability
- * distribution (the seed's linear Dense) produces NaN or a loss pinned at -ln(1e-7).
- * yTrue, yPred: [batch, 10, 2] → scalar mean over batch and time.
+ * Categorical crossentropy exactly as Keras and tfjs-layers define it, with the epsilon both
+ * engines share: each output row is divided by its sum and clipped to [ε, 1 − ε] before the log,
+ * so a head that is not a probability distribution (the seed's linear Dense) produces NaN or a
+ * loss pinned at −ln(ε). yTrue, yPred: [batch, 10, 2] → scalar mean over batch and time.
  */
 export function tagLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return tf.mean(tfl.metrics.categoricalCrossentropy(yTrue, yPred)) as tf.Scalar;
+  return tf.tidy(() => {
+    const p = tf.clipByValue(tf.div(yPred, tf.sum(yPred, -1, true)), CROSSENTROPY_EPSILON, 1 - CROSSENTROPY_EPSILON);
+    return tf.mean(tf.neg(tf.sum(tf.mul(yTrue, tf.log(p)), -1))) as tf.Scalar;
+  });
 }
 
 export type OptimizerConfig = Pick<Config, 'optimizer' | 'lr' | 'adamEpsilon'>;
 
-/** The optimizers with Keras's defaults (Adam beta1 0.9, beta2 0.999; RMSprop rho 0.9; Adagrad initial accumulator 0.1). */
+/** The optimizers, with the constants the fused engine uses too (../constants.ts) passed explicitly. */
 export function makeOptimizer(config: OptimizerConfig): tf.Optimizer {
   switch (config.optimizer) {
     case 'adam':
-      return tf.train.adam(config.lr, 0.9, 0.999, config.adamEpsilon);
+      return tf.train.adam(config.lr, ADAM.beta1, ADAM.beta2, config.adamEpsilon);
     case 'sgd':
       return tf.train.sgd(config.lr);
     case 'rmsprop':
-      return tf.train.rmsprop(config.lr, 0.9, 0, 1e-7);
+      return tf.train.rmsprop(config.lr, RMSPROP.rho, RMSPROP.momentum, RMSPROP.epsilon);
     case 'adagrad':
-      return tf.train.adagrad(config.lr, 0.1);
+      return tf.train.adagrad(config.lr, ADAGRAD.initialAccumulator);
   }
 }
 
@@ -101,8 +107,8 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
   return tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 
-/** −ln(1e-7): the largest per-position loss once crossentropy has clipped its input to [1e-7, 1 − 1e-7]. */
-export const CLIP_BOUND_LOSS = -Math.log(1e-7);
+/** −ln(ε): the largest per-position loss once crossentropy has clipped its input to [ε, 1 − ε]. */
+export const CLIP_BOUND_LOSS = -Math.log(CROSSENTROPY_EPSILON);
 
 export type DivergenceSymptom = 'nan' | 'infinite' | 'clip-bound';
 

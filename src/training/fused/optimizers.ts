@@ -1,0 +1,88 @@
+import type { Config } from '../../model/config.js';
+import { ADAGRAD, ADAM, RMSPROP } from '../constants.js';
+
+/** Keras's clipnorm (per tensor) and clipvalue (per element), in place. */
+export function clipInPlace(grads: Float64Array[], clipnorm: number | null, clipvalue: number | null): void {
+  for (const g of grads) {
+    if (clipnorm !== null) {
+      let sq = 0;
+      for (let k = 0; k < g.length; k++) sq += g[k] * g[k];
+      const norm = Math.sqrt(sq);
+      if (norm > clipnorm) {
+        const f = clipnorm / norm;
+        for (let k = 0; k < g.length; k++) g[k] *= f;
+      }
+    }
+    if (clipvalue !== null) {
+      for (let k = 0; k < g.length; k++) g[k] = g[k] < -clipvalue ? -clipvalue : g[k] > clipvalue ? clipvalue : g[k];
+    }
+  }
+}
+
+/** The four optimizers with tfjs's update formulas and Keras's defaults, on typed arrays. */
+export class TypedOptimizer {
+  private readonly slots1: Float64Array[];
+  private readonly slots2: Float64Array[];
+  private step = 0;
+
+  constructor(
+    private readonly config: Pick<Config, 'optimizer' | 'lr' | 'adamEpsilon'>,
+    params: Float64Array[],
+  ) {
+    const init = config.optimizer === 'adagrad' ? ADAGRAD.initialAccumulator : 0;
+    this.slots1 = params.map((p) => new Float64Array(p.length).fill(init));
+    this.slots2 = params.map((p) => new Float64Array(p.length));
+  }
+
+  apply(params: Float64Array[], grads: Float64Array[]): void {
+    this.step++;
+    const lr = this.config.lr;
+    switch (this.config.optimizer) {
+      case 'adam': {
+        const { beta1: b1, beta2: b2 } = ADAM;
+        const eps = this.config.adamEpsilon;
+        const c1 = 1 - b1 ** this.step;
+        const c2 = 1 - b2 ** this.step;
+        params.forEach((p, k) => {
+          const g = grads[k];
+          const m = this.slots1[k];
+          const v = this.slots2[k];
+          for (let i = 0; i < p.length; i++) {
+            m[i] = b1 * m[i] + (1 - b1) * g[i];
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+            p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+          }
+        });
+        return;
+      }
+      case 'sgd':
+        params.forEach((p, k) => {
+          const g = grads[k];
+          for (let i = 0; i < p.length; i++) p[i] -= lr * g[i];
+        });
+        return;
+      case 'rmsprop': {
+        const { rho, epsilon } = RMSPROP;
+        params.forEach((p, k) => {
+          const g = grads[k];
+          const ms = this.slots1[k];
+          for (let i = 0; i < p.length; i++) {
+            ms[i] = rho * ms[i] + (1 - rho) * g[i] * g[i];
+            p[i] -= (lr * g[i]) / Math.sqrt(ms[i] + epsilon);
+          }
+        });
+        return;
+      }
+      case 'adagrad':
+        params.forEach((p, k) => {
+          const g = grads[k];
+          const acc = this.slots1[k];
+          for (let i = 0; i < p.length; i++) {
+            acc[i] += g[i] * g[i];
+            p[i] -= (lr * g[i]) / Math.sqrt(acc[i] + ADAGRAD.epsilon);
+          }
+        });
+        return;
+    }
+  }
+}
