@@ -8,7 +8,7 @@
  */
 import tf = require('@tensorflow/tfjs-core');
 import { initBackend, type BackendName } from '../src/model/backend.js';
-import { SEED_EXPERIMENT, type Config, type LstmEngine } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config, type LstmEngine } from '../src/model/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { median } from '../src/sweep/sweep.js';
 import { argValue, machineLine, table, timeCli } from './common.js';
@@ -19,7 +19,7 @@ const ENGINES: LstmEngine[] = ['fused', 'layers'];
 /** Kernels one more training step dispatches: a 2-batch run minus a 1-batch run, so setup cancels out. */
 async function kernelsPerStep(lstm: LstmEngine): Promise<number> {
   const count = async (batches: number) => {
-    const config: Config = { ...SEED_EXPERIMENT, samples: 32 * batches, epochs: 1, seed: 1, lstm };
+    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 32 * batches, epochs: 1, seed: 1, lstm };
     const experiment = createExperiment(config);
     const profile = await tf.profile(async () => {
       await runExperiment(experiment);

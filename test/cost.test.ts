@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
 import { estimateCost, formatBytes, formatDuration } from '../src/training/cost.js';
 
 describe('cost estimate', () => {
   it('is near the measured fit times (seed 0.65 s, BiLSTM 64 10.5 s, BiLSTM 128 18.0 s; init and evaluation on top)', () => {
-    const seed = estimateCost(SEED_EXPERIMENT);
+    const seed = estimateCost(ORIGINAL_EXPERIMENT);
     assert.ok(seed.seconds > 0.4 && seed.seconds < 1.5, `${seed.seconds}`);
     const bi64 = estimateCost({ ...SOLVE_EXPERIMENT, units: 64, samples: 10_000, epochs: 2 });
     assert.ok(bi64.seconds > 8 && bi64.seconds < 14, `${bi64.seconds}`);
@@ -14,15 +14,15 @@ describe('cost estimate', () => {
   });
 
   it('grows with what costs: samples and epochs linearly, units quadratically; names the biggest memory user', () => {
-    const base = estimateCost({ ...SEED_EXPERIMENT, units: 256 });
-    assert.ok(Math.abs(estimateCost({ ...SEED_EXPERIMENT, units: 256, epochs: 40 }).seconds / base.seconds - 2) < 0.1);
-    assert.ok(estimateCost({ ...SEED_EXPERIMENT, units: 512 }).seconds / base.seconds > 3.5);
-    assert.equal(estimateCost({ ...SEED_EXPERIMENT, samples: 10_000_000 }).biggest, 'samples');
-    assert.equal(estimateCost({ ...SEED_EXPERIMENT, samples: 1_000_000, batchSize: 1_000_000 }).biggest, 'batch-size');
-    assert.equal(estimateCost({ ...SEED_EXPERIMENT, units: 1024, samples: 64 }).biggest, 'units');
-    assert.ok(estimateCost({ ...SEED_EXPERIMENT, units: 1024 }).initSeconds > 5);
-    assert.equal(estimateCost({ ...SEED_EXPERIMENT, recurrentInitializer: 'glorotUniform', units: 1024 }).initSeconds, 0);
-    assert.equal(estimateCost(SEED_EXPERIMENT).backendBytes, 0, 'the fused engine keeps nothing in the backend');
+    const base = estimateCost({ ...ORIGINAL_EXPERIMENT, units: 256 });
+    assert.ok(Math.abs(estimateCost({ ...ORIGINAL_EXPERIMENT, units: 256, epochs: 40 }).seconds / base.seconds - 2) < 0.1);
+    assert.ok(estimateCost({ ...ORIGINAL_EXPERIMENT, units: 512 }).seconds / base.seconds > 3.5);
+    assert.equal(estimateCost({ ...ORIGINAL_EXPERIMENT, samples: 10_000_000 }).biggest, 'samples');
+    assert.equal(estimateCost({ ...ORIGINAL_EXPERIMENT, samples: 1_000_000, batchSize: 1_000_000 }).biggest, 'batch-size');
+    assert.equal(estimateCost({ ...ORIGINAL_EXPERIMENT, units: 1024, samples: 64 }).biggest, 'units');
+    assert.ok(estimateCost({ ...ORIGINAL_EXPERIMENT, units: 1024 }).initSeconds > 5);
+    assert.equal(estimateCost({ ...ORIGINAL_EXPERIMENT, recurrentInitializer: 'glorotUniform', units: 1024 }).initSeconds, 0);
+    assert.equal(estimateCost(ORIGINAL_EXPERIMENT).backendBytes, 0, 'the fused engine keeps nothing in the backend');
   });
 
   it('speaks in human units', () => {

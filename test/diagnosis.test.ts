@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { diagnose } from '../src/diagnosis/diagnosis.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { labelEntropy } from '../src/task/metrics.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom } from '../src/training/train.js';
 import { useBackend } from './helpers.js';
 
-const base: Config = { ...SEED_EXPERIMENT, samples: 200, epochs: 2, seed: 1 };
+const base: Config = { ...ORIGINAL_EXPERIMENT, samples: 200, epochs: 2, seed: 1 };
 
 async function train(config: Config) {
   const experiment = createExperiment(config);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { featureTensor, generateDataset, labelTensor } from '../src/task/data.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { gemmNT } from '../src/training/fused/kernels.js';
@@ -63,7 +63,7 @@ describe('fused engine parity with tfl.layers', () => {
     const norms = [c.batchNorm && 'BatchNorm', c.layerNorm && 'LayerNorm'].filter(Boolean).join(' + ');
     const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'}, ${c.encoding}, ${c.recurrentActivation} gates, ${norms ? `${norms}, ` : ''}${c.activation} head, batch ${c.batch}`;
     it(`outputs and every gradient match: ${name}`, () => {
-      const config: Config = { ...SEED_EXPERIMENT, ...c, batchNorm: !!c.batchNorm, layerNorm: !!c.layerNorm, units: 6, seed: 3 };
+      const config: Config = { ...ORIGINAL_EXPERIMENT, ...c, batchNorm: !!c.batchNorm, layerNorm: !!c.layerNorm, units: 6, seed: 3 };
       const model = buildModel(config, 3);
       randomizeWeights(model, 40, c.activation);
       const data = generateDataset(c.batch, rngFor(c.batch, 'parity'));
@@ -106,7 +106,7 @@ describe('fused engine parity with tfl.layers', () => {
   }
 
   it('a short training run follows the layers engine\'s loss curve within 1e-4', async () => {
-    const config: Config = { ...SEED_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21 };
+    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21 };
     const curve = async (lstm: Config['lstm']) => {
       const batches: number[] = [];
       const result = await runExperiment(createExperiment({ ...config, lstm }), { onBatchEnd: (b) => void batches.push(b.loss) });
@@ -121,7 +121,7 @@ describe('fused engine parity with tfl.layers', () => {
 
   it('the other optimizers, clipping and the normalisation layers follow the layers engine too', async () => {
     for (const extra of [{ optimizer: 'sgd', lr: 0.05 }, { optimizer: 'rmsprop', lr: 0.001 }, { optimizer: 'adagrad', lr: 0.01 }, { clipnorm: 0.05 }, { clipvalue: 0.01 }, { batchNorm: true }, { layerNorm: true }, { activation: 'linear', batchNorm: true }] as const) {
-      const config: Config = { ...SEED_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
+      const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
       const losses = async (lstm: Config['lstm']) => (await runExperiment(createExperiment({ ...config, lstm }))).epochs.map((e) => e.loss);
       const [fused, layers] = [await losses('fused'), await losses('layers')];
       assert.equal(fused.length, 2, `${JSON.stringify(extra)}: both epochs ran (fused)`);
@@ -131,7 +131,7 @@ describe('fused engine parity with tfl.layers', () => {
   });
 
   it('saved weights are the tfjs model\'s own: training writes them back into the LSTM and Dense layers', async () => {
-    const experiment = createExperiment({ ...SEED_EXPERIMENT, samples: 64, epochs: 1, seed: 5 });
+    const experiment = createExperiment({ ...ORIGINAL_EXPERIMENT, samples: 64, epochs: 1, seed: 5 });
     const before = experiment.model.getWeights().map((w) => Array.from(w.dataSync()));
     await runExperiment(experiment);
     const after = experiment.model.getWeights().map((w) => Array.from(w.dataSync()));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { SEED_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { buildModel, orthogonal, summarize } from '../src/model/model.js';
 import { useBackend } from './helpers.js';
 
@@ -10,7 +10,7 @@ describe('buildModel', () => {
   before(() => useBackend('cpu'));
 
   it('is the seed architecture: 1,186 parameters, output [batch, 10, 2]', () => {
-    const model = buildModel(SEED_EXPERIMENT, 1);
+    const model = buildModel(ORIGINAL_EXPERIMENT, 1);
     const summary = summarize(model);
     assert.equal(summary.totalParams, 1186);
     assert.equal(summary.trainableParams, 1186);
@@ -28,17 +28,17 @@ describe('buildModel', () => {
   });
 
   it('uses the Keras >= 2.3 LSTM (sigmoid gates, unit forget bias) unless asked for hardSigmoid', () => {
-    const config = buildModel(SEED_EXPERIMENT, 1).layers[0].getConfig();
+    const config = buildModel(ORIGINAL_EXPERIMENT, 1).layers[0].getConfig();
     assert.equal(config.recurrentActivation, 'sigmoid');
     assert.equal(config.unitForgetBias, true);
-    const bias = buildModel(SEED_EXPERIMENT, 1).layers[0].getWeights()[2].dataSync();
+    const bias = buildModel(ORIGINAL_EXPERIMENT, 1).layers[0].getWeights()[2].dataSync();
     assert.deepEqual(Array.from(bias.slice(16, 32)), new Array(16).fill(1));
-    const old = buildModel({ ...SEED_EXPERIMENT, recurrentActivation: 'hardSigmoid' }, 1).layers[0].getConfig();
+    const old = buildModel({ ...ORIGINAL_EXPERIMENT, recurrentActivation: 'hardSigmoid' }, 1).layers[0].getConfig();
     assert.equal(old.recurrentActivation, 'hardSigmoid');
   });
 
   it('seeds every initialiser: same seed, same weights; other seed, other weights', () => {
-    const weights = (seed: number) => buildModel(SEED_EXPERIMENT, seed).getWeights().map((w) => Array.from(w.dataSync()));
+    const weights = (seed: number) => buildModel(ORIGINAL_EXPERIMENT, seed).getWeights().map((w) => Array.from(w.dataSync()));
     const a = weights(5);
     assert.deepEqual(a, weights(5));
     const b = weights(6);
@@ -47,7 +47,7 @@ describe('buildModel', () => {
   });
 
   it('one-hot input widens the LSTM kernel', () => {
-    const summary = summarize(buildModel({ ...SEED_EXPERIMENT, encoding: 'onehot' }, 1));
+    const summary = summarize(buildModel({ ...ORIGINAL_EXPERIMENT, encoding: 'onehot' }, 1));
     assert.equal(summary.layers[0].params, 4 * 16 * (10 + 16 + 1));
   });
 });
@@ -72,7 +72,7 @@ describe('orthogonal initialiser', () => {
   });
 
   it('a built model keeps saying Orthogonal(seed) in its config', () => {
-    const model = buildModel({ ...SEED_EXPERIMENT, units: 80 }, 3);
+    const model = buildModel({ ...ORIGINAL_EXPERIMENT, units: 80 }, 3);
     const config = JSON.stringify(model.getConfig());
     assert.match(config, /"recurrentInitializer":\{"className":"Orthogonal","config":\{"gain":1,"seed":\d+\}\}/);
   });
@@ -81,10 +81,10 @@ describe('orthogonal initialiser', () => {
 describe('tensor hygiene', () => {
   it('building and disposing a model leaves no tensor behind, in every architecture', async () => {
     await useBackend('cpu');
-    buildModel(SEED_EXPERIMENT, 1).dispose();
+    buildModel(ORIGINAL_EXPERIMENT, 1).dispose();
     for (const extra of [{}, { bidirectional: true }, { batchNorm: true, layerNorm: true }, { units: 80, encoding: 'onehot' as const }]) {
       const before = tf.memory().numTensors;
-      buildModel({ ...SEED_EXPERIMENT, ...extra }, 1).dispose();
+      buildModel({ ...ORIGINAL_EXPERIMENT, ...extra }, 1).dispose();
       assert.equal(tf.memory().numTensors, before, JSON.stringify(extra));
     }
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import { PRESETS, SEED_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
+import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
+import { HYPERPARAMETERS } from '../src/cli/flags.js';
 import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
 
 function parse(args: string[]) {
@@ -11,10 +12,10 @@ function parse(args: string[]) {
 }
 
 describe('presets', () => {
-  it('no flags: the seed experiment', () => {
+  it('no flags: the original experiment', () => {
     const { seed, ...config } = parse(['--seed', '4']);
     assert.equal(seed, 4);
-    assert.deepEqual(config, SEED_EXPERIMENT);
+    assert.deepEqual(config, ORIGINAL_EXPERIMENT);
   });
 
   it('--preset solve resolves to the documented values', () => {
@@ -24,7 +25,26 @@ describe('presets', () => {
       [config.encoding, config.bidirectional, config.units, config.samples, config.batchSize, config.lr, config.epochs],
       ['onehot', true, 16, 6000, 32, 0.015, 12],
     );
-    assert.deepEqual(Object.keys(PRESETS), ['seed', 'solve']);
+    assert.deepEqual(Object.keys(PRESETS), ['original', 'solve']);
+  });
+
+  it('"seed", the preset\'s old name, still means original', () => {
+    const { seed: _, ...config } = parse(['--preset', 'seed', '--seed', '4']);
+    assert.deepEqual(config, ORIGINAL_EXPERIMENT);
+  });
+
+  it('every hyperparameter of the table reaches the config from its flag', () => {
+    const config = parse([
+      '--encoding', 'onehot', '--bidirectional', '--epochs', '3', '--samples', '50', '--batch-size', '7', '--units', '9', '--lr', '0.2',
+      '--recurrent-activation', 'hardSigmoid', '--activation', 'relu', '--batch-norm', '--layer-norm', '--optimizer', 'adam', '--adam-epsilon', '0.01',
+      '--clipnorm', '2', '--clipvalue', '3', '--kernel-initializer', 'heNormal', '--recurrent-initializer', 'zeros', '--no-nan-guard', '--lstm', 'layers', '--seed', '6',
+    ]);
+    assert.deepEqual(config, {
+      encoding: 'onehot', bidirectional: true, epochs: 3, samples: 50, batchSize: 7, units: 9, lr: 0.2, recurrentActivation: 'hardSigmoid', activation: 'relu',
+      batchNorm: true, layerNorm: true, optimizer: 'adam', adamEpsilon: 0.01, clipnorm: 2, clipvalue: 3, kernelInitializer: 'heNormal', recurrentInitializer: 'zeros',
+      nanGuard: false, lstm: 'layers', seed: 6,
+    });
+    assert.deepEqual(Object.keys(config).sort(), [...HYPERPARAMETERS.map((h) => h.key), 'seed'].sort(), 'one row per config key');
   });
 
   it('explicit flags override the preset, defaults do not', () => {

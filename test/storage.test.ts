@@ -6,13 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { UserError } from '../src/errors.js';
 import { buildModel } from '../src/model/model.js';
 import { loadModel, ModelFolder, saveModel, type ModelRecord } from '../src/storage/model-store.js';
 import { tempDir, useBackend } from './helpers.js';
 
-const config: Config = { ...SEED_EXPERIMENT, seed: 3 };
+const config: Config = { ...ORIGINAL_EXPERIMENT, seed: 3 };
 const record = (losses: number[]): ModelRecord => ({
   config,
   backend: 'cpu',

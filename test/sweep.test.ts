@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { gridCombinations, parseGridAxis } from '../src/cli/sweep.js';
 import { addExperimentOptions } from '../src/cli/options.js';
-import { SEED_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { UserError } from '../src/errors.js';
 import type { Evaluation } from '../src/task/metrics.js';
 import { expandRuns, readRecords, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../src/sweep/sweep.js';
@@ -112,8 +112,8 @@ function fakeWorker(dir: string): string {
 describe('runSweep', () => {
   const specs = expandRuns(
     [
-      { label: 'a', config: SEED_EXPERIMENT },
-      { label: 'crash', config: { ...SEED_EXPERIMENT, units: 8 } },
+      { label: 'a', config: ORIGINAL_EXPERIMENT },
+      { label: 'crash', config: { ...ORIGINAL_EXPERIMENT, units: 8 } },
     ],
     [1, 2, 3],
   );
@@ -161,8 +161,8 @@ describe('runSweep', () => {
   });
 
   it('run keys change when any setting changes, so a changed sweep does not reuse old runs', () => {
-    const [a] = expandRuns([{ label: 'x', config: SEED_EXPERIMENT }], [1]);
-    const [b] = expandRuns([{ label: 'x', config: { ...SEED_EXPERIMENT, epochs: 3 } }], [1]);
+    const [a] = expandRuns([{ label: 'x', config: ORIGINAL_EXPERIMENT }], [1]);
+    const [b] = expandRuns([{ label: 'x', config: { ...ORIGINAL_EXPERIMENT, epochs: 3 } }], [1]);
     assert.notEqual(a.key, b.key);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SEED_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import type { BatchRecord } from '../src/training/train.js';
 import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
@@ -19,7 +19,7 @@ const ENGINES = [
 ];
 
 for (const { backend, lstm } of ENGINES) {
-  const small: Config = { ...SEED_EXPERIMENT, samples: 200, epochs: 2, seed: 11, lstm };
+  const small: Config = { ...ORIGINAL_EXPERIMENT, samples: 200, epochs: 2, seed: 11, lstm };
   describe(`training: ${lstm} engine on ${backend}`, () => {
     it('smoke: 2 epochs on 200 sequences give finite, decreasing losses', async () => {
       await useBackend(backend);

@@ -1,10 +1,11 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis/diagnosis.js';
 import { renderDiagnosis, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
-import { addBackendOption, addExperimentOptions, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
+import { parserOf, wholeNumber } from './flags.js';
+import { addBackendOption, addExperimentOptions, addJsonOption, addModelOption, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
 import { ExitCode, printJson, stdout } from './output.js';
 import { renderHeader } from './train.js';
 
@@ -18,12 +19,10 @@ export function doctorCommand(): Command {
   const cmd = new Command('doctor').description('check a configuration (or a saved model) for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)');
   addExperimentOptions(cmd);
   addBackendOption(cmd);
-  cmd
-    .option('--burst <batches>', 'training batches in the short burst', wholeNumber(1, 10_000), DEFAULT_BURST)
-    .option('--model-dir <path>', 'examine this saved model: its weights, and its own configuration instead of the flags')
-    .addOption(new Option('--json', 'print the checks as one JSON document'))
-    .action((flags: DoctorFlags) => runDoctor(flags, cmd));
-  return cmd;
+  cmd.option('--burst <batches>', 'training batches in the short burst', parserOf(wholeNumber(1, 10_000)), DEFAULT_BURST);
+  addModelOption(cmd, 'examine this saved model: its weights, and its own configuration instead of the flags', false);
+  addJsonOption(cmd, 'the checks');
+  return cmd.action((flags: DoctorFlags) => runDoctor(flags, cmd));
 }
 
 async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {

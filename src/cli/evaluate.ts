@@ -1,11 +1,11 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
 import { plural, renderEvaluation, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
-import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
+import { parserOf, wholeNumber } from './flags.js';
+import { addBackendOption, addJsonOption, addModelOption, addSeedOption, type BackendFlag } from './options.js';
 import { printJson, stdout } from './output.js';
-import { DEFAULT_MODEL_DIR } from './train.js';
 
 interface EvaluateFlags extends BackendFlag {
   modelDir: string;
@@ -16,11 +16,10 @@ interface EvaluateFlags extends BackendFlag {
 
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate').description('score a saved model on held-out sequences against the no-skill baselines');
-  cmd
-    .option('--model-dir <path>', 'the folder train saved to', DEFAULT_MODEL_DIR)
-    .option('--samples <n>', 'held-out sequences', wholeNumber(1, 1_000_000), HELD_OUT_SIZE)
-    .option('--seed <n>', 'seed of the held-out set (default: the training seed, whose held-out stream is unseen data)', wholeNumber(0, 2 ** 31 - 1))
-    .addOption(new Option('--json', 'print the metrics as one JSON document'));
+  addModelOption(cmd, 'the folder train saved to');
+  cmd.option('--samples <n>', 'held-out sequences', parserOf(wholeNumber(1, 1_000_000)), HELD_OUT_SIZE);
+  addSeedOption(cmd, 'seed of the held-out set (default: the training seed, whose held-out stream is unseen data)');
+  addJsonOption(cmd, 'the metrics');
   addBackendOption(cmd);
   cmd.action(runEvaluate);
   return cmd;

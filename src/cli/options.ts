@@ -1,32 +1,13 @@
 import { totalmem } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
-import { DEFAULT_LR, INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PRESETS, SEED_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
+import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, type Config, type PresetName } from '../model/config.js';
 import { estimateCost, formatBytes, type Cost } from '../training/cost.js';
 import { UserError } from '../errors.js';
-import { thousands } from '../report/format.js';
 import { freshSeed } from '../task/random.js';
-
-/** Commander argument parsers: each rejects a bad value with one line that says what is expected. */
-export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${thousands(max)}.`);
-    }
-    return n;
-  };
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number greater than 0.');
-  return n;
-}
+import { addHyperparameters, HYPERPARAMETERS, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
 
 const MAX_SEED = 2 ** 31 - 1;
-/** The largest LSTM measured to build, train and evaluate here (2 cores, 24 GiB): 4,096 exhausted wasm's 4 GiB. */
-export const MAX_UNITS = 1024;
 /** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */
 const WASM_MEMORY_BYTES = 3.5 * 2 ** 30;
 /** A run may plan to use at most this share of the machine's memory. */
@@ -55,40 +36,20 @@ export function isCostly(cost: Cost): boolean {
 }
 
 /**
- * Flags that define the experiment; shared by every command that builds and trains a model.
- * Defaults shown are the seed preset's; another --preset replaces every default it sets, and a
- * flag typed on the command line overrides the preset.
+ * Flags that define the experiment, from the hyperparameter table (./flags.ts); shared by every
+ * command that builds and trains a model. Defaults shown are the original preset's; another
+ * --preset replaces every default it sets, and a flag typed on the command line overrides it.
  */
 export function addExperimentOptions(cmd: Command): Command {
-  const d = SEED_EXPERIMENT;
-  return cmd
-    .addOption(new Option('--preset <name>', 'seed: the original experiment; solve: a bidirectional one-hot model that solves the task').choices(Object.keys(PRESETS)).default('seed'))
-    .addOption(new Option('--encoding <kind>', 'digit input: scalar value (the seed) or one-hot').choices(['scalar', 'onehot']).default(d.encoding))
-    .option('--bidirectional', 'read the sequence both ways (Bidirectional LSTM)', d.bidirectional)
-    .option('--no-bidirectional', 'read left to right only (overrides --preset solve)')
-    .option('--epochs <n>', 'training epochs', wholeNumber(1, 100_000), d.epochs)
-    .option('--samples <n>', 'training sequences', wholeNumber(1, 10_000_000), d.samples)
-    .option('--batch-size <n>', 'sequences per gradient step', wholeNumber(1, 1_000_000), d.batchSize)
-    .option('--units <n>', 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)', wholeNumber(1, MAX_UNITS), d.units)
-    .option('--lr <x>', 'learning rate (default: Keras\'s for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)', positiveNumber)
-    .option('--seed <n>', 'fixes data, initial weights and batch order (default: a fresh one, printed)', wholeNumber(0, MAX_SEED))
-    .addOption(
-      new Option('--recurrent-activation <name>', 'LSTM gate activation; hardSigmoid is the seed\'s Keras 2 behaviour')
-        .choices(['sigmoid', 'hardSigmoid'])
-        .default(d.recurrentActivation),
-    )
-    .addOption(new Option('--activation <name>', 'output layer activation; linear reproduces the seed\'s NaN').choices([...OUTPUT_ACTIVATIONS]).default(d.activation))
-    .option('--batch-norm', 'answer 2: BatchNormalization after the LSTM', false)
-    .option('--layer-norm', 'answer 3: LayerNormalization after the LSTM', false)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default(d.optimizer))
-    .option('--adam-epsilon <x>', 'Adam\'s epsilon', positiveNumber, d.adamEpsilon)
-    .option('--clipnorm <x>', 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)', positiveNumber)
-    .option('--clipvalue <x>', 'clip each gradient element to [-x, x] (Keras clipvalue)', positiveNumber)
-    .addOption(new Option('--kernel-initializer <name>', 'initialiser of the LSTM and Dense kernels').choices([...INITIALIZERS]).default(d.kernelInitializer))
-    .addOption(new Option('--recurrent-initializer <name>', 'initialiser of the LSTM recurrent kernel').choices([...INITIALIZERS]).default(d.recurrentInitializer))
-    .option('--dtype <type>', 'float32 only: TensorFlow.js has no float64 tensors', 'float32')
-    .option('--no-nan-guard', 'train on through NaN, printing nan losses like the seed program')
-    .addOption(new Option('--lstm <engine>', 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)').choices([...LSTM_ENGINES]).default(d.lstm));
+  const names = Object.keys(PRESETS);
+  cmd.addOption(
+    new Option('--preset <name>', 'original: the question\'s experiment with answer 1\'s softmax (add --activation linear for its NaN); solve: a bidirectional one-hot model that solves the task')
+      .choices([...names, ...Object.keys(PRESET_ALIASES)])
+      .default('original'),
+  );
+  addHyperparameters(cmd, ORIGINAL_EXPERIMENT);
+  addSeedOption(cmd, 'fixes data, initial weights and batch order (default: a fresh one, printed)');
+  return cmd.option('--dtype <type>', 'float32 only: TensorFlow.js has no float64 tensors', 'float32');
 }
 
 export function addBackendOption(cmd: Command): Command {
@@ -97,33 +58,30 @@ export function addBackendOption(cmd: Command): Command {
   );
 }
 
-export interface ExperimentFlags
-  extends Pick<
-    Config,
-    | 'encoding'
-    | 'bidirectional'
-    | 'epochs'
-    | 'samples'
-    | 'batchSize'
-    | 'units'
-    | 'recurrentActivation'
-    | 'activation'
-    | 'batchNorm'
-    | 'layerNorm'
-    | 'optimizer'
-    | 'adamEpsilon'
-    | 'kernelInitializer'
-    | 'recurrentInitializer'
-    | 'nanGuard'
-    | 'lstm'
-  > {
-  preset: PresetName;
-  lr?: number;
-  seed?: number;
-  clipnorm?: number;
-  clipvalue?: number;
-  dtype: string;
+/** --seed, with what it fixes for this command. */
+export function addSeedOption(cmd: Command, help: string): Command {
+  return cmd.option('--seed <n>', help, parserOf(wholeNumber(0, MAX_SEED)));
 }
+
+/** --json: one document on stdout in the envelope of ./output.ts instead of text. */
+export function addJsonOption(cmd: Command, what: string): Command {
+  return cmd.addOption(new Option('--json', `print ${what} as one JSON document instead of text`));
+}
+
+/** Where `train` saves and the other commands read a model unless told otherwise. */
+export const DEFAULT_MODEL_DIR = './seq-tag-model';
+
+/** --model-dir, the saved model a command reads or writes (doctor's has no default: without it, doctor checks the flags). */
+export function addModelOption(cmd: Command, help: string, withDefault = true): Command {
+  return cmd.option('--model-dir <path>', help, withDefault ? DEFAULT_MODEL_DIR : undefined);
+}
+
+/** The table's hyperparameters as parsed flags, plus what only the command line has. */
+export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
+  preset: PresetName | keyof typeof PRESET_ALIASES;
+  seed?: number;
+  dtype: string;
+};
 
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
@@ -134,34 +92,14 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, 2);
   }
-  const preset = PRESETS[flags.preset];
-  const pick = <K extends keyof typeof preset>(key: K, value: Config[K]): Config[K] => (given(key) ? value : (preset[key] as Config[K]));
-  const optimizer = pick('optimizer', flags.optimizer);
-  return {
-    samples: pick('samples', flags.samples),
-    encoding: pick('encoding', flags.encoding),
-    units: pick('units', flags.units),
-    bidirectional: pick('bidirectional', flags.bidirectional),
-    recurrentActivation: pick('recurrentActivation', flags.recurrentActivation),
-    activation: pick('activation', flags.activation),
-    batchNorm: pick('batchNorm', flags.batchNorm),
-    layerNorm: pick('layerNorm', flags.layerNorm),
-    kernelInitializer: pick('kernelInitializer', flags.kernelInitializer),
-    recurrentInitializer: pick('recurrentInitializer', flags.recurrentInitializer),
-    optimizer,
-    // A different optimizer brings its own Keras default rate unless --lr says otherwise.
-    lr: flags.lr ?? (given('optimizer') ? DEFAULT_LR[optimizer] : preset.lr),
-    adamEpsilon: pick('adamEpsilon', flags.adamEpsilon),
-    clipnorm: pick('clipnorm', flags.clipnorm ?? null),
-    clipvalue: pick('clipvalue', flags.clipvalue ?? null),
-    epochs: pick('epochs', flags.epochs),
-    batchSize: pick('batchSize', flags.batchSize),
-    nanGuard: pick('nanGuard', flags.nanGuard),
-    lstm: pick('lstm', flags.lstm),
-    seed: flags.seed ?? freshSeed(),
-  };
+  const preset: Omit<Config, 'seed'> = PRESETS[PRESET_ALIASES[flags.preset] ?? (flags.preset as PresetName)];
+  const config = { ...preset } as Record<HyperparameterKey, unknown>;
+  for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
+  const chosen = config as Omit<Config, 'seed'>;
+  // A different optimizer brings its own Keras default rate unless --lr says otherwise.
+  if (!given('lr') && given('optimizer')) chosen.lr = DEFAULT_LR[chosen.optimizer];
+  return { ...chosen, seed: flags.seed ?? freshSeed() };
 }
-
 /** Whether a flag was typed by the user rather than filled in from its default. */
 export function givenOn(cmd: Command): (flag: string) => boolean {
   return (flag) => cmd.getOptionValueSource(flag) === 'cli';

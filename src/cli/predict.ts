@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { labelRepeats, parseDigitSequence } from '../task/data.js';
 import { tagFreshSequences } from '../training/experiment.js';
@@ -6,9 +6,9 @@ import { freshSeed } from '../task/random.js';
 import { formatLoss, plural, renderTagged, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { tagSequences } from '../task/tagging.js';
-import { addBackendOption, wholeNumber, type BackendFlag } from './options.js';
+import { parserOf, wholeNumber } from './flags.js';
+import { addBackendOption, addJsonOption, addModelOption, addSeedOption, type BackendFlag } from './options.js';
 import { printJson, stdout } from './output.js';
-import { DEFAULT_MODEL_DIR } from './train.js';
 
 interface PredictFlags extends BackendFlag {
   modelDir: string;
@@ -27,13 +27,13 @@ function digitsArgument(value: string): Int32Array {
 
 export function predictCommand(): Command {
   const cmd = new Command('predict').description('load a trained model and tag new sequences');
+  addModelOption(cmd, 'the folder train saved to');
+  cmd.option('--n <count>', 'how many fresh sequences to tag', parserOf(wholeNumber(1, 10_000)), 5);
+  addSeedOption(cmd, 'fixes which sequences are generated (default: a fresh one, printed)');
   cmd
-    .option('--model-dir <path>', 'the folder train saved to', DEFAULT_MODEL_DIR)
-    .option('--n <count>', 'how many fresh sequences to tag', wholeNumber(1, 10_000), 5)
-    .option('--seed <n>', 'fixes which sequences are generated (default: a fresh one, printed)', wholeNumber(0, 2 ** 31 - 1))
     .option('--digits <sequence>', 'tag this sequence of 10 digits instead, e.g. "4 0 2 8 5 6 1 3 3 7"', digitsArgument)
-    .option('--probs', 'also show P(repeated) at each position')
-    .addOption(new Option('--json', 'print one JSON document instead of text'));
+    .option('--probs', 'also show P(repeated) at each position');
+  addJsonOption(cmd, 'the predictions');
   addBackendOption(cmd);
   cmd.action(runPredict);
   return cmd;

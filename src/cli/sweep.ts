@@ -13,7 +13,8 @@ import { rngFor } from '../task/random.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
 import { expandRuns, RESULTS_FILE, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, affordable, configFromFlags, givenOn, wholeNumber, type BackendFlag, type ExperimentFlags } from './options.js';
+import { parserOf, wholeNumber } from './flags.js';
+import { addBackendOption, addExperimentOptions, addJsonOption, affordable, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
@@ -108,12 +109,12 @@ export function sweepCommand(): Command {
   cmd
     .option('--grid <flag=values>', 'a train flag and the values to try, comma-separated; repeat for more axes (e.g. --grid activation=linear,softmax --grid batch-norm=off,on)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--answers', 'the built-in grid: the seed question\'s three answers on its linear-head model (10 seeds unless --seeds)')
-    .option('--seeds <n>', 'seeds per configuration (default 5; 10 with --answers)', wholeNumber(1, 1000))
-    .option('--first-seed <n>', 'the seeds are first-seed, first-seed + 1, …', wholeNumber(0, 2 ** 31 - 1000), 1)
-    .addOption(new Option('--jobs <n>', 'parallel worker processes (each holds its own TensorFlow.js, 140–180 MiB measured)').argParser(wholeNumber(1, 64)).default(availableParallelism(), 'one per core'))
-    .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results')
-    .addOption(new Option('--json', 'print the aggregate as one JSON document'))
-    .action((flags: SweepFlags) => runSweepCommand(flags, cmd));
+    .option('--seeds <n>', 'seeds per configuration (default 5; 10 with --answers)', parserOf(wholeNumber(1, 1000)))
+    .option('--first-seed <n>', 'the seeds are first-seed, first-seed + 1, …', parserOf(wholeNumber(0, 2 ** 31 - 1000)), 1)
+    .addOption(new Option('--jobs <n>', 'parallel worker processes (each holds its own TensorFlow.js, 140–180 MiB measured)').argParser(parserOf(wholeNumber(1, 64))).default(availableParallelism(), 'one per core'))
+    .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results');
+  addJsonOption(cmd, 'the aggregate');
+  cmd.action((flags: SweepFlags) => runSweepCommand(flags, cmd));
   return cmd;
 }
 

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
@@ -12,9 +12,8 @@ import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, affordable, configFromFlags, givenOn, isCostly, type BackendFlag, type ExperimentFlags } from './options.js';
+import { addBackendOption, addExperimentOptions, addJsonOption, addModelOption, affordable, configFromFlags, givenOn, isCostly, type BackendFlag, type ExperimentFlags } from './options.js';
 
-export const DEFAULT_MODEL_DIR = './seq-tag-model';
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
 
@@ -27,10 +26,9 @@ export function trainCommand(): Command {
   const cmd = new Command('train').description('generate the data, train the tagger, show it on fresh sequences, save it');
   addExperimentOptions(cmd);
   addBackendOption(cmd);
-  cmd
-    .option('--model-dir <path>', 'where to save the model', DEFAULT_MODEL_DIR)
-    .addOption(new Option('--json', 'print one JSON document (config, per-epoch losses, predictions) instead of text'))
-    .action((flags: TrainFlags) => runTrain(flags, configFromFlags(flags, givenOn(cmd))));
+  addModelOption(cmd, 'where to save the model (a new or empty folder, or one seq-tag saved to)');
+  addJsonOption(cmd, 'the config, per-epoch losses and predictions');
+  cmd.action((flags: TrainFlags) => runTrain(flags, configFromFlags(flags, givenOn(cmd))));
   return cmd;
 }
 

@@ -8,7 +8,8 @@ export const SEQUENCE_LENGTH = 10;
 export const NUM_CLASSES = 2;
 
 /** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
-export type Encoding = 'scalar' | 'onehot';
+export const ENCODINGS = ['scalar', 'onehot'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
 
 /**
  * `n` sequences stored flat, row-major: sequence k occupies [k*10, k*10+10).

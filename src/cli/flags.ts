@@ -1,0 +1,100 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, RECURRENT_ACTIVATIONS, type Config } from '../model/config.js';
+import { ENCODINGS } from '../task/data.js';
+import { thousands } from '../report/format.js';
+
+/** The largest LSTM measured to build, train and evaluate here (2 cores, 24 GiB): 4,096 exhausted wasm's 4 GiB. */
+export const MAX_UNITS = 1024;
+
+/** A zod schema for a command-line word: whole numbers in [min, max], said the way the CLI says it. */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): z.ZodType<number, string> {
+  const expected = `expected a whole number from ${min} to ${thousands(max)}.`;
+  return z
+    .string()
+    .regex(/^\s*\d+\s*$/, expected)
+    .transform(Number)
+    .pipe(z.number().min(min, expected).max(max, expected));
+}
+
+/** A zod schema for a number greater than 0. */
+export const positiveNumber: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .min(1, 'expected a number greater than 0.')
+  .transform(Number)
+  .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
+
+/** Commander's argument parser from a schema: a bad value is one line saying what is expected. */
+export function parserOf<T>(schema: z.ZodType<T, string>): (value: string) => T {
+  return (value) => {
+    const result = schema.safeParse(value);
+    if (!result.success) throw new InvalidArgumentError(result.error.issues[0].message);
+    return result.data;
+  };
+}
+
+/**
+ * One hyperparameter: its config key, its flag, what it accepts and its help. `values` lists the
+ * words of a choice; `schema` parses a number; a boolean is a switch (`negate` names its --no- form).
+ */
+export interface Hyperparameter {
+  key: keyof Omit<Config, 'seed'>;
+  flag: string;
+  help: string;
+  values?: readonly string[];
+  schema?: z.ZodType<number, string>;
+  /** For a switch: what its --no- form does (it always exists; shown in help when this is given). */
+  offHelp?: string;
+  /** No default on the command line: it depends on another flag (--lr on --optimizer). */
+  derived?: true;
+}
+
+/**
+ * Every hyperparameter of the experiment, one row each. The commander options, the flags type and
+ * the config are derived from it (./options.ts); the defaults are the original preset's
+ * (../model/config.ts), so a preset is just a config.
+ */
+export const HYPERPARAMETERS = [
+  { key: 'encoding', flag: '--encoding <kind>', help: 'digit input: scalar value (the original) or one-hot', values: ENCODINGS },
+  { key: 'bidirectional', flag: '--bidirectional', help: 'read the sequence both ways (Bidirectional LSTM)', offHelp: 'read left to right only (overrides --preset solve)' },
+  { key: 'epochs', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
+  { key: 'samples', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
+  { key: 'batchSize', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
+  { key: 'units', flag: '--units <n>', help: 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)', schema: wholeNumber(1, MAX_UNITS) },
+  { key: 'lr', flag: '--lr <x>', help: "learning rate (default: Keras's for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)", schema: positiveNumber, derived: true },
+  { key: 'recurrentActivation', flag: '--recurrent-activation <name>', help: "LSTM gate activation; hardSigmoid is the original's Keras 2 behaviour", values: RECURRENT_ACTIVATIONS },
+  { key: 'activation', flag: '--activation <name>', help: "output layer activation; linear reproduces the original's NaN", values: OUTPUT_ACTIVATIONS },
+  { key: 'batchNorm', flag: '--batch-norm', help: 'answer 2: BatchNormalization after the LSTM' },
+  { key: 'layerNorm', flag: '--layer-norm', help: 'answer 3: LayerNormalization after the LSTM' },
+  { key: 'optimizer', flag: '--optimizer <name>', help: 'optimizer', values: OPTIMIZERS },
+  { key: 'adamEpsilon', flag: '--adam-epsilon <x>', help: "Adam's epsilon", schema: positiveNumber },
+  { key: 'clipnorm', flag: '--clipnorm <x>', help: 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)', schema: positiveNumber },
+  { key: 'clipvalue', flag: '--clipvalue <x>', help: 'clip each gradient element to [-x, x] (Keras clipvalue)', schema: positiveNumber },
+  { key: 'kernelInitializer', flag: '--kernel-initializer <name>', help: 'initialiser of the LSTM and Dense kernels', values: INITIALIZERS },
+  { key: 'recurrentInitializer', flag: '--recurrent-initializer <name>', help: 'initialiser of the LSTM recurrent kernel', values: INITIALIZERS },
+  { key: 'nanGuard', flag: '--nan-guard', help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)', offHelp: 'train on through NaN, printing nan losses like the original program' },
+  { key: 'lstm', flag: '--lstm <engine>', help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)', values: LSTM_ENGINES },
+] as const satisfies readonly Hyperparameter[];
+
+export type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];
+
+/** The commander options of the table, each defaulting to `defaults` (the original preset). */
+export function hyperparameterOptions(defaults: Omit<Config, 'seed'>): Option[] {
+  return (HYPERPARAMETERS as readonly Hyperparameter[]).flatMap((row) => {
+    const option = new Option(row.flag, row.help);
+    if (row.values) option.choices(row.values);
+    if (row.schema) option.argParser(parserOf(row.schema));
+    const value = defaults[row.key];
+    if (row.values || row.schema) return value === null || row.derived ? [option] : [option.default(value)];
+    // A switch: --flag and --no-flag, both writing the same key; the default is the preset's.
+    const off = new Option(`--no-${row.flag.replace(/^--/, '')}`, row.offHelp ?? `turn ${row.flag} off`);
+    return [option.default(value), row.offHelp ? off : off.hideHelp()];
+  });
+}
+
+/** Adds the table's options to `cmd`. */
+export function addHyperparameters(cmd: Command, defaults: Omit<Config, 'seed'>): Command {
+  for (const option of hyperparameterOptions(defaults)) cmd.addOption(option);
+  return cmd;
+}
