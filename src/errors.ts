@@ -1,10 +1,22 @@
+/** Every exit status seq-tag uses, in one place. */
+export enum ExitCode {
+  Ok = 0,
+  /** The environment is at fault: a missing model, an unwritable path, a full disk. */
+  Runtime = 1,
+  /** The command line is at fault: a bad flag or value. */
+  Usage = 2,
+  /** The command worked, the model did not: training diverged, or a check failed. */
+  Failed = 3,
+  /** Ctrl-C (128 + SIGINT), as shells report it. */
+  Interrupted = 130,
+}
+
 /**
  * An expected failure caused by what the user asked for (bad flag, missing model, unwritable path).
  * The CLI prints its message as one line and exits with `exitCode`; it never shows a stack trace.
- * Exit code 2 means "usage" (fix the command line), 1 means "runtime" (fix the environment).
  */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2 = 1) {
+  constructor(message: string, readonly exitCode: ExitCode.Runtime | ExitCode.Usage = ExitCode.Runtime) {
     super(message);
     this.name = 'UserError';
   }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, type Config, type PresetName } from '../model/config.js';
 import { estimateCost, formatBytes, type Cost } from '../training/cost.js';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../task/random.js';
 import { addHyperparameters, HYPERPARAMETERS, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
 
@@ -20,12 +20,12 @@ const MEMORY_SHARE = 0.75;
 export function affordable(config: Omit<Config, 'seed'>, copies = 1, backend?: string): Cost {
   const cost = estimateCost(config);
   if (backend === 'wasm' && cost.backendBytes > WASM_MEMORY_BYTES) {
-    throw new UserError(`--lstm layers keeps about ${formatBytes(cost.backendBytes)} in the wasm backend, which holds at most 4 GiB; use --lstm fused (the default), --backend cpu, or lower --${cost.biggest}`, 2);
+    throw new UserError(`--lstm layers keeps about ${formatBytes(cost.backendBytes)} in the wasm backend, which holds at most 4 GiB; use --lstm fused (the default), --backend cpu, or lower --${cost.biggest}`, ExitCode.Usage);
   }
   const limit = MEMORY_SHARE * totalmem();
   if (cost.bytes * copies > limit) {
     const each = copies > 1 ? ` in each of ${copies} workers` : '';
-    throw new UserError(`this run needs about ${formatBytes(cost.bytes)} of memory${each}, more than this machine can give (${formatBytes(limit)} of ${formatBytes(totalmem())}); lower --${cost.biggest}`, 2);
+    throw new UserError(`this run needs about ${formatBytes(cost.bytes)} of memory${each}, more than this machine can give (${formatBytes(limit)} of ${formatBytes(totalmem())}); lower --${cost.biggest}`, ExitCode.Usage);
   }
   return cost;
 }
@@ -87,10 +87,10 @@ export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
   if (flags.dtype !== 'float32') {
     const why = flags.dtype === 'float64' ? 'TensorFlow.js has no float64 tensors, so answer 3\'s "try double precision" cannot be tried here' : 'only float32 exists in TensorFlow.js';
-    throw new UserError(`--dtype ${flags.dtype} is not possible: ${why}`, 2);
+    throw new UserError(`--dtype ${flags.dtype} is not possible: ${why}`, ExitCode.Usage);
   }
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
-    throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, 2);
+    throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, ExitCode.Usage);
   }
   const preset: Omit<Config, 'seed'> = PRESETS[PRESET_ALIASES[flags.preset] ?? (flags.preset as PresetName)];
   const config = { ...preset } as Record<HyperparameterKey, unknown>;

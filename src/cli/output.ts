@@ -2,18 +2,7 @@ import { thousands } from '../report/format.js';
 import { toJson } from '../report/render.js';
 import { VERSION } from '../version.js';
 
-/** Every exit status seq-tag uses, in one place. */
-export enum ExitCode {
-  Ok = 0,
-  /** The environment is at fault: a missing model, an unwritable path, a full disk. */
-  Runtime = 1,
-  /** The command line is at fault: a bad flag or value. */
-  Usage = 2,
-  /** The command worked, the model did not: training diverged, or a check failed. */
-  Failed = 3,
-  /** Ctrl-C (128 + SIGINT), as shells report it. */
-  Interrupted = 130,
-}
+export { ExitCode } from '../errors.js';
 
 /**
  * stdout that a closed pipe silences instead of ending the process: `seq-tag train | head -3`

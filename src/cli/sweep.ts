@@ -55,34 +55,34 @@ interface GridAxis {
  */
 export function parseGridAxis(spec: string, prototype: Command): GridAxis {
   const eq = spec.indexOf('=');
-  if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, 2);
+  if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, ExitCode.Usage);
   const key = spec.slice(0, eq).trim().replace(/^--/, '');
   const texts = spec.slice(eq + 1).split(',').map((v) => v.trim());
-  if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, 2);
+  if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, ExitCode.Usage);
   const option = prototype.options.find((o) => o.long === `--${key}` || o.long === `--no-${key}`);
   if (!option || NOT_IN_GRID.has(key)) {
     const known = prototype.options.map((o) => o.long!.replace(/^--(no-)?/, '')).filter((k) => !NOT_IN_GRID.has(k));
-    throw new UserError(`--grid ${spec}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, 2);
+    throw new UserError(`--grid ${spec}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, ExitCode.Usage);
   }
   const values = texts.map((text) => {
     if (option.isBoolean() || option.negate) {
-      if (!(text in BOOLEAN_WORDS)) throw new UserError(`--grid ${spec}: '${text}' is not on or off`, 2);
+      if (!(text in BOOLEAN_WORDS)) throw new UserError(`--grid ${spec}: '${text}' is not on or off`, ExitCode.Usage);
       return { text, value: BOOLEAN_WORDS[text] };
     }
     if (option.argChoices && !option.argChoices.includes(text)) {
-      throw new UserError(`--grid ${spec}: '${text}' is not one of ${option.argChoices.join(', ')}`, 2);
+      throw new UserError(`--grid ${spec}: '${text}' is not one of ${option.argChoices.join(', ')}`, ExitCode.Usage);
     }
     try {
       return { text, value: option.parseArg ? option.parseArg(text, undefined) : text };
     } catch (err) {
-      throw new UserError(`--grid ${spec}: '${text}' is invalid for --${key}: ${(err as Error).message}`, 2);
+      throw new UserError(`--grid ${spec}: '${text}' is invalid for --${key}: ${(err as Error).message}`, ExitCode.Usage);
     }
   });
   // Compared after parsing: 0.001 and 1e-3, or 1 and 01, are the same run.
   const seen = new Map<string, string>();
   for (const { text, value } of values) {
     const twin = seen.get(JSON.stringify(value));
-    if (twin !== undefined) throw new UserError(`--grid ${spec}: '${twin}' and '${text}' are the same value; list it once`, 2);
+    if (twin !== undefined) throw new UserError(`--grid ${spec}: '${twin}' and '${text}' are the same value; list it once`, ExitCode.Usage);
     seen.set(JSON.stringify(value), text);
   }
   return { key, attribute: option.attributeName(), values };
@@ -92,7 +92,7 @@ export function parseGridAxis(spec: string, prototype: Command): GridAxis {
 export function gridCombinations(axes: GridAxis[]): { label: string; overrides: Record<string, unknown> }[] {
   const attributes = axes.map((a) => a.attribute);
   const twice = axes.find((a, k) => attributes.indexOf(a.attribute) !== k);
-  if (twice) throw new UserError(`--grid ${twice.key} is given twice; put all its values in one: --grid ${twice.key}=v1,v2`, 2);
+  if (twice) throw new UserError(`--grid ${twice.key} is given twice; put all its values in one: --grid ${twice.key}=v1,v2`, ExitCode.Usage);
   let combos: { label: string[]; overrides: Record<string, unknown> }[] = [{ label: [], overrides: {} }];
   for (const axis of axes) {
     combos = combos.flatMap((c) => axis.values.map((v) => ({ label: [...c.label, `${axis.key}=${v.text}`], overrides: { ...c.overrides, [axis.attribute]: v.value } })));
@@ -122,19 +122,19 @@ export function sweepCommand(): Command {
 const ANSWER_FLAGS = [...new Set(ANSWERS.flatMap((a) => Object.keys(a.overrides)))];
 
 function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: Omit<Config, 'seed'> }[] {
-  if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', 2);
-  if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', 2);
-  if (cmd.getOptionValueSource('seed') === 'cli') throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', 2);
+  if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', ExitCode.Usage);
+  if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
+  if (cmd.getOptionValueSource('seed') === 'cli') throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', ExitCode.Usage);
   const given = givenOn(cmd);
   const clash = flags.answers ? cmd.options.find((o) => ANSWER_FLAGS.includes(o.attributeName()) && given(o.attributeName())) : undefined;
-  if (clash) throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, 2);
+  if (clash) throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, ExitCode.Usage);
   const prototype = addExperimentOptions(new Command());
   const configs = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
     const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key));
     return { label, config };
   });
   const labels = configs.map((c) => c.label);
-  if (new Set(labels).size !== labels.length) throw new UserError('two grid entries give the same configuration label', 2);
+  if (new Set(labels).size !== labels.length) throw new UserError('two grid entries give the same configuration label', ExitCode.Usage);
   return configs;
 }
 
@@ -148,7 +148,7 @@ function abortOnCtrlC(): { signal: AbortSignal; dispose: () => void } {
 
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   const configs = configsFor(flags, cmd);
-  if (flags.out.trim() === '') throw new UserError('--out is empty; give a folder path, e.g. --out ./sweep-results', 2);
+  if (flags.out.trim() === '') throw new UserError('--out is empty; give a folder path, e.g. --out ./sweep-results', ExitCode.Usage);
   await makeFolder(flags.out, '--out');
   const lock = await lockFolder(resolve(flags.out), flags.out, '--out');
   try {

@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
-import { describeFsError, UserError } from '../errors.js';
+import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
 import { isTempFor, makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
@@ -168,7 +168,7 @@ export class ModelFolder {
 
   /** Claims `dir`, failing in one line if it is not usable, not seq-tag's, or another seq-tag is writing it. */
   static async open(shown: string): Promise<ModelFolder> {
-    if (shown.trim() === '') throw new UserError('--model-dir is empty; give a folder path, e.g. --model-dir ./seq-tag-model', 2);
+    if (shown.trim() === '') throw new UserError('--model-dir is empty; give a folder path, e.g. --model-dir ./seq-tag-model', ExitCode.Usage);
     const dir = resolve(shown);
     const created = await makeFolder(dir, '--model-dir');
     try {
@@ -250,7 +250,7 @@ function nonFiniteWeights(model: tfl.LayersModel): string[] {
  * finite (its training diverged) is refused unless `allowNonFinite` (the doctor examines it).
  */
 export async function loadModel(dir: string, options: { allowNonFinite?: boolean } = {}): Promise<SavedModel> {
-  if (dir.trim() === '') throw new UserError('--model-dir is empty; give the folder train saved to', 2);
+  if (dir.trim() === '') throw new UserError('--model-dir is empty; give the folder train saved to', ExitCode.Usage);
   let model: tfl.LayersModel;
   try {
     model = await tfl.loadLayersModel({ load: () => readArtifacts(dir) });
