@@ -71,15 +71,16 @@ async function main(): Promise<void> {
         console.log(`${backend}/${lstm}: ${runs.length - ok.length} run(s) failed: ${runs.find((r) => r.status !== 0)?.stderr.trim()}`);
       }
       if (!ok.length) continue;
-      const epochSeconds = ok.flatMap((r) => r.doc.epochs.map((e: { seconds: number }) => e.seconds));
+      const docs = ok.map((r) => r.doc!);
+      const epochSeconds = docs.flatMap((d) => d.epochs.map((e) => e.seconds));
       rows.push([
         `${backend} / ${lstm}`,
         String(ok.length),
         median(ok.map((r) => r.wallSeconds)).toFixed(2),
         Math.min(...ok.map((r) => r.wallSeconds)).toFixed(2),
-        median(ok.map((r) => r.doc.trainSeconds)).toFixed(2),
+        median(docs.map((d) => d.trainSeconds)).toFixed(2),
         median(epochSeconds).toFixed(3),
-        ok[0].doc.epochs.at(-1).loss.toFixed(4),
+        (docs[0].epochs.at(-1)?.loss ?? NaN).toFixed(4),
       ]);
       console.log(table(rows.slice(0, 1).concat([rows.at(-1)!])).split('\n').at(-1));
     }

@@ -3,14 +3,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../src/model/config.js';
+import type { Evaluation } from '../src/task/metrics.js';
+import type { EpochRecord } from '../src/training/train.js';
 
 /** The built CLI, run as a user runs it. */
 export const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
+/** The parts of `seq-tag train --json` the benchmarks read. */
+export interface TrainDocument {
+  config: Config;
+  epochs: EpochRecord[];
+  trainSeconds: number;
+  evaluation: Evaluation;
+}
+
 export interface TimedRun {
   wallSeconds: number;
   status: number | null;
-  doc: any;
+  // `seq-tag train --json`, as printed; null when it did not parse.
+  doc: TrainDocument | null;
   stderr: string;
 }
 
@@ -21,7 +33,7 @@ export function timeCli(args: string[]): TimedRun {
   const result = spawnSync(process.execPath, [BIN, ...args, '--json', '--model-dir', join(dir, 'model')], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const wallSeconds = (performance.now() - started) / 1000;
   rmSync(dir, { recursive: true, force: true });
-  let doc: any = null;
+  let doc: TimedRun['doc'] = null;
   try {
     doc = JSON.parse(result.stdout);
   } catch {

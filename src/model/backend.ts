@@ -9,6 +9,7 @@ export const WASM_BACKEND_VERSION: string = wasmBackend.version_wasm;
 export const CPU_BACKEND_VERSION: string = cpuBackend.version_cpu;
 import { registerChainedOps } from './chained-ops.js';
 import { UserError } from '../errors.js';
+import { withoutConsoleWarnings } from './quiet.js';
 
 // tfjs-layers calls tensor methods that only the umbrella package registers.
 registerChainedOps();
@@ -67,15 +68,11 @@ async function trySetBackend(name: BackendName): Promise<string | undefined> {
   }
   try {
     // tfjs logs backend initialisation failures itself; the caller reports them in one line instead.
-    const warn = console.warn;
-    console.warn = () => {};
-    let ok: boolean;
-    try {
-      ok = await tf.setBackend(name);
+    const ok = await withoutConsoleWarnings(async () => {
+      const set = await tf.setBackend(name);
       await tf.ready();
-    } finally {
-      console.warn = warn;
-    }
+      return set;
+    });
     return ok ? undefined : `the ${name} backend failed to initialise`;
   } catch (err) {
     return `the ${name} backend failed to initialise: ${(err as Error).message}`;

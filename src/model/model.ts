@@ -5,6 +5,7 @@ import type { Config, InitializerName } from './config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
 import { rngFor } from '../task/random.js';
 import { BATCH_NORM, LAYER_NORM } from '../training/constants.js';
+import { withoutConsoleWarnings } from './quiet.js';
 
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<
@@ -77,17 +78,16 @@ export function orthogonal(shape: number[], seed: number): tf.Tensor {
 export function buildModel(config: ModelConfig, seed: number): tfl.Sequential {
   // tfjs warns on console that orthogonal initialisation of matrices over 2,000 elements is slow; it
   // takes milliseconds here, and the warning would interleave with seq-tag's own output.
-  const warn = console.warn;
-  console.warn = () => {};
   // tfjs's unit-forget-bias initialiser leaves 4 intermediate tensors per LSTM behind; a scope frees
   // them (the weights are variables, which a scope keeps).
-  tf.engine().startScope();
-  try {
-    return assemble(config, seed);
-  } finally {
-    tf.engine().endScope();
-    console.warn = warn;
-  }
+  return withoutConsoleWarnings(() => {
+    tf.engine().startScope();
+    try {
+      return assemble(config, seed);
+    } finally {
+      tf.engine().endScope();
+    }
+  });
 }
 
 function assemble(config: ModelConfig, seed: number): tfl.Sequential {

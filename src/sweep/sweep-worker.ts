@@ -37,7 +37,7 @@ process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group; the sweep process decides what happens to this run.
 process.on('SIGINT', () => {});
 
-process.on('message', async (message: { spec: RunSpec; backend: BackendChoice }) => {
+async function answer(message: { spec: RunSpec; backend: BackendChoice }): Promise<void> {
   let record: RunRecord;
   try {
     record = await run(message.spec, message.backend);
@@ -46,4 +46,6 @@ process.on('message', async (message: { spec: RunSpec; backend: BackendChoice })
     record = { key, label, seed, status: 'failed', epochs: [], seconds: 0, error: (err as Error).message.split('\n')[0] };
   }
   if (process.connected) process.send!(record);
-});
+}
+
+process.on('message', (message: { spec: RunSpec; backend: BackendChoice }) => void answer(message));

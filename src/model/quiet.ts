@@ -1,0 +1,24 @@
+/**
+ * Runs `fn` with console.warn silenced: tfjs warns on the console (a slow orthogonal initialiser,
+ * a backend that failed to start) in the middle of seq-tag's own output, and seq-tag reports those
+ * things itself, in one line. The library never prints; this is the one place that touches console.
+ */
+export function withoutConsoleWarnings<T>(fn: () => T): T {
+  // eslint-disable-next-line no-console
+  const warn = console.warn;
+  // eslint-disable-next-line no-console
+  console.warn = () => {};
+  const restore = () => {
+    // eslint-disable-next-line no-console
+    console.warn = warn;
+  };
+  try {
+    const result = fn();
+    if (result instanceof Promise) return result.finally(restore) as T;
+    restore();
+    return result;
+  } catch (err) {
+    restore();
+    throw err;
+  }
+}
