@@ -82,7 +82,11 @@ async function main(): Promise<void> {
         median(epochSeconds).toFixed(3),
         (docs[0].epochs.at(-1)?.loss ?? NaN).toFixed(4),
       ]);
-      console.log(table(rows.slice(0, 1).concat([rows.at(-1)!])).split('\n').at(-1));
+      console.log(
+        table(rows.slice(0, 1).concat([rows.at(-1)!]))
+          .split('\n')
+          .at(-1),
+      );
     }
   }
   console.log(`\n${table(rows)}`);

@@ -31,7 +31,16 @@ for (let seed = 1; seed <= seeds; seed++) {
   const solved = e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
   if (!solved) missed++;
   walls.push(run.wallSeconds);
-  rows.push([String(seed), run.wallSeconds.toFixed(2), run.doc.trainSeconds.toFixed(2), `${(100 * e.tokenAccuracy).toFixed(2)}%`, `${(100 * e.exactMatch).toFixed(1)}%`, e.f1.toFixed(4), (e.loss ?? NaN).toFixed(4), solved ? 'yes' : 'NO']);
+  rows.push([
+    String(seed),
+    run.wallSeconds.toFixed(2),
+    run.doc.trainSeconds.toFixed(2),
+    `${(100 * e.tokenAccuracy).toFixed(2)}%`,
+    `${(100 * e.exactMatch).toFixed(1)}%`,
+    e.f1.toFixed(4),
+    (e.loss ?? NaN).toFixed(4),
+    solved ? 'yes' : 'NO',
+  ]);
   if (seed === 1) console.log(`config: ${JSON.stringify(run.doc.config)}`);
 }
 console.log(`\n${table(rows)}\n\nmedian wall time ${walls.length ? median(walls).toFixed(2) : 'n/a'} s; ${seeds - missed}/${seeds} seeds solved`);

@@ -16,7 +16,10 @@ export enum ExitCode {
  * The CLI prints its message as one line and exits with `exitCode`; it never shows a stack trace.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: ExitCode.Runtime | ExitCode.Usage = ExitCode.Runtime) {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode.Runtime | ExitCode.Usage = ExitCode.Runtime,
+  ) {
     super(message);
     this.name = 'UserError';
   }

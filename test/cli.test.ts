@@ -29,7 +29,10 @@ describe('seq-tag CLI (spawned binary)', () => {
   it('train prints the header, the summary, one line per epoch and the test view, then saves', () => {
     const run = trained;
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · 1,186 params\nscalar input → LSTM 16 → Dense\(2, softmax\) · adam \(lr 0.001, epsilon 1e-7\) · NaN guard on/);
+    assert.match(
+      run.stdout,
+      /backend cpu \(requested with --backend\) · seed 5 · 64 sequences × 10 · 1,186 params\nscalar input → LSTM 16 → Dense\(2, softmax\) · adam \(lr 0.001, epsilon 1e-7\) · NaN guard on/,
+    );
     assert.match(run.stdout, /lstm \(LSTM\)\s+\(None, 10, 16\)\s+1,152/);
     assert.match(run.stdout, /Total params: 1,186/);
     assert.match(run.stdout, /^epoch 1\/2 {2}loss \d\.\d{4} {2}\d+\.\d\d s$/m);
@@ -76,14 +79,20 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(predict.status, 0, predict.stderr);
     const p = JSON.parse(predict.stdout);
     assert.equal(p.predictions.length, 2);
-    assert.deepEqual(p.model.losses, doc.epochs.map((e: { loss: number }) => e.loss));
+    assert.deepEqual(
+      p.model.losses,
+      doc.epochs.map((e: { loss: number }) => e.loss),
+    );
     assert.equal(p.predictions[0].probs.length, 10);
   });
 
   it('the same seed gives the same loss history run to run', () => {
     const a = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'a'), '--json']).stdout);
     const b = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'b'), '--json']).stdout);
-    assert.deepEqual(a.epochs.map((e: { loss: number }) => e.loss), b.epochs.map((e: { loss: number }) => e.loss));
+    assert.deepEqual(
+      a.epochs.map((e: { loss: number }) => e.loss),
+      b.epochs.map((e: { loss: number }) => e.loss),
+    );
   });
 
   it('without --seed picks one, prints it and stores it with the model', () => {
@@ -99,7 +108,10 @@ describe('seq-tag CLI (spawned binary)', () => {
   });
 
   it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', () => {
-    const snapshot = () => readdirSync(modelDir).sort().map((f) => [f, readFileSync(join(modelDir, f))]);
+    const snapshot = () =>
+      readdirSync(modelDir)
+        .sort()
+        .map((f) => [f, readFileSync(join(modelDir, f))]);
     const before = snapshot();
     const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
     assert.equal(run.status, 3, run.stderr);
@@ -115,7 +127,10 @@ describe('seq-tag CLI (spawned binary)', () => {
     const run = seqTag(['train', ...TINY, '--activation', 'linear', '--no-nan-guard', '--model-dir', dir, '--json']);
     assert.equal(run.status, 3, run.stderr);
     const doc = JSON.parse(run.stdout);
-    assert.deepEqual(doc.epochs.map((e: { loss: unknown }) => e.loss), ['NaN', 'NaN']);
+    assert.deepEqual(
+      doc.epochs.map((e: { loss: unknown }) => e.loss),
+      ['NaN', 'NaN'],
+    );
     assert.equal(doc.saved, false);
     assert.equal(doc.divergence.symptom, 'nan');
     assert.equal(doc.diagnosis.cause.id, 'output');
@@ -134,7 +149,10 @@ describe('seq-tag CLI (spawned binary)', () => {
     const doc = JSON.parse(healthy.stdout);
     assert.equal(doc.command, 'doctor');
     assert.equal(doc.healthy, true);
-    assert.deepEqual(doc.checks.map((c: { id: string }) => c.id), ['data', 'output', 'gradients', 'weights', 'loss', 'floor']);
+    assert.deepEqual(
+      doc.checks.map((c: { id: string }) => c.id),
+      ['data', 'output', 'gradients', 'weights', 'loss', 'floor'],
+    );
     for (const c of doc.checks) {
       assert.ok(['pass', 'warn', 'fail', 'info'].includes(c.verdict));
       assert.equal(typeof c.evidence, 'string');
@@ -167,7 +185,21 @@ describe('seq-tag CLI (spawned binary)', () => {
   });
 
   it('--preset solve with overrides trains a bidirectional one-hot model', () => {
-    const run = seqTag(['train', '--preset', 'solve', '--samples', '64', '--epochs', '1', '--seed', '2', '--backend', 'cpu', '--model-dir', join(tempDir(), 'solve')]);
+    const run = seqTag([
+      'train',
+      '--preset',
+      'solve',
+      '--samples',
+      '64',
+      '--epochs',
+      '1',
+      '--seed',
+      '2',
+      '--backend',
+      'cpu',
+      '--model-dir',
+      join(tempDir(), 'solve'),
+    ]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /one-hot input → LSTM 16 × 2 directions → Dense\(2, softmax\) · adam \(lr 0\.015/);
     assert.match(run.stdout, /bidirectional \(Bidirectional\)\s+\(None, 10, 32\)\s+3,456/);

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import {
-  featureTensor,
-  generateDataset,
-  labelRepeats,
-  labelTensor,
-  parseDigitSequence,
-  sampleSequence,
-  SEQUENCE_LENGTH,
-} from '../src/task/data.js';
+import { featureTensor, generateDataset, labelRepeats, labelTensor, parseDigitSequence, sampleSequence, SEQUENCE_LENGTH } from '../src/task/data.js';
 import { permutation, rngFor } from '../src/task/random.js';
 import { useBackend } from './helpers.js';
 
@@ -66,7 +58,10 @@ describe('generateDataset', () => {
     for (let t = 0; t < 10; t++) assert.deepEqual(yValues[0][t], data.labels[t] ? [0, 1] : [1, 0]);
     const oh = onehot.arraySync() as number[][][];
     assert.equal(oh[0][0][data.digits[0]], 1);
-    assert.equal(oh[0][0].reduce((a, b) => a + b), 1);
+    assert.equal(
+      oh[0][0].reduce((a, b) => a + b),
+      1,
+    );
     [scalar, onehot, y].forEach((t) => t.dispose());
   });
 });
@@ -88,6 +83,9 @@ describe('parseDigitSequence', () => {
 describe('permutation', () => {
   it('is a permutation', () => {
     const p = permutation(100, rngFor(1, 'p'));
-    assert.deepEqual([...p].sort((a, b) => a - b), [...Array(100).keys()]);
+    assert.deepEqual(
+      [...p].sort((a, b) => a - b),
+      [...Array(100).keys()],
+    );
   });
 });

@@ -90,7 +90,7 @@ describe('NaN guard and diagnosis on cpu', () => {
 });
 
 describe('NaN guard on wasm', () => {
-  it('catches the pinned clip-bound loss, wasm\'s form of NaN, in epoch 1 (layers engine)', async () => {
+  it("catches the pinned clip-bound loss, wasm's form of NaN, in epoch 1 (layers engine)", async () => {
     await useBackend('wasm');
     const config = { ...base, activation: 'linear' as const, lstm: 'layers' as const };
     const result = await train(config);

@@ -74,7 +74,11 @@ describe('fused engine parity with tfl.layers', () => {
       const initialState = readParameters(model).state;
       // Training mode: normalisation layers use the batch's statistics.
       const fusedOut = net.forward(data.digits, c.batch).slice();
-      assertClose(fusedOut, tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).dataSync()), 'outputs');
+      assertClose(
+        fusedOut,
+        tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).dataSync()),
+        'outputs',
+      );
 
       const fusedLoss = net.lossAndGradients(data.digits, data.labels, c.batch);
       const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -82,7 +86,10 @@ describe('fused engine parity with tfl.layers', () => {
       assertClose([fusedLoss], value.dataSync(), 'loss');
       const names = model.trainableWeights.map((w) => w.name);
       variables.forEach((v, k) => {
-        assert.ok(net.grads[k].some((g) => g !== 0), `gradient of ${names[k]} is not all zero`);
+        assert.ok(
+          net.grads[k].some((g) => g !== 0),
+          `gradient of ${names[k]} is not all zero`,
+        );
         assertClose(net.grads[k], grads[v.name].dataSync(), `gradient of ${names[k]}`);
       });
 
@@ -105,7 +112,7 @@ describe('fused engine parity with tfl.layers', () => {
     });
   }
 
-  it('a short training run follows the layers engine\'s loss curve within 1e-4', async () => {
+  it("a short training run follows the layers engine's loss curve within 1e-4", async () => {
     const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21 };
     const curve = async (lstm: Config['lstm']) => {
       const batches: number[] = [];
@@ -120,7 +127,16 @@ describe('fused engine parity with tfl.layers', () => {
   });
 
   it('the other optimizers, clipping and the normalisation layers follow the layers engine too', async () => {
-    for (const extra of [{ optimizer: 'sgd', lr: 0.05 }, { optimizer: 'rmsprop', lr: 0.001 }, { optimizer: 'adagrad', lr: 0.01 }, { clipnorm: 0.05 }, { clipvalue: 0.01 }, { batchNorm: true }, { layerNorm: true }, { activation: 'linear', batchNorm: true }] as const) {
+    for (const extra of [
+      { optimizer: 'sgd', lr: 0.05 },
+      { optimizer: 'rmsprop', lr: 0.001 },
+      { optimizer: 'adagrad', lr: 0.01 },
+      { clipnorm: 0.05 },
+      { clipvalue: 0.01 },
+      { batchNorm: true },
+      { layerNorm: true },
+      { activation: 'linear', batchNorm: true },
+    ] as const) {
       const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 96, epochs: 2, seed: 8, ...extra };
       const losses = async (lstm: Config['lstm']) => (await runExperiment(createExperiment({ ...config, lstm }))).epochs.map((e) => e.loss);
       const [fused, layers] = [await losses('fused'), await losses('layers')];
@@ -130,7 +146,7 @@ describe('fused engine parity with tfl.layers', () => {
     }
   });
 
-  it('saved weights are the tfjs model\'s own: training writes them back into the LSTM and Dense layers', async () => {
+  it("saved weights are the tfjs model's own: training writes them back into the LSTM and Dense layers", async () => {
     const experiment = createExperiment({ ...ORIGINAL_EXPERIMENT, samples: 64, epochs: 1, seed: 5 });
     const before = experiment.model.getWeights().map((w) => Array.from(w.dataSync()));
     await runExperiment(experiment);
@@ -141,7 +157,9 @@ describe('fused engine parity with tfl.layers', () => {
 
 describe('gemmNT', () => {
   it('multiplies with odd sizes, offsets and accumulation', () => {
-    const m = 3, n = 5, p = 7;
+    const m = 3,
+      n = 5,
+      p = 7;
     const a = Float64Array.from({ length: 2 + m * p }, (_, i) => Math.sin(i));
     const bt = Float64Array.from({ length: n * p }, (_, i) => Math.cos(i));
     const c = new Float64Array(1 + m * n).fill(1);

@@ -36,7 +36,6 @@ export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-
 /** The node binary and the built CLI, as a user would run them. */
 export const SEQ_TAG_COMMAND = [process.execPath, BIN];
 

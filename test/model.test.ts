@@ -38,7 +38,10 @@ describe('buildModel', () => {
   });
 
   it('seeds every initialiser: same seed, same weights; other seed, other weights', () => {
-    const weights = (seed: number) => buildModel(ORIGINAL_EXPERIMENT, seed).getWeights().map((w) => Array.from(w.dataSync()));
+    const weights = (seed: number) =>
+      buildModel(ORIGINAL_EXPERIMENT, seed)
+        .getWeights()
+        .map((w) => Array.from(w.dataSync()));
     const a = weights(5);
     assert.deepEqual(a, weights(5));
     const b = weights(6);
@@ -53,14 +56,21 @@ describe('buildModel', () => {
 });
 
 describe('orthogonal initialiser', () => {
-  it('gives tfjs\'s seeded orthogonal matrix, fast at large sizes', async () => {
+  it("gives tfjs's seeded orthogonal matrix, fast at large sizes", async () => {
     await useBackend('cpu');
     const warn = console.warn;
     console.warn = () => {};
-    for (const shape of [[16, 64], [64, 256], [10, 64]]) {
+    for (const shape of [
+      [16, 64],
+      [64, 256],
+      [10, 64],
+    ]) {
       const stock = tfl.initializers.orthogonal({ seed: 7 }).apply(shape).dataSync();
       const ours = orthogonal(shape, 7).dataSync();
-      assert.ok(stock.every((v, i) => Math.abs(v - ours[i]) < 2e-6), `${shape}`);
+      assert.ok(
+        stock.every((v, i) => Math.abs(v - ours[i]) < 2e-6),
+        `${shape}`,
+      );
     }
     console.warn = warn;
     const started = performance.now();

@@ -13,7 +13,10 @@ describe('remedy flags change the model and optimizer as named', () => {
 
   it('--batch-norm adds BatchNormalization after the LSTM: 64 params, 1,250 total', () => {
     const s = summarize(buildModel({ ...config, batchNorm: true }, 2));
-    assert.deepEqual(s.layers.map((l) => l.type), ['LSTM', 'BatchNormalization', 'TimeDistributed']);
+    assert.deepEqual(
+      s.layers.map((l) => l.type),
+      ['LSTM', 'BatchNormalization', 'TimeDistributed'],
+    );
     assert.equal(s.layers[1].params, 64);
     assert.equal(s.totalParams, 1250);
     assert.equal(s.trainableParams, 1218);
@@ -21,7 +24,10 @@ describe('remedy flags change the model and optimizer as named', () => {
 
   it('--layer-norm adds LayerNormalization: 32 params, 1,218 total', () => {
     const s = summarize(buildModel({ ...config, layerNorm: true }, 2));
-    assert.deepEqual(s.layers.map((l) => l.type), ['LSTM', 'LayerNormalization', 'TimeDistributed']);
+    assert.deepEqual(
+      s.layers.map((l) => l.type),
+      ['LSTM', 'LayerNormalization', 'TimeDistributed'],
+    );
     assert.equal(s.totalParams, 1218);
   });
 
@@ -33,9 +39,18 @@ describe('remedy flags change the model and optimizer as named', () => {
 
   it('--kernel-initializer and --recurrent-initializer pick the initialisers', () => {
     const zeros = buildModel({ ...config, kernelInitializer: 'zeros', recurrentInitializer: 'zeros' }, 2).getWeights();
-    assert.ok(zeros[0].dataSync().every((v) => v === 0), 'LSTM kernel');
-    assert.ok(zeros[1].dataSync().every((v) => v === 0), 'recurrent kernel');
-    assert.ok(zeros[3].dataSync().every((v) => v === 0), 'dense kernel');
+    assert.ok(
+      zeros[0].dataSync().every((v) => v === 0),
+      'LSTM kernel',
+    );
+    assert.ok(
+      zeros[1].dataSync().every((v) => v === 0),
+      'recurrent kernel',
+    );
+    assert.ok(
+      zeros[3].dataSync().every((v) => v === 0),
+      'dense kernel',
+    );
     const narrow = buildModel({ ...config, kernelInitializer: 'randomNormal' }, 2).getWeights()[0];
     const wide = buildModel(config, 2).getWeights()[0];
     const std = (t: tf.Tensor) => tf.sqrt(tf.moments(t).variance).dataSync()[0];
@@ -53,10 +68,23 @@ describe('remedy flags change the model and optimizer as named', () => {
   it('--clipnorm rescales each gradient tensor to that norm; --clipvalue clips elements', () => {
     const grads = { a: tf.tensor1d([3, 4]), b: tf.tensor1d([0.3, 0.4]) };
     const byNorm = clipGradients(grads, { clipnorm: 1, clipvalue: null });
-    assert.deepEqual(Array.from(byNorm.a.dataSync()).map((v) => +v.toFixed(5)), [0.6, 0.8]);
-    assert.deepEqual(Array.from(byNorm.b.dataSync()).map((v) => +v.toFixed(5)), [0.3, 0.4], 'under the norm: unchanged');
+    assert.deepEqual(
+      Array.from(byNorm.a.dataSync()).map((v) => +v.toFixed(5)),
+      [0.6, 0.8],
+    );
+    assert.deepEqual(
+      Array.from(byNorm.b.dataSync()).map((v) => +v.toFixed(5)),
+      [0.3, 0.4],
+      'under the norm: unchanged',
+    );
     const byValue = clipGradients(grads, { clipnorm: null, clipvalue: 0.35 });
-    assert.deepEqual(Array.from(byValue.a.dataSync()).map((v) => +v.toFixed(5)), [0.35, 0.35]);
-    assert.deepEqual(Array.from(byValue.b.dataSync()).map((v) => +v.toFixed(5)), [0.3, 0.35]);
+    assert.deepEqual(
+      Array.from(byValue.a.dataSync()).map((v) => +v.toFixed(5)),
+      [0.35, 0.35],
+    );
+    assert.deepEqual(
+      Array.from(byValue.b.dataSync()).map((v) => +v.toFixed(5)),
+      [0.3, 0.35],
+    );
   });
 });

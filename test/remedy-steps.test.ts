@@ -75,7 +75,11 @@ const REMEDIES: { name: string; config: Partial<Config>; without: Partial<Config
   { name: 'BatchNormalization', config: { batchNorm: true }, without: {} },
   { name: 'LayerNormalization', config: { layerNorm: true }, without: {} },
   { name: 'BatchNormalization on the linear head', config: { batchNorm: true, activation: 'linear' }, without: { activation: 'linear' } },
-  { name: 'bidirectional one-hot, clipnorm 0.01 (SGD)', config: { bidirectional: true, encoding: 'onehot', optimizer: 'sgd', lr: 0.5, clipnorm: 0.01 }, without: { bidirectional: true, encoding: 'onehot', optimizer: 'sgd', lr: 0.5 } },
+  {
+    name: 'bidirectional one-hot, clipnorm 0.01 (SGD)',
+    config: { bidirectional: true, encoding: 'onehot', optimizer: 'sgd', lr: 0.5, clipnorm: 0.01 },
+    without: { bidirectional: true, encoding: 'onehot', optimizer: 'sgd', lr: 0.5 },
+  },
 ];
 
 describe('one step per remedy: fused engine = tf.layers within 1e-6', () => {
@@ -96,7 +100,7 @@ describe('one step per remedy: fused engine = tf.layers within 1e-6', () => {
     });
   }
 
-  it('the normalisation layers\' constants are the ones both engines share', () => {
+  it("the normalisation layers' constants are the ones both engines share", () => {
     const model = buildModel({ ...BASE, batchNorm: true, layerNorm: true }, 1);
     const config = (name: string) => model.layers.find((l) => l.name === name)!.getConfig() as { momentum?: number; epsilon?: number };
     assert.deepEqual([config('batch_normalization').momentum, config('batch_normalization').epsilon], [0.99, 1e-3]);

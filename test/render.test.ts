@@ -1,9 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lossCurvesSvg, niceTicks, terminalLossChart } from '../src/report/charts.js';
-import { formatLoss, plural, renderBatchProgress, renderEpoch, renderProgress, renderSummary, renderSweepTable, renderTagged, styleFor, toJson } from '../src/report/render.js';
+import {
+  formatLoss,
+  plural,
+  renderBatchProgress,
+  renderEpoch,
+  renderProgress,
+  renderSummary,
+  renderSweepTable,
+  renderTagged,
+  styleFor,
+  toJson,
+} from '../src/report/render.js';
 
-const ANSWER_LIKE = ['linear head alone (the seed\'s bug)', 'answer 1: softmax', 'answer 2: BatchNormalization', 'answer 3: LayerNormalization', 'answer 3: clipnorm 1.0', 'answer 3: learning rate 1e-4', 'answer 3: SGD', 'answer 3: smaller-variance init (randomNormal, sd 0.05)'];
+const ANSWER_LIKE = [
+  "linear head alone (the seed's bug)",
+  'answer 1: softmax',
+  'answer 2: BatchNormalization',
+  'answer 3: LayerNormalization',
+  'answer 3: clipnorm 1.0',
+  'answer 3: learning rate 1e-4',
+  'answer 3: SGD',
+  'answer 3: smaller-variance init (randomNormal, sd 0.05)',
+];
 import type { TaggedSequence } from '../src/task/tagging.js';
 
 const seq: TaggedSequence = {
@@ -85,8 +105,20 @@ describe('line formats', () => {
 
 describe('fitting a narrow terminal', () => {
   const summaries = ANSWER_LIKE.map((label, k) => ({
-    label, probabilisticHead: k === 1, runs: 10, failed: 0, divergedEpoch1: 1, divergedAny: 1, finalLoss: { median: 0.5, min: 0.49, max: 0.51 },
-    floor: 0.5004, tokenAccuracy: 0.8, exactMatch: 0, f1: 0.1, secondsPerRun: 0.2, verdict: 'does not fix the NaN', curve: [],
+    label,
+    probabilisticHead: k === 1,
+    runs: 10,
+    failed: 0,
+    divergedEpoch1: 1,
+    divergedAny: 1,
+    finalLoss: { median: 0.5, min: 0.49, max: 0.51 },
+    floor: 0.5004,
+    tokenAccuracy: 0.8,
+    exactMatch: 0,
+    f1: 0.1,
+    secondsPerRun: 0.2,
+    verdict: 'does not fix the NaN',
+    curve: [],
   }));
 
   for (const columns of [40, 60, 80, 100]) {
@@ -112,8 +144,14 @@ describe('progress and charts', () => {
   it('draws sweep and batch progress bars with counts and ETA', () => {
     assert.equal(renderProgress(10, 40, 30, undefined, 46), '██░░░░░░ 10/40 runs · 0:30 elapsed · ETA 1:30');
     assert.equal(renderProgress(40, 40, 75), `${'█'.repeat(24)} 40/40 runs · 1:15 elapsed`);
-    assert.equal(renderBatchProgress({ epoch: 3, batch: 47, batches: 188, size: 32, loss: 0.51234 }, 20, undefined, 52), 'epoch  3/20 ▕██░░░░░░▏ 47/188 batches · loss 0.5123');
-    assert.equal(renderBatchProgress({ epoch: 3, batch: 94, batches: 188, size: 32, loss: 0.51234 }, 20), `epoch  3/20 ▕${'█'.repeat(10)}${'░'.repeat(10)}▏ 94/188 batches · loss 0.5123`);
+    assert.equal(
+      renderBatchProgress({ epoch: 3, batch: 47, batches: 188, size: 32, loss: 0.51234 }, 20, undefined, 52),
+      'epoch  3/20 ▕██░░░░░░▏ 47/188 batches · loss 0.5123',
+    );
+    assert.equal(
+      renderBatchProgress({ epoch: 3, batch: 94, batches: 188, size: 32, loss: 0.51234 }, 20),
+      `epoch  3/20 ▕${'█'.repeat(10)}${'░'.repeat(10)}▏ 94/188 batches · loss 0.5123`,
+    );
   });
 
   it('plots the loss curve with the floor as a dotted line, and nothing without two finite epochs', () => {
@@ -123,7 +161,11 @@ describe('progress and charts', () => {
     assert.match(chart, /^0\.5004┤┈{10,}/m, 'the floor row carries the floor, not a nearby loss');
     assert.doesNotMatch(chart, /[ \t]$/m, 'no trailing spaces');
     assert.equal(terminalLossChart([0.6], 0.5), '');
-    const narrow = terminalLossChart(Array.from({ length: 30 }, (_, k) => 0.7 - k / 200), 0.5004, 40);
+    const narrow = terminalLossChart(
+      Array.from({ length: 30 }, (_, k) => 0.7 - k / 200),
+      0.5004,
+      40,
+    );
     for (const line of narrow.split('\n').slice(1)) assert.ok(line.length <= 40, `fits 40 columns: ${line}`);
     assert.equal(terminalLossChart([NaN, NaN, 0.6], 0.5), '');
   });
@@ -138,9 +180,23 @@ describe('words', () => {
 });
 
 describe('loss-curves SVG', () => {
-  const curve = (base: number) => [1, 2, 3].map((epoch) => ({ epoch, median: base - epoch / 100, min: base - epoch / 100 - 0.01, max: base - epoch / 100 + 0.01 }));
+  const curve = (base: number) =>
+    [1, 2, 3].map((epoch) => ({ epoch, median: base - epoch / 100, min: base - epoch / 100 - 0.01, max: base - epoch / 100 + 0.01 }));
   const summary = (label: string, points: ReturnType<typeof curve>) => ({
-    label, probabilisticHead: true, runs: 2, failed: 0, divergedEpoch1: 0, divergedAny: 0, finalLoss: null, floor: 0.5, tokenAccuracy: null, exactMatch: null, f1: null, secondsPerRun: 1, verdict: '', curve: points,
+    label,
+    probabilisticHead: true,
+    runs: 2,
+    failed: 0,
+    divergedEpoch1: 0,
+    divergedAny: 0,
+    finalLoss: null,
+    floor: 0.5,
+    tokenAccuracy: null,
+    exactMatch: null,
+    f1: null,
+    secondsPerRun: 1,
+    verdict: '',
+    curve: points,
   });
 
   it('draws a band and a median line per configuration, the floor, and lists the ones with no curve', () => {

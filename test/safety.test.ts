@@ -28,7 +28,13 @@ function snapshot(dir: string): [string, string][] {
 }
 
 /** A running seq-tag whose output is collected, and a way to wait for a line of it. */
-function start(args: string[]): { child: ChildProcess; out: () => string; err: () => string; waitFor: (re: RegExp) => Promise<void>; done: Promise<number | null> } {
+function start(args: string[]): {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  waitFor: (re: RegExp) => Promise<void>;
+  done: Promise<number | null>;
+} {
   const [node, bin] = SEQ_TAG_COMMAND;
   const child = spawn(node, [bin, ...args], { env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
@@ -54,7 +60,7 @@ function start(args: string[]): { child: ChildProcess; out: () => string; err: (
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('never deletes what it did not write', () => {
-  it('a folder with someone else\'s model.json, notes and sources is refused and left as it was, also as --model-dir .', () => {
+  it("a folder with someone else's model.json, notes and sources is refused and left as it was, also as --model-dir .", () => {
     const project = tempDir();
     mkdirSync(join(project, 'src'));
     writeFileSync(join(project, 'src', 'main.py'), 'print(1)');
@@ -67,7 +73,7 @@ describe('never deletes what it did not write', () => {
     assert.deepEqual(snapshot(project), before);
   });
 
-  it('retraining a seq-tag model folder keeps the user\'s own files in it', () => {
+  it("retraining a seq-tag model folder keeps the user's own files in it", () => {
     const dir = join(tempDir(), 'model');
     assert.equal(seqTag(['train', ...TINY, '--model-dir', dir]).status, 0);
     writeFileSync(join(dir, 'NOTES.md'), 'what I tried');
@@ -113,7 +119,9 @@ describe('a closed stdout stops the printing, not the work', () => {
 
   it('sweep | head -3 still runs every run and writes its summary and chart', () => {
     const out = join(tempDir(), 'sweep');
-    const run = bash(`seq-tag sweep --grid activation=linear,softmax --seeds 2 --epochs 1 --samples 64 --jobs 2 --backend cpu --out '${out}' | head -3; echo "exit \${PIPESTATUS[0]}"`);
+    const run = bash(
+      `seq-tag sweep --grid activation=linear,softmax --seeds 2 --epochs 1 --samples 64 --jobs 2 --backend cpu --out '${out}' | head -3; echo "exit \${PIPESTATUS[0]}"`,
+    );
     assert.match(run.stdout, /^exit 0$/m, run.stderr);
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
     assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).configurations.length, 2);
@@ -190,9 +198,29 @@ describe('one writer at a time', () => {
 
   it('a second sweep into the same --out fails at once', async () => {
     const out = join(tempDir(), 'sweep');
-    const first = start(['sweep', '--grid', 'units=8,12', '--seeds', '3', '--epochs', '3', '--samples', '300', '--jobs', '1', '--backend', 'cpu', '--out', out]);
+    const first = start([
+      'sweep',
+      '--grid',
+      'units=8,12',
+      '--seeds',
+      '3',
+      '--epochs',
+      '3',
+      '--samples',
+      '300',
+      '--jobs',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+    ]);
     await first.waitFor(/sweep · /);
-    oneLine(seqTag(['sweep', '--grid', 'lr=0.1', '--seeds', '1', '--epochs', '1', '--backend', 'cpu', '--out', out]), 1, /another seq-tag \(pid \d+\) is writing to .*; wait for it to finish or choose another --out/);
+    oneLine(
+      seqTag(['sweep', '--grid', 'lr=0.1', '--seeds', '1', '--epochs', '1', '--backend', 'cpu', '--out', out]),
+      1,
+      /another seq-tag \(pid \d+\) is writing to .*; wait for it to finish or choose another --out/,
+    );
     first.child.kill('SIGKILL');
     await first.done;
   });
@@ -200,7 +228,10 @@ describe('one writer at a time', () => {
 
 describe('full disk: one line, exit 1, nothing half-written', () => {
   it('train: a disk already full fails before training, in one line', () => {
-    const run = bash(`head -c 1M /dev/zero > "$DISK/filler" 2> /dev/null; seq-tag train ${TINY.join(' ')} --model-dir "$DISK/m"; echo "exit $?"; ls -A "$DISK"`, { fullDisk: { kib: 16 } });
+    const run = bash(
+      `head -c 1M /dev/zero > "$DISK/filler" 2> /dev/null; seq-tag train ${TINY.join(' ')} --model-dir "$DISK/m"; echo "exit $?"; ls -A "$DISK"`,
+      { fullDisk: { kib: 16 } },
+    );
     assert.match(run.stdout, /^exit 1$/m, run.stderr);
     assert.match(run.stderr, /^seq-tag: cannot write to --model-dir .*: disk full \(ENOSPC\); free some space or choose another folder\n$/);
     assert.doesNotMatch(run.stdout, /^epoch/m, 'no training was wasted');
@@ -225,7 +256,15 @@ describe('full disk: one line, exit 1, nothing half-written', () => {
     assert.match(run.stderr, /^seq-tag: cannot save the model to .*: disk full \(ENOSPC\); the previous model there is unchanged$/m);
     assert.equal(run.stderr.trim().split('\n').length, 1);
     assert.match(run.stdout, /^unchanged$/m);
-    assert.deepEqual(run.stdout.trim().split('\n').slice(2).filter((f) => !f.startsWith('weights-')), ['model.json'], 'no temporary files left');
+    assert.deepEqual(
+      run.stdout
+        .trim()
+        .split('\n')
+        .slice(2)
+        .filter((f) => !f.startsWith('weights-')),
+      ['model.json'],
+      'no temporary files left',
+    );
   });
 
   it('sweep: stops with one line; results.jsonl holds only whole records; a later run resumes', () => {
@@ -238,7 +277,10 @@ describe('full disk: one line, exit 1, nothing half-written', () => {
       { fullDisk: { kib: 8 } },
     );
     assert.match(run.stdout, /^exit 1$/m, run.stderr);
-    assert.match(run.stderr, /^seq-tag: cannot write .*results\.jsonl: disk full \(ENOSPC\); the sweep stopped with \d+ of 12 runs kept whole in it; make room and run the same command to resume$/m);
+    assert.match(
+      run.stderr,
+      /^seq-tag: cannot write .*results\.jsonl: disk full \(ENOSPC\); the sweep stopped with \d+ of 12 runs kept whole in it; make room and run the same command to resume$/m,
+    );
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
     assert.doesNotMatch(run.stderr, /\n\s+at /);
     assert.match(run.stdout, /^whole lines$/m);
@@ -258,8 +300,16 @@ describe('full disk after the runs: the table is printed, the summary files are 
     );
     assert.match(run.stdout, /^exit 1$/m, run.stderr);
     assert.match(run.stdout, /^units=4 +1 +0% +0% +\d\.\d{4}/m, 'the table came first');
-    assert.match(run.stderr, /^seq-tag: cannot write the sweep's summary into .*: disk full \(ENOSPC\); every run is kept in .*results\.jsonl: make room and run the same command to redo the summary\n$/);
-    const files = run.stdout.slice(run.stdout.indexOf('\nexit 1')).trim().split('\n').slice(1).filter((f) => f !== 'summary whole');
+    assert.match(
+      run.stderr,
+      /^seq-tag: cannot write the sweep's summary into .*: disk full \(ENOSPC\); every run is kept in .*results\.jsonl: make room and run the same command to redo the summary\n$/,
+    );
+    const files = run.stdout
+      .slice(run.stdout.indexOf('\nexit 1'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .filter((f) => f !== 'summary whole');
     assert.ok(!files.includes('loss-curves.svg'), `no partial svg: ${files}`);
     assert.ok(!files.some((f) => f.includes('.tmp-')), `no temporary files: ${files}`);
   });
@@ -279,11 +329,18 @@ describe('broken models', () => {
   it('predict and evaluate refuse a model whose weights hold NaN; doctor explains it, exit 3', () => {
     const dir = nanModel();
     for (const command of ['predict', 'evaluate']) {
-      oneLine(seqTag([command, '--model-dir', dir, '--backend', 'wasm']), 1, /the model's weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless/);
+      oneLine(
+        seqTag([command, '--model-dir', dir, '--backend', 'wasm']),
+        1,
+        /the model's weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless/,
+      );
     }
     const doctor = seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2']);
     assert.equal(doctor.status, 3, doctor.stderr);
-    assert.match(doctor.stdout, /✗ saved weights are finite +1 of 5 weight tensors in .* hold NaN\/Infinity \(lstm\/kernel\): its training diverged before it was saved/);
+    assert.match(
+      doctor.stdout,
+      /✗ saved weights are finite +1 of 5 weight tensors in .* hold NaN\/Infinity \(lstm\/kernel\): its training diverged before it was saved/,
+    );
     assert.match(doctor.stdout, /most likely cause: saved weights are finite \(saved\)/);
     const json = JSON.parse(seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2', '--json']).stdout);
     assert.equal(json.checks[0].id, 'saved');
@@ -302,7 +359,7 @@ describe('wording', () => {
     assert.match(sweep.stdout, /1 configuration × 1 seed = 1 run · 1 worker · /);
   });
 
-  it('help shows --jobs\'s default once; a path with spaces is quoted in the next-step hint', () => {
+  it("help shows --jobs's default once; a path with spaces is quoted in the next-step hint", () => {
     const help = seqTag(['sweep', '--help']).stdout.replace(/\s+/g, ' ');
     assert.equal((help.match(/one per core/g) ?? []).length, 1, help);
     const dir = join(tempDir(), 'my model');
@@ -326,11 +383,15 @@ describe('wording', () => {
 
   it('sweep: a flag given twice in --grid, or beside --answers, is refused', () => {
     oneLine(seqTag(['sweep', '--grid', 'activation=softmax', '--grid', 'activation=linear']), 2, /--grid activation is given twice/);
-    oneLine(seqTag(['sweep', '--answers', '--activation', 'softmax']), 2, /--answers sets --activation itself in each of its configurations; drop --activation, or sweep it with --grid/);
+    oneLine(
+      seqTag(['sweep', '--answers', '--activation', 'softmax']),
+      2,
+      /--answers sets --activation itself in each of its configurations; drop --activation, or sweep it with --grid/,
+    );
     oneLine(seqTag(['sweep', '--grid', 'lr=0.001,1e-3']), 2, /'0\.001' and '1e-3' are the same value/);
   });
 
-  it('doctor\'s header names the engine its burst really runs on', () => {
+  it("doctor's header names the engine its burst really runs on", () => {
     const run = seqTag(['doctor', '--samples', '64', '--seed', '1', '--backend', 'cpu', '--burst', '1']);
     assert.match(run.stdout, /· layers engine/);
     assert.doesNotMatch(run.stdout, /fused engine/);
@@ -341,10 +402,22 @@ describe('sizes: measured limits, estimates up front, no crashes', () => {
   it('--units above the measured 1,024 is refused; a batch that cannot fit in memory is refused at once, naming the flag', () => {
     oneLine(seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
     const started = performance.now();
-    oneLine(seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--model-dir', join(tempDir(), 'm')]), 2, /this run needs about [\d.]+ GiB of memory, more than this machine can give \([\d.]+ GiB of [\d.]+ GiB\); lower --batch-size/);
+    oneLine(
+      seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--model-dir', join(tempDir(), 'm')]),
+      2,
+      /this run needs about [\d.]+ GiB of memory, more than this machine can give \([\d.]+ GiB of [\d.]+ GiB\); lower --batch-size/,
+    );
     assert.ok(performance.now() - started < 3000);
-    oneLine(seqTag(['train', '--lstm', 'layers', '--encoding', 'onehot', '--samples', '10000000', '--backend', 'wasm', '--model-dir', join(tempDir(), 'm')]), 2, /keeps about 4\.\d GiB in the wasm backend, which holds at most 4 GiB; use --lstm fused/);
-    oneLine(seqTag(['sweep', '--grid', 'units=8,16', '--batch-size', '500000', '--samples', '500000', '--jobs', '2', '--out', join(tempDir(), 's')]), 2, /in each of 2 workers.*lower --batch-size/);
+    oneLine(
+      seqTag(['train', '--lstm', 'layers', '--encoding', 'onehot', '--samples', '10000000', '--backend', 'wasm', '--model-dir', join(tempDir(), 'm')]),
+      2,
+      /keeps about 4\.\d GiB in the wasm backend, which holds at most 4 GiB; use --lstm fused/,
+    );
+    oneLine(
+      seqTag(['sweep', '--grid', 'units=8,16', '--batch-size', '500000', '--samples', '500000', '--jobs', '2', '--out', join(tempDir(), 's')]),
+      2,
+      /in each of 2 workers.*lower --batch-size/,
+    );
   });
 
   it('a run of minutes says what it will cost before it starts', async () => {

@@ -65,14 +65,17 @@ describe('storage', () => {
         weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
       }),
     );
-    assert.deepEqual(stock.layers.map((l) => l.getClassName()), ['LSTM', 'TimeDistributed']);
+    assert.deepEqual(
+      stock.layers.map((l) => l.getClassName()),
+      ['LSTM', 'TimeDistributed'],
+    );
     assert.equal(stock.countParams(), 1186);
     const a = (model.predict(input()) as tf.Tensor).dataSync();
     const b = (stock.predict(input()) as tf.Tensor).dataSync();
     assert.deepEqual(Array.from(b), Array.from(a));
   });
 
-  it('a retrain replaces only its own files: the folder, the user\'s notes and old-format models are handled', async () => {
+  it("a retrain replaces only its own files: the folder, the user's notes and old-format models are handled", async () => {
     const parent = tempDir();
     const dir = join(parent, 'model');
     await saveModel(buildModel(config, 1), dir, record([1]));
@@ -135,10 +138,13 @@ describe('storage', () => {
     await rejects(ModelFolder.open(join(root, 'dangling')), /is a symlink to a folder that does not exist/);
   });
 
-  it('one writer at a time: a second claim names the first one\'s pid; a released folder can be claimed again', async () => {
+  it("one writer at a time: a second claim names the first one's pid; a released folder can be claimed again", async () => {
     const dir = join(tempDir(), 'model');
     const first = await ModelFolder.open(dir);
-    await rejects(ModelFolder.open(dir), new RegExp(`another seq-tag \\(pid ${process.pid}\\) is writing to .*; wait for it to finish or choose another --model-dir`));
+    await rejects(
+      ModelFolder.open(dir),
+      new RegExp(`another seq-tag \\(pid ${process.pid}\\) is writing to .*; wait for it to finish or choose another --model-dir`),
+    );
     await rejects(saveModel(buildModel(config, 1), dir, record([1])), /another seq-tag/);
     await first.save(buildModel(config, 1), record([1]));
     await first.release();
@@ -207,7 +213,10 @@ describe('storage', () => {
     const bytes = readFileSync(path);
     new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)[5] = NaN;
     writeFileSync(path, bytes);
-    await rejects(loadModel(dir), /weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless; see why with: seq-tag doctor --model-dir/);
+    await rejects(
+      loadModel(dir),
+      /weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless; see why with: seq-tag doctor --model-dir/,
+    );
     const loaded = await loadModel(dir, { allowNonFinite: true });
     assert.deepEqual(loaded.nonFinite, ['lstm/kernel']);
   });
@@ -231,7 +240,16 @@ describe('crash safety: the process killed at each step of a save', () => {
   });
 
   it('reports the steps of a save', () => {
-    assert.deepEqual(steps, ['weights-partial', 'weights-synced', 'folder-synced', 'model-json-temp-partial', 'model-json-temp-synced', 'model-json-renamed', 'switched', 'cleaned']);
+    assert.deepEqual(steps, [
+      'weights-partial',
+      'weights-synced',
+      'folder-synced',
+      'model-json-temp-partial',
+      'model-json-temp-synced',
+      'model-json-renamed',
+      'switched',
+      'cleaned',
+    ]);
   });
 
   it('at every step the folder holds a complete model (old before the switch, new after), and the next save cleans up', async () => {

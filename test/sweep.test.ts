@@ -21,13 +21,16 @@ function rejectsGrid(spec: string, pattern: RegExp): void {
 }
 
 describe('grid specs', () => {
-  it('parses values with the train flags\' own parsers', () => {
+  it("parses values with the train flags' own parsers", () => {
     const act = parseGridAxis('activation=linear,softmax', prototype());
     assert.deepEqual([act.attribute, act.values.map((v) => v.value)], ['activation', ['linear', 'softmax']]);
     const bn = parseGridAxis('batch-norm=off,on', prototype());
     assert.deepEqual([bn.attribute, bn.values.map((v) => v.value)], ['batchNorm', [false, true]]);
     const lr = parseGridAxis('lr=0.001,1e-4', prototype());
-    assert.deepEqual(lr.values.map((v) => v.value), [0.001, 0.0001]);
+    assert.deepEqual(
+      lr.values.map((v) => v.value),
+      [0.001, 0.0001],
+    );
     const guard = parseGridAxis('nan-guard=on,off', prototype());
     assert.deepEqual([guard.attribute, guard.values.map((v) => v.value)], ['nanGuard', [true, false]]);
   });
@@ -44,7 +47,10 @@ describe('grid specs', () => {
     rejectsGrid('lr=0.1,0.1', /'0\.1' and '0\.1' are the same value; list it once/);
     rejectsGrid('lr=0.001,1e-3', /'0\.001' and '1e-3' are the same value/);
     rejectsGrid('epochs=1,01', /'1' and '01' are the same value/);
-    assert.throws(() => gridCombinations([parseGridAxis('activation=softmax', prototype()), parseGridAxis('activation=linear', prototype())]), /--grid activation is given twice; put all its values in one: --grid activation=v1,v2/);
+    assert.throws(
+      () => gridCombinations([parseGridAxis('activation=softmax', prototype()), parseGridAxis('activation=linear', prototype())]),
+      /--grid activation is given twice; put all its values in one: --grid activation=v1,v2/,
+    );
   });
 
   it('crosses the axes in order', () => {
@@ -58,14 +64,39 @@ describe('grid specs', () => {
 });
 
 const evaluation = (exact: number, floor = 0.5004): Evaluation => ({
-  sequences: 1000, loss: 0.1, floor, tokenAccuracy: 0.99, baselineAccuracy: 0.8, exactMatch: exact, precision: 1, recall: 1, f1: 0.99, recallFirst: 1, recallSecond: 1,
+  sequences: 1000,
+  loss: 0.1,
+  floor,
+  tokenAccuracy: 0.99,
+  baselineAccuracy: 0.8,
+  exactMatch: exact,
+  precision: 1,
+  recall: 1,
+  f1: 0.99,
+  recallFirst: 1,
+  recallSecond: 1,
 });
-const record = (label: string, seed: number, over: Partial<RunRecord>): RunRecord => ({ key: `${label}|${seed}`, label, seed, status: 'ok', epochs: [], seconds: 1, ...over });
+const record = (label: string, seed: number, over: Partial<RunRecord>): RunRecord => ({
+  key: `${label}|${seed}`,
+  label,
+  seed,
+  status: 'ok',
+  epochs: [],
+  seconds: 1,
+  ...over,
+});
 const epochs = (...losses: number[]) => losses.map((loss, k) => ({ epoch: k + 1, loss, seconds: 0.1 }));
 
 describe('aggregation', () => {
   it('counts divergence rates, takes medians and names each verdict', () => {
-    const activations: Record<string, 'linear' | 'softmax'> = { nan: 'linear', some: 'linear', bn: 'linear', floor: 'softmax', solved: 'softmax', slow: 'softmax' };
+    const activations: Record<string, 'linear' | 'softmax'> = {
+      nan: 'linear',
+      some: 'linear',
+      bn: 'linear',
+      floor: 'softmax',
+      solved: 'softmax',
+      slow: 'softmax',
+    };
     const records = [
       record('nan', 1, { status: 'diverged', divergence: { epoch: 1, batch: 1, loss: NaN, symptom: 'nan' } }),
       record('nan', 2, { status: 'diverged', divergence: { epoch: 1, batch: 2, loss: 16.1181, symptom: 'clip-bound' } }),
@@ -89,7 +120,10 @@ describe('aggregation', () => {
     assert.equal(s.some.verdict, 'fixes the NaN in only 1 of 2 runs');
     assert.deepEqual(s.bn.finalLoss, { median: 0.9, min: 0.8, max: 1.2 });
     assert.equal(s.bn.verdict, 'hides the NaN; loss worse than predicting the base rate');
-    assert.deepEqual(s.bn.curve, [{ epoch: 1, median: 2, min: 2, max: 2 }, { epoch: 2, median: 0.9, min: 0.8, max: 1.2 }]);
+    assert.deepEqual(s.bn.curve, [
+      { epoch: 1, median: 2, min: 2, max: 2 },
+      { epoch: 2, median: 0.9, min: 0.8, max: 1.2 },
+    ]);
     assert.equal(s.floor.verdict, 'no NaN, but learns nothing: loss at the floor (predicts the base rate)');
     assert.equal(s.solved.verdict, 'fixes the NaN and learns (exact-match 99.0%)');
     assert.equal(s.slow.verdict, 'no NaN, but loss still above the floor (not learned yet)');
@@ -122,18 +156,36 @@ describe('runSweep', () => {
     const dir = tempDir();
     const workerPath = fakeWorker(dir);
     const seen: [string, number, boolean][] = [];
-    const { records } = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]) });
+    const { records } = await runSweep(specs, {
+      jobs: 2,
+      outDir: dir,
+      backend: 'cpu',
+      workerPath,
+      onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]),
+    });
     assert.equal(records.length, 6);
     const failed = records.filter((r) => r.status === 'failed');
-    assert.deepEqual(failed.map((r) => [r.label, r.seed]), [['crash', 2]]);
+    assert.deepEqual(
+      failed.map((r) => [r.label, r.seed]),
+      [['crash', 2]],
+    );
     assert.match(failed[0].error!, /worker exited with code 3: boom: out of memory/);
-    assert.deepEqual(seen.map((s) => s[1]), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      seen.map((s) => s[1]),
+      [1, 2, 3, 4, 5, 6],
+    );
     const lines = readFileSync(join(dir, RESULTS_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, 6);
 
     // Finished runs are skipped; the failed one reruns.
     const again: boolean[] = [];
-    const { records: second } = await runSweep(specs, { jobs: 2, outDir: dir, backend: 'cpu', workerPath, onRecord: (_r, _d, _t, resumed) => void again.push(resumed) });
+    const { records: second } = await runSweep(specs, {
+      jobs: 2,
+      outDir: dir,
+      backend: 'cpu',
+      workerPath,
+      onRecord: (_r, _d, _t, resumed) => void again.push(resumed),
+    });
     assert.equal(again.filter(Boolean).length, 5, 'five runs resumed from the file');
     assert.equal(second.find((r) => r.label === 'crash' && r.seed === 2)!.status, 'failed', 'the crash happens again');
   });
@@ -170,7 +222,23 @@ describe('runSweep', () => {
 describe('seq-tag sweep (spawned)', () => {
   it('runs 2 configs × 2 seeds × 1 epoch: table, results.jsonl, summary and a valid SVG; a rerun resumes', () => {
     const out = join(tempDir(), 'sweep');
-    const args = ['sweep', '--grid', 'activation=linear,softmax', '--seeds', '2', '--epochs', '1', '--samples', '64', '--jobs', '2', '--backend', 'cpu', '--out', out];
+    const args = [
+      'sweep',
+      '--grid',
+      'activation=linear,softmax',
+      '--seeds',
+      '2',
+      '--epochs',
+      '1',
+      '--samples',
+      '64',
+      '--jobs',
+      '2',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+    ];
     const run = seqTag(args);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /2 configurations × 2 seeds = 4 runs · 2 workers/);
@@ -189,7 +257,13 @@ describe('seq-tag sweep (spawned)', () => {
     const rerun = seqTag([...args, '--json']);
     assert.equal(rerun.status, 0, rerun.stderr);
     const doc = JSON.parse(rerun.stdout);
-    assert.deepEqual(doc.configurations.map((c: { label: string; runs: number }) => [c.label, c.runs]), [['activation=linear', 2], ['activation=softmax', 2]]);
+    assert.deepEqual(
+      doc.configurations.map((c: { label: string; runs: number }) => [c.label, c.runs]),
+      [
+        ['activation=linear', 2],
+        ['activation=softmax', 2],
+      ],
+    );
     assert.equal(doc.configurations[0].verdict, 'does not fix the NaN');
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4, 'nothing ran again');
   });

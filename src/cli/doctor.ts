@@ -5,7 +5,16 @@ import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis/diagnos
 import { renderDiagnosis, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, addExperimentOptions, addJsonOption, addModelOption, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
+import {
+  addBackendOption,
+  addExperimentOptions,
+  addJsonOption,
+  addModelOption,
+  configFromFlags,
+  givenOn,
+  type BackendFlag,
+  type ExperimentFlags,
+} from './options.js';
 import { ExitCode, printJson, stdout } from './output.js';
 import { renderHeader } from './train.js';
 
@@ -16,7 +25,9 @@ interface DoctorFlags extends ExperimentFlags, BackendFlag {
 }
 
 export function doctorCommand(): Command {
-  const cmd = new Command('doctor').description('check a configuration (or a saved model) for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)');
+  const cmd = new Command('doctor').description(
+    'check a configuration (or a saved model) for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)',
+  );
   addExperimentOptions(cmd);
   addBackendOption(cmd);
   cmd.option('--burst <batches>', 'training batches in the short burst', parserOf(wholeNumber(1, 10_000)), DEFAULT_BURST);

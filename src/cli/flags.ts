@@ -57,13 +57,34 @@ export interface Hyperparameter {
  */
 export const HYPERPARAMETERS = [
   { key: 'encoding', flag: '--encoding <kind>', help: 'digit input: scalar value (the original) or one-hot', values: ENCODINGS },
-  { key: 'bidirectional', flag: '--bidirectional', help: 'read the sequence both ways (Bidirectional LSTM)', offHelp: 'read left to right only (overrides --preset solve)' },
+  {
+    key: 'bidirectional',
+    flag: '--bidirectional',
+    help: 'read the sequence both ways (Bidirectional LSTM)',
+    offHelp: 'read left to right only (overrides --preset solve)',
+  },
   { key: 'epochs', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
   { key: 'samples', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
   { key: 'batchSize', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
-  { key: 'units', flag: '--units <n>', help: 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)', schema: wholeNumber(1, MAX_UNITS) },
-  { key: 'lr', flag: '--lr <x>', help: "learning rate (default: Keras's for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)", schema: positiveNumber, derived: true },
-  { key: 'recurrentActivation', flag: '--recurrent-activation <name>', help: "LSTM gate activation; hardSigmoid is the original's Keras 2 behaviour", values: RECURRENT_ACTIVATIONS },
+  {
+    key: 'units',
+    flag: '--units <n>',
+    help: 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)',
+    schema: wholeNumber(1, MAX_UNITS),
+  },
+  {
+    key: 'lr',
+    flag: '--lr <x>',
+    help: "learning rate (default: Keras's for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)",
+    schema: positiveNumber,
+    derived: true,
+  },
+  {
+    key: 'recurrentActivation',
+    flag: '--recurrent-activation <name>',
+    help: "LSTM gate activation; hardSigmoid is the original's Keras 2 behaviour",
+    values: RECURRENT_ACTIVATIONS,
+  },
   { key: 'activation', flag: '--activation <name>', help: "output layer activation; linear reproduces the original's NaN", values: OUTPUT_ACTIVATIONS },
   { key: 'batchNorm', flag: '--batch-norm', help: 'answer 2: BatchNormalization after the LSTM' },
   { key: 'layerNorm', flag: '--layer-norm', help: 'answer 3: LayerNormalization after the LSTM' },
@@ -73,7 +94,12 @@ export const HYPERPARAMETERS = [
   { key: 'clipvalue', flag: '--clipvalue <x>', help: 'clip each gradient element to [-x, x] (Keras clipvalue)', schema: positiveNumber },
   { key: 'kernelInitializer', flag: '--kernel-initializer <name>', help: 'initialiser of the LSTM and Dense kernels', values: INITIALIZERS },
   { key: 'recurrentInitializer', flag: '--recurrent-initializer <name>', help: 'initialiser of the LSTM recurrent kernel', values: INITIALIZERS },
-  { key: 'nanGuard', flag: '--nan-guard', help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)', offHelp: 'train on through NaN, printing nan losses like the original program' },
+  {
+    key: 'nanGuard',
+    flag: '--nan-guard',
+    help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)',
+    offHelp: 'train on through NaN, printing nan losses like the original program',
+  },
   { key: 'lstm', flag: '--lstm <engine>', help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)', values: LSTM_ENGINES },
 ] as const satisfies readonly Hyperparameter[];
 

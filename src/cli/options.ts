@@ -20,12 +20,18 @@ const MEMORY_SHARE = 0.75;
 export function affordable(config: Omit<Config, 'seed'>, copies = 1, backend?: string): Cost {
   const cost = estimateCost(config);
   if (backend === 'wasm' && cost.backendBytes > WASM_MEMORY_BYTES) {
-    throw new UserError(`--lstm layers keeps about ${formatBytes(cost.backendBytes)} in the wasm backend, which holds at most 4 GiB; use --lstm fused (the default), --backend cpu, or lower --${cost.biggest}`, ExitCode.Usage);
+    throw new UserError(
+      `--lstm layers keeps about ${formatBytes(cost.backendBytes)} in the wasm backend, which holds at most 4 GiB; use --lstm fused (the default), --backend cpu, or lower --${cost.biggest}`,
+      ExitCode.Usage,
+    );
   }
   const limit = MEMORY_SHARE * totalmem();
   if (cost.bytes * copies > limit) {
     const each = copies > 1 ? ` in each of ${copies} workers` : '';
-    throw new UserError(`this run needs about ${formatBytes(cost.bytes)} of memory${each}, more than this machine can give (${formatBytes(limit)} of ${formatBytes(totalmem())}); lower --${cost.biggest}`, ExitCode.Usage);
+    throw new UserError(
+      `this run needs about ${formatBytes(cost.bytes)} of memory${each}, more than this machine can give (${formatBytes(limit)} of ${formatBytes(totalmem())}); lower --${cost.biggest}`,
+      ExitCode.Usage,
+    );
   }
   return cost;
 }
@@ -43,7 +49,10 @@ export function isCostly(cost: Cost): boolean {
 export function addExperimentOptions(cmd: Command): Command {
   const names = Object.keys(PRESETS);
   cmd.addOption(
-    new Option('--preset <name>', 'original: the question\'s experiment with answer 1\'s softmax (add --activation linear for its NaN); solve: a bidirectional one-hot model that solves the task')
+    new Option(
+      '--preset <name>',
+      "original: the question's experiment with answer 1's softmax (add --activation linear for its NaN); solve: a bidirectional one-hot model that solves the task",
+    )
       .choices([...names, ...Object.keys(PRESET_ALIASES)])
       .default('original'),
   );
@@ -86,7 +95,10 @@ export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
   if (flags.dtype !== 'float32') {
-    const why = flags.dtype === 'float64' ? 'TensorFlow.js has no float64 tensors, so answer 3\'s "try double precision" cannot be tried here' : 'only float32 exists in TensorFlow.js';
+    const why =
+      flags.dtype === 'float64'
+        ? 'TensorFlow.js has no float64 tensors, so answer 3\'s "try double precision" cannot be tried here'
+        : 'only float32 exists in TensorFlow.js';
     throw new UserError(`--dtype ${flags.dtype} is not possible: ${why}`, ExitCode.Usage);
   }
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {

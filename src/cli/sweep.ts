@@ -14,7 +14,16 @@ import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJ
 import { expandRuns, RESULTS_FILE, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, addExperimentOptions, addJsonOption, affordable, configFromFlags, givenOn, type BackendFlag, type ExperimentFlags } from './options.js';
+import {
+  addBackendOption,
+  addExperimentOptions,
+  addJsonOption,
+  affordable,
+  configFromFlags,
+  givenOn,
+  type BackendFlag,
+  type ExperimentFlags,
+} from './options.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
@@ -29,7 +38,7 @@ interface SweepFlags extends ExperimentFlags, BackendFlag {
 
 /** The seed question's three answers, each tried on the seed's model (the linear head). */
 export const ANSWERS: { label: string; overrides: Partial<ExperimentFlags> }[] = [
-  { label: 'linear head alone (the seed\'s bug)', overrides: { activation: 'linear' } },
+  { label: "linear head alone (the seed's bug)", overrides: { activation: 'linear' } },
   { label: 'answer 1: softmax', overrides: { activation: 'softmax' } },
   { label: 'answer 2: BatchNormalization', overrides: { activation: 'linear', batchNorm: true } },
   { label: 'answer 3: LayerNormalization', overrides: { activation: 'linear', layerNorm: true } },
@@ -57,7 +66,10 @@ export function parseGridAxis(spec: string, prototype: Command): GridAxis {
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, ExitCode.Usage);
   const key = spec.slice(0, eq).trim().replace(/^--/, '');
-  const texts = spec.slice(eq + 1).split(',').map((v) => v.trim());
+  const texts = spec
+    .slice(eq + 1)
+    .split(',')
+    .map((v) => v.trim());
   if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, ExitCode.Usage);
   const option = prototype.options.find((o) => o.long === `--${key}` || o.long === `--no-${key}`);
   if (!option || NOT_IN_GRID.has(key)) {
@@ -95,7 +107,9 @@ export function gridCombinations(axes: GridAxis[]): { label: string; overrides: 
   if (twice) throw new UserError(`--grid ${twice.key} is given twice; put all its values in one: --grid ${twice.key}=v1,v2`, ExitCode.Usage);
   let combos: { label: string[]; overrides: Record<string, unknown> }[] = [{ label: [], overrides: {} }];
   for (const axis of axes) {
-    combos = combos.flatMap((c) => axis.values.map((v) => ({ label: [...c.label, `${axis.key}=${v.text}`], overrides: { ...c.overrides, [axis.attribute]: v.value } })));
+    combos = combos.flatMap((c) =>
+      axis.values.map((v) => ({ label: [...c.label, `${axis.key}=${v.text}`], overrides: { ...c.overrides, [axis.attribute]: v.value } })),
+    );
   }
   return combos.map((c) => ({ label: c.label.join(' '), overrides: c.overrides }));
 }
@@ -107,11 +121,20 @@ export function sweepCommand(): Command {
   cmd.options.find((o) => o.long === '--seed')?.hideHelp();
   addBackendOption(cmd);
   cmd
-    .option('--grid <flag=values>', 'a train flag and the values to try, comma-separated; repeat for more axes (e.g. --grid activation=linear,softmax --grid batch-norm=off,on)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--answers', 'the built-in grid: the seed question\'s three answers on its linear-head model (10 seeds unless --seeds)')
+    .option(
+      '--grid <flag=values>',
+      'a train flag and the values to try, comma-separated; repeat for more axes (e.g. --grid activation=linear,softmax --grid batch-norm=off,on)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--answers', "the built-in grid: the seed question's three answers on its linear-head model (10 seeds unless --seeds)")
     .option('--seeds <n>', 'seeds per configuration (default 5; 10 with --answers)', parserOf(wholeNumber(1, 1000)))
     .option('--first-seed <n>', 'the seeds are first-seed, first-seed + 1, …', parserOf(wholeNumber(0, 2 ** 31 - 1000)), 1)
-    .addOption(new Option('--jobs <n>', 'parallel worker processes (each holds its own TensorFlow.js, 140–180 MiB measured)').argParser(parserOf(wholeNumber(1, 64))).default(availableParallelism(), 'one per core'))
+    .addOption(
+      new Option('--jobs <n>', 'parallel worker processes (each holds its own TensorFlow.js, 140–180 MiB measured)')
+        .argParser(parserOf(wholeNumber(1, 64)))
+        .default(availableParallelism(), 'one per core'),
+    )
     .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results');
   addJsonOption(cmd, 'the aggregate');
   cmd.action((flags: SweepFlags) => runSweepCommand(flags, cmd));
@@ -124,10 +147,12 @@ const ANSWER_FLAGS = [...new Set(ANSWERS.flatMap((a) => Object.keys(a.overrides)
 function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: Omit<Config, 'seed'> }[] {
   if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', ExitCode.Usage);
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
-  if (cmd.getOptionValueSource('seed') === 'cli') throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', ExitCode.Usage);
+  if (cmd.getOptionValueSource('seed') === 'cli')
+    throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', ExitCode.Usage);
   const given = givenOn(cmd);
   const clash = flags.answers ? cmd.options.find((o) => ANSWER_FLAGS.includes(o.attributeName()) && given(o.attributeName())) : undefined;
-  if (clash) throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, ExitCode.Usage);
+  if (clash)
+    throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, ExitCode.Usage);
   const prototype = addExperimentOptions(new Command());
   const configs = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
     const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key));
@@ -171,7 +196,9 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
   const live = progress.isTTY;
   const started = performance.now();
   if (!flags.json) {
-    out.line(`seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${plural(Math.min(flags.jobs, specs.length), 'worker')} · results in ${flags.out}\n`);
+    out.line(
+      `seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${plural(Math.min(flags.jobs, specs.length), 'worker')} · results in ${flags.out}\n`,
+    );
   }
   const ctrlC = abortOnCtrlC();
   const { records, interrupted, stored } = await runSweep(specs, {
@@ -186,7 +213,8 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
     },
   }).finally(ctrlC.dispose);
   if (live) progress.write('\n');
-  if (stored.tornTail) stderr().line(`seq-tag: ${resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run was done again`);
+  if (stored.tornTail)
+    stderr().line(`seq-tag: ${resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run was done again`);
   if (stored.badLines) stderr().line(`seq-tag: ${resultsPath} has ${plural(stored.badLines, 'unreadable line')}; ignored, their runs were done again`);
   if (interrupted) {
     process.exitCode = ExitCode.Interrupted;
@@ -208,8 +236,11 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
     await writeFileAtomic(summaryPath, toJson({ command: 'sweep', seqTagVersion: VERSION, ...aggregate }));
     await writeFileAtomic(svgPath, lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
   } catch (err) {
-    throw new UserError(`cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${resultsPath}: make room and run the same command to redo the summary`);
+    throw new UserError(
+      `cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${resultsPath}: make room and run the same command to redo the summary`,
+    );
   }
-  if (!flags.json) out.line(`runs: ${resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (!flags.json)
+    out.line(`runs: ${resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (failed) stderr().line(`seq-tag: ${plural(failed, 'run')} failed; their errors are in ${resultsPath}`);
 }

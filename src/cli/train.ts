@@ -7,12 +7,36 @@ import { diagnose } from '../diagnosis/diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import type { ModelSummary } from '../model/model.js';
-import { describeExperiment, formatLoss, plural, renderBatchProgress, renderDiagnosis, renderEpoch, renderEvaluation, renderSummary, renderTagged, styleFor, thousands, type Style } from '../report/render.js';
+import {
+  describeExperiment,
+  formatLoss,
+  plural,
+  renderBatchProgress,
+  renderDiagnosis,
+  renderEpoch,
+  renderEvaluation,
+  renderSummary,
+  renderTagged,
+  styleFor,
+  thousands,
+  type Style,
+} from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
 import { ExitCode, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
-import { addBackendOption, addExperimentOptions, addJsonOption, addModelOption, affordable, configFromFlags, givenOn, isCostly, type BackendFlag, type ExperimentFlags } from './options.js';
+import {
+  addBackendOption,
+  addExperimentOptions,
+  addJsonOption,
+  addModelOption,
+  affordable,
+  configFromFlags,
+  givenOn,
+  isCostly,
+  type BackendFlag,
+  type ExperimentFlags,
+} from './options.js';
 
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
@@ -80,8 +104,16 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   const unchanged = hadModel ? `${flags.modelDir} is unchanged` : `nothing was written to ${flags.modelDir}`;
 
   const cost = affordable(config, 1, backend.name);
-  if (isCostly(cost)) say(style.yellow(`estimate: about ${formatDuration(cost.seconds)} and ${formatBytes(cost.bytes)} of memory for this run (rates measured on a 2-core machine; Ctrl-C saves the last completed epoch)`));
-  if (cost.initSeconds > 2) say(`initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`);
+  if (isCostly(cost))
+    say(
+      style.yellow(
+        `estimate: about ${formatDuration(cost.seconds)} and ${formatBytes(cost.bytes)} of memory for this run (rates measured on a 2-core machine; Ctrl-C saves the last completed epoch)`,
+      ),
+    );
+  if (cost.initSeconds > 2)
+    say(
+      `initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`,
+    );
   const experiment = createExperiment(config);
   say(renderHeader(backend, config, experiment.summary, style));
   say('');
@@ -91,7 +123,9 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
   let progressShown = false;
-  const ctrlC = interruptOnCtrlC(() => stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'));
+  const ctrlC = interruptOnCtrlC(() =>
+    stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'),
+  );
   const result = await runExperiment(experiment, {
     signal: ctrlC.signal,
     onBatchEnd: (batch) => {
@@ -114,12 +148,23 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
     const diagnosis = diagnose(config, { trigger: result.divergence });
     process.exitCode = ExitCode.Failed;
     if (flags.json) {
-      printJson('train', { backend, config, summary: experiment.summary, epochs: result.epochs, divergence: result.divergence, stopped: result.stopped, saved: false, diagnosis });
+      printJson('train', {
+        backend,
+        config,
+        summary: experiment.summary,
+        epochs: result.epochs,
+        divergence: result.divergence,
+        stopped: result.stopped,
+        saved: false,
+        diagnosis,
+      });
       return;
     }
     if (result.epochs.length) say('');
     say(style.red(divergenceLine(result.divergence, result.stopped)));
-    say(`the model was not saved; ${unchanged}. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`);
+    say(
+      `the model was not saved; ${unchanged}. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`,
+    );
     say('');
     say(renderDiagnosis(diagnosis, style));
     return;
@@ -152,10 +197,24 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   await folder.save(experiment.model, record);
 
   if (flags.json) {
-    printJson('train', { backend, config, summary: experiment.summary, epochs: result.epochs, trainSeconds: result.seconds, saved: true, modelDir: flags.modelDir, test: tagged, evaluation });
+    printJson('train', {
+      backend,
+      config,
+      summary: experiment.summary,
+      epochs: result.epochs,
+      trainSeconds: result.seconds,
+      saved: true,
+      modelDir: flags.modelDir,
+      test: tagged,
+      evaluation,
+    });
     return;
   }
-  const chart = terminalLossChart(result.epochs.map((e) => e.loss), labelEntropy(experiment.data.labels), out.columns);
+  const chart = terminalLossChart(
+    result.epochs.map((e) => e.loss),
+    labelEntropy(experiment.data.labels),
+    out.columns,
+  );
   if (chart) say(`\n${chart}`);
   say('');
   say(`trained ${plural(config.epochs, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);

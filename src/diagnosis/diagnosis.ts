@@ -108,7 +108,14 @@ function checkOutput(out: Float32Array, activation: Config['activation']): Check
   };
   const sums = `row sums ${num(minSum)} to ${num(maxSum)}`;
   if (nonFinite > 0) {
-    return { id: 'output', title: 'output is a probability distribution', verdict: 'fail', numbers, evidence: `${nonFinite} of ${rows} output rows are not finite before any training`, fix: 'check the initialisers (--kernel-initializer) and the input scale' };
+    return {
+      id: 'output',
+      title: 'output is a probability distribution',
+      verdict: 'fail',
+      numbers,
+      evidence: `${nonFinite} of ${rows} output rows are not finite before any training`,
+      fix: 'check the initialisers (--kernel-initializer) and the input scale',
+    };
   }
   if (negative > 0 || nearZeroSum > 0) {
     return {
@@ -132,7 +139,13 @@ function checkOutput(out: Float32Array, activation: Config['activation']): Check
       fix: '--activation softmax',
     };
   }
-  return { id: 'output', title: 'output is a probability distribution', verdict: 'pass', numbers, evidence: `${activation} head: ${thousands(rows)} rows non-negative, each summing to 1` };
+  return {
+    id: 'output',
+    title: 'output is a probability distribution',
+    verdict: 'pass',
+    numbers,
+    evidence: `${activation} head: ${thousands(rows)} rows non-negative, each summing to 1`,
+  };
 }
 
 interface Burst {
@@ -165,13 +178,32 @@ function checkGradients(burst: Burst): Check {
   const finiteNorms = burst.gradNorms.filter(Number.isFinite);
   const max = finiteNorms.length ? Math.max(...finiteNorms) : NaN;
   const min = finiteNorms.length ? Math.min(...finiteNorms) : NaN;
-  const numbers = { batches: burst.gradNorms.length, minGlobalNorm: finiteNorms.length ? min : null, maxGlobalNorm: finiteNorms.length ? max : null, firstNonFiniteBatch: firstBad < 0 ? null : firstBad + 1 };
+  const numbers = {
+    batches: burst.gradNorms.length,
+    minGlobalNorm: finiteNorms.length ? min : null,
+    maxGlobalNorm: finiteNorms.length ? max : null,
+    firstNonFiniteBatch: firstBad < 0 ? null : firstBad + 1,
+  };
   const title = 'gradient global norm';
   if (firstBad >= 0) {
-    return { id: 'gradients', title, verdict: 'fail', numbers, evidence: `not finite from batch ${firstBad + 1} of ${burst.gradNorms.length}${finiteNorms.length ? ` (finite norms ${num(min)} to ${num(max)} before)` : ''}`, fix: 'fix the output first if it fails; otherwise --clipnorm 1 or a lower --lr' };
+    return {
+      id: 'gradients',
+      title,
+      verdict: 'fail',
+      numbers,
+      evidence: `not finite from batch ${firstBad + 1} of ${burst.gradNorms.length}${finiteNorms.length ? ` (finite norms ${num(min)} to ${num(max)} before)` : ''}`,
+      fix: 'fix the output first if it fails; otherwise --clipnorm 1 or a lower --lr',
+    };
   }
   if (max > EXPLODING_NORM) {
-    return { id: 'gradients', title, verdict: 'warn', numbers, evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches: large for a ${'model this size'}`, fix: '--clipnorm 1 or a lower --lr' };
+    return {
+      id: 'gradients',
+      title,
+      verdict: 'warn',
+      numbers,
+      evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches: large for a ${'model this size'}`,
+      fix: '--clipnorm 1 or a lower --lr',
+    };
   }
   return { id: 'gradients', title, verdict: 'pass', numbers, evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches` };
 }
@@ -189,8 +221,16 @@ function checkWeights(burst: Burst): Check {
 
 function checkLoss(burst: Burst, trigger?: Divergence): Check {
   const first = burst.losses.findIndex((l) => divergenceSymptom(l) !== undefined);
-  const numbers = { batches: burst.losses.length, firstLoss: burst.losses[0] ?? null, lastLoss: burst.losses.at(-1) ?? null, firstDivergedBatch: first < 0 ? null : first + 1, clipBound: CLIP_BOUND_LOSS };
-  const seen = trigger ? `; in training: ${trigger.symptom === 'clip-bound' ? `loss pinned at ${trigger.loss.toFixed(4)}` : `loss ${trigger.loss}`} at epoch ${trigger.epoch}, batch ${trigger.batch}` : '';
+  const numbers = {
+    batches: burst.losses.length,
+    firstLoss: burst.losses[0] ?? null,
+    lastLoss: burst.losses.at(-1) ?? null,
+    firstDivergedBatch: first < 0 ? null : first + 1,
+    clipBound: CLIP_BOUND_LOSS,
+  };
+  const seen = trigger
+    ? `; in training: ${trigger.symptom === 'clip-bound' ? `loss pinned at ${trigger.loss.toFixed(4)}` : `loss ${trigger.loss}`} at epoch ${trigger.epoch}, batch ${trigger.batch}`
+    : '';
   if (first >= 0 || trigger) {
     const symptom = first >= 0 ? divergenceSymptom(burst.losses[first]) : trigger!.symptom;
     const where = first >= 0 ? `batch ${first + 1} of the burst` : 'training';
@@ -198,9 +238,22 @@ function checkLoss(burst: Burst, trigger?: Divergence): Check {
       symptom === 'clip-bound'
         ? `pinned at ${num(CLIP_BOUND_LOSS)} = −ln(1e-7), the clip bound, from ${where}: every output is being clipped (the wasm backend's form of NaN)`
         : `${symptom === 'nan' ? 'NaN' : 'infinite'} from ${where}`;
-    return { id: 'loss', title: 'loss stays finite', verdict: 'fail', numbers, evidence: what + seen, fix: 'a symptom: the cause is the first failing check above' };
+    return {
+      id: 'loss',
+      title: 'loss stays finite',
+      verdict: 'fail',
+      numbers,
+      evidence: what + seen,
+      fix: 'a symptom: the cause is the first failing check above',
+    };
   }
-  return { id: 'loss', title: 'loss stays finite', verdict: 'pass', numbers, evidence: `${num(burst.losses[0])} → ${num(burst.losses.at(-1)!)} over ${burst.losses.length} batches` };
+  return {
+    id: 'loss',
+    title: 'loss stays finite',
+    verdict: 'pass',
+    numbers,
+    evidence: `${num(burst.losses[0])} → ${num(burst.losses.at(-1)!)} over ${burst.losses.length} batches`,
+  };
 }
 
 function checkFloor(burst: Burst, floor: number): Check {
@@ -255,7 +308,11 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
   try {
     const rows = Math.min(OUTPUT_SAMPLE, config.samples);
     const out = tf.tidy(() => predictAll(model, tf.slice(x, 0, rows)).dataSync() as Float32Array);
-    const checks: Check[] = [...(options.saved ? [checkSavedWeights(options.saved)] : []), checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array), checkOutput(out, config.activation)];
+    const checks: Check[] = [
+      ...(options.saved ? [checkSavedWeights(options.saved)] : []),
+      checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array),
+      checkOutput(out, config.activation),
+    ];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
     checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);

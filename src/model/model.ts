@@ -25,7 +25,8 @@ function initializer(name: InitializerName, seed: number): Initializer {
     // Same matrix, computed fast: the instance keeps tfjs's class and config, so the saved model
     // still says Orthogonal(seed) and stock tfjs or Keras can re-create it.
     const slow = init.apply.bind(init);
-    init.apply = (shape: number[], dtype?: tf.DataType) => (shape.reduce((n: number, d: number) => n * d, 1) >= FAST_ORTHOGONAL_FROM ? orthogonal(shape, seed) : slow(shape, dtype));
+    init.apply = (shape: number[], dtype?: tf.DataType) =>
+      shape.reduce((n: number, d: number) => n * d, 1) >= FAST_ORTHOGONAL_FROM ? orthogonal(shape, seed) : slow(shape, dtype);
   }
   return init;
 }

@@ -50,21 +50,29 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${LEFT}" y="${TOP + 12}" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     ...subtitle.map((line, k) => `<text x="${LEFT}" y="${TOP + 30 + 16 * k}" fill="#555">${escapeXml(line)}</text>`),
-    ...yTicks.map((t) => `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#ddd"/><text x="${LEFT - 6}" y="${f(y(t) + 4)}" text-anchor="end">${t}</text>`),
+    ...yTicks.map(
+      (t) =>
+        `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#ddd"/><text x="${LEFT - 6}" y="${f(y(t) + 4)}" text-anchor="end">${t}</text>`,
+    ),
     ...xTicks.map((t) => `<text x="${f(x(t))}" y="${head + H + 16}" text-anchor="middle">${t}</text>`),
     `<line x1="${LEFT}" x2="${LEFT}" y1="${head}" y2="${head + H}" stroke="#888"/><line x1="${LEFT}" x2="${LEFT + W}" y1="${head + H}" y2="${head + H}" stroke="#888"/>`,
     `<text x="${LEFT + W / 2}" y="${head + H + 32}" text-anchor="middle">epoch</text>`,
     `<text transform="translate(16 ${head + H / 2}) rotate(-90)" text-anchor="middle">training loss (nats)</text>`,
     ...drawn.map((s, k) => {
       const colour = PALETTE[k % PALETTE.length];
-      const band = [...s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.max))}`), ...[...s.curve].reverse().map((p) => `${f(x(p.epoch))},${f(y(p.min))}`)].join(' ');
+      const band = [...s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.max))}`), ...[...s.curve].reverse().map((p) => `${f(x(p.epoch))},${f(y(p.min))}`)].join(
+        ' ',
+      );
       const line = s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.median))}`).join(' ');
       const dots = s.curve.map((p) => `<circle cx="${f(x(p.epoch))}" cy="${f(y(p.median))}" r="2.5" fill="${colour}"/>`).join('');
       return `<g><title>${escapeXml(s.label)}</title><polygon points="${band}" fill="${colour}" fill-opacity="0.18"/><polyline points="${line}" fill="none" stroke="${colour}" stroke-width="2"/>${dots}</g>`;
     }),
     `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(floor))}" y2="${f(y(floor))}" stroke="black" stroke-dasharray="6 4"/>`,
     `<text x="${LEFT + W - 4}" y="${f(y(floor) - 6)}" text-anchor="end">no-skill floor ${floor.toFixed(4)}</text>`,
-    ...drawn.map((s, k) => `<rect x="${LEFT}" y="${legendTop + 18 * k}" width="12" height="12" fill="${PALETTE[k % PALETTE.length]}"/><text x="${LEFT + 18}" y="${legendTop + 18 * k + 10}">${escapeXml(s.label)}</text>`),
+    ...drawn.map(
+      (s, k) =>
+        `<rect x="${LEFT}" y="${legendTop + 18 * k}" width="12" height="12" fill="${PALETTE[k % PALETTE.length]}"/><text x="${LEFT + 18}" y="${legendTop + 18 * k + 10}">${escapeXml(s.label)}</text>`,
+    ),
     '</svg>',
   ];
   return `${parts.join('\n')}\n`;

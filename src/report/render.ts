@@ -23,7 +23,6 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
   return new Chalk({ level: wanted ? 1 : 0 });
 }
 
-
 export { plural, thousands } from './format.js';
 
 /** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
@@ -92,7 +91,9 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
     const verdict =
       missed + falseAlarms === 0
         ? style.green('  ✓ exact')
-        : style.red(`  ✗ ${[missed && `${missed} missed`, falseAlarms && `${falseAlarms} false alarm${falseAlarms > 1 ? 's' : ''}`].filter(Boolean).join(', ')}`);
+        : style.red(
+            `  ✗ ${[missed && `${missed} missed`, falseAlarms && `${falseAlarms} false alarm${falseAlarms > 1 ? 's' : ''}`].filter(Boolean).join(', ')}`,
+          );
     const lines = [
       style.dim('digits'.padEnd(LABEL)) + s.digits.map((d) => cell(String(d))).join(''),
       style.dim('truth'.padEnd(LABEL)) + truth.join(''),
@@ -212,7 +213,10 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
     ['runs', (s) => (s.failed ? `${s.runs - s.failed}+${s.failed} failed` : String(s.runs))],
     ['NaN ep 1', (s) => pct(s.divergedEpoch1)],
     ['NaN any', (s) => pct(s.divergedAny)],
-    ['final loss (median, range)', (s) => (s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—')],
+    [
+      'final loss (median, range)',
+      (s) => (s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—'),
+    ],
     ['token', (s) => pct1(s.tokenAccuracy)],
     ['exact', (s) => pct1(s.exactMatch)],
     ['F1', (s) => (s.f1 === null ? '—' : s.f1.toFixed(3))],
@@ -223,7 +227,10 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
   const medianOnly: (typeof table)[number] = ['final loss', (s) => (s.finalLoss ? s.finalLoss.median.toFixed(4) : '—')];
   let kept = table;
   const widthsOf = (cols: typeof table) => cols.map(([h, f]) => Math.max(h.length, ...summaries.map((s) => f(s).length)));
-  const total = (cols: typeof table, labelWidth: number) => widthsOf(cols).slice(1).reduce((a, w) => a + w + 2, labelWidth);
+  const total = (cols: typeof table, labelWidth: number) =>
+    widthsOf(cols)
+      .slice(1)
+      .reduce((a, w) => a + w + 2, labelWidth);
   const MIN_LABEL = 16;
   while (total(kept, MIN_LABEL) >= columns && kept.some(([h]) => expendable.includes(h))) {
     const drop = expendable.find((h) => kept.some(([k]) => k === h));

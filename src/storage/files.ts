@@ -116,13 +116,15 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
   for (;;) {
     const info = await stat(existing).catch((err: NodeJS.ErrnoException) => err);
     if (!(info instanceof Error)) {
-      if (!info.isDirectory()) throw new UserError(`cannot use ${flag} ${dir}: ${existing === target ? 'it is a file' : `${existing} is a file`}; choose a folder path`);
+      if (!info.isDirectory())
+        throw new UserError(`cannot use ${flag} ${dir}: ${existing === target ? 'it is a file' : `${existing} is a file`}; choose a folder path`);
       break;
     }
     // ENOTDIR: some ancestor is a file; walking up finds it and names it.
     if (info.code !== 'ENOENT' && info.code !== 'ENOTDIR') throw new UserError(`cannot use ${flag} ${dir}: ${describeFsError(info)}; choose a writable folder`);
     const link = await lstat(existing).catch(() => undefined);
-    if (link?.isSymbolicLink()) throw new UserError(`cannot use ${flag} ${dir}: ${existing} is a symlink to a folder that does not exist; create it or choose another folder`);
+    if (link?.isSymbolicLink())
+      throw new UserError(`cannot use ${flag} ${dir}: ${existing} is a symlink to a folder that does not exist; create it or choose another folder`);
     if (existing === parse(existing).root) break;
     missing.unshift(existing);
     existing = dirname(existing);

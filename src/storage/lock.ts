@@ -39,8 +39,11 @@ export async function lockFolder(dir: string, shown: string, flag: string): Prom
   try {
     release = await lock();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw new UserError(`cannot write to ${flag} ${shown}: ${describeFsError(err)}; choose a writable folder`);
-    const owner = await readFile(join(dir, WRITER_FILE), 'utf8').then(JSON.parse).catch(() => undefined);
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED')
+      throw new UserError(`cannot write to ${flag} ${shown}: ${describeFsError(err)}; choose a writable folder`);
+    const owner = await readFile(join(dir, WRITER_FILE), 'utf8')
+      .then(JSON.parse)
+      .catch(() => undefined);
     if (!owner?.pid || owner.host !== hostname() || processAlive(owner.pid)) {
       const who = owner?.pid ? `another seq-tag (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''})` : 'another seq-tag';
       throw new UserError(`${who} is writing to ${shown}; wait for it to finish or choose another ${flag}`);

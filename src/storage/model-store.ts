@@ -139,16 +139,22 @@ async function inspectFolder(dir: string, shown: string): Promise<string[]> {
     try {
       modelJSON = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8'));
     } catch {
-      throw new UserError(`--model-dir ${shown} holds a ${MODEL_JSON} that is not a seq-tag model (unreadable); seq-tag will not touch it: move it away or choose another folder`);
+      throw new UserError(
+        `--model-dir ${shown} holds a ${MODEL_JSON} that is not a seq-tag model (unreadable); seq-tag will not touch it: move it away or choose another folder`,
+      );
     }
     if (!isRecord(modelJSON?.userDefinedMetadata)) {
-      throw new UserError(`--model-dir ${shown} holds a ${MODEL_JSON} that seq-tag did not write; seq-tag will not touch it: move it away or choose another folder`);
+      throw new UserError(
+        `--model-dir ${shown} holds a ${MODEL_JSON} that seq-tag did not write; seq-tag will not touch it: move it away or choose another folder`,
+      );
     }
     return modelJSON.weightsManifest?.flatMap((g) => g.paths.map((p) => basename(p))) ?? [];
   }
   const foreign = entries.filter((name) => !isOwnFile(name));
   if (foreign.length) {
-    throw new UserError(`--model-dir ${shown} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and no seq-tag model; seq-tag will not write there: choose an empty or new folder`);
+    throw new UserError(
+      `--model-dir ${shown} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and no seq-tag model; seq-tag will not write there: choose an empty or new folder`,
+    );
   }
   return [];
 }
@@ -211,7 +217,9 @@ export class ModelFolder {
   /** Removes seq-tag's files that the current model.json does not name: old weights, temporary files. */
   private async removeStale(current: string, previous: string[]): Promise<void> {
     const entries = await readdir(this.dir);
-    const stale = entries.filter((name) => name !== current && (WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || (name === LEGACY_WEIGHTS && previous.includes(name))));
+    const stale = entries.filter(
+      (name) => name !== current && (WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || (name === LEGACY_WEIGHTS && previous.includes(name))),
+    );
     await Promise.all(stale.map((name) => rm(join(this.dir, name), { force: true })));
   }
 
@@ -262,7 +270,9 @@ export async function loadModel(dir: string, options: { allowNonFinite?: boolean
   if (!isRecord(record)) throw corrupt(dir, 'no seq-tag training record in its metadata; it was not saved by seq-tag');
   const nonFinite = nonFiniteWeights(model);
   if (nonFinite.length && !options.allowNonFinite) {
-    throw new UserError(`the model's weights in ${dir} contain NaN/Infinity (its training diverged): its predictions are meaningless; see why with: seq-tag doctor --model-dir ${quotePath(dir)}`);
+    throw new UserError(
+      `the model's weights in ${dir} contain NaN/Infinity (its training diverged): its predictions are meaningless; see why with: seq-tag doctor --model-dir ${quotePath(dir)}`,
+    );
   }
   return { model, record, nonFinite };
 }

@@ -200,7 +200,15 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
           if (current && !stopping) {
             const why = signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
             const lastLine = stderr.trim().split('\n').at(-1);
-            finish({ key: current.key, label: current.label, seed: current.seed, status: 'failed', epochs: [], seconds: (performance.now() - started) / 1000, error: lastLine ? `${why}: ${lastLine}` : why });
+            finish({
+              key: current.key,
+              label: current.label,
+              seed: current.seed,
+              status: 'failed',
+              epochs: [],
+              seconds: (performance.now() - started) / 1000,
+              error: lastLine ? `${why}: ${lastLine}` : why,
+            });
             current = undefined;
             if (queue.length) {
               spawn();
@@ -223,7 +231,9 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
     options.signal?.removeEventListener('abort', onAbort);
   }
   if (writeError) {
-    throw new UserError(`cannot write ${file}: ${describeFsError(writeError)}; the sweep stopped with ${done} of ${specs.length} runs kept whole in it; make room and run the same command to resume`);
+    throw new UserError(
+      `cannot write ${file}: ${describeFsError(writeError)}; the sweep stopped with ${done} of ${specs.length} runs kept whole in it; make room and run the same command to resume`,
+    );
   }
   const interrupted = specs.some((s) => !results.has(s.key));
   return { records: specs.map((s) => results.get(s.key)).filter((r): r is RunRecord => r !== undefined), interrupted, stored };

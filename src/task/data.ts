@@ -71,9 +71,7 @@ export function featureTensor(digits: Int32Array, encoding: Encoding): tf.Tensor
 /** Targets: float32 one-hot [n, 10, 2]. */
 export function labelTensor(labels: Int32Array): tf.Tensor3D {
   const n = labels.length / SEQUENCE_LENGTH;
-  return tf.tidy(() =>
-    tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES), 'float32'), [n, SEQUENCE_LENGTH, NUM_CLASSES]),
-  );
+  return tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES), 'float32'), [n, SEQUENCE_LENGTH, NUM_CLASSES]));
 }
 
 /** The digits of sequence k as a plain array. */

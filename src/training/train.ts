@@ -195,13 +195,7 @@ export interface Engine {
  * [n, 10, width] and targets y [n, 10, 2], which the caller owns. `onGradients` sees each step's
  * gradients before clipping (the diagnosis measures their norm); it runs inside the step's tidy.
  */
-export function layersEngine(
-  model: tfl.LayersModel,
-  x: tf.Tensor3D,
-  y: tf.Tensor3D,
-  config: Config,
-  onGradients?: (grads: tf.NamedTensorMap) => void,
-): Engine {
+export function layersEngine(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, onGradients?: (grads: tf.NamedTensorMap) => void): Engine {
   const optimizer = makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;

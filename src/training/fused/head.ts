@@ -100,8 +100,15 @@ function crossentropyRow(o0: number, o1: number, y1: number, scale: number, g: F
  * `dFeatures` [rows, H]. labels: [B, T] of 0/1.
  */
 export function crossentropyBackward(
-  out: Float64Array, labels: Int32Array, batch: number, features: Float64Array, H: number,
-  dense: Layout['dense'], gDense: Layout['dense'], activation: OutputActivation, dFeatures: Float64Array,
+  out: Float64Array,
+  labels: Int32Array,
+  batch: number,
+  features: Float64Array,
+  H: number,
+  dense: Layout['dense'],
+  gDense: Layout['dense'],
+  activation: OutputActivation,
+  dFeatures: Float64Array,
 ): number {
   const { kernel } = dense;
   const { kernel: gKernel, bias: gBias } = gDense;

@@ -29,10 +29,15 @@ export function tanh(x: number): number {
  * ~3× faster than a plain triple loop, and it is where the fused engine spends most of its time.
  */
 export function gemmNT(
-  c: Float64Array, cOff: number,
-  a: Float64Array, aOff: number,
-  bt: Float64Array, bOff: number,
-  m: number, n: number, p: number,
+  c: Float64Array,
+  cOff: number,
+  a: Float64Array,
+  aOff: number,
+  bt: Float64Array,
+  bOff: number,
+  m: number,
+  n: number,
+  p: number,
   accumulate: boolean,
 ): void {
   let i = 0;
@@ -47,12 +52,29 @@ export function gemmNT(
       const b1 = b0 + p;
       const b2 = b1 + p;
       const b3 = b2 + p;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
       for (let q = 0; q < p; q++) {
-        const x0 = a[a0 + q], x1 = a[a1 + q];
-        const w0 = bt[b0 + q], w1 = bt[b1 + q], w2 = bt[b2 + q], w3 = bt[b3 + q];
-        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
-        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+        const x0 = a[a0 + q],
+          x1 = a[a1 + q];
+        const w0 = bt[b0 + q],
+          w1 = bt[b1 + q],
+          w2 = bt[b2 + q],
+          w3 = bt[b3 + q];
+        s00 += x0 * w0;
+        s01 += x0 * w1;
+        s02 += x0 * w2;
+        s03 += x0 * w3;
+        s10 += x1 * w0;
+        s11 += x1 * w1;
+        s12 += x1 * w2;
+        s13 += x1 * w3;
       }
       c[c0 + j] = accumulate ? c[c0 + j] + s00 : s00;
       c[c0 + j + 1] = accumulate ? c[c0 + j + 1] + s01 : s01;
@@ -65,7 +87,8 @@ export function gemmNT(
     }
     for (; j < n; j++) {
       const b0 = bOff + j * p;
-      let s0 = 0, s1 = 0;
+      let s0 = 0,
+        s1 = 0;
       for (let q = 0; q < p; q++) {
         const w = bt[b0 + q];
         s0 += a[a0 + q] * w;
@@ -94,4 +117,3 @@ export function transpose(dst: Float64Array, src: Float64Array, off: number, m: 
     for (let j = 0; j < n; j++) dst[j * m + i] = src[row + j];
   }
 }
-

@@ -62,7 +62,19 @@ export class LstmDirection {
     transpose(this.recurrentT, w.recurrent, 0, this.shape.units, 4 * this.shape.units);
     for (let step = 0; step < T; step++) {
       this.inputProjection(w, digits, batch, step);
-      if (step > 0) gemmNT(this.gates, step * batch * 4 * this.shape.units, this.hidden, (step - 1) * batch * this.shape.units, this.recurrentT, 0, batch, 4 * this.shape.units, this.shape.units, true);
+      if (step > 0)
+        gemmNT(
+          this.gates,
+          step * batch * 4 * this.shape.units,
+          this.hidden,
+          (step - 1) * batch * this.shape.units,
+          this.recurrentT,
+          0,
+          batch,
+          4 * this.shape.units,
+          this.shape.units,
+          true,
+        );
       this.cellStep(batch, step);
     }
     this.scatter(this.hidden, features, batch, H);

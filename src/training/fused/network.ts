@@ -54,7 +54,10 @@ export class FusedNetwork {
   private dA = new Float64Array(0); // [B, T, H]: gradient buffers, swapped through the normalisations
   private dB = new Float64Array(0);
 
-  constructor(private readonly config: NetworkConfig, params: Parameters) {
+  constructor(
+    private readonly config: NetworkConfig,
+    params: Parameters,
+  ) {
     const units = config.units;
     const count = config.bidirectional ? 2 : 1;
     this.inputWidth = inputWidth(config.encoding);
@@ -64,7 +67,8 @@ export class FusedNetwork {
     this.grads = params.tensors.map((p) => new Float64Array(p.length));
     this.w = layoutOf(config, params.tensors);
     this.g = layoutOf(config, this.grads);
-    if (params.state.length !== (config.batchNorm ? 2 : 0)) throw new Error(`fused engine: expected ${config.batchNorm ? 2 : 0} moving statistics, found ${params.state.length}`);
+    if (params.state.length !== (config.batchNorm ? 2 : 0))
+      throw new Error(`fused engine: expected ${config.batchNorm ? 2 : 0} moving statistics, found ${params.state.length}`);
     const shape = { units, onehot: config.encoding === 'onehot', hard: config.recurrentActivation === 'hardSigmoid' };
     this.directions = Array.from({ length: count }, (_, d) => new LstmDirection(shape, d === 1, d * units));
     this.batchStats = { mean: new Float64Array(this.hiddenWidth), variance: new Float64Array(this.hiddenWidth) };
@@ -75,7 +79,11 @@ export class FusedNetwork {
     this.capacity = batch;
     const rows = batch * T;
     const size = rows * this.hiddenWidth;
-    const norm = (perRow: boolean): NormBuffers => ({ out: new Float64Array(size), xhat: new Float64Array(size), invStd: new Float64Array(perRow ? rows : this.hiddenWidth) });
+    const norm = (perRow: boolean): NormBuffers => ({
+      out: new Float64Array(size),
+      xhat: new Float64Array(size),
+      invStd: new Float64Array(perRow ? rows : this.hiddenWidth),
+    });
     this.features = new Float64Array(size);
     this.outputs = new Float64Array(rows * NUM_CLASSES);
     this.bn = this.config.batchNorm ? norm(false) : undefined;
@@ -95,7 +103,18 @@ export class FusedNetwork {
     this.directions.forEach((d, k) => d.forward(this.w.directions[k], digits, batch, this.features, H));
     let features: Float64Array = this.features;
     if (this.bn && this.w.batchNorm) {
-      normalizeForward(features, this.bn.out, this.bn.xhat, this.bn.invStd, this.w.batchNorm.gamma, this.w.batchNorm.beta, rows, H, BATCH_NORM.epsilon, this.batchStats);
+      normalizeForward(
+        features,
+        this.bn.out,
+        this.bn.xhat,
+        this.bn.invStd,
+        this.w.batchNorm.gamma,
+        this.w.batchNorm.beta,
+        rows,
+        H,
+        BATCH_NORM.epsilon,
+        this.batchStats,
+      );
       features = this.bn.out;
     }
     if (this.ln && this.w.layerNorm) {

@@ -10,8 +10,15 @@
  * normalisation); then y = gamma · x̂ + beta. Keeps x̂ and 1/σ for the backward pass.
  */
 export function normalizeForward(
-  x: Float64Array, y: Float64Array, xhat: Float64Array, invStd: Float64Array,
-  gamma: Float64Array, beta: Float64Array, rows: number, width: number, epsilon: number,
+  x: Float64Array,
+  y: Float64Array,
+  xhat: Float64Array,
+  invStd: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  rows: number,
+  width: number,
+  epsilon: number,
   columnStats?: { mean: Float64Array; variance: Float64Array },
 ): void {
   if (columnStats) {
@@ -60,8 +67,16 @@ export function normalizeForward(
  * With x̂ normalised over a group of n values: dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)), g = gamma·dy.
  */
 export function normalizeBackward(
-  dy: Float64Array, dx: Float64Array, xhat: Float64Array, invStd: Float64Array,
-  gamma: Float64Array, dGamma: Float64Array, dBeta: Float64Array, rows: number, width: number, perColumn: boolean,
+  dy: Float64Array,
+  dx: Float64Array,
+  xhat: Float64Array,
+  invStd: Float64Array,
+  gamma: Float64Array,
+  dGamma: Float64Array,
+  dBeta: Float64Array,
+  rows: number,
+  width: number,
+  perColumn: boolean,
 ): void {
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < width; c++) {
@@ -106,8 +121,10 @@ export function normalizeBackward(
 
 /** BatchNormalization's moving averages after a training step, as tfjs: m ← m − (m − batch value)·(1 − momentum). */
 export function updateMovingStatistics(
-  movingMean: Float64Array, movingVariance: Float64Array,
-  batch: { mean: Float64Array; variance: Float64Array }, momentum: number,
+  movingMean: Float64Array,
+  movingVariance: Float64Array,
+  batch: { mean: Float64Array; variance: Float64Array },
+  momentum: number,
 ): void {
   for (let c = 0; c < movingMean.length; c++) {
     movingMean[c] -= (movingMean[c] - batch.mean[c]) * (1 - momentum);
