@@ -1,0 +1,34 @@
+// Mutation testing of the training engines, the metrics and the diagnosis: `npm run mutate`.
+// Stryker mutates the TypeScript, builds it with the project's tsc, and runs the node:test files
+// that exercise those modules (TAP output), each mutant against the tests that cover it.
+export default {
+  packageManager: 'npm',
+  testRunner: 'tap',
+  plugins: ['@stryker-mutator/tap-runner', '@stryker-mutator/typescript-checker'],
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: [
+    'src/training/fused/*.ts',
+    'src/training/train.ts',
+    'src/training/constants.ts',
+    'src/task/metrics.ts',
+    'src/diagnosis/diagnosis.ts',
+  ],
+  // The build runs before Stryker links node_modules into its sandbox (.stryker-tmp/sandbox-*/).
+  buildCommand: 'node ../../node_modules/typescript/bin/tsc -p .',
+  tap: {
+    testFiles: ['dist/test/{fused,remedy-steps,remedies,train,metrics,diagnosis}.test.js'],
+    nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
+    forceBail: true,
+  },
+  coverageAnalysis: 'perTest',
+  ignorePatterns: ['tools', 'dist', 'reports', 'sweep-results', 'seq-tag-model', 'docs', 'bench'],
+  thresholds: { high: 90, low: 85, break: 85 },
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  concurrency: 2,
+  timeoutMS: 60_000,
+  tempDirName: '.stryker-tmp',
+};
