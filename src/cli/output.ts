@@ -2,7 +2,9 @@ import { thousands } from '../report/format.js';
 import { toJson } from '../report/render.js';
 import { VERSION } from '../version.js';
 
-export { ExitCode } from '../errors.js';
+import { ExitCode } from '../errors.js';
+
+export { ExitCode };
 
 /**
  * stdout that a closed pipe silences instead of ending the process: `seq-tag train | head -3`
@@ -59,4 +61,19 @@ export function printJson(command: string, payload: object): void {
 export function shortenQuoted(message: string): string {
   const short = (value: string) => `${value.slice(0, 40)}…(${thousands(value.length)} characters)`;
   return message.replace(/'([^']{61,})'/g, (_m, value: string) => `'${short(value)}'`).replace(/[^\s']{121,}/g, short);
+}
+
+/**
+ * Ctrl-C as seq-tag's long commands want it: the first aborts `signal` (the work stops at its next
+ * safe point and keeps what is finished) and calls `onFirst`; a second exits at once with 130.
+ */
+export function onCtrlC(onFirst?: () => void): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+    controller.abort();
+    onFirst?.();
+  };
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
 }

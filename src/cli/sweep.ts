@@ -24,7 +24,7 @@ import {
   type BackendFlag,
   type ExperimentFlags,
 } from './options.js';
-import { ExitCode, printJson, stderr, stdout } from './output.js';
+import { ExitCode, onCtrlC, printJson, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
   grid: string[];
@@ -163,14 +163,6 @@ function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: O
   return configs;
 }
 
-/** Ctrl-C stops the workers (finished runs are already on disk); a second Ctrl-C exits at once. */
-function abortOnCtrlC(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handler = () => (controller.signal.aborted ? process.exit(ExitCode.Interrupted) : controller.abort());
-  process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
-}
-
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   const configs = configsFor(flags, cmd);
   if (flags.out.trim() === '') throw new UserError('--out is empty; give a folder path, e.g. --out ./sweep-results', ExitCode.Usage);
@@ -200,7 +192,8 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
       `seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${plural(Math.min(flags.jobs, specs.length), 'worker')} · results in ${flags.out}\n`,
     );
   }
-  const ctrlC = abortOnCtrlC();
+  // Ctrl-C stops the workers (finished runs are already on disk).
+  const ctrlC = onCtrlC();
   const { records, interrupted, stored } = await runSweep(specs, {
     jobs: flags.jobs,
     outDir: flags.out,

@@ -22,7 +22,7 @@ import {
   type Style,
 } from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
-import { ExitCode, printJson, stderr, stdout } from './output.js';
+import { ExitCode, onCtrlC, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
 import {
@@ -70,18 +70,6 @@ function divergenceLine(d: Divergence, guard: boolean): string {
   return `${guard ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
 }
 
-/** Ctrl-C: the first stops training after the current batch (the CLI then saves); a second exits at once. */
-function interruptOnCtrlC(onFirst: () => void): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handler = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
-    controller.abort();
-    onFirst();
-  };
-  process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
-}
-
 async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   affordable(config);
   const folder = await ModelFolder.open(flags.modelDir);
@@ -123,7 +111,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
   let progressShown = false;
-  const ctrlC = interruptOnCtrlC(() =>
+  const ctrlC = onCtrlC(() =>
     stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'),
   );
   const result = await runExperiment(experiment, {
