@@ -73,14 +73,19 @@ function divergenceLine(d: Divergence, guard: boolean): string {
 async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   affordable(config);
   const folder = await ModelFolder.open(flags.modelDir);
+  // Armed until the save is done: a Ctrl-C during the evaluation after training still saves.
+  const ctrlC = onCtrlC(() =>
+    stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'),
+  );
   try {
-    await trainInto(folder, flags, config);
+    await trainInto(folder, flags, config, ctrlC.signal);
   } finally {
+    ctrlC.dispose();
     await folder.release();
   }
 }
 
-async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config): Promise<void> {
+async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config, signal: AbortSignal): Promise<void> {
   const backend = await initBackend(flags.backend);
   const out = stdout();
   const style = styleFor(out.stream);
@@ -111,11 +116,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
   let progressShown = false;
-  const ctrlC = onCtrlC(() =>
-    stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'),
-  );
   const result = await runExperiment(experiment, {
-    signal: ctrlC.signal,
+    signal,
     onBatchEnd: (batch) => {
       if (batch.batch === 1) epochStarted = performance.now();
       if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
@@ -128,7 +130,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config)
       progressShown = false;
       say(renderEpoch(record, config.epochs, style));
     },
-  }).finally(ctrlC.dispose);
+  });
   if (progressShown) out.write('\r\x1b[K');
 
   if (result.divergence) {

@@ -181,7 +181,8 @@ export class ModelFolder {
       await inspectFolder(dir, shown);
       return new ModelFolder(shown, dir, created, await lockFolder(dir, shown, '--model-dir'));
     } catch (err) {
-      if (created) await rm(dir, { recursive: true, force: true });
+      // Only the empty folder this call made; never anything inside a folder.
+      if (created) await rmdir(dir).catch(() => {});
       throw err;
     }
   }
