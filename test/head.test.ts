@@ -87,11 +87,27 @@ describe('fused head and crossentropy against the reference formula', () => {
       const h = 1e-6;
       const numeric = (f: (d: number) => number) => (f(h) - f(-h)) / (2 * h);
       KERNEL.forEach((_, k) => {
-        const d = numeric((e) => meanLoss(FEATURES, KERNEL.map((v, i) => (i === k ? v + e : v)), BIAS, LABELS, activation));
+        const d = numeric((e) =>
+          meanLoss(
+            FEATURES,
+            KERNEL.map((v, i) => (i === k ? v + e : v)),
+            BIAS,
+            LABELS,
+            activation,
+          ),
+        );
         assert.ok(Math.abs(gDense.kernel[k] - d) < 1e-6, `kernel ${k}: ${gDense.kernel[k]} vs ${d}`);
       });
       BIAS.forEach((_, k) => {
-        const d = numeric((e) => meanLoss(FEATURES, KERNEL, BIAS.map((v, i) => (i === k ? v + e : v)), LABELS, activation));
+        const d = numeric((e) =>
+          meanLoss(
+            FEATURES,
+            KERNEL,
+            BIAS.map((v, i) => (i === k ? v + e : v)),
+            LABELS,
+            activation,
+          ),
+        );
         assert.ok(Math.abs(gDense.bias[k] - d) < 1e-6, `bias ${k}: ${gDense.bias[k]} vs ${d}`);
       });
       FEATURES.forEach((row, r) =>
@@ -107,9 +123,15 @@ describe('fused head and crossentropy against the reference formula', () => {
   it('the rows really cover the regions: negative outputs, p above 1 and below 0, and the clip', () => {
     const outputs = logits(FEATURES, KERNEL, BIAS).map((a) => activate(a, 'linear'));
     const p = outputs.map((o) => o[0] / (o[0] + o[1]));
-    assert.ok(outputs.some((o) => o[0] < 0 !== o[1] < 0), 'a row with one negative output');
+    assert.ok(
+      outputs.some((o) => o[0] < 0 !== o[1] < 0),
+      'a row with one negative output',
+    );
     assert.ok(p.some((v) => v > 1) && p.some((v) => v < 0), 'p outside [0, 1]');
-    assert.ok(logits(FEATURES, KERNEL, BIAS).some((a) => a[0] < 0 && a[1] > 0), 'relu zeroes one of a row');
+    assert.ok(
+      logits(FEATURES, KERNEL, BIAS).some((a) => a[0] < 0 && a[1] > 0),
+      'relu zeroes one of a row',
+    );
   });
 
   it('softmax stays finite for huge logits (it subtracts the larger one)', () => {
@@ -125,11 +147,11 @@ describe('fused parameters', () => {
   it('layoutOf names the arrays in trainableWeights order and refuses a count that does not match', () => {
     const arrays = Array.from({ length: 8 }, (_, k) => new Float64Array([k]));
     const layout = layoutOf({ bidirectional: true, batchNorm: false, layerNorm: false }, arrays);
-    assert.deepEqual(
-      [layout.directions[1].kernel[0], layout.directions[1].bias[0], layout.dense.kernel[0], layout.dense.bias[0]],
-      [3, 5, 6, 7],
+    assert.deepEqual([layout.directions[1].kernel[0], layout.directions[1].bias[0], layout.dense.kernel[0], layout.dense.bias[0]], [3, 5, 6, 7]);
+    assert.throws(
+      () => layoutOf({ bidirectional: false, batchNorm: false, layerNorm: false }, arrays),
+      /do not match the config \(8 trainable tensors, expected 5\)/,
     );
-    assert.throws(() => layoutOf({ bidirectional: false, batchNorm: false, layerNorm: false }, arrays), /do not match the config \(8 trainable tensors, expected 5\)/);
     assert.throws(() => layoutOf({ bidirectional: true, batchNorm: true, layerNorm: false }, arrays), /do not match the config/);
   });
 
@@ -144,8 +166,22 @@ describe('fused parameters', () => {
     params.tensors.forEach((t) => t.fill(0.25));
     params.state.forEach((t) => t.fill(0.5));
     writeParameters(model, params);
-    assert.ok(model.trainableWeights.every((w) => w.read().dataSync().every((v) => v === 0.25)));
-    assert.ok(model.nonTrainableWeights.every((w) => w.read().dataSync().every((v) => v === 0.5)));
+    assert.ok(
+      model.trainableWeights.every((w) =>
+        w
+          .read()
+          .dataSync()
+          .every((v) => v === 0.25),
+      ),
+    );
+    assert.ok(
+      model.nonTrainableWeights.every((w) =>
+        w
+          .read()
+          .dataSync()
+          .every((v) => v === 0.5),
+      ),
+    );
     assert.ok(tf && tfl);
   });
 });

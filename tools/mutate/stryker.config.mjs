@@ -14,7 +14,7 @@ export default {
   tap: {
     // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks.
     // Whole training runs (fused-training, train) are slower and kill little more.
-    testFiles: ['dist/test/{fused,head,remedy-steps,remedies,metrics,diagnosis,train}.test.js'],
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,train}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
