@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tools/**', 'docs/**', 'test/fixtures/*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'tools/**', 'docs/**', 'reports/**', '.stryker-tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
