@@ -158,6 +158,8 @@ describe('verdict thresholds and the entropy at its edges', () => {
     assert.match(verdict({ ...base, loss: 0.5095 }), /predicts the base rate/);
     assert.match(verdict({ ...base, loss: 0.4905 }), /predicts the base rate/);
     assert.match(verdict({ ...base, loss: 0.5105 }), /^partly learned/);
+    // Exactly 0.01 away is not "within": |0.01 − 0| is exactly 0.01 in floating point.
+    assert.match(verdict({ ...base, loss: 0.01, floor: 0 }), /^partly learned/);
     assert.match(verdict({ ...base, loss: null, recall: 0 }), /^the model predicts the base rate/);
   });
 
