@@ -60,7 +60,7 @@ export interface Config {
   /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
   nanGuard: boolean;
   /**
-   * Training engine: `fused` computes the whole step on typed arrays (src/fused.ts), `layers` runs
+   * Training engine: `fused` computes the whole step on typed arrays (src/training/fused/), `layers` runs
    * tf.layers through the tfjs backend. Both train the same model (test/fused.test.ts checks parity).
    */
   lstm: LstmEngine;

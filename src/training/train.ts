@@ -239,7 +239,7 @@ function layersEngineOn(model: tfl.LayersModel, data: Dataset, config: Config): 
   };
 }
 
-/** The fused typed-array engine (src/fused.ts): no tfjs kernels per step. */
+/** The fused typed-array engine (./fused/): no tfjs kernels per step. */
 function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
   const network = new FusedNetwork(config, readParameters(model));
   const optimizer = new TypedOptimizer(config, network.params.tensors);
