@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { seqTag, tempDir, type Run } from './helpers.js';
+import { folderSnapshot, seqTag, tempDir, type Run } from './helpers.js';
 
 /** Bad input: one line on stderr that names the problem, the expected exit code, no stack trace. */
 function assertCleanFailure(run: Run, code: number, pattern: RegExp): void {
@@ -108,18 +108,14 @@ describe('seq-tag CLI (spawned binary)', () => {
   });
 
   it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', () => {
-    const snapshot = () =>
-      readdirSync(modelDir)
-        .sort()
-        .map((f) => [f, readFileSync(join(modelDir, f))]);
-    const before = snapshot();
+    const before = folderSnapshot(modelDir);
     const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stdout, /NaN guard: training stopped: loss nan at epoch 1, batch \d+/);
     assert.match(run.stdout, /the model was not saved; .* is unchanged/);
     assert.match(run.stdout, /✗ output is a probability distribution +linear head: \d+\.\d% of [\d,]+ output rows have a negative entry/);
     assert.match(run.stdout, /most likely cause: output is a probability distribution \(output\) — fix: --activation softmax/);
-    assert.deepEqual(snapshot(), before);
+    assert.deepEqual(folderSnapshot(modelDir), before);
   });
 
   it('--no-nan-guard prints nan epochs like the seed program, and still does not save', () => {

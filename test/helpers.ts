@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +57,11 @@ export function bash(script: string, options: { fullDisk?: { kib: number }; env?
   });
   if (result.status === 97) throw new Error(`could not mount a tmpfs at ${disk} (needs root or user namespaces): ${result.stderr}`);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, disk };
+}
+
+/** Every entry below `dir` with its bytes (folders as "<dir>"), sorted: to check a folder was left exactly as it was. */
+export function folderSnapshot(dir: string): [string, string][] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((f) => [f, lstatSync(join(dir, f)).isDirectory() ? '<dir>' : readFileSync(join(dir, f), 'latin1')]);
 }

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bash, seqTag, SEQ_TAG_COMMAND, tempDir, type Run } from './helpers.js';
+import { bash, folderSnapshot, seqTag, SEQ_TAG_COMMAND, tempDir, type Run } from './helpers.js';
 
 const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'cpu'];
 /** Slow enough to interrupt: one 0.1–0.3 s batch per epoch, a thousand epochs. */
@@ -19,12 +19,6 @@ function oneLine(run: Run, code: number, pattern: RegExp): void {
   const lines = run.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
   assert.match(lines[0], pattern);
-}
-
-function snapshot(dir: string): [string, string][] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .sort()
-    .map((f) => [f, lstatSync(join(dir, f)).isDirectory() ? '<dir>' : readFileSync(join(dir, f), 'latin1')]);
 }
 
 /** A running seq-tag whose output is collected, and a way to wait for a line of it. */
@@ -66,11 +60,11 @@ describe('never deletes what it did not write', () => {
     writeFileSync(join(project, 'src', 'main.py'), 'print(1)');
     writeFileSync(join(project, 'model.json'), '{}');
     writeFileSync(join(project, 'notes.txt'), 'x');
-    const before = snapshot(project);
+    const before = folderSnapshot(project);
     oneLine(seqTag(['train', ...TINY, '--model-dir', project]), 1, /holds a model\.json that seq-tag did not write; seq-tag will not touch it/);
     const here = bash(`cd '${project}' && seq-tag train ${TINY.join(' ')} --model-dir .`);
     oneLine(here, 1, /--model-dir \. holds a model\.json that seq-tag did not write/);
-    assert.deepEqual(snapshot(project), before);
+    assert.deepEqual(folderSnapshot(project), before);
   });
 
   it("retraining a seq-tag model folder keeps the user's own files in it", () => {
@@ -151,7 +145,7 @@ describe('Ctrl-C', () => {
   it('in train, a second Ctrl-C exits at once and the previous model stays byte for byte', async () => {
     const dir = join(tempDir(), 'model');
     assert.equal(seqTag(['train', ...TINY, '--model-dir', dir]).status, 0);
-    const before = snapshot(dir);
+    const before = folderSnapshot(dir);
     const run = start(['train', ...LONG, '--model-dir', dir]);
     await run.waitFor(/^epoch +1\/1000/m);
     // Both arrive during one batch; the loop sees them together at its next turn.
@@ -160,7 +154,7 @@ describe('Ctrl-C', () => {
     run.child.kill('SIGINT');
     assert.equal(await run.done, 130);
     assert.doesNotMatch(run.out(), /saved the model/);
-    assert.deepEqual(snapshot(dir), before);
+    assert.deepEqual(folderSnapshot(dir), before);
   });
 
   it('in sweep: stops the workers, says how to resume, exit 130; the same command then finishes the rest', async () => {
