@@ -75,12 +75,12 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(doc.test.length, 5);
     assert.equal(doc.summary.totalParams, 1186);
 
-    const predict = seqTag(['predict', '--model-dir', dir, '--n', '2', '--json', '--backend', 'cpu']);
+    const predict = seqTag(['predict', '--model', dir, '--n', '2', '--json', '--backend', 'cpu']);
     assert.equal(predict.status, 0, predict.stderr);
     const p = JSON.parse(predict.stdout);
     assert.equal(p.predictions.length, 2);
     assert.deepEqual(
-      p.model.losses,
+      p.model.record.losses,
       doc.epochs.map((e: { loss: number }) => e.loss),
     );
     assert.equal(p.predictions[0].probs.length, 10);

@@ -358,7 +358,7 @@ describe('wording', () => {
     assert.equal((help.match(/one per core/g) ?? []).length, 1, help);
     const dir = join(tempDir(), 'my model');
     const run = seqTag(['train', ...TINY, '--model-dir', dir]);
-    assert.ok(run.stdout.includes(`next: seq-tag predict --model-dir '${dir}'`), run.stdout);
+    assert.ok(run.stdout.includes(`next: seq-tag predict --model '${dir}'`), run.stdout);
   });
 
   it('a diverged run into a folder that did not exist says nothing was written there, and leaves no folder', () => {

@@ -83,7 +83,7 @@ describe('storage', () => {
     mkdirSync(join(dir, 'plots'));
     const inode = lstatSync(dir).ino;
     await saveModel(buildModel(config, 2), dir, record([2]));
-    assert.deepEqual((await loadModel(dir)).record.losses, [2]);
+    assert.deepEqual((await loadModel(dir)).record!.losses, [2]);
     assert.equal(lstatSync(dir).ino, inode, 'the folder itself was not swapped');
     assert.equal(readFileSync(join(dir, 'NOTES.md'), 'utf8'), 'my notes');
     assert.deepEqual(readdirSync(dir).sort(), ['NOTES.md', 'model.json', weightsFiles(dir)[0], 'plots'].sort());
@@ -96,7 +96,7 @@ describe('storage', () => {
     writeFileSync(join(old, 'weights.bin'), readFileSync(join(dir, weightsFiles(dir)[0])));
     json.weightsManifest[0].paths = ['./weights.bin'];
     writeFileSync(join(old, 'model.json'), JSON.stringify(json));
-    assert.deepEqual((await loadModel(old)).record.losses, [2]);
+    assert.deepEqual((await loadModel(old)).record!.losses, [2]);
     await saveModel(buildModel(config, 3), old, record([3]));
     assert.deepEqual(readdirSync(old).sort(), ['model.json', weightsFiles(old)[0]].sort());
   });
@@ -133,7 +133,7 @@ describe('storage', () => {
     await saveModel(buildModel(config, 2), link, record([2]));
     assert.ok(lstatSync(link).isSymbolicLink());
     assert.equal(readlinkSync(link), real);
-    assert.deepEqual((await loadModel(real)).record.losses, [2]);
+    assert.deepEqual((await loadModel(real)).record!.losses, [2]);
     symlinkSync(join(root, 'nowhere'), join(root, 'dangling'));
     await rejects(ModelFolder.open(join(root, 'dangling')), /is a symlink to a folder that does not exist/);
   });
@@ -149,7 +149,7 @@ describe('storage', () => {
     await first.save(buildModel(config, 1), record([1]));
     await first.release();
     await saveModel(buildModel(config, 2), dir, record([2]));
-    assert.deepEqual((await loadModel(dir)).record.losses, [2]);
+    assert.deepEqual((await loadModel(dir)).record!.losses, [2]);
   });
 
   it('a folder it created and saved nothing into is removed again; one that existed stays', async () => {
@@ -202,8 +202,11 @@ describe('storage', () => {
     await rejects(loadModel(variant('no-weights', modelJson)), new RegExp(`missing \\./${weightsName}`));
     const stripped = JSON.parse(modelJson);
     delete stripped.userDefinedMetadata;
-    await rejects(loadModel(variant('foreign', JSON.stringify(stripped), weights)), /not saved by seq-tag/);
-    await rejects(loadModel(join(good, 'model.json')), /is a file, not a model folder/);
+    const stock = await loadModel(variant('stock-tfjs', JSON.stringify(stripped), weights));
+    assert.equal(stock.format, 'tfjs', 'a stock tfjs Layers folder (no seq-tag record) is read as one');
+    assert.equal(stock.record, undefined);
+    assert.equal(stock.description.architecture, 'LSTM 16 → TimeDistributed(Dense(2, softmax))');
+    await rejects(loadModel(join(good, 'model.json')), /model\.json is a model\.json \(pass the folder that holds it\)/);
   });
 
   it('a model whose weights hold NaN is refused for use, and reported as such when asked', async () => {
@@ -215,7 +218,7 @@ describe('storage', () => {
     writeFileSync(path, bytes);
     await rejects(
       loadModel(dir),
-      /weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless; see why with: seq-tag doctor --model-dir/,
+      /weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless; see why with: seq-tag doctor --model /,
     );
     const loaded = await loadModel(dir, { allowNonFinite: true });
     assert.deepEqual(loaded.nonFinite, ['lstm/kernel']);
@@ -262,7 +265,7 @@ describe('crash safety: the process killed at each step of a save', () => {
       const loaded = await loadModel(dir);
       const after = ['model-json-renamed', 'switched', 'cleaned'].includes(step);
       assert.deepEqual(weightsOf(loaded.model), after ? b : a, `${step}: the ${after ? 'new' : 'old'} model, complete`);
-      assert.deepEqual(loaded.record.losses, [after ? 2 : 1]);
+      assert.deepEqual(loaded.record!.losses, [after ? 2 : 1]);
       // The killed process left its lock; the next save takes it over and removes the leftovers.
       await saveModel(buildModel(config, 3), dir, record([3]));
       assert.deepEqual(readdirSync(dir).sort(), ['model.json', weightsFiles(dir)[0]].sort(), `${step}: leftovers removed`);

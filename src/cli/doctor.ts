@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
-import type { Config } from '../model/config.js';
-import { DEFAULT_BURST, diagnose, type SavedWeights } from '../diagnosis/diagnosis.js';
-import { renderDiagnosis, styleFor } from '../report/render.js';
-import { loadModel } from '../storage/model-store.js';
+import { describeOptimizer, type Config } from '../model/config.js';
+import { asProbabilities, configFromDescription } from '../model/describe.js';
+import { DEFAULT_BURST, diagnose, diagnoseModel, type Diagnosis } from '../diagnosis/diagnosis.js';
+import { checkSetup } from '../diagnosis/setup.js';
+import { plural, renderDiagnosis, styleFor, thousands } from '../report/render.js';
+import { loadModel, quotePath, type LoadedModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
@@ -12,51 +14,90 @@ import {
   addModelOption,
   configFromFlags,
   givenOn,
+  modelPath,
   type BackendFlag,
   type ExperimentFlags,
+  type ModelFlag,
 } from './options.js';
-import { ExitCode, printJson, stdout } from './output.js';
+import { ExitCode, modelJson, modelLine, printJson, stdout } from './output.js';
 import { renderHeader } from './train.js';
 
-interface DoctorFlags extends ExperimentFlags, BackendFlag {
+interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag {
   burst: number;
-  modelDir?: string;
   json?: boolean;
 }
 
+/** Seed of the generated data for a model seq-tag did not train, unless --seed says otherwise. */
+const FOREIGN_MODEL_SEED = 1;
+
 export function doctorCommand(): Command {
   const cmd = new Command('doctor').description(
-    'check a configuration (or a saved model) for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)',
+    'check a configuration, or a saved model (seq-tag, TensorFlow.js or Keras), for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)',
   );
   addExperimentOptions(cmd);
   addBackendOption(cmd);
   cmd.option('--burst <batches>', 'training batches in the short burst', parserOf(wholeNumber(1, 10_000)), DEFAULT_BURST);
-  addModelOption(cmd, 'examine this saved model: its weights, and its own configuration instead of the flags', false);
+  addModelOption(
+    cmd,
+    'examine this saved model (a seq-tag or TensorFlow.js folder, a Keras .keras or .h5 file): its loss and head, its weights, and its own configuration instead of the flags',
+    false,
+  );
   addJsonOption(cmd, 'the checks');
   return cmd.action((flags: DoctorFlags) => runDoctor(flags, cmd));
 }
 
+/**
+ * A model seq-tag trained is examined as its config rebuilds it (plus its saved weights); any other
+ * model as it is: its compile config against its head, its weights, then the checks and a burst on
+ * its own weights.
+ */
+function examine(path: string, loaded: LoadedModel, flags: DoctorFlags): { config: Config; diagnosis: Diagnosis } {
+  const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
+  if (loaded.record) {
+    const config = loaded.record.config;
+    return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
+  }
+  const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
+  const setup = checkSetup(loaded.description.head, loaded.compile);
+  const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
+  // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
+  const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
+  const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
+  return { config, diagnosis: diagnoseModel(model, config, { burstBatches: flags.burst, saved: { ...saved, retrain, why }, setup }) };
+}
+
 async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   const backend = await initBackend(flags.backend);
+  const path = modelPath(flags);
+  let loaded: LoadedModel | undefined;
   let config: Config;
-  let saved: SavedWeights | undefined;
-  if (flags.modelDir !== undefined) {
-    const loaded = await loadModel(flags.modelDir, { allowNonFinite: true });
-    config = loaded.record.config;
-    saved = { dir: flags.modelDir, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
-    loaded.model.dispose();
+  let diagnosis: Diagnosis;
+  if (path !== undefined) {
+    loaded = await loadModel(path, { allowNonFinite: true });
+    try {
+      ({ config, diagnosis } = examine(path, loaded, flags));
+    } finally {
+      loaded.model.dispose();
+    }
   } else {
     config = configFromFlags(flags, givenOn(cmd));
+    diagnosis = diagnose(config, { burstBatches: flags.burst });
   }
-  const diagnosis = diagnose(config, { burstBatches: flags.burst, saved });
   if (!diagnosis.healthy) process.exitCode = ExitCode.Failed;
   if (flags.json) {
-    printJson('doctor', { backend, config, ...diagnosis });
+    printJson('doctor', { backend, model: loaded && modelJson(path!, loaded), config, ...diagnosis });
     return;
   }
   const out = stdout();
   const style = styleFor(out.stream);
+  if (loaded && !loaded.record) {
+    const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
+    out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
+    out.line(
+      `checks on ${thousands(config.samples)} generated sequences (seed ${config.seed}); burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${describeOptimizer(config)} (${from})\n`,
+    );
+  }
   // The burst trains through tf.layers whatever engine the config names: the header says so.
-  out.line(`${renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style)}\n`);
+  else out.line(`${renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style)}\n`);
   out.line(renderDiagnosis(diagnosis, style));
 }

@@ -80,9 +80,27 @@ export function addJsonOption(cmd: Command, what: string): Command {
 /** Where `train` saves and the other commands read a model unless told otherwise. */
 export const DEFAULT_MODEL_DIR = './seq-tag-model';
 
-/** --model-dir, the saved model a command reads or writes (doctor's has no default: without it, doctor checks the flags). */
+/**
+ * --model, the saved model a command reads: a folder seq-tag or TensorFlow.js wrote, a Keras .keras
+ * or .h5 file. --model-dir, its earlier name, still works. Without a default (doctor), the command
+ * does without a model.
+ */
 export function addModelOption(cmd: Command, help: string, withDefault = true): Command {
-  return cmd.option('--model-dir <path>', help, withDefault ? DEFAULT_MODEL_DIR : undefined);
+  cmd.option('--model <path>', help, withDefault ? DEFAULT_MODEL_DIR : undefined);
+  return cmd.addOption(new Option('--model-dir <path>', 'the earlier name of --model').hideHelp());
+}
+
+export type ModelFlag = { model?: string; modelDir?: string };
+
+/** The model path the user gave, by either name; both at once must agree. */
+export function modelPath(flags: ModelFlag): string | undefined {
+  if (flags.model !== undefined && flags.modelDir !== undefined && flags.model !== flags.modelDir && flags.model !== DEFAULT_MODEL_DIR) {
+    throw new UserError(
+      `--model ${flags.model} and --model-dir ${flags.modelDir} disagree; give one (--model-dir is the earlier name of --model)`,
+      ExitCode.Usage,
+    );
+  }
+  return flags.modelDir ?? flags.model;
 }
 
 /** The table's hyperparameters as parsed flags, plus what only the command line has. */

@@ -3,6 +3,8 @@ import { toJson } from '../report/render.js';
 import { VERSION } from '../version.js';
 
 import { ExitCode } from '../errors.js';
+import type { LoadedModel } from '../storage/model-store.js';
+export { renderModelLine as modelLine } from '../report/render.js';
 
 export { ExitCode };
 
@@ -52,6 +54,12 @@ export function stderr(): Printer {
 /** The one JSON envelope every command's --json prints: the command, seq-tag's version, then its results. */
 export function printJson(command: string, payload: object): void {
   stdout().line(toJson({ command, seqTagVersion: VERSION, ...payload }));
+}
+
+/** A loaded model in --json output: where it came from, what it is, and seq-tag's record when it has one. */
+export function modelJson(path: string, loaded: LoadedModel): object {
+  const { format, description, record, compile, kerasVersion, nonFinite } = loaded;
+  return { path, format, kerasVersion, ...description, compile, record, nonFiniteWeights: nonFinite };
 }
 
 /**

@@ -1,17 +1,17 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { initBackend } from '../model/backend.js';
+import { asProbabilities } from '../model/describe.js';
 import { labelRepeats, parseDigitSequence } from '../task/data.js';
 import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../task/random.js';
-import { formatLoss, plural, renderTagged, styleFor } from '../report/render.js';
+import { plural, renderTagged, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { tagSequences } from '../task/tagging.js';
 import { parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, addJsonOption, addModelOption, addSeedOption, type BackendFlag } from './options.js';
-import { printJson, stdout } from './output.js';
+import { addBackendOption, addJsonOption, addModelOption, addSeedOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
+import { modelJson, modelLine, printJson, stdout } from './output.js';
 
-interface PredictFlags extends BackendFlag {
-  modelDir: string;
+interface PredictFlags extends BackendFlag, ModelFlag {
   n: number;
   seed?: number;
   digits?: Int32Array;
@@ -26,8 +26,8 @@ function digitsArgument(value: string): Int32Array {
 }
 
 export function predictCommand(): Command {
-  const cmd = new Command('predict').description('load a trained model and tag new sequences');
-  addModelOption(cmd, 'the folder train saved to');
+  const cmd = new Command('predict').description('load a trained model (seq-tag, TensorFlow.js or Keras) and tag new sequences');
+  addModelOption(cmd, 'the model: the folder train saved to, a TensorFlow.js Layers folder, or a Keras .keras or .h5 file');
   cmd.option('--n <count>', 'how many fresh sequences to tag', parserOf(wholeNumber(1, 10_000)), 5);
   addSeedOption(cmd, 'fixes which sequences are generated (default: a fresh one, printed)');
   cmd
@@ -41,24 +41,22 @@ export function predictCommand(): Command {
 
 async function runPredict(flags: PredictFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
-  const { model, record } = await loadModel(flags.modelDir);
+  const path = modelPath(flags)!;
+  const loaded = await loadModel(path);
+  const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
+  const encoding = loaded.description.encoding;
   const seed = flags.seed ?? freshSeed();
   const tagged = flags.digits
-    ? tagSequences(model, record.config.encoding, { n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) })
-    : tagFreshSequences(model, record.config, flags.n, seed);
+    ? tagSequences(model, encoding, { n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) })
+    : tagFreshSequences(model, { encoding }, flags.n, seed);
 
   if (flags.json) {
-    printJson('predict', { backend, modelDir: flags.modelDir, model: record, seed: flags.digits ? undefined : seed, predictions: tagged });
+    printJson('predict', { backend, model: modelJson(path, loaded), seed: flags.digits ? undefined : seed, predictions: tagged });
     return;
   }
   const out = stdout();
   const style = styleFor(out.stream);
-  const c = record.config;
-  const finalLoss = record.losses.length ? formatLoss(record.losses[record.losses.length - 1]) : 'n/a';
-  out.write(
-    `model ${flags.modelDir} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ${plural(record.losses.length, 'epoch')}${record.interrupted ? ` (interrupted at epoch ${record.interrupted.atEpoch} of ${record.interrupted.epochs})` : ''}, ` +
-      `final loss ${finalLoss} · seed ${c.seed} · backend ${backend.name}\n`,
-  );
+  out.write(`${modelLine(path, loaded)} · backend ${backend.name}\n`);
   out.write(flags.digits ? '\n' : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n\n`);
   out.write(`${renderTagged(tagged, { probs: flags.probs, style })}\n`);
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
@@ -29,8 +29,8 @@ import {
   addBackendOption,
   addExperimentOptions,
   addJsonOption,
-  addModelOption,
   affordable,
+  DEFAULT_MODEL_DIR,
   configFromFlags,
   givenOn,
   isCostly,
@@ -43,6 +43,8 @@ const PROGRESS_AFTER_MS = 1000;
 
 interface TrainFlags extends ExperimentFlags, BackendFlag {
   modelDir: string;
+  /** The name the reading commands use for the same flag. */
+  model?: string;
   json?: boolean;
 }
 
@@ -50,9 +52,10 @@ export function trainCommand(): Command {
   const cmd = new Command('train').description('generate the data, train the tagger, show it on fresh sequences, save it');
   addExperimentOptions(cmd);
   addBackendOption(cmd);
-  addModelOption(cmd, 'where to save the model (a new or empty folder, or one seq-tag saved to)');
+  cmd.option('--model-dir <path>', 'where to save the model (a new or empty folder, or one seq-tag saved to)', DEFAULT_MODEL_DIR);
+  cmd.addOption(new Option('--model <path>', 'the same as --model-dir').hideHelp());
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
-  cmd.action((flags: TrainFlags) => runTrain(flags, configFromFlags(flags, givenOn(cmd))));
+  cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, configFromFlags(flags, givenOn(cmd))));
   return cmd;
 }
 
@@ -178,7 +181,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     }
     await folder.save(experiment.model, { ...record, interrupted: { atEpoch: result.interrupted.atEpoch, epochs: config.epochs } });
     if (flags.json) printJson('train', { backend, config, epochs: result.epochs, interrupted: result.interrupted, saved: true, modelDir: flags.modelDir });
-    else say(`${at}: saved the model of epoch ${result.epochs.length} to ${flags.modelDir}  (next: seq-tag predict --model-dir ${shownDir})`);
+    else say(`${at}: saved the model of epoch ${result.epochs.length} to ${flags.modelDir}  (next: seq-tag predict --model ${shownDir})`);
     return;
   }
 
@@ -214,5 +217,5 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
   say(renderEvaluation(evaluation, style));
   say('');
-  say(`saved to ${flags.modelDir}  (next: seq-tag predict --model-dir ${shownDir})`);
+  say(`saved to ${flags.modelDir}  (next: seq-tag predict --model ${shownDir})`);
 }

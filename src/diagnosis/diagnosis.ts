@@ -13,7 +13,7 @@ export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 
 /** One check of the diagnosis: what was measured, what it means, and what to do. */
 export interface Check {
-  id: 'saved' | 'data' | 'output' | 'gradients' | 'weights' | 'loss' | 'floor';
+  id: 'setup' | 'saved' | 'data' | 'output' | 'gradients' | 'weights' | 'loss' | 'floor';
   title: string;
   verdict: Verdict;
   evidence: string;
@@ -75,7 +75,7 @@ function checkData(x: Float32Array, y: Float32Array): Check {
  * that division meaningless and the log NaN.
  * out: [rows, 2] flattened.
  */
-function checkOutput(out: Float32Array, activation: Config['activation']): Check {
+function checkOutput(out: Float32Array, activation: string, weights: WeightsSource): Check {
   const rows = out.length / 2;
   let negative = 0;
   let nearZeroSum = 0;
@@ -113,8 +113,11 @@ function checkOutput(out: Float32Array, activation: Config['activation']): Check
       title: 'output is a probability distribution',
       verdict: 'fail',
       numbers,
-      evidence: `${nonFinite} of ${rows} output rows are not finite before any training`,
-      fix: 'check the initialisers (--kernel-initializer) and the input scale',
+      evidence: `${thousands(nonFinite)} of ${thousands(rows)} output rows are not finite ${weights === 'initial' ? 'before any training' : 'with the saved weights'}`,
+      fix:
+        weights === 'initial'
+          ? 'check the initialisers (--kernel-initializer) and the input scale'
+          : 'the saved weights are not finite: see the first failing check',
     };
   }
   if (negative > 0 || nearZeroSum > 0) {
@@ -270,13 +273,17 @@ function checkFloor(burst: Burst, floor: number): Check {
 }
 
 /** Causes in the order they are blamed: a failing earlier check explains the later ones. */
-const CAUSE_ORDER: Check['id'][] = ['data', 'output', 'gradients', 'weights', 'loss', 'saved'];
+const CAUSE_ORDER: Check['id'][] = ['setup', 'data', 'output', 'gradients', 'weights', 'loss', 'saved'];
 
 /** A saved model to examine besides its configuration: where it is and which of its weights are not finite. */
 export interface SavedWeights {
   dir: string;
   nonFinite: string[];
   tensors: number;
+  /** How to get a usable model again (default: retrain with seq-tag). */
+  retrain?: string;
+  /** Why it diverged, when another check already shows it. */
+  why?: string;
 }
 
 /** Whether a saved model's weights are usable: one NaN poisons every prediction that reads it. */
@@ -289,29 +296,57 @@ export function checkSavedWeights(saved: SavedWeights): Check {
     verdict: bad ? 'fail' : 'pass',
     numbers: { tensors: saved.tensors, nonFiniteTensors: bad },
     evidence: bad
-      ? `${bad} of ${saved.tensors} weight tensors in ${saved.dir} hold NaN/Infinity (${names}): its training diverged before it was saved, so every prediction is meaningless`
+      ? `${bad} of ${saved.tensors} weight tensors in ${saved.dir} hold NaN/Infinity (${names}): its training diverged before it was saved, so every prediction is meaningless${saved.why ? `; ${saved.why}` : ''}`
       : `all ${saved.tensors} weight tensors in ${saved.dir} are finite`,
-    fix: bad ? `retrain it (seq-tag never saves a diverged run): seq-tag train --model-dir ${saved.dir}, with the fix the checks below name` : undefined,
+    fix: bad
+      ? (saved.retrain ?? `retrain it (seq-tag never saves a diverged run): seq-tag train --model-dir ${saved.dir}, with the fix the checks below name`)
+      : undefined,
   };
+}
+
+/** Whether the checked model has freshly initialised weights (built from a config) or the weights a file holds. */
+export type WeightsSource = 'initial' | 'saved';
+
+export interface DiagnoseOptions {
+  burstBatches?: number;
+  /** The divergence that triggered this diagnosis (NaN guard), if any. */
+  trigger?: Divergence;
+  /** The saved model's weights, checked first. */
+  saved?: SavedWeights;
+  /** A static check of the model's loss and head (models from Keras), checked first. */
+  setup?: Check;
 }
 
 /**
  * Diagnoses why training with `config` diverges (or shows that it does not): builds the model
- * fresh from the config's seed, checks the data and the untrained model's outputs on real inputs,
- * then trains a short burst recording the loss, the gradient norm and the weights.
+ * fresh from the config's seed, then runs the checks of `diagnoseModel` on it.
  */
-export function diagnose(config: Config, options: { burstBatches?: number; trigger?: Divergence; saved?: SavedWeights } = {}): Diagnosis {
+export function diagnose(config: Config, options: DiagnoseOptions = {}): Diagnosis {
+  const model = buildModel(config, config.seed);
+  try {
+    return diagnoseModel(model, config, options, 'initial');
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Checks `model` on the config's generated data: the data, the model's outputs on real inputs,
+ * then a short training burst (on the model itself, which it changes) recording the loss, the
+ * gradient norm and the weights. `config` gives the data, batch size, optimizer and clipping.
+ */
+export function diagnoseModel(model: tfl.LayersModel, config: Config, options: DiagnoseOptions = {}, weights: WeightsSource = 'saved'): Diagnosis {
   const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
   const x = featureTensor(dataset.digits, config.encoding);
   const y = labelTensor(dataset.labels);
-  const model = buildModel(config, config.seed);
   try {
     const rows = Math.min(OUTPUT_SAMPLE, config.samples);
     const out = tf.tidy(() => predictAll(model, tf.slice(x, 0, rows)).dataSync() as Float32Array);
     const checks: Check[] = [
+      ...(options.setup ? [options.setup] : []),
       ...(options.saved ? [checkSavedWeights(options.saved)] : []),
       checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array),
-      checkOutput(out, config.activation),
+      checkOutput(out, config.activation, weights),
     ];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
     checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));
@@ -322,6 +357,5 @@ export function diagnose(config: Config, options: { burstBatches?: number; trigg
   } finally {
     x.dispose();
     y.dispose();
-    model.dispose();
   }
 }

@@ -1,3 +1,6 @@
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs-core');
+
 /**
  * Runs `fn` with console.warn silenced: tfjs warns on the console (a slow orthogonal initialiser,
  * a backend that failed to start) in the middle of seq-tag's own output, and seq-tag reports those
@@ -20,5 +23,19 @@ export function withoutConsoleWarnings<T>(fn: () => T): T {
   } catch (err) {
     restore();
     throw err;
+  }
+}
+
+/**
+ * Builds a model (from JSON, or by loading one) inside a tensor scope: tfjs's unit-forget-bias
+ * initialiser leaves 4 intermediate tensors per LSTM behind, and a scope frees them. The model's
+ * weights are variables, which a scope keeps.
+ */
+export async function buildInScope<T>(build: () => Promise<T>): Promise<T> {
+  tf.engine().startScope();
+  try {
+    return await withoutConsoleWarnings(build);
+  } finally {
+    tf.engine().endScope();
   }
 }

@@ -1,10 +1,11 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeOptimizer, type Config } from '../model/config.js';
-import { thousands } from './format.js';
+import { plural, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
 import { SOLVED, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import type { ConfigSummary, RunRecord } from '../sweep/sweep.js';
 import type { ModelSummary } from '../model/model.js';
+import { FORMAT_NAMES, type LoadedModel } from '../storage/model-store.js';
 import type { TaggedSequence } from '../task/tagging.js';
 import type { BatchRecord, EpochRecord } from '../training/train.js';
 
@@ -26,6 +27,27 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 export { plural, thousands } from './format.js';
 
 /** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
+/**
+ * One line naming a loaded model: seq-tag's record (architecture, epochs, final loss, seed) for
+ * models it trained; the architecture read from the topology and the Keras loss for the others.
+ */
+export function renderModelLine(path: string, loaded: LoadedModel): string {
+  const d = loaded.description;
+  const record = loaded.record;
+  if (record) {
+    const c = record.config;
+    const last = record.losses.at(-1);
+    const interrupted = record.interrupted ? ` (interrupted at epoch ${record.interrupted.atEpoch} of ${record.interrupted.epochs})` : '';
+    return (
+      `model ${path} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ` +
+      `${plural(record.losses.length, 'epoch')}${interrupted}, final loss ${last === undefined ? 'n/a' : formatLoss(last)} · seed ${c.seed}`
+    );
+  }
+  const from = `${FORMAT_NAMES[loaded.format]}${loaded.kerasVersion ? `, Keras ${loaded.kerasVersion}` : ''}`;
+  const loss = loaded.compile ? ` · loss ${loaded.compile.loss}${loaded.compile.fromLogits ? ' (from logits)' : ''}` : '';
+  return `model ${path} (${from}) · ${d.architecture}, ${d.encoding} input${loss}`;
+}
+
 export function formatLoss(loss: number): string {
   if (Number.isNaN(loss)) return 'nan';
   if (!Number.isFinite(loss)) return loss > 0 ? 'inf' : '-inf';

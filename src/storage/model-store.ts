@@ -6,6 +6,10 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
+import { describeModel, type ModelDescription } from '../model/describe.js';
+import { BrokenFile, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
+import { UnsupportedModel } from '../model/keras/topology.js';
+import { buildInScope } from '../model/quiet.js';
 import { isTempFor, makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
@@ -25,13 +29,6 @@ export interface ModelRecord {
   seqTagVersion: string;
   /** Set when Ctrl-C stopped training: the saved weights are those after epoch `atEpoch − 1`. */
   interrupted?: { atEpoch: number; epochs: number };
-}
-
-export interface SavedModel {
-  model: tfl.LayersModel;
-  record: ModelRecord;
-  /** Names of weights that are NaN or infinite (only when loaded with `allowNonFinite`). */
-  nonFinite: string[];
 }
 
 function corrupt(dir: string, what: string): UserError {
@@ -73,7 +70,6 @@ async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
 async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new UserError(`no model at ${dir}; train one first with: seq-tag train --model-dir ${quotePath(dir)}`);
-  if (!info.isDirectory()) throw new UserError(`${dir} is a file, not a model folder; pass the folder that train wrote with --model-dir`);
   const modelJSON = await readModelJson(dir);
   return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
     const specs = tf.io.getWeightSpecs(manifest);
@@ -94,9 +90,12 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   });
 }
 
-/** The files of a save, in memory: the Layers-format model.json text (minus its weights path) and the weights. */
-async function serialize(model: tfl.LayersModel, record: ModelRecord, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
-  model.setUserDefinedMetadata(record as unknown as object);
+/**
+ * The files of a save, in memory: the Layers-format model.json text naming `weightsName`, and the
+ * weights. seq-tag's record goes into the metadata when given; without it, a stock tfjs model.json.
+ */
+export async function serialize(model: tfl.LayersModel, record: ModelRecord | undefined, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
+  if (record) model.setUserDefinedMetadata(record as unknown as object);
   let captured: tf.io.ModelArtifacts | undefined;
   await model.save({
     save: async (artifacts) => {
@@ -254,26 +253,101 @@ function nonFiniteWeights(model: tfl.LayersModel): string[] {
   return model.weights.filter((w) => !w.read().dataSync().every(Number.isFinite)).map((w) => w.originalName);
 }
 
-/**
- * Loads a folder written by seq-tag, with its training record. A model whose weights are not all
- * finite (its training diverged) is refused unless `allowNonFinite` (the doctor examines it).
- */
-export async function loadModel(dir: string, options: { allowNonFinite?: boolean } = {}): Promise<SavedModel> {
-  if (dir.trim() === '') throw new UserError('--model-dir is empty; give the folder train saved to', ExitCode.Usage);
+/** Where a model came from: a folder seq-tag saved, a stock TensorFlow.js folder, a Keras 3 `.keras` file, a legacy Keras `.h5` file. */
+export type ModelFormat = 'seq-tag' | 'tfjs' | 'keras' | 'h5';
+
+export const FORMAT_NAMES: Record<ModelFormat, string> = {
+  'seq-tag': 'seq-tag folder',
+  tfjs: 'TensorFlow.js Layers folder',
+  keras: 'Keras .keras file',
+  h5: 'Keras .h5 file',
+};
+
+export interface LoadedModel {
+  model: tfl.LayersModel;
+  format: ModelFormat;
+  /** seq-tag's training record: present for models seq-tag trained. */
+  record?: ModelRecord;
+  /** The loss and optimizer it was compiled with in Keras, when the file says. */
+  compile?: CompileInfo;
+  kerasVersion?: string;
+  description: ModelDescription;
+  /** Names of weights that are NaN or infinite (only when loaded with `allowNonFinite`). */
+  nonFinite: string[];
+}
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
+
+/** A model file (not folder): a Keras 3 zip or a legacy HDF5, told apart by their first bytes whatever the name. */
+async function readKerasModel(path: string): Promise<{ file: KerasFile; format: ModelFormat }> {
+  const bytes = await readFile(path).catch((err) => {
+    throw new UserError(`cannot read ${path}: ${describeFsError(err)}`);
+  });
+  const format: ModelFormat | undefined = startsWith(bytes, ZIP_MAGIC) ? 'keras' : startsWith(bytes, HDF5_MAGIC) ? 'h5' : undefined;
+  if (!format) {
+    const what = basename(path) === MODEL_JSON ? 'a model.json (pass the folder that holds it)' : 'neither a .keras (zip) nor a .h5 (HDF5) file';
+    throw new UserError(`${path} is ${what}; --model takes a model folder, a Keras .keras file or a Keras .h5 file`);
+  }
+  try {
+    return { file: format === 'keras' ? await readKerasArchive(bytes) : await readLegacyH5(bytes), format };
+  } catch (err) {
+    if (err instanceof UnsupportedModel) throw new UserError(`${path} cannot be used: ${err.message}`);
+    if (err instanceof BrokenFile) throw new UserError(`${path} is not a readable Keras model (${err.message}); save it again from Keras with model.save(...)`);
+    throw err;
+  }
+}
+
+/** A model folder: seq-tag's, or a stock tfjs Layers folder (model.json + weight shards). */
+async function readFolderModel(dir: string): Promise<{ model: tfl.LayersModel; record?: ModelRecord }> {
   let model: tfl.LayersModel;
   try {
-    model = await tfl.loadLayersModel({ load: () => readArtifacts(dir) });
+    model = await buildInScope(() => tfl.loadLayersModel({ load: () => readArtifacts(dir) }));
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw corrupt(dir, (err as Error).message.split('\n')[0]);
   }
   const record = model.getUserDefinedMetadata();
-  if (!isRecord(record)) throw corrupt(dir, 'no seq-tag training record in its metadata; it was not saved by seq-tag');
-  const nonFinite = nonFiniteWeights(model);
+  return { model, record: isRecord(record) ? record : undefined };
+}
+
+/**
+ * Loads a model from a folder seq-tag or stock TensorFlow.js wrote, a Keras 3 `.keras` file or a
+ * legacy Keras `.h5` file, and checks that it fits the task (UnsupportedModel otherwise). A model
+ * whose weights are not all finite (its training diverged) is refused unless `allowNonFinite` (the
+ * doctor examines it).
+ */
+export async function loadModel(path: string, options: { allowNonFinite?: boolean } = {}): Promise<LoadedModel> {
+  if (path.trim() === '') throw new UserError('--model is empty; give the model folder train saved to, or a .keras or .h5 file', ExitCode.Usage);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) {
+    if (/\.(keras|h5|hdf5)$/i.test(path))
+      throw new UserError(`no file ${path}; check the path (save it from Keras with model.save(${JSON.stringify(basename(path))}))`);
+    throw new UserError(`no model at ${path}; train one first with: seq-tag train --model-dir ${quotePath(path)}`);
+  }
+  let loaded: Omit<LoadedModel, 'description' | 'nonFinite'>;
+  if (info.isDirectory()) {
+    const { model, record } = await readFolderModel(path);
+    loaded = { model, record, format: record ? 'seq-tag' : 'tfjs' };
+  } else {
+    const { file, format } = await readKerasModel(path);
+    loaded = { model: file.model, format, compile: file.compile, kerasVersion: file.kerasVersion };
+  }
+  let description: ModelDescription;
+  try {
+    description = describeModel(loaded.model);
+  } catch (err) {
+    loaded.model.dispose();
+    if (err instanceof UnsupportedModel) throw new UserError(`${path} cannot be used: ${err.message}`);
+    throw err;
+  }
+  const nonFinite = nonFiniteWeights(loaded.model);
   if (nonFinite.length && !options.allowNonFinite) {
+    loaded.model.dispose();
     throw new UserError(
-      `the model's weights in ${dir} contain NaN/Infinity (its training diverged): its predictions are meaningless; see why with: seq-tag doctor --model-dir ${quotePath(dir)}`,
+      `the model's weights in ${path} contain NaN/Infinity (its training diverged): its predictions are meaningless; see why with: seq-tag doctor --model ${quotePath(path)}`,
     );
   }
-  return { model, record, nonFinite };
+  return { ...loaded, description, nonFinite };
 }

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tools/**', 'docs/**', 'reports/**', '.stryker-tmp/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'tools/**', 'docs/**', 'reports/**', '.stryker-tmp/**', '.venv-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { initBackend } from '../model/backend.js';
+import { thousands } from '../report/render.js';
+import { exportModel } from '../storage/export.js';
+import { FORMAT_NAMES, loadModel, quotePath } from '../storage/model-store.js';
+import { addBackendOption, addJsonOption, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
+import { modelJson, printJson, stdout } from './output.js';
+
+interface ExportFlags extends BackendFlag, ModelFlag {
+  to: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function exportCommand(): Command {
+  const cmd = new Command('export').description('write a model as a Keras 3 .keras file (keras.models.load_model reads it) or a TensorFlow.js Layers folder');
+  addModelOption(cmd, 'the model to export: a seq-tag or TensorFlow.js folder, or a Keras .keras or .h5 file');
+  cmd
+    .requiredOption('--to <path>', 'FILE.keras for Keras 3, or a new folder for TensorFlow.js (model.json + weights.bin)')
+    .option('--force', 'replace an existing .keras file (atomically: the old one stays whole until the new one is complete)');
+  addJsonOption(cmd, 'what was written');
+  addBackendOption(cmd);
+  cmd.action(runExport);
+  return cmd;
+}
+
+async function runExport(flags: ExportFlags): Promise<void> {
+  const backend = await initBackend(flags.backend);
+  const path = modelPath(flags)!;
+  const loaded = await loadModel(path);
+  const { format, bytes } = await exportModel(loaded, flags.to, flags.force);
+  if (flags.json) {
+    printJson('export', { backend, model: modelJson(path, loaded), to: flags.to, format, bytes });
+    return;
+  }
+  const what = format === 'keras' ? 'a Keras 3 .keras file' : 'a TensorFlow.js Layers folder';
+  const next =
+    format === 'keras'
+      ? `in Python: keras.models.load_model(${JSON.stringify(flags.to)})`
+      : `seq-tag predict --model ${quotePath(flags.to)}, or tf.loadLayersModel in TensorFlow.js`;
+  stdout().line(`exported ${path} (${FORMAT_NAMES[loaded.format]}) to ${flags.to}: ${what}, ${thousands(bytes)} bytes  (next: ${next})`);
+}

@@ -1,0 +1,53 @@
+import type { CompileInfo } from '../model/keras/archive.js';
+import type { Check } from './diagnosis.js';
+
+/** Losses that read the two outputs as a distribution over the classes. */
+const CROSSENTROPY = new Set(['categorical_crossentropy', 'sparse_categorical_crossentropy']);
+
+const TITLE = 'loss fits the output head';
+
+/** The seed's fix in both vocabularies. */
+const FIX_HEAD =
+  'Keras: Dense(2, activation="softmax") in the TimeDistributed head, or loss=CategoricalCrossentropy(from_logits=True); seq-tag: --activation softmax';
+
+/**
+ * The seed's bug read statically from a model's compile config: a crossentropy loss without
+ * `from_logits` treats the head's outputs as probabilities (each row divided by its sum, then the
+ * log), so a head that is not softmax gives NaN as soon as an output is negative. `head` is the
+ * output activation; `compile` what the file says it was compiled with (undefined: not saved).
+ */
+export function checkSetup(head: string, compile: CompileInfo | undefined): Check {
+  const loss = compile?.loss ?? 'categorical_crossentropy';
+  const assumed = compile ? '' : ' (assumed: the file holds no loss; the task is trained with it)';
+  const numbers = { softmaxHead: head === 'softmax' ? 1 : 0, fromLogits: compile?.fromLogits ? 1 : 0, lossSaved: compile ? 1 : 0 };
+  const base = { id: 'setup' as const, title: TITLE, numbers };
+  if (!CROSSENTROPY.has(loss)) {
+    return {
+      ...base,
+      verdict: 'warn',
+      evidence: `loss ${loss}: not a crossentropy over the two classes; seq-tag's checks and metrics use categorical crossentropy`,
+      fix: 'compile with loss="categorical_crossentropy" and a softmax head for this task',
+    };
+  }
+  if (compile?.fromLogits) {
+    return head === 'softmax'
+      ? {
+          ...base,
+          verdict: 'warn',
+          evidence: `${loss} with from_logits=True on a softmax head: softmax is applied twice, so the loss sees squashed probabilities; it trains, slowly, and its outputs are miscalibrated`,
+          fix: 'Keras: drop one of them: Dense(2) (linear) with from_logits=True, or a softmax head with from_logits=False',
+        }
+      : { ...base, verdict: 'pass', evidence: `${loss} with from_logits=True on a ${head} head: the loss applies softmax to the logits itself` };
+  }
+  if (head !== 'softmax') {
+    return {
+      ...base,
+      verdict: 'fail',
+      evidence:
+        `${loss} without from_logits${assumed} on a ${head} head: the seed's bug. The loss reads the raw outputs as probabilities, ` +
+        'dividing each row by its sum and taking the log; a negative output or a row summing to ~0 makes it NaN (or pins it at the clip bound)',
+      fix: FIX_HEAD,
+    };
+  }
+  return { ...base, verdict: 'pass', evidence: `${loss}${assumed} on a softmax head: the outputs are probabilities, as the loss expects` };
+}

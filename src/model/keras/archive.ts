@@ -1,0 +1,224 @@
+// Keras's own model files: the Keras 3 native `.keras` (a zip of config.json, metadata.json and
+// model.weights.h5) and the legacy full-model `.h5`, read into a tfjs Layers model and written back.
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
+import { unzipSync, zipSync } from 'fflate';
+import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
+import { kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, type Json } from './topology.js';
+import { buildInScope } from '../quiet.js';
+
+/** The Keras version whose loader seq-tag's exports were checked against (scripts/keras_roundtrip.py). */
+export const EXPORTED_KERAS_VERSION = '3.15.1';
+
+/** What the model was compiled with, as far as seq-tag's checks need it. */
+export interface CompileInfo {
+  /** Keras's snake_case loss name, e.g. "categorical_crossentropy". */
+  loss: string;
+  fromLogits: boolean;
+  optimizer?: { name: string; lr?: number; epsilon?: number; clipnorm?: number; clipvalue?: number };
+}
+
+/** A Keras model file read into tfjs. */
+export interface KerasFile {
+  model: tfl.LayersModel;
+  kerasVersion: string;
+  compile?: CompileInfo;
+}
+
+/** Raised for a file that is not what its name says (bad zip, missing member, broken HDF5); the caller names the file. */
+export class BrokenFile extends Error {}
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finiteOr = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function parseJson(text: string, what: string): Json {
+  try {
+    const value = JSON.parse(text);
+    if (isObject(value)) return value;
+  } catch {
+    // reported below
+  }
+  throw new BrokenFile(`its ${what} is not a JSON object`);
+}
+
+/** Keras's loss and optimizer configs (compile_config of .keras, training_config of .h5) as CompileInfo. */
+export function compileInfo(config: unknown): CompileInfo | undefined {
+  if (!isObject(config)) return undefined;
+  const loss = config.loss;
+  const lossName = typeof loss === 'string' ? loss : isObject(loss) ? snakeCase(String(loss.class_name)) : undefined;
+  if (!lossName) return undefined;
+  const lossConfig = isObject(loss) && isObject(loss.config) ? loss.config : {};
+  const optimizer = config.optimizer ?? config.optimizer_config;
+  const opt = isObject(optimizer) && isObject(optimizer.config) ? optimizer.config : undefined;
+  return {
+    loss: lossName,
+    fromLogits: lossConfig.from_logits === true,
+    optimizer: opt && {
+      name: String((optimizer as Json).class_name).toLowerCase(),
+      // Keras stores it as float32 (0.0010000000474974513): shown as the user typed it.
+      lr: finiteOr(opt.learning_rate) === undefined ? undefined : Number((opt.learning_rate as number).toPrecision(7)),
+      epsilon: finiteOr(opt.epsilon),
+      clipnorm: finiteOr(opt.clipnorm),
+      clipvalue: finiteOr(opt.clipvalue),
+    },
+  };
+}
+
+/** Builds the tfjs model from a Keras config and fills each layer's weights from `weightsOf(kerasLayerEntry, index)`. */
+async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json, index: number) => Array32[]): Promise<tfl.LayersModel> {
+  const topology = topologyForTfjs(modelConfig, kerasVersion);
+  let model: tfl.LayersModel;
+  try {
+    model = await buildInScope(() => tfl.models.modelFromJSON({ modelTopology: topology } as never));
+  } catch (err) {
+    throw new UnsupportedModel(`TensorFlow.js cannot build it: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const entries = ((modelConfig.config as Json).layers as Json[]).filter((l) => l.class_name !== 'InputLayer');
+  entries.forEach((entry, index) => {
+    const name = String((entry.config as Json).name);
+    const layer = model.getLayer(name);
+    const arrays = weightsOf(entry, index);
+    const expected = layer.weights.map((w) => w.shape);
+    const same = arrays.length === expected.length && arrays.every((a, i) => a.shape.join() === expected[i].join());
+    if (!same) {
+      model.dispose();
+      throw new BrokenFile(`layer ${name} has weights of shapes ${JSON.stringify(arrays.map((a) => a.shape))}, expected ${JSON.stringify(expected)}`);
+    }
+    const tensors = arrays.map((a) => tf.tensor(a.values, a.shape));
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  });
+  return model;
+}
+
+/** The datasets of an HDF5 group named 0, 1, 2, … in numeric order (HDF5 lists 0, 1, 10, 11, 2, …). */
+function numberedDatasets(file: Hdf5Reader, group: string): Array32[] {
+  const keys = (file.keys(group) ?? []).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+  return keys.map((k) => file.dataset(`${group}/${k}`)).filter((d): d is Array32 => d !== undefined);
+}
+
+/** Weights of a .keras file, per layer entry: keyed by snake_case class name, `_1`, `_2` for repeats. */
+function kerasWeights(file: Hdf5Reader, entries: Json[]): Map<Json, Array32[]> {
+  const used = new Map<string, number>();
+  const weights = new Map<Json, Array32[]>();
+  for (const entry of entries) {
+    const base = snakeCase(String(entry.class_name));
+    const count = used.get(base);
+    used.set(base, (count ?? -1) + 1);
+    const key = `layers/${count === undefined ? base : `${base}_${count + 1}`}`;
+    weights.set(
+      entry,
+      weightGroups(String(entry.class_name)).vars.flatMap((group) => numberedDatasets(file, `${key}/${group}`)),
+    );
+  }
+  return weights;
+}
+
+/** Reads a Keras 3 `.keras` file's bytes. */
+export async function readKerasArchive(bytes: Uint8Array): Promise<KerasFile> {
+  let members: Record<string, Uint8Array>;
+  try {
+    members = unzipSync(bytes);
+  } catch (err) {
+    throw new BrokenFile(`it is not a readable zip (${(err as Error).message})`);
+  }
+  for (const name of ['config.json', 'model.weights.h5']) if (!members[name]) throw new BrokenFile(`it has no ${name}`);
+  const text = (name: string) => new TextDecoder().decode(members[name]);
+  const config = parseJson(text('config.json'), 'config.json');
+  const metadata = members['metadata.json'] ? parseJson(text('metadata.json'), 'metadata.json') : {};
+  const kerasVersion = String(metadata.keras_version ?? '3');
+  const entries =
+    isObject(config.config) && Array.isArray(config.config.layers) ? (config.config.layers as Json[]).filter((l) => l.class_name !== 'InputLayer') : [];
+  const weights = await readHdf5Safely(members['model.weights.h5'], (file) => kerasWeights(file, entries));
+  const model = await assemble(config, kerasVersion, (entry) => weights.get(entry) ?? []);
+  return { model, kerasVersion, compile: compileInfo(config.compile_config) };
+}
+
+async function readHdf5Safely<T>(bytes: Uint8Array, read: (file: Hdf5Reader) => T): Promise<T> {
+  try {
+    return await readHdf5(bytes, read);
+  } catch (err) {
+    if (err instanceof UnsupportedModel || err instanceof BrokenFile) throw err;
+    throw new BrokenFile(`its HDF5 data is unreadable (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** Reads a legacy Keras full-model `.h5` file's bytes (model_config and model_weights/<layer>/<weight_names>). */
+export async function readLegacyH5(bytes: Uint8Array): Promise<KerasFile> {
+  const { config, kerasVersion, training, weights } = await readHdf5Safely(bytes, (file) => {
+    const modelConfig = file.attribute('', 'model_config');
+    if (typeof modelConfig !== 'string') throw new BrokenFile('it holds weights only (no model_config); save the whole model with model.save("tagger.keras")');
+    const layerWeights = (name: string) => {
+      const names = file.attribute(`model_weights/${name}`, 'weight_names');
+      return (Array.isArray(names) ? names : []).map((w) => file.dataset(`model_weights/${name}/${String(w)}`)).filter((d): d is Array32 => !!d);
+    };
+    const parsed = parseJson(modelConfig, 'model_config');
+    const entries = isObject(parsed.config) && Array.isArray(parsed.config.layers) ? (parsed.config.layers as Json[]) : [];
+    return {
+      config: parsed,
+      kerasVersion: String(file.attribute('', 'keras_version') ?? '2'),
+      training: file.attribute('', 'training_config'),
+      weights: new Map(entries.map((e) => [String((e.config as Json)?.name), layerWeights(String((e.config as Json)?.name))])),
+    };
+  });
+  const model = await assemble(config, kerasVersion, (entry) => weights.get(String((entry.config as Json).name)) ?? []);
+  return { model, kerasVersion, compile: typeof training === 'string' ? compileInfo(parseJson(training, 'training_config')) : undefined };
+}
+
+/** The tfjs model's Layers topology, as tfjs saves it. */
+function tfjsTopology(model: tfl.LayersModel): Json {
+  return model.toJSON(null, false) as unknown as Json;
+}
+
+/** The compile_config seq-tag writes: categorical crossentropy and the optimizer it trained with. */
+function kerasCompileConfig(compile: CompileInfo): Json {
+  const className: Record<string, string> = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
+  const opt = compile.optimizer;
+  const optimizerConfig: Json = { learning_rate: opt?.lr ?? 0.001, clipnorm: opt?.clipnorm ?? null, clipvalue: opt?.clipvalue ?? null };
+  if (opt?.epsilon !== undefined) optimizerConfig.epsilon = opt.epsilon;
+  return {
+    optimizer: { module: 'keras.optimizers', class_name: className[opt?.name ?? 'adam'] ?? 'Adam', config: optimizerConfig, registered_name: null },
+    loss: compile.fromLogits
+      ? { module: 'keras.losses', class_name: 'CategoricalCrossentropy', config: { from_logits: true }, registered_name: null }
+      : compile.loss,
+    loss_weights: null,
+    metrics: null,
+    weighted_metrics: null,
+    run_eagerly: false,
+    steps_per_execution: 1,
+    jit_compile: false,
+  };
+}
+
+/**
+ * `model` as a Keras 3 `.keras` file: config.json from its tfjs topology, model.weights.h5 in
+ * Keras's layout (layers/<snake_case class>[_n]/…/vars/<i>), metadata.json; zipped without
+ * compression, as Keras writes it.
+ */
+export async function kerasArchive(model: tfl.LayersModel, compile?: CompileInfo): Promise<Uint8Array> {
+  const config = kerasConfigFromTfjs(tfjsTopology(model));
+  if (compile) config.compile_config = kerasCompileConfig(compile);
+  const content: Hdf5Content = { groups: ['layers', 'vars'], datasets: [] };
+  const used = new Map<string, number>();
+  for (const layer of model.layers.filter((l) => l.getClassName() !== 'InputLayer')) {
+    const base = snakeCase(layer.getClassName());
+    const count = used.get(base);
+    used.set(base, (count ?? -1) + 1);
+    const key = `layers/${count === undefined ? base : `${base}_${count + 1}`}`;
+    const { vars, empty } = weightGroups(layer.getClassName());
+    const groups = [...new Set([...vars, ...empty].flatMap((g) => g.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))))];
+    content.groups.push(key, ...groups.map((g) => `${key}/${g}`));
+    // The layer's weights in getWeights() order, shared out over its vars groups in order.
+    const weights = layer.weights;
+    const perGroup = weights.length / vars.length;
+    weights.forEach((w, i) => {
+      const values = w.read().dataSync() as Float32Array;
+      content.datasets.push({ path: `${key}/${vars[Math.floor(i / perGroup)]}/${i % perGroup}`, data: { shape: w.shape as number[], values } });
+    });
+  }
+  const h5 = await writeHdf5(content);
+  const metadata = { keras_version: EXPORTED_KERAS_VERSION, date_saved: new Date().toISOString() };
+  const encode = (json: Json) => new TextEncoder().encode(JSON.stringify(json));
+  return zipSync({ 'metadata.json': encode(metadata), 'config.json': encode(config), 'model.weights.h5': h5 }, { level: 0 });
+}

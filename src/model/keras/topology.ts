@@ -1,0 +1,213 @@
+// Keras 3 model configs (config.json of a .keras file, model_config of a .h5) to TensorFlow.js Layers
+// topologies and back. tfjs reads Keras 2's format; Keras 3 added wrappers and renamed a few keys.
+import { UserError } from '../../errors.js';
+
+/** A JSON object as Keras and tfjs write them. */
+export type Json = { [key: string]: unknown };
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Keras 3 keys tfjs does not know; dropped wherever they appear. */
+const KERAS3_ONLY = new Set(['module', 'registered_name', 'build_config', 'shared_object_id', 'compile_config']);
+
+/** Thrown for models seq-tag cannot run faithfully; the message says what was found. */
+export class UnsupportedModel extends UserError {}
+
+/** Keras's naming.to_snake_case: the key of a layer's weights in a .keras file ("TimeDistributed" → "time_distributed"). */
+export function snakeCase(className: string): string {
+  return className
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/**
+ * Where a layer's weights sit below its key in a .keras weights file, in the order tfjs's
+ * `layer.getWeights()` lists them; `empty` are the groups Keras writes without datasets.
+ */
+export function weightGroups(className: string): { vars: string[]; empty: string[] } {
+  switch (className) {
+    case 'LSTM':
+    case 'GRU':
+    case 'SimpleRNN':
+      return { vars: ['cell/vars'], empty: ['vars'] };
+    case 'Bidirectional':
+      return { vars: ['forward_layer/cell/vars', 'backward_layer/cell/vars'], empty: ['vars', 'forward_layer/vars', 'backward_layer/vars'] };
+    case 'TimeDistributed':
+      return { vars: ['layer/vars'], empty: ['vars'] };
+    default:
+      return { vars: ['vars'], empty: [] };
+  }
+}
+
+/** The dtype policy of a Keras 3 layer as tfjs's plain dtype; mixed precision cannot run in float32 tfjs faithfully. */
+function plainDtype(policy: unknown): unknown {
+  if (!isObject(policy)) return policy;
+  const name = isObject(policy.config) ? policy.config.name : undefined;
+  if (name !== 'float32') throw new UnsupportedModel(`it uses the dtype policy ${String(name)}; seq-tag runs float32 models only`);
+  return 'float32';
+}
+
+/** Keras 3's hard_sigmoid is relu6(x + 3) / 6; tfjs's (and Keras 2's) is clip(0.2x + 0.5): same name, different function. */
+const HARD_SIGMOID_MISMATCH =
+  "it uses Keras 3's hard_sigmoid (relu6(x + 3) / 6), which TensorFlow.js's hard_sigmoid (clip(0.2x + 0.5, 0, 1)) is not: its outputs would differ";
+
+function clean(value: unknown, keras3: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => clean(v, keras3));
+  if (!isObject(value)) return value;
+  const out: Json = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (KERAS3_ONLY.has(key)) continue;
+    if (key === 'dtype') out[key] = plainDtype(v);
+    else if (keras3 && (key === 'activation' || key === 'recurrent_activation') && v === 'hard_sigmoid') throw new UnsupportedModel(HARD_SIGMOID_MISMATCH);
+    else out[key] = clean(v, keras3);
+  }
+  return out;
+}
+
+/** Keras 3 functional node `{args: [keras tensor], kwargs}` → Keras 2's `[[name, node, tensor, {}]]`. */
+function inboundNodes(nodes: unknown): unknown {
+  if (!Array.isArray(nodes)) return nodes;
+  return nodes.map((node) => {
+    if (Array.isArray(node)) return node;
+    const args = isObject(node) && Array.isArray(node.args) ? node.args : [];
+    const history = args.map((arg) => (isObject(arg) && isObject(arg.config) ? arg.config.keras_history : undefined));
+    if (history.length !== 1 || !Array.isArray(history[0])) throw new UnsupportedModel('it has a layer with several inputs; seq-tag reads single-input models');
+    return [[...history[0], {}]];
+  });
+}
+
+/** Bidirectional's backward layer must be the forward one reversed, which is all tfjs can build. */
+function checkMirror(config: Json): void {
+  const forward = config.layer;
+  const backward = config.backward_layer;
+  if (backward === undefined) return;
+  const strip = (layer: unknown) => {
+    const c = isObject(layer) && isObject(layer.config) ? { ...layer.config } : {};
+    delete c.name;
+    delete c.go_backwards;
+    return JSON.stringify({ class_name: isObject(layer) ? layer.class_name : undefined, c });
+  };
+  if (strip(forward) !== strip(backward))
+    throw new UnsupportedModel('its Bidirectional layer has a backward layer unlike its forward one; TensorFlow.js builds mirrored ones only');
+  delete config.backward_layer;
+}
+
+/** One layer entry of a Keras config, made readable by tfjs. */
+function layerForTfjs(layer: Json): Json {
+  const config = isObject(layer.config) ? layer.config : {};
+  if (layer.class_name === 'InputLayer' && config.batch_shape !== undefined) {
+    config.batch_input_shape = config.batch_shape;
+    delete config.batch_shape;
+  }
+  if (layer.class_name === 'Bidirectional') checkMirror(config);
+  if (layer.inbound_nodes !== undefined) layer.inbound_nodes = inboundNodes(layer.inbound_nodes);
+  return layer;
+}
+
+/** `['digits', 0, 0]` (Keras 3, one tensor) → `[['digits', 0, 0]]`. */
+const tensorList = (v: unknown) => (Array.isArray(v) && typeof v[0] === 'string' ? [v] : v);
+
+/**
+ * A Keras 2 or 3 model config as a tfjs Layers topology: Keras 3's wrappers dropped, dtype policies
+ * made plain (float32 only), functional nodes in Keras 2 form, a Sequential's InputLayer folded
+ * into the first layer's batch_input_shape. Throws UnsupportedModel for what tfjs would run wrongly.
+ */
+export function topologyForTfjs(modelConfig: Json, kerasVersion: string): Json {
+  const keras3 = Number.parseInt(kerasVersion, 10) >= 3;
+  const model = clean(modelConfig, keras3) as Json;
+  const config = isObject(model.config) ? model.config : {};
+  if (!Array.isArray(config.layers)) throw new UnsupportedModel(`its ${String(model.class_name)} config lists no layers`);
+  const layers = (config.layers as Json[]).map(layerForTfjs);
+  if (model.class_name === 'Sequential') {
+    const input = layers[0]?.class_name === 'InputLayer' ? layers.shift() : undefined;
+    const first = layers[0];
+    if (input && isObject(first?.config)) first.config.batch_input_shape = (input.config as Json).batch_input_shape;
+  } else if (model.class_name === 'Functional' || model.class_name === 'Model') {
+    model.class_name = 'Model';
+    config.input_layers = tensorList(config.input_layers);
+    config.output_layers = tensorList(config.output_layers);
+  } else {
+    throw new UnsupportedModel(`it is a ${String(model.class_name)}; seq-tag reads Sequential and functional models`);
+  }
+  config.layers = layers;
+  return model;
+}
+
+/** Initialiser arguments Keras 3 accepts, per class (tfjs adds scale/mode/distribution to the Glorot family). */
+const INITIALIZER_ARGS: Record<string, string[]> = {
+  Orthogonal: ['seed', 'gain'],
+  RandomUniform: ['seed', 'minval', 'maxval'],
+  RandomNormal: ['seed', 'mean', 'stddev'],
+  TruncatedNormal: ['seed', 'mean', 'stddev'],
+  Constant: ['value'],
+  VarianceScaling: ['seed', 'scale', 'mode', 'distribution'],
+};
+
+function kerasInitializer(init: Json): Json {
+  const config = isObject(init.config) ? init.config : {};
+  const keep = INITIALIZER_ARGS[String(init.class_name)] ?? ['seed'];
+  const args = Object.fromEntries(keep.filter((k) => config[k] !== undefined).map((k) => [k, config[k]]));
+  return { module: 'keras.initializers', class_name: init.class_name, config: args, registered_name: null };
+}
+
+/** tfjs layer arguments Keras 3 does not take. */
+const TFJS_ONLY = new Set(['implementation', 'batch_input_shape', 'input_dtype']);
+
+function kerasValue(key: string, value: unknown): unknown {
+  if (key.endsWith('_initializer') && isObject(value)) return kerasInitializer(value);
+  if ((key === 'activation' || key === 'recurrent_activation') && value === 'hard_sigmoid') {
+    throw new UnsupportedModel(
+      "it uses TensorFlow.js's hard_sigmoid (clip(0.2x + 0.5, 0, 1)), which Keras 3 would load silently as its own hard_sigmoid (relu6(x + 3) / 6) and compute other outputs; retrain with --recurrent-activation sigmoid",
+    );
+  }
+  if ((key === 'layer' || key === 'backward_layer') && isObject(value)) return kerasLayer(value);
+  return value;
+}
+
+/** One tfjs layer entry as Keras 3 writes it. */
+function kerasLayer(layer: Json): Json {
+  const config: Json = {};
+  for (const [key, value] of Object.entries(isObject(layer.config) ? layer.config : {})) if (!TFJS_ONLY.has(key)) config[key] = kerasValue(key, value);
+  return { module: 'keras.layers', class_name: layer.class_name, config, registered_name: null };
+}
+
+/**
+ * A functional tfjs topology that is a plain chain (one input, each layer fed by the one before)
+ * as the layer list of the equivalent Sequential, with the input's shape on the first layer.
+ */
+function chainOf(config: Json): Json[] {
+  const layers = (Array.isArray(config.layers) ? config.layers : []) as Json[];
+  const [input, ...rest] = layers;
+  const feeds = (layer: Json) => JSON.stringify(layer.inbound_nodes).match(/"([^"]+)"/)?.[1];
+  const chained = input?.class_name === 'InputLayer' && rest.every((layer, i) => feeds(layer) === (layers[i].config as Json).name);
+  if (!chained || rest.length === 0) throw new UnsupportedModel('seq-tag exports Sequential models and functional models that are a plain chain of layers');
+  const first = { ...rest[0], config: { ...(rest[0].config as Json), batch_input_shape: (input.config as Json).batch_input_shape } };
+  return [first, ...rest.slice(1)];
+}
+
+/**
+ * A tfjs topology (`model.toJSON(null, false)`) as a Keras 3 config.json of a Sequential model: an
+ * explicit InputLayer with `batch_shape`, each layer and initialiser in Keras 3's wrapper. A
+ * functional model that is a plain chain is written as the equivalent Sequential.
+ */
+export function kerasConfigFromTfjs(topology: Json): Json {
+  const config = isObject(topology.config) ? topology.config : {};
+  const layers = topology.class_name === 'Sequential' ? ((Array.isArray(config.layers) ? config.layers : []) as Json[]) : chainOf(config);
+  if (layers.length === 0) throw new UnsupportedModel('the model has no layers');
+  const batchShape = (layers[0].config as Json).batch_input_shape;
+  const input = {
+    module: 'keras.layers',
+    class_name: 'InputLayer',
+    config: { batch_shape: batchShape, dtype: 'float32', sparse: false, name: 'input_layer' },
+    registered_name: null,
+  };
+  return {
+    module: 'keras',
+    class_name: 'Sequential',
+    config: { name: config.name ?? 'sequential', trainable: true, layers: [input, ...layers.map(kerasLayer)] },
+    registered_name: null,
+    build_config: { input_shape: batchShape },
+  };
+}

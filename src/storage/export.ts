@@ -1,0 +1,94 @@
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Config } from '../model/config.js';
+import { kerasArchive, type CompileInfo } from '../model/keras/archive.js';
+import { UnsupportedModel } from '../model/keras/topology.js';
+import { describeFsError, UserError } from '../errors.js';
+import { makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile } from './files.js';
+import { MODEL_JSON, quotePath, serialize, type LoadedModel } from './model-store.js';
+
+export type ExportFormat = 'keras' | 'tfjs';
+
+/** The weights file of an exported TensorFlow.js folder. */
+const EXPORTED_WEIGHTS = 'weights.bin';
+
+/** What seq-tag trained with, as Keras compiles it: categorical crossentropy on a softmax head and the same optimizer. */
+export function compileFromConfig(config: Config): CompileInfo {
+  return {
+    loss: 'categorical_crossentropy',
+    fromLogits: false,
+    optimizer: {
+      name: config.optimizer,
+      lr: config.lr,
+      epsilon: config.optimizer === 'adam' ? config.adamEpsilon : undefined,
+      clipnorm: config.clipnorm ?? undefined,
+      clipvalue: config.clipvalue ?? undefined,
+    },
+  };
+}
+
+/** `.keras` → a Keras 3 file; anything else names a TensorFlow.js Layers folder. */
+export function exportFormat(to: string): ExportFormat {
+  if (/\.(h5|hdf5)$/i.test(to)) {
+    throw new UserError(
+      `--to ${to}: seq-tag writes Keras 3 .keras files (or a TensorFlow.js folder), not legacy .h5; use --to ${to.replace(/\.(h5|hdf5)$/i, '.keras')}`,
+    );
+  }
+  return /\.keras$/i.test(to) ? 'keras' : 'tfjs';
+}
+
+async function writeKeras(loaded: LoadedModel, to: string, force: boolean): Promise<number> {
+  const existing = await stat(to).catch(() => undefined);
+  if (existing?.isDirectory()) throw new UserError(`--to ${to} is a folder; give a file name ending in .keras`);
+  if (existing && !force) throw new UserError(`${to} exists; add --force to replace it (the old file stays whole until the new one is complete)`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await kerasArchive(loaded.model, loaded.compile ?? (loaded.record && compileFromConfig(loaded.record.config)));
+  } catch (err) {
+    if (err instanceof UnsupportedModel) throw new UserError(`cannot export to Keras: ${err.message}`);
+    throw err;
+  }
+  await makeFolder(dirname(resolve(to)), '--to');
+  await writeFileAtomic(to, bytes);
+  return bytes.byteLength;
+}
+
+/** A stock tfjs Layers folder, built beside the target and renamed into place (the target must be new or empty). */
+async function writeTfjsFolder(loaded: LoadedModel, to: string): Promise<number> {
+  const entries = await readdir(to).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : err));
+  if (entries instanceof Error) throw new UserError(`cannot use --to ${to}: ${describeFsError(entries)}; choose a new folder, or a file name ending in .keras`);
+  if (entries?.length) throw new UserError(`--to ${to} is a folder that is not empty; choose a new or empty folder, or a file name ending in .keras`);
+  const target = resolve(to);
+  await makeFolder(dirname(target), '--to');
+  const { json, weights } = await serialize(loaded.model, loaded.record, EXPORTED_WEIGHTS);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${uniqueId()}`);
+  await mkdir(tmp);
+  try {
+    await writeNewFile(join(tmp, EXPORTED_WEIGHTS), weights);
+    await writeNewFile(join(tmp, MODEL_JSON), Buffer.from(json));
+    await syncFolder(tmp);
+    await rename(tmp, target);
+    await syncFolder(dirname(target));
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return weights.byteLength + json.length;
+}
+
+/**
+ * Writes `loaded` to `to`: a Keras 3 `.keras` file that keras.models.load_model reads, or a stock
+ * TensorFlow.js Layers folder. Nothing the user has is overwritten unless `force` (files only), and
+ * a reader never sees a half-written export. Returns the format and the bytes written.
+ */
+export async function exportModel(loaded: LoadedModel, to: string, force = false): Promise<{ format: ExportFormat; bytes: number }> {
+  if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or a new folder');
+  const format = exportFormat(to);
+  try {
+    const bytes = format === 'keras' ? await writeKeras(loaded, to, force) : await writeTfjsFolder(loaded, to);
+    return { format, bytes };
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`cannot write ${quotePath(to)}: ${describeFsError(err)}; nothing was written there`);
+  }
+}

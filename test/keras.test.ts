@@ -1,0 +1,288 @@
+/**
+ * Bring your own Keras model: the committed fixtures (made by test/fixtures/keras/make_fixtures.py
+ * with Keras 3.15.1, with Keras's own outputs beside each) read into tfjs, diagnosed, exported and
+ * read back. No Python needed.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { unzipSync, zipSync } from 'fflate';
+import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { buildModel } from '../src/model/model.js';
+import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
+import { snakeCase } from '../src/model/keras/topology.js';
+import { exportModel } from '../src/storage/export.js';
+import { loadModel, saveModel, type LoadedModel } from '../src/storage/model-store.js';
+import { featureTensor } from '../src/task/data.js';
+import { seqTag, tempDir, useBackend } from './helpers.js';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
+const fixture = (name: string) => join(FIXTURES, name);
+
+interface Expected {
+  encoding: 'scalar' | 'onehot';
+  digits: number[][];
+  /** Keras's raw output [n, 10, 2]; null where Keras gave NaN. */
+  output: (number | null)[][][];
+}
+const expectedFor = (name: string): Expected => JSON.parse(readFileSync(fixture(name.replace(/\.(keras|h5)$/, '.expected.json')), 'utf8'));
+
+/** The model's raw output on the fixture's probe sequences, flattened. */
+function outputOn(model: tfl.LayersModel, expected: Expected): Float32Array {
+  return tf.tidy(() => {
+    const x = featureTensor(Int32Array.from(expected.digits.flat()), expected.encoding);
+    return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+  });
+}
+
+function assertClose(actual: Float32Array, expected: (number | null)[], tolerance: number, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  expected.forEach((e, i) => {
+    if (e === null) assert.ok(Number.isNaN(actual[i]), `${what}[${i}]: Keras gave NaN, got ${actual[i]}`);
+    else assert.ok(Math.abs(actual[i] - e) <= tolerance, `${what}[${i}]: ${actual[i]} vs Keras ${e}`);
+  });
+}
+
+const FILES = [
+  ['seed-linear.keras', 'scalar', 'LSTM 16 → TimeDistributed(Dense(2, linear))'],
+  ['seed-linear.h5', 'scalar', 'LSTM 16 → TimeDistributed(Dense(2, linear))'],
+  ['seed-softmax.keras', 'scalar', 'LSTM 16 → TimeDistributed(Dense(2, softmax))'],
+  ['seed-softmax.h5', 'scalar', 'LSTM 16 → TimeDistributed(Dense(2, softmax))'],
+  ['logits.keras', 'scalar', 'LSTM 16 → TimeDistributed(Dense(2, linear))'],
+  ['bilstm-onehot.keras', 'onehot', 'Bidirectional(LSTM 8) → TimeDistributed(Dense(2, softmax))'],
+  ['bilstm-onehot.h5', 'onehot', 'Bidirectional(LSTM 8) → TimeDistributed(Dense(2, softmax))'],
+  ['norms.keras', 'scalar', 'LSTM 8 → BatchNormalization → LayerNormalization → Dropout 0.1 → TimeDistributed(Dense(2, softmax))'],
+  ['norms.h5', 'scalar', 'LSTM 8 → BatchNormalization → LayerNormalization → Dropout 0.1 → TimeDistributed(Dense(2, softmax))'],
+  ['gru.keras', 'onehot', 'GRU 8 → Dense(2, softmax)'],
+] as const;
+
+describe('Keras models read into tfjs', () => {
+  const loaded = new Map<string, LoadedModel>();
+  before(async () => {
+    await useBackend('cpu');
+    for (const [name] of FILES) loaded.set(name, await loadModel(fixture(name), { allowNonFinite: true }));
+  });
+  after(() => loaded.forEach((l) => l.model.dispose()));
+
+  for (const [name, encoding, architecture] of FILES) {
+    it(`${name}: outputs within 1e-5 of Keras's, architecture and encoding read from the topology`, () => {
+      const l = loaded.get(name)!;
+      assert.equal(l.format, name.endsWith('.h5') ? 'h5' : 'keras');
+      assert.equal(l.kerasVersion, '3.15.1');
+      assert.equal(l.description.encoding, encoding);
+      assert.equal(l.description.architecture, architecture);
+      const expected = expectedFor(name);
+      assertClose(outputOn(l.model, expected), expected.output.flat(2), 1e-5, name);
+    });
+  }
+
+  it('reads the compile config: loss, from_logits, optimizer, learning rate and clipping', () => {
+    assert.deepEqual(loaded.get('logits.keras')!.compile, {
+      loss: 'categorical_crossentropy',
+      fromLogits: true,
+      optimizer: { name: 'adam', lr: 0.01, epsilon: 1e-7, clipnorm: 1, clipvalue: undefined },
+    });
+    assert.equal(loaded.get('norms.h5')!.compile!.optimizer!.name, 'rmsprop');
+    assert.equal(loaded.get('norms.h5')!.compile!.optimizer!.lr, 0.002);
+    assert.equal(loaded.get('seed-linear.h5')!.compile!.fromLogits, false);
+  });
+
+  it("the seed program's model after its NaN epoch: every weight tensor non-finite, and refused for predictions", async () => {
+    assert.equal(loaded.get('seed-linear.keras')!.nonFinite.length, 5);
+    await assert.rejects(loadModel(fixture('seed-linear.keras')), /contain NaN\/Infinity \(its training diverged\).*seq-tag doctor --model /);
+  });
+
+  it('snake_case keys as Keras names weight groups', () => {
+    assert.deepEqual(['LSTM', 'TimeDistributed', 'BatchNormalization', 'SimpleRNN', 'GRU', 'InputLayer', 'LayerNormalization'].map(snakeCase), [
+      'lstm',
+      'time_distributed',
+      'batch_normalization',
+      'simple_rnn',
+      'gru',
+      'input_layer',
+      'layer_normalization',
+    ]);
+  });
+
+  it('loading and disposing leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    for (const name of ['bilstm-onehot.keras', 'norms.h5']) (await loadModel(fixture(name))).model.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+/** A copy of a .keras fixture with its config.json text edited. */
+function editedKeras(name: string, edit: (config: string) => string): string {
+  const members = unzipSync(readFileSync(fixture(name)));
+  members['config.json'] = new TextEncoder().encode(edit(new TextDecoder().decode(members['config.json'])));
+  const path = join(tempDir(), name);
+  writeFileSync(path, zipSync(members, { level: 0 }));
+  return path;
+}
+
+describe('models seq-tag cannot run faithfully are refused in one line', () => {
+  before(() => useBackend('cpu'));
+
+  it("Keras 3's hard_sigmoid (a different function from tfjs's)", async () => {
+    const path = editedKeras('seed-softmax.keras', (c) => c.replace('"recurrent_activation": "sigmoid"', '"recurrent_activation": "hard_sigmoid"'));
+    await assert.rejects(loadModel(path), /cannot be used: it uses Keras 3's hard_sigmoid \(relu6\(x \+ 3\) \/ 6\)/);
+  });
+
+  it('a GRU with reset_after (Keras 3 default), which tfjs cannot build', async () => {
+    const path = editedKeras('gru.keras', (c) => c.replace('"reset_after": false', '"reset_after": true'));
+    await assert.rejects(loadModel(path), /cannot be used: TensorFlow\.js cannot build it: GRUCell does not support reset_after/);
+  });
+
+  it('mixed precision', async () => {
+    const path = editedKeras('seed-softmax.keras', (c) => c.replaceAll('"name": "float32"}', '"name": "mixed_float16"}'));
+    await assert.rejects(loadModel(path), /uses the dtype policy mixed_float16; seq-tag runs float32 models only/);
+  });
+
+  it('a model of another shape, and a layer outside the supported list', async () => {
+    const wide = tfl.sequential({
+      layers: [tfl.layers.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [20, 1] }), tfl.layers.dense({ units: 2 })],
+    });
+    const conv = tfl.sequential({ layers: [tfl.layers.conv1d({ filters: 2, kernelSize: 1, inputShape: [10, 1] })] });
+    for (const [model, pattern] of [
+      [wide, /it has input \[null, 20, 1\]; this task's models take \[null, 10, 1\]/],
+      [conv, /it has a Conv1D layer; seq-tag runs LSTM, GRU/],
+    ] as const) {
+      const path = join(tempDir(), 'model.keras');
+      writeFileSync(path, await kerasArchive(model));
+      await assert.rejects(loadModel(path), pattern);
+    }
+  });
+
+  it('a truncated .keras, a file that is no model, a missing file', async () => {
+    const cut = join(tempDir(), 'cut.keras');
+    writeFileSync(cut, readFileSync(fixture('norms.keras')).subarray(0, 5000));
+    await assert.rejects(loadModel(cut), /cut\.keras is not a readable Keras model \(/);
+    const text = join(tempDir(), 'notes.keras');
+    writeFileSync(text, 'hello');
+    await assert.rejects(loadModel(text), /is neither a \.keras \(zip\) nor a \.h5 \(HDF5\) file/);
+    await assert.rejects(loadModel(join(tempDir(), 'absent.keras')), /no file .*absent\.keras; check the path/);
+  });
+});
+
+describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
+  before(() => useBackend('cpu'));
+
+  for (const name of ['seed-softmax.keras', 'logits.keras', 'bilstm-onehot.h5', 'norms.h5', 'gru.keras']) {
+    it(`${name} → .keras → read back: the same outputs, the same compile config`, async () => {
+      const original = await loadModel(fixture(name));
+      const back = await readKerasArchive(await kerasArchive(original.model, original.compile));
+      const expected = expectedFor(name);
+      assert.deepEqual(outputOn(back.model, expected), outputOn(original.model, expected));
+      assert.deepEqual(back.compile, original.compile);
+      original.model.dispose();
+      back.model.dispose();
+    });
+  }
+
+  it('a seq-tag model (BatchNorm + LayerNorm) → .keras and → tfjs folder through the CLI; both predict the same', async () => {
+    const dir = join(tempDir(), 'model');
+    await saveModel(buildModel({ ...ORIGINAL_EXPERIMENT, batchNorm: true, layerNorm: true }, 4), dir, {
+      config: { ...ORIGINAL_EXPERIMENT, batchNorm: true, layerNorm: true, seed: 4 },
+      backend: 'cpu',
+      losses: [0.6],
+      trainedAt: new Date(0).toISOString(),
+      trainSeconds: 1,
+      seqTagVersion: 'test',
+    });
+    const out = tempDir();
+    const probs = (model: string) => JSON.parse(seqTag(['predict', '--model', model, '--n', '3', '--seed', '2', '--json', '--backend', 'cpu']).stdout);
+    for (const to of [join(out, 'tagger.keras'), join(out, 'tfjs')]) {
+      const run = seqTag(['export', '--model', dir, '--to', to, '--backend', 'cpu']);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /^exported .* to .*: a (Keras 3 \.keras file|TensorFlow\.js Layers folder), [\d,]+ bytes/);
+      assert.deepEqual(probs(to).predictions, probs(dir).predictions);
+    }
+    const keras = await loadModel(join(out, 'tagger.keras'));
+    assert.deepEqual(keras.compile, {
+      loss: 'categorical_crossentropy',
+      fromLogits: false,
+      optimizer: { name: 'adam', lr: 0.001, epsilon: 1e-7, clipnorm: undefined, clipvalue: undefined },
+    });
+  });
+
+  it('never overwrites: an existing file needs --force (then is replaced whole), a non-empty folder is refused, .h5 is not written', async () => {
+    const source = await loadModel(fixture('seed-softmax.keras'));
+    const out = tempDir();
+    const file = join(out, 'mine.keras');
+    writeFileSync(file, "the user's own file");
+    await assert.rejects(exportModel(source, file), /mine\.keras exists; add --force to replace it/);
+    assert.equal(readFileSync(file, 'utf8'), "the user's own file");
+    await exportModel(source, file, true);
+    assert.equal((await loadModel(file)).format, 'keras');
+    const folder = join(out, 'notes');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'todo.txt'), 'keep');
+    await assert.rejects(exportModel(source, folder), /is a folder that is not empty/);
+    assert.equal(readFileSync(join(folder, 'todo.txt'), 'utf8'), 'keep');
+    await assert.rejects(exportModel(source, join(out, 'x.h5')), /not legacy \.h5; use --to .*x\.keras/);
+  });
+
+  it('a hardSigmoid-gated seq-tag model is not exported to Keras 3, whose hard_sigmoid is another function', async () => {
+    const dir = join(tempDir(), 'hard');
+    const config = { ...ORIGINAL_EXPERIMENT, recurrentActivation: 'hardSigmoid' as const };
+    await saveModel(buildModel(config, 4), dir, {
+      config: { ...config, seed: 4 },
+      backend: 'cpu',
+      losses: [],
+      trainedAt: '',
+      trainSeconds: 0,
+      seqTagVersion: 'test',
+    });
+    await assert.rejects(
+      exportModel(await loadModel(dir), join(tempDir(), 'hard.keras')),
+      /cannot export to Keras: it uses TensorFlow\.js's hard_sigmoid .* which Keras 3 would load silently/,
+    );
+  });
+});
+
+describe('doctor on Keras models (spawned binary)', () => {
+  const doctor = (name: string) => {
+    const run = seqTag(['doctor', '--model', fixture(name), '--backend', 'cpu', '--burst', '3', '--json']);
+    return { status: run.status, doc: JSON.parse(run.stdout), stderr: run.stderr };
+  };
+
+  it("the seed program's model: the linear head under categorical crossentropy is named as the cause; its NaN weights are reported; exit 3", () => {
+    for (const name of ['seed-linear.keras', 'seed-linear.h5']) {
+      const { status, doc } = doctor(name);
+      assert.equal(status, 3);
+      assert.equal(doc.cause.id, 'setup');
+      assert.match(doc.cause.evidence, /categorical_crossentropy without from_logits on a linear head: the seed's bug/);
+      assert.match(doc.cause.fix, /Dense\(2, activation="softmax"\).*from_logits=True/);
+      const saved = doc.checks.find((c: { id: string }) => c.id === 'saved');
+      assert.equal(saved.verdict, 'fail');
+      assert.match(saved.evidence, /5 of 5 weight tensors .* hold NaN\/Infinity/);
+    }
+  });
+
+  it('the softmax model and the from_logits model pass the setup check; the logits one is healthy (exit 0)', () => {
+    const softmax = doctor('seed-softmax.keras');
+    assert.equal(softmax.doc.checks[0].id, 'setup');
+    assert.equal(softmax.doc.checks[0].verdict, 'pass');
+    const logits = doctor('logits.keras');
+    assert.equal(logits.status, 0, logits.stderr);
+    assert.equal(logits.doc.healthy, true);
+    assert.match(logits.doc.checks[0].evidence, /from_logits=True on a linear head: the loss applies softmax/);
+    assert.equal(logits.doc.config.clipnorm, 1, 'the burst uses the optimizer the file was compiled with');
+    assert.equal(logits.doc.config.lr, 0.01);
+  });
+
+  it('text output: the model line from the topology, the data and burst settings, one line per check', () => {
+    const run = seqTag(['doctor', '--model', fixture('seed-linear.h5'), '--backend', 'cpu', '--burst', '2']);
+    assert.equal(run.status, 3);
+    assert.match(
+      run.stdout,
+      /^model .*seed-linear\.h5 \(Keras \.h5 file, Keras 3\.15\.1\) · LSTM 16 → TimeDistributed\(Dense\(2, linear\)\), scalar input · loss categorical_crossentropy · backend cpu$/m,
+    );
+    assert.match(run.stdout, /burst: 2 batches of 32 from its own weights, adam \(lr 0\.001, epsilon 1e-7\) \(the file's compile config\)/);
+    assert.match(run.stdout, /most likely cause: loss fits the output head \(setup\)/);
+  });
+});
