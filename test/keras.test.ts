@@ -226,6 +226,22 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
     await assert.rejects(exportModel(source, join(out, 'x.h5')), /not legacy \.h5; use --to .*x\.keras/);
   });
 
+  it('a stock TensorFlow.js folder with its weights in two shards and no seq-tag metadata reads as the model it exported', async () => {
+    const source = await loadModel(fixture('bilstm-onehot.keras'));
+    const dir = join(tempDir(), 'tfjs');
+    await exportModel(source, dir);
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const bytes = readFileSync(join(dir, 'weights.bin'));
+    writeFileSync(join(dir, 'group1-shard1of2.bin'), bytes.subarray(0, 1000));
+    writeFileSync(join(dir, 'group1-shard2of2.bin'), bytes.subarray(1000));
+    manifest.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    const back = await loadModel(dir);
+    assert.equal(back.format, 'tfjs');
+    const expected = expectedFor('bilstm-onehot.keras');
+    assert.deepEqual(outputOn(back.model, expected), outputOn(source.model, expected));
+  });
+
   it('a hardSigmoid-gated seq-tag model is not exported to Keras 3, whose hard_sigmoid is another function', async () => {
     const dir = join(tempDir(), 'hard');
     const config = { ...ORIGINAL_EXPERIMENT, recurrentActivation: 'hardSigmoid' as const };
