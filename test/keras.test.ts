@@ -14,6 +14,7 @@ import { unzipSync, zipSync } from 'fflate';
 import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { buildModel } from '../src/model/model.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
+import { lookup3, readHdf5, writeHdf5 } from '../src/model/keras/hdf5.js';
 import { snakeCase } from '../src/model/keras/topology.js';
 import { exportModel } from '../src/storage/export.js';
 import { loadModel, saveModel, type LoadedModel } from '../src/storage/model-store.js';
@@ -59,6 +60,36 @@ const FILES = [
   ['norms.h5', 'scalar', 'LSTM 8 → BatchNormalization → LayerNormalization → Dropout 0.1 → TimeDistributed(Dense(2, softmax))'],
   ['gru.keras', 'onehot', 'GRU 8 → Dense(2, softmax)'],
 ] as const;
+
+describe("seq-tag's HDF5 writer", () => {
+  it("computes HDF5's metadata checksum (Jenkins lookup3, hashlittle's published test vectors)", () => {
+    const text = (t: string) => new TextEncoder().encode(t);
+    assert.equal(lookup3(text('')), 0xdeadbeef);
+    assert.equal(lookup3(text('Four score and seven years ago')), 0x17770551);
+    assert.equal(lookup3(text('Four score and seven years ago'), 1), 0xcd628161);
+  });
+
+  it('writes groups and float32 datasets (any rank, empty groups, 12 children) that read back exactly', async () => {
+    const values = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e3);
+    const datasets = [
+      { path: 'a/b/vars/0', data: { shape: [3, 4], values: values(12) } },
+      { path: 'a/b/vars/1', data: { shape: [4], values: values(4) } },
+      { path: 'scalar', data: { shape: [], values: Float32Array.of(Math.PI) } },
+      ...Array.from({ length: 12 }, (_, i) => ({ path: `many/${i}`, data: { shape: [1, 1, 2], values: values(2).map((v) => v + i) } })),
+    ];
+    const bytes = await writeHdf5({ groups: ['a/empty', 'vars'], datasets });
+    await readHdf5(bytes, (file) => {
+      assert.deepEqual(file.keys('')!.sort(), ['a', 'many', 'scalar', 'vars']);
+      assert.deepEqual(file.keys('a')!.sort(), ['b', 'empty']);
+      assert.deepEqual(file.keys('a/empty'), []);
+      assert.equal(file.keys('many')!.length, 12);
+      for (const { path, data } of datasets) assert.deepEqual(file.dataset(path), data, path);
+      assert.equal(file.dataset('a/b'), undefined);
+      assert.equal(file.keys('a/b/vars/0'), undefined);
+      assert.equal(file.dataset('nothing/here'), undefined);
+    });
+  });
+});
 
 describe('Keras models read into tfjs', () => {
   const loaded = new Map<string, LoadedModel>();

@@ -1,20 +1,9 @@
-// HDF5 through h5wasm (the HDF5 C library compiled to WebAssembly), on its in-memory file system:
-// nothing touches the disk but the bytes seq-tag reads and writes itself. Loaded on first use, so
-// commands that never see a Keras file do not pay for it.
-import type * as H5 from 'h5wasm';
+// HDF5, as much of it as Keras's weight files need. Reading goes through jsfive (pure JavaScript, read-only);
+// writing is done here: float32 datasets in groups, in the format HDF5 1.8+ reads (superblock v2,
+// version-2 object headers, compact links), which h5py and Keras load (scripts/keras_exports.py).
+import * as jsfive from 'jsfive';
 
-let module: Promise<typeof H5> | undefined;
-let files = 0;
-
-async function h5wasm(): Promise<typeof H5> {
-  module ??= import('h5wasm').then(async (m) => {
-    await m.ready;
-    return m;
-  });
-  return module;
-}
-
-/** A float array read from an HDF5 dataset, with its shape. */
+/** A float array read from or written to an HDF5 dataset, with its shape. */
 export interface Array32 {
   shape: number[];
   values: Float32Array;
@@ -26,66 +15,228 @@ export interface Hdf5Reader {
   keys(path: string): string[] | undefined;
   /** A float dataset, or undefined when `path` is not a dataset. */
   dataset(path: string): Array32 | undefined;
-  /** An attribute as JSON-compatible data (strings stay strings), or undefined. */
+  /** An attribute (strings stay strings, string arrays arrays), or undefined. */
   attribute(path: string, name: string): unknown;
 }
 
-/** Opens `bytes` as HDF5, runs `read` on it, and frees the in-memory copy whatever happens. */
-export async function readHdf5<T>(bytes: Uint8Array, read: (file: Hdf5Reader) => T): Promise<T> {
-  const h5 = await h5wasm();
-  const name = `/seq-tag-${process.pid}-${files++}.h5`;
-  h5.FS!.writeFile(name, bytes);
-  let file: H5.File | undefined;
-  try {
-    file = new h5.File(name, 'r');
-    const root = file;
-    const entity = (path: string) => (path === '' ? root : root.get(path));
-    return read({
-      keys: (path) => {
-        const e = entity(path);
-        return e instanceof h5.Group ? e.keys() : undefined;
-      },
-      dataset: (path) => {
-        const e = entity(path);
-        if (!(e instanceof h5.Dataset)) return undefined;
-        const value = e.value;
-        const values = value instanceof Float32Array ? value : Float32Array.from(value as ArrayLike<number>);
-        return { shape: e.shape ?? [], values };
-      },
-      attribute: (path, attr) => {
-        const e = entity(path);
-        if (!(e instanceof h5.Group || e instanceof h5.Dataset) || !(attr in e.attrs)) return undefined;
-        return e.get_attribute(attr, true);
-      },
-    });
-  } finally {
-    file?.close();
-    h5.FS!.unlink(name);
-  }
+interface JsfiveNode {
+  keys?: string[];
+  shape?: number[];
+  value?: ArrayLike<number>;
+  attrs: Record<string, unknown>;
 }
 
-/** What to write: groups (names ending in `/`), float datasets and string attributes, by path. */
+/** Opens `bytes` as HDF5 and runs `read` on it. */
+export async function readHdf5<T>(bytes: Uint8Array, read: (file: Hdf5Reader) => T): Promise<T> {
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const file = new jsfive.File(buffer, 'model.h5') as unknown as JsfiveNode & { get(path: string): JsfiveNode | null };
+  const node = (path: string): JsfiveNode | undefined => {
+    if (path === '') return file;
+    try {
+      return file.get(path) ?? undefined;
+    } catch {
+      return undefined; // jsfive throws for a missing path
+    }
+  };
+  return read({
+    keys: (path) => {
+      const n = node(path);
+      return n && n.shape === undefined && Array.isArray(n.keys) ? n.keys : undefined;
+    },
+    dataset: (path) => {
+      const n = node(path);
+      return n?.shape !== undefined && n.value ? { shape: [...n.shape], values: Float32Array.from(n.value) } : undefined;
+    },
+    attribute: (path, name) => node(path)?.attrs[name],
+  });
+}
+
+/** What to write: groups and float32 datasets, by path ("layers/lstm/cell/vars/0"); parents are created as needed. */
 export interface Hdf5Content {
   groups: string[];
   datasets: { path: string; data: Array32 }[];
-  attributes?: { path: string; name: string; value: string }[];
 }
 
-/** Builds an HDF5 file in memory and returns its bytes. */
-export async function writeHdf5(content: Hdf5Content): Promise<Uint8Array> {
-  const h5 = await h5wasm();
-  const name = `/seq-tag-${process.pid}-${files++}.h5`;
-  try {
-    const file = new h5.File(name, 'w');
-    try {
-      for (const group of content.groups) file.create_group(group);
-      for (const { path, data } of content.datasets) file.create_dataset({ name: path, data: data.values, shape: data.shape, dtype: '<f' });
-      for (const { path, name: attr, value } of content.attributes ?? []) (path === '' ? file : (file.get(path) as H5.Group)).create_attribute(attr, value);
-    } finally {
-      file.close();
-    }
-    return h5.FS!.readFile(name);
-  } finally {
-    if (h5.FS!.analyzePath(name).exists) h5.FS!.unlink(name);
+const UNDEFINED_ADDRESS = 0xffffffffffffffffn;
+const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** HDF5's checksum of metadata: Bob Jenkins's lookup3 `hashlittle`, byte by byte as H5_checksum_lookup3 computes it. */
+export function lookup3(data: Uint8Array, initval = 0): number {
+  let a = (0xdeadbeef + data.length + initval) >>> 0;
+  let b = a;
+  let c = a;
+  const rot = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
+  const word = (at: number, n: number) => {
+    let w = 0;
+    for (let i = Math.min(n, 4) - 1; i >= 0; i--) w = (w * 256 + data[at + i]) >>> 0;
+    return w;
+  };
+  let k = 0;
+  let length = data.length;
+  for (; length > 12; length -= 12, k += 12) {
+    a = (a + word(k, 4)) >>> 0;
+    b = (b + word(k + 4, 4)) >>> 0;
+    c = (c + word(k + 8, 4)) >>> 0;
+    a = (a - c) >>> 0;
+    a = (a ^ rot(c, 4)) >>> 0;
+    c = (c + b) >>> 0; // prettier-ignore
+    b = (b - a) >>> 0;
+    b = (b ^ rot(a, 6)) >>> 0;
+    a = (a + c) >>> 0; // prettier-ignore
+    c = (c - b) >>> 0;
+    c = (c ^ rot(b, 8)) >>> 0;
+    b = (b + a) >>> 0; // prettier-ignore
+    a = (a - c) >>> 0;
+    a = (a ^ rot(c, 16)) >>> 0;
+    c = (c + b) >>> 0; // prettier-ignore
+    b = (b - a) >>> 0;
+    b = (b ^ rot(a, 19)) >>> 0;
+    a = (a + c) >>> 0; // prettier-ignore
+    c = (c - b) >>> 0;
+    c = (c ^ rot(b, 4)) >>> 0;
+    b = (b + a) >>> 0; // prettier-ignore
   }
+  if (length === 0) return c;
+  a = (a + word(k, Math.min(length, 4))) >>> 0;
+  if (length > 4) b = (b + word(k + 4, Math.min(length - 4, 4))) >>> 0;
+  if (length > 8) c = (c + word(k + 8, length - 8)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 14)) >>> 0; // prettier-ignore
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 11)) >>> 0; // prettier-ignore
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 25)) >>> 0; // prettier-ignore
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 16)) >>> 0; // prettier-ignore
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 4)) >>> 0; // prettier-ignore
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 14)) >>> 0; // prettier-ignore
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 24)) >>> 0; // prettier-ignore
+  return c;
+}
+
+/** A little-endian byte buffer that grows. */
+class Bytes {
+  private parts: number[] = [];
+  u8(...values: number[]): this {
+    this.parts.push(...values);
+    return this;
+  }
+  u16(v: number): this {
+    return this.u8(v & 0xff, (v >>> 8) & 0xff);
+  }
+  u32(v: number): this {
+    return this.u8(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  }
+  u64(v: number | bigint): this {
+    const big = BigInt(v);
+    for (let i = 0n; i < 8n; i++) this.u8(Number((big >> (8n * i)) & 0xffn));
+    return this;
+  }
+  bytes(data: ArrayLike<number>): this {
+    for (let i = 0; i < data.length; i++) this.parts.push(data[i]);
+    return this;
+  }
+  get length(): number {
+    return this.parts.length;
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.parts);
+  }
+}
+
+/** An object header (version 2) holding `messages` ([type, body]), with its checksum. */
+function objectHeader(messages: [number, Uint8Array][]): Uint8Array {
+  const body = new Bytes();
+  // Message flags: 1 = constant (the datatype, the fill value), as the library writes them.
+  for (const [type, data] of messages)
+    body
+      .u8(type)
+      .u16(data.length)
+      .u8(type === 3 || type === 5 ? 1 : 0)
+      .bytes(data);
+  const header = new Bytes().bytes([0x4f, 0x48, 0x44, 0x52]).u8(2, 0x02).u32(body.length).bytes(body.done()); // "OHDR", v2, 4-byte chunk size
+  const bytes = header.done();
+  return new Bytes().bytes(bytes).u32(lookup3(bytes)).done();
+}
+
+/** A new-style group: link info (compact, no heap), group info, one hard link per child. */
+function groupHeader(children: [string, bigint][]): Uint8Array {
+  const linkInfo = new Bytes().u8(0, 0).u64(UNDEFINED_ADDRESS).u64(UNDEFINED_ADDRESS).done();
+  const groupInfo = new Bytes().u8(0, 0).done();
+  const links = children.map(([name, address]): [number, Uint8Array] => {
+    const utf8 = new TextEncoder().encode(name);
+    if (utf8.length > 255) throw new Error(`HDF5 link name too long: ${name}`);
+    return [6, new Bytes().u8(1, 0, utf8.length).bytes(utf8).u64(address).done()];
+  });
+  return objectHeader([[2, linkInfo], [10, groupInfo], ...links]);
+}
+
+/** A contiguous little-endian float32 dataset at `address` (its `size` bytes written there). */
+function datasetHeader(shape: number[], address: bigint, size: number): Uint8Array {
+  const dataspace = new Bytes().u8(2, shape.length, 0, shape.length ? 1 : 0);
+  for (const d of shape) dataspace.u64(d);
+  // IEEE float, version 1, little-endian, mantissa normalised with an implied msb, sign at bit 31; size 4.
+  const datatype = new Bytes().u8(0x11, 0x20, 0x1f, 0x00).u32(4).u16(0).u16(32).u8(23, 8, 0, 23).u32(127);
+  const fillValue = new Bytes().u8(3, 0x0a).done(); // v3: allocated late, written if set, none defined
+  const layout = new Bytes()
+    .u8(3, 1)
+    .u64(size ? address : UNDEFINED_ADDRESS)
+    .u64(size);
+  return objectHeader([
+    [1, dataspace.done()],
+    [3, datatype.done()],
+    [5, fillValue],
+    [8, layout.done()],
+  ]);
+}
+
+interface Node {
+  children: Map<string, Node>;
+  data?: Array32;
+}
+
+/** Builds an HDF5 file in memory: children are written before their parents, so every address is known when it is written. */
+export async function writeHdf5(content: Hdf5Content): Promise<Uint8Array> {
+  const root: Node = { children: new Map() };
+  const at = (path: string): Node =>
+    path
+      .split('/')
+      .filter(Boolean)
+      .reduce((node, name) => {
+        if (!node.children.has(name)) node.children.set(name, { children: new Map() });
+        return node.children.get(name)!;
+      }, root);
+  for (const group of content.groups) at(group);
+  for (const { path, data } of content.datasets) at(path).data = data;
+
+  const SUPERBLOCK_SIZE = 48;
+  const chunks: Uint8Array[] = [];
+  let offset = SUPERBLOCK_SIZE;
+  const append = (bytes: Uint8Array): bigint => {
+    chunks.push(bytes);
+    offset += bytes.length;
+    return BigInt(offset - bytes.length);
+  };
+  const write = (node: Node): bigint => {
+    if (node.data) {
+      const raw = new Uint8Array(Float32Array.from(node.data.values).buffer);
+      const address = raw.length ? append(raw) : UNDEFINED_ADDRESS;
+      return append(datasetHeader(node.data.shape, address, raw.length));
+    }
+    const links = [...node.children].map(([name, child]): [string, bigint] => [name, write(child)]);
+    return append(groupHeader(links));
+  };
+  const rootAddress = write(root);
+  const superblock = new Bytes().bytes(SIGNATURE).u8(2, 8, 8, 0).u64(0).u64(UNDEFINED_ADDRESS).u64(offset).u64(rootAddress).done();
+  const file = new Uint8Array(offset);
+  file.set(new Bytes().bytes(superblock).u32(lookup3(superblock)).done(), 0);
+  let position = SUPERBLOCK_SIZE;
+  for (const chunk of chunks) {
+    file.set(chunk, position);
+    position += chunk.length;
+  }
+  return file;
 }
