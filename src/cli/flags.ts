@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, OUTPUT_ACTIVATIONS, RECURRENT_ACTIVATIONS, type Config } from '../model/config.js';
+import { INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, ORIGINAL_EXPERIMENT, OUTPUT_ACTIVATIONS, RECURRENT_ACTIVATIONS, type Config } from '../model/config.js';
 import { ENCODINGS } from '../task/data.js';
 import { thousands } from '../report/format.js';
 
@@ -124,3 +124,24 @@ export function addHyperparameters(cmd: Command, defaults: Omit<Config, 'seed'>)
   for (const option of hyperparameterOptions(defaults)) cmd.addOption(option);
   return cmd;
 }
+
+/** The largest seed any command accepts. */
+export const MAX_SEED = 2 ** 31 - 1;
+
+/** One config value as the table allows it: a listed word, a number its flag's parser accepts, or a switch. */
+function configField(row: Hyperparameter): z.ZodType {
+  const field = row.values
+    ? z.enum(row.values as unknown as [string, ...string[]])
+    : row.schema
+      ? z.number().refine((n) => row.schema!.safeParse(String(n)).success, `not a valid value for ${row.flag.split(' ')[0]}`)
+      : z.boolean();
+  return ORIGINAL_EXPERIMENT[row.key] === null ? field.nullable() : field;
+}
+
+/** A whole experiment config checked against the table (and nothing else in it): what a queue worker accepts. */
+export const configSchema = z
+  .object({
+    ...Object.fromEntries((HYPERPARAMETERS as readonly Hyperparameter[]).map((row) => [row.key, configField(row)])),
+    seed: z.number().int().min(0).max(MAX_SEED),
+  })
+  .strict();

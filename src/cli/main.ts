@@ -9,10 +9,12 @@ import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
+import { workerCommand } from './worker.js';
 
 function program(): Command {
   const root = new Command('seq-tag').description('Reproduce, explain and fix the Keras LSTM tagger whose loss is NaN from epoch 1.').version(VERSION);
-  for (const cmd of [trainCommand(), predictCommand(), evaluateCommand(), doctorCommand(), exportCommand(), sweepCommand()]) root.addCommand(cmd);
+  for (const cmd of [trainCommand(), predictCommand(), evaluateCommand(), doctorCommand(), exportCommand(), sweepCommand(), workerCommand()])
+    root.addCommand(cmd);
   for (const cmd of [root, ...root.commands]) {
     cmd.exitOverride().configureOutput({
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".

@@ -5,9 +5,8 @@ import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, type Config, 
 import { estimateCost, formatBytes, type Cost } from '../training/cost.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../task/random.js';
-import { addHyperparameters, HYPERPARAMETERS, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
+import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
 
-const MAX_SEED = 2 ** 31 - 1;
 /** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */
 const WASM_MEMORY_BYTES = 3.5 * 2 ** 30;
 /** A run may plan to use at most this share of the machine's memory. */

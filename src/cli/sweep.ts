@@ -11,7 +11,8 @@ import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import { rngFor } from '../task/random.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
-import { expandRuns, RESULTS_FILE, runSweep, summarize } from '../sweep/sweep.js';
+import { redactUrl, runQueueSweep } from '../sweep/queue.js';
+import { expandRuns, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -33,6 +34,7 @@ interface SweepFlags extends ExperimentFlags, BackendFlag {
   firstSeed: number;
   jobs: number;
   out: string;
+  queue?: string;
   json?: boolean;
 }
 
@@ -135,7 +137,11 @@ export function sweepCommand(): Command {
         .argParser(parserOf(wholeNumber(1, 64)))
         .default(availableParallelism(), 'one per core'),
     )
-    .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results');
+    .option('--out <dir>', 'folder for results.jsonl, summary.json and loss-curves.svg', './sweep-results')
+    .option(
+      '--queue <url>',
+      'put the runs on this Redis (redis://host:6379/0, rediss:// for TLS) for `seq-tag worker`s on any machine, instead of local workers',
+    );
   addJsonOption(cmd, 'the aggregate');
   cmd.action((flags: SweepFlags) => runSweepCommand(flags, cmd));
   return cmd;
@@ -149,6 +155,8 @@ function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: O
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
   if (cmd.getOptionValueSource('seed') === 'cli')
     throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', ExitCode.Usage);
+  if (flags.queue !== undefined && cmd.getOptionValueSource('jobs') === 'cli')
+    throw new UserError('--jobs sets local workers; with --queue, start `seq-tag worker --queue URL --jobs N` on each machine instead', ExitCode.Usage);
   const given = givenOn(cmd);
   const clash = flags.answers ? cmd.options.find((o) => ANSWER_FLAGS.includes(o.attributeName()) && given(o.attributeName())) : undefined;
   if (clash)
@@ -179,7 +187,8 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
   const specs = expandRuns(configs, seeds);
-  for (const { config } of configs) affordable(config, Math.min(flags.jobs, specs.length));
+  const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
+  for (const { config } of configs) affordable(config, jobs);
   const resultsPath = join(flags.out, RESULTS_FILE);
 
   const out = stdout();
@@ -189,29 +198,28 @@ async function sweepInto(flags: SweepFlags, configs: { label: string; config: Om
   const started = performance.now();
   if (!flags.json) {
     out.line(
-      `seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${plural(Math.min(flags.jobs, specs.length), 'worker')} · results in ${flags.out}\n`,
+      `seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(jobs, 'worker')} · results in ${flags.out}\n`,
     );
   }
   // Ctrl-C stops the workers (finished runs are already on disk).
   const ctrlC = onCtrlC();
-  const { records, interrupted, stored } = await runSweep(specs, {
-    jobs: flags.jobs,
-    outDir: flags.out,
-    backend: flags.backend,
-    signal: ctrlC.signal,
-    onRecord: (record, done, total, resumed) => {
-      const elapsed = (performance.now() - started) / 1000;
-      if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
-      else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));
-    },
-  }).finally(ctrlC.dispose);
+  const onRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => {
+    const elapsed = (performance.now() - started) / 1000;
+    if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
+    else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));
+  };
+  const common = { outDir: flags.out, signal: ctrlC.signal, onRecord };
+  const { records, interrupted, stored } = await (
+    flags.queue ? runQueueSweep(specs, { ...common, url: flags.queue }) : runSweep(specs, { ...common, jobs: flags.jobs, backend: flags.backend })
+  ).finally(ctrlC.dispose);
   if (live) progress.write('\n');
   if (stored.tornTail)
     stderr().line(`seq-tag: ${resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run was done again`);
   if (stored.badLines) stderr().line(`seq-tag: ${resultsPath} has ${plural(stored.badLines, 'unreadable line')}; ignored, their runs were done again`);
   if (interrupted) {
     process.exitCode = ExitCode.Interrupted;
-    stderr().line(`\ninterrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${resultsPath}; run the same command to resume`);
+    const queued = flags.queue ? '; the queued runs go on in the workers' : '';
+    stderr().line(`\ninterrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${resultsPath}${queued}; run the same command to resume`);
     return;
   }
 

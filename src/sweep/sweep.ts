@@ -63,9 +63,23 @@ export interface StoredRecords {
   badLines: number;
 }
 
+/** JSON has no NaN or Infinity: records spell them as strings, in results.jsonl and on the queue. */
+const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+
+/** A record as plain JSON data (non-finite numbers as strings), for a transport that would turn NaN into null. */
+export function portableRecord(record: RunRecord): RunRecord {
+  return JSON.parse(JSON.stringify(record, spellNumber)) as RunRecord;
+}
+
+/** The inverse of portableRecord. */
+export function revivedRecord(data: RunRecord): RunRecord {
+  return JSON.parse(JSON.stringify(data), reviveNumber) as RunRecord;
+}
+
 function parseRecord(line: string): RunRecord | undefined {
   try {
-    const record = JSON.parse(line, (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v)) as RunRecord;
+    const record = JSON.parse(line, reviveNumber) as RunRecord;
     return record && typeof record.key === 'string' ? record : undefined;
   } catch {
     return undefined;
@@ -99,7 +113,12 @@ export async function readRecords(file: string): Promise<StoredRecords> {
 }
 
 function recordLine(record: RunRecord): string {
-  return `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`;
+  return `${JSON.stringify(record, spellNumber)}\n`;
+}
+
+/** Appends one record to results.jsonl as one whole, fsynced line. */
+export async function appendRecord(file: string, record: RunRecord): Promise<void> {
+  await appendLine(file, recordLine(record));
 }
 
 export interface SweepOptions {
@@ -159,7 +178,7 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
     writes = writes.then(async () => {
       if (writeError) return;
       try {
-        await appendLine(file, recordLine(record));
+        await appendRecord(file, record);
         options.onRecord?.(record, ++done, specs.length, false);
       } catch (err) {
         writeError = err;
