@@ -109,11 +109,16 @@ describe('sweep --queue over a real Redis with worker processes', () => {
     assert.match(again.out(), /\(already done\)|resumed|\[6\/6\]/);
   });
 
-  it('refuses, without running it, a job of another seq-tag version or a spec the flag table does not allow', async () => {
+  it('refuses, without running it, a job of another seq-tag version or a spec the flag table does not allow', async (t) => {
     const w = worker();
     await until('worker ready', () => w.out().includes('worker ·'));
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => null });
+    connection.on('error', () => {});
     const queue = new Queue(QUEUE_NAME, { connection });
+    t.after(async () => {
+      await queue.close();
+      connection.disconnect();
+    });
     const [spec] = expandRuns([{ label: 'x', config: ORIGINAL_EXPERIMENT }], [1]);
     const jobs = [
       { id: 'other-version', data: { seqTagVersion: '0.0.1', spec } },
@@ -121,17 +126,17 @@ describe('sweep --queue over a real Redis with worker processes', () => {
       { id: 'extra-field', data: { seqTagVersion: VERSION, spec: { ...spec, config: { ...spec.config, command: 'rm -rf ~' } } } },
     ];
     for (const job of jobs) await queue.add('run', job.data, { jobId: job.id, attempts: 3 });
+    // State first, then the job: a job read before it failed has no failedReason yet.
     const reasons = await until('three refusals', async () => {
+      const states = await Promise.all(jobs.map((j) => queue.getJobState(j.id)));
+      if (!states.every((state) => state === 'failed')) return undefined;
       const all = await Promise.all(jobs.map((j) => queue.getJob(j.id)));
-      const states = await Promise.all(all.map((j) => j!.getState()));
-      return states.every((s) => s === 'failed') && all.map((j) => j!.failedReason);
+      return all.map((j) => j!.failedReason);
     });
     assert.match(reasons[0], /refused by a seq-tag .* worker: the run was queued by seq-tag 0\.0\.1, and results must not mix versions/);
     assert.match(reasons[1], /refused: not a valid seq-tag run \(config\.units: not a valid value for --units\)/);
     assert.match(reasons[2], /refused: not a valid seq-tag run \(config: Unrecognized key: "command"\)/);
     assert.doesNotMatch(w.out(), /started /);
-    await queue.close();
-    connection.disconnect();
   });
 
   it('spec validation accepts exactly what the sweep produces', () => {

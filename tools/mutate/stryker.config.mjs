@@ -12,9 +12,10 @@ export default {
   // The build runs before Stryker links node_modules into its sandbox (.stryker-tmp/sandbox-*/).
   buildCommand: 'node ../../node_modules/typescript/bin/tsc -p .',
   tap: {
-    // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks.
-    // Whole training runs (fused-training, train) are slower and kill little more.
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,train}.test.js'],
+    // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks,
+    // and the training loop's own tests (train: batches, clipping, abort, leaks; fused-training:
+    // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying).
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,train,fused-training}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
