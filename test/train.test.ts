@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { diagnose } from '../src/diagnosis/diagnosis.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { CLIP_BOUND_LOSS, divergenceSymptom, tagLoss, type BatchRecord } from '../src/training/train.js';
@@ -107,6 +108,7 @@ describe('the training loop: batches, timing, clipping, Ctrl-C and leaks, on bot
         onEpochEnd: (e) => void (e.epoch === 1 && setTimeout(() => controller.abort(), 20)),
       });
       assert.ok(result.interrupted, `${lstm}: interrupted`);
+      assert.equal(result.stopped, false, "stopped is the NaN guard's, not Ctrl-C's");
       const whole = result.epochs.length;
       assert.equal(result.interrupted!.atEpoch, whole + 1);
       assert.ok(whole >= 1 && whole < 1000);
@@ -118,6 +120,27 @@ describe('the training loop: batches, timing, clipping, Ctrl-C and leaks, on bot
       reference.model.dispose();
       assert.equal(tf.memory().numTensors, tensors, `${lstm}: no tensors left behind`);
     }
+  });
+});
+
+describe('contracts of the loop with the rest of seq-tag', () => {
+  it("the doctor's burst trains on epoch 1's first batches: its first loss is training's first batch loss", async () => {
+    await useBackend('cpu');
+    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 256, epochs: 1, seed: 9, lstm: 'layers' };
+    const experiment = createExperiment(config);
+    const losses: number[] = [];
+    await runExperiment(experiment, { onBatchEnd: (b) => void losses.push(b.loss) });
+    experiment.model.dispose();
+    const burst = diagnose(config, { burstBatches: 2 }).checks.find((c) => c.id === 'loss')!;
+    assert.ok(Math.abs(burst.numbers.firstLoss! - losses[0]) < 1e-6, `${burst.numbers.firstLoss} vs ${losses[0]}`);
+  });
+
+  it('--lstm picks the engine: fused (float64 typed arrays) and layers (tf.layers) agree to 1e-5 but are not the same arithmetic', async () => {
+    await useBackend('cpu');
+    const fused = await lossHistory({ ...ORIGINAL_EXPERIMENT, samples: 64, epochs: 2, seed: 5, lstm: 'fused' });
+    const layers = await lossHistory({ ...ORIGINAL_EXPERIMENT, samples: 64, epochs: 2, seed: 5, lstm: 'layers' });
+    fused.forEach((l, i) => assert.ok(Math.abs(l - layers[i]) < 1e-5, `epoch ${i + 1}: ${l} vs ${layers[i]}`));
+    assert.notDeepEqual(fused, layers);
   });
 });
 

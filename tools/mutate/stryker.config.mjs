@@ -20,7 +20,7 @@ export default {
     forceBail: true,
   },
   coverageAnalysis: 'perTest',
-  ignorePatterns: ['tools', 'dist', 'reports', 'sweep-results', 'seq-tag-model', 'docs', 'bench'],
+  ignorePatterns: ['tools', 'dist', '.venv-*', 'reports', 'sweep-results', 'seq-tag-model', 'docs', 'bench'],
   thresholds: { high: 90, low: 85, break: 85 },
   reporters: ['clear-text', 'progress', 'json', 'html'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
