@@ -48,7 +48,7 @@ function allFinite(values: ArrayLike<number>): boolean {
   return true;
 }
 
-function checkData(x: Float32Array, y: Float32Array): Check {
+export function checkData(x: Float32Array, y: Float32Array): Check {
   const finite = allFinite(x) && allFinite(y);
   let badRows = 0;
   for (let r = 0; r < y.length / 2; r++) {
@@ -75,7 +75,7 @@ function checkData(x: Float32Array, y: Float32Array): Check {
  * that division meaningless and the log NaN.
  * out: [rows, 2] flattened.
  */
-function checkOutput(out: Float32Array, activation: string, weights: WeightsSource): Check {
+export function checkOutput(out: Float32Array, activation: string, weights: WeightsSource): Check {
   const rows = out.length / 2;
   let negative = 0;
   let nearZeroSum = 0;
@@ -151,7 +151,7 @@ function checkOutput(out: Float32Array, activation: string, weights: WeightsSour
   };
 }
 
-interface Burst {
+export interface Burst {
   losses: number[];
   gradNorms: number[];
   weightsFinite: boolean;
@@ -176,7 +176,7 @@ function trainBurst(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, conf
   return { losses, gradNorms, weightsFinite };
 }
 
-function checkGradients(burst: Burst): Check {
+export function checkGradients(burst: Burst): Check {
   const firstBad = burst.gradNorms.findIndex((g) => !Number.isFinite(g));
   const finiteNorms = burst.gradNorms.filter(Number.isFinite);
   const max = finiteNorms.length ? Math.max(...finiteNorms) : NaN;
@@ -211,7 +211,7 @@ function checkGradients(burst: Burst): Check {
   return { id: 'gradients', title, verdict: 'pass', numbers, evidence: `${num(min)} to ${num(max)} over ${burst.gradNorms.length} batches` };
 }
 
-function checkWeights(burst: Burst): Check {
+export function checkWeights(burst: Burst): Check {
   return {
     id: 'weights',
     title: 'weights after the burst',
@@ -222,7 +222,7 @@ function checkWeights(burst: Burst): Check {
   };
 }
 
-function checkLoss(burst: Burst, trigger?: Divergence): Check {
+export function checkLoss(burst: Burst, trigger?: Divergence): Check {
   const first = burst.losses.findIndex((l) => divergenceSymptom(l) !== undefined);
   const numbers = {
     batches: burst.losses.length,
@@ -259,7 +259,7 @@ function checkLoss(burst: Burst, trigger?: Divergence): Check {
   };
 }
 
-function checkFloor(burst: Burst, floor: number): Check {
+export function checkFloor(burst: Burst, floor: number): Check {
   const last = burst.losses.at(-1) ?? NaN;
   return {
     id: 'floor',

@@ -15,7 +15,7 @@ export default {
     // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks,
     // and the training loop's own tests (train: batches, clipping, abort, leaks; fused-training:
     // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying).
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,train,fused-training}.test.js'],
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },

@@ -1,0 +1,177 @@
+/**
+ * Each check of the diagnosis on crafted inputs: every branch, the numbers it reports and the
+ * evidence it prints (the doctor's output is what a user acts on).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkData, checkFloor, checkGradients, checkLoss, checkOutput, checkSavedWeights, checkWeights, type Burst } from '../src/diagnosis/diagnosis.js';
+import { checkSetup } from '../src/diagnosis/setup.js';
+import { CLIP_BOUND_LOSS } from '../src/training/train.js';
+
+const f32 = (...v: number[]) => Float32Array.from(v);
+const burst = (losses: number[], gradNorms: number[] = losses.map(() => 1), weightsFinite = true): Burst => ({ losses, gradNorms, weightsFinite });
+
+describe('inputs and labels', () => {
+  it('valid data passes with its counts', () => {
+    const c = checkData(f32(1, 2, 3, 4), f32(1, 0, 0, 1));
+    assert.equal(c.verdict, 'pass');
+    assert.deepEqual(c.numbers, { inputValues: 4, labelRows: 2, invalidLabelRows: 0, finite: 1 });
+    assert.equal(c.evidence, '4 input values, all finite; labels are valid one-hot rows');
+    assert.equal(c.fix, undefined);
+  });
+
+  it('a non-finite input, or label rows that are not one-hot, fail', () => {
+    const nan = checkData(f32(1, NaN), f32(1, 0));
+    assert.equal(nan.verdict, 'fail');
+    assert.equal(nan.numbers.finite, 0);
+    assert.match(nan.evidence, /^non-finite values in inputs or labels; 0 label rows are not one-hot$/);
+    const nanLabel = checkData(f32(1, 2), f32(NaN, 0));
+    assert.equal(nanLabel.numbers.finite, 0);
+    // (0.5, 0.5) sums to 1 but is not one-hot; (1, 1) is 0/1 but sums to 2; (0, 0) sums to 0; (2, -1) sums to 1.
+    const rows = checkData(f32(0), f32(0.5, 0.5, 1, 1, 0, 0, 2, -1, 0, 1));
+    assert.equal(rows.verdict, 'fail');
+    assert.equal(rows.numbers.invalidLabelRows, 4);
+    assert.equal(rows.evidence, 'values finite; 4 label rows are not one-hot');
+    assert.match(rows.fix!, /one-hot targets/);
+  });
+});
+
+describe('output is a probability distribution', () => {
+  it('softmax rows pass', () => {
+    const c = checkOutput(f32(0.25, 0.75, 0.5, 0.5), 'softmax', 'initial');
+    assert.equal(c.verdict, 'pass');
+    assert.equal(c.evidence, 'softmax head: 2 rows non-negative, each summing to 1');
+    assert.equal(c.numbers.minRowSum, 1);
+    assert.equal(c.numbers.maxRowSum, 1);
+  });
+
+  it('negative entries and sums near zero fail, with shares and the row-sum range', () => {
+    const c = checkOutput(f32(-0.5, 1, 0.0004, 0.0004, 0.3, 0.7, 2, 1), 'linear', 'initial');
+    assert.equal(c.verdict, 'fail');
+    assert.equal(c.numbers.negativeShare, 0.25);
+    assert.equal(c.numbers.nearZeroSumShare, 0.25);
+    assert.equal(c.numbers.offSumShare, 0.75);
+    assert.ok(Math.abs(c.numbers.minRowSum! - 0.0008) < 1e-9);
+    assert.equal(c.numbers.maxRowSum, 3);
+    assert.match(
+      c.evidence,
+      /^linear head: 25\.0% of 4 output rows have a negative entry, 25\.0% sum to ~0, row sums 8\.00e-4 to 3\.000; crossentropy divides/,
+    );
+    assert.equal(c.fix, '--activation softmax (or compute the loss from logits)');
+    const zero = checkOutput(f32(0, 0.0005), 'relu', 'initial');
+    assert.equal(zero.numbers.nearZeroSumShare, 1);
+    assert.equal(zero.numbers.negativeShare, 0, 'zero is not negative');
+  });
+
+  it('non-negative rows not summing to 1 warn; a row summing to exactly 1 ± 1e-3 does not count', () => {
+    const c = checkOutput(f32(0.5, 0.6, 0.5, 0.5005, 0.2, 0.2), 'sigmoid', 'initial');
+    assert.equal(c.verdict, 'warn');
+    assert.ok(Math.abs(c.numbers.offSumShare! - 2 / 3) < 1e-12);
+    assert.match(c.evidence, /^sigmoid head: entries are non-negative but 66\.7% of rows do not sum to 1 \(row sums 0\.400 to 1\.100\)/);
+  });
+
+  it('non-finite rows fail first, worded for fresh or saved weights', () => {
+    const fresh = checkOutput(f32(NaN, 0.5, 0.5, 0.5, -1, 2), 'linear', 'initial');
+    assert.equal(fresh.verdict, 'fail');
+    assert.equal(fresh.numbers.nonFiniteRows, 1);
+    assert.equal(fresh.evidence, '1 of 3 output rows are not finite before any training');
+    assert.match(fresh.fix!, /initialisers/);
+    const saved = checkOutput(f32(NaN, NaN), 'linear', 'saved');
+    assert.equal(saved.evidence, '1 of 1 output rows are not finite with the saved weights');
+    assert.equal(saved.numbers.minRowSum, null);
+    assert.equal(saved.numbers.maxRowSum, null);
+  });
+});
+
+describe('gradient global norm', () => {
+  it('finite and moderate: pass, with the range', () => {
+    const c = checkGradients(burst([0.7, 0.6, 0.5], [0.5, 2, 1]));
+    assert.equal(c.verdict, 'pass');
+    assert.equal(c.evidence, '0.500 to 2.000 over 3 batches');
+    assert.deepEqual(c.numbers, { batches: 3, minGlobalNorm: 0.5, maxGlobalNorm: 2, firstNonFiniteBatch: null });
+  });
+
+  it('above 100: warn; exactly 100 is still fine', () => {
+    assert.equal(checkGradients(burst([1, 1], [1, 100])).verdict, 'pass');
+    const c = checkGradients(burst([1, 1], [1, 12345]));
+    assert.equal(c.verdict, 'warn');
+    assert.match(c.evidence, /^1\.000 to 1\.23e\+4 over 2 batches: large/);
+  });
+
+  it('not finite: fail from the first bad batch, with the finite range before it', () => {
+    const c = checkGradients(burst([1, 1, 1], [3, 0.25, NaN]));
+    assert.equal(c.verdict, 'fail');
+    assert.equal(c.numbers.firstNonFiniteBatch, 3);
+    assert.equal(c.evidence, 'not finite from batch 3 of 3 (finite norms 0.250 to 3.000 before)');
+    const first = checkGradients(burst([1], [Infinity]));
+    assert.equal(first.evidence, 'not finite from batch 1 of 1');
+    assert.equal(first.numbers.minGlobalNorm, null);
+  });
+});
+
+describe('loss, weights, floor', () => {
+  it('a finite loss passes, from first to last', () => {
+    const c = checkLoss(burst([0.7, 0.65, 0.6]));
+    assert.equal(c.verdict, 'pass');
+    assert.equal(c.evidence, '0.700 → 0.600 over 3 batches');
+    assert.deepEqual(c.numbers, { batches: 3, firstLoss: 0.7, lastLoss: 0.6, firstDivergedBatch: null, clipBound: CLIP_BOUND_LOSS });
+  });
+
+  it('NaN, infinity and the clip bound, each named, from the first diverged batch', () => {
+    const nan = checkLoss(burst([0.7, NaN, 0.5]));
+    assert.equal(nan.verdict, 'fail');
+    assert.equal(nan.numbers.firstDivergedBatch, 2);
+    assert.equal(nan.evidence, 'NaN from batch 2 of the burst');
+    assert.equal(checkLoss(burst([Infinity])).evidence, 'infinite from batch 1 of the burst');
+    assert.match(checkLoss(burst([0.7, CLIP_BOUND_LOSS])).evidence, /^pinned at 16\.118 = −ln\(1e-7\), the clip bound, from batch 2 of the burst/);
+  });
+
+  it('a divergence seen in training fails the check even when the burst is fine, and is quoted', () => {
+    const c = checkLoss(burst([0.7, 0.6]), { epoch: 3, batch: 7, loss: NaN, symptom: 'nan' });
+    assert.equal(c.verdict, 'fail');
+    assert.equal(c.evidence, 'NaN from training; in training: loss NaN at epoch 3, batch 7');
+    const pinned = checkLoss(burst([0.7]), { epoch: 1, batch: 2, loss: 16.1181, symptom: 'clip-bound' });
+    assert.match(
+      pinned.evidence,
+      /^pinned at 16\.118 = −ln\(1e-7\), the clip bound, from training: every output is being clipped .*; in training: loss pinned at 16\.1181 at epoch 1, batch 2$/,
+    );
+  });
+
+  it('weights after the burst, and the floor', () => {
+    assert.equal(checkWeights(burst([1])).verdict, 'pass');
+    assert.deepEqual(checkWeights(burst([1], [1], false)).numbers, { finite: 0 });
+    assert.equal(checkWeights(burst([1], [1], false)).verdict, 'fail');
+    const floor = checkFloor(burst([0.7, 0.5004]), 0.5004);
+    assert.equal(floor.verdict, 'info');
+    assert.deepEqual(floor.numbers, { floor: 0.5004, lastLoss: 0.5004 });
+    assert.match(floor.evidence, /^floor 0\.5004 nats \(entropy of the labels\); burst ended at 0\.500\./);
+    assert.equal(checkFloor(burst([NaN]), 0.5).numbers.lastLoss, null);
+  });
+
+  it('saved weights: counts and the first three names', () => {
+    const bad = checkSavedWeights({ dir: 'm', nonFinite: ['a', 'b', 'c', 'd'], tensors: 5, why: 'why: x' });
+    assert.equal(bad.verdict, 'fail');
+    assert.deepEqual(bad.numbers, { tensors: 5, nonFiniteTensors: 4 });
+    assert.match(bad.evidence, /^4 of 5 weight tensors in m hold NaN\/Infinity \(a, b, c, …\): .*; why: x$/);
+    assert.match(checkSavedWeights({ dir: 'm', nonFinite: ['a', 'b', 'c'], tensors: 5 }).evidence, /\(a, b, c\)/);
+    assert.equal(checkSavedWeights({ dir: 'm', nonFinite: [], tensors: 5 }).evidence, 'all 5 weight tensors in m are finite');
+  });
+});
+
+describe('the setup check of Keras models', () => {
+  const compile = (loss: string, fromLogits: boolean) => ({ loss, fromLogits });
+  it("crossentropy on a non-softmax head without from_logits is the seed's bug", () => {
+    const c = checkSetup('linear', compile('categorical_crossentropy', false));
+    assert.equal(c.verdict, 'fail');
+    assert.match(c.fix!, /Dense\(2, activation="softmax"\).*from_logits=True.*--activation softmax/);
+    assert.equal(checkSetup('relu', compile('sparse_categorical_crossentropy', false)).verdict, 'fail');
+    assert.match(checkSetup('linear', undefined).evidence, /\(assumed: the file holds no loss/);
+  });
+  it('from_logits on a linear head passes; on a softmax head it warns; softmax without it passes; other losses warn', () => {
+    assert.equal(checkSetup('linear', compile('categorical_crossentropy', true)).verdict, 'pass');
+    assert.equal(checkSetup('softmax', compile('categorical_crossentropy', true)).verdict, 'warn');
+    assert.equal(checkSetup('softmax', compile('categorical_crossentropy', false)).verdict, 'pass');
+    assert.equal(checkSetup('softmax', compile('mean_squared_error', false)).verdict, 'warn');
+    assert.deepEqual(checkSetup('softmax', undefined).numbers, { softmaxHead: 1, fromLogits: 0, lossSaved: 0 });
+  });
+});
