@@ -322,6 +322,14 @@ describe('doctor on Keras models (spawned binary)', () => {
     assert.equal(logits.doc.config.lr, 0.01);
   });
 
+  it('--model and its earlier name --model-dir: either works, two different paths are a usage error', () => {
+    const alias = seqTag(['predict', '--model-dir', fixture('seed-softmax.h5'), '--digits', '4028561337', '--backend', 'cpu']);
+    assert.equal(alias.status, 0, alias.stderr);
+    const both = seqTag(['predict', '--model', fixture('seed-softmax.h5'), '--model-dir', fixture('norms.h5'), '--backend', 'cpu']);
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /^seq-tag: --model .* and --model-dir .* disagree; give one/);
+  });
+
   it('text output: the model line from the topology, the data and burst settings, one line per check', () => {
     const run = seqTag(['doctor', '--model', fixture('seed-linear.h5'), '--backend', 'cpu', '--burst', '2']);
     assert.equal(run.status, 3);
