@@ -175,3 +175,51 @@ describe('the setup check of Keras models', () => {
     assert.deepEqual(checkSetup('softmax', undefined).numbers, { softmaxHead: 1, fromLogits: 0, lossSaved: 0 });
   });
 });
+
+describe('titles, and how checks make the verdict', () => {
+  it('each check has its own title, as the doctor prints it', () => {
+    const b = burst([0.7, 0.6]);
+    const titles = [
+      checkData(f32(1), f32(1, 0)),
+      checkOutput(f32(0.5, 0.5), 'softmax', 'initial'),
+      checkOutput(f32(-1, 2), 'linear', 'initial'),
+      checkOutput(f32(NaN, 1), 'linear', 'initial'),
+      checkOutput(f32(0.2, 0.2), 'sigmoid', 'initial'),
+      checkGradients(b),
+      checkGradients(burst([1], [NaN])),
+      checkGradients(burst([1], [500])),
+      checkWeights(b),
+      checkLoss(b),
+      checkLoss(burst([NaN])),
+      checkFloor(b, 0.5),
+      checkSavedWeights({ dir: 'm', nonFinite: [], tensors: 1 }),
+    ].map((c) => c.title);
+    assert.deepEqual(titles, [
+      'inputs and labels',
+      ...Array(4).fill('output is a probability distribution'),
+      ...Array(3).fill('gradient global norm'),
+      'weights after the burst',
+      'loss stays finite',
+      'loss stays finite',
+      'loss vs the no-skill floor',
+      'saved weights are finite',
+    ]);
+  });
+
+  it('fixes name what to do for each failing or warning check', () => {
+    assert.equal(checkOutput(f32(0.2, 0.2), 'sigmoid', 'initial').fix, '--activation softmax');
+    assert.equal(checkOutput(f32(NaN, 1), 'linear', 'saved').fix, 'the saved weights are not finite: see the first failing check');
+    assert.equal(checkGradients(burst([1], [NaN])).fix, 'fix the output first if it fails; otherwise --clipnorm 1 or a lower --lr');
+    assert.equal(checkGradients(burst([1], [500])).fix, '--clipnorm 1 or a lower --lr');
+    assert.equal(checkWeights(burst([1], [1], false)).evidence, 'some weights are NaN or infinite: one bad update poisons every later prediction');
+    assert.match(checkWeights(burst([1], [1], false)).fix!, /^find the first failing check above/);
+    assert.equal(checkWeights(burst([1])).evidence, 'all finite');
+    assert.equal(checkLoss(burst([NaN])).fix, 'a symptom: the cause is the first failing check above');
+    assert.match(
+      checkSavedWeights({ dir: 'm', nonFinite: ['a'], tensors: 1 }).fix!,
+      /^retrain it \(seq-tag never saves a diverged run\): seq-tag train --model-dir m/,
+    );
+    assert.equal(checkSavedWeights({ dir: 'm', nonFinite: ['a'], tensors: 1, retrain: 'do X' }).fix, 'do X');
+    assert.match(checkFloor(burst([0.5]), 0.5).evidence, /A loss that settles at the floor means the model predicts the base rate and has learned nothing$/);
+  });
+});
