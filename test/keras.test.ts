@@ -15,7 +15,7 @@ import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { buildModel } from '../src/model/model.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { lookup3, readHdf5, writeHdf5 } from '../src/model/keras/hdf5.js';
-import { snakeCase } from '../src/model/keras/topology.js';
+import { snakeCase, weightKeys } from '../src/model/keras/topology.js';
 import { exportModel } from '../src/storage/export.js';
 import { loadModel, saveModel, type LoadedModel } from '../src/storage/model-store.js';
 import { featureTensor } from '../src/task/data.js';
@@ -125,6 +125,16 @@ describe('Keras models read into tfjs', () => {
   it("the seed program's model after its NaN epoch: every weight tensor non-finite, and refused for predictions", async () => {
     assert.equal(loaded.get('seed-linear.keras')!.nonFinite.length, 5);
     await assert.rejects(loadModel(fixture('seed-linear.keras')), /contain NaN\/Infinity \(its training diverged\).*seq-tag doctor --model /);
+  });
+
+  it('weight groups keyed as Keras keys them: snake_case class names, _1, _2 for repeats', () => {
+    assert.deepEqual(weightKeys(['LSTM', 'Dense', 'LSTM', 'Dense', 'LSTM']), [
+      'layers/lstm',
+      'layers/dense',
+      'layers/lstm_1',
+      'layers/dense_1',
+      'layers/lstm_2',
+    ]);
   });
 
   it('snake_case keys as Keras names weight groups', () => {

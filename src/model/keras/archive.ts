@@ -5,7 +5,7 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { unzipSync, zipSync } from 'fflate';
 import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
-import { kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, type Json } from './topology.js';
+import { kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, weightKeys, type Json } from './topology.js';
 import { buildInScope } from '../quiet.js';
 
 /** The Keras version whose loader seq-tag's exports were checked against (scripts/keras_roundtrip.py). */
@@ -100,18 +100,15 @@ function numberedDatasets(file: Hdf5Reader, group: string): Array32[] {
 
 /** Weights of a .keras file, per layer entry: keyed by snake_case class name, `_1`, `_2` for repeats. */
 function kerasWeights(file: Hdf5Reader, entries: Json[]): Map<Json, Array32[]> {
-  const used = new Map<string, number>();
+  const keys = weightKeys(entries.map((e) => String(e.class_name)));
   const weights = new Map<Json, Array32[]>();
-  for (const entry of entries) {
-    const base = snakeCase(String(entry.class_name));
-    const count = used.get(base);
-    used.set(base, (count ?? -1) + 1);
-    const key = `layers/${count === undefined ? base : `${base}_${count + 1}`}`;
+  entries.forEach((entry, i) => {
+    const key = keys[i];
     weights.set(
       entry,
       weightGroups(String(entry.class_name)).vars.flatMap((group) => numberedDatasets(file, `${key}/${group}`)),
     );
-  }
+  });
   return weights;
 }
 
@@ -200,12 +197,10 @@ export async function kerasArchive(model: tfl.LayersModel, compile?: CompileInfo
   const config = kerasConfigFromTfjs(tfjsTopology(model));
   if (compile) config.compile_config = kerasCompileConfig(compile);
   const content: Hdf5Content = { groups: ['layers', 'vars'], datasets: [] };
-  const used = new Map<string, number>();
-  for (const layer of model.layers.filter((l) => l.getClassName() !== 'InputLayer')) {
-    const base = snakeCase(layer.getClassName());
-    const count = used.get(base);
-    used.set(base, (count ?? -1) + 1);
-    const key = `layers/${count === undefined ? base : `${base}_${count + 1}`}`;
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const keys = weightKeys(layers.map((l) => l.getClassName()));
+  for (const [i, layer] of layers.entries()) {
+    const key = keys[i];
     const { vars, empty } = weightGroups(layer.getClassName());
     const groups = [...new Set([...vars, ...empty].flatMap((g) => g.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))))];
     content.groups.push(key, ...groups.map((g) => `${key}/${g}`));

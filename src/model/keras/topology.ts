@@ -22,6 +22,17 @@ export function snakeCase(className: string): string {
     .toLowerCase();
 }
 
+/** The groups of a model's layers in a .keras weights file: `layers/<snake_case class>`, with `_1`, `_2`, … for repeats. */
+export function weightKeys(classNames: string[]): string[] {
+  const used = new Map<string, number>();
+  return classNames.map((name) => {
+    const base = snakeCase(name);
+    const count = used.get(base) ?? 0;
+    used.set(base, count + 1);
+    return `layers/${count === 0 ? base : `${base}_${count}`}`;
+  });
+}
+
 /**
  * Where a layer's weights sit below its key in a .keras weights file, in the order tfjs's
  * `layer.getWeights()` lists them; `empty` are the groups Keras writes without datasets.
