@@ -159,9 +159,13 @@ export async function runQueueSweep(
           if (pending.size === 0) finish();
         });
       };
-      const check = async (id: string) => {
+      const lookUp = async (id: string) => {
         const job = await Job.fromId<JobData, RunRecord>(queue, id);
-        settle(id, job, job ? await job.getState() : 'unknown');
+        return { job, state: job ? await job.getState() : 'unknown' };
+      };
+      const check = async (id: string) => {
+        const { job, state } = await lookUp(id);
+        settle(id, job, state);
       };
       const poll = () => Promise.all([...pending].map(check)).catch(() => {});
       // Events bring results at once; the poll catches any event missed while (re)connecting.
@@ -180,8 +184,7 @@ export async function runQueueSweep(
       void (async () => {
         // Collect what finished while no coordinator ran; retry what failed then; queue the rest.
         for (const id of pending) {
-          const job = await Job.fromId<JobData, RunRecord>(queue, id);
-          const state = job ? await job.getState() : 'unknown';
+          const { job, state } = await lookUp(id);
           if (job && state === 'failed' && job.data.seqTagVersion === VERSION) await job.retry('failed');
           else if (job && state === 'completed') settle(id, job, state);
         }
