@@ -3,8 +3,22 @@
  * evidence it prints (the doctor's output is what a user acts on).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { checkData, checkFloor, checkGradients, checkLoss, checkOutput, checkSavedWeights, checkWeights, type Burst } from '../src/diagnosis/diagnosis.js';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import { useBackend } from './helpers.js';
+import {
+  checkData,
+  diagnose,
+  checkFloor,
+  checkGradients,
+  checkLoss,
+  checkOutput,
+  checkSavedWeights,
+  checkWeights,
+  type Burst,
+} from '../src/diagnosis/diagnosis.js';
 import { checkSetup } from '../src/diagnosis/setup.js';
 import { CLIP_BOUND_LOSS } from '../src/training/train.js';
 
@@ -59,7 +73,11 @@ describe('output is a probability distribution', () => {
     );
     assert.equal(c.fix, '--activation softmax (or compute the loss from logits)');
     const zero = checkOutput(f32(0, 0.0005), 'relu', 'initial');
+    assert.equal(zero.verdict, 'fail', 'a sum near zero alone fails');
     assert.equal(zero.numbers.nearZeroSumShare, 1);
+    const negative = checkOutput(f32(-0.5, 1.5), 'linear', 'initial');
+    assert.equal(negative.verdict, 'fail', 'a negative entry alone fails, even in a row summing to 1');
+    assert.equal(negative.numbers.nearZeroSumShare, 0);
     assert.equal(zero.numbers.negativeShare, 0, 'zero is not negative');
   });
 
@@ -155,6 +173,10 @@ describe('loss, weights, floor', () => {
     assert.match(bad.evidence, /^4 of 5 weight tensors in m hold NaN\/Infinity \(a, b, c, …\): .*; why: x$/);
     assert.match(checkSavedWeights({ dir: 'm', nonFinite: ['a', 'b', 'c'], tensors: 5 }).evidence, /\(a, b, c\)/);
     assert.equal(checkSavedWeights({ dir: 'm', nonFinite: [], tensors: 5 }).evidence, 'all 5 weight tensors in m are finite');
+    assert.equal(
+      checkSavedWeights({ dir: 'm', nonFinite: ['a'], tensors: 2 }).evidence,
+      '1 of 2 weight tensors in m hold NaN/Infinity (a): its training diverged before it was saved, so every prediction is meaningless',
+    );
   });
 });
 
@@ -221,5 +243,59 @@ describe('titles, and how checks make the verdict', () => {
     );
     assert.equal(checkSavedWeights({ dir: 'm', nonFinite: ['a'], tensors: 1, retrain: 'do X' }).fix, 'do X');
     assert.match(checkFloor(burst([0.5]), 0.5).evidence, /A loss that settles at the floor means the model predicts the base rate and has learned nothing$/);
+  });
+});
+
+describe('numbers in the evidence', () => {
+  it('fixed notation from 1e-3 up to below 1e4, exponential outside', () => {
+    assert.equal(checkGradients(burst([0.5, 0.5], [0.5, 1e4])).evidence, '0.500 to 1.00e+4 over 2 batches: large for a model this size');
+    assert.equal(checkGradients(burst([0.5, 0.5], [1e-3, 9999])).evidence, '0.001 to 9999.000 over 2 batches: large for a model this size');
+    assert.equal(checkGradients(burst([0.5], [9.9e-4])).evidence, '9.90e-4 to 9.90e-4 over 1 batches');
+  });
+
+  it('a failure at the first batch is batch 1, and the floor compares the last loss', () => {
+    assert.equal(checkGradients(burst([0.5, 0.5], [NaN, 1])).numbers.firstNonFiniteBatch, 1);
+    assert.equal(checkLoss(burst([NaN, 0.5])).numbers.firstDivergedBatch, 1);
+    assert.equal(checkFloor(burst([0.7, 0.6, 0.55]), 0.5).numbers.lastLoss, 0.55);
+  });
+});
+
+describe('diagnoseModel: the burst, the cause and the verdict', () => {
+  before(() => useBackend('cpu'));
+  const small: Config = { ...ORIGINAL_EXPERIMENT, samples: 64, seed: 6, lstm: 'layers' };
+
+  it("the burst replays training's first batches and stops when the data runs out, leaving no tensor behind", async () => {
+    const losses: number[] = [];
+    await runExperiment(createExperiment({ ...small, epochs: 1 }), { onBatchEnd: (b) => void losses.push(b.loss) });
+    const before = tf.memory().numTensors;
+    const d = diagnose(small, { burstBatches: 3 });
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    const loss = d.checks.find((c) => c.id === 'loss')!;
+    assert.equal(loss.numbers.batches, 2, '64 sequences are 2 batches of 32: the third is empty and not run');
+    assert.ok(Math.abs((loss.numbers.firstLoss as number) - losses[0]) < 1e-6 && Math.abs((loss.numbers.lastLoss as number) - losses[1]) < 1e-6);
+    assert.equal(d.checks.find((c) => c.id === 'gradients')!.numbers.batches, 2);
+    assert.equal(diagnose(small, { burstBatches: 1 }).checks.find((c) => c.id === 'loss')!.numbers.batches, 1);
+  });
+
+  it("the seed's linear head: the output is the cause, the diverged weights are kept and fail, not healthy", () => {
+    const d = diagnose({ ...small, activation: 'linear' }, { burstBatches: 2 });
+    assert.equal(d.cause?.id, 'output');
+    assert.equal(d.checks.find((c) => c.id === 'weights')!.verdict, 'fail');
+    assert.equal(d.healthy, false);
+  });
+
+  it('softmax: no cause, healthy; a training divergence (trigger) makes it not healthy; setup and saved checks come first', () => {
+    const d = diagnose(small, { burstBatches: 2 });
+    assert.equal(d.cause, undefined);
+    assert.equal(d.healthy, true);
+    const trigger = { epoch: 3, batch: 1, loss: NaN, symptom: 'nan' as const };
+    assert.equal(diagnose(small, { burstBatches: 1, trigger }).healthy, false);
+    const setup = checkSetup('linear', { loss: 'categorical_crossentropy', fromLogits: false });
+    const withSetup = diagnose(small, { burstBatches: 1, setup, saved: { dir: 'm', nonFinite: [], tensors: 5 } });
+    assert.deepEqual(
+      withSetup.checks.slice(0, 3).map((c) => c.id),
+      ['setup', 'saved', 'data'],
+    );
+    assert.equal(withSetup.cause?.id, 'setup');
   });
 });
