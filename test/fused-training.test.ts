@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { DTYPES, ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { useBackend } from './helpers.js';
 
@@ -8,19 +8,22 @@ import { useBackend } from './helpers.js';
 describe('fused engine training runs against tf.layers', () => {
   before(() => useBackend('cpu'));
 
-  it("a short training run follows the layers engine's loss curve within 1e-4", async () => {
-    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21 };
-    const curve = async (lstm: Config['lstm']) => {
-      const batches: number[] = [];
-      const result = await runExperiment(createExperiment({ ...config, lstm }), { onBatchEnd: (b) => void batches.push(b.loss) });
-      return { batches, epochs: result.epochs.map((e) => e.loss) };
-    };
-    const fused = await curve('fused');
-    const layers = await curve('layers');
-    assert.equal(fused.batches.length, 30);
-    fused.batches.forEach((loss, k) => assert.ok(Math.abs(loss - layers.batches[k]) < 1e-4, `batch ${k + 1}: ${loss} vs ${layers.batches[k]}`));
-    fused.epochs.forEach((loss, k) => assert.ok(Math.abs(loss - layers.epochs[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${layers.epochs[k]}`));
-  });
+  for (const dtype of DTYPES)
+    it(`a short training run follows the layers engine's loss curve within 1e-4 (fused ${dtype})`, async () => {
+      const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 300, epochs: 3, batchSize: 32, seed: 21, dtype };
+      const curve = async (lstm: Config['lstm']) => {
+        const batches: number[] = [];
+        const result = await runExperiment(createExperiment({ ...config, lstm, dtype: lstm === 'layers' ? 'float32' : dtype }), {
+          onBatchEnd: (b) => void batches.push(b.loss),
+        });
+        return { batches, epochs: result.epochs.map((e) => e.loss) };
+      };
+      const fused = await curve('fused');
+      const layers = await curve('layers');
+      assert.equal(fused.batches.length, 30);
+      fused.batches.forEach((loss, k) => assert.ok(Math.abs(loss - layers.batches[k]) < 1e-4, `batch ${k + 1}: ${loss} vs ${layers.batches[k]}`));
+      fused.epochs.forEach((loss, k) => assert.ok(Math.abs(loss - layers.epochs[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${layers.epochs[k]}`));
+    });
 
   it('the other optimizers, clipping and the normalisation layers follow the layers engine too', async () => {
     for (const extra of [

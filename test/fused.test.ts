@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { featureTensor, generateDataset, labelTensor } from '../src/task/data.js';
 import { gemmNT } from '../src/training/fused/kernels.js';
-import { FusedNetwork } from '../src/training/fused/network.js';
+import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
 import { readParameters } from '../src/training/fused/parameters.js';
 import { buildModel } from '../src/model/model.js';
 import { rngFor } from '../src/task/random.js';
@@ -38,7 +38,12 @@ function randomizeWeights(model: tfl.LayersModel, seed: number, activation: Conf
   );
 }
 
-type Case = Pick<Config, 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'> & { batch: number; batchNorm?: boolean; layerNorm?: boolean };
+type Case = Pick<Config, 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation'> & {
+  batch: number;
+  batchNorm?: boolean;
+  layerNorm?: boolean;
+  units?: number;
+};
 
 const CASES: Case[] = [
   { encoding: 'scalar', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 32 },
@@ -55,62 +60,80 @@ const CASES: Case[] = [
   { encoding: 'onehot', bidirectional: false, recurrentActivation: 'sigmoid', activation: 'sigmoid', batch: 9, batchNorm: true, layerNorm: true },
 ];
 
+/**
+ * Wider models, where the float32 kernels' blocked loops (4 rows × 8 columns) do most of the work
+ * (tf.layers takes over a minute for a 128-unit case: test/wasm.test.ts checks 128 units against the float64 engine).
+ */
+const WIDE: Case[] = [
+  { encoding: 'onehot', bidirectional: false, recurrentActivation: 'hardSigmoid', activation: 'softmax', batch: 13, units: 64 },
+  { encoding: 'scalar', bidirectional: true, recurrentActivation: 'sigmoid', activation: 'softmax', batch: 6, units: 37, layerNorm: true },
+];
+
+const ARITHMETICS: Arithmetic[] = [FLOAT64, { precision: 'float32', threads: 1 }, { precision: 'float32', threads: 2 }];
+
 describe('fused engine parity with tfl.layers', () => {
   before(() => useBackend('cpu'));
 
-  for (const c of CASES) {
-    const norms = [c.batchNorm && 'BatchNorm', c.layerNorm && 'LayerNorm'].filter(Boolean).join(' + ');
-    const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'}, ${c.encoding}, ${c.recurrentActivation} gates, ${norms ? `${norms}, ` : ''}${c.activation} head, batch ${c.batch}`;
-    it(`outputs and every gradient match: ${name}`, () => {
-      const config: Config = { ...ORIGINAL_EXPERIMENT, ...c, batchNorm: !!c.batchNorm, layerNorm: !!c.layerNorm, units: 6, seed: 3 };
-      const model = buildModel(config, 3);
-      randomizeWeights(model, 40, c.activation);
-      const data = generateDataset(c.batch, rngFor(c.batch, 'parity'));
-      const x = featureTensor(data.digits, config.encoding);
-      const y = labelTensor(data.labels);
-
-      const net = new FusedNetwork(config, readParameters(model));
-      const initialState = readParameters(model).state;
-      // Training mode: normalisation layers use the batch's statistics.
-      const fusedOut = net.forward(data.digits, c.batch).slice();
-      assertClose(
-        fusedOut,
-        tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).dataSync()),
-        'outputs',
-      );
-
-      const fusedLoss = net.lossAndGradients(data.digits, data.labels, c.batch);
-      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => tagLoss(y, model.apply(x, { training: true }) as tf.Tensor), variables);
-      assertClose([fusedLoss], value.dataSync(), 'loss');
-      const names = model.trainableWeights.map((w) => w.name);
-      variables.forEach((v, k) => {
-        assert.ok(
-          net.grads[k].some((g) => g !== 0),
-          `gradient of ${names[k]} is not all zero`,
-        );
-        assertClose(net.grads[k], grads[v.name].dataSync(), `gradient of ${names[k]}`);
-      });
-
-      if (c.batchNorm) {
-        // From the averages m0 before training, one fused step gives m1 = b + (m0 − b)·0.99 for the
-        // batch statistic b; tfjs has run two training-mode passes on the same batch by now
-        // (outputs, gradients), so it must hold b + (m0 − b)·0.99².
-        net.params.state.forEach((m1, which) => {
-          const expected = m1.map((v, k) => {
-            const m0 = initialState[which][k];
-            const b = (v - 0.99 * m0) / 0.01;
-            return b + (m0 - b) * 0.99 * 0.99;
-          });
-          assertClose(expected, model.nonTrainableWeights[which].read().dataSync(), which ? 'moving variance' : 'moving mean', 1e-4);
-        });
-      }
-
-      const dx = tf.grad((input: tf.Tensor) => tagLoss(y, model.apply(input, { training: true }) as tf.Tensor))(x);
-      assertClose(net.inputGradient(c.batch), dx.dataSync(), 'gradient of the inputs');
-    });
-  }
+  for (const arithmetic of ARITHMETICS)
+    for (const c of [...CASES, ...WIDE]) {
+      if (arithmetic.threads > 1 && !c.bidirectional) continue;
+      parityCase(c, arithmetic);
+    }
 });
+
+function parityCase(c: Case, arithmetic: Arithmetic): void {
+  const norms = [c.batchNorm && 'BatchNorm', c.layerNorm && 'LayerNorm'].filter(Boolean).join(' + ');
+  const name = `${c.bidirectional ? 'bidirectional' : 'unidirectional'} ${c.units ?? 6}, ${c.encoding}, ${c.recurrentActivation} gates, ${norms ? `${norms}, ` : ''}${c.activation} head, batch ${c.batch}`;
+  it(`${arithmetic.precision}${arithmetic.threads > 1 ? ' on 2 threads' : ''}: outputs and every gradient match: ${name}`, () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, ...c, batchNorm: !!c.batchNorm, layerNorm: !!c.layerNorm, units: c.units ?? 6, seed: 3 };
+    const model = buildModel(config, 3);
+    randomizeWeights(model, 40, c.activation);
+    const data = generateDataset(c.batch, rngFor(c.batch, 'parity'));
+    const x = featureTensor(data.digits, config.encoding);
+    const y = labelTensor(data.labels);
+
+    const net = new FusedNetwork(config, readParameters(model), arithmetic);
+    const initialState = readParameters(model).state;
+    // Training mode: normalisation layers use the batch's statistics.
+    const fusedOut = net.forward(data.digits, c.batch).slice();
+    assertClose(
+      fusedOut,
+      tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).dataSync()),
+      'outputs',
+    );
+
+    const fusedLoss = net.lossAndGradients(data.digits, data.labels, c.batch);
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => tagLoss(y, model.apply(x, { training: true }) as tf.Tensor), variables);
+    assertClose([fusedLoss], value.dataSync(), 'loss');
+    const names = model.trainableWeights.map((w) => w.name);
+    variables.forEach((v, k) => {
+      assert.ok(
+        net.grads[k].some((g) => g !== 0),
+        `gradient of ${names[k]} is not all zero`,
+      );
+      assertClose(net.grads[k], grads[v.name].dataSync(), `gradient of ${names[k]}`);
+    });
+
+    if (c.batchNorm) {
+      // From the averages m0 before training, one fused step gives m1 = b + (m0 − b)·0.99 for the
+      // batch statistic b; tfjs has run two training-mode passes on the same batch by now
+      // (outputs, gradients), so it must hold b + (m0 − b)·0.99².
+      net.params.state.forEach((m1, which) => {
+        const expected = m1.map((v, k) => {
+          const m0 = initialState[which][k];
+          const b = (v - 0.99 * m0) / 0.01;
+          return b + (m0 - b) * 0.99 * 0.99;
+        });
+        assertClose(expected, model.nonTrainableWeights[which].read().dataSync(), which ? 'moving variance' : 'moving mean', 1e-4);
+      });
+    }
+
+    const dx = tf.grad((input: tf.Tensor) => tagLoss(y, model.apply(input, { training: true }) as tf.Tensor))(x);
+    assertClose(net.inputGradient(c.batch), dx.dataSync(), 'gradient of the inputs');
+    net.dispose();
+  });
+}
 
 describe('gemmNT', () => {
   it('multiplies with odd sizes, offsets and accumulation', () => {

@@ -67,8 +67,8 @@ describe('presets', () => {
       '--recurrent-initializer',
       'zeros',
       '--no-nan-guard',
-      '--lstm',
-      'layers',
+      '--dtype',
+      'float64',
       '--seed',
       '6',
     ]);
@@ -91,9 +91,11 @@ describe('presets', () => {
       kernelInitializer: 'heNormal',
       recurrentInitializer: 'zeros',
       nanGuard: false,
-      lstm: 'layers',
+      lstm: 'fused',
+      dtype: 'float64',
       seed: 6,
     });
+    assert.equal(parse(['--lstm', 'layers']).lstm, 'layers');
     assert.deepEqual(Object.keys(config).sort(), [...HYPERPARAMETERS.map((h) => h.key), 'seed'].sort(), 'one row per config key');
   });
 

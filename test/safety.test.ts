@@ -397,7 +397,7 @@ describe('sizes: measured limits, estimates up front, no crashes', () => {
     oneLine(seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
     const started = performance.now();
     oneLine(
-      seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--model-dir', join(tempDir(), 'm')]),
+      seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--dtype', 'float64', '--model-dir', join(tempDir(), 'm')]),
       2,
       /this run needs about [\d.]+ GiB of memory, more than this machine can give \([\d.]+ GiB of [\d.]+ GiB\); lower --batch-size/,
     );

@@ -1,6 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { INITIALIZERS, LSTM_ENGINES, OPTIMIZERS, ORIGINAL_EXPERIMENT, OUTPUT_ACTIVATIONS, RECURRENT_ACTIVATIONS, type Config } from '../model/config.js';
+import {
+  DTYPES,
+  INITIALIZERS,
+  LSTM_ENGINES,
+  OPTIMIZERS,
+  ORIGINAL_EXPERIMENT,
+  OUTPUT_ACTIVATIONS,
+  RECURRENT_ACTIVATIONS,
+  type Config,
+} from '../model/config.js';
 import { ENCODINGS } from '../task/data.js';
 import { thousands } from '../report/format.js';
 
@@ -101,6 +110,12 @@ export const HYPERPARAMETERS = [
     offHelp: 'train on through NaN, printing nan losses like the original program',
   },
   { key: 'lstm', flag: '--lstm <engine>', help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)', values: LSTM_ENGINES },
+  {
+    key: 'dtype',
+    flag: '--dtype <type>',
+    help: "arithmetic: float32 (the fused LSTM in WebAssembly SIMD, as tfjs) or float64 (the fused engine in JavaScript; answer 3's double precision)",
+    values: DTYPES,
+  },
 ] as const satisfies readonly Hyperparameter[];
 
 export type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];

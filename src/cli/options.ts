@@ -24,6 +24,12 @@ export function affordable(config: Omit<Config, 'seed'>, copies = 1, backend?: s
       ExitCode.Usage,
     );
   }
+  if (cost.wasmBytes > 4 * 2 ** 30) {
+    throw new UserError(
+      `the float32 engine needs about ${formatBytes(cost.wasmBytes)} of WebAssembly memory for batches of ${config.batchSize}, more than its 4 GiB; lower --batch-size or --units, or use --dtype float64`,
+      ExitCode.Usage,
+    );
+  }
   const limit = MEMORY_SHARE * totalmem();
   if (cost.bytes * copies > limit) {
     const each = copies > 1 ? ` in each of ${copies} workers` : '';
@@ -56,8 +62,7 @@ export function addExperimentOptions(cmd: Command): Command {
       .default('original'),
   );
   addHyperparameters(cmd, ORIGINAL_EXPERIMENT);
-  addSeedOption(cmd, 'fixes data, initial weights and batch order (default: a fresh one, printed)');
-  return cmd.option('--dtype <type>', 'float32 only: TensorFlow.js has no float64 tensors', 'float32');
+  return addSeedOption(cmd, 'fixes data, initial weights and batch order (default: a fresh one, printed)');
 }
 
 export function addBackendOption(cmd: Command): Command {
@@ -106,18 +111,10 @@ export function modelPath(flags: ModelFlag): string | undefined {
 export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
   preset: PresetName | keyof typeof PRESET_ALIASES;
   seed?: number;
-  dtype: string;
 };
 
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
-  if (flags.dtype !== 'float32') {
-    const why =
-      flags.dtype === 'float64'
-        ? 'TensorFlow.js has no float64 tensors, so answer 3\'s "try double precision" cannot be tried here'
-        : 'only float32 exists in TensorFlow.js';
-    throw new UserError(`--dtype ${flags.dtype} is not possible: ${why}`, ExitCode.Usage);
-  }
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, ExitCode.Usage);
   }
@@ -125,6 +122,9 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   const config = { ...preset } as Record<HyperparameterKey, unknown>;
   for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
   const chosen = config as Omit<Config, 'seed'>;
+  if (chosen.dtype === 'float64' && chosen.lstm === 'layers') {
+    throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
+  }
   // A different optimizer brings its own Keras default rate unless --lr says otherwise.
   if (!given('lr') && given('optimizer')) chosen.lr = DEFAULT_LR[chosen.optimizer];
   return { ...chosen, seed: flags.seed ?? freshSeed() };

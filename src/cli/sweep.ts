@@ -49,9 +49,10 @@ export const ANSWERS: { label: string; overrides: Partial<ExperimentFlags> }[] =
   { label: 'answer 3: SGD', overrides: { activation: 'linear', optimizer: 'sgd' } },
   { label: 'answer 3: smaller-variance init (randomNormal, sd 0.05)', overrides: { activation: 'linear', kernelInitializer: 'randomNormal' } },
   { label: 'answer 3: Adam epsilon 1e-3', overrides: { activation: 'linear', adamEpsilon: 1e-3 } },
+  { label: 'answer 3: double precision (float64)', overrides: { activation: 'linear', dtype: 'float64' } },
 ];
 
-const NOT_IN_GRID = new Set(['seed', 'dtype']);
+const NOT_IN_GRID = new Set(['seed']);
 const BOOLEAN_WORDS: Record<string, boolean> = { on: true, off: false, true: true, false: false, yes: true, no: false };
 
 interface GridAxis {

@@ -8,6 +8,7 @@ import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagF
 import { labelEntropy } from '../task/metrics.js';
 import type { ModelSummary } from '../model/model.js';
 import {
+  describeEngine,
   describeExperiment,
   formatLoss,
   plural,
@@ -25,6 +26,8 @@ import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store
 import { ExitCode, onCtrlC, printJson, stderr, stdout } from './output.js';
 import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
+import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
+import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
   addExperimentOptions,
@@ -46,6 +49,7 @@ interface TrainFlags extends ExperimentFlags, BackendFlag {
   /** The name the reading commands use for the same flag. */
   model?: string;
   json?: boolean;
+  threads?: number;
 }
 
 export function trainCommand(): Command {
@@ -54,17 +58,22 @@ export function trainCommand(): Command {
   addBackendOption(cmd);
   cmd.option('--model-dir <path>', 'where to save the model (a new or empty folder, or one seq-tag saved to)', DEFAULT_MODEL_DIR);
   cmd.addOption(new Option('--model <path>', 'the same as --model-dir').hideHelp());
+  cmd.option(
+    '--threads <n>',
+    `threads of the fused float32 engine: 2 runs a bidirectional model's directions in parallel (default: 2 from ${THREADS_FROM_UNITS} units; results do not depend on it)`,
+    parserOf(wholeNumber(1, 2)),
+  );
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
   cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, configFromFlags(flags, givenOn(cmd))));
   return cmd;
 }
 
 /** The header: what runs, where, with which seed. Shared by train and doctor. */
-export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style): string {
+export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style, threads?: number): string {
   return (
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
     `${plural(config.samples, 'sequence')} × 10 · ${thousands(summary.trainableParams)} params\n` +
-    describeExperiment(config)
+    describeExperiment(config, threads)
   );
 }
 
@@ -111,7 +120,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       `initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`,
     );
   const experiment = createExperiment(config);
-  say(renderHeader(backend, config, experiment.summary, style));
+  say(renderHeader(backend, config, experiment.summary, style, flags.threads));
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
@@ -121,6 +130,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   let progressShown = false;
   const result = await runExperiment(experiment, {
     signal,
+    threads: flags.threads,
     onBatchEnd: (batch) => {
       if (batch.batch === 1) epochStarted = performance.now();
       if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
@@ -196,6 +206,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       summary: experiment.summary,
       epochs: result.epochs,
       trainSeconds: result.seconds,
+      engine: describeEngine(config, flags.threads),
       saved: true,
       modelDir: flags.modelDir,
       test: tagged,

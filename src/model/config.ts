@@ -8,6 +8,8 @@ export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const LSTM_ENGINES = ['fused', 'layers'] as const;
 export type LstmEngine = (typeof LSTM_ENGINES)[number];
+export const DTYPES = ['float32', 'float64'] as const;
+export type Dtype = (typeof DTYPES)[number];
 /** Initialiser names as tfjs spells them; all of them take a seed or need none. */
 export const INITIALIZERS = [
   'glorotUniform',
@@ -64,6 +66,12 @@ export interface Config {
    * tf.layers through the tfjs backend. Both train the same model (test/fused.test.ts checks parity).
    */
   lstm: LstmEngine;
+  /**
+   * The fused engine's arithmetic: float32 runs the LSTM layer in WebAssembly SIMD (src/training/fused/wasm/),
+   * float64 everything in JavaScript (the reference, and answer 3's "double precision"). The layers
+   * engine is float32 only: TensorFlow.js has no float64 tensors.
+   */
+  dtype: Dtype;
   seed: number;
 }
 
@@ -95,6 +103,7 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   batchSize: 32,
   nanGuard: true,
   lstm: 'fused',
+  dtype: 'float32',
 };
 
 /**

@@ -1,4 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
+import { arithmeticFor, describeArithmetic } from '../training/fused/arithmetic.js';
 import { describeOptimizer, type Config } from '../model/config.js';
 import { plural, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
@@ -160,8 +161,8 @@ export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain): str
   return lines.join('\n');
 }
 
-/** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on" */
-export function describeExperiment(config: Config): string {
+/** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on · fused engine, float32 (WebAssembly SIMD)" */
+export function describeExperiment(config: Config, threads?: number): string {
   const layers = [
     `${config.encoding === 'onehot' ? 'one-hot' : 'scalar'} input`,
     `LSTM ${config.units}${config.bidirectional ? ' × 2 directions' : ''}`,
@@ -169,7 +170,12 @@ export function describeExperiment(config: Config): string {
     ...(config.layerNorm ? ['LayerNorm'] : []),
     `Dense(2, ${config.activation})`,
   ];
-  return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'} · ${config.lstm} engine`;
+  return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'} · ${describeEngine(config, threads)}`;
+}
+
+/** "fused engine, float32 (WebAssembly SIMD, 2 threads)" or "layers engine, float32 (tfjs)". */
+export function describeEngine(config: Config, threads?: number): string {
+  return config.lstm === 'fused' ? `fused engine, ${describeArithmetic(arithmeticFor(config, threads))}` : 'layers engine, float32 (tfjs)';
 }
 
 /** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */

@@ -45,6 +45,11 @@ function isRecord(meta: unknown): meta is ModelRecord {
   return !!r && typeof r === 'object' && !!r.config && typeof r.config.encoding === 'string' && Array.isArray(r.losses);
 }
 
+/** A record of an earlier seq-tag, completed: before --dtype, the fused engine computed in float64. */
+function withDefaults(record: ModelRecord): ModelRecord {
+  return { ...record, config: { ...record.config, dtype: record.config.dtype ?? 'float64' } };
+}
+
 async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   let text: string;
   try {
@@ -309,7 +314,7 @@ async function readFolderModel(dir: string): Promise<{ model: tfl.LayersModel; r
     throw corrupt(dir, (err as Error).message.split('\n')[0]);
   }
   const record = model.getUserDefinedMetadata();
-  return { model, record: isRecord(record) ? record : undefined };
+  return { model, record: isRecord(record) ? withDefaults(record) : undefined };
 }
 
 /**

@@ -14,7 +14,8 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunRecord> {
   const started = performance.now();
   const experiment = createExperiment(spec.config);
   try {
-    const result = await runExperiment(experiment);
+    // One thread: the pool already runs a process per core.
+    const result = await runExperiment(experiment, { threads: 1 });
     const evaluation = result.divergence ? undefined : evaluateOnHeldOut(experiment.model, spec.config, HELD_OUT_SIZE, spec.seed);
     return {
       key: spec.key,

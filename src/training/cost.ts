@@ -28,6 +28,8 @@ export interface Cost {
   bytes: number;
   /** Of `bytes`, what lives in the TensorFlow.js backend (tf.layers' data and activations): wasm holds at most 4 GiB. */
   backendBytes: number;
+  /** Of `bytes`, the fused float32 engine's buffers in WebAssembly memory (at most 4 GiB). */
+  wasmBytes: number;
   /** The setting that accounts for most of the memory, to name when it is too much. */
   biggest: 'samples' | 'batch-size' | 'units';
 }
@@ -56,8 +58,12 @@ export function estimateCost(config: Omit<Config, 'seed'>): Cost {
   const params = directions * 4 * u * (u + inputWidth(config.encoding) + 1) + hidden * 2 + 2;
   const bytes = BASELINE_BYTES + dataBytes + batchBytes + 8 * 6 * params;
   const backendBytes = config.lstm === 'layers' ? config.samples * T * 4 * (inputWidth(config.encoding) + 2) + batchBytes / 2 : 0;
+  // The float32 engine's layout (src/training/fused/wasm/directions.ts), per direction: 12 floats per
+  // unit, step and sequence, 2 per unit and sequence, and the weights with their gradients.
+  const perDirection = 4 * (12 * T * batch * u + 2 * batch * u + 8 * u * inputWidth(config.encoding) + 12 * u * u + 8 * u);
+  const wasmBytes = config.lstm === 'fused' && config.dtype === 'float32' ? 2 ** 16 + 4 * T * batch + directions * perDirection : 0;
   const biggest = dataBytes >= batchBytes && dataBytes >= 48 * params ? 'samples' : batchBytes >= 48 * params ? 'batch-size' : 'units';
-  return { seconds: initSeconds + trainSeconds + evalSeconds, initSeconds, bytes, backendBytes, biggest };
+  return { seconds: initSeconds + trainSeconds + evalSeconds, initSeconds, bytes, backendBytes, wasmBytes, biggest };
 }
 
 /** "45 s", "17 min", "2.3 h". */

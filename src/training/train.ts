@@ -4,6 +4,7 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from '../task/data.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
+import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
@@ -32,6 +33,8 @@ export interface TrainingCallbacks {
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
   /** Aborting stops training after the current batch; the model is left as it was after the last completed epoch. */
   signal?: AbortSignal;
+  /** Threads for the fused float32 engine (default: as many as pay at this size, see arithmeticFor). */
+  threads?: number;
 }
 
 export interface Divergence {
@@ -135,7 +138,7 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
 export async function trainModel(model: tfl.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
-  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config) : layersEngineOn(model, data, config);
+  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config, callbacks.threads) : layersEngineOn(model, data, config);
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
@@ -240,8 +243,8 @@ function layersEngineOn(model: tfl.LayersModel, data: Dataset, config: Config): 
 }
 
 /** The fused typed-array engine (./fused/): no tfjs kernels per step. */
-function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
-  const network = new FusedNetwork(config, readParameters(model));
+function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, threads?: number): Engine {
+  const network = new FusedNetwork(config, readParameters(model), arithmeticFor(config, threads));
   const optimizer = new TypedOptimizer(config, network.params.tensors);
   const digits = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
   const labels = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
@@ -264,6 +267,7 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config): Eng
     },
     finish(completed) {
       writeParameters(model, completed ? network.params : saved);
+      network.dispose();
     },
   };
 }

@@ -2,9 +2,10 @@ import type { Config, OutputActivation } from '../../model/config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../../task/data.js';
 import { BATCH_NORM, LAYER_NORM } from '../constants.js';
 import { crossentropyBackward, headForward } from './head.js';
-import { LstmDirection } from './lstm.js';
 import { normalizeBackward, normalizeForward, updateMovingStatistics } from './normalization.js';
 import { layoutOf, type Layout, type Parameters } from './parameters.js';
+import { JsDirections, type Recurrent } from './recurrent.js';
+import { WasmDirections } from './wasm/directions.js';
 
 /**
  * The fused engine: the whole training step of LSTM (one or two directions) → optional
@@ -27,6 +28,17 @@ const T = SEQUENCE_LENGTH;
 /** What the network needs to know of the config (the optimizer settings go to TypedOptimizer). */
 export type NetworkConfig = Pick<Config, 'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm'>;
 
+/**
+ * How the LSTM layer computes: float64 JavaScript (the reference), or float32 WebAssembly SIMD on
+ * one or two threads (the second runs a bidirectional model's other direction).
+ */
+export interface Arithmetic {
+  precision: 'float64' | 'float32';
+  threads: number;
+}
+
+export const FLOAT64: Arithmetic = { precision: 'float64', threads: 1 };
+
 /** The arrays of one normalisation layer's forward pass that its backward pass needs. */
 interface NormBuffers {
   out: Float64Array;
@@ -43,7 +55,7 @@ export class FusedNetwork {
   private readonly w: Layout;
   private readonly g: Layout;
   private readonly activation: OutputActivation;
-  private readonly directions: LstmDirection[];
+  private readonly lstm: Recurrent;
   private readonly batchStats: { mean: Float64Array; variance: Float64Array };
   private capacity = 0;
   private features = new Float64Array(0); // [B, T, H]: the LSTM's outputs
@@ -57,6 +69,7 @@ export class FusedNetwork {
   constructor(
     private readonly config: NetworkConfig,
     params: Parameters,
+    arithmetic: Arithmetic = FLOAT64,
   ) {
     const units = config.units;
     const count = config.bidirectional ? 2 : 1;
@@ -70,7 +83,10 @@ export class FusedNetwork {
     if (params.state.length !== (config.batchNorm ? 2 : 0))
       throw new Error(`fused engine: expected ${config.batchNorm ? 2 : 0} moving statistics, found ${params.state.length}`);
     const shape = { units, onehot: config.encoding === 'onehot', hard: config.recurrentActivation === 'hardSigmoid' };
-    this.directions = Array.from({ length: count }, (_, d) => new LstmDirection(shape, d === 1, d * units));
+    this.lstm =
+      arithmetic.precision === 'float32'
+        ? new WasmDirections({ ...shape, inputWidth: this.inputWidth }, count, arithmetic.threads)
+        : new JsDirections(shape, count);
     this.batchStats = { mean: new Float64Array(this.hiddenWidth), variance: new Float64Array(this.hiddenWidth) };
   }
 
@@ -100,7 +116,7 @@ export class FusedNetwork {
     this.ensureCapacity(batch);
     const H = this.hiddenWidth;
     const rows = batch * T;
-    this.directions.forEach((d, k) => d.forward(this.w.directions[k], digits, batch, this.features, H));
+    this.lstm.forward(this.w.directions, digits, batch, this.features, H);
     let features: Float64Array = this.features;
     if (this.bn && this.w.batchNorm) {
       normalizeForward(
@@ -141,7 +157,7 @@ export class FusedNetwork {
     const H = this.hiddenWidth;
     const loss = crossentropyBackward(out, labels, batch, this.headInput, H, this.w.dense, this.g.dense, this.activation, this.dA);
     const dFeatures = this.normalizationBackward(batch * T);
-    this.directions.forEach((d, k) => d.backward(this.w.directions[k], this.g.directions[k], digits, batch, dFeatures, H));
+    this.lstm.backward(this.w.directions, this.g.directions, digits, batch, dFeatures, H);
     return loss;
   }
 
@@ -167,7 +183,12 @@ export class FusedNetwork {
    */
   inputGradient(batch: number): Float64Array {
     const dx = new Float64Array(batch * T * this.inputWidth);
-    this.directions.forEach((d, k) => d.addInputGradient(this.w.directions[k], batch, dx, this.inputWidth));
+    this.lstm.inputGradient(this.w.directions, batch, dx, this.inputWidth);
     return dx;
+  }
+
+  /** Frees what the LSTM layer holds outside the JavaScript heap (the helper thread). */
+  dispose(): void {
+    this.lstm.dispose();
   }
 }

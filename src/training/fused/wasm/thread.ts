@@ -1,0 +1,43 @@
+import { Worker } from 'node:worker_threads';
+import { lstmModule } from './instance.js';
+
+/** Control words shared with the helper: state (0 idle, 1 work posted), call, descriptor, failed. */
+const STATE = 0;
+const CALL = 1;
+const DESCRIPTOR = 2;
+const FAILED = 3;
+export const CALLS = ['lstmForward', 'lstmBackward'] as const;
+export type Call = (typeof CALLS)[number];
+
+/**
+ * A second thread that runs one kernel call at a time on the shared memory. Posting and waiting go
+ * through Atomics on a shared control block (~10 µs), not messages: a step posts twice per batch.
+ */
+export class Helper {
+  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  private readonly worker: Worker;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.worker = new Worker(new URL('./helper.js', import.meta.url), {
+      workerData: { memory, module: lstmModule(), control: this.control },
+    });
+    // An idle helper must not keep the process alive.
+    this.worker.unref();
+  }
+
+  start(call: Call, descriptor: number): void {
+    this.control[CALL] = CALLS.indexOf(call);
+    this.control[DESCRIPTOR] = descriptor;
+    Atomics.store(this.control, STATE, 1);
+    Atomics.notify(this.control, STATE);
+  }
+
+  wait(): void {
+    while (Atomics.load(this.control, STATE) !== 0) Atomics.wait(this.control, STATE, 1);
+    if (this.control[FAILED]) throw new Error('fused engine: the helper thread failed');
+  }
+
+  dispose(): void {
+    void this.worker.terminate();
+  }
+}

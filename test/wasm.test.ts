@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { buildModel } from '../src/model/model.js';
+import { generateDataset } from '../src/task/data.js';
+import { rngFor } from '../src/task/random.js';
+import { arithmeticFor, describeArithmetic } from '../src/training/fused/arithmetic.js';
+import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
+import { readParameters } from '../src/training/fused/parameters.js';
+import { kernels, newMemory } from '../src/training/fused/wasm/instance.js';
+import { SOURCE_SHA256 } from '../src/training/fused/wasm/module.js';
+import { createExperiment, runExperiment } from '../src/training/experiment.js';
+import { useBackend } from './helpers.js';
+
+const F32: Arithmetic = { precision: 'float32', threads: 1 };
+const F32X2: Arithmetic = { precision: 'float32', threads: 2 };
+
+describe('the WebAssembly module', () => {
+  it('was built from the committed AssemblyScript source (npm run wasm after editing it)', () => {
+    const source = readFileSync(new URL('../../tools/wasm/assembly/lstm.ts', import.meta.url));
+    assert.equal(createHash('sha256').update(source).digest('hex'), SOURCE_SHA256);
+  });
+
+  it('gemm: every block and tail (4×8, 4×4, single rows and columns), strided A, accumulation', () => {
+    const memory = newMemory();
+    const wasm = kernels(memory);
+    const f32 = new Float32Array(memory.buffer);
+    for (const [m, n, k] of [
+      [9, 21, 7],
+      [4, 8, 1],
+      [1, 3, 5],
+      [13, 64, 30],
+    ]) {
+      for (const transposed of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const [a, b, c] = [1024, 8192, 16384]; // float offsets of A, B, C
+          for (let i = 0; i < m * k; i++) f32[a + i] = Math.sin(i + 1);
+          for (let i = 0; i < k * n; i++) f32[b + i] = Math.cos(i * 0.7);
+          f32.fill(0.5, c, c + m * (n + 2));
+          // A stored [m×k], or [k×m] and read transposed through the strides.
+          const [ars, acs] = transposed ? [1, m] : [k, 1];
+          wasm.gemm(4 * c, n + 2, 4 * a, ars, acs, 4 * b, n, m, n, k, accumulate ? 1 : 0);
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n + 2; j++) {
+              let s = accumulate || j >= n ? 0.5 : 0;
+              if (j < n) for (let q = 0; q < k; q++) s += f32[a + i * ars + q * acs] * f32[b + q * n + j];
+              const got = f32[c + i * (n + 2) + j];
+              assert.ok(Math.abs(got - s) <= 1e-5 * (1 + Math.abs(s)), `${m}×${n}×${k} ${transposed ? 'Aᵀ' : 'A'} C[${i},${j}] ${got} vs ${s}`);
+            }
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('float32 engine', () => {
+  before(() => useBackend('cpu'));
+
+  it('128 units, both directions: outputs and every gradient within 1e-5 of the float64 engine; 2 threads give the same bits as 1', () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', bidirectional: true, units: 128, seed: 4 };
+    const model = buildModel(config, 4);
+    const data = generateDataset(11, rngFor(11, 'wide'));
+    const nets = [FLOAT64, F32, F32X2].map((a) => new FusedNetwork(config, readParameters(model), a));
+    const losses = nets.map((net) => net.lossAndGradients(data.digits, data.labels, 11));
+    assert.ok(Math.abs(losses[1] - losses[0]) < 1e-6, `loss ${losses[1]} vs ${losses[0]}`);
+    nets[0].grads.forEach((g, k) => {
+      const scale = Math.max(...g.map(Math.abs));
+      const diff = Math.max(...g.map((v, i) => Math.abs(v - nets[1].grads[k][i])));
+      assert.ok(scale > 0 && diff <= 1e-5 * scale, `gradient ${k}: ${diff} vs scale ${scale}`);
+      assert.deepEqual(nets[2].grads[k], nets[1].grads[k], `gradient ${k}: threads`);
+    });
+    model.dispose();
+    nets.forEach((n) => n.dispose());
+  });
+
+  it('the same seed gives the same loss history, on 1 or 2 threads', async () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', bidirectional: true, units: 12, samples: 128, epochs: 2, seed: 9 };
+    const run = async (threads: number) => (await runExperiment(createExperiment(config), { threads })).epochs.map((e) => e.loss);
+    const first = await run(1);
+    assert.deepEqual(await run(1), first);
+    assert.deepEqual(await run(2), first);
+  });
+
+  it('float32 and float64 train to the same losses within 1e-4 (and not to the same bits: two engines ran)', async () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 200, epochs: 3, seed: 12 };
+    const run = async (dtype: Config['dtype']) => (await runExperiment(createExperiment({ ...config, dtype }))).epochs.map((e) => e.loss);
+    const [f32, f64] = [await run('float32'), await run('float64')];
+    f32.forEach((loss, k) => assert.ok(Math.abs(loss - f64[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${f64[k]}`));
+    assert.notDeepEqual(f32, f64);
+  });
+
+  it('picks a helper thread for bidirectional models from 32 units, never for one direction, and says so', () => {
+    const at = (units: number, bidirectional: boolean, threads?: number) => arithmeticFor({ dtype: 'float32', units, bidirectional }, threads);
+    assert.deepEqual(at(31, true), F32);
+    assert.deepEqual(at(32, true), F32X2);
+    assert.deepEqual(at(128, false), F32);
+    assert.deepEqual(at(128, false, 2), F32, 'one direction: nothing to run in parallel');
+    assert.deepEqual(at(128, true, 1), F32);
+    assert.deepEqual(at(16, true, 2), F32X2);
+    assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128, bidirectional: true }), FLOAT64);
+    assert.equal(describeArithmetic(F32X2), 'float32 (WebAssembly SIMD, 2 threads)');
+    assert.equal(describeArithmetic(F32), 'float32 (WebAssembly SIMD)');
+    assert.equal(describeArithmetic(FLOAT64), 'float64 (JavaScript)');
+  });
+});
