@@ -76,7 +76,6 @@ describe('fused engine parity with tfl.layers', () => {
 
   for (const arithmetic of ARITHMETICS)
     for (const c of [...CASES, ...WIDE]) {
-      if (arithmetic.threads > 1 && !c.bidirectional) continue;
       parityCase(c, arithmetic);
     }
 });

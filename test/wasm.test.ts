@@ -92,17 +92,34 @@ describe('float32 engine', () => {
     assert.notDeepEqual(f32, f64);
   });
 
-  it('picks a helper thread for bidirectional models from 32 units, never for one direction, and says so', () => {
-    const at = (units: number, bidirectional: boolean, threads?: number) => arithmeticFor({ dtype: 'float32', units, bidirectional }, threads);
-    assert.deepEqual(at(31, true), F32);
-    assert.deepEqual(at(32, true), F32X2);
-    assert.deepEqual(at(128, false), F32);
-    assert.deepEqual(at(128, false, 2), F32, 'one direction: nothing to run in parallel');
-    assert.deepEqual(at(128, true, 1), F32);
-    assert.deepEqual(at(16, true, 2), F32X2);
-    assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128, bidirectional: true }), FLOAT64);
+  it('picks a helper thread from 32 units, one or two directions, and says so', () => {
+    const at = (units: number, threads?: number) => arithmeticFor({ dtype: 'float32', units }, threads);
+    assert.deepEqual(at(31), F32);
+    assert.deepEqual(at(32), F32X2);
+    assert.deepEqual(at(128, 1), F32);
+    assert.deepEqual(at(16, 2), F32X2);
+    assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128 }), FLOAT64);
     assert.equal(describeArithmetic(F32X2), 'float32 (WebAssembly SIMD, 2 threads)');
     assert.equal(describeArithmetic(F32), 'float32 (WebAssembly SIMD)');
     assert.equal(describeArithmetic(FLOAT64), 'float64 (JavaScript)');
   });
+
+  it('one direction on 2 threads (two halves of each batch): the same gradients within 1e-6, the same losses run to run', async () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', units: 40, samples: 100, epochs: 2, batchSize: 25, seed: 2 };
+    const model = buildModel(config, 2);
+    const data = generateDataset(25, rngFor(25, 'halves'));
+    const [one, two] = [F32, F32X2].map((a) => new FusedNetwork(config, readParameters(model), a));
+    const [l1, l2] = [one, two].map((net) => net.lossAndGradients(data.digits, data.labels, 25));
+    assert.ok(Math.abs(l1 - l2) < 1e-7, `loss ${l1} vs ${l2}`);
+    one.grads.forEach((g, k) => {
+      const scale = Math.max(...g.map(Math.abs));
+      const diff = Math.max(...g.map((v, i) => Math.abs(v - two.grads[k][i])));
+      assert.ok(diff <= 1e-6 * scale, `gradient ${k}: ${diff} vs scale ${scale}`);
+    });
+    [one, two].forEach((n) => n.dispose());
+    model.dispose();
+    const run = async () => (await runExperiment(createExperiment(config), { threads: 2 })).epochs.map((e) => e.loss);
+    assert.deepEqual(await run(), await run());
+  });
+
 });

@@ -252,10 +252,13 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
   let saved = copyParameters(network.params);
   return {
     step(indices) {
+      // Element by element: a subarray per sequence would allocate 2 views per sequence and step.
       for (let b = 0; b < indices.length; b++) {
         const from = indices[b] * SEQUENCE_LENGTH;
-        digits.set(data.digits.subarray(from, from + SEQUENCE_LENGTH), b * SEQUENCE_LENGTH);
-        labels.set(data.labels.subarray(from, from + SEQUENCE_LENGTH), b * SEQUENCE_LENGTH);
+        for (let t = 0; t < SEQUENCE_LENGTH; t++) {
+          digits[b * SEQUENCE_LENGTH + t] = data.digits[from + t];
+          labels[b * SEQUENCE_LENGTH + t] = data.labels[from + t];
+        }
       }
       const loss = network.lossAndGradients(digits, labels, indices.length);
       if (clipping) clipInPlace(network.grads, config.clipnorm, config.clipvalue);

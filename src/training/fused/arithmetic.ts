@@ -2,8 +2,9 @@ import type { Config } from '../../model/config.js';
 import type { Arithmetic } from './network.js';
 
 /**
- * Units from which a bidirectional float32 model runs its second direction on a helper thread:
- * below, a batch's work is too short to pay for handing it over (measured: bench/scale.ts).
+ * Units from which the float32 engine hands half of each batch's work to a helper thread (a
+ * bidirectional model's second direction, or a unidirectional one's second half of the batch):
+ * below, the work is too short to pay for the hand-over (measured: bench/scale.ts).
  */
 export const THREADS_FROM_UNITS = 32;
 
@@ -11,10 +12,9 @@ export const THREADS_FROM_UNITS = 32;
  * How the fused engine computes `config`: its --dtype, and for float32 the threads that pay
  * (`threads` overrides, e.g. 1 when a sweep already runs a process per core).
  */
-export function arithmeticFor(config: Pick<Config, 'dtype' | 'bidirectional' | 'units'>, threads?: number): Arithmetic {
+export function arithmeticFor(config: Pick<Config, 'dtype' | 'units'>, threads?: number): Arithmetic {
   if (config.dtype !== 'float32') return { precision: 'float64', threads: 1 };
-  const useful = config.bidirectional && config.units >= THREADS_FROM_UNITS ? 2 : 1;
-  return { precision: 'float32', threads: Math.min(threads ?? useful, config.bidirectional ? 2 : 1) };
+  return { precision: 'float32', threads: threads ?? (config.units >= THREADS_FROM_UNITS ? 2 : 1) };
 }
 
 /** "float32 (WebAssembly SIMD, 2 threads)", for the run's header. */

@@ -38,25 +38,42 @@ type Buffer = Exclude<Field, 'units' | 'batch' | 'steps' | 'onehot' | 'hard' | '
 /** Where the JavaScript side's layout starts: below it, AssemblyScript's (empty) static data and stack. */
 const BASE = PAGE_BYTES;
 
+/** One direction's weights, read by every part that runs it. */
+type WeightBuffer = 'kernel' | 'recurrent' | 'bias';
+/** A part's own buffers: activations and gradients of its sequences. */
+type PartBuffer = Exclude<Buffer, WeightBuffer>;
+
+/** A share of a batch's work: one direction over sequences first … first + count − 1. */
+interface Part {
+  direction: number;
+  first: number;
+  count: number;
+}
+
 /**
  * The LSTM directions in float32 WebAssembly SIMD (tools/wasm/assembly/lstm.ts), laid out in one
- * shared memory: [descriptor | digits | per direction: weights, activations, gradients]. With a
- * helper thread, a bidirectional model's second direction runs on it while the first runs here;
- * each direction is computed the same either way, so the thread count never changes a result.
+ * shared memory: [descriptors | digits | per direction: weights | per slot: activations, gradients].
+ * A batch is cut into at most two parts, one per slot: a bidirectional model's two directions, or
+ * with two threads a unidirectional model's two halves of the batch (whose weight gradients are
+ * then added). With a helper thread the second part runs on it while the first runs here. A
+ * bidirectional model's results do not depend on the thread count; a unidirectional one's halves
+ * are summed in another order (the same thread count gives the same bits).
  */
 export class WasmDirections implements Recurrent {
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: LstmKernels;
+  private readonly helper?: Helper;
+  private readonly slots: number;
   private capacity = 0;
   private descriptors: number[] = [];
-  private offsets: Record<Buffer, number>[] = [];
+  private weights: Record<WeightBuffer, number>[] = [];
+  private buffers: Record<PartBuffer, number>[] = [];
   private digits = 0;
+  private parts: Part[] = [];
   private f32 = new Float32Array(0);
   private i32 = new Int32Array(0);
 
-  private readonly helper?: Helper;
-
-  /** threads: 2 runs a bidirectional model's directions in parallel; otherwise one thread. */
+  /** threads: 2 runs the two parts of each batch in parallel; otherwise one thread. */
   constructor(
     private readonly shape: CellShape & { inputWidth: number },
     private readonly count: number,
@@ -64,7 +81,8 @@ export class WasmDirections implements Recurrent {
   ) {
     this.memory = newMemory();
     this.wasm = kernels(this.memory);
-    if (threads > 1 && count === 2) this.helper = new Helper(this.memory);
+    this.slots = count === 2 || threads > 1 ? 2 : 1;
+    if (threads > 1) this.helper = new Helper(this.memory);
   }
 
   /** Lays the buffers out for batches up to `batch` (growing the memory when needed). */
@@ -73,11 +91,9 @@ export class WasmDirections implements Recurrent {
     this.capacity = batch;
     const { units: u, inputWidth } = this.shape;
     const g4 = 4 * u;
-    const sizes: Record<Buffer, number> = {
-      kernel: inputWidth * g4,
-      recurrent: u * g4,
+    const weightSizes: Record<WeightBuffer, number> = { kernel: inputWidth * g4, recurrent: u * g4, bias: g4 };
+    const partSizes: Record<PartBuffer, number> = {
       recurrentT: u * g4,
-      bias: g4,
       gates: T * batch * g4,
       cell: T * batch * u,
       cellTanh: T * batch * u,
@@ -97,13 +113,15 @@ export class WasmDirections implements Recurrent {
       next += Math.ceil(floats / 4) * 16;
       return at;
     };
-    this.descriptors = Array.from({ length: this.count }, () => take(FIELDS.length));
-    this.digits = take(batch * T);
-    this.offsets = Array.from({ length: this.count }, () => {
-      const o = {} as Record<Buffer, number>;
-      for (const [name, floats] of Object.entries(sizes) as [Buffer, number][]) o[name] = take(floats);
+    const place = <K extends string>(sizes: Record<K, number>) => {
+      const o = {} as Record<K, number>;
+      for (const [name, floats] of Object.entries(sizes) as [K, number][]) o[name] = take(floats);
       return o;
-    });
+    };
+    this.descriptors = Array.from({ length: this.slots }, () => take(FIELDS.length));
+    this.digits = take(batch * T);
+    this.weights = Array.from({ length: this.count }, () => place(weightSizes));
+    this.buffers = Array.from({ length: this.slots }, () => place(partSizes));
     const pages = Math.ceil(next / PAGE_BYTES);
     if (pages > MAX_PAGES) {
       throw new Error(`fused engine: batches of ${batch} need ${Math.ceil(next / 2 ** 20)} MiB of float32 buffers, more than WebAssembly's 4 GiB`);
@@ -113,25 +131,40 @@ export class WasmDirections implements Recurrent {
     this.i32 = new Int32Array(this.memory.buffer);
   }
 
-  private describe(k: number, batch: number): number {
+  /** The parts of a batch: both directions, or two halves of one direction, or all of it. */
+  private split(batch: number): Part[] {
+    if (this.count === 2) return [0, 1].map((direction) => ({ direction, first: 0, count: batch }));
+    if (this.slots === 2 && batch > 1) {
+      const half = Math.ceil(batch / 2);
+      return [
+        { direction: 0, first: 0, count: half },
+        { direction: 0, first: half, count: batch - half },
+      ];
+    }
+    return [{ direction: 0, first: 0, count: batch }];
+  }
+
+  private describe(slot: number): number {
+    const part = this.parts[slot];
     const values: Record<Field, number> = {
       units: this.shape.units,
-      batch,
+      batch: part.count,
       steps: T,
       onehot: this.shape.onehot ? 1 : 0,
       hard: this.shape.hard ? 1 : 0,
-      reverse: k === 1 ? 1 : 0,
-      digits: this.digits,
-      ...this.offsets[k],
+      reverse: part.direction,
+      digits: this.digits + 4 * T * part.first,
+      ...this.weights[part.direction],
+      ...this.buffers[slot],
     };
-    const at = this.descriptors[k];
+    const at = this.descriptors[slot];
     FIELDS.forEach((name, i) => (this.i32[at / 4 + i] = values[name]));
     return at;
   }
 
-  /** Runs `call` for every direction: the second on the helper thread when there is one. */
-  private each(call: 'lstmForward' | 'lstmBackward', batch: number): void {
-    const descriptors = this.descriptors.map((_, k) => this.describe(k, batch));
+  /** Runs `call` for every part: the second on the helper thread when there is one. */
+  private each(call: 'lstmForward' | 'lstmBackward'): void {
+    const descriptors = this.parts.map((_, slot) => this.describe(slot));
     if (this.helper && descriptors.length === 2) {
       this.helper.start(call, descriptors[1]);
       this.wasm[call](descriptors[0]);
@@ -143,42 +176,25 @@ export class WasmDirections implements Recurrent {
 
   forward(weights: DirectionWeights[], digits: Int32Array, batch: number, features: Float64Array, H: number): void {
     this.ensureCapacity(batch);
+    this.parts = this.split(batch);
     this.i32.set(digits.subarray(0, batch * T), this.digits / 4);
     weights.forEach((w, k) => {
-      const o = this.offsets[k];
+      const o = this.weights[k];
       this.f32.set(w.kernel, o.kernel / 4);
       this.f32.set(w.recurrent, o.recurrent / 4);
       this.f32.set(w.bias, o.bias / 4);
     });
-    this.each('lstmForward', batch);
-    const u = this.shape.units;
-    this.offsets.forEach((o, k) =>
-      this.mapSteps(
-        k,
-        batch,
-        (src, dst) => {
-          for (let j = 0; j < u; j++) features[dst + j] = this.f32[o.hidden / 4 + src + j];
-        },
-        H,
-      ),
-    );
+    this.each('lstmForward');
+    this.parts.forEach((part, slot) => this.copySteps(part, H, features, this.buffers[slot].hidden, true));
   }
 
-  backward(_weights: DirectionWeights[], grads: DirectionWeights[], _digits: Int32Array, batch: number, dFeatures: Float64Array, H: number): void {
-    const u = this.shape.units;
-    this.offsets.forEach((o, k) =>
-      this.mapSteps(
-        k,
-        batch,
-        (src, dst) => {
-          for (let j = 0; j < u; j++) this.f32[o.dhOut / 4 + src + j] = dFeatures[dst + j];
-        },
-        H,
-      ),
-    );
-    this.each('lstmBackward', batch);
-    grads.forEach((g, k) => {
-      const o = this.offsets[k];
+  backward(_weights: DirectionWeights[], grads: DirectionWeights[], _digits: Int32Array, _batch: number, dFeatures: Float64Array, H: number): void {
+    this.parts.forEach((part, slot) => this.copySteps(part, H, dFeatures, this.buffers[slot].dhOut, false));
+    this.each('lstmBackward');
+    // In slot order: the same thread count always adds the halves in the same order.
+    this.parts.forEach((part, slot) => {
+      const g = grads[part.direction];
+      const o = this.buffers[slot];
       this.addInto(g.kernel, o.gKernel);
       this.addInto(g.recurrent, o.gRecurrent);
       this.addInto(g.bias, o.gBias);
@@ -187,32 +203,41 @@ export class WasmDirections implements Recurrent {
 
   private addInto(target: Float64Array, at: number): void {
     const from = at / 4;
-    for (let i = 0; i < target.length; i++) target[i] += this.f32[from + i];
+    const f32 = this.f32;
+    for (let i = 0; i < target.length; i++) target[i] += f32[from + i];
   }
 
   /**
-   * Calls `copy(src, dst)` for every (step, sequence) of direction k: src indexes its [step, B, u]
-   * buffers (in floats, from the buffer's start), dst the features [B, T, H] at the direction's columns.
+   * Copies a part's buffer [step, count, u] at byte offset `at` to its rows and columns of features
+   * [B, T, H] (`toFeatures`), or the other way. Plain loops over locals: this runs twice per batch.
    */
-  private mapSteps(k: number, batch: number, copy: (src: number, dst: number) => void, H: number): void {
+  private copySteps(part: Part, H: number, features: Float64Array, at: number, toFeatures: boolean): void {
     const u = this.shape.units;
+    const f32 = this.f32;
+    const { direction, first, count } = part;
     for (let step = 0; step < T; step++) {
-      const t = k === 1 ? T - 1 - step : step;
-      for (let b = 0; b < batch; b++) copy((step * batch + b) * u, (b * T + t) * H + k * u);
+      const t = direction === 1 ? T - 1 - step : step;
+      for (let b = 0; b < count; b++) {
+        const src = at / 4 + (step * count + b) * u;
+        const dst = ((first + b) * T + t) * H + direction * u;
+        if (toFeatures) for (let j = 0; j < u; j++) features[dst + j] = f32[src + j];
+        else for (let j = 0; j < u; j++) f32[src + j] = features[dst + j];
+      }
     }
   }
 
-  inputGradient(weights: DirectionWeights[], batch: number, dx: Float64Array, width: number): void {
+  inputGradient(weights: DirectionWeights[], _batch: number, dx: Float64Array, width: number): void {
     const g4 = 4 * this.shape.units;
-    weights.forEach((w, k) => {
+    this.parts.forEach(({ direction, first, count }, slot) => {
+      const kernel = weights[direction].kernel;
       for (let step = 0; step < T; step++) {
-        const t = k === 1 ? T - 1 - step : step;
-        for (let b = 0; b < batch; b++) {
-          const dz = this.offsets[k].dz / 4 + (step * batch + b) * g4;
+        const t = direction === 1 ? T - 1 - step : step;
+        for (let b = 0; b < count; b++) {
+          const dz = this.buffers[slot].dz / 4 + (step * count + b) * g4;
           for (let r = 0; r < width; r++) {
             let acc = 0;
-            for (let q = 0; q < g4; q++) acc += this.f32[dz + q] * w.kernel[r * g4 + q];
-            dx[(b * T + t) * width + r] += acc;
+            for (let q = 0; q < g4; q++) acc += this.f32[dz + q] * kernel[r * g4 + q];
+            dx[((first + b) * T + t) * width + r] += acc;
           }
         }
       }
