@@ -41,16 +41,21 @@ export class TypedOptimizer {
       case 'adam': {
         const { beta1: b1, beta2: b2 } = ADAM;
         const eps = this.config.adamEpsilon;
-        const c1 = 1 - b1 ** this.step;
-        const c2 = 1 - b2 ** this.step;
+        // lr·m̂ / (√v̂ + ε) with the bias corrections folded into two constants: one division and
+        // one square root per weight (this loop runs over every weight at every step).
+        const step = lr / (1 - b1 ** this.step);
+        const scale = 1 / Math.sqrt(1 - b2 ** this.step);
         params.forEach((p, k) => {
           const g = grads[k];
           const m = this.slots1[k];
           const v = this.slots2[k];
           for (let i = 0; i < p.length; i++) {
-            m[i] = b1 * m[i] + (1 - b1) * g[i];
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-            p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+            const gi = g[i];
+            const mi = b1 * m[i] + (1 - b1) * gi;
+            const vi = b2 * v[i] + (1 - b2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] -= (step * mi) / (Math.sqrt(vi) * scale + eps);
           }
         });
         return;
