@@ -23,6 +23,28 @@ describe('the WebAssembly module', () => {
     assert.equal(createHash('sha256').update(source).digest('hex'), SOURCE_SHA256);
   });
 
+  it('tanh and sigmoid within 4e-7 of the float64 functions (absolute) over [−20, 20], exact at 0 and ±1 far out', () => {
+    const memory = newMemory();
+    const wasm = kernels(memory);
+    const f32 = new Float32Array(memory.buffer);
+    const n = 8001;
+    for (let i = 0; i < n; i++) f32[1024 + i] = -20 + (40 * i) / (n - 1);
+    f32[1024 + n] = 1e-5; // below 4e-4: tanh(x) = x
+    for (const [name, exact] of [
+      ['tanhOf', Math.tanh],
+      ['sigmoidOf', (x: number) => 1 / (1 + Math.exp(-x))],
+    ] as const) {
+      wasm[name](4 * 16384, 4 * 1024, n + 1);
+      let worst = 0;
+      for (let i = 0; i <= n; i++) worst = Math.max(worst, Math.abs(f32[16384 + i] - exact(f32[1024 + i])));
+      assert.ok(worst <= 4e-7, `${name}: ${worst}`);
+    }
+    wasm.tanhOf(4 * 16384, 4 * 1024, n + 1);
+    assert.equal(f32[16384 + n], Math.fround(1e-5));
+    assert.equal(f32[16384], -1);
+    assert.equal(f32[16384 + (n - 1) / 2], 0);
+  });
+
   it('gemm: every block and tail (4×8, 4×4, single rows and columns), strided A, accumulation', () => {
     const memory = newMemory();
     const wasm = kernels(memory);
@@ -121,5 +143,4 @@ describe('float32 engine', () => {
     const run = async () => (await runExperiment(createExperiment(config), { threads: 2 })).epochs.map((e) => e.loss);
     assert.deepEqual(await run(), await run());
   });
-
 });

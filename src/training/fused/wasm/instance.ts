@@ -4,6 +4,9 @@ import { WASM_BASE64 } from './module.js';
 export interface LstmKernels {
   lstmForward(descriptor: number): void;
   lstmBackward(descriptor: number): void;
+  /** Activations of n floats at byte offset `from`, written at `to` (for the tests). */
+  tanhOf(to: number, from: number, n: number): void;
+  sigmoidOf(to: number, from: number, n: number): void;
   gemm(c: number, ldc: number, a: number, ars: number, acs: number, b: number, ldb: number, m: number, n: number, k: number, accumulate: number): void;
 }
 
