@@ -8,13 +8,19 @@
  */
 import tf = require('@tensorflow/tfjs-core');
 import { initBackend, type BackendName } from '../src/model/backend.js';
-import { ORIGINAL_EXPERIMENT, type Config, type LstmEngine } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config, type Dtype, type LstmEngine } from '../src/model/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { median } from '../src/sweep/sweep.js';
 import { argValue, machineLine, table, timeCli } from './common.js';
 
 const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow'];
 const ENGINES: LstmEngine[] = ['fused', 'layers'];
+/** What each engine computes in: the fused engine both ways, the layers engine in float32 only. */
+const VARIANTS: { lstm: LstmEngine; dtype: Dtype }[] = [
+  { lstm: 'fused', dtype: 'float32' },
+  { lstm: 'fused', dtype: 'float64' },
+  { lstm: 'layers', dtype: 'float32' },
+];
 
 /** Kernels one more training step dispatches: a 2-batch run minus a 1-batch run, so setup cancels out. */
 async function kernelsPerStep(lstm: LstmEngine): Promise<number> {
@@ -62,19 +68,19 @@ async function main(): Promise<void> {
   const rows = [['backend / engine', 'runs', 'median wall s', 'min wall s', 'train s', 's/epoch', 'final loss']];
   let failures = 0;
   for (const backend of available) {
-    for (const lstm of ENGINES) {
+    for (const { lstm, dtype } of VARIANTS) {
       const n = lstm === 'layers' ? Math.min(repeats, 3) : repeats;
-      const runs = Array.from({ length: n }, () => timeCli(['train', '--seed', '1', '--backend', backend, '--lstm', lstm]));
+      const runs = Array.from({ length: n }, () => timeCli(['train', '--seed', '1', '--backend', backend, '--lstm', lstm, '--dtype', dtype]));
       const ok = runs.filter((r) => r.status === 0 && r.doc);
       if (ok.length < runs.length) {
         failures++;
-        console.log(`${backend}/${lstm}: ${runs.length - ok.length} run(s) failed: ${runs.find((r) => r.status !== 0)?.stderr.trim()}`);
+        console.log(`${backend}/${lstm} ${dtype}: ${runs.length - ok.length} run(s) failed: ${runs.find((r) => r.status !== 0)?.stderr.trim()}`);
       }
       if (!ok.length) continue;
       const docs = ok.map((r) => r.doc!);
       const epochSeconds = docs.flatMap((d) => d.epochs.map((e) => e.seconds));
       rows.push([
-        `${backend} / ${lstm}`,
+        `${backend} / ${lstm} ${dtype}`,
         String(ok.length),
         median(ok.map((r) => r.wallSeconds)).toFixed(2),
         Math.min(...ok.map((r) => r.wallSeconds)).toFixed(2),

@@ -133,8 +133,10 @@ console.log(`seq-tag bench:scale · ${machineLine()} · ${repeats === 1 ? 'one r
 const header = ['configuration', ...frameworks.map((f) => `${f.name} fit / whole s`), 'seq-tag GFLOP/s'];
 if (frameworks.length > 1) header.push('vs fastest other (fit)');
 const out = [header];
+const fits: { label: string; seconds: (number | undefined)[] }[] = [];
 for (const row of rows) {
   const timings = frameworks.map((f) => repeated(() => f.run(row), repeats));
+  if (/^(bi)?lstm/.test(row.name)) fits.push({ label: row.label.split(',')[0], seconds: timings.map((t) => (typeof t === 'string' ? undefined : t.fit)) });
   const cells = timings.map((t) => (typeof t === 'string' ? t : `${t.fit.toFixed(2)} / ${t.whole.toFixed(2)}`));
   const own = timings[0];
   cells.push(typeof own === 'string' ? '' : (gflop(row) / own.fit).toFixed(1));
@@ -147,3 +149,25 @@ for (const row of rows) {
   console.log(`${row.label}: ${cells.join(' · ')}`);
 }
 console.log(`\n${table(out)}`);
+if (fits.length)
+  console.log(
+    `\n${bars(
+      fits,
+      frameworks.map((f) => f.name),
+    )}`,
+  );
+
+/** Fit seconds as horizontal bars, one line per framework, so the growth with the units shows. */
+function bars(lines: typeof fits, names: string[]): string {
+  const marks = ['█', '▓', '░'];
+  const max = Math.max(...lines.flatMap((l) => l.seconds.filter((s): s is number => s !== undefined)));
+  const width = Math.max(...lines.map((l) => l.label.length));
+  const legend = names.map((n, i) => `${marks[i]} ${n}`).join('  ');
+  const body = lines.flatMap((l) =>
+    l.seconds.map((sec, i) => {
+      const label = i === 0 ? l.label.padEnd(width) : ' '.repeat(width);
+      return sec === undefined ? `${label}  ${marks[i]} (failed)` : `${label}  ${marks[i].repeat(Math.max(1, Math.round((48 * sec) / max)))} ${sec.toFixed(2)}`;
+    }),
+  );
+  return [`fit seconds (${legend})`, ...body].join('\n');
+}

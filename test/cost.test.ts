@@ -4,13 +4,18 @@ import { ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
 import { estimateCost, formatBytes, formatDuration } from '../src/training/cost.js';
 
 describe('cost estimate', () => {
-  it('is near the measured fit times (seed 0.65 s, BiLSTM 64 10.5 s, BiLSTM 128 18.0 s; init and evaluation on top)', () => {
-    const seed = estimateCost(ORIGINAL_EXPERIMENT);
+  it('is near the measured fit times (float64: seed 0.65 s, BiLSTM 64 10.5 s, BiLSTM 128 18.0 s; float32: 0.3, 3.2 and 6.1 s for 2 epochs; init and evaluation on top)', () => {
+    const f64 = { ...ORIGINAL_EXPERIMENT, dtype: 'float64' } as const;
+    const seed = estimateCost(f64);
     assert.ok(seed.seconds > 0.4 && seed.seconds < 1.5, `${seed.seconds}`);
-    const bi64 = estimateCost({ ...SOLVE_EXPERIMENT, units: 64, samples: 10_000, epochs: 2 });
+    const bi64 = estimateCost({ ...SOLVE_EXPERIMENT, dtype: 'float64', units: 64, samples: 10_000, epochs: 2 });
     assert.ok(bi64.seconds > 8 && bi64.seconds < 14, `${bi64.seconds}`);
-    const bi128 = estimateCost({ ...SOLVE_EXPERIMENT, units: 128, samples: 10_000, epochs: 1 });
+    const bi128 = estimateCost({ ...SOLVE_EXPERIMENT, dtype: 'float64', units: 128, samples: 10_000, epochs: 1 });
     assert.ok(bi128.seconds > 15 && bi128.seconds < 24, `${bi128.seconds}`);
+    const f32 = (units: number) => estimateCost({ ...SOLVE_EXPERIMENT, units, samples: 10_000, epochs: 2 }).seconds;
+    assert.ok(f32(64) > 2 && f32(64) < 5, `${f32(64)}`);
+    assert.ok(f32(128) > 5 && f32(128) < 10, `${f32(128)}`);
+    assert.ok(estimateCost(ORIGINAL_EXPERIMENT).seconds < seed.seconds / 2, 'float32 is the faster engine');
   });
 
   it('grows with what costs: samples and epochs linearly, units quadratically; names the biggest memory user', () => {

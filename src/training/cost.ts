@@ -5,13 +5,17 @@ import { inputWidth, SEQUENCE_LENGTH } from '../task/data.js';
  * What a training run will cost, estimated before it starts, so that a run of minutes or gigabytes
  * says so up front (and one that cannot fit in memory is refused instead of crashing).
  *
- * The rates were measured on this project's reference machine (2 cores of an AMD EPYC, Node 20,
- * 2026-11-26): the fused engine's matrix products run at ~5 GFLOP/s, plus ~0.13 µs per unit and
- * step for the gate arithmetic; fit times of LSTM 16 (0.65 s), BiLSTM 64 (10.5 s) and BiLSTM 128
- * (18.0 s) runs are within 10% of this model. tf.layers pays ~9 ms of kernel dispatch per batch.
+ * The rates were measured on this project's reference machine (2 cores, Node 20). The float64 engine
+ * (2026-11-26): matrix products at ~5 GFLOP/s, plus ~0.13 µs per unit and step for the gate
+ * arithmetic; fit times of LSTM 16 (0.65 s), BiLSTM 64 (10.5 s) and BiLSTM 128 (18.0 s) runs are within
+ * 10% of this model. The float32 engine (2026-11-27, `npm run bench:scale`, on two threads from 32
+ * units): ~25 GFLOP/s and 0.05 µs per unit and step, within 40% of fit times from 16 to 128 units.
+ * tf.layers pays ~9 ms of kernel dispatch per batch.
  */
-const FUSED_FLOPS_PER_SECOND = 5e9;
-const FUSED_SECONDS_PER_UNIT_STEP = 1.26e-7;
+const FUSED_RATES = {
+  float64: { flopsPerSecond: 5e9, secondsPerUnitStep: 1.26e-7 },
+  float32: { flopsPerSecond: 25e9, secondsPerUnitStep: 5e-8 },
+};
 const LAYERS_SECONDS_PER_BATCH = 9e-3;
 /** The seeded orthogonal initialiser (modified Gram–Schmidt): 15 s at 1,024 units, measured. */
 const ORTHOGONAL_FLOPS_PER_SECOND = 0.57e9;
@@ -45,8 +49,9 @@ export function estimateCost(config: Omit<Config, 'seed'>): Cost {
   const sequenceSteps = config.samples * config.epochs * T * directions;
   // Forward, backward and weight-gradient products: 3 × 2·u·4u multiply-adds per step.
   const flops = sequenceSteps * 24 * u * u;
-  const fusedSeconds = flops / FUSED_FLOPS_PER_SECOND + sequenceSteps * u * FUSED_SECONDS_PER_UNIT_STEP;
-  const trainSeconds = config.lstm === 'fused' ? fusedSeconds : fusedSeconds * 2 + batches * LAYERS_SECONDS_PER_BATCH;
+  const rate = (dtype: keyof typeof FUSED_RATES) => flops / FUSED_RATES[dtype].flopsPerSecond + sequenceSteps * u * FUSED_RATES[dtype].secondsPerUnitStep;
+  // The layers engine measured at about twice the float64 engine's arithmetic plus its dispatch.
+  const trainSeconds = config.lstm === 'fused' ? rate(config.dtype) : rate('float64') * 2 + batches * LAYERS_SECONDS_PER_BATCH;
   const initSeconds = config.recurrentInitializer === 'orthogonal' ? (directions * 8 * u ** 3) / ORTHOGONAL_FLOPS_PER_SECOND : 0;
   const evalSeconds = (1000 * T * directions * 8 * u * u) / PREDICT_FLOPS_PER_SECOND;
 
