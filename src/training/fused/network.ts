@@ -19,8 +19,10 @@ import { WasmDirections } from './wasm/directions.js';
  * Faithfulness: weights live in tf.layers' layouts (./parameters.ts) and are read from and written
  * back to the ordinary tfjs model, so saved models are the standard LSTM + TimeDistributed(Dense)
  * that stock tfjs loads. The loss, normalisations and optimizers reproduce tfjs's formulas with the
- * constants of ../constants.ts. Arithmetic is float64, so results agree with the float32 layers
- * engine to rounding (test/fused.test.ts checks outputs, every gradient and training runs).
+ * constants of ../constants.ts. The head, loss, normalisations and optimizer compute in float64 on
+ * float64 master weights; the LSTM layer in float64 too, or in float32 WebAssembly SIMD (`Arithmetic`,
+ * --dtype). Either way results agree with the float32 layers engine to rounding (test/fused.test.ts
+ * checks outputs, every gradient and training runs).
  */
 
 const T = SEQUENCE_LENGTH;
@@ -30,7 +32,8 @@ export type NetworkConfig = Pick<Config, 'units' | 'encoding' | 'bidirectional' 
 
 /**
  * How the LSTM layer computes: float64 JavaScript (the reference), or float32 WebAssembly SIMD on
- * one or two threads (the second runs a bidirectional model's other direction).
+ * one or two threads (the second runs a bidirectional model's other direction, or a unidirectional
+ * model's second half of each batch).
  */
 export interface Arithmetic {
   precision: 'float64' | 'float32';
