@@ -121,9 +121,10 @@ describe('float32 engine', () => {
     assert.deepEqual(at(128, 1), F32);
     assert.deepEqual(at(16, 2), F32X2);
     assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128 }), FLOAT64);
-    assert.equal(describeArithmetic(F32X2), 'float32 (WebAssembly SIMD, 2 threads)');
-    assert.equal(describeArithmetic(F32), 'float32 (WebAssembly SIMD)');
-    assert.equal(describeArithmetic(FLOAT64), 'float64 (JavaScript)');
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 32 }), 'float32 (WebAssembly SIMD, 2 threads: 32 units or more)');
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 16 }), 'float32 (WebAssembly SIMD, 1 thread: under 32 units)');
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 64 }, 1), 'float32 (WebAssembly SIMD, 1 thread, set by --threads)');
+    assert.equal(describeArithmetic({ dtype: 'float64', units: 64 }), 'float64 (JavaScript)');
   });
 
   it('one direction on 2 threads (two halves of each batch): the same gradients within 1e-6, the same losses run to run', async () => {

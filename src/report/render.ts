@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import { arithmeticFor, describeArithmetic } from '../training/fused/arithmetic.js';
+import { describeArithmetic } from '../training/fused/arithmetic.js';
 import { describeOptimizer, type Config } from '../model/config.js';
 import { plural, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
@@ -161,7 +161,7 @@ export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain): str
   return lines.join('\n');
 }
 
-/** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on · fused engine, float32 (WebAssembly SIMD)" */
+/** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on · fused engine, float32 (WebAssembly SIMD, 1 thread: under 32 units)" */
 export function describeExperiment(config: Config, threads?: number): string {
   const layers = [
     `${config.encoding === 'onehot' ? 'one-hot' : 'scalar'} input`,
@@ -173,9 +173,9 @@ export function describeExperiment(config: Config, threads?: number): string {
   return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'} · ${describeEngine(config, threads)}`;
 }
 
-/** "fused engine, float32 (WebAssembly SIMD, 2 threads)" or "layers engine, float32 (tfjs)". */
+/** "fused engine, float32 (WebAssembly SIMD, 2 threads: 32 units or more)" or "layers engine, float32 (tfjs)". */
 export function describeEngine(config: Config, threads?: number): string {
-  return config.lstm === 'fused' ? `fused engine, ${describeArithmetic(arithmeticFor(config, threads))}` : 'layers engine, float32 (tfjs)';
+  return config.lstm === 'fused' ? `fused engine, ${describeArithmetic(config, threads)}` : 'layers engine, float32 (tfjs)';
 }
 
 /** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */

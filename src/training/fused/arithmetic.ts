@@ -17,7 +17,13 @@ export function arithmeticFor(config: Pick<Config, 'dtype' | 'units'>, threads?:
   return { precision: 'float32', threads: threads ?? (config.units >= THREADS_FROM_UNITS ? 2 : 1) };
 }
 
-/** "float32 (WebAssembly SIMD, 2 threads)", for the run's header. */
-export function describeArithmetic(a: Arithmetic): string {
-  return a.precision === 'float64' ? 'float64 (JavaScript)' : `float32 (WebAssembly SIMD${a.threads > 1 ? `, ${a.threads} threads` : ''})`;
+/**
+ * "float32 (WebAssembly SIMD, 2 threads: 32 units or more)", for the run's header: what runs and,
+ * when seq-tag picked the threads (`threads` not given), why.
+ */
+export function describeArithmetic(config: Pick<Config, 'dtype' | 'units'>, threads?: number): string {
+  const a = arithmeticFor(config, threads);
+  if (a.precision === 'float64') return 'float64 (JavaScript)';
+  const why = threads !== undefined ? ', set by --threads' : a.threads > 1 ? `: ${THREADS_FROM_UNITS} units or more` : `: under ${THREADS_FROM_UNITS} units`;
+  return `float32 (WebAssembly SIMD, ${a.threads} thread${a.threads > 1 ? 's' : ''}${why})`;
 }
