@@ -8,19 +8,20 @@ export default {
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
-  mutate: ['src/training/fused/*.ts', 'src/training/train.ts', 'src/training/constants.ts', 'src/task/metrics.ts', 'src/diagnosis/diagnosis.ts'],
+  mutate: ['src/training/fused/*.ts', 'src/training/fused/wasm/directions.ts', 'src/training/fused/wasm/thread.ts', 'src/training/train.ts', 'src/training/constants.ts', 'src/task/metrics.ts', 'src/diagnosis/diagnosis.ts'],
   // The build runs before Stryker links node_modules into its sandbox (.stryker-tmp/sandbox-*/).
   buildCommand: 'node ../../node_modules/typescript/bin/tsc -p .',
   tap: {
     // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks,
     // and the training loop's own tests (train: batches, clipping, abort, leaks; fused-training:
-    // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying).
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training}.test.js'],
+    // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying;
+    // wasm: the float32 engine's kernels, threads and choice).
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
   coverageAnalysis: 'perTest',
-  ignorePatterns: ['tools', 'dist', '.venv-*', 'reports', 'sweep-results', 'seq-tag-model', 'docs', 'bench'],
+  ignorePatterns: ['tools/lint', 'tools/mutate', 'tools/wasm/node_modules', 'dist', '.venv-*', 'reports', 'sweep-results', 'seq-tag-model', 'docs', 'bench'],
   thresholds: { high: 90, low: 85, break: 85 },
   reporters: ['clear-text', 'progress', 'json', 'html'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
