@@ -8,7 +8,15 @@ export default {
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
-  mutate: ['src/training/fused/*.ts', 'src/training/fused/wasm/directions.ts', 'src/training/fused/wasm/thread.ts', 'src/training/train.ts', 'src/training/constants.ts', 'src/task/metrics.ts', 'src/diagnosis/diagnosis.ts'],
+  mutate: [
+    'src/training/fused/*.ts',
+    'src/training/fused/wasm/directions.ts',
+    'src/training/fused/wasm/thread.ts',
+    'src/training/train.ts',
+    'src/training/constants.ts',
+    'src/task/metrics.ts',
+    'src/diagnosis/diagnosis.ts',
+  ],
   // The build runs before Stryker links node_modules into its sandbox (.stryker-tmp/sandbox-*/).
   buildCommand: 'node ../../node_modules/typescript/bin/tsc -p .',
   tap: {

@@ -33,15 +33,15 @@ const FIELDS = [
   'gBias',
 ] as const;
 type Field = (typeof FIELDS)[number];
-type Buffer = Exclude<Field, 'units' | 'batch' | 'steps' | 'onehot' | 'hard' | 'reverse' | 'digits'>;
+type Region = Exclude<Field, 'units' | 'batch' | 'steps' | 'onehot' | 'hard' | 'reverse' | 'digits'>;
 
 /** Where the JavaScript side's layout starts: below it, AssemblyScript's (empty) static data and stack. */
 const BASE = PAGE_BYTES;
 
 /** One direction's weights, read by every part that runs it. */
-type WeightBuffer = 'kernel' | 'recurrent' | 'bias';
+type WeightRegion = 'kernel' | 'recurrent' | 'bias';
 /** A part's own buffers: activations and gradients of its sequences. */
-type PartBuffer = Exclude<Buffer, WeightBuffer>;
+type PartRegion = Exclude<Region, WeightRegion>;
 
 /** A share of a batch's work: one direction over sequences first … first + count − 1. */
 interface Part {
@@ -66,8 +66,8 @@ export class WasmDirections implements Recurrent {
   private readonly slots: number;
   private capacity = 0;
   private descriptors: number[] = [];
-  private weights: Record<WeightBuffer, number>[] = [];
-  private buffers: Record<PartBuffer, number>[] = [];
+  private weights: Record<WeightRegion, number>[] = [];
+  private buffers: Record<PartRegion, number>[] = [];
   private digits = 0;
   private parts: Part[] = [];
   private f32 = new Float32Array(0);
@@ -91,8 +91,8 @@ export class WasmDirections implements Recurrent {
     this.capacity = batch;
     const { units: u, inputWidth } = this.shape;
     const g4 = 4 * u;
-    const weightSizes: Record<WeightBuffer, number> = { kernel: inputWidth * g4, recurrent: u * g4, bias: g4 };
-    const partSizes: Record<PartBuffer, number> = {
+    const weightSizes: Record<WeightRegion, number> = { kernel: inputWidth * g4, recurrent: u * g4, bias: g4 };
+    const partSizes: Record<PartRegion, number> = {
       recurrentT: u * g4,
       gates: T * batch * g4,
       cell: T * batch * u,

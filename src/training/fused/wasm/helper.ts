@@ -1,17 +1,18 @@
 // The helper thread of ./thread.ts: waits for a posted call, runs it on the shared memory, signals.
 import { workerData } from 'node:worker_threads';
 import { kernels } from './instance.js';
-import { CALLS } from './thread.js';
+import { CALL, CALLS, DESCRIPTOR, FAILED, READY, STATE } from './thread.js';
 
 const { memory, module, control } = workerData as { memory: WebAssembly.Memory; module: WebAssembly.Module; control: Int32Array };
 const wasm = kernels(memory, module);
+Atomics.store(control, READY, 1);
 for (;;) {
-  Atomics.wait(control, 0, 0);
+  Atomics.wait(control, STATE, 0);
   try {
-    wasm[CALLS[control[1]]](control[2]);
+    wasm[CALLS[control[CALL]]](control[DESCRIPTOR]);
   } catch {
-    control[3] = 1;
+    control[FAILED] = 1;
   }
-  Atomics.store(control, 0, 0);
-  Atomics.notify(control, 0);
+  Atomics.store(control, STATE, 0);
+  Atomics.notify(control, STATE);
 }

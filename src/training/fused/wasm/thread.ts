@@ -1,11 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { lstmModule } from './instance.js';
 
-/** Control words shared with the helper: state (0 idle, 1 work posted), call, descriptor, failed. */
-const STATE = 0;
-const CALL = 1;
-const DESCRIPTOR = 2;
-const FAILED = 3;
+/** Control words shared with the helper: state (0 idle, 1 work posted), call, descriptor, failed, ready. */
+export const STATE = 0;
+export const CALL = 1;
+export const DESCRIPTOR = 2;
+export const FAILED = 3;
+export const READY = 4;
+/** A helper that has not started within this long never will (its start-up failed). */
+const START_TIMEOUT_MS = 30_000;
 export const CALLS = ['lstmForward', 'lstmBackward'] as const;
 export type Call = (typeof CALLS)[number];
 
@@ -14,7 +17,7 @@ export type Call = (typeof CALLS)[number];
  * through Atomics on a shared control block (~10 µs), not messages: a step posts twice per batch.
  */
 export class Helper {
-  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  private readonly control = new Int32Array(new SharedArrayBuffer(20));
   private readonly worker: Worker;
 
   constructor(memory: WebAssembly.Memory) {
@@ -33,7 +36,14 @@ export class Helper {
   }
 
   wait(): void {
-    while (Atomics.load(this.control, STATE) !== 0) Atomics.wait(this.control, STATE, 1);
+    const started = performance.now();
+    while (Atomics.load(this.control, STATE) !== 0) {
+      Atomics.wait(this.control, STATE, 1, 1000);
+      // Its 'error' event cannot arrive while this thread blocks: a helper that never got ready has died.
+      if (!Atomics.load(this.control, READY) && performance.now() - started > START_TIMEOUT_MS) {
+        throw new Error('fused engine: the helper thread did not start; use --threads 1');
+      }
+    }
     if (this.control[FAILED]) throw new Error('fused engine: the helper thread failed');
   }
 
