@@ -58,6 +58,12 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** The word after `name` on the command line, if it is there. */
+export function argText(name: string): string | undefined {
+  const k = process.argv.indexOf(name);
+  return k >= 0 ? process.argv[k + 1] : undefined;
+}
+
 export function argValue(name: string, fallback: number): number {
   const k = process.argv.indexOf(name);
   return k >= 0 ? Number(process.argv[k + 1]) : fallback;

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { median } from '../src/sweep/sweep.js';
 import { SEQUENCE_LENGTH } from '../src/task/data.js';
-import { machineLine, table, timeCli } from './common.js';
+import { argText, machineLine, table, timeCli } from './common.js';
 
 interface Row {
   name: string;
@@ -63,11 +63,6 @@ const ROWS: Row[] = [
   ...[16, 32, 64, 128].flatMap((u) => [size(u, false), size(u, true)]),
 ];
 
-function flag(name: string): string | undefined {
-  const k = process.argv.indexOf(name);
-  return k >= 0 ? process.argv[k + 1] : undefined;
-}
-
 /** Multiply-adds ×2 of the LSTM's matrix products per epoch: forward h·R, backward dz·Rᵀ and hᵀ·dz. */
 function gflop(row: Row): number {
   const u = row.units;
@@ -83,7 +78,7 @@ function seqTag(row: Row): Timing | string {
   const args = ['train', '--units', String(row.units), '--encoding', row.encoding, '--samples', String(row.samples)];
   args.push('--epochs', String(row.epochs), '--lr', String(row.lr), '--seed', '1');
   if (row.bidirectional) args.push('--bidirectional');
-  for (const name of ['--dtype', '--threads']) if (flag(name)) args.push(name, flag(name)!);
+  for (const name of ['--dtype', '--threads']) if (argText(name)) args.push(name, argText(name)!);
   const run = timeCli(args);
   if (run.status !== 0 || !run.doc) return `failed: ${run.stderr.trim().split('\n')[0]}`;
   return { fit: run.doc.trainSeconds, whole: run.wallSeconds };
@@ -117,9 +112,9 @@ function repeated(run: () => Timing | string, times: number): Timing | string {
   return { fit: median(ok.map((r) => r.fit)), whole: median(ok.map((r) => r.whole)) };
 }
 
-const only = flag('--only');
-const wanted = flag('--rows')?.split(',');
-const repeats = Number(flag('--repeats') ?? 1);
+const only = argText('--only');
+const wanted = argText('--rows')?.split(',');
+const repeats = Number(argText('--repeats') ?? 1);
 const rows = ROWS.filter((r) => !wanted || wanted.includes(r.name));
 const frameworks: { name: string; run: (row: Row) => Timing | string }[] = [{ name: 'seq-tag', run: seqTag }];
 for (const which of ['torch', 'keras'] as const) {

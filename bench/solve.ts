@@ -6,16 +6,11 @@
  */
 import { SOLVED } from '../src/task/metrics.js';
 import { median } from '../src/sweep/sweep.js';
-import { argValue, machineLine, table, timeCli } from './common.js';
-
-function flag(name: string, fallback: string): string {
-  const k = process.argv.indexOf(name);
-  return k >= 0 ? process.argv[k + 1] : fallback;
-}
+import { argText, argValue, machineLine, table, timeCli } from './common.js';
 
 const seeds = argValue('--seeds', 3);
-const backend = flag('--backend', 'auto');
-const lstm = flag('--lstm', 'fused');
+const backend = argText('--backend') ?? 'auto';
+const lstm = argText('--lstm') ?? 'fused';
 console.log(`seq-tag bench:solve · ${machineLine()} · backend ${backend} · ${lstm} engine`);
 const rows = [['seed', 'wall s', 'train s', 'token acc', 'exact', 'F1', 'loss', 'solved']];
 let missed = 0;

@@ -144,7 +144,8 @@ export class WasmDirections implements Recurrent {
     return [{ direction: 0, first: 0, count: batch }];
   }
 
-  private describe(slot: number): number {
+  /** Writes a part's descriptor, once per batch: the backward pass reads the same one. */
+  private describe(slot: number): void {
     const part = this.parts[slot];
     const values: Record<Field, number> = {
       units: this.shape.units,
@@ -159,12 +160,11 @@ export class WasmDirections implements Recurrent {
     };
     const at = this.descriptors[slot];
     FIELDS.forEach((name, i) => (this.i32[at / 4 + i] = values[name]));
-    return at;
   }
 
   /** Runs `call` for every part: the second on the helper thread when there is one. */
   private each(call: 'lstmForward' | 'lstmBackward'): void {
-    const descriptors = this.parts.map((_, slot) => this.describe(slot));
+    const descriptors = this.descriptors.slice(0, this.parts.length);
     if (this.helper && descriptors.length === 2) {
       this.helper.start(call, descriptors[1]);
       this.wasm[call](descriptors[0]);
@@ -177,6 +177,7 @@ export class WasmDirections implements Recurrent {
   forward(weights: DirectionWeights[], digits: Int32Array, batch: number, features: Float64Array, H: number): void {
     this.ensureCapacity(batch);
     this.parts = this.split(batch);
+    this.parts.forEach((_, slot) => this.describe(slot));
     this.i32.set(digits.subarray(0, batch * T), this.digits / 4);
     weights.forEach((w, k) => {
       const o = this.weights[k];
