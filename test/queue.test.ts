@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { jobId, QUEUE_NAME, redactUrl } from '../src/sweep/queue.js';
-import { expandRuns, type RunRecord } from '../src/sweep/sweep.js';
+import { expandRuns, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';
 import { validateSpec } from '../src/cli/worker.js';
 import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';

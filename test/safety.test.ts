@@ -268,7 +268,7 @@ describe('full disk: one line, exit 1, nothing half-written', () => {
       node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\\n").filter(Boolean)) JSON.parse(l); console.log("whole lines")' "$DISK/s/results.jsonl"
       tail -c 1 "$DISK/s/results.jsonl" | od -c | head -1
       ls -A "$DISK/s"`,
-      { fullDisk: { kib: 8 } },
+      { fullDisk: { kib: 16 } },
     );
     assert.match(run.stdout, /^exit 1$/m, run.stderr);
     assert.match(
@@ -290,7 +290,7 @@ describe('full disk after the runs: the table is printed, the summary files are 
       echo "exit $?"
       [ -e "$DISK/s/summary.json" ] && node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log("summary whole")' "$DISK/s/summary.json"
       ls -A "$DISK/s"`,
-      { fullDisk: { kib: 12 } },
+      { fullDisk: { kib: 28 } },
     );
     assert.match(run.stdout, /^exit 1$/m, run.stderr);
     assert.match(run.stdout, /^units=4 +1 +0% +0% +\d\.\d{4}/m, 'the table came first');

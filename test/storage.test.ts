@@ -23,7 +23,7 @@ const record = (losses: number[]): ModelRecord => ({
 });
 const input = () => tf.tensor3d([[0, 1, 2, 3, 4, 5, 6, 7, 8, 8]].map((s) => s.map((d) => [d])));
 const weightsOf = (model: tfl.LayersModel) => model.getWeights().flatMap((w) => Array.from(w.dataSync()));
-const weightsFiles = (dir: string) => readdirSync(dir).filter((f) => /^weights-[0-9a-f]{8}\.bin$/.test(f));
+const weightsFiles = (dir: string) => readdirSync(dir).filter((f) => /^weights-[0-9a-f]{6}\.\d+\.\d+-[0-9a-f]{8}\.bin$/.test(f));
 
 async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {

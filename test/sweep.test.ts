@@ -8,7 +8,10 @@ import { addExperimentOptions } from '../src/cli/options.js';
 import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { UserError } from '../src/errors.js';
 import type { Evaluation } from '../src/task/metrics.js';
-import { expandRuns, readRecords, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../src/sweep/sweep.js';
+import { RESULTS_FILE, REJECTED_FILE, SweepFolder } from '../src/sweep/folder.js';
+import { expandRuns, type RunRecord, type RunSpec } from '../src/sweep/records.js';
+import { runSweep, summarize } from '../src/sweep/sweep.js';
+import { VERSION } from '../src/version.js';
 import { seqTag, tempDir } from './helpers.js';
 
 const prototype = () => addExperimentOptions(new Command());
@@ -80,6 +83,9 @@ const record = (label: string, seed: number, over: Partial<RunRecord>): RunRecor
   key: `${label}|${seed}`,
   label,
   seed,
+  config: { ...ORIGINAL_EXPERIMENT, seed },
+  seqTagVersion: 'test',
+  engine: 'test',
   status: 'ok',
   epochs: [],
   seconds: 1,
@@ -110,9 +116,9 @@ describe('aggregation', () => {
       record('solved', 1, { epochs: epochs(0.4, 0.01), evaluation: evaluation(0.99) }),
       record('slow', 1, { epochs: epochs(0.9, 0.7), evaluation: evaluation(0) }),
     ];
-    const s = Object.fromEntries(summarize(records, (l) => activations[l]).map((x) => [x.label, x]));
+    const s = Object.fromEntries(summarize(records, (l) => activations[l], 'nan').map((x) => [x.label, x]));
     assert.equal(s.nan.divergedEpoch1, 1);
-    assert.equal(s.nan.verdict, 'does not fix the NaN');
+    assert.equal(s.nan.verdict, 'diverges (NaN) in every run', 'the baseline itself fixes nothing');
     assert.equal(s.nan.finalLoss, null);
     assert.equal(s.some.failed, 1);
     assert.equal(s.some.divergedAny, 0.5);
@@ -124,45 +130,52 @@ describe('aggregation', () => {
       { epoch: 1, median: 2, min: 2, max: 2 },
       { epoch: 2, median: 0.9, min: 0.8, max: 1.2 },
     ]);
-    assert.equal(s.floor.verdict, 'no NaN, but learns nothing: loss at the floor (predicts the base rate)');
+    assert.equal(s.floor.verdict, 'fixes the NaN, but learns nothing: loss at the floor (predicts the base rate)');
     assert.equal(s.solved.verdict, 'fixes the NaN and learns (exact-match 99.0%)');
-    assert.equal(s.slow.verdict, 'no NaN, but loss still above the floor (not learned yet)');
+    assert.equal(s.slow.verdict, 'fixes the NaN, but loss still above the floor (not learned yet)');
   });
 });
 
-/** A stand-in worker: answers instantly, and dies on the run labelled "crash" with seed 2. */
-function fakeWorker(dir: string): string {
-  const path = join(dir, 'fake-worker.mjs');
+/** A stand-in worker: answers instantly with a whole outcome; dies on the run labelled "crash" with seed 2, and answers "liar" runs with `null`. */
+function fakeWorker(_dir?: string): string {
+  const path = join(tempDir(), 'fake-worker.mjs');
   writeFileSync(
     path,
     `process.on('message', ({ spec }) => {
       if (spec.label === 'crash' && spec.seed === 2) { console.error('boom: out of memory'); process.exit(3); }
-      process.send({ key: spec.key, label: spec.label, seed: spec.seed, status: 'ok', epochs: [{ epoch: 1, loss: 0.6, seconds: 0.01 }], seconds: 0.01 });
+      if (spec.label === 'liar') return process.send(null);
+      const epochs = Array.from({ length: spec.config.epochs }, (_, k) => ({ epoch: k + 1, loss: 0.6, seconds: 0.01 }));
+      const evaluation = { sequences: 1000, loss: 0.6, floor: 0.5, tokenAccuracy: 0.8, baselineAccuracy: 0.8, exactMatch: 0, precision: 0, recall: 0, f1: 0, recallFirst: 0, recallSecond: 0 };
+      process.send({ status: 'ok', epochs, evaluation, seconds: 0.01 });
     });`,
   );
   return path;
 }
 
-describe('runSweep', () => {
-  const specs = expandRuns(
-    [
-      { label: 'a', config: ORIGINAL_EXPERIMENT },
-      { label: 'crash', config: { ...ORIGINAL_EXPERIMENT, units: 8 } },
-    ],
-    [1, 2, 3],
-  );
+const CONFIGS = [
+  { label: 'a', config: { ...ORIGINAL_EXPERIMENT, epochs: 2 } },
+  { label: 'crash', config: { ...ORIGINAL_EXPERIMENT, units: 8, epochs: 2 } },
+];
 
-  it('appends every finished run to results.jsonl, reports a crashed worker as a failed run, and resumes', async () => {
+/** Runs `specs` into `dir` as the sweep command does: claim the folder, read what is there, run the rest, release. */
+async function sweepInto(dir: string, specs: RunSpec[], workerPath: string, configs = CONFIGS, onRecord?: (r: RunRecord, done: number, total: number, resumed: boolean) => void) {
+  const folder = await SweepFolder.open(dir, configs);
+  try {
+    const stored = await folder.readRecords();
+    return { stored, ...(await runSweep(specs, folder, stored.records, { jobs: 2, backend: 'cpu', workerPath, onRecord })) };
+  } finally {
+    await folder.release();
+  }
+}
+
+describe('runSweep', () => {
+  const specs = expandRuns(CONFIGS, [1, 2, 3]);
+
+  it('appends every finished run to results.jsonl with its whole configuration, reports a crashed worker as a failed run, and resumes', async () => {
     const dir = tempDir();
     const workerPath = fakeWorker(dir);
     const seen: [string, number, boolean][] = [];
-    const { records } = await runSweep(specs, {
-      jobs: 2,
-      outDir: dir,
-      backend: 'cpu',
-      workerPath,
-      onRecord: (r, done, _total, resumed) => void seen.push([r.key, done, resumed]),
-    });
+    const { records } = await sweepInto(dir, specs, workerPath, CONFIGS, (r, done, _total, resumed) => void seen.push([r.key, done, resumed]));
     assert.equal(records.length, 6);
     const failed = records.filter((r) => r.status === 'failed');
     assert.deepEqual(
@@ -176,40 +189,52 @@ describe('runSweep', () => {
     );
     const lines = readFileSync(join(dir, RESULTS_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, 6);
+    const first = JSON.parse(lines[0]) as RunRecord;
+    assert.deepEqual(first.config, specs.find((s) => s.key === first.key)!.config, 'every flag-table value is in the record');
+    assert.equal(first.seqTagVersion, VERSION);
+    assert.match(first.engine, /^fused engine, float32/);
 
     // Finished runs are skipped; the failed one reruns.
     const again: boolean[] = [];
-    const { records: second } = await runSweep(specs, {
-      jobs: 2,
-      outDir: dir,
-      backend: 'cpu',
-      workerPath,
-      onRecord: (_r, _d, _t, resumed) => void again.push(resumed),
-    });
+    const { records: second } = await sweepInto(dir, specs, workerPath, CONFIGS, (_r, _d, _t, resumed) => void again.push(resumed));
     assert.equal(again.filter(Boolean).length, 5, 'five runs resumed from the file');
     assert.equal(second.find((r) => r.label === 'crash' && r.seed === 2)!.status, 'failed', 'the crash happens again');
   });
 
-  it('a torn last line from an older crash is reported, cut off, and its run done again', async () => {
+  it("a worker's answer that is not a whole outcome is recorded as a failed run saying why, never as data", async () => {
+    const dir = tempDir();
+    const configs = [{ label: 'liar', config: ORIGINAL_EXPERIMENT }];
+    const { records } = await sweepInto(dir, expandRuns(configs, [1]), fakeWorker(dir), configs);
+    assert.equal(records[0].status, 'failed');
+    assert.match(records[0].error!, /the worker's result was refused: not a run outcome \(record: /);
+  });
+
+  it('a torn last line is cut off, and bad or repeated lines are moved aside with their line numbers; their runs are done again', async () => {
     const dir = tempDir();
     const workerPath = fakeWorker(dir);
     const file = join(dir, RESULTS_FILE);
     const few = specs.filter((s) => s.label === 'a');
-    await runSweep(few, { jobs: 1, outDir: dir, backend: 'cpu', workerPath });
-    const whole = readFileSync(file, 'utf8');
-    const lines = whole.trim().split('\n');
-    // As an older seq-tag left it: the last record half-written, no newline.
-    writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 30)}`);
-    const stored = await readRecords(file);
+    await sweepInto(dir, few, workerPath);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    // Line 2: only a key (what a forged queue result once became); line 3: run 1 again; then a torn line.
+    const keyOnly = JSON.stringify({ key: JSON.parse(lines[1]).key });
+    writeFileSync(file, `${lines[0]}\n${keyOnly}\n${lines[0]}\n${lines[2].slice(0, 30)}`);
+    const { stored, records } = await sweepInto(dir, few, workerPath);
     assert.equal(stored.tornTail, true);
-    assert.equal(stored.records.size, 2);
-    assert.equal(readFileSync(file, 'utf8'), `${lines.slice(0, 2).join('\n')}\n`, 'the torn line is cut off');
-    const again = await runSweep(few, { jobs: 1, outDir: dir, backend: 'cpu', workerPath });
-    assert.equal(again.records.length, 3);
+    assert.deepEqual(
+      stored.rejected.map((r) => r.line),
+      [2, 3],
+    );
+    assert.match(stored.rejected[0].why, /^status: /);
+    assert.match(stored.rejected[1].why, /a second record of run a · seed 1/);
+    assert.equal(records.length, 3);
     const after = readFileSync(file, 'utf8').trim().split('\n');
-    assert.equal(after.length, 3);
-    for (const line of after) JSON.parse(line);
-    assert.equal((await readRecords(file)).tornTail, false);
+    assert.equal(after.length, 3, 'one record per run');
+    assert.equal(new Set(after.map((l) => JSON.parse(l).key)).size, 3);
+    assert.equal(readFileSync(join(dir, REJECTED_FILE), 'utf8'), `${keyOnly}\n${lines[0]}\n`, 'the rejected lines are kept aside, not lost');
+    const third = await sweepInto(dir, few, workerPath);
+    assert.equal(third.stored.tornTail, false);
+    assert.equal(third.stored.rejected.length, 0, 'reported once');
   });
 
   it('run keys change when any setting changes, so a changed sweep does not reuse old runs', () => {
@@ -245,7 +270,7 @@ describe('seq-tag sweep (spawned)', () => {
     assert.equal((run.stdout.match(/^\[\d\/4\] /gm) ?? []).length, 4);
     assert.match(run.stdout, /^activation=linear +2 +100% +100% +— /m);
     assert.match(run.stdout, /^activation=softmax +2 +0% +0% +\d\.\d{4} \(/m);
-    assert.match(run.stdout, /^activation=linear +does not fix the NaN$/m);
+    assert.match(run.stdout, /^activation=linear +diverges \(NaN\) in every run$/m);
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
     const svg = readFileSync(join(out, 'loss-curves.svg'), 'utf8');
     assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
@@ -264,7 +289,8 @@ describe('seq-tag sweep (spawned)', () => {
         ['activation=softmax', 2],
       ],
     );
-    assert.equal(doc.configurations[0].verdict, 'does not fix the NaN');
+    assert.equal(doc.configurations[0].verdict, 'diverges (NaN) in every run', 'a grid has no baseline: nothing is called a fix');
+    assert.deepEqual(doc.configurations[1].config, { ...ORIGINAL_EXPERIMENT, epochs: 1, samples: 64 });
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4, 'nothing ran again');
   });
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { thousands } from '../report/render.js';
-import { exportModel } from '../storage/export.js';
+import { exportFormat, exportModel } from '../storage/export.js';
 import { FORMAT_NAMES, loadModel, quotePath } from '../storage/model-store.js';
 import { addBackendOption, addJsonOption, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
 import { modelJson, printJson, stdout } from './output.js';
@@ -25,6 +25,7 @@ export function exportCommand(): Command {
 }
 
 async function runExport(flags: ExportFlags): Promise<void> {
+  exportFormat(flags.to); // a bad --to is a bad command line: refused before the model is read
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);

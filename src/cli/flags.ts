@@ -26,11 +26,11 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): z.ZodTy
     .pipe(z.number().min(min, expected).max(max, expected));
 }
 
-/** A zod schema for a number greater than 0. */
+/** A zod schema for a number greater than 0, in decimal notation (0.001, 1e-3): Number() would also take 0x10, 0b1 and 0o7. */
 export const positiveNumber: z.ZodType<number, string> = z
   .string()
   .trim()
-  .min(1, 'expected a number greater than 0.')
+  .regex(/^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, 'expected a number greater than 0, in decimal notation (e.g. 0.001 or 1e-3).')
   .transform(Number)
   .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
 

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { escapeText } from '../report/format.js';
 import { ExitCode, shortenQuoted, stderr, stdout } from './output.js';
 import { doctorCommand } from './doctor.js';
 import { evaluateCommand } from './evaluate.js';
@@ -48,10 +49,11 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
     if (err instanceof UserError) {
-      stderr().line(`seq-tag: ${shortenQuoted(err.message)}`);
+      // One line, whatever the message quotes (a newline or an escape sequence typed into a flag).
+      stderr().line(`seq-tag: ${shortenQuoted(escapeText(err.message, Infinity))}`);
       return err.exitCode;
     }
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const message = escapeText(err instanceof Error ? err.message.split('\n')[0] : String(err), 300);
     stderr().line(`seq-tag: unexpected error: ${message} (set SEQ_TAG_DEBUG=1 to see where)`);
     if (process.env.SEQ_TAG_DEBUG && err instanceof Error) stderr().line(`${err.stack}`);
     return ExitCode.Runtime;
@@ -64,3 +66,6 @@ stdout();
 stderr();
 
 process.exitCode = await main(process.argv);
+// Everything is done and printed: a handle some library left open (a socket, a timer) must not keep
+// the process alive. On Linux, stdout and stderr to files, pipes and terminals are written synchronously.
+setTimeout(() => process.exit(), 2000).unref();

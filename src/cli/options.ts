@@ -113,6 +113,16 @@ export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
   seed?: number;
 };
 
+/**
+ * Settings that are each valid but not together. The one check for them: the command line, the
+ * sweep's grid and a queue worker (on a job from Redis) all call it.
+ */
+export function checkCombination(config: Omit<Config, 'seed'>): void {
+  if (config.dtype === 'float64' && config.lstm === 'layers') {
+    throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
+  }
+}
+
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
@@ -122,9 +132,7 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   const config = { ...preset } as Record<HyperparameterKey, unknown>;
   for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
   const chosen = config as Omit<Config, 'seed'>;
-  if (chosen.dtype === 'float64' && chosen.lstm === 'layers') {
-    throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
-  }
+  checkCombination(chosen);
   // A different optimizer brings its own Keras default rate unless --lr says otherwise.
   if (!given('lr') && given('optimizer')) chosen.lr = DEFAULT_LR[chosen.optimizer];
   return { ...chosen, seed: flags.seed ?? freshSeed() };

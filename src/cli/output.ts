@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { thousands } from '../report/format.js';
 import { toJson } from '../report/render.js';
 import { VERSION } from '../version.js';
@@ -17,7 +18,8 @@ export class Printer {
 
   constructor(readonly stream: NodeJS.WriteStream) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
+      // EPIPE: the reader left (| head); EIO: the terminal was closed (SIGHUP follows).
+      if (err.code !== 'EPIPE' && err.code !== 'EIO') throw err;
       this.closed = true;
     });
   }
@@ -71,17 +73,52 @@ export function shortenQuoted(message: string): string {
   return message.replace(/'([^']{61,})'/g, (_m, value: string) => `'${short(value)}'`).replace(/[^\s']{121,}/g, short);
 }
 
+/** The signals that ask a process to stop: Ctrl-C, `kill`/`docker stop`/Kubernetes/`timeout`, a closed terminal. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** 128 + the signal's number, as shells report a process that a signal stopped (130 for Ctrl-C, 143 for SIGTERM). */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + constants.signals[signal];
+}
+
+/** How a stop signal is named to the user. */
+export function signalName(signal: StopSignal): string {
+  return signal === 'SIGINT' ? 'Ctrl-C' : signal;
+}
+
+export interface StopRequest {
+  signal: AbortSignal;
+  /** The first stop signal received, if any. */
+  readonly received: StopSignal | undefined;
+  dispose: () => void;
+}
+
 /**
- * Ctrl-C as seq-tag's long commands want it: the first aborts `signal` (the work stops at its next
- * safe point and keeps what is finished) and calls `onFirst`; a second exits at once with 130.
+ * Stop signals as seq-tag's long commands want them (Ctrl-C, SIGTERM and SIGHUP alike): the first
+ * aborts `signal` (the work stops at its next safe point and keeps what is finished) and calls
+ * `onFirst`; a second calls `onAgain`, or without one exits at once with 128 + its number.
  */
-export function onCtrlC(onFirst?: () => void): { signal: AbortSignal; dispose: () => void } {
+export function onStop(onFirst?: (signal: StopSignal) => void, onAgain?: (signal: StopSignal) => void): StopRequest {
   const controller = new AbortController();
-  const handler = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
-    controller.abort();
-    onFirst?.();
+  let received: StopSignal | undefined;
+  const handlers = STOP_SIGNALS.map((name) => {
+    const handler = () => {
+      if (controller.signal.aborted) return onAgain ? onAgain(name) : process.exit(signalExitCode(name));
+      received = name;
+      controller.abort();
+      onFirst?.(name);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    dispose: () => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+    },
   };
-  process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
 }

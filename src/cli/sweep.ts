@@ -1,18 +1,18 @@
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import type { Redis } from 'ioredis';
 import { lossCurvesSvg } from '../report/charts.js';
 import { generateDataset } from '../task/data.js';
-import type { Config } from '../model/config.js';
 import { describeFsError, UserError } from '../errors.js';
-import { makeFolder, writeFileAtomic } from '../storage/files.js';
-import { lockFolder } from '../storage/lock.js';
 import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import { rngFor } from '../task/random.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
-import { redactUrl, runQueueSweep } from '../sweep/queue.js';
-import { expandRuns, RESULTS_FILE, runSweep, summarize, type RunRecord } from '../sweep/sweep.js';
+import { escapeText } from '../report/format.js';
+import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
+import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
+import { expandRuns, type RunRecord } from '../sweep/records.js';
+import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -25,7 +25,7 @@ import {
   type BackendFlag,
   type ExperimentFlags,
 } from './options.js';
-import { ExitCode, onCtrlC, printJson, stderr, stdout } from './output.js';
+import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
   grid: string[];
@@ -69,18 +69,29 @@ export function parseGridAxis(spec: string, prototype: Command): GridAxis {
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, ExitCode.Usage);
   const key = spec.slice(0, eq).trim().replace(/^--/, '');
+  const positive = key.startsWith('no-') && prototype.options.find((o) => o.long === `--${key.slice(3)}` && o.isBoolean());
+  if (positive) {
+    throw new UserError(
+      `--grid ${spec}: a grid names switches by their positive name, with on/off values; use --grid ${key.slice(3)}=${spec
+        .slice(eq + 1)
+        .split(',')
+        .map((v) => (BOOLEAN_WORDS[v.trim()] === false ? 'on' : BOOLEAN_WORDS[v.trim()] === true ? 'off' : v.trim()))
+        .join(',')}`,
+      ExitCode.Usage,
+    );
+  }
   const texts = spec
     .slice(eq + 1)
     .split(',')
     .map((v) => v.trim());
   if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, ExitCode.Usage);
-  const option = prototype.options.find((o) => o.long === `--${key}` || o.long === `--no-${key}`);
+  const option = prototype.options.find((o) => o.long === `--${key}`);
   if (!option || NOT_IN_GRID.has(key)) {
     const known = prototype.options.map((o) => o.long!.replace(/^--(no-)?/, '')).filter((k) => !NOT_IN_GRID.has(k));
     throw new UserError(`--grid ${spec}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, ExitCode.Usage);
   }
   const values = texts.map((text) => {
-    if (option.isBoolean() || option.negate) {
+    if (option.isBoolean()) {
       if (!(text in BOOLEAN_WORDS)) throw new UserError(`--grid ${spec}: '${text}' is not on or off`, ExitCode.Usage);
       return { text, value: BOOLEAN_WORDS[text] };
     }
@@ -151,7 +162,11 @@ export function sweepCommand(): Command {
 /** Flags the --answers grid sets itself: typing one of them beside --answers would be silently ignored. */
 const ANSWER_FLAGS = [...new Set(ANSWERS.flatMap((a) => Object.keys(a.overrides)))];
 
-function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: Omit<Config, 'seed'> }[] {
+/**
+ * The sweep's configurations, from --answers or the grid. Configurations that are equal once presets
+ * and defaults are applied are one configuration: kept under the first label, the others named in `merged`.
+ */
+export function configsFor(flags: SweepFlags, cmd: Command): { configs: LabelledConfig[]; merged: string[] } {
   if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', ExitCode.Usage);
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
   if (cmd.getOptionValueSource('seed') === 'cli')
@@ -163,86 +178,133 @@ function configsFor(flags: SweepFlags, cmd: Command): { label: string; config: O
   if (clash)
     throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, ExitCode.Usage);
   const prototype = addExperimentOptions(new Command());
-  const configs = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
+  const all = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
     const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key));
     return { label, config };
   });
-  const labels = configs.map((c) => c.label);
-  if (new Set(labels).size !== labels.length) throw new UserError('two grid entries give the same configuration label', ExitCode.Usage);
-  return configs;
+  const configs: LabelledConfig[] = [];
+  const merged: string[] = [];
+  const byConfig = new Map<string, string>();
+  for (const entry of all) {
+    const same = byConfig.get(JSON.stringify(entry.config));
+    if (same !== undefined) merged.push(`'${entry.label}' is the same configuration as '${same}': run once, as '${same}'`);
+    else {
+      byConfig.set(JSON.stringify(entry.config), entry.label);
+      configs.push(entry);
+    }
+  }
+  return { configs, merged };
+}
+
+/** The Redis of --queue, reached before anything is written: a wrong URL or a Redis that is down changes nothing on disk. */
+async function queueConnection(flags: SweepFlags): Promise<Redis | undefined> {
+  return flags.queue === undefined ? undefined : connectRedis(flags.queue);
 }
 
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
-  const configs = configsFor(flags, cmd);
-  if (flags.out.trim() === '') throw new UserError('--out is empty; give a folder path, e.g. --out ./sweep-results', ExitCode.Usage);
-  await makeFolder(flags.out, '--out');
-  const lock = await lockFolder(resolve(flags.out), flags.out, '--out');
+  const { configs, merged } = configsFor(flags, cmd);
+  const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
+  const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
+  const jobs = flags.queue ? 1 : Math.min(flags.jobs, configs.length * seeds.length);
+  for (const { config } of configs) affordable(config, jobs);
+  const connection = await queueConnection(flags);
+  let folder: SweepFolder;
   try {
-    await sweepInto(flags, configs);
+    folder = await SweepFolder.open(flags.out, configs);
+  } catch (err) {
+    connection?.disconnect();
+    throw err;
+  }
+  try {
+    await sweepInto(flags, { configs, merged, seeds }, folder, connection);
   } finally {
-    await lock.release();
+    connection?.disconnect();
+    await folder.release();
   }
 }
 
-async function sweepInto(flags: SweepFlags, configs: { label: string; config: Omit<Config, 'seed'> }[]): Promise<void> {
-  const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
-  const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
+interface SweepPlan {
+  configs: LabelledConfig[];
+  merged: string[];
+  seeds: number[];
+}
+
+async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPlan, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
   const specs = expandRuns(configs, seeds);
   const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
-  for (const { config } of configs) affordable(config, jobs);
-  const resultsPath = join(flags.out, RESULTS_FILE);
-
   const out = stdout();
   const style = styleFor(out.stream);
   const progress = flags.json ? stderr() : out;
   const live = progress.isTTY;
   const started = performance.now();
+  for (const note of merged) stderr().line(`seq-tag: ${note}`);
+  const stored = await folder.readRecords();
+  if (stored.tornTail)
+    stderr().line(`seq-tag: ${folder.resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run is done again`);
+  if (stored.rejected.length) {
+    const first = stored.rejected[0];
+    const more = stored.rejected.length > 1 ? ` (and ${plural(stored.rejected.length - 1, 'more line')}: ${stored.rejected.slice(1, 6).map((r) => r.line).join(', ')}${stored.rejected.length > 6 ? ', …' : ''})` : '';
+    stderr().line(
+      `seq-tag: line ${first.line} of ${folder.resultsPath} is not a whole run record (${escapeText(first.why, 120)})${more}; moved to ${folder.path(REJECTED_FILE)}, and its run is done again`,
+    );
+  }
   if (!flags.json) {
     out.line(
       `seq-tag ${VERSION} sweep · ${plural(configs.length, 'configuration')} × ${plural(seeds.length, 'seed')} = ${plural(specs.length, 'run')} · ${flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(jobs, 'worker')} · results in ${flags.out}\n`,
     );
   }
-  // Ctrl-C stops the workers (finished runs are already on disk).
-  const ctrlC = onCtrlC();
+  // Ctrl-C, SIGTERM or SIGHUP stop the workers (finished runs are already on disk).
+  const stop = onStop();
   const onRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => {
     const elapsed = (performance.now() - started) / 1000;
     if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
     else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));
   };
-  const common = { outDir: flags.out, signal: ctrlC.signal, onRecord };
-  const { records, interrupted, stored } = await (
-    flags.queue ? runQueueSweep(specs, { ...common, url: flags.queue }) : runSweep(specs, { ...common, jobs: flags.jobs, backend: flags.backend })
-  ).finally(ctrlC.dispose);
+  const onNotice = (text: string) => stderr().line(`${live ? '\r\x1b[K' : ''}seq-tag: ${text}`);
+  const common = { signal: stop.signal, onRecord };
+  const { records, interrupted } = await (
+    connection
+      ? runQueueSweep(specs, folder, stored.records, connection, { ...common, url: flags.queue!, onNotice })
+      : runSweep(specs, folder, stored.records, { ...common, jobs: flags.jobs, backend: flags.backend })
+  ).finally(stop.dispose);
   if (live) progress.write('\n');
-  if (stored.tornTail)
-    stderr().line(`seq-tag: ${resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run was done again`);
-  if (stored.badLines) stderr().line(`seq-tag: ${resultsPath} has ${plural(stored.badLines, 'unreadable line')}; ignored, their runs were done again`);
   if (interrupted) {
-    process.exitCode = ExitCode.Interrupted;
+    process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
     const queued = flags.queue ? '; the queued runs go on in the workers' : '';
-    stderr().line(`\ninterrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${resultsPath}${queued}; run the same command to resume`);
+    const why = stop.received ? `${signalName(stop.received)}: ` : '';
+    stderr().line(`\n${why}interrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${folder.resultsPath}${queued}; run the same command to resume`);
     return;
   }
 
-  const summaries = summarize(records, (label) => configs.find((c) => c.label === label)!.config.activation);
+  const baseline = flags.answers ? ANSWERS[0].label : undefined;
+  const summaries = summarize(records, (label) => configs.find((c) => c.label === label)!.config.activation, baseline);
   const floor = labelEntropy(generateDataset(HELD_OUT_SIZE, rngFor(seeds[0], 'held-out')).labels);
-  const svgPath = join(flags.out, 'loss-curves.svg');
-  const summaryPath = join(flags.out, 'summary.json');
-  const aggregate = { seeds, floor, configurations: summaries, files: { results: resultsPath, summary: summaryPath, chart: svgPath } };
+  const svgPath = folder.path(CHART_FILE);
+  const summaryPath = folder.path(SUMMARY_FILE);
+  const configurations = summaries.map((s) => ({ ...s, config: configs.find((c) => c.label === s.label)!.config }));
+  const aggregate = {
+    seeds,
+    floor,
+    floorMargin: FLOOR_MARGIN,
+    baseline: baseline ?? null,
+    configurations,
+    merged,
+    files: { results: folder.resultsPath, summary: summaryPath, chart: svgPath },
+  };
   const failed = records.filter((r) => r.status === 'failed').length;
   if (failed) process.exitCode = ExitCode.Runtime;
   if (flags.json) printJson('sweep', aggregate);
   else out.line(`\n${renderSweepTable(summaries, floor, style, out.columns)}\n`);
   // The table is out first: a full disk now loses no result, and each file is replaced whole or not at all.
   try {
-    await writeFileAtomic(summaryPath, toJson({ command: 'sweep', seqTagVersion: VERSION, ...aggregate }));
-    await writeFileAtomic(svgPath, lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
+    await folder.write(SUMMARY_FILE, toJson({ command: 'sweep', seqTagVersion: VERSION, ...aggregate }));
+    await folder.write(CHART_FILE, lossCurvesSvg(summaries, floor, `seq-tag sweep: training loss over ${plural(seeds.length, 'seed')}`));
   } catch (err) {
+    if (err instanceof UserError) throw err;
     throw new UserError(
-      `cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${resultsPath}: make room and run the same command to redo the summary`,
+      `cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${folder.resultsPath}: make room and run the same command to redo the summary`,
     );
   }
-  if (!flags.json)
-    out.line(`runs: ${resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  if (failed) stderr().line(`seq-tag: ${plural(failed, 'run')} failed; their errors are in ${resultsPath}`);
+  if (!flags.json) out.line(`runs: ${folder.resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (failed) stderr().line(`seq-tag: ${plural(failed, 'run')} failed; their errors are in ${folder.resultsPath}`);
 }

@@ -23,7 +23,7 @@ import {
   type Style,
 } from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
-import { ExitCode, onCtrlC, printJson, stderr, stdout } from './output.js';
+import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import type { Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
@@ -85,19 +85,22 @@ function divergenceLine(d: Divergence, guard: boolean): string {
 async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
   affordable(config);
   const folder = await ModelFolder.open(flags.modelDir);
-  // Armed until the save is done: a Ctrl-C during the evaluation after training still saves.
-  const ctrlC = onCtrlC(() =>
-    stderr().line('\nseq-tag: stopping after this batch to save the last completed epoch (Ctrl-C again to quit now, saving nothing)'),
+  // Armed until the save is done: a Ctrl-C (or SIGTERM, SIGHUP) during the evaluation after training still saves.
+  const stop = onStop((signal) =>
+    stderr().line(
+      `\nseq-tag: ${signalName(signal)}: stopping after this batch to save the last completed epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again to quit now, saving nothing)`,
+    ),
   );
   try {
-    await trainInto(folder, flags, config, ctrlC.signal);
+    await trainInto(folder, flags, config, stop);
   } finally {
-    ctrlC.dispose();
+    stop.dispose();
     await folder.release();
   }
 }
 
-async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config, signal: AbortSignal): Promise<void> {
+async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config, stop: StopRequest): Promise<void> {
+  const { signal } = stop;
   const backend = await initBackend(flags.backend);
   const out = stdout();
   const style = styleFor(out.stream);
@@ -182,8 +185,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     seqTagVersion: VERSION,
   };
   if (result.interrupted) {
-    process.exitCode = ExitCode.Interrupted;
-    const at = `interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;
+    process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
+    const at = `${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;
     if (result.epochs.length === 0) {
       if (flags.json) printJson('train', { backend, config, epochs: [], interrupted: result.interrupted, saved: false });
       else say(`${at}, before any epoch completed: nothing saved; ${unchanged}`);

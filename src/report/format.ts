@@ -10,3 +10,21 @@ export function thousands(n: number): string {
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${thousands(n)} ${n === 1 ? word : many}`;
 }
+
+/** Control characters (C0, DEL, C1) and the Unicode marks that reorder or hide text on a terminal. */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * Text from outside (a Redis job, a file) made safe to print: every control character shown as an
+ * escape (`\x1b`, `\n`), so it can neither move the cursor, retitle the window nor fake a line;
+ * then cut to `max` characters, saying how long it was.
+ */
+export function escapeText(text: string, max = 200): string {
+  const safe = String(text).replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+  return safe.length <= max ? safe : `${safe.slice(0, max)}…(${thousands(text.length)} characters)`;
+}

@@ -4,7 +4,8 @@ import { describeOptimizer, type Config } from '../model/config.js';
 import { plural, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
 import { SOLVED, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
-import type { ConfigSummary, RunRecord } from '../sweep/sweep.js';
+import type { RunRecord } from '../sweep/records.js';
+import { FLOOR_MARGIN, type ConfigSummary } from '../sweep/sweep.js';
 import type { ModelSummary } from '../model/model.js';
 import { FORMAT_NAMES, type LoadedModel } from '../storage/model-store.js';
 import type { TaggedSequence } from '../task/tagging.js';
@@ -243,7 +244,8 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
     ['NaN any', (s) => pct(s.divergedAny)],
     [
       'final loss (median, range)',
-      (s) => (s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(3)}–${s.finalLoss.max.toFixed(3)})` : '—'),
+      // The range at the median's precision: a median never shows outside its own range.
+      (s) => (s.finalLoss ? `${s.finalLoss.median.toFixed(4)} (${s.finalLoss.min.toFixed(4)}–${s.finalLoss.max.toFixed(4)})` : '—'),
     ],
     ['token', (s) => pct1(s.tokenAccuracy)],
     ['exact', (s) => pct1(s.exactMatch)],
@@ -269,13 +271,14 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
   widths[0] = Math.max(MIN_LABEL, Math.min(widths[0], columns - 1 - total(kept, 0)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? ellipsize(cell, widths[0]).padEnd(widths[0]) : cell.padStart(widths[c]))).join('  ');
   const colourFor = (verdict: string) =>
-    verdict.startsWith('fixes the NaN and learns') ? style.green : verdict.startsWith('does not') || verdict.startsWith('hides') ? style.red : style.yellow;
+    / and learns /.test(verdict) ? style.green : /^(does not|hides|diverges)/.test(verdict) ? style.red : style.yellow;
   return [
     style.bold(line(kept.map(([h]) => h))),
     widths.map((w) => '─'.repeat(w)).join('  '),
     ...summaries.map((s) => line(kept.map(([, f]) => f(s)))),
     '',
     `no-skill floor (entropy of the labels): ${floor.toFixed(4)} nats; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
+    `"learns": median final loss at least ${FLOOR_MARGIN} below the floor and exact-match above 0%; "at the floor": within ${FLOOR_MARGIN} of it`,
     '',
     ...summaries.map((s) => `${ellipsize(s.label, widths[0]).padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
   ].join('\n');

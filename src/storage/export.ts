@@ -3,8 +3,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../model/config.js';
 import { kerasArchive, type CompileInfo } from '../model/keras/archive.js';
 import { UnsupportedModel } from '../model/keras/topology.js';
-import { describeFsError, UserError } from '../errors.js';
-import { makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile } from './files.js';
+import { describeFsError, ExitCode, UserError } from '../errors.js';
+import { makeFolder, removeOrphanTemps, syncFolder, writeFileAtomic, writeNewFile } from './files.js';
+import { tempName } from './owner.js';
 import { MODEL_JSON, quotePath, serialize, type LoadedModel } from './model-store.js';
 
 export type ExportFormat = 'keras' | 'tfjs';
@@ -29,9 +30,11 @@ export function compileFromConfig(config: Config): CompileInfo {
 
 /** `.keras` → a Keras 3 file; anything else names a TensorFlow.js Layers folder. */
 export function exportFormat(to: string): ExportFormat {
+  if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or a new folder', ExitCode.Usage);
   if (/\.(h5|hdf5)$/i.test(to)) {
     throw new UserError(
       `--to ${to}: seq-tag writes Keras 3 .keras files (or a TensorFlow.js folder), not legacy .h5; use --to ${to.replace(/\.(h5|hdf5)$/i, '.keras')}`,
+      ExitCode.Usage,
     );
   }
   return /\.keras$/i.test(to) ? 'keras' : 'tfjs';
@@ -61,7 +64,9 @@ async function writeTfjsFolder(loaded: LoadedModel, to: string): Promise<number>
   const target = resolve(to);
   await makeFolder(dirname(target), '--to');
   const { json, weights } = await serialize(loaded.model, loaded.record, EXPORTED_WEIGHTS);
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${uniqueId()}`);
+  // A crashed export's half-built folder (named by its writer, ./owner.ts) goes first.
+  await removeOrphanTemps(dirname(target), [basename(target)]);
+  const tmp = join(dirname(target), tempName(basename(target)));
   await mkdir(tmp);
   try {
     await writeNewFile(join(tmp, EXPORTED_WEIGHTS), weights);
@@ -82,7 +87,6 @@ async function writeTfjsFolder(loaded: LoadedModel, to: string): Promise<number>
  * a reader never sees a half-written export. Returns the format and the bytes written.
  */
 export async function exportModel(loaded: LoadedModel, to: string, force = false): Promise<{ format: ExportFormat; bytes: number }> {
-  if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or a new folder');
   const format = exportFormat(to);
   try {
     const bytes = format === 'keras' ? await writeKeras(loaded, to, force) : await writeTfjsFolder(loaded, to);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
+import { isOrphanTemp, tempName } from './owner.js';
 
 /**
  * Durable file writes: every helper here leaves either the old content or the new one on disk,
@@ -63,10 +64,12 @@ export async function writeNewFile(path: string, data: Uint8Array, onStep?: Step
 /**
  * Replaces `path` atomically: the content goes to a temporary file in the same folder, is fsynced,
  * then renamed over `path`, and the folder is fsynced. Readers see the old file or the new one.
- * The temporary file is named `.<name>.tmp-<id>`, so a crash leaves at most that behind.
+ * The temporary file is named `.<name>.tmp-<owner>-<id>` (./owner.ts), so a crash leaves at most
+ * that behind, and the next write of the same file removes it once its writer is provably gone.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, onStep?: StepHook): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${uniqueId()}`);
+  await removeOrphanTemps(dirname(path), [basename(path)]);
+  const tmp = join(dirname(path), tempName(basename(path)));
   await writeNewFile(tmp, typeof data === 'string' ? Buffer.from(data) : data, onStep && ((s) => onStep(`temp-${s}`)));
   await onStep?.('temp-synced');
   try {
@@ -79,9 +82,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   await syncFolder(dirname(path));
 }
 
-/** Whether `name` is a temporary file left by `writeFileAtomic` for `target`. */
-export function isTempFor(target: string, name: string): boolean {
-  return name.startsWith(`.${target}.tmp-`);
+/**
+ * Removes the temporary files (or folders) of `bases` in `dir` that a crashed seq-tag left: only
+ * names in seq-tag's own format whose writer is provably gone (./owner.ts). A user's file named
+ * like one (`.model.json.tmp-mine`) never matches. Returns the names removed.
+ */
+export async function removeOrphanTemps(dir: string, bases: string[]): Promise<string[]> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const orphans = entries.filter((name) => bases.some((base) => isOrphanTemp(base, name)));
+  await Promise.all(orphans.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+  return orphans;
 }
 
 /**

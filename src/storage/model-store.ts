@@ -5,16 +5,23 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { LOCK_DIR, lockFolder, WRITER_FILE, type FolderLock } from './lock.js';
+import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
+import { currentOwner, ownerGone, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
 import { describeModel, type ModelDescription } from '../model/describe.js';
 import { BrokenFile, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
 import { UnsupportedModel } from '../model/keras/topology.js';
 import { buildInScope } from '../model/quiet.js';
-import { isTempFor, makeFolder, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
+import { makeFolder, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
-/** Weights files are versioned (`weights-<id>.bin`) so the new weights never overwrite the ones model.json names. */
-const WEIGHTS_FILE = /^weights-[0-9a-f]{8}\.bin$/;
+/**
+ * Weights files are versioned so the new weights never overwrite the ones model.json names, and
+ * carry their writer (`weights-<owner>-<id>.bin`, ./owner.ts): a save that crashed before model.json
+ * named its weights leaves a file the next save can prove is seq-tag's. seq-tag 0.1 wrote
+ * `weights-<id>.bin`; such a file is removed only when seq-tag's own model.json names it.
+ */
+const WEIGHTS_FILE = /^weights-([0-9a-f]{6}\.\d{1,10}\.\d{1,20})-[0-9a-f]{8}\.bin$/;
+const LEGACY_WEIGHTS_FILE = /^weights-[0-9a-f]{8}\.bin$/;
 /** The name seq-tag used before versioned weights; only removed when seq-tag's own model.json named it. */
 const LEGACY_WEIGHTS = 'weights.bin';
 
@@ -121,9 +128,25 @@ export async function serialize(model: tfl.LayersModel, record: ModelRecord | un
   return { json: JSON.stringify(modelJSON), weights: new Uint8Array(weights) };
 }
 
-/** Files seq-tag itself writes into a model folder (besides model.json). */
+/** The temporary files seq-tag writes in a model folder; a crashed writer's are removed (./files.ts removeOrphanTemps). */
+const TEMP_BASES = [MODEL_JSON, LOCK_FILE, `${LOCK_FILE}-stale`];
+
+/** Files seq-tag itself writes into a model folder (besides model.json), by their format: a folder of only these is one seq-tag may write to. */
 function isOwnFile(name: string): boolean {
-  return WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || name === LOCK_DIR || name === WRITER_FILE;
+  return (
+    WEIGHTS_FILE.test(name) ||
+    LEGACY_WEIGHTS_FILE.test(name) ||
+    TEMP_BASES.some((base) => tempOwner(base, name)) ||
+    name === LOCK_FILE ||
+    name === LEGACY_WRITER_FILE
+  );
+}
+
+/** A versioned weights file whose writer is this process or provably gone: nothing will ever name it but a model.json seq-tag writes. */
+function isLeftoverWeights(name: string): boolean {
+  const tag = WEIGHTS_FILE.exec(name)?.[1];
+  const owner = tag ? parseOwnerTag(tag) : undefined;
+  return owner !== undefined && (ownerTag(owner) === ownerTag(currentOwner()) || ownerGone(owner));
 }
 
 /**
@@ -183,7 +206,9 @@ export class ModelFolder {
     const created = await makeFolder(dir, '--model-dir');
     try {
       await inspectFolder(dir, shown);
-      return new ModelFolder(shown, dir, created, await lockFolder(dir, shown, '--model-dir'));
+      const lock = await lockFolder(dir, shown, '--model-dir');
+      await removeOrphanTemps(dir, TEMP_BASES);
+      return new ModelFolder(shown, dir, created, lock);
     } catch (err) {
       // Only the empty folder this call made; never anything inside a folder.
       if (created) await rmdir(dir).catch(() => {});
@@ -198,8 +223,8 @@ export class ModelFolder {
    * `onStep` runs between the steps (tests crash the process there).
    */
   async save(model: tfl.LayersModel, record: ModelRecord, onStep?: StepHook): Promise<void> {
-    if (this.lock.lost) throw new UserError(`lost the lock on ${this.shown} (another process took it over); the model was not saved`);
-    const weightsName = `weights-${uniqueId()}.bin`;
+    await this.lock.check();
+    const weightsName = `weights-${ownerTag()}-${uniqueId()}.bin`;
     const { json, weights } = await serialize(model, record, weightsName);
     const previous = await inspectFolder(this.dir, this.shown);
     const weightsPath = join(this.dir, weightsName);
@@ -219,13 +244,16 @@ export class ModelFolder {
     await onStep?.('cleaned');
   }
 
-  /** Removes seq-tag's files that the current model.json does not name: old weights, temporary files. */
+  /**
+   * Removes what seq-tag can prove is its own and unused: the weights the replaced model.json named,
+   * and weights of its own crashed or failed saves. A user's file is never removed, whatever its name.
+   */
   private async removeStale(current: string, previous: string[]): Promise<void> {
     const entries = await readdir(this.dir);
-    const stale = entries.filter(
-      (name) => name !== current && (WEIGHTS_FILE.test(name) || isTempFor(MODEL_JSON, name) || (name === LEGACY_WEIGHTS && previous.includes(name))),
-    );
+    const ownWeights = (name: string) => WEIGHTS_FILE.test(name) || LEGACY_WEIGHTS_FILE.test(name) || name === LEGACY_WEIGHTS;
+    const stale = entries.filter((name) => name !== current && ((ownWeights(name) && previous.includes(name)) || isLeftoverWeights(name)));
     await Promise.all(stale.map((name) => rm(join(this.dir, name), { force: true })));
+    await removeOrphanTemps(this.dir, TEMP_BASES);
   }
 
   /** Whether the folder already holds a model (the one a failed or interrupted run leaves as it was). */

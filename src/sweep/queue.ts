@@ -3,13 +3,16 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { resolve } from 'node:path';
+import { Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BackendChoice } from '../model/backend.js';
-import { describeFsError, UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
+import { escapeText } from '../report/format.js';
 import { VERSION } from '../version.js';
-import { appendRecord, portableRecord, readRecords, RESULTS_FILE, revivedRecord, type RunRecord, type RunSpec, type StoredRecords } from './sweep.js';
+import type { SweepFolder } from './folder.js';
+import { checkOutcome, failedOutcome, MAX_ERROR_LENGTH, portable, revived, type RunRecord, type RunSpec } from './records.js';
+import { Collector, type OnRecord, type SweepResult } from './sweep.js';
 
 /** The one queue seq-tag uses in a Redis database; jobs of different sweeps are told apart by their ids. */
 export const QUEUE_NAME = 'seq-tag-runs';
@@ -46,7 +49,8 @@ function redisOptions(extra: RedisOptions = {}): RedisOptions {
 
 /** Connects to Redis at `url` (redis:// or rediss:// for TLS), or fails in one line within a few seconds. */
 export async function connectRedis(url: string): Promise<Redis> {
-  if (!/^rediss?:\/\//.test(url)) throw new UserError(`--queue ${redactUrl(url)}: expected a redis:// or rediss:// URL, e.g. redis://localhost:6379/0`);
+  if (!/^rediss?:\/\//.test(url))
+    throw new UserError(`--queue ${escapeText(redactUrl(url), 100)}: expected a redis:// or rediss:// URL, e.g. redis://localhost:6379/0`, ExitCode.Usage);
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5000, retryStrategy: () => null });
   let cause: Error | undefined; // ioredis reports the socket's error here and only "Connection is closed" to the caller
   probe.on('error', (err: Error) => (cause ??= err));
@@ -82,131 +86,177 @@ export function sweepId(outDir: string): string {
 
 export interface QueueSweepOptions {
   url: string;
-  outDir: string;
-  onRecord?: (record: RunRecord, done: number, total: number, resumed: boolean) => void;
+  onRecord?: OnRecord;
+  /** Things the user should know while waiting: Redis silent, jobs vanished, results refused. */
+  onNotice?: (text: string) => void;
   /** Aborting stops collecting; the queued runs stay queued and the same command collects them later. */
   signal?: AbortSignal;
+  /** How often every pending job is checked (events bring most results sooner). */
+  pollMs?: number;
 }
 
-/** The run record of a job that failed every attempt. */
-function failedRecord(spec: RunSpec, reason: string): RunRecord {
-  return { key: spec.key, label: spec.label, seed: spec.seed, status: 'failed', epochs: [], seconds: 0, error: reason.split('\n')[0] };
+/** A poll that has not answered this long means Redis is paused or unreachable: the user is told. */
+const SILENT_REDIS_MS = 15_000;
+
+/** What the coordinator saw of one job. */
+type Seen =
+  | { kind: 'pending' }
+  | { kind: 'vanished' }
+  | { kind: 'done'; data: unknown }
+  | { kind: 'bad'; why: string; job: Job<JobData, unknown> }
+  | { kind: 'failed'; reason: string };
+
+/** A job's state, then (only if finished) the job: read in that order, a completed job has its result. */
+async function inspectJob(queue: Queue<JobData, unknown>, id: string, spec: RunSpec): Promise<Seen> {
+  const state = await queue.getJobState(id);
+  if (state === 'unknown') return { kind: 'vanished' };
+  if (state !== 'completed' && state !== 'failed') return { kind: 'pending' };
+  const job = await Job.fromId<JobData, unknown>(queue, id);
+  if (!job) return { kind: 'vanished' };
+  if (state === 'failed') return { kind: 'failed', reason: job.failedReason ?? 'failed' };
+  // The job's own spec must be this run's: a job rewritten in Redis ran something else.
+  if ((job.data as Partial<JobData> | undefined)?.spec?.key !== spec.key) return { kind: 'bad', why: 'the job in Redis is not this run', job };
+  const data = revived(job.returnvalue);
+  try {
+    checkOutcome(data, spec);
+  } catch (err) {
+    return { kind: 'bad', why: (err as Error).message, job };
+  }
+  return { kind: 'done', data };
+}
+
+function jobOptions(id: string) {
+  return { jobId: id, attempts: ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
 }
 
 /**
  * The coordinator: queues every spec not yet in results.jsonl (a job id per run, so queuing twice
- * is a no-op), collects results as workers finish them and appends each to results.jsonl once
- * (then removes the job), until every run is there. Jobs that finished while no coordinator ran
- * are collected at start; failed jobs of an earlier attempt are retried, as a local sweep re-runs
- * failed runs. Redis lost → UserError; results.jsonl keeps whole records only.
+ * is a no-op) and records each run once, as its job finishes: a result is checked against the run
+ * before it is written (a result that is not one is a failed attempt: the run is queued again, and
+ * after ATTEMPTS bad results recorded failed with the reason); the job leaves Redis only once its
+ * record is on disk. Jobs that finished while no coordinator ran are collected at start; failed jobs
+ * of an earlier attempt are retried, as a local sweep re-runs failed runs. Jobs that vanish from Redis
+ * (FLUSHALL, a restart without persistence) are queued again. Redis lost → UserError.
  */
 export async function runQueueSweep(
   specs: RunSpec[],
+  folder: SweepFolder,
+  previous: Map<string, RunRecord>,
+  connection: Redis,
   options: QueueSweepOptions,
-): Promise<{ records: RunRecord[]; interrupted: boolean; stored: Omit<StoredRecords, 'records'> }> {
-  const file = join(options.outDir, RESULTS_FILE);
-  const { records: previous, ...stored } = await readRecords(file);
-  const connection = await connectRedis(options.url);
-  const queue = new Queue<JobData, RunRecord>(QUEUE_NAME, { connection });
+): Promise<SweepResult> {
+  const collector = new Collector(specs, folder, options.onRecord);
+  collector.resume(previous);
+  const queue = new Queue<JobData, unknown>(QUEUE_NAME, { connection });
   // QueueEvents blocks on its own connection; BullMQ leaves connections it was given open, so both are closed below.
   const eventsConnection = connection.duplicate();
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
   queue.on('error', () => {});
   events.on('error', () => {});
-  const sweep = sweepId(options.outDir);
-  const bySpec = new Map(specs.map((s) => [jobId(sweep, s.key), s]));
-  const results = new Map<string, RunRecord>();
-  let done = 0;
-  for (const spec of specs) {
-    const record = previous.get(spec.key);
-    if (!record) continue;
-    results.set(spec.key, record);
-    options.onRecord?.(record, ++done, specs.length, true);
-  }
-  const pending = new Set([...bySpec].filter(([, s]) => !results.has(s.key)).map(([id]) => id));
+  const sweep = sweepId(folder.dir);
+  const pending = new Map(collector.pending().map((s) => [jobId(sweep, s.key), s]));
+  const badResults = new Map<string, number>();
+  const notice = (text: string) => options.onNotice?.(escapeText(text, 300));
+  let lost: UserError | undefined;
+  let wake: () => void = () => {};
+  const onEnd = () => {
+    lost = new UserError(
+      `lost the connection to Redis at ${redactUrl(options.url)}; ${collector.outcome().records.length} of ${specs.length} runs are kept in ${folder.resultsPath}; the queued runs stay in Redis: run the same command to resume`,
+    );
+    wake();
+  };
+  connection.on('end', onEnd);
+  const onAbort = () => wake();
+  options.signal?.addEventListener('abort', onAbort);
+  events.on('completed', () => wake());
+  events.on('failed', () => wake());
+
+  const add = (ids: string[]) =>
+    queue.addBulk(ids.map((id) => ({ name: 'run', data: { seqTagVersion: VERSION, spec: pending.get(id)! }, opts: jobOptions(id) })));
+
+  /** One look at one job; records it when it is finished. */
+  const check = async (id: string, spec: RunSpec, vanished: string[]): Promise<void> => {
+    const seen = await inspectJob(queue, id, spec);
+    if (seen.kind === 'pending') return;
+    if (seen.kind === 'vanished') return void vanished.push(id);
+    if (seen.kind === 'bad') {
+      const bad = (badResults.get(id) ?? 0) + 1;
+      badResults.set(id, bad);
+      if (bad < ATTEMPTS) {
+        notice(`a result from the queue for ${spec.label} · seed ${spec.seed} was refused (${seen.why}); the run is queued again (${bad} of ${ATTEMPTS} bad results)`);
+        await seen.job.remove().catch(() => {});
+        await add([id]);
+        return;
+      }
+    }
+    const outcome =
+      seen.kind === 'done'
+        ? seen.data
+        : seen.kind === 'bad'
+          ? failedOutcome(`the queue returned ${ATTEMPTS} results that are not this run's: ${seen.why}`)
+          : failedOutcome(escapeText(seen.reason, MAX_ERROR_LENGTH));
+    pending.delete(id);
+    await collector.record(spec, outcome);
+    if (collector.writeError) return;
+    await Job.fromId(queue, id)
+      .then((job) => job?.remove())
+      .catch(() => {});
+  };
+
+  let lastAnswer = Date.now();
+  let silent = false;
+  const watchdog = setInterval(() => {
+    if (!silent && Date.now() - lastAnswer > SILENT_REDIS_MS) {
+      silent = true;
+      notice(`Redis at ${redactUrl(options.url)} has not answered for ${SILENT_REDIS_MS / 1000} s (paused, or overloaded?); waiting for it: Ctrl-C stops, and the same command resumes`);
+    }
+  }, 1000);
   try {
-    return await new Promise((resolvePromise, reject) => {
-      let writes = Promise.resolve();
-      let lost: Error | undefined;
-      const finish = () => {
-        clearInterval(poller);
-        options.signal?.removeEventListener('abort', finish);
-        void writes.then(() => {
-          if (lost) reject(lost);
-          else resolvePromise({ records: specs.map((s) => results.get(s.key)).filter((r): r is RunRecord => !!r), interrupted: pending.size > 0, stored });
-        });
-      };
-      // Writes one job's outcome once: the record goes to results.jsonl (fsynced), then the job leaves Redis.
-      const settle = (id: string, job: Job<JobData, RunRecord> | undefined, state: string) => {
-        const spec = bySpec.get(id);
-        if (!spec || !pending.has(id) || !job) return;
-        if (state !== 'completed' && state !== 'failed') return;
-        pending.delete(id);
-        const record = state === 'completed' ? { ...revivedRecord(job.returnvalue), key: spec.key } : failedRecord(spec, job.failedReason ?? 'failed');
-        writes = writes.then(async () => {
-          if (lost) return;
-          try {
-            await appendRecord(file, record);
-          } catch (err) {
-            lost = new UserError(
-              `cannot write ${file}: ${describeFsError(err)}; ${done} of ${specs.length} runs are kept whole in it; make room and run the same command to resume`,
-            );
-            return finish();
-          }
-          results.set(spec.key, record);
-          options.onRecord?.(record, ++done, specs.length, false);
-          await job.remove().catch(() => {});
-          if (pending.size === 0) finish();
-        });
-      };
-      const lookUp = async (id: string) => {
-        const job = await Job.fromId<JobData, RunRecord>(queue, id);
-        return { job, state: job ? await job.getState() : 'unknown' };
-      };
-      const check = async (id: string) => {
-        const { job, state } = await lookUp(id);
-        settle(id, job, state);
-      };
-      const poll = () => Promise.all([...pending].map(check)).catch(() => {});
-      // Events bring results at once; the poll catches any event missed while (re)connecting.
-      events.on('completed', ({ jobId: id }) => void check(id).catch(() => {}));
-      events.on('failed', ({ jobId: id }) => void check(id).catch(() => {}));
-      const poller = setInterval(() => void poll(), 2000);
-      connection.on('end', () => {
-        lost = new UserError(
-          `lost the connection to Redis at ${redactUrl(options.url)}; ${done} of ${specs.length} runs are kept in ${file}; the queued runs stay in Redis: run the same command to resume`,
+    // Collect what finished while no coordinator ran; retry what failed then; queue the rest.
+    const start = [...pending];
+    const fresh: string[] = [];
+    for (const [id] of start) {
+      const state = await queue.getJobState(id);
+      if (state === 'unknown') fresh.push(id);
+      else if (state === 'failed') {
+        const job = await Job.fromId<JobData, unknown>(queue, id);
+        if (job?.data?.seqTagVersion === VERSION) await job.retry('failed').catch(() => {});
+      }
+    }
+    if (fresh.length) await add(fresh);
+    lastAnswer = Date.now();
+    while (pending.size && !lost && !collector.writeError && !options.signal?.aborted) {
+      const vanished: string[] = [];
+      for (const [id, spec] of [...pending]) {
+        if (lost || collector.writeError || options.signal?.aborted) break;
+        await check(id, spec, vanished);
+      }
+      lastAnswer = Date.now();
+      if (silent) notice(`Redis at ${redactUrl(options.url)} answers again`);
+      silent = false;
+      if (vanished.length && !lost) {
+        notice(
+          `${vanished.length} queued ${vanished.length === 1 ? 'run' : 'runs'} vanished from Redis (emptied by FLUSHALL, or restarted without persistence?); queued again`,
         );
-        pending.clear();
-        finish();
-      });
-      options.signal?.addEventListener('abort', finish);
-      if (pending.size === 0) return finish();
-      void (async () => {
-        // Collect what finished while no coordinator ran; retry what failed then; queue the rest.
-        for (const id of pending) {
-          const { job, state } = await lookUp(id);
-          if (job && state === 'failed' && job.data.seqTagVersion === VERSION) await job.retry('failed');
-          else if (job && state === 'completed') settle(id, job, state);
-        }
-        await queue.addBulk(
-          [...pending].map((id) => ({
-            name: 'run',
-            data: { seqTagVersion: VERSION, spec: bySpec.get(id)! },
-            opts: { jobId: id, attempts: ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false },
-          })),
-        );
-      })().catch((err: Error) => {
-        lost = new UserError(`cannot queue the runs on ${redactUrl(options.url)}: ${err.message}`);
-        pending.clear();
-        finish();
-      });
-    });
+        await add(vanished);
+      }
+      if (pending.size) await new Promise<void>((r) => ((wake = r), setTimeout(r, options.pollMs ?? 2000)));
+    }
+  } catch (err) {
+    if (!lost && !(err instanceof UserError)) throw new UserError(`cannot use the queue on ${redactUrl(options.url)}: ${escapeText((err as Error).message, 200)}`);
+    if (!lost) throw err;
   } finally {
+    clearInterval(watchdog);
+    connection.off('end', onEnd);
+    options.signal?.removeEventListener('abort', onAbort);
     await events.close().catch(() => {});
     await queue.close().catch(() => {});
     eventsConnection.disconnect();
     connection.disconnect();
   }
+  await collector.flushed();
+  if (lost) throw lost;
+  return collector.outcome();
 }
 
 /** Forked sweep-worker processes, one run each at a time: the same training code as a local sweep. */
@@ -215,16 +265,17 @@ class ProcessPool {
   private readonly all = new Set<ChildProcess>();
   constructor(private readonly backend: BackendChoice) {}
 
-  run(spec: RunSpec): Promise<RunRecord> {
+  /** Trains `spec` in a process of the pool; rejects if that process dies (or is killed by `kill`). */
+  run(spec: RunSpec): Promise<unknown> {
     const child = this.idle.pop() ?? this.spawn();
     return new Promise((resolveRun, reject) => {
       const onExit = (code: number | null, signal: string | null) =>
         reject(new Error(`worker process ${signal ? `killed by ${signal}` : `exited with code ${code}`}`));
       child.once('exit', onExit);
-      child.once('message', (record: RunRecord) => {
+      child.once('message', (outcome: unknown) => {
         child.off('exit', onExit);
         this.idle.push(child);
-        resolveRun(record);
+        resolveRun(outcome);
       });
       child.send({ spec, backend: this.backend });
     });
@@ -240,30 +291,43 @@ class ProcessPool {
     return child;
   }
 
+  /** Lets idle processes exit. */
   close(): void {
     for (const child of this.all) if (child.connected) child.disconnect();
   }
+
+  /** Stops every process now, the busy ones too. */
+  kill(): void {
+    for (const child of this.all) child.kill('SIGKILL');
+  }
 }
+
+export type WorkerEvent = { kind: 'start' | 'done' | 'refused' | 'failed' | 'released'; run: string; detail?: string };
 
 export interface QueueWorkerOptions {
   url: string;
   jobs: number;
   backend: BackendChoice;
   lockSeconds?: number;
-  /** Checks a job's run spec before anything runs; throws to refuse it (never retried). */
+  /** Checks a job's run spec before anything runs (the command line's own checks, and the worker's budget); throws to refuse it (never retried). */
   validate: (spec: unknown) => RunSpec;
-  onEvent?: (event: { kind: 'start' | 'done' | 'refused' | 'failed'; key: string; detail?: string }) => void;
+  /** What happens, with every text that came from Redis escaped and cut (../report/format.ts escapeText). */
+  onEvent?: (event: WorkerEvent) => void;
 }
 
 /**
  * A running worker: `closed` settles when it stops (Redis lost → rejects); `stop` lets the current
- * runs finish; `abandon` stops their processes at once (their locks expire and other workers retry them).
+ * runs finish; `release` stops them now and hands them back to the queue, where another worker takes
+ * them at once (not after the stalled check).
  */
 export interface QueueWorker {
   closed: Promise<void>;
   stop(): Promise<void>;
-  abandon(): void;
+  release(): Promise<void>;
 }
+
+/** Refusal reasons are stored in Redis and printed: short, and free of control characters. */
+const refusal = (reason: string) => new UnrecoverableError(escapeText(reason, MAX_ERROR_LENGTH));
 
 /**
  * Takes runs from the queue, up to `jobs` at a time, each in its own process. A job of another seq-tag
@@ -273,35 +337,50 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const connection = await connectRedis(options.url);
   const pool = new ProcessPool(options.backend);
   const lock = (options.lockSeconds ?? DEFAULT_LOCK_SECONDS) * 1000;
-  const worker = new Worker<JobData, RunRecord>(
+  let releasing = false;
+  const emit = (event: WorkerEvent) => options.onEvent?.({ ...event, run: escapeText(event.run, 120), detail: event.detail && escapeText(event.detail, 300) });
+  const worker = new Worker<JobData, unknown>(
     QUEUE_NAME,
-    async (job) => {
-      const key = String((job.data?.spec as RunSpec | undefined)?.key ?? job.id);
-      if (job.data?.seqTagVersion !== VERSION) {
-        const reason = `refused by a seq-tag ${VERSION} worker: the run was queued by seq-tag ${String(job.data?.seqTagVersion)}, and results must not mix versions; run workers of the coordinator's version`;
-        options.onEvent?.({ kind: 'refused', key, detail: reason });
-        throw new UnrecoverableError(reason);
+    async (job, token) => {
+      const data = job.data as Partial<JobData> | undefined;
+      const named = `job ${String(job.id)}`;
+      if (data?.seqTagVersion !== VERSION) {
+        const reason = `refused by a seq-tag ${VERSION} worker: the run was queued by seq-tag ${escapeText(String(data?.seqTagVersion), 40)}, and results must not mix versions; run workers of the coordinator's version`;
+        emit({ kind: 'refused', run: named, detail: reason });
+        throw refusal(reason);
       }
       let spec: RunSpec;
       try {
-        spec = options.validate(job.data.spec);
+        spec = options.validate(data.spec);
       } catch (err) {
-        const reason = `refused: not a valid seq-tag run (${(err as Error).message})`;
-        options.onEvent?.({ kind: 'refused', key, detail: reason });
-        throw new UnrecoverableError(reason);
+        const reason = `refused: ${(err as Error).message}`;
+        emit({ kind: 'refused', run: named, detail: reason });
+        throw refusal(reason);
       }
-      options.onEvent?.({ kind: 'start', key });
-      const record = await pool.run(spec);
-      options.onEvent?.({ kind: 'done', key, detail: record.status });
-      return portableRecord(record);
+      const run = `${spec.label} · seed ${spec.seed}`;
+      emit({ kind: 'start', run });
+      try {
+        const outcome = await pool.run(spec);
+        emit({ kind: 'done', run, detail: String((outcome as { status?: unknown })?.status) });
+        return portable(outcome as object);
+      } catch (err) {
+        if (!releasing) throw err;
+        // Handed back: waiting again at once for any worker (this one is closing and takes no more).
+        await job.moveToWait(token);
+        emit({ kind: 'released', run });
+        throw new WaitingError();
+      }
     },
     { connection, concurrency: options.jobs, lockDuration: lock, stalledInterval: lock, maxStalledCount: STALLED_LIMIT },
   );
-  worker.on('failed', (job, err) => options.onEvent?.({ kind: 'failed', key: String(job?.data?.spec?.key ?? job?.id), detail: err.message }));
+  worker.on('failed', (job, err) => {
+    if (err instanceof UnrecoverableError) return; // said as it was refused
+    emit({ kind: 'failed', run: `job ${String(job?.id)}`, detail: err.message });
+  });
   worker.on('error', () => {}); // connection trouble: reported through 'end' below
   const closed = new Promise<void>((resolveClosed, reject) => {
     connection.on('end', () => {
-      pool.close();
+      pool.kill();
       // Force-close: BullMQ's own blocking connection would otherwise retry forever and keep the process alive.
       void worker.close(true).catch(() => {});
       reject(new UserError(`lost the connection to Redis at ${redactUrl(options.url)}; the runs in progress go back to the queue when their locks expire`));
@@ -315,9 +394,11 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   return {
     closed,
     stop: () => worker.close(),
-    abandon: () => {
-      pool.close();
-      void worker.close(true).catch(() => {});
+    release: async () => {
+      releasing = true;
+      const closing = worker.close();
+      pool.kill();
+      await closing;
     },
   };
 }

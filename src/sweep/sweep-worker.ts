@@ -5,11 +5,11 @@
  */
 import { initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
-import type { RunRecord, RunSpec } from './sweep.js';
+import { failedOutcome, type RunOutcome, type RunSpec } from './records.js';
 
 let backend: BackendInfo | undefined;
 
-async function run(spec: RunSpec, choice: BackendChoice): Promise<RunRecord> {
+async function run(spec: RunSpec, choice: BackendChoice): Promise<RunOutcome> {
   backend ??= await initBackend(choice);
   const started = performance.now();
   const experiment = createExperiment(spec.config);
@@ -18,9 +18,6 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunRecord> {
     const result = await runExperiment(experiment, { threads: 1 });
     const evaluation = result.divergence ? undefined : evaluateOnHeldOut(experiment.model, spec.config, HELD_OUT_SIZE, spec.seed);
     return {
-      key: spec.key,
-      label: spec.label,
-      seed: spec.seed,
       status: result.divergence ? 'diverged' : 'ok',
       epochs: result.epochs,
       divergence: result.divergence,
@@ -39,14 +36,13 @@ process.on('disconnect', () => process.exit(0));
 process.on('SIGINT', () => {});
 
 async function answer(message: { spec: RunSpec; backend: BackendChoice }): Promise<void> {
-  let record: RunRecord;
+  let outcome: RunOutcome;
   try {
-    record = await run(message.spec, message.backend);
+    outcome = await run(message.spec, message.backend);
   } catch (err) {
-    const { key, label, seed } = message.spec;
-    record = { key, label, seed, status: 'failed', epochs: [], seconds: 0, error: (err as Error).message.split('\n')[0] };
+    outcome = failedOutcome((err as Error).message.split('\n')[0]);
   }
-  if (process.connected) process.send!(record);
+  if (process.connected) process.send!(outcome);
 }
 
 process.on('message', (message: { spec: RunSpec; backend: BackendChoice }) => void answer(message));

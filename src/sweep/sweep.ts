@@ -1,194 +1,130 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFile, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BackendChoice } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { describeFsError, UserError } from '../errors.js';
-import { appendLine } from '../storage/files.js';
 import type { Evaluation } from '../task/metrics.js';
-import type { Divergence, EpochRecord } from '../training/train.js';
+import type { SweepFolder } from './folder.js';
+import { checkOutcome, failedOutcome, recordFor, type RunOutcome, type RunRecord, type RunSpec } from './records.js';
 
-/** One training run of a sweep: a configuration (named by its label) with one seed. */
-export interface RunSpec {
-  /** Identifies the run across invocations: the label, the seed and a hash of the full config. */
-  key: string;
-  label: string;
-  seed: number;
-  config: Config;
-}
-
-export type RunStatus = 'ok' | 'diverged' | 'failed';
-
-/** What a run produced; one JSON line of results.jsonl. */
-export interface RunRecord {
-  key: string;
-  label: string;
-  seed: number;
-  status: RunStatus;
-  /** Completed epochs (a run the NaN guard stopped has fewer than asked). */
-  epochs: EpochRecord[];
-  divergence?: Divergence;
-  /** Held-out evaluation of runs that did not diverge. */
-  evaluation?: Evaluation;
-  seconds: number;
-  backend?: string;
-  /** Why a failed run failed (a worker crash, an exception). */
-  error?: string;
-}
-
-export const RESULTS_FILE = 'results.jsonl';
-
-export function runKey(label: string, config: Config): string {
-  const hash = createHash('sha1').update(JSON.stringify(config)).digest('hex').slice(0, 12);
-  return `${label}|seed=${config.seed}|${hash}`;
-}
-
-/** Every configuration × every seed, in that order. */
-export function expandRuns(configs: { label: string; config: Omit<Config, 'seed'> }[], seeds: number[]): RunSpec[] {
-  return configs.flatMap(({ label, config }) =>
-    seeds.map((seed) => {
-      const full = { ...config, seed };
-      return { key: runKey(label, full), label, seed, config: full };
-    }),
-  );
-}
-
-/** What results.jsonl held: the records by key, and the lines that could not be read. */
-export interface StoredRecords {
-  records: Map<string, RunRecord>;
-  /** A half-written last line (a crash mid-append by an older seq-tag): removed, its run done again. */
-  tornTail: boolean;
-  /** Unreadable lines elsewhere in the file: kept as they are, ignored. */
-  badLines: number;
-}
-
-/** JSON has no NaN or Infinity: records spell them as strings, in results.jsonl and on the queue. */
-const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
-const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
-
-/** A record as plain JSON data (non-finite numbers as strings), for a transport that would turn NaN into null. */
-export function portableRecord(record: RunRecord): RunRecord {
-  return JSON.parse(JSON.stringify(record, spellNumber)) as RunRecord;
-}
-
-/** The inverse of portableRecord. */
-export function revivedRecord(data: RunRecord): RunRecord {
-  return JSON.parse(JSON.stringify(data), reviveNumber) as RunRecord;
-}
-
-function parseRecord(line: string): RunRecord | undefined {
-  try {
-    const record = JSON.parse(line, reviveNumber) as RunRecord;
-    return record && typeof record.key === 'string' ? record : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Called as each run finishes (or is found already done), with how many are done in all. */
+export type OnRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => void;
 
 /**
- * Reads the records already in `file`. Failed runs are not kept (they run again). A torn last line
- * is cut off the file, so that the next append starts on a line of its own.
+ * The one place a sweep turns outcomes into records: each run's outcome is checked against its
+ * spec (anything else becomes a failed run saying why), written to results.jsonl as one whole line
+ * (if this process still holds the folder), and only then counted. Used by the local pool and the
+ * queue coordinator alike.
  */
-export async function readRecords(file: string): Promise<StoredRecords> {
-  const stored: StoredRecords = { records: new Map(), tornTail: false, badLines: 0 };
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return '';
-    throw err;
-  });
-  const lines = text.split('\n');
-  const last = lines.pop() ?? '';
-  if (last !== '') {
-    // No newline at the end: the last append did not finish.
-    stored.tornTail = true;
-    await truncate(file, Buffer.byteLength(text) - Buffer.byteLength(last));
-  }
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    const record = parseRecord(line);
-    if (!record) stored.badLines++;
-    else if (record.status !== 'failed') stored.records.set(record.key, record);
-  }
-  return stored;
-}
+export class Collector {
+  readonly results = new Map<string, RunRecord>();
+  private done = 0;
+  private writes = Promise.resolve();
+  /** The first write that failed (disk full, lock lost): nothing is written after it. */
+  writeError: unknown;
 
-function recordLine(record: RunRecord): string {
-  return `${JSON.stringify(record, spellNumber)}\n`;
-}
+  constructor(
+    readonly specs: RunSpec[],
+    private readonly folder: SweepFolder,
+    private readonly onRecord?: OnRecord,
+  ) {}
 
-/** Appends one record to results.jsonl as one whole, fsynced line. */
-export async function appendRecord(file: string, record: RunRecord): Promise<void> {
-  await appendLine(file, recordLine(record));
+  /** Takes the runs results.jsonl already holds. */
+  resume(previous: Map<string, RunRecord>): void {
+    for (const spec of this.specs) {
+      const record = previous.get(spec.key);
+      if (!record) continue;
+      this.results.set(spec.key, record);
+      this.onRecord?.(record, ++this.done, this.specs.length, true);
+    }
+  }
+
+  pending(): RunSpec[] {
+    return this.specs.filter((s) => !this.results.has(s.key));
+  }
+
+  /** Records `data` (unchecked) as the outcome of `spec`; settles once it is on disk (or failed to get there, see writeError). */
+  record(spec: RunSpec, data: unknown): Promise<void> {
+    let outcome: RunOutcome;
+    try {
+      outcome = checkOutcome(data, spec);
+    } catch (err) {
+      outcome = failedOutcome(`the worker's result was refused: ${(err as Error).message}`);
+    }
+    const record = recordFor(spec, outcome);
+    this.writes = this.writes.then(async () => {
+      if (this.writeError || this.results.has(spec.key)) return;
+      try {
+        await this.folder.appendRecord(record);
+      } catch (err) {
+        this.writeError = err;
+        return;
+      }
+      this.results.set(spec.key, record);
+      this.onRecord?.(record, ++this.done, this.specs.length, false);
+    });
+    return this.writes;
+  }
+
+  /** Waits for every write; throws the first write error in words. */
+  async flushed(): Promise<void> {
+    await this.writes;
+    if (!this.writeError) return;
+    if (this.writeError instanceof UserError) throw this.writeError;
+    throw new UserError(
+      `cannot write ${this.folder.resultsPath}: ${describeFsError(this.writeError)}; the sweep stopped with ${this.done} of ${this.specs.length} runs kept whole in it; make room and run the same command to resume`,
+    );
+  }
+
+  /** The records in spec order, and whether some run has none. */
+  outcome(): { records: RunRecord[]; interrupted: boolean } {
+    const records = this.specs.map((s) => this.results.get(s.key)).filter((r): r is RunRecord => r !== undefined);
+    return { records, interrupted: records.length < this.specs.length };
+  }
 }
 
 export interface SweepOptions {
   jobs: number;
-  outDir: string;
   backend: BackendChoice;
-  /** Called as each run finishes (or is found already done), with how many are done in all. */
-  onRecord?: (record: RunRecord, done: number, total: number, resumed: boolean) => void;
+  onRecord?: OnRecord;
   /** Aborting stops the workers; finished runs are kept, the runs in progress are dropped. */
   signal?: AbortSignal;
-  /** The worker module; tests substitute one that crashes. */
-  workerPath?: string;
+  /** The worker module; tests substitute one that crashes or lies. */
+  workerPath?: string | URL;
 }
 
 export interface SweepResult {
   /** In spec order; missing entries when interrupted. */
   records: RunRecord[];
   interrupted: boolean;
-  stored: Omit<StoredRecords, 'records'>;
 }
 
 const DEFAULT_WORKER = new URL('./sweep-worker.js', import.meta.url);
 
 /**
- * Runs every spec in parallel worker processes (one training each at a time) and appends each
- * record to `outDir/results.jsonl` the moment it finishes (one whole line, fsynced), so an
- * interrupted sweep keeps every finished run, and running it again skips them. A worker that dies
- * fails its run (recorded, not retried) and is replaced; the sweep never hangs on it. A write that
- * fails (disk full) stops the sweep with a UserError; the file keeps only whole records.
+ * Runs every spec not yet in the folder's results.jsonl in parallel worker processes (one training
+ * each at a time) and appends each record the moment it finishes, so an interrupted sweep keeps
+ * every finished run and running it again skips them. A worker that dies fails its run (recorded,
+ * not retried) and is replaced; the sweep never hangs on it. A write that fails (disk full, the
+ * folder's lock lost) stops the sweep with a UserError; the file keeps only whole records.
  */
-export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise<SweepResult> {
-  const file = join(options.outDir, RESULTS_FILE);
-  const { records: previous, ...stored } = await readRecords(file);
-  const results = new Map<string, RunRecord>();
-  let done = 0;
-  for (const spec of specs) {
-    const record = previous.get(spec.key);
-    if (record) {
-      results.set(spec.key, record);
-      options.onRecord?.(record, ++done, specs.length, true);
-    }
-  }
-  const queue = specs.filter((s) => !results.has(s.key));
+export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: Map<string, RunRecord>, options: SweepOptions): Promise<SweepResult> {
+  const collector = new Collector(specs, folder, options.onRecord);
+  collector.resume(previous);
+  const queue = collector.pending();
   const workerPath = options.workerPath ?? DEFAULT_WORKER;
   const children = new Set<ChildProcess>();
   let stopping = false;
-  let writeError: unknown;
-  let writes = Promise.resolve();
 
   const stopAll = () => {
     stopping = true;
     queue.length = 0;
     for (const child of children) child.kill('SIGKILL');
   };
-  const finish = (record: RunRecord) => {
-    results.set(record.key, record);
-    writes = writes.then(async () => {
-      if (writeError) return;
-      try {
-        await appendRecord(file, record);
-        options.onRecord?.(record, ++done, specs.length, false);
-      } catch (err) {
-        writeError = err;
-        results.delete(record.key);
-        stopAll();
-      }
+  const finish = (spec: RunSpec, data: unknown) =>
+    void collector.record(spec, data).then(() => {
+      if (collector.writeError) stopAll();
     });
-  };
-  const onAbort = () => stopAll();
-  options.signal?.addEventListener('abort', onAbort);
+  options.signal?.addEventListener('abort', stopAll);
 
   const runWorker = (): Promise<void> =>
     new Promise((resolveWorker) => {
@@ -209,9 +145,10 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
         children.add(child);
         let stderr = '';
         child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-        child.on('message', (record: RunRecord) => {
+        child.on('message', (data: unknown) => {
+          if (!current) return;
+          finish(current, data);
           current = undefined;
-          finish(record);
           next();
         });
         child.on('exit', (code, signal) => {
@@ -219,15 +156,7 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
           if (current && !stopping) {
             const why = signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
             const lastLine = stderr.trim().split('\n').at(-1);
-            finish({
-              key: current.key,
-              label: current.label,
-              seed: current.seed,
-              status: 'failed',
-              epochs: [],
-              seconds: (performance.now() - started) / 1000,
-              error: lastLine ? `${why}: ${lastLine}` : why,
-            });
+            finish(current, failedOutcome(lastLine ? `${why}: ${lastLine}` : why, (performance.now() - started) / 1000));
             current = undefined;
             if (queue.length) {
               spawn();
@@ -245,17 +174,11 @@ export async function runSweep(specs: RunSpec[], options: SweepOptions): Promise
   const workers = Math.max(1, Math.min(options.jobs, queue.length));
   try {
     if (queue.length) await Promise.all(Array.from({ length: workers }, runWorker));
-    await writes;
+    await collector.flushed();
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    options.signal?.removeEventListener('abort', stopAll);
   }
-  if (writeError) {
-    throw new UserError(
-      `cannot write ${file}: ${describeFsError(writeError)}; the sweep stopped with ${done} of ${specs.length} runs kept whole in it; make room and run the same command to resume`,
-    );
-  }
-  const interrupted = specs.some((s) => !results.has(s.key));
-  return { records: specs.map((s) => results.get(s.key)).filter((r): r is RunRecord => r !== undefined), interrupted, stored };
+  return collector.outcome();
 }
 
 /** One configuration's results across its seeds. Rates are over the runs that completed (not failed). */
@@ -287,28 +210,44 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** How close to the floor a final loss must be to count as "predicts the base rate". */
+/** How close to the floor a final loss must be to count as "predicts the base rate"; "learns" needs a loss this far below it. */
 export const FLOOR_MARGIN = 0.02;
 
-/** The verdict in words, from what the runs of one configuration did. */
-export function verdictFor(s: Omit<ConfigSummary, 'verdict' | 'curve'>): string {
+/**
+ * The one rule for a configuration's verdict, from the numbers its row of the table shows:
+ * - NaN: "fixes the NaN" only when the sweep's baseline (the --answers grid's linear head) had NaN
+ *   in its runs; otherwise a configuration without NaN is just "no NaN";
+ * - learning, from the median final loss against the no-skill floor: "learns" when it is at least
+ *   FLOOR_MARGIN below the floor and the median exact-match is above 0; "learns nothing" within
+ *   FLOOR_MARGIN of the floor; below it with no sequence fully right, said as such; above it, not learned.
+ */
+export function verdictFor(s: Omit<ConfigSummary, 'verdict' | 'curve'>, baselineHadNaN = false): string {
   const completed = s.runs - s.failed;
   if (completed === 0) return 'every run failed to complete';
   const diverged = Math.round(s.divergedAny * completed);
-  if (diverged === completed) return 'does not fix the NaN';
-  if (diverged > 0) return `fixes the NaN in only ${completed - diverged} of ${completed} runs`;
-  if (!s.finalLoss || s.floor === null) return 'no NaN';
+  if (diverged === completed) return baselineHadNaN ? 'does not fix the NaN' : 'diverges (NaN) in every run';
+  if (diverged > 0) return baselineHadNaN ? `fixes the NaN in only ${completed - diverged} of ${completed} runs` : `diverges in ${diverged} of ${completed} runs`;
+  const lead = baselineHadNaN ? 'fixes the NaN' : 'no NaN';
+  if (!s.finalLoss || s.floor === null) return lead;
   const gap = s.finalLoss.median - s.floor;
   if (gap > FLOOR_MARGIN) {
-    return s.probabilisticHead ? 'no NaN, but loss still above the floor (not learned yet)' : 'hides the NaN; loss worse than predicting the base rate';
+    if (s.probabilisticHead) return `${lead}, but loss still above the floor (not learned yet)`;
+    return baselineHadNaN ? 'hides the NaN; loss worse than predicting the base rate' : 'no NaN, but loss worse than predicting the base rate';
   }
-  if (gap >= -FLOOR_MARGIN) return 'no NaN, but learns nothing: loss at the floor (predicts the base rate)';
-  const exact = s.exactMatch === null ? '' : ` (exact-match ${(100 * s.exactMatch).toFixed(1)}%)`;
-  return `fixes the NaN and learns${exact}`;
+  if (gap >= -FLOOR_MARGIN) return `${lead}, but learns nothing: loss at the floor (predicts the base rate)`;
+  const exact = `exact-match ${(100 * (s.exactMatch ?? 0)).toFixed(1)}%`;
+  if (!s.exactMatch) return `${lead}; loss below the floor, but no sequence fully right (${exact})`;
+  return `${lead} and learns (${exact})`;
 }
 
-/** Aggregates records per configuration label, in the order the labels first appear. */
-export function summarize(records: RunRecord[], activationOf: (label: string) => Config['activation']): ConfigSummary[] {
+/**
+ * Aggregates records per configuration label, in the order the labels first appear. `baseline`
+ * names the configuration the others are judged against for "fixes the NaN" (the --answers grid's
+ * linear head); without one, no verdict claims a fix.
+ */
+export function summarize(records: RunRecord[], activationOf: (label: string) => Config['activation'], baseline?: string): ConfigSummary[] {
+  const baselineRuns = records.filter((r) => r.label === baseline && r.status !== 'failed');
+  const baselineHadNaN = baselineRuns.some((r) => r.divergence !== undefined);
   const labels = [...new Set(records.map((r) => r.label))];
   return labels.map((label) => {
     const runs = records.filter((r) => r.label === label);
@@ -337,6 +276,6 @@ export function summarize(records: RunRecord[], activationOf: (label: string) =>
       f1: med((e) => e.f1),
       secondsPerRun: completed.length ? median(completed.map((r) => r.seconds)) : 0,
     };
-    return { ...summary, verdict: verdictFor(summary), curve };
+    return { ...summary, verdict: verdictFor(summary, baselineHadNaN && label !== baseline), curve };
   });
 }

@@ -1,0 +1,186 @@
+// What a sweep run is and what it produced, checked wherever it comes from: a local worker process,
+// a queue worker through Redis, or a line of results.jsonl. Nothing unchecked becomes a record.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { configSchema } from '../cli/flags.js';
+import type { Config } from '../model/config.js';
+import type { Evaluation } from '../task/metrics.js';
+import type { Divergence, EpochRecord } from '../training/train.js';
+import { VERSION } from '../version.js';
+
+/** One training run of a sweep: a configuration (named by its label) with one seed. */
+export interface RunSpec {
+  /** Identifies the run across invocations: the label, the seed and a hash of the full config. */
+  key: string;
+  label: string;
+  seed: number;
+  config: Config;
+}
+
+export type RunStatus = 'ok' | 'diverged' | 'failed';
+
+/** What training one spec gave: all a worker reports. */
+export interface RunOutcome {
+  status: RunStatus;
+  /** Completed epochs (a run the NaN guard stopped has fewer than asked). */
+  epochs: EpochRecord[];
+  divergence?: Divergence;
+  /** Held-out evaluation of runs that did not diverge. */
+  evaluation?: Evaluation;
+  seconds: number;
+  backend?: string;
+  /** Why a failed run failed (a worker crash, an exception, a refusal). */
+  error?: string;
+}
+
+/** One line of results.jsonl: the run (its whole configuration) and its outcome, with the seq-tag and engine that produced it. */
+export interface RunRecord extends RunOutcome, RunSpec {
+  seqTagVersion: string;
+  engine: string;
+}
+
+export function runKey(label: string, config: Config): string {
+  const hash = createHash('sha1').update(JSON.stringify(config)).digest('hex').slice(0, 12);
+  return `${label}|seed=${config.seed}|${hash}`;
+}
+
+/** Every configuration × every seed, in that order. */
+export function expandRuns(configs: { label: string; config: Omit<Config, 'seed'> }[], seeds: number[]): RunSpec[] {
+  return configs.flatMap(({ label, config }) =>
+    seeds.map((seed) => {
+      const full = { ...config, seed } as Config;
+      return { key: runKey(label, full), label, seed, config: full };
+    }),
+  );
+}
+
+/** Errors longer than this are cut: a record is one line a person can read. */
+export const MAX_ERROR_LENGTH = 500;
+
+// JSON has no NaN or Infinity: a loss may be either, so numbers here are any JS number.
+const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
+const rate = z.number().min(0).max(1);
+const epochSchema = z.object({ epoch: z.number().int().min(1), loss: anyNumber, seconds: z.number().min(0) }).strict();
+const divergenceSchema = z
+  .object({ epoch: z.number().int().min(1), batch: z.number().int().min(1), loss: anyNumber, symptom: z.enum(['nan', 'infinite', 'clip-bound']) })
+  .strict();
+const evaluationSchema = z
+  .object({
+    sequences: z.number().int().min(1),
+    loss: anyNumber.nullable(),
+    floor: z.number().min(0),
+    tokenAccuracy: rate,
+    baselineAccuracy: rate,
+    exactMatch: rate,
+    precision: rate,
+    recall: rate,
+    f1: rate,
+    recallFirst: rate,
+    recallSecond: rate,
+  })
+  .strict();
+const outcomeShape = {
+  status: z.enum(['ok', 'diverged', 'failed']),
+  epochs: z.array(epochSchema).max(100_000),
+  divergence: divergenceSchema.optional(),
+  evaluation: evaluationSchema.optional(),
+  seconds: z.number().min(0),
+  backend: z.string().max(40).optional(),
+  error: z.string().max(MAX_ERROR_LENGTH).optional(),
+};
+const outcomeSchema = z.object(outcomeShape).strict();
+const recordSchema = z
+  .object({
+    ...outcomeShape,
+    key: z.string().max(2000),
+    label: z.string().max(1000),
+    seed: z.number().int(),
+    config: configSchema,
+    seqTagVersion: z.string().max(40),
+    engine: z.string().max(200),
+  })
+  .strict();
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue.path.join('.') || 'record'}: ${issue.message}`;
+}
+
+/** Whether an outcome is one that training `config` can produce; the reason why not, or undefined. */
+function inconsistency(outcome: RunOutcome, config: Config): string | undefined {
+  const { status, epochs, divergence, evaluation, error } = outcome;
+  if (epochs.length > config.epochs) return `${epochs.length} epochs for a run of ${config.epochs}`;
+  if (epochs.some((e, k) => e.epoch !== k + 1)) return 'epochs are not numbered 1, 2, …';
+  if (status === 'failed') return error === undefined ? 'a failed run without its error' : undefined;
+  if (status === 'diverged') return divergence && divergence.epoch <= config.epochs ? undefined : 'a diverged run without its divergence';
+  if (divergence) return 'an ok run with a divergence';
+  if (epochs.length !== config.epochs) return `an ok run with ${epochs.length} of ${config.epochs} epochs`;
+  if (!epochs.every((e) => Number.isFinite(e.loss))) return 'an ok run with a non-finite loss';
+  return evaluation ? undefined : 'an ok run without its held-out evaluation';
+}
+
+/** Checks what a worker (or anything claiming to be one) returned for `spec`; throws an Error saying what is wrong. */
+export function checkOutcome(data: unknown, spec: RunSpec): RunOutcome {
+  const parsed = outcomeSchema.safeParse(data);
+  if (!parsed.success) throw new Error(`not a run outcome (${firstIssue(parsed.error)})`);
+  const outcome = data as RunOutcome;
+  const why = inconsistency(outcome, spec.config);
+  if (why) throw new Error(`not a possible outcome of this run (${why})`);
+  return outcome;
+}
+
+/** What trained a sweep run: each run has one thread (a sweep runs a process per core). */
+function engineOf(config: Config): string {
+  if (config.lstm === 'layers') return 'layers engine, float32 (tfjs)';
+  return `fused engine, ${config.dtype === 'float64' ? 'float64 (JavaScript)' : 'float32 (WebAssembly SIMD, 1 thread)'}`;
+}
+
+/** The record of `spec`'s outcome, as this seq-tag writes it. */
+export function recordFor(spec: RunSpec, outcome: RunOutcome): RunRecord {
+  return { key: spec.key, label: spec.label, seed: spec.seed, config: spec.config, seqTagVersion: VERSION, engine: engineOf(spec.config), ...outcome };
+}
+
+/** The outcome of a run that did not complete. */
+export function failedOutcome(reason: string, seconds = 0): RunOutcome {
+  return { status: 'failed', epochs: [], seconds, error: reason.length > MAX_ERROR_LENGTH ? `${reason.slice(0, MAX_ERROR_LENGTH - 1)}…` : reason };
+}
+
+/** JSON has no NaN or Infinity: records spell them as strings, in results.jsonl and on the queue. */
+const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+
+/** An outcome as plain JSON data (non-finite numbers as strings), for a transport that would turn NaN into null. */
+export function portable<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value, spellNumber)) as T;
+}
+
+/** The inverse of portable; anything that is not JSON data comes back as undefined. */
+export function revived(data: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(data), reviveNumber) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordLine(record: RunRecord): string {
+  return `${JSON.stringify(record, spellNumber)}\n`;
+}
+
+/** Reads one line of results.jsonl; throws an Error saying what is wrong with it. */
+export function parseRecordLine(line: string): RunRecord {
+  let data: unknown;
+  try {
+    data = JSON.parse(line, reviveNumber);
+  } catch {
+    throw new Error('not JSON');
+  }
+  const parsed = recordSchema.safeParse(data);
+  if (!parsed.success) throw new Error(firstIssue(parsed.error));
+  // The data as read, not zod's copy: the key hashes the config in the order it was written.
+  const record = data as RunRecord;
+  if (record.seed !== record.config.seed || record.key !== runKey(record.label, record.config)) throw new Error('its key does not match its label and config');
+  const why = inconsistency(record, record.config);
+  if (why) throw new Error(why);
+  return record;
+}
