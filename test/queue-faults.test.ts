@@ -95,7 +95,10 @@ describe('the queue under attack and faults (real redis-server)', () => {
       await rogue.close();
       connection.disconnect();
     }
-    assert.match(c.out(), /a result from the queue for activation=softmax · seed 1 was refused \(not a run outcome \(record: .*\)\); the run is queued again \(1 of 3 bad results\)/);
+    assert.match(
+      c.out(),
+      /a result from the queue for activation=softmax · seed 1 was refused \(not a run outcome \(record: .*\)\); the run is queued again \(1 of 3 bad results\)/,
+    );
     const [record] = assertExactlyOnce(out, 1);
     assert.equal(record.status, 'failed');
     assert.match(record.error!, /^the queue returned 3 results that are not this run's: not a run outcome/);
@@ -167,6 +170,24 @@ describe('the queue under attack and faults (real redis-server)', () => {
     assert.equal(await b.exited, 0, b.out());
   });
 
+  it('Redis paused (SIGSTOP) mid-sweep: the coordinator says it is waiting, then finishes every run once when Redis is back', async () => {
+    const out = tempDir();
+    const c = coordinator(['--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--out', out]);
+    await until('runs queued', () => c.out().includes('queue redis://'), 30);
+    await sleep(1000);
+    redis.server.kill('SIGSTOP');
+    try {
+      await until('the coordinator to say Redis is silent', () => /Redis at .* has not answered for 15 s \(paused, or overloaded\?\); waiting for it/.test(c.out()), 30);
+    } finally {
+      redis.server.kill('SIGCONT');
+    }
+    const w = worker();
+    assert.equal(await c.exited, 0, c.out());
+    assert.match(c.out(), /Redis at .* answers again/);
+    assertExactlyOnce(out, 2);
+    killGroup(w.child);
+  });
+
   it('soak: --answers through the queue with two workers, three times, then with a worker SIGKILLed, then with Redis emptied mid-sweep: every run once, the same table as a local sweep', async () => {
     const grid = ['--answers', '--seeds', '2', ...SMALL, '--json'];
     const local = seqTag(['sweep', ...grid, '--jobs', '2', '--out', tempDir()]);
@@ -194,7 +215,16 @@ describe('the queue under attack and faults (real redis-server)', () => {
     // Redis emptied (FLUSHALL) mid-sweep: the coordinator says so, queues the lost runs again, and finishes.
     out = tempDir();
     c = coordinator([...grid, '--out', out]);
-    await until('some runs recorded', () => Number(spawnSync('sh', ['-c', `wc -l < ${join(out, 'results.jsonl')} 2>/dev/null`]).stdout.toString().trim()) >= 3, 60);
+    await until(
+      'some runs recorded',
+      () =>
+        Number(
+          spawnSync('sh', ['-c', `wc -l < ${join(out, 'results.jsonl')} 2>/dev/null`])
+            .stdout.toString()
+            .trim(),
+        ) >= 3,
+      60,
+    );
     const flush = client();
     await flush.flushall();
     flush.disconnect();

@@ -10,7 +10,8 @@ import { UserError } from '../src/errors.js';
 import type { Evaluation } from '../src/task/metrics.js';
 import { RESULTS_FILE, REJECTED_FILE, SweepFolder } from '../src/sweep/folder.js';
 import { expandRuns, type RunRecord, type RunSpec } from '../src/sweep/records.js';
-import { runSweep, summarize } from '../src/sweep/sweep.js';
+import { FLOOR_MARGIN, runSweep, summarize, verdictFor } from '../src/sweep/sweep.js';
+import { renderSweepTable } from '../src/report/render.js';
 import { VERSION } from '../src/version.js';
 import { seqTag, tempDir } from './helpers.js';
 
@@ -158,7 +159,13 @@ const CONFIGS = [
 ];
 
 /** Runs `specs` into `dir` as the sweep command does: claim the folder, read what is there, run the rest, release. */
-async function sweepInto(dir: string, specs: RunSpec[], workerPath: string, configs = CONFIGS, onRecord?: (r: RunRecord, done: number, total: number, resumed: boolean) => void) {
+async function sweepInto(
+  dir: string,
+  specs: RunSpec[],
+  workerPath: string,
+  configs = CONFIGS,
+  onRecord?: (r: RunRecord, done: number, total: number, resumed: boolean) => void,
+) {
   const folder = await SweepFolder.open(dir, configs);
   try {
     const stored = await folder.readRecords();
@@ -315,5 +322,49 @@ describe('seq-tag sweep (spawned)', () => {
     const run = seqTag(['sweep', '--grid', 'lr=0.1', '--out', join(file, 'out')]);
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^seq-tag: cannot use --out .*: .*a-file is a file; choose a folder path\n$/);
+  });
+});
+
+describe('the verdict rule, on crafted summaries', () => {
+  const base = {
+    label: 'x',
+    probabilisticHead: true,
+    runs: 3,
+    failed: 0,
+    divergedEpoch1: 0,
+    divergedAny: 0,
+    floor: 0.5004,
+    tokenAccuracy: 0.9,
+    f1: 0.5,
+    secondsPerRun: 1,
+  };
+  const loss = (median: number) => ({ median, min: median - 0.001, max: median + 0.001 });
+
+  it('"fixes the NaN" only where the baseline had NaN', () => {
+    const healthy = { ...base, finalLoss: loss(0.3), exactMatch: 0.5 };
+    assert.equal(verdictFor(healthy, true), 'fixes the NaN and learns (exact-match 50.0%)');
+    assert.equal(verdictFor(healthy, false), 'no NaN and learns (exact-match 50.0%)');
+    assert.equal(verdictFor({ ...healthy, divergedAny: 1 }, false), 'diverges (NaN) in every run');
+    assert.equal(verdictFor({ ...healthy, divergedAny: 1 / 3 }, false), 'diverges in 1 of 3 runs');
+  });
+
+  it('"learns" needs a loss at least the margin below the floor and exact-match above 0', () => {
+    const at = (median: number, exactMatch: number) => verdictFor({ ...base, finalLoss: loss(median), exactMatch }, false);
+    assert.equal(at(0.5004 - FLOOR_MARGIN - 0.0001, 0.01), 'no NaN and learns (exact-match 1.0%)');
+    assert.equal(at(0.4883, 0.01), 'no NaN, but learns nothing: loss at the floor (predicts the base rate)', 'within the margin');
+    assert.equal(at(0.4779, 0), 'no NaN; loss below the floor, but no sequence fully right (exact-match 0.0%)');
+    assert.equal(at(0.4779, 0.002), 'no NaN and learns (exact-match 0.2%)');
+    assert.equal(at(0.5004 + FLOOR_MARGIN + 0.0001, 0), 'no NaN, but loss still above the floor (not learned yet)');
+  });
+
+  it("the table shows the loss range at the median's precision, so the median is never outside it", () => {
+    const [s] = summarize(
+      [0.49955, 0.4996, 0.49965].map((l, k) => record('r', k + 1, { epochs: epochs(l), evaluation: evaluation(0) })),
+      () => 'softmax',
+    );
+    const row = renderSweepTable([s], 0.5004).split('\n')[2];
+    const [, median, min, max] = /(\d\.\d{4}) \((\d\.\d{4})–(\d\.\d{4})\)/.exec(row)!.map(Number);
+    assert.ok(min <= median && median <= max, row);
+    assert.match(renderSweepTable([s], 0.5004), /"learns": median final loss at least 0\.02 below the floor and exact-match above 0%/);
   });
 });

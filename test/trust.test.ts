@@ -53,7 +53,10 @@ describe('sweep --out: only new, empty, or the same sweep', () => {
     const before = folderSnapshot(out);
     const other = seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--epochs', '2', '--out', out]);
     assert.equal(other.status, 1);
-    assert.match(other.stderr, /^seq-tag: --out .* holds another sweep: 'activation=softmax' has epochs 1 there and 2 here; choose another --out, or resume it with the grid it was made with\n$/);
+    assert.match(
+      other.stderr,
+      /^seq-tag: --out .* holds another sweep: 'activation=softmax' has epochs 1 there and 2 here; choose another --out, or resume it with the grid it was made with\n$/,
+    );
     const more = seqTag(['sweep', '--grid', 'activation=softmax,linear,relu', '--seeds', '1', ...SMALL, '--out', out]);
     assert.match(more.stderr, /holds another sweep: this grid has 'activation=relu', which that sweep does not/);
     assert.deepEqual(folderSnapshot(out), before, 'refusals change nothing');
@@ -73,7 +76,10 @@ describe('sweep --out: only new, empty, or the same sweep', () => {
     const run = seqTag([...args, '--json']);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(Date.now() - started < 30_000);
-    assert.match(run.stderr, /^seq-tag: line 2 of .*results\.jsonl is not a whole run record \(status: .*\); moved to .*results\.rejected\.jsonl, and its run is done again\n$/);
+    assert.match(
+      run.stderr,
+      /^seq-tag: line 2 of .*results\.jsonl is not a whole run record \(status: .*\); moved to .*results\.rejected\.jsonl, and its run is done again\n$/,
+    );
     assert.equal(lines(file).length, 4);
     assert.equal(JSON.parse(run.stdout).configurations[0].runs, 2);
   });
@@ -112,7 +118,10 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
       utimesSync(join(out, '.seq-tag.lock'), old, old); // as if it had not refreshed it for ten minutes
       const second = seqTag(['sweep', ...SLOW, '--out', out]);
       assert.equal(second.status, 1);
-      assert.match(second.stderr, new RegExp(`^seq-tag: another seq-tag \\(pid ${first.child.pid}\\) is writing to .*; wait for it to finish or choose another --out\\n$`));
+      assert.match(
+        second.stderr,
+        new RegExp(`^seq-tag: another seq-tag \\(pid ${first.child.pid}\\) is writing to .*; wait for it to finish or choose another --out\\n$`),
+      );
     } finally {
       first.child.kill('SIGCONT');
     }
@@ -186,7 +195,10 @@ describe('the grid means what it says', () => {
     const out = join(tempDir(), 'never');
     const neg = seqTag(['sweep', '--grid', 'no-bidirectional=on', '--out', out]);
     assert.equal(neg.status, 2);
-    assert.match(neg.stderr, /^seq-tag: --grid no-bidirectional=on: a grid names switches by their positive name, with on\/off values; use --grid bidirectional=off\n$/);
+    assert.match(
+      neg.stderr,
+      /^seq-tag: --grid no-bidirectional=on: a grid names switches by their positive name, with on\/off values; use --grid bidirectional=off\n$/,
+    );
     assert.match(seqTag(['sweep', '--grid', 'no-nan-guard=on,off', '--out', out]).stderr, /use --grid nan-guard=off,on/);
     const nl = seqTag(['sweep', '--grid', 'activation=soft\nmax', '--out', out]);
     assert.equal(nl.status, 2);

@@ -240,10 +240,18 @@ async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPla
   for (const note of merged) stderr().line(`seq-tag: ${note}`);
   const stored = await folder.readRecords();
   if (stored.tornTail)
-    stderr().line(`seq-tag: ${folder.resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run is done again`);
+    stderr().line(
+      `seq-tag: ${folder.resultsPath} ended in a half-written line (an earlier sweep was cut off mid-write); removed it, and that run is done again`,
+    );
   if (stored.rejected.length) {
     const first = stored.rejected[0];
-    const more = stored.rejected.length > 1 ? ` (and ${plural(stored.rejected.length - 1, 'more line')}: ${stored.rejected.slice(1, 6).map((r) => r.line).join(', ')}${stored.rejected.length > 6 ? ', …' : ''})` : '';
+    const more =
+      stored.rejected.length > 1
+        ? ` (and ${plural(stored.rejected.length - 1, 'more line')}: ${stored.rejected
+            .slice(1, 6)
+            .map((r) => r.line)
+            .join(', ')}${stored.rejected.length > 6 ? ', …' : ''})`
+        : '';
     stderr().line(
       `seq-tag: line ${first.line} of ${folder.resultsPath} is not a whole run record (${escapeText(first.why, 120)})${more}; moved to ${folder.path(REJECTED_FILE)}, and its run is done again`,
     );
@@ -272,7 +280,9 @@ async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPla
     process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
     const queued = flags.queue ? '; the queued runs go on in the workers' : '';
     const why = stop.received ? `${signalName(stop.received)}: ` : '';
-    stderr().line(`\n${why}interrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${folder.resultsPath}${queued}; run the same command to resume`);
+    stderr().line(
+      `\n${why}interrupted: ${records.length} of ${plural(specs.length, 'run')} kept in ${folder.resultsPath}${queued}; run the same command to resume`,
+    );
     return;
   }
 
@@ -305,6 +315,7 @@ async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPla
       `cannot write the sweep's summary into ${flags.out}: ${describeFsError(err)}; every run is kept in ${folder.resultsPath}: make room and run the same command to redo the summary`,
     );
   }
-  if (!flags.json) out.line(`runs: ${folder.resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (!flags.json)
+    out.line(`runs: ${folder.resultsPath} · summary: ${summaryPath} · loss curves: ${svgPath} · ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (failed) stderr().line(`seq-tag: ${plural(failed, 'run')} failed; their errors are in ${folder.resultsPath}`);
 }

@@ -34,7 +34,8 @@ export function validateSpec(spec: unknown, maxRunMinutes = DEFAULT_MAX_RUN_MINU
   }
   // The key is the run's identity in results.jsonl: it must be the one its label and config give (hashed in the sender's key order).
   const raw = spec as RunSpec;
-  if (raw.config.seed !== raw.seed || raw.key !== runKey(raw.label, raw.config)) throw new Error('not a valid seq-tag run (its key does not match its label, seed and config)');
+  if (raw.config.seed !== raw.seed || raw.key !== runKey(raw.label, raw.config))
+    throw new Error('not a valid seq-tag run (its key does not match its label, seed and config)');
   try {
     checkCombination(raw.config);
     affordable(raw.config);
@@ -54,7 +55,7 @@ export function workerCommand(): Command {
     .requiredOption('--queue <url>', 'the Redis the sweep uses: redis://[user:password@]host:6379/0, or rediss:// for TLS')
     .option('--jobs <n>', 'runs at a time, each in its own process (one per core is the most that helps)', parserOf(wholeNumber(1, 64)), 1)
     .addOption(
-      new Option('--max-run-minutes <n>', "refuse a run whose estimated time is longer (it is recorded failed with the reason)")
+      new Option('--max-run-minutes <n>', 'refuse a run whose estimated time is longer (it is recorded failed with the reason)')
         .argParser(parserOf(wholeNumber(1, 100_000)))
         .default(DEFAULT_MAX_RUN_MINUTES),
     )

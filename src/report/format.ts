@@ -12,6 +12,7 @@ export function plural(n: number, word: string, many = `${word}s`): string {
 }
 
 /** Control characters (C0, DEL, C1) and the Unicode marks that reorder or hide text on a terminal. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /**

@@ -270,8 +270,7 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
   const widths = widthsOf(kept);
   widths[0] = Math.max(MIN_LABEL, Math.min(widths[0], columns - 1 - total(kept, 0)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? ellipsize(cell, widths[0]).padEnd(widths[0]) : cell.padStart(widths[c]))).join('  ');
-  const colourFor = (verdict: string) =>
-    / and learns /.test(verdict) ? style.green : /^(does not|hides|diverges)/.test(verdict) ? style.red : style.yellow;
+  const colourFor = (verdict: string) => (/ and learns /.test(verdict) ? style.green : /^(does not|hides|diverges)/.test(verdict) ? style.red : style.yellow);
   return [
     style.bold(line(kept.map(([h]) => h))),
     widths.map((w) => '─'.repeat(w)).join('  '),

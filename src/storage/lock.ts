@@ -4,7 +4,7 @@ import { link, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'nod
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
-import { currentOwner, ownerGone, sameOwner, tempName, type Owner } from './owner.js';
+import { currentOwner, ownerGone, tempName, type Owner } from './owner.js';
 
 /** The lock file inside a locked folder: who holds it (host, pid, start time) and a token of this claim. */
 export const LOCK_FILE = '.seq-tag.lock';
@@ -35,7 +35,9 @@ export interface FolderLock {
 function parseNote(text: string): LockNote | undefined {
   try {
     const note = JSON.parse(text) as LockNote;
-    return typeof note?.token === 'string' && typeof note.pid === 'number' && typeof note.host === 'string' && typeof note.start === 'string' ? note : undefined;
+    return typeof note?.token === 'string' && typeof note.pid === 'number' && typeof note.host === 'string' && typeof note.start === 'string'
+      ? note
+      : undefined;
   } catch {
     return undefined;
   }
@@ -171,9 +173,4 @@ function heldLock(path: string, note: LockNote, shown: string): FolderLock {
       if (ours(text)) await rm(path, { force: true });
     },
   };
-}
-
-/** Owner check for tests and messages: whether `a` is this process. */
-export function isCurrentOwner(a: Owner): boolean {
-  return sameOwner(a, currentOwner());
 }

@@ -53,10 +53,6 @@ export function ownerGone(owner: Owner): boolean {
   return start !== undefined && owner.start !== '0' && start !== owner.start;
 }
 
-export function sameOwner(a: Owner, b: Owner): boolean {
-  return a.host === b.host && a.pid === b.pid && a.start === b.start;
-}
-
 /** The owner as it appears in file names: `host.pid.start`. */
 export function ownerTag(owner: Owner = currentOwner()): string {
   return `${owner.host}.${owner.pid}.${owner.start}`;

@@ -183,7 +183,9 @@ export async function runQueueSweep(
       const bad = (badResults.get(id) ?? 0) + 1;
       badResults.set(id, bad);
       if (bad < ATTEMPTS) {
-        notice(`a result from the queue for ${spec.label} · seed ${spec.seed} was refused (${seen.why}); the run is queued again (${bad} of ${ATTEMPTS} bad results)`);
+        notice(
+          `a result from the queue for ${spec.label} · seed ${spec.seed} was refused (${seen.why}); the run is queued again (${bad} of ${ATTEMPTS} bad results)`,
+        );
         await seen.job.remove().catch(() => {});
         await add([id]);
         return;
@@ -208,7 +210,9 @@ export async function runQueueSweep(
   const watchdog = setInterval(() => {
     if (!silent && Date.now() - lastAnswer > SILENT_REDIS_MS) {
       silent = true;
-      notice(`Redis at ${redactUrl(options.url)} has not answered for ${SILENT_REDIS_MS / 1000} s (paused, or overloaded?); waiting for it: Ctrl-C stops, and the same command resumes`);
+      notice(
+        `Redis at ${redactUrl(options.url)} has not answered for ${SILENT_REDIS_MS / 1000} s (paused, or overloaded?); waiting for it: Ctrl-C stops, and the same command resumes`,
+      );
     }
   }, 1000);
   try {
@@ -243,7 +247,8 @@ export async function runQueueSweep(
       if (pending.size) await new Promise<void>((r) => ((wake = r), setTimeout(r, options.pollMs ?? 2000)));
     }
   } catch (err) {
-    if (!lost && !(err instanceof UserError)) throw new UserError(`cannot use the queue on ${redactUrl(options.url)}: ${escapeText((err as Error).message, 200)}`);
+    if (!lost && !(err instanceof UserError))
+      throw new UserError(`cannot use the queue on ${redactUrl(options.url)}: ${escapeText((err as Error).message, 200)}`);
     if (!lost) throw err;
   } finally {
     clearInterval(watchdog);

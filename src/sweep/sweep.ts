@@ -226,7 +226,8 @@ export function verdictFor(s: Omit<ConfigSummary, 'verdict' | 'curve'>, baseline
   if (completed === 0) return 'every run failed to complete';
   const diverged = Math.round(s.divergedAny * completed);
   if (diverged === completed) return baselineHadNaN ? 'does not fix the NaN' : 'diverges (NaN) in every run';
-  if (diverged > 0) return baselineHadNaN ? `fixes the NaN in only ${completed - diverged} of ${completed} runs` : `diverges in ${diverged} of ${completed} runs`;
+  if (diverged > 0)
+    return baselineHadNaN ? `fixes the NaN in only ${completed - diverged} of ${completed} runs` : `diverges in ${diverged} of ${completed} runs`;
   const lead = baselineHadNaN ? 'fixes the NaN' : 'no NaN';
   if (!s.finalLoss || s.floor === null) return lead;
   const gap = s.finalLoss.median - s.floor;
