@@ -177,7 +177,11 @@ describe('the queue under attack and faults (real redis-server)', () => {
     await sleep(1000);
     redis.server.kill('SIGSTOP');
     try {
-      await until('the coordinator to say Redis is silent', () => /Redis at .* has not answered for 15 s \(paused, or overloaded\?\); waiting for it/.test(c.out()), 30);
+      await until(
+        'the coordinator to say Redis is silent',
+        () => /Redis at .* has not answered for 15 s \(paused, or overloaded\?\); waiting for it/.test(c.out()),
+        30,
+      );
     } finally {
       redis.server.kill('SIGCONT');
     }
