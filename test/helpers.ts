@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +64,31 @@ export function folderSnapshot(dir: string): [string, string][] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .sort()
     .map((f) => [f, lstatSync(join(dir, f)).isDirectory() ? '<dir>' : readFileSync(join(dir, f), 'latin1')]);
+}
+
+export interface Started {
+  child: ChildProcess;
+  /** stdout and stderr so far, as they came. */
+  out: () => string;
+  /** The exit code, or -1 when a signal ended it. */
+  exited: Promise<number | null>;
+}
+
+/** A spawned seq-tag whose output is collected as it comes; in a group of its own, so that `killGroup` ends it and its worker processes. */
+export function startSeqTag(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { detached: true, env: { ...process.env, NO_COLOR: '1', ...env } });
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  child.stderr!.on('data', (d) => (text += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
+  return { child, out: () => text, exited };
+}
+
+/** Sends `signal` to a started seq-tag's whole group (it and its runs), if it is still there. */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
+  }
 }

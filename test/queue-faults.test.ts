@@ -4,7 +4,7 @@
  * one with Redis emptied mid-sweep), each checked run by run against a local sweep.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,25 +14,8 @@ import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { QUEUE_NAME } from '../src/sweep/queue.js';
 import { expandRuns, parseRecordLine, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';
-import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
+import { killGroup, seqTag, startSeqTag, tempDir } from './helpers.js';
 import { sleep, startRedis, until, type RedisServer } from './redis.js';
-
-function start(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { detached: true, env: { ...process.env, NO_COLOR: '1' } });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => text, exited };
-}
-
-const killGroup = (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') => {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // already gone
-  }
-};
 
 /** Every line of results.jsonl, each checked as a whole record (a bad line throws). */
 const recordsOf = (dir: string): RunRecord[] => readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map(parseRecordLine);
@@ -57,12 +40,12 @@ describe('the queue under attack and faults (real redis-server)', () => {
   let redis: RedisServer;
   const processes: ChildProcess[] = [];
   const worker = (...extra: string[]) => {
-    const w = start(['worker', '--queue', redis.url, '--backend', 'cpu', ...extra]);
+    const w = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu', ...extra]);
     processes.push(w.child);
     return w;
   };
   const coordinator = (args: string[]) => {
-    const c = start(['sweep', ...args, '--queue', redis.url]);
+    const c = startSeqTag(['sweep', ...args, '--queue', redis.url]);
     processes.push(c.child);
     return c;
   };

@@ -3,7 +3,7 @@
  * real BullMQ workers as separate processes standing in for machines.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,26 +14,8 @@ import { jobId, QUEUE_NAME, redactUrl } from '../src/sweep/queue.js';
 import { expandRuns, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';
 import { validateSpec } from '../src/cli/worker.js';
-import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
+import { killGroup, seqTag, startSeqTag, tempDir } from './helpers.js';
 import { freePort, selfSignedCertificate, sleep, startRedis, until, type RedisServer } from './redis.js';
-
-/** A spawned seq-tag process whose output is collected as it comes; `detached` so that its whole group (it and its runs) can be killed. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { detached: true, env: { ...process.env, NO_COLOR: '1', ...env } });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => text, exited };
-}
-
-const killGroup = (child: ChildProcess) => {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-};
 
 const readRecordsOf = (dir: string): RunRecord[] =>
   readFileSync(join(dir, 'results.jsonl'), 'utf8')
@@ -48,7 +30,7 @@ describe('sweep --queue over a real Redis with worker processes', () => {
   let redis: RedisServer;
   const processes: ChildProcess[] = [];
   const worker = (...extra: string[]) => {
-    const w = start(['worker', '--queue', redis.url, '--backend', 'cpu', '--lock-seconds', '2', ...extra]);
+    const w = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu', '--lock-seconds', '2', ...extra]);
     processes.push(w.child);
     return w;
   };
@@ -70,7 +52,7 @@ describe('sweep --queue over a real Redis with worker processes', () => {
     const out = tempDir();
     const a = worker();
     await until('worker a ready', () => a.out().includes('worker ·'));
-    const coordinator = start(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const coordinator = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
     processes.push(coordinator.child);
     await until('worker a to start a run', () => a.out().includes('started '));
     killGroup(a.child); // the machine is lost: the worker and its training process
@@ -96,12 +78,12 @@ describe('sweep --queue over a real Redis with worker processes', () => {
   it('the coordinator killed mid-sweep and started again: the sweep completes, no run lost or doubled', async () => {
     const out = tempDir();
     worker('--jobs', '2');
-    const first = start(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const first = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
     await until('two runs recorded', () => /\[2\/6\]/.test(first.out()));
     killGroup(first.child);
     await first.exited;
     await sleep(3000); // the workers finish runs while no coordinator listens
-    const again = start(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const again = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
     assert.equal(await again.exited, 0, again.out());
     const keys = readRecordsOf(out).map((r) => r.key);
     assert.equal(keys.length, 6, keys.join('\n'));
@@ -160,7 +142,7 @@ describe('rediss:// (TLS) with a password', () => {
     const redis = await startRedis({ tls, password: 's3cret' });
     const env = { NODE_EXTRA_CA_CERTS: tls.cert };
     try {
-      const w = start(['worker', '--queue', redis.url, '--backend', 'cpu'], env);
+      const w = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu'], env);
       const out = tempDir();
       const run = seqTag(
         ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', '--samples', '32', '--epochs', '1', '--queue', redis.url, '--out', out],
@@ -202,8 +184,8 @@ describe('Redis unreachable or lost', () => {
   it('lost during a sweep: the coordinator stops with one line and exit 1; results.jsonl holds whole records only', async () => {
     const redis = await startRedis();
     const out = tempDir();
-    const coordinator = start(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
-    const worker = start(['worker', '--queue', redis.url, '--backend', 'cpu']);
+    const coordinator = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const worker = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu']);
     await until('runs queued', () => coordinator.out().includes('queue redis://') && worker.out().includes('started '));
     await sleep(500);
     await redis.stop();

@@ -4,22 +4,13 @@
  * Real processes and real signals throughout.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { HOST, ownerTag } from '../src/storage/owner.js';
-import { folderSnapshot, SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
+import { folderSnapshot, seqTag, startSeqTag, tempDir } from './helpers.js';
 import { until } from './redis.js';
-
-function start(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { env: { ...process.env, NO_COLOR: '1' } });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
-  return { child, out: () => text, exited };
-}
 
 /** A pid that ran on this host and is gone: what a crashed seq-tag leaves in its lock and file names. */
 function deadPid(): number {
@@ -97,7 +88,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
 
   it('train SIGKILLed mid-run: the next train starts at once', async () => {
     const dir = join(tempDir(), 'm');
-    const first = start(['train', '--samples', '20000', '--epochs', '50', '--backend', 'cpu', '--seed', '1', '--model-dir', dir]);
+    const first = startSeqTag(['train', '--samples', '20000', '--epochs', '50', '--backend', 'cpu', '--seed', '1', '--model-dir', dir]);
     await until('training to start', () => /epoch\s+1/.test(first.out()), 60);
     first.child.kill('SIGKILL');
     await first.exited;
@@ -110,7 +101,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
 
   it('a sweep paused (SIGSTOP) past any lock lifetime keeps its folder: a second sweep is refused', async () => {
     const out = join(tempDir(), 's');
-    const first = start(['sweep', ...SLOW, '--out', out]);
+    const first = startSeqTag(['sweep', ...SLOW, '--out', out]);
     try {
       await until('a run recorded', () => /\[1\/6\]/.test(first.out()), 60);
       first.child.kill('SIGSTOP');
@@ -133,7 +124,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
 
   it('fencing: a sweep whose lock was taken over while it was stopped writes nothing more and says so', async () => {
     const out = join(tempDir(), 's');
-    const first = start(['sweep', ...SLOW, '--out', out]);
+    const first = startSeqTag(['sweep', ...SLOW, '--out', out]);
     await until('a run recorded', () => /\[1\/6\]/.test(first.out()), 60);
     first.child.kill('SIGSTOP');
     // Another host's seq-tag judged it dead and took the folder over (a shared file system).
@@ -232,7 +223,7 @@ describe('SIGTERM and SIGHUP behave like Ctrl-C', () => {
   ] as const) {
     it(`train: ${signal} saves the last completed epoch, says so, exits ${code}, leaves no lock`, async () => {
       const dir = join(tempDir(), 'm');
-      const run = start(['train', '--samples', '4000', '--epochs', '200', '--backend', 'cpu', '--seed', '1', '--model-dir', dir]);
+      const run = startSeqTag(['train', '--samples', '4000', '--epochs', '200', '--backend', 'cpu', '--seed', '1', '--model-dir', dir]);
       await until('two epochs', () => /epoch\s+2\//.test(run.out()), 60);
       run.child.kill(signal);
       assert.equal(await run.exited, code, run.out());
@@ -246,7 +237,7 @@ describe('SIGTERM and SIGHUP behave like Ctrl-C', () => {
 
   it('sweep: SIGTERM stops the workers, says how to resume, exits 143; the same command finishes the rest', async () => {
     const out = join(tempDir(), 's');
-    const run = start(['sweep', ...SLOW, '--out', out]);
+    const run = startSeqTag(['sweep', ...SLOW, '--out', out]);
     await until('a run recorded', () => /\[1\/6\]/.test(run.out()), 60);
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 143, run.out());

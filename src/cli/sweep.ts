@@ -218,7 +218,8 @@ async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   try {
     await sweepInto(flags, { configs, merged, seeds }, folder, connection);
   } finally {
-    connection?.disconnect();
+    // The queue sweep closes it when it ends; a second disconnect would arm ioredis's 2 s close timer.
+    if (connection && connection.status !== 'end') connection.disconnect();
     await folder.release();
   }
 }

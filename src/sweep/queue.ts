@@ -125,6 +125,19 @@ async function inspectJob(queue: Queue<JobData, unknown>, id: string, spec: RunS
   return { kind: 'done', data };
 }
 
+/** Waits `ms`, or less if the function handed to `setWake` is called; no timer outlives the wait (a finished coordinator exits at once). */
+function sleepUntilWoken(ms: number, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolveWait) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      setWake(() => {});
+      resolveWait();
+    }
+    setWake(done);
+  });
+}
+
 function jobOptions(id: string) {
   return { jobId: id, attempts: ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
 }
@@ -168,8 +181,15 @@ export async function runQueueSweep(
   connection.on('end', onEnd);
   const onAbort = () => wake();
   options.signal?.addEventListener('abort', onAbort);
-  events.on('completed', () => wake());
-  events.on('failed', () => wake());
+  // Events name the job that finished: it is checked at once; every pending job is checked each poll.
+  const due = new Set<string>();
+  const onFinished = ({ jobId: id }: { jobId: string }) => {
+    if (!pending.has(id)) return;
+    due.add(id);
+    wake();
+  };
+  events.on('completed', onFinished);
+  events.on('failed', onFinished);
 
   const add = (ids: string[]) =>
     queue.addBulk(ids.map((id) => ({ name: 'run', data: { seqTagVersion: VERSION, spec: pending.get(id)! }, opts: jobOptions(id) })));
@@ -229,13 +249,20 @@ export async function runQueueSweep(
     }
     if (fresh.length) await add(fresh);
     lastAnswer = Date.now();
+    const pollMs = options.pollMs ?? 2000;
+    let lastRound = 0;
     while (pending.size && !lost && !collector.writeError && !options.signal?.aborted) {
+      const round = Date.now() - lastRound >= pollMs;
+      const ids = round ? [...pending.keys()] : [...due].filter((id) => pending.has(id));
+      due.clear();
       const vanished: string[] = [];
-      for (const [id, spec] of [...pending]) {
+      for (const id of ids) {
         if (lost || collector.writeError || options.signal?.aborted) break;
-        await check(id, spec, vanished);
+        const spec = pending.get(id);
+        if (spec) await check(id, spec, vanished);
+        lastAnswer = Date.now();
       }
-      lastAnswer = Date.now();
+      if (round) lastRound = Date.now();
       if (silent) notice(`Redis at ${redactUrl(options.url)} answers again`);
       silent = false;
       if (vanished.length && !lost) {
@@ -244,7 +271,7 @@ export async function runQueueSweep(
         );
         await add(vanished);
       }
-      if (pending.size) await new Promise<void>((r) => ((wake = r), setTimeout(r, options.pollMs ?? 2000)));
+      if (pending.size && !due.size) await sleepUntilWoken(Math.max(0, lastRound + pollMs - Date.now()), (w) => (wake = w));
     }
   } catch (err) {
     if (!lost && !(err instanceof UserError))
