@@ -2,7 +2,7 @@
  * `npm run bench:queue`: what the Redis queue costs. Starts a throwaway redis-server, then
  * 1. overhead per run: 40 tiny runs (8 sequences, 1 epoch) through the queue with one worker
  *    (--jobs 1) against a local sweep with one worker process; the difference per run;
- * 2. `sweep --answers` (90 runs) through the queue with 1, 2 and 3 local worker processes
+ * 2. `sweep --answers` (100 runs) through the queue with 1, 2 and 3 local worker processes
  *    (--jobs 1 each) against the local pool (--jobs = cores).
  * Every sweep goes into a fresh folder; the wall time is the coordinator's whole process.
  */
@@ -48,7 +48,7 @@ try {
     `\noverhead per run (40 tiny runs, one worker): local ${local1.toFixed(2)} s, queue ${queue1.toFixed(2)} s → ${((1000 * (queue1 - local1)) / 40).toFixed(0)} ms per run`,
   );
 
-  const rows = [['--answers (90 runs)', 'wall s', 'vs local pool']];
+  const rows = [['--answers (100 runs)', 'wall s', 'vs local pool']];
   const local = sweep(['--answers', '--jobs', String(cpus().length)]);
   rows.push([`local pool, ${cpus().length} worker processes`, local.toFixed(1), '1.00×']);
   for (const count of [1, 2, 3]) {
