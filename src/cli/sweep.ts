@@ -11,7 +11,7 @@ import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJ
 import { escapeText } from '../report/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
 import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
-import { expandRuns, type RunRecord } from '../sweep/records.js';
+import { expandRuns, type RunRecord, type RunSpec } from '../sweep/records.js';
 import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -196,18 +196,15 @@ export function configsFor(flags: SweepFlags, cmd: Command): { configs: Labelled
   return { configs, merged };
 }
 
-/** The Redis of --queue, reached before anything is written: a wrong URL or a Redis that is down changes nothing on disk. */
-async function queueConnection(flags: SweepFlags): Promise<Redis | undefined> {
-  return flags.queue === undefined ? undefined : connectRedis(flags.queue);
-}
-
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   const { configs, merged } = configsFor(flags, cmd);
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
-  const jobs = flags.queue ? 1 : Math.min(flags.jobs, configs.length * seeds.length);
+  const specs = expandRuns(configs, seeds);
+  const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
   for (const { config } of configs) affordable(config, jobs);
-  const connection = await queueConnection(flags);
+  // Redis is reached before anything is written: a wrong URL or a Redis that is down changes nothing on disk.
+  const connection = flags.queue === undefined ? undefined : await connectRedis(flags.queue);
   let folder: SweepFolder;
   try {
     folder = await SweepFolder.open(flags.out, configs);
@@ -216,7 +213,7 @@ async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
     throw err;
   }
   try {
-    await sweepInto(flags, { configs, merged, seeds }, folder, connection);
+    await sweepInto(flags, { configs, merged, seeds, specs, jobs }, folder, connection);
   } finally {
     // The queue sweep closes it when it ends; a second disconnect would arm ioredis's 2 s close timer.
     if (connection && connection.status !== 'end') connection.disconnect();
@@ -228,11 +225,17 @@ interface SweepPlan {
   configs: LabelledConfig[];
   merged: string[];
   seeds: number[];
+  specs: RunSpec[];
+  /** Local worker processes (1 with --queue: the coordinator trains nothing). */
+  jobs: number;
 }
 
-async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPlan, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
-  const specs = expandRuns(configs, seeds);
-  const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
+async function sweepInto(
+  flags: SweepFlags,
+  { configs, merged, seeds, specs, jobs }: SweepPlan,
+  folder: SweepFolder,
+  connection: Redis | undefined,
+): Promise<void> {
   const out = stdout();
   const style = styleFor(out.stream);
   const progress = flags.json ? stderr() : out;
@@ -274,7 +277,7 @@ async function sweepInto(flags: SweepFlags, { configs, merged, seeds }: SweepPla
   const { records, interrupted } = await (
     connection
       ? runQueueSweep(specs, folder, stored.records, connection, { ...common, url: flags.queue!, onNotice })
-      : runSweep(specs, folder, stored.records, { ...common, jobs: flags.jobs, backend: flags.backend })
+      : runSweep(specs, folder, stored.records, { ...common, jobs, backend: flags.backend })
   ).finally(stop.dispose);
   if (live) progress.write('\n');
   if (interrupted) {

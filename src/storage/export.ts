@@ -52,6 +52,8 @@ async function writeKeras(loaded: LoadedModel, to: string, force: boolean): Prom
     throw err;
   }
   await makeFolder(dirname(resolve(to)), '--to');
+  // A crashed export's temporary file (named by its writer, ./owner.ts) goes first.
+  await removeOrphanTemps(dirname(resolve(to)), [basename(to)]);
   await writeFileAtomic(to, bytes);
   return bytes.byteLength;
 }

@@ -65,10 +65,9 @@ export async function writeNewFile(path: string, data: Uint8Array, onStep?: Step
  * Replaces `path` atomically: the content goes to a temporary file in the same folder, is fsynced,
  * then renamed over `path`, and the folder is fsynced. Readers see the old file or the new one.
  * The temporary file is named `.<name>.tmp-<owner>-<id>` (./owner.ts), so a crash leaves at most
- * that behind, and the next write of the same file removes it once its writer is provably gone.
+ * that behind, which `removeOrphanTemps` can prove is a gone seq-tag's.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, onStep?: StepHook): Promise<void> {
-  await removeOrphanTemps(dirname(path), [basename(path)]);
   const tmp = join(dirname(path), tempName(basename(path)));
   await writeNewFile(tmp, typeof data === 'string' ? Buffer.from(data) : data, onStep && ((s) => onStep(`temp-${s}`)));
   await onStep?.('temp-synced');

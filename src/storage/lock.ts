@@ -25,8 +25,6 @@ interface LockNote extends Owner {
 }
 
 export interface FolderLock {
-  /** True once another process took the lock over: writes must stop. Checked by `check`. */
-  readonly lost: boolean;
   /** Fencing: throws a UserError unless the lock file on disk is still this claim's. Call before each write. */
   check(): Promise<void>;
   release(): Promise<void>;
@@ -138,7 +136,6 @@ async function takeOver(path: string, dir: string, seen: LockNote | undefined | 
 }
 
 function heldLock(path: string, note: LockNote, shown: string): FolderLock {
-  let lost = false;
   const ours = (text: string) => parseNote(text)?.token === note.token;
   // Touch the lock so that a seq-tag on another host sharing this folder sees it is alive.
   const refresh = setInterval(() => {
@@ -156,13 +153,9 @@ function heldLock(path: string, note: LockNote, shown: string): FolderLock {
   };
   process.on('exit', onExit);
   return {
-    get lost() {
-      return lost;
-    },
     async check() {
       const text = await readFile(path, 'utf8').catch(() => '');
       if (!ours(text)) {
-        lost = true;
         throw new UserError(`lost the lock on ${shown}: another seq-tag took it over while this one was stopped; this one writes nothing more there`);
       }
     },

@@ -6,7 +6,7 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
-import { currentOwner, ownerGone, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
+import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
 import { describeModel, type ModelDescription } from '../model/describe.js';
 import { BrokenFile, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
 import { UnsupportedModel } from '../model/keras/topology.js';
@@ -20,7 +20,7 @@ export const MODEL_JSON = 'model.json';
  * named its weights leaves a file the next save can prove is seq-tag's. seq-tag 0.1 wrote
  * `weights-<id>.bin`; such a file is removed only when seq-tag's own model.json names it.
  */
-const WEIGHTS_FILE = /^weights-([0-9a-f]{6}\.\d{1,10}\.\d{1,20})-[0-9a-f]{8}\.bin$/;
+const WEIGHTS_FILE = new RegExp(`^weights-(${OWNER_TAG})-[0-9a-f]{8}\\.bin$`);
 const LEGACY_WEIGHTS_FILE = /^weights-[0-9a-f]{8}\.bin$/;
 /** The name seq-tag used before versioned weights; only removed when seq-tag's own model.json named it. */
 const LEGACY_WEIGHTS = 'weights.bin';
@@ -146,7 +146,7 @@ function isOwnFile(name: string): boolean {
 function isLeftoverWeights(name: string): boolean {
   const tag = WEIGHTS_FILE.exec(name)?.[1];
   const owner = tag ? parseOwnerTag(tag) : undefined;
-  return owner !== undefined && (ownerTag(owner) === ownerTag(currentOwner()) || ownerGone(owner));
+  return owner !== undefined && ownerDoneWith(owner);
 }
 
 /**
@@ -253,7 +253,6 @@ export class ModelFolder {
     const ownWeights = (name: string) => WEIGHTS_FILE.test(name) || LEGACY_WEIGHTS_FILE.test(name) || name === LEGACY_WEIGHTS;
     const stale = entries.filter((name) => name !== current && ((ownWeights(name) && previous.includes(name)) || isLeftoverWeights(name)));
     await Promise.all(stale.map((name) => rm(join(this.dir, name), { force: true })));
-    await removeOrphanTemps(this.dir, TEMP_BASES);
   }
 
   /** Whether the folder already holds a model (the one a failed or interrupted run leaves as it was). */

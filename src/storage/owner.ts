@@ -58,12 +58,21 @@ export function ownerTag(owner: Owner = currentOwner()): string {
   return `${owner.host}.${owner.pid}.${owner.start}`;
 }
 
-const TAG = /([0-9a-f]{6})\.(\d{1,10})\.(\d{1,20})/;
+/** An owner tag in a file name, `host.pid.start`: the one pattern every name seq-tag gives its files uses. */
+export const OWNER_TAG = '[0-9a-f]{6}\\.\\d{1,10}\\.\\d{1,20}';
+const TAG = new RegExp(`^(${OWNER_TAG})$`);
+const TEMP_SUFFIX = new RegExp(`^(${OWNER_TAG})-[0-9a-f]{8}$`);
 
 /** The owner a tag names, or undefined. */
 export function parseOwnerTag(tag: string): Owner | undefined {
-  const m = new RegExp(`^${TAG.source}$`).exec(tag);
-  return m ? { host: m[1], pid: Number(m[2]), start: m[3] } : undefined;
+  if (!TAG.test(tag)) return undefined;
+  const [host, pid, start] = tag.split('.');
+  return { host, pid: Number(pid), start };
+}
+
+/** Whether `owner` is this process or provably gone: either way, nothing it was writing will be finished by it. */
+export function ownerDoneWith(owner: Owner): boolean {
+  return ownerTag(owner) === ownerTag(currentOwner()) || ownerGone(owner);
 }
 
 /**
@@ -78,8 +87,8 @@ export function tempName(base: string): string {
 export function tempOwner(base: string, name: string): Owner | undefined {
   const prefix = `.${base}.tmp-`;
   if (!name.startsWith(prefix)) return undefined;
-  const m = new RegExp(`^${TAG.source}-[0-9a-f]{8}$`).exec(name.slice(prefix.length));
-  return m ? parseOwnerTag(`${m[1]}.${m[2]}.${m[3]}`) : undefined;
+  const m = TEMP_SUFFIX.exec(name.slice(prefix.length));
+  return m ? parseOwnerTag(m[1]) : undefined;
 }
 
 /** Whether `name` is a temporary file of `base` left by a seq-tag process that is gone (crashed mid-write). */

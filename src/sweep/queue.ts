@@ -11,7 +11,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { escapeText } from '../report/format.js';
 import { VERSION } from '../version.js';
 import type { SweepFolder } from './folder.js';
-import { checkOutcome, failedOutcome, MAX_ERROR_LENGTH, portable, revived, type RunRecord, type RunSpec } from './records.js';
+import { checkOutcome, failedOutcome, MAX_ERROR_LENGTH, portable, revived, type RunOutcome, type RunRecord, type RunSpec } from './records.js';
 import { Collector, type OnRecord, type SweepResult } from './sweep.js';
 
 /** The one queue seq-tag uses in a Redis database; jobs of different sweeps are told apart by their ids. */
@@ -102,9 +102,9 @@ const SILENT_REDIS_MS = 15_000;
 type Seen =
   | { kind: 'pending' }
   | { kind: 'vanished' }
-  | { kind: 'done'; data: unknown }
+  | { kind: 'done'; outcome: RunOutcome; job: Job<JobData, unknown> }
   | { kind: 'bad'; why: string; job: Job<JobData, unknown> }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string; job: Job<JobData, unknown> };
 
 /** A job's state, then (only if finished) the job: read in that order, a completed job has its result. */
 async function inspectJob(queue: Queue<JobData, unknown>, id: string, spec: RunSpec): Promise<Seen> {
@@ -113,16 +113,14 @@ async function inspectJob(queue: Queue<JobData, unknown>, id: string, spec: RunS
   if (state !== 'completed' && state !== 'failed') return { kind: 'pending' };
   const job = await Job.fromId<JobData, unknown>(queue, id);
   if (!job) return { kind: 'vanished' };
-  if (state === 'failed') return { kind: 'failed', reason: job.failedReason ?? 'failed' };
+  if (state === 'failed') return { kind: 'failed', reason: job.failedReason ?? 'failed', job };
   // The job's own spec must be this run's: a job rewritten in Redis ran something else.
   if ((job.data as Partial<JobData> | undefined)?.spec?.key !== spec.key) return { kind: 'bad', why: 'the job in Redis is not this run', job };
-  const data = revived(job.returnvalue);
   try {
-    checkOutcome(data, spec);
+    return { kind: 'done', outcome: checkOutcome(revived(job.returnvalue), spec), job };
   } catch (err) {
     return { kind: 'bad', why: (err as Error).message, job };
   }
-  return { kind: 'done', data };
 }
 
 /** Waits `ms`, or less if the function handed to `setWake` is called; no timer outlives the wait (a finished coordinator exits at once). */
@@ -213,16 +211,14 @@ export async function runQueueSweep(
     }
     const outcome =
       seen.kind === 'done'
-        ? seen.data
+        ? seen.outcome
         : seen.kind === 'bad'
           ? failedOutcome(`the queue returned ${ATTEMPTS} results that are not this run's: ${seen.why}`)
           : failedOutcome(escapeText(seen.reason, MAX_ERROR_LENGTH));
     pending.delete(id);
-    await collector.record(spec, outcome);
-    if (collector.writeError) return;
-    await Job.fromId(queue, id)
-      .then((job) => job?.remove())
-      .catch(() => {});
+    await collector.recordChecked(spec, outcome);
+    // The job leaves Redis only once its record is on disk.
+    if (!collector.writeError) await seen.job.remove().catch(() => {});
   };
 
   let lastAnswer = Date.now();

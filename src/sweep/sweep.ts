@@ -42,7 +42,7 @@ export class Collector {
     return this.specs.filter((s) => !this.results.has(s.key));
   }
 
-  /** Records `data` (unchecked) as the outcome of `spec`; settles once it is on disk (or failed to get there, see writeError). */
+  /** Records `data` (unchecked: a worker's answer) as the outcome of `spec`, or a failed run saying why it is not one. */
   record(spec: RunSpec, data: unknown): Promise<void> {
     let outcome: RunOutcome;
     try {
@@ -50,6 +50,11 @@ export class Collector {
     } catch (err) {
       outcome = failedOutcome(`the worker's result was refused: ${(err as Error).message}`);
     }
+    return this.recordChecked(spec, outcome);
+  }
+
+  /** Records an outcome already checked against `spec` (or made here); settles once it is on disk (or failed to get there, see writeError). */
+  recordChecked(spec: RunSpec, outcome: RunOutcome): Promise<void> {
     const record = recordFor(spec, outcome);
     this.writes = this.writes.then(async () => {
       if (this.writeError || this.results.has(spec.key)) return;
