@@ -147,3 +147,44 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
   }
   return missing.length > 0;
 }
+
+/** Raised by `readBounded` for a path that is not a regular file or is larger than allowed; the message says which. */
+export class NotReadable extends Error {}
+
+/**
+ * The bytes of a regular file of at most `limit` bytes. A device, pipe or socket (`/dev/zero`
+ * behind a model's name) is refused before any byte is read, and so is a larger file; the bytes
+ * are read from the descriptor that was checked, never more than `limit` + 1 of them.
+ */
+export async function readBounded(path: string, limit: number): Promise<Uint8Array> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new NotReadable(`is not a regular file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
+    if (info.size > limit) throw new NotReadable(`is ${formatBytes(info.size)}, more than the ${formatBytes(limit)} seq-tag reads`);
+    const bytes = new Uint8Array(Math.min(info.size, limit) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(bytes, length, bytes.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      // A file that grew past its stat size while being read.
+      if (length > limit) throw new NotReadable(`is more than the ${formatBytes(limit)} seq-tag reads`);
+    }
+    return bytes.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** "1.5 GB", "256 MB", "12 kB". */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
+}

@@ -9,9 +9,10 @@ import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lo
 import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
 import { describeModel, type ModelDescription } from '../model/describe.js';
 import { BrokenFile, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
-import { UnsupportedModel } from '../model/keras/topology.js';
+import { declaredParameters, UnsupportedModel, type Json } from '../model/keras/topology.js';
+import { LIMITS, nestsDeeperThan } from './limits.js';
 import { buildInScope } from '../model/quiet.js';
-import { makeFolder, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
+import { makeFolder, NotReadable, readBounded, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
 /**
@@ -57,16 +58,28 @@ function withDefaults(record: ModelRecord): ModelRecord {
   return { ...record, config: { ...record.config, dtype: record.config.dtype ?? 'float64' } };
 }
 
-async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
-  let text: string;
+/** A file of a model folder, bounded like every file seq-tag reads (./limits.ts). */
+async function readFolderFile(dir: string, name: string, limit: number): Promise<Uint8Array> {
   try {
-    text = await readFile(join(dir, MODEL_JSON), 'utf8');
+    return await readBounded(join(dir, name), limit);
   } catch (err) {
+    if (err instanceof NotReadable) throw corrupt(dir, `${name} ${err.message}`);
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${quotePath(dir)}`);
-    if (code === 'EISDIR') throw corrupt(dir, `${MODEL_JSON} is a folder`);
-    throw corrupt(dir, `cannot read ${MODEL_JSON}: ${describeFsError(err)}`);
+    if (code === 'ENOENT') {
+      if (name !== MODEL_JSON) throw corrupt(dir, `missing ${name}`);
+      const savedModel = await stat(join(dir, 'saved_model.pb')).catch(() => undefined);
+      if (savedModel)
+        throw new UserError(
+          `${dir} is a TensorFlow SavedModel folder (model.export()), which seq-tag cannot read; save the Keras model itself with model.save("tagger.keras") and pass that file`,
+        );
+      throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${quotePath(dir)}`);
+    }
+    throw corrupt(dir, `cannot read ${name}: ${describeFsError(err)}`);
   }
+}
+
+async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
+  const text = new TextDecoder().decode(await readFolderFile(dir, MODEL_JSON, LIMITS.jsonBytes));
   let modelJSON: tf.io.ModelJSON;
   try {
     modelJSON = JSON.parse(text);
@@ -75,6 +88,18 @@ async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   }
   if (typeof modelJSON !== 'object' || modelJSON === null || !modelJSON.modelTopology || !Array.isArray(modelJSON.weightsManifest)) {
     throw corrupt(dir, `${MODEL_JSON} has no model topology or weights manifest`);
+  }
+  if (nestsDeeperThan(modelJSON, LIMITS.jsonDepth)) throw corrupt(dir, `${MODEL_JSON} nests deeper than ${LIMITS.jsonDepth} levels`);
+  try {
+    const declared = declaredParameters(modelJSON.modelTopology as Json);
+    if (declared > LIMITS.parameters)
+      throw corrupt(
+        dir,
+        `${MODEL_JSON} declares about ${(declared / 1e6).toFixed(0)} million parameters, more than the ${LIMITS.parameters / 1e6} million seq-tag runs`,
+      );
+  } catch (err) {
+    if (err instanceof UnsupportedModel) throw corrupt(dir, err.message.replace(/^its /, `${MODEL_JSON}: `));
+    throw err;
   }
   return modelJSON;
 }
@@ -89,9 +114,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
     for (const group of manifest) {
       for (const path of group.paths) {
         if (basename(path) !== path.replace(/^\.\//, '')) throw corrupt(dir, `weights path ${path} leaves the folder`);
-        const bytes = await readFile(join(dir, path)).catch(() => {
-          throw corrupt(dir, `missing ${path}`);
-        });
+        const bytes = await readFolderFile(dir, basename(path), LIMITS.entryBytes);
         buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
       }
     }
@@ -314,7 +337,8 @@ const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) =>
 
 /** A model file (not folder): a Keras 3 zip or a legacy HDF5, told apart by their first bytes whatever the name. */
 async function readKerasModel(path: string): Promise<{ file: KerasFile; format: ModelFormat }> {
-  const bytes = await readFile(path).catch((err) => {
+  const bytes = await readBounded(path, LIMITS.fileBytes).catch((err) => {
+    if (err instanceof NotReadable) throw new UserError(`${path} ${err.message}; --model takes a model folder, a Keras .keras file or a Keras .h5 file`);
     throw new UserError(`cannot read ${path}: ${describeFsError(err)}`);
   });
   const format: ModelFormat | undefined = startsWith(bytes, ZIP_MAGIC) ? 'keras' : startsWith(bytes, HDF5_MAGIC) ? 'h5' : undefined;

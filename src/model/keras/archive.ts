@@ -3,10 +3,12 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
 import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
-import { kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, weightKeys, type Json } from './topology.js';
+import { declaredParameters, kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, weightKeys, type Json } from './topology.js';
 import { buildInScope } from '../quiet.js';
+import { LIMITS, nestsDeeperThan } from '../../storage/limits.js';
+import { BadZip, readZipEntry, zipEntries } from '../../storage/zip.js';
 
 /** The Keras version whose loader seq-tag's exports were checked against (scripts/keras_roundtrip.py). */
 export const EXPORTED_KERAS_VERSION = '3.15.1';
@@ -32,14 +34,34 @@ export class BrokenFile extends Error {}
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finiteOr = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-function parseJson(text: string, what: string): Json {
+/** A JSON object from a model file: bounded in size and depth (a config nested 100k levels deep is refused here). */
+export function parseJson(text: string, what: string): Json {
+  if (text.length > LIMITS.jsonBytes) throw new BrokenFile(`its ${what} is larger than ${LIMITS.jsonBytes / 1e6} MB`);
+  let value: unknown;
   try {
-    const value = JSON.parse(text);
-    if (isObject(value)) return value;
+    value = JSON.parse(text);
   } catch {
     // reported below
   }
-  throw new BrokenFile(`its ${what} is not a JSON object`);
+  if (!isObject(value)) throw new BrokenFile(`its ${what} is not a JSON object`);
+  if (nestsDeeperThan(value, LIMITS.jsonDepth)) throw new BrokenFile(`its ${what} nests deeper than ${LIMITS.jsonDepth} levels, which no Keras model does`);
+  return value;
+}
+
+/** Refuses a config whose sizes are not what its weights hold, or more than seq-tag will allocate, before anything is built. */
+function checkDeclaredSize(topology: Json, storedValues: number): void {
+  const declared = declaredParameters(topology);
+  if (declared > LIMITS.parameters) {
+    throw new UnsupportedModel(
+      `its config declares about ${(declared / 1e6).toFixed(0)} million parameters (${((declared * 4) / 1e9).toFixed(1)} GB); seq-tag runs models of up to ${LIMITS.parameters / 1e6} million`,
+    );
+  }
+  // Keras's parameter count is exact for these layers; a little slack for layers counted as 0.
+  if (declared > storedValues * 1.01 + 1024) {
+    throw new BrokenFile(
+      `its config declares about ${declared.toLocaleString('en-US')} parameters but its weights hold ${storedValues.toLocaleString('en-US')} values`,
+    );
+  }
 }
 
 /** Keras's loss and optimizer configs (compile_config of .keras, training_config of .h5) as CompileInfo. */
@@ -66,8 +88,13 @@ export function compileInfo(config: unknown): CompileInfo | undefined {
 }
 
 /** Builds the tfjs model from a Keras config and fills each layer's weights from `weightsOf(kerasLayerEntry, index)`. */
-async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json, index: number) => Array32[]): Promise<tfl.LayersModel> {
+async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json) => Array32[]): Promise<tfl.LayersModel> {
   const topology = topologyForTfjs(modelConfig, kerasVersion);
+  const layerEntries = isObject(modelConfig.config) && Array.isArray(modelConfig.config.layers) ? (modelConfig.config.layers as Json[]) : [];
+  checkDeclaredSize(
+    topology,
+    layerEntries.flatMap(weightsOf).reduce((sum, a) => sum + a.values.length, 0),
+  );
   let model: tfl.LayersModel;
   try {
     model = await buildInScope(() => tfl.models.modelFromJSON({ modelTopology: topology } as never));
@@ -75,10 +102,10 @@ async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (lay
     throw new UnsupportedModel(`TensorFlow.js cannot build it: ${(err as Error).message.split('\n')[0]}`);
   }
   const entries = ((modelConfig.config as Json).layers as Json[]).filter((l) => l.class_name !== 'InputLayer');
-  entries.forEach((entry, index) => {
+  entries.forEach((entry) => {
     const name = String((entry.config as Json).name);
     const layer = model.getLayer(name);
-    const arrays = weightsOf(entry, index);
+    const arrays = weightsOf(entry);
     const expected = layer.weights.map((w) => w.shape);
     const same = arrays.length === expected.length && arrays.every((a, i) => a.shape.join() === expected[i].join());
     if (!same) {
@@ -114,22 +141,39 @@ function kerasWeights(file: Hdf5Reader, entries: Json[]): Map<Json, Array32[]> {
 
 /** Reads a Keras 3 `.keras` file's bytes. */
 export async function readKerasArchive(bytes: Uint8Array): Promise<KerasFile> {
-  let members: Record<string, Uint8Array>;
-  try {
-    members = unzipSync(bytes);
-  } catch (err) {
-    throw new BrokenFile(`it is not a readable zip (${(err as Error).message})`);
-  }
-  for (const name of ['config.json', 'model.weights.h5']) if (!members[name]) throw new BrokenFile(`it has no ${name}`);
-  const text = (name: string) => new TextDecoder().decode(members[name]);
+  // Only the three entries a model needs are inflated, each within its limit.
+  const { member, has } = zipMembers(bytes);
+  for (const name of ['config.json', 'model.weights.h5']) if (!has(name)) throw new BrokenFile(`it has no ${name}`);
+  const text = (name: string) => new TextDecoder().decode(member(name, LIMITS.jsonBytes));
   const config = parseJson(text('config.json'), 'config.json');
-  const metadata = members['metadata.json'] ? parseJson(text('metadata.json'), 'metadata.json') : {};
+  const metadata = has('metadata.json') ? parseJson(text('metadata.json'), 'metadata.json') : {};
   const kerasVersion = String(metadata.keras_version ?? '3');
   const entries =
     isObject(config.config) && Array.isArray(config.config.layers) ? (config.config.layers as Json[]).filter((l) => l.class_name !== 'InputLayer') : [];
-  const weights = await readHdf5Safely(members['model.weights.h5'], (file) => kerasWeights(file, entries));
+  const weights = await readHdf5Safely(member('model.weights.h5', LIMITS.entryBytes), (file) => kerasWeights(file, entries));
   const model = await assemble(config, kerasVersion, (entry) => weights.get(entry) ?? []);
   return { model, kerasVersion, compile: compileInfo(config.compile_config) };
+}
+
+/** A zip's entries, read one by one on demand within a limit; zip faults become BrokenFile. */
+function zipMembers(bytes: Uint8Array): { member: (name: string, limit: number) => Uint8Array; has: (name: string) => boolean } {
+  const fault = (err: unknown) => (err instanceof BadZip ? new BrokenFile(err.message) : err);
+  let entries: ReturnType<typeof zipEntries>;
+  try {
+    entries = zipEntries(bytes);
+  } catch (err) {
+    throw fault(err);
+  }
+  return {
+    has: (name) => entries.has(name),
+    member: (name, limit) => {
+      try {
+        return readZipEntry(bytes, entries.get(name)!, limit);
+      } catch (err) {
+        throw fault(err);
+      }
+    },
+  };
 }
 
 async function readHdf5Safely<T>(bytes: Uint8Array, read: (file: Hdf5Reader) => T): Promise<T> {

@@ -222,3 +222,65 @@ export function kerasConfigFromTfjs(topology: Json): Json {
     build_config: { input_shape: batchShape },
   };
 }
+
+/** A size field of a layer config (units, input_dim, …): a whole number from 1 to a million, or the refusal says which. */
+function sizeOf(config: Json, key: string, layer: string): number {
+  const v = config[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1e6) {
+    throw new UnsupportedModel(`its layer ${layer} has ${key} ${JSON.stringify(v)}; a size must be a whole number from 1 to 1,000,000`);
+  }
+  return v;
+}
+
+/** Parameters of one layer entry given the width of its input, and the width of its output. */
+function layerSize(layer: Json, width: number): { parameters: number; width: number } {
+  const config = isObject(layer.config) ? layer.config : {};
+  const name = String(config.name ?? layer.class_name);
+  const units = () => sizeOf(config, 'units', name);
+  switch (layer.class_name) {
+    case 'LSTM':
+      return { parameters: 4 * units() * (width + units() + 1), width: units() };
+    case 'GRU':
+      // reset_after (Keras 3's default) keeps two biases per gate.
+      return { parameters: 3 * units() * (width + units() + (config.reset_after === false ? 1 : 2)), width: units() };
+    case 'SimpleRNN':
+    case 'Dense':
+      return { parameters: units() * (width + (layer.class_name === 'Dense' ? 1 : units() + 1)), width: units() };
+    case 'Embedding':
+      return { parameters: sizeOf(config, 'input_dim', name) * sizeOf(config, 'output_dim', name), width: sizeOf(config, 'output_dim', name) };
+    case 'BatchNormalization':
+      return { parameters: 4 * width, width };
+    case 'LayerNormalization':
+      return { parameters: 2 * width, width };
+    case 'TimeDistributed':
+    case 'Bidirectional': {
+      const inner = layerSize(isObject(config.layer) ? config.layer : {}, width);
+      if (layer.class_name === 'TimeDistributed') return inner;
+      return { parameters: 2 * inner.parameters, width: (config.merge_mode ?? 'concat') === 'concat' ? 2 * inner.width : inner.width };
+    }
+    default:
+      return { parameters: 0, width };
+  }
+}
+
+/**
+ * How many parameters a tfjs-ready topology declares, from its sizes alone (before anything is
+ * built): the input's feature width flows through the layers in order. A lying config (an LSTM of
+ * 30,000 units in a 40 kB file) is caught here rather than by the allocator.
+ */
+export function declaredParameters(topology: Json): number {
+  const config = isObject(topology.config) ? topology.config : {};
+  const layers = (Array.isArray(config.layers) ? config.layers : []) as Json[];
+  const first = layers[0];
+  const shape = isObject(first?.config) ? first.config.batch_input_shape : undefined;
+  const last = Array.isArray(shape) ? shape.at(-1) : undefined;
+  let width = typeof last === 'number' && Number.isFinite(last) && last > 0 && (shape as unknown[]).length > 2 ? last : 1;
+  if (width > 1e6) throw new UnsupportedModel(`its input has ${width} features per step; seq-tag reads at most 1,000,000`);
+  let parameters = 0;
+  for (const layer of layers) {
+    const size = layerSize(layer, width);
+    parameters += size.parameters;
+    width = size.width;
+  }
+  return parameters;
+}
