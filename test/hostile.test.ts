@@ -123,13 +123,13 @@ describe('hostile model files: one line, exit 1, under 5 s and 1 GB', () => {
   it('a config.json that inflates to 2 GiB (honest or lying about its size)', () => {
     for (const entry of [honest('config.json', 2048), lying('config.json', 2048)]) {
       const path = kerasFile([stored('metadata.json'), entry, stored('model.weights.h5')]);
-      refusedFast(predict(path), /tagger\.keras is not a readable Keras model \(its config\.json inflates to more than 16 MB, the most seq-tag reads\)/);
+      refusedFast(predict(path), /tagger\.keras is not a readable Keras model \(its config\.json inflates to more than 16 MiB, the most seq-tag reads\)/);
     }
   });
 
   it('a weights entry that inflates to 4 GiB', () => {
     const path = kerasFile([stored('metadata.json'), stored('config.json'), lying('model.weights.h5', 4096)]);
-    refusedFast(predict(path), /is not a readable Keras model \(its model\.weights\.h5 inflates to more than 256 MB, the most seq-tag reads\)/);
+    refusedFast(predict(path), /is not a readable Keras model \(its model\.weights\.h5 inflates to more than 256 MiB, the most seq-tag reads\)/);
   });
 
   it('a bomb in an entry a model does not need is never inflated: the model loads', () => {

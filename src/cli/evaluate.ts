@@ -1,14 +1,25 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
-import { asProbabilities } from '../model/describe.js';
-import { evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
+import { evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
 import { plural, renderEvaluation, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, addJsonOption, addModelOption, addSeedOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
+import {
+  addBackendOption,
+  addDataOption,
+  addJsonOption,
+  addModelOption,
+  addSeedOption,
+  modelPath,
+  taskEncoding,
+  userData,
+  type BackendFlag,
+  type DataFlag,
+  type ModelFlag,
+} from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
 
-interface EvaluateFlags extends BackendFlag, ModelFlag {
+interface EvaluateFlags extends BackendFlag, ModelFlag, DataFlag {
   samples: number;
   seed?: number;
   json?: boolean;
@@ -22,6 +33,7 @@ export function evaluateCommand(): Command {
   addModelOption(cmd, 'the model: the folder train saved to, a TensorFlow.js Layers folder, or a Keras .keras or .h5 file');
   cmd.option('--samples <n>', 'held-out sequences', parserOf(wholeNumber(1, 1_000_000)), HELD_OUT_SIZE);
   addSeedOption(cmd, `seed of the held-out set (default: the training seed, whose held-out stream is unseen data; ${FOREIGN_MODEL_SEED} for other models)`);
+  addDataOption(cmd, 'score it');
   addJsonOption(cmd, 'the metrics');
   addBackendOption(cmd);
   cmd.action(runEvaluate);
@@ -32,14 +44,21 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
-  const seed = flags.seed ?? loaded.record?.config.seed ?? FOREIGN_MODEL_SEED;
-  const evaluation = evaluateOnHeldOut(asProbabilities(loaded.model, loaded.compile?.fromLogits), loaded.description, flags.samples, seed);
+  const scoring = { compile: loaded.compile, mask: loaded.description.mask };
+  const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
+  const seed = data ? undefined : (flags.seed ?? loaded.record?.config.seed ?? FOREIGN_MODEL_SEED);
+  const evaluation = data
+    ? evaluateData(loaded.model, data, scoring)
+    : evaluateOnHeldOut(loaded.model, taskEncoding(path, loaded.description), flags.samples, seed!, scoring);
   if (flags.json) {
-    printJson('evaluate', { backend, model: modelJson(path, loaded), config: loaded.record?.config, seed, evaluation });
+    printJson('evaluate', { backend, model: modelJson(path, loaded), config: loaded.record?.config, data: flags.data, seed, evaluation });
     return;
   }
   const out = stdout();
   const style = styleFor(out.stream);
-  out.line(`${modelLine(path, loaded)}\nbackend ${backend.name} · ${plural(flags.samples, 'held-out sequence')} (seed ${seed})\n`);
-  out.line(renderEvaluation(evaluation, style));
+  const on = data
+    ? `${plural(data.n, 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
+    : `${plural(flags.samples, 'held-out sequence')} (seed ${seed})`;
+  out.line(`${modelLine(path, loaded)}\nbackend ${backend.name} · ${on}\n`);
+  out.line(renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss }));
 }

@@ -60,8 +60,8 @@ export function printJson(command: string, payload: object): void {
 
 /** A loaded model in --json output: where it came from, what it is, and seq-tag's record when it has one. */
 export function modelJson(path: string, loaded: LoadedModel): object {
-  const { format, description, record, compile, kerasVersion, nonFinite } = loaded;
-  return { path, format, kerasVersion, ...description, compile, record, nonFiniteWeights: nonFinite };
+  const { format, description, record, compile, kerasVersion, nonFinite, notes } = loaded;
+  return { path, format, kerasVersion, ...description, compile: compile && { ...compile, keras: undefined }, record, nonFiniteWeights: nonFinite, notes };
 }
 
 /**

@@ -2,16 +2,30 @@ import { Command, InvalidArgumentError } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
 import { labelRepeats, parseDigitSequence } from '../task/data.js';
+import { taskData } from '../task/tag-data.js';
 import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../task/random.js';
 import { plural, renderTagged, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { tagSequences } from '../task/tagging.js';
 import { parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, addJsonOption, addModelOption, addSeedOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
+import {
+  addBackendOption,
+  addDataOption,
+  addJsonOption,
+  addModelOption,
+  addSeedOption,
+  modelPath,
+  probabilityHead,
+  taskEncoding,
+  userData,
+  type BackendFlag,
+  type DataFlag,
+  type ModelFlag,
+} from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
 
-interface PredictFlags extends BackendFlag, ModelFlag {
+interface PredictFlags extends BackendFlag, ModelFlag, DataFlag {
   n: number;
   seed?: number;
   digits?: Int32Array;
@@ -32,7 +46,8 @@ export function predictCommand(): Command {
   addSeedOption(cmd, 'fixes which sequences are generated (default: a fresh one, printed)');
   cmd
     .option('--digits <sequence>', 'tag this sequence of 10 digits instead, e.g. "4 0 2 8 5 6 1 3 3 7"', digitsArgument)
-    .option('--probs', 'also show P(repeated) at each position');
+    .option('--probs', 'also show P(repeated) at each position (a head that is not softmax: its raw outputs)');
+  addDataOption(cmd, 'tag the first --n sequences');
   addJsonOption(cmd, 'the predictions');
   addBackendOption(cmd);
   cmd.action(runPredict);
@@ -44,19 +59,34 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
   const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
-  const encoding = loaded.description.encoding;
-  const seed = flags.seed ?? freshSeed();
-  const tagged = flags.digits
-    ? tagSequences(model, encoding, { n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) })
-    : tagFreshSequences(model, { encoding }, flags.n, seed);
+  const probability = probabilityHead(loaded.description, loaded.compile);
+  const { mask } = loaded.description;
+  const seed = flags.digits || flags.data ? undefined : (flags.seed ?? freshSeed());
+  let tagged;
+  if (flags.data) tagged = tagSequences(model, await userData(flags.data, loaded.description), probability, mask, flags.n);
+  else {
+    const encoding = taskEncoding(path, loaded.description);
+    tagged = flags.digits
+      ? tagSequences(model, taskData({ n: 1, digits: flags.digits, labels: labelRepeats(flags.digits) }, encoding, 'typed'), probability, mask)
+      : tagFreshSequences(model, encoding, flags.n, seed!, probability);
+  }
+  const reading = probability
+    ? undefined
+    : `${loaded.description.head} head: raw outputs, not probabilities; tags are their argmax, as Keras's users read them`;
 
   if (flags.json) {
-    printJson('predict', { backend, model: modelJson(path, loaded), seed: flags.digits ? undefined : seed, predictions: tagged });
+    printJson('predict', { backend, model: modelJson(path, loaded), seed, data: flags.data, reading: reading ?? 'probabilities', predictions: tagged });
     return;
   }
   const out = stdout();
   const style = styleFor(out.stream);
   out.write(`${modelLine(path, loaded)} · backend ${backend.name}\n`);
-  out.write(flags.digits ? '\n' : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n\n`);
-  out.write(`${renderTagged(tagged, { probs: flags.probs, style })}\n`);
+  if (reading) out.write(`${style.dim(reading)}\n`);
+  const what = flags.data
+    ? `${plural(tagged.length, 'sequence')} of ${flags.data}:\n\n`
+    : flags.digits
+      ? '\n'
+      : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n\n`;
+  out.write(what);
+  out.write(`${renderTagged(tagged, { probs: flags.probs, style, task: !flags.data })}\n`);
 }

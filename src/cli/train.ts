@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
-import { formatBytes, formatDuration } from '../training/cost.js';
+import { formatDuration } from '../training/cost.js';
+import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
@@ -198,8 +199,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     return;
   }
 
-  const tagged = tagFreshSequences(experiment.model, config, TEST_VIEW_SIZE, config.seed);
-  const evaluation = evaluateOnHeldOut(experiment.model, config, HELD_OUT_SIZE, config.seed);
+  const tagged = tagFreshSequences(experiment.model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
+  const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
   await folder.save(experiment.model, record);
 
   if (flags.json) {

@@ -5,27 +5,24 @@ import tfl = require('@tensorflow/tfjs-layers');
 import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding } from '../task/data.js';
 import { DEFAULT_LR, OPTIMIZERS, ORIGINAL_EXPERIMENT, type Config, type OptimizerName, type OutputActivation } from './config.js';
 import type { CompileInfo } from './keras/archive.js';
-import { UnsupportedModel } from './keras/topology.js';
+import { KERAS_LAYERS, UnsupportedModel } from './keras/topology.js';
 
-/** Layers seq-tag can describe and run; anything else is refused in one line. */
-export const SUPPORTED_LAYERS = [
-  'LSTM',
-  'GRU',
-  'SimpleRNN',
-  'Bidirectional',
-  'TimeDistributed',
-  'Dense',
-  'BatchNormalization',
-  'LayerNormalization',
-  'Dropout',
-  'Activation',
-] as const;
+/** Layers seq-tag can describe and run (tfjs's class names; ResetAfterGRU is Keras's GRU, ./keras/gru.ts). */
+export const SUPPORTED_LAYERS = [...KERAS_LAYERS, 'ResetAfterGRU'] as const;
 
-const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN']);
+const RECURRENT = new Set(['LSTM', 'GRU', 'ResetAfterGRU', 'SimpleRNN']);
+/** Keras's name of a tfjs class. */
+const kerasName = (className: string) => (className === 'ResetAfterGRU' ? 'GRU' : className);
 
 export interface ModelDescription {
-  /** From the input shape: [10, 1] digit values, [10, 10] one-hot. */
-  encoding: Encoding;
+  /** The task's encoding the model takes, when it fits the digit task: [10 or any, 1] digit values, [10 or any, 10] one-hot; two tags. */
+  encoding?: Encoding;
+  /** Its input per sequence: steps (null: any length) and features per step (null: integer ids, read by an Embedding). */
+  input: { steps: number | null; features: number | null };
+  /** Tags per position: the output's last dimension. */
+  tags: number;
+  /** Which positions it ignores: id 0 (an Embedding with mask_zero) or steps whose features all equal a Masking layer's value. */
+  mask?: { of: 'ids' | 'features'; value: number };
   /** The layers in order, e.g. "Bidirectional(LSTM 8) → TimeDistributed(Dense(2, softmax))". */
   architecture: string;
   /** The first recurrent layer, if any. */
@@ -50,7 +47,7 @@ function describeLayer(layer: tfl.layers.Layer): string {
   const inner =
     (layer as unknown as { layer?: tfl.layers.Layer; forwardLayer?: tfl.layers.Layer }).forwardLayer ?? (layer as { layer?: tfl.layers.Layer }).layer;
   if (inner && (name === 'Bidirectional' || name === 'TimeDistributed')) return `${name}(${describeLayer(inner)})`;
-  if (RECURRENT.has(name)) return `${name} ${String(config.units)}`;
+  if (RECURRENT.has(name)) return `${kerasName(name)} ${String(config.units)}`;
   if (name === 'Dense') return `Dense(${String(config.units)}, ${activationOf(layer) ?? 'linear'})`;
   if (name === 'Dropout') return `Dropout ${String(config.rate)}`;
   if (name === 'Activation') return `Activation ${activationOf(layer)}`;
@@ -65,36 +62,47 @@ function unwrap(layer: tfl.layers.Layer): tfl.layers.Layer {
 
 const shapeText = (shape: unknown) => JSON.stringify(shape).replace(/,/g, ', ');
 
-/**
- * Describes `model` for this task, or throws UnsupportedModel naming what does not fit: one input
- * [batch, 10, 1] or [batch, 10, 10], one output [batch, 10, 2], layers from SUPPORTED_LAYERS.
- */
-export function describeModel(model: tfl.LayersModel): ModelDescription {
+/** The sizes of one input and one output [batch, steps, tags], or the refusal in one sentence. */
+function shapes(model: tfl.LayersModel): { input: ModelDescription['input']; tags: number } {
   const input = model.inputs.length === 1 ? model.inputs[0].shape : undefined;
   const output = model.outputs.length === 1 ? model.outputs[0].shape : undefined;
-  const encoding: Encoding | undefined = input?.[1] === SEQUENCE_LENGTH ? (input[2] === 1 ? 'scalar' : input[2] === 10 ? 'onehot' : undefined) : undefined;
-  if (!encoding || input?.length !== 3) {
+  if (!input || (input.length !== 3 && input.length !== 2)) {
     const found = input ? `input ${shapeText(input)}` : `${model.inputs.length} inputs`;
-    throw new UnsupportedModel(`it has ${found}; this task's models take [null, 10, 1] (digit values) or [null, 10, 10] (one-hot digits)`);
+    throw new UnsupportedModel(`it has ${found}; a tagger takes one input of [batch, steps, features] or [batch, steps] integer ids`);
   }
-  if (output?.length !== 3 || output[1] !== SEQUENCE_LENGTH || output[2] !== NUM_CLASSES) {
+  const steps = input[1];
+  if (output?.length !== 3 || (output[1] !== steps && output[1] !== null && steps !== null) || !((output[2] ?? 0) >= 2)) {
     throw new UnsupportedModel(
-      `it outputs ${output ? shapeText(output) : `${model.outputs.length} tensors`}; this task's models output [null, 10, 2] (two classes per position)`,
+      `it outputs ${output ? shapeText(output) : `${model.outputs.length} tensors`}; a tagger outputs one row of scores per input step, one score per tag (two or more tags)`,
     );
   }
+  return { input: { steps, features: input.length === 3 ? input[2] : null }, tags: output[2]! };
+}
+
+/**
+ * Describes `model`, or throws UnsupportedModel naming what seq-tag cannot run: one input
+ * [batch, steps, features] (or integer ids [batch, steps]), one output [batch, steps, tags], layers
+ * from SUPPORTED_LAYERS. `encoding` is set when the model also fits the digit task.
+ */
+export function describeModel(model: tfl.LayersModel): ModelDescription {
+  const { input, tags } = shapes(model);
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const all = layers.flatMap((l) => (unwrap(l) === l ? [l] : [l, unwrap(l)]));
   const odd = all.find((l) => !(SUPPORTED_LAYERS as readonly string[]).includes(l.getClassName()));
-  if (odd) throw new UnsupportedModel(`it has a ${odd.getClassName()} layer; seq-tag runs ${SUPPORTED_LAYERS.join(', ')}`);
+  if (odd) throw new UnsupportedModel(`it has a ${odd.getClassName()} layer, which seq-tag cannot run; seq-tag runs ${KERAS_LAYERS.join(', ')}`);
   const rnnLayer = layers.find((l) => RECURRENT.has(unwrap(l).getClassName()));
   const rnn = rnnLayer && unwrap(rnnLayer);
   const headLayer = [...layers].reverse().find((l) => activationOf(unwrap(l)) !== undefined);
   const rnnConfig = rnn?.getConfig() as LayerConfig | undefined;
+  const fitsTask = (input.steps === SEQUENCE_LENGTH || input.steps === null) && tags === NUM_CLASSES;
   return {
-    encoding,
+    encoding: fitsTask ? ENCODING_BY_WIDTH[input.features ?? 0] : undefined,
+    input,
+    tags,
+    mask: maskOf(layers),
     architecture: layers.map(describeLayer).join(' → '),
     recurrent: rnn && {
-      kind: rnn.getClassName(),
+      kind: kerasName(rnn.getClassName()),
       units: Number(rnnConfig!.units),
       bidirectional: rnnLayer!.getClassName() === 'Bidirectional',
       recurrentActivation: typeof rnnConfig!.recurrentActivation === 'string' ? rnnConfig!.recurrentActivation : undefined,
@@ -103,6 +111,26 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
     batchNorm: layers.some((l) => l.getClassName() === 'BatchNormalization'),
     layerNorm: layers.some((l) => l.getClassName() === 'LayerNormalization'),
   };
+}
+
+/** The first masking layer's rule, which tfjs and Keras carry through to the output. */
+function maskOf(layers: tfl.layers.Layer[]): ModelDescription['mask'] {
+  for (const layer of layers) {
+    const config = layer.getConfig() as LayerConfig;
+    if (layer.getClassName() === 'Masking') return { of: 'features', value: Number(config.maskValue ?? 0) };
+    if (layer.getClassName() === 'Embedding' && config.maskZero === true) return { of: 'ids', value: 0 };
+  }
+  return undefined;
+}
+
+/** The task's encodings by the width of one step. */
+const ENCODING_BY_WIDTH: Record<number, Encoding> = { 1: 'scalar', 10: 'onehot' };
+
+/** "[null, 24] integer ids → 6 tags": what a model takes and gives, for messages. */
+export function describeShapes(d: ModelDescription): string {
+  const steps = d.input.steps ?? 'any';
+  const input = d.input.features === null ? `${steps} integer ids per sequence` : `${steps} steps of ${d.input.features} features`;
+  return `${input} → ${d.tags} tags per step`;
 }
 
 /**
@@ -127,7 +155,8 @@ export function configFromDescription(d: ModelDescription, compile: CompileInfo 
   const optimizer: OptimizerName = (OPTIMIZERS as readonly string[]).includes(opt?.name ?? '') ? (opt!.name as OptimizerName) : 'adam';
   return {
     ...ORIGINAL_EXPERIMENT,
-    encoding: d.encoding,
+    // A model off the task (checked on the user's --data) has no task encoding; the field is then unused.
+    encoding: d.encoding ?? ORIGINAL_EXPERIMENT.encoding,
     units: d.recurrent?.units ?? 0,
     bidirectional: d.recurrent?.bidirectional ?? false,
     // What the loss sees: a from_logits loss applies the softmax itself.

@@ -155,19 +155,6 @@ export function summarize(model: tfl.LayersModel): ModelSummary {
   };
 }
 
-/**
- * P(repeated) per position: [n, 10] row-major, from the model's [n, 10, 2] output.
- * The output is normalised by its row sum first, as categorical crossentropy does, so that a
- * non-softmax head is judged by the same numbers the loss sees.
- */
-export function predictRepeatProbability(model: tfl.LayersModel, features: tf.Tensor3D): Float32Array {
-  return tf.tidy(() => {
-    const out = predictAll(model, features);
-    const p = tf.slice(tf.div(out, tf.sum(out, -1, true)), [0, 0, 1], [-1, -1, 1]);
-    return p.dataSync() as Float32Array;
-  });
-}
-
 /** Sequences per predict pass: all of a usual evaluation at once, with memory still bounded. */
 const PREDICT_BATCH = 4096;
 

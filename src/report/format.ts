@@ -29,3 +29,8 @@ export function escapeText(text: string, max = 200): string {
   });
   return safe.length <= max ? safe : `${safe.slice(0, max)}…(${thousands(text.length)} characters)`;
 }
+
+/** "350 MiB", "14.2 GiB". */
+export function formatBytes(bytes: number): string {
+  return bytes < 2 ** 30 ? `${Math.round(bytes / 2 ** 20)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}

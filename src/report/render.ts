@@ -1,3 +1,4 @@
+import { describeShapes } from '../model/describe.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeArithmetic } from '../training/fused/arithmetic.js';
 import { describeOptimizer, type Config } from '../model/config.js';
@@ -47,7 +48,9 @@ export function renderModelLine(path: string, loaded: LoadedModel): string {
   }
   const from = `${FORMAT_NAMES[loaded.format]}${loaded.kerasVersion ? `, Keras ${loaded.kerasVersion}` : ''}`;
   const loss = loaded.compile ? ` · loss ${loaded.compile.loss}${loaded.compile.fromLogits ? ' (from logits)' : ''}` : '';
-  return `model ${path} (${from}) · ${d.architecture}, ${d.encoding} input${loss}`;
+  const input = d.encoding ? `${d.encoding} input` : describeShapes(d);
+  const notes = (loaded.notes ?? []).map((n) => `\nnote: ${n}`).join('');
+  return `model ${path} (${from}) · ${d.architecture}, ${input}${loss}${notes}`;
 }
 
 export function formatLoss(loss: number): string {
@@ -105,7 +108,40 @@ function formatProbability(p: number): string {
  * `*` where the model says P(repeated) > 0.5. On a terminal, hits are green, false alarms red,
  * and missed truths yellow in the truth line. `probs` adds a line of P(repeated).
  */
-export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style } = {}): string {
+/** A raw output in a cell: "-3.1", "0.42", "nan". */
+function formatRaw(v: number): string {
+  if (!Number.isFinite(v)) return String(v).replace('Infinity', 'inf').toLowerCase();
+  return Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** A user's sequences: inputs, true tags and the model's, one column per position (padding left out). */
+function renderTaggedData(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style }): string {
+  const style = options.style ?? plain;
+  const width = Math.max(COLUMN, ...seqs.flatMap((s) => s.digits.map((d) => String(d).length + 1)));
+  const cellOf = (text: string) => text.padStart(width);
+  return seqs
+    .map((s) => {
+      const wrong = s.predicted.filter((p, k) => p !== s.truth[k]).length;
+      const lines = [
+        style.dim('input'.padEnd(LABEL)) + s.digits.map((d) => cellOf(String(d))).join(''),
+        style.dim('truth'.padEnd(LABEL)) + s.truth.map((t) => cellOf(String(t))).join(''),
+        style.dim('model'.padEnd(LABEL)) +
+          s.predicted.map((p, k) => (p === s.truth[k] ? style.green(cellOf(String(p))) : style.red(cellOf(String(p))))).join('') +
+          (wrong ? style.red(`  ✗ ${wrong} wrong`) : style.green('  ✓ exact')),
+      ];
+      if (options.probs && s.probs) lines.push(style.dim('P(tag 1)'.padEnd(LABEL)) + s.probs.map((p) => cellOf(formatProbability(p))).join(''));
+      return lines.map((l) => l.trimEnd()).join('\n');
+    })
+    .join('\n\n');
+}
+
+/**
+ * Tagged sequences as aligned rows. The digit task marks repeated positions with `*`; any other
+ * data (`task: false`) shows tag numbers. `probs`: P(repeated) per position for a probability head,
+ * the raw outputs of tag 0 and tag 1 for any other head.
+ */
+export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style; task?: boolean } = {}): string {
+  if (options.task === false) return renderTaggedData(seqs, options);
   const style = options.style ?? plain;
   const blocks = seqs.map((s) => {
     const truth = s.truth.map((t, k) => (t ? (s.predicted[k] ? style.green(cell('*')) : style.yellow(cell('*'))) : cell('')));
@@ -123,7 +159,10 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
       style.dim('truth'.padEnd(LABEL)) + truth.join(''),
       style.dim('model'.padEnd(LABEL)) + model.join('') + verdict,
     ];
-    if (options.probs) lines.push(style.dim('P(rep)'.padEnd(LABEL)) + s.probs.map((p) => cell(formatProbability(p))).join(''));
+    if (options.probs && s.probs) lines.push(style.dim('P(rep)'.padEnd(LABEL)) + s.probs.map((p) => cell(formatProbability(p))).join(''));
+    if (options.probs && s.outputs) {
+      for (const tag of [0, 1]) lines.push(style.dim(`out[${tag}]`.padEnd(LABEL)) + s.outputs.map((row) => cell(formatRaw(row[tag]))).join(''));
+    }
     return lines.map((l) => l.trimEnd()).join('\n');
   });
   return blocks.join('\n\n');
@@ -180,16 +219,31 @@ export function describeEngine(config: Config, threads?: number): string {
 }
 
 /** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */
-export function renderEvaluation(e: Evaluation, style: Style = plain): string {
+export function renderEvaluation(e: Evaluation, style: Style = plain, options: { task?: boolean; loss?: string } = {}): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
-  const rows: [string, string, string][] = [
-    ['loss', e.loss === null ? 'n/a' : formatLoss(e.loss).padStart(6), `floor ${e.floor.toFixed(4)} (entropy of the labels)`],
-    ['token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy).trim()} (tag every digit unique)`],
-    ['exact match', pct(e.exactMatch), 'all 10 tags right'],
-    ['precision', pct(e.precision), 'of positions tagged repeated'],
-    ['recall', pct(e.recall), `first occurrence ${pct(e.recallFirst).trim()}, second ${pct(e.recallSecond).trim()}`],
-    ['F1', e.f1.toFixed(3).padStart(6), 'repeated class'],
-  ];
+  const lossNote = options.loss && options.loss !== 'categorical_crossentropy' ? `${options.loss}; ` : '';
+  const rows: [string, string, string][] =
+    options.task === false
+      ? [
+          ['loss', e.loss === null ? 'n/a' : formatLoss(e.loss).padStart(6), `${lossNote}floor ${e.floor.toFixed(4)} (entropy of the tags)`],
+          ['token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy).trim()} (every position the most frequent tag)`],
+          ['exact match', pct(e.exactMatch), 'every tag of a sequence right'],
+          ['precision', pct(e.precision), `mean over ${e.perTag?.length} tags`],
+          ['recall', pct(e.recall), `mean over ${e.perTag?.length} tags`],
+          ...(e.perTag ?? []).map((t): [string, string, string] => [
+            `  tag ${t.tag}`,
+            pct(t.recall),
+            `recall; precision ${pct(t.precision).trim()}; ${thousands(t.support)} positions`,
+          ]),
+        ]
+      : [
+          ['loss', e.loss === null ? 'n/a' : formatLoss(e.loss).padStart(6), `floor ${e.floor.toFixed(4)} (entropy of the labels)`],
+          ['token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy).trim()} (tag every digit unique)`],
+          ['exact match', pct(e.exactMatch), 'all 10 tags right'],
+          ['precision', pct(e.precision), 'of positions tagged repeated'],
+          ['recall', pct(e.recall), `first occurrence ${pct(e.recallFirst).trim()}, second ${pct(e.recallSecond).trim()}`],
+          ['F1', e.f1.toFixed(3).padStart(6), 'repeated class'],
+        ];
   const solved = e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
   const say = solved ? style.green : style.yellow;
   return [

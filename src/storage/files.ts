@@ -4,6 +4,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, stat, truncat
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { isOrphanTemp, tempName } from './owner.js';
+import { formatBytes } from '../report/format.js';
 
 /**
  * Durable file writes: every helper here leaves either the old content or the new one on disk,
@@ -175,16 +176,4 @@ export async function readBounded(path: string, limit: number): Promise<Uint8Arr
   } finally {
     await handle.close();
   }
-}
-
-/** "1.5 GB", "256 MB", "12 kB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
 }

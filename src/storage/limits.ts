@@ -3,11 +3,11 @@
 
 export const LIMITS = {
   /** A model or data file on disk (a Keras tagger with a 50k × 300 embedding is ~60 MB). */
-  fileBytes: 256e6,
+  fileBytes: 2 ** 28,
   /** One JSON document inside a model (a config.json is a few kB to a few hundred kB). */
-  jsonBytes: 16e6,
+  jsonBytes: 2 ** 24,
   /** The weights entry of a `.keras`, or an array of an `.npz`, once inflated. */
-  entryBytes: 256e6,
+  entryBytes: 2 ** 28,
   /** Nesting of a model's JSON: a Keras config is about ten levels deep. */
   jsonDepth: 64,
   /** Parameters a model's config may declare (128 MB of float32). */

@@ -329,6 +329,8 @@ export interface LoadedModel {
   description: ModelDescription;
   /** Names of weights that are NaN or infinite (only when loaded with `allowNonFinite`). */
   nonFinite: string[];
+  /** What reading changed on the way (a float64 model run in float32, regularizers ignored). */
+  notes?: string[];
 }
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
@@ -388,7 +390,7 @@ export async function loadModel(path: string, options: { allowNonFinite?: boolea
     loaded = { model, record, format: record ? 'seq-tag' : 'tfjs' };
   } else {
     const { file, format } = await readKerasModel(path);
-    loaded = { model: file.model, format, compile: file.compile, kerasVersion: file.kerasVersion };
+    loaded = { model: file.model, format, compile: file.compile, kerasVersion: file.kerasVersion, notes: file.notes };
   }
   let description: ModelDescription;
   try {

@@ -77,6 +77,12 @@ const evaluationSchema = z
     f1: rate,
     recallFirst: rate,
     recallSecond: rate,
+    // Since seq-tag 0.2 (any number of tags); records of 0.1 have neither.
+    tokens: z.number().int().min(0).optional(),
+    perTag: z
+      .array(z.object({ tag: z.number().int().min(0), support: z.number().min(0), precision: rate, recall: rate }).strict())
+      .max(10_000)
+      .optional(),
   })
   .strict();
 const outcomeShape = {

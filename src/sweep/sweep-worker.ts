@@ -16,7 +16,7 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunOutcome> {
   try {
     // One thread: the pool already runs a process per core.
     const result = await runExperiment(experiment, { threads: 1 });
-    const evaluation = result.divergence ? undefined : evaluateOnHeldOut(experiment.model, spec.config, HELD_OUT_SIZE, spec.seed);
+    const evaluation = result.divergence ? undefined : evaluateOnHeldOut(experiment.model, spec.config.encoding, HELD_OUT_SIZE, spec.seed);
     return {
       status: result.divergence ? 'diverged' : 'ok',
       epochs: result.epochs,

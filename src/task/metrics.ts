@@ -11,83 +11,116 @@ export function labelEntropy(labels: ArrayLike<number>): number {
   return -(p * Math.log(p) + (1 - p) * Math.log(1 - p));
 }
 
+/** The no-skill floor for any number of tags: the entropy (nats) of how often each tag occurs. */
+export function tagEntropy(counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let c = 0; c < counts.length; c++) total += counts[c];
+  let h = 0;
+  for (let c = 0; c < counts.length; c++) if (counts[c] > 0) h -= (counts[c] / total) * Math.log(counts[c] / total);
+  return h;
+}
+
+/** Precision and recall of one tag, over the scored positions. */
+export interface TagScore {
+  tag: number;
+  /** Scored positions whose true tag is this one. */
+  support: number;
+  precision: number;
+  recall: number;
+}
+
 /** Everything `evaluate` reports about a set of tagged sequences. Rates are in [0, 1]. */
 export interface Evaluation {
   sequences: number;
-  /** Mean categorical crossentropy on this set (nats), if the model's outputs were scored. */
+  /** Positions scored (masked padding excluded); absent in records of seq-tag 0.1. */
+  tokens?: number;
+  /** Mean loss per scored position (nats for crossentropies) with the model's own loss, if computed. */
   loss: number | null;
-  /** Entropy of this set's labels: the loss of predicting the base rate. */
+  /** Entropy of this set's labels: the crossentropy of predicting how often each tag occurs. */
   floor: number;
   tokenAccuracy: number;
-  /** Token accuracy of tagging every position "unique" (0.8 for this task). */
+  /** Token accuracy of tagging every position with the most frequent tag (0.8 for this task). */
   baselineAccuracy: number;
   exactMatch: number;
+  /** Two tags: of tag 1 ("repeated"); more: averaged over the tags (macro). */
   precision: number;
   recall: number;
   f1: number;
-  /** Recall on the earlier / later position of each repeated pair. */
+  perTag?: TagScore[];
+  /** Recall on the earlier / later position of each tag-1 pair (the digit task's diagnostic). */
   recallFirst: number;
   recallSecond: number;
 }
 
+const rate = (a: number, b: number) => (b === 0 ? 0 : a / b);
+
 /**
- * Scores predictions against truth. `truth` and `predicted` hold 0/1 per position, sequence after
- * sequence (`length` positions each). A rate whose denominator is zero is reported as 0, except
- * precision with no positive predictions, which is 0 too (the model found nothing).
+ * Scores predictions against truth. `truth` and `predicted` hold a tag per position, sequence after
+ * sequence (`length` positions each); positions where `mask` is 0 are padding and not scored. A
+ * rate whose denominator is zero is reported as 0 (precision with no positive predictions too).
  */
-export function evaluateTags(truth: ArrayLike<number>, predicted: ArrayLike<number>, length: number, loss: number | null = null): Evaluation {
+export function evaluateTags(
+  truth: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  length: number,
+  loss: number | null = null,
+  options: { tags?: number; mask?: ArrayLike<number> } = {},
+): Evaluation {
+  const tags = options.tags ?? 2;
   const n = truth.length / length;
+  const hits = new Float64Array(tags);
+  const support = new Float64Array(tags);
+  const claimed = new Float64Array(tags);
+  const firstSecond = [0, 0, 0, 0]; // first hit, first total, second hit, second total
   let correct = 0;
   let exact = 0;
-  let tp = 0;
-  let fp = 0;
-  let fn = 0;
-  let truthZeros = 0;
-  let firstHit = 0;
-  let firstTotal = 0;
-  let secondHit = 0;
-  let secondTotal = 0;
+  let tokens = 0;
   for (let s = 0; s < n; s++) {
     let allRight = true;
-    let seenRepeat = 0;
+    let seen = 0;
     for (let t = 0; t < length; t++) {
       const k = s * length + t;
+      if (options.mask && !options.mask[k]) continue;
       const y = truth[k];
       const p = predicted[k];
-      if (y === p) correct++;
-      else allRight = false;
-      if (y === 0) truthZeros++;
-      if (y === 1 && p === 1) tp++;
-      if (y === 0 && p === 1) fp++;
-      if (y === 1 && p === 0) fn++;
+      tokens++;
+      support[y]++;
+      claimed[p]++;
+      if (y === p) {
+        correct++;
+        hits[y]++;
+      } else allRight = false;
       if (y === 1) {
-        seenRepeat++;
-        if (seenRepeat === 1) {
-          firstTotal++;
-          firstHit += p;
-        } else {
-          secondTotal++;
-          secondHit += p;
-        }
+        const slot = seen++ === 0 ? 0 : 2;
+        firstSecond[slot] += p === 1 ? 1 : 0;
+        firstSecond[slot + 1]++;
       }
     }
     if (allRight) exact++;
   }
-  const rate = (a: number, b: number) => (b === 0 ? 0 : a / b);
-  const precision = rate(tp, tp + fp);
-  const recall = rate(tp, tp + fn);
+  const perTag = Array.from({ length: tags }, (_, tag) => ({
+    tag,
+    support: support[tag],
+    precision: rate(hits[tag], claimed[tag]),
+    recall: rate(hits[tag], support[tag]),
+  }));
+  const pick = (key: 'precision' | 'recall') => (tags === 2 ? perTag[1][key] : perTag.reduce((sum, t) => sum + t[key], 0) / tags);
+  const precision = pick('precision');
+  const recall = pick('recall');
   return {
     sequences: n,
+    tokens,
     loss,
-    floor: labelEntropy(truth),
-    tokenAccuracy: rate(correct, truth.length),
-    baselineAccuracy: rate(truthZeros, truth.length),
+    floor: tagEntropy(support),
+    tokenAccuracy: rate(correct, tokens),
+    baselineAccuracy: rate(Math.max(...support), tokens),
     exactMatch: rate(exact, n),
     precision,
     recall,
     f1: rate(2 * precision * recall, precision + recall),
-    recallFirst: rate(firstHit, firstTotal),
-    recallSecond: rate(secondHit, secondTotal),
+    perTag,
+    recallFirst: rate(firstSecond[0], firstSecond[1]),
+    recallSecond: rate(firstSecond[2], firstSecond[3]),
   };
 }
 
@@ -102,11 +135,14 @@ export function verdict(e: Evaluation): string {
     return `solved: ${pct(e.exactMatch)} exact-match, ${pct(e.tokenAccuracy)} token accuracy`;
   }
   const nearFloor = e.loss !== null && Math.abs(e.loss - e.floor) < 0.01;
+  const lossText = e.loss !== null ? `loss ${e.loss.toFixed(4)} vs floor ${e.floor.toFixed(4)}: ` : '';
   if (e.recall < 0.02 || nearFloor) {
-    const lossText = e.loss !== null ? `loss ${e.loss.toFixed(4)} vs floor ${e.floor.toFixed(4)}: ` : '';
     return `${lossText}the model predicts the base rate and has not learned the task (recall ${pct(e.recall)})`;
   }
-  if (e.recallSecond - e.recallFirst > 0.3) {
+  if (e.tokenAccuracy <= e.baselineAccuracy) {
+    return `${lossText}not learned: token accuracy ${pct(e.tokenAccuracy)} is no better than tagging every position with the most frequent tag (${pct(e.baselineAccuracy)})`;
+  }
+  if ((e.perTag?.length ?? 2) === 2 && e.recallSecond - e.recallFirst > 0.3) {
     return `partly learned: finds the second occurrence (${pct(e.recallSecond)}) but not the first (${pct(e.recallFirst)}), as a left-to-right model must; try --bidirectional`;
   }
   return `partly learned: ${pct(e.exactMatch)} exact-match, F1 ${e.f1.toFixed(3)}`;

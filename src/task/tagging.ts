@@ -1,28 +1,50 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { Dataset, Encoding, featureTensor, SEQUENCE_LENGTH, sequenceAt } from './data.js';
-import { predictRepeatProbability } from '../model/model.js';
+import { predictAll } from '../model/model.js';
+import { inputTensor, positionMask, trueTags, type TagData } from './tag-data.js';
+import type { ModelDescription } from '../model/describe.js';
 
-/** One sequence with its true labels and the model's P(repeated) per position. */
+/** One sequence with its true tags and the model's, and what the model output at each position. */
 export interface TaggedSequence {
+  /** The inputs: digits or ids per position (features: the first feature). */
   digits: number[];
   truth: number[];
-  probs: number[];
-  /** 1 where probs > 0.5. */
+  /** The model's tag at each position: the argmax of its outputs, as Keras's users read them. */
   predicted: number[];
+  /** P(tag 1) at each position: only for a probability head (softmax, or logits the loss softmaxes). */
+  probs?: number[];
+  /** The raw output rows [positions][tags]: for any other head, whose outputs are not probabilities. */
+  outputs?: number[][];
 }
 
-export function tagSequences(model: tfl.LayersModel, encoding: Encoding, data: Dataset): TaggedSequence[] {
-  const features = featureTensor(data.digits, encoding);
-  const probs = predictRepeatProbability(model, features);
-  features.dispose();
-  return Array.from({ length: data.n }, (_, k) => {
-    const p = Array.from(probs.subarray(k * SEQUENCE_LENGTH, (k + 1) * SEQUENCE_LENGTH));
+/**
+ * Tags the first `count` sequences of `data` (masked padding left out). `probability` says whether
+ * the model's outputs are probabilities (then `probs` is P(tag 1)); otherwise the raw rows are kept.
+ */
+export function tagSequences(model: tfl.LayersModel, data: TagData, probability: boolean, mask?: ModelDescription['mask'], count = data.n): TaggedSequence[] {
+  const out = tf.tidy(() => predictAll(model, inputTensor(data)));
+  const values = out.dataSync() as Float32Array;
+  const predicted = tf.tidy(() => tf.argMax(out, -1)).dataSync() as Int32Array;
+  out.dispose();
+  const truth = trueTags(data);
+  const read = positionMask(data, mask);
+  const width = data.features ?? 1;
+  return Array.from({ length: Math.min(count, data.n) }, (_, s) => {
+    const positions = Array.from({ length: data.steps }, (_, t) => s * data.steps + t).filter((k) => !read || read[k]);
+    const rows = positions.map((k) => Array.from(values.subarray(k * data.tags, (k + 1) * data.tags)));
     return {
-      digits: sequenceAt(data.digits, k),
-      truth: sequenceAt(data.labels, k),
-      probs: p,
-      predicted: p.map((v) => (v > 0.5 ? 1 : 0)),
+      digits: positions.map((k) => data.x[k * width + (width === 10 ? argmaxAt(data.x, k * width, width) : 0)]),
+      truth: positions.map((k) => truth[k]),
+      predicted: positions.map((k) => predicted[k]),
+      ...(probability ? { probs: rows.map((r) => r[1]) } : { outputs: rows }),
     };
   });
+}
+
+/** The index of the largest of `width` values from `at` (a one-hot digit back to its digit). */
+function argmaxAt(values: ArrayLike<number>, at: number, width: number): number {
+  let best = 0;
+  for (let i = 1; i < width; i++) if (values[at + i] > values[at + best]) best = i;
+  return best;
 }

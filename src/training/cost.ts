@@ -77,8 +77,3 @@ export function formatDuration(seconds: number): string {
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
-
-/** "350 MiB", "14.2 GiB". */
-export function formatBytes(bytes: number): string {
-  return bytes < 2 ** 30 ? `${Math.round(bytes / 2 ** 20)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}

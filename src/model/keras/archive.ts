@@ -5,8 +5,20 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { zipSync } from 'fflate';
 import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
-import { declaredParameters, kerasConfigFromTfjs, snakeCase, topologyForTfjs, UnsupportedModel, weightGroups, weightKeys, type Json } from './topology.js';
+import {
+  declaredParameters,
+  kerasConfigFromTfjs,
+  snakeCase,
+  topologyForTfjs,
+  UnsupportedModel,
+  weightGroups,
+  weightKeys,
+  type Json,
+  type Notes,
+} from './topology.js';
 import { buildInScope } from '../quiet.js';
+import './gru.js';
+import { formatBytes } from '../../report/format.js';
 import { LIMITS, nestsDeeperThan } from '../../storage/limits.js';
 import { BadZip, readZipEntry, zipEntries } from '../../storage/zip.js';
 
@@ -15,10 +27,15 @@ export const EXPORTED_KERAS_VERSION = '3.15.1';
 
 /** What the model was compiled with, as far as seq-tag's checks need it. */
 export interface CompileInfo {
-  /** Keras's snake_case loss name, e.g. "categorical_crossentropy". */
+  /** Keras's snake_case loss name, aliases spelled out: "categorical_crossentropy", "mean_squared_error". */
   loss: string;
   fromLogits: boolean;
+  labelSmoothing?: number;
   optimizer?: { name: string; lr?: number; epsilon?: number; clipnorm?: number; clipvalue?: number };
+  /** The file's own compile config in Keras 3's form, written back unchanged by an export. */
+  keras?: Json;
+  /** Settings of a Keras 2 file that Keras 3 cannot express, so an export to `.keras` drops them ("decay 1e-06"). */
+  dropped?: string[];
 }
 
 /** A Keras model file read into tfjs. */
@@ -26,6 +43,25 @@ export interface KerasFile {
   model: tfl.LayersModel;
   kerasVersion: string;
   compile?: CompileInfo;
+  /** What reading changed on the way (float64 cast, regularizers ignored), to say once. */
+  notes: string[];
+}
+
+/** Keras's loss aliases, as `keras.losses.get` resolves them. */
+const LOSS_ALIASES: Record<string, string> = {
+  mse: 'mean_squared_error',
+  mae: 'mean_absolute_error',
+  mape: 'mean_absolute_percentage_error',
+  msle: 'mean_squared_logarithmic_error',
+};
+
+/** A loss as Keras stores it (a name, a class, or a function in `.keras`) as its snake_case name. */
+function lossName(loss: unknown): string | undefined {
+  let name: string | undefined;
+  if (typeof loss === 'string') name = loss;
+  else if (isObject(loss) && loss.class_name === 'function' && typeof loss.config === 'string') name = loss.config;
+  else if (isObject(loss) && typeof loss.class_name === 'string') name = snakeCase(loss.class_name);
+  return name && (LOSS_ALIASES[name] ?? name);
 }
 
 /** Raised for a file that is not what its name says (bad zip, missing member, broken HDF5); the caller names the file. */
@@ -36,7 +72,7 @@ const finiteOr = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? 
 
 /** A JSON object from a model file: bounded in size and depth (a config nested 100k levels deep is refused here). */
 export function parseJson(text: string, what: string): Json {
-  if (text.length > LIMITS.jsonBytes) throw new BrokenFile(`its ${what} is larger than ${LIMITS.jsonBytes / 1e6} MB`);
+  if (text.length > LIMITS.jsonBytes) throw new BrokenFile(`its ${what} is larger than ${formatBytes(LIMITS.jsonBytes)}`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -64,32 +100,65 @@ function checkDeclaredSize(topology: Json, storedValues: number): void {
   }
 }
 
-/** Keras's loss and optimizer configs (compile_config of .keras, training_config of .h5) as CompileInfo. */
+/** Keys of Keras 3's compile_config. */
+const KERAS3_COMPILE = ['loss', 'loss_weights', 'metrics', 'weighted_metrics', 'run_eagerly', 'steps_per_execution', 'jit_compile'];
+
+/**
+ * A compile config in Keras 3's form: a `.keras` file's as it is; a `.h5` file's training_config
+ * with Keras 2's `optimizer_config` and `lr` translated, and what Keras 3 cannot take listed.
+ */
+function keras3Compile(config: Json): { keras: Json; dropped: string[] } {
+  if (config.optimizer !== undefined) return { keras: config, dropped: [] };
+  const dropped: string[] = [];
+  const keras: Json = {};
+  for (const key of KERAS3_COMPILE) if (config[key] !== undefined) keras[key] = config[key];
+  if (config.metrics !== undefined && !(Array.isArray(config.metrics) && config.metrics.every((m) => typeof m === 'string'))) {
+    keras.metrics = null;
+    dropped.push('its metrics (in a Keras 2 form)');
+  }
+  if (config.sample_weight_mode) dropped.push(`sample_weight_mode ${JSON.stringify(config.sample_weight_mode)}`);
+  const optimizer = config.optimizer_config;
+  if (isObject(optimizer) && isObject(optimizer.config)) {
+    const options: Json = { ...optimizer.config };
+    if (options.lr !== undefined) options.learning_rate ??= options.lr;
+    delete options.lr;
+    if (typeof options.decay === 'number' && options.decay !== 0) dropped.push(`the optimizer's decay ${options.decay}`);
+    for (const key of ['decay', 'is_legacy_optimizer', 'jit_compile']) delete options[key];
+    keras.optimizer = { module: 'keras.optimizers', class_name: optimizer.class_name, config: options, registered_name: null };
+  }
+  return { keras, dropped };
+}
+
+/** Keras's loss and optimizer configs (compile_config of .keras, training_config of .h5 or a tfjs folder) as CompileInfo. */
 export function compileInfo(config: unknown): CompileInfo | undefined {
   if (!isObject(config)) return undefined;
   const loss = config.loss;
-  const lossName = typeof loss === 'string' ? loss : isObject(loss) ? snakeCase(String(loss.class_name)) : undefined;
-  if (!lossName) return undefined;
+  const name = lossName(loss);
+  if (!name) return undefined;
   const lossConfig = isObject(loss) && isObject(loss.config) ? loss.config : {};
   const optimizer = config.optimizer ?? config.optimizer_config;
   const opt = isObject(optimizer) && isObject(optimizer.config) ? optimizer.config : undefined;
+  // Keras 2.2 and earlier wrote `lr`; stored as float32 (0.0010000000474974513), shown as the user typed it.
+  const lr = finiteOr(opt?.learning_rate) ?? finiteOr(opt?.lr);
   return {
-    loss: lossName,
+    loss: name,
     fromLogits: lossConfig.from_logits === true,
+    labelSmoothing: finiteOr(lossConfig.label_smoothing) || undefined,
     optimizer: opt && {
       name: String((optimizer as Json).class_name).toLowerCase(),
-      // Keras stores it as float32 (0.0010000000474974513): shown as the user typed it.
-      lr: finiteOr(opt.learning_rate) === undefined ? undefined : Number((opt.learning_rate as number).toPrecision(7)),
+      lr: lr === undefined ? undefined : Number(lr.toPrecision(7)),
       epsilon: finiteOr(opt.epsilon),
       clipnorm: finiteOr(opt.clipnorm),
       clipvalue: finiteOr(opt.clipvalue),
     },
+    ...keras3Compile(config),
   };
 }
 
 /** Builds the tfjs model from a Keras config and fills each layer's weights from `weightsOf(kerasLayerEntry, index)`. */
-async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json) => Array32[]): Promise<tfl.LayersModel> {
-  const topology = topologyForTfjs(modelConfig, kerasVersion);
+async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json) => Array32[]): Promise<{ model: tfl.LayersModel; notes: string[] }> {
+  const notes: Notes = new Set();
+  const topology = topologyForTfjs(modelConfig, kerasVersion, notes);
   const layerEntries = isObject(modelConfig.config) && Array.isArray(modelConfig.config.layers) ? (modelConfig.config.layers as Json[]) : [];
   checkDeclaredSize(
     topology,
@@ -99,7 +168,9 @@ async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (lay
   try {
     model = await buildInScope(() => tfl.models.modelFromJSON({ modelTopology: topology } as never));
   } catch (err) {
-    throw new UnsupportedModel(`TensorFlow.js cannot build it: ${(err as Error).message.split('\n')[0]}`);
+    // tfjs's messages run on over several lines ("… This may be due to one of the following reasons:"): its first sentence.
+    const first = (err as Error).message.split(/(?<=\.)\s|\n/)[0].replace(/\.$/, '');
+    throw new UnsupportedModel(`TensorFlow.js cannot build it (${first}); save it from Keras with the layers seq-tag lists in its README`);
   }
   const entries = ((modelConfig.config as Json).layers as Json[]).filter((l) => l.class_name !== 'InputLayer');
   entries.forEach((entry) => {
@@ -116,7 +187,7 @@ async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (lay
     layer.setWeights(tensors);
     tf.dispose(tensors);
   });
-  return model;
+  return { model, notes: [...notes] };
 }
 
 /** The datasets of an HDF5 group named 0, 1, 2, … in numeric order (HDF5 lists 0, 1, 10, 11, 2, …). */
@@ -151,8 +222,8 @@ export async function readKerasArchive(bytes: Uint8Array): Promise<KerasFile> {
   const entries =
     isObject(config.config) && Array.isArray(config.config.layers) ? (config.config.layers as Json[]).filter((l) => l.class_name !== 'InputLayer') : [];
   const weights = await readHdf5Safely(member('model.weights.h5', LIMITS.entryBytes), (file) => kerasWeights(file, entries));
-  const model = await assemble(config, kerasVersion, (entry) => weights.get(entry) ?? []);
-  return { model, kerasVersion, compile: compileInfo(config.compile_config) };
+  const { model, notes } = await assemble(config, kerasVersion, (entry) => weights.get(entry) ?? []);
+  return { model, notes, kerasVersion, compile: compileInfo(config.compile_config) };
 }
 
 /** A zip's entries, read one by one on demand within a limit; zip faults become BrokenFile. */
@@ -203,8 +274,8 @@ export async function readLegacyH5(bytes: Uint8Array): Promise<KerasFile> {
       weights: new Map(entries.map((e) => [String((e.config as Json)?.name), layerWeights(String((e.config as Json)?.name))])),
     };
   });
-  const model = await assemble(config, kerasVersion, (entry) => weights.get(String((entry.config as Json).name)) ?? []);
-  return { model, kerasVersion, compile: typeof training === 'string' ? compileInfo(parseJson(training, 'training_config')) : undefined };
+  const { model, notes } = await assemble(config, kerasVersion, (entry) => weights.get(String((entry.config as Json).name)) ?? []);
+  return { model, notes, kerasVersion, compile: typeof training === 'string' ? compileInfo(parseJson(training, 'training_config')) : undefined };
 }
 
 /** The tfjs model's Layers topology, as tfjs saves it. */
@@ -239,7 +310,7 @@ function kerasCompileConfig(compile: CompileInfo): Json {
  */
 export async function kerasArchive(model: tfl.LayersModel, compile?: CompileInfo): Promise<Uint8Array> {
   const config = kerasConfigFromTfjs(tfjsTopology(model));
-  if (compile) config.compile_config = kerasCompileConfig(compile);
+  if (compile) config.compile_config = compile.keras ?? kerasCompileConfig(compile);
   const content: Hdf5Content = { groups: ['layers', 'vars'], datasets: [] };
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const keys = weightKeys(layers.map((l) => l.getClassName()));

@@ -47,8 +47,14 @@ export async function readHdf5<T>(bytes: Uint8Array, read: (file: Hdf5Reader) =>
       const n = node(path);
       return n?.shape !== undefined && n.value ? { shape: [...n.shape], values: Float32Array.from(n.value) } : undefined;
     },
-    attribute: (path, name) => node(path)?.attrs[name],
+    attribute: (path, name) => withoutPadding(node(path)?.attrs[name]),
   });
+}
+
+/** Keras 2 writes names as fixed-length strings: HDF5 hands them back NUL-padded ("lstm/bias:0\0\0"). */
+function withoutPadding(value: unknown): unknown {
+  const strip = (v: unknown) => (typeof v === 'string' ? v.replace(/\0+$/, '') : v);
+  return Array.isArray(value) ? value.map(strip) : strip(value);
 }
 
 /** What to write: groups and float32 datasets, by path ("layers/lstm/cell/vars/0"); parents are created as needed. */

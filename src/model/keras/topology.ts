@@ -52,27 +52,75 @@ export function weightGroups(className: string): { vars: string[]; empty: string
   }
 }
 
-/** The dtype policy of a Keras 3 layer as tfjs's plain dtype; mixed precision cannot run in float32 tfjs faithfully. */
-function plainDtype(policy: unknown): unknown {
-  if (!isObject(policy)) return policy;
-  const name = isObject(policy.config) ? policy.config.name : undefined;
-  if (name !== 'float32') throw new UnsupportedModel(`it uses the dtype policy ${String(name)}; seq-tag runs float32 models only`);
-  return 'float32';
+/** Layer classes seq-tag runs (the Keras names); anything else is refused before TensorFlow.js sees it. */
+export const KERAS_LAYERS = [
+  'LSTM',
+  'GRU',
+  'SimpleRNN',
+  'Bidirectional',
+  'TimeDistributed',
+  'Dense',
+  'Embedding',
+  'Masking',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Dropout',
+  'Activation',
+] as const;
+
+/** What reading a config changed on the way, said once to the user ("regularizers … ignored"). */
+export type Notes = Set<string>;
+
+/** Keys that only matter while training in Keras: kept out of the tfjs model, said once. */
+const TRAINING_ONLY = /_(regularizer|constraint)$/;
+
+/** The dtype of a layer (a Keras 3 policy or Keras 2's plain name) as tfjs's float32; float64 is cast, mixed precision refused. */
+function plainDtype(policy: unknown, notes: Notes): unknown {
+  const name = isObject(policy) ? (isObject(policy.config) ? policy.config.name : undefined) : policy;
+  if (name === 'float32' || name === 'int32' || name === undefined) return name === 'int32' ? 'int32' : 'float32';
+  if (name === 'float64') {
+    notes.add('its float64 layers run in float32 here (TensorFlow.js has no float64 tensors): outputs agree with Keras to about 1e-6');
+    return 'float32';
+  }
+  throw new UnsupportedModel(`it uses the dtype policy ${String(name)}, which seq-tag cannot run faithfully; save it from Keras with the float32 policy`);
 }
 
 /** Keras 3's hard_sigmoid is relu6(x + 3) / 6; tfjs's (and Keras 2's) is clip(0.2x + 0.5): same name, different function. */
 const HARD_SIGMOID_MISMATCH =
-  "it uses Keras 3's hard_sigmoid (relu6(x + 3) / 6), which TensorFlow.js's hard_sigmoid (clip(0.2x + 0.5, 0, 1)) is not: its outputs would differ";
+  "it uses Keras 3's hard_sigmoid (relu6(x + 3) / 6), which TensorFlow.js's hard_sigmoid (clip(0.2x + 0.5, 0, 1)) is not: its outputs would differ; use sigmoid gates";
 
-function clean(value: unknown, keras3: boolean): unknown {
-  if (Array.isArray(value)) return value.map((v) => clean(v, keras3));
+/** A layer entry ({class_name, config}) refused unless seq-tag runs its class; GRU(reset_after=True) runs as ResetAfterGRU (./gru.ts). */
+function layerClass(value: Json, keras3: boolean): void {
+  const name = String(value.class_name);
+  const config = isObject(value.config) ? value.config : {};
+  if (name === 'InputLayer' || name === 'Sequential' || name === 'Functional' || name === 'Model') return;
+  if (!(KERAS_LAYERS as readonly string[]).includes(name)) {
+    throw new UnsupportedModel(
+      `it has a ${name} layer (${String(config.name ?? '?')}), which seq-tag cannot run; seq-tag runs ${KERAS_LAYERS.join(', ')}: build the tagger from those`,
+    );
+  }
+  // Keras 3 and tf.keras 2 default to reset_after=True; Keras 2.2 wrote the key with False.
+  if (name === 'GRU' && config.reset_after !== false && (keras3 || config.reset_after === true)) value.class_name = 'ResetAfterGRU';
+  if (name === 'GRU') delete config.reset_after;
+}
+
+/** Keys whose values are layer entries. */
+const LAYER_KEYS = new Set(['layers', 'layer', 'backward_layer']);
+
+function clean(value: unknown, keras3: boolean, notes: Notes, isLayer = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => clean(v, keras3, notes, isLayer));
   if (!isObject(value)) return value;
+  if (isLayer) layerClass(value, keras3);
   const out: Json = {};
   for (const [key, v] of Object.entries(value)) {
     if (KERAS3_ONLY.has(key)) continue;
-    if (key === 'dtype') out[key] = plainDtype(v);
+    if (TRAINING_ONLY.test(key)) {
+      if (v !== null) notes.add("its regularizers and constraints act only in training: ignored for inference and by seq-tag's burst");
+      continue;
+    }
+    if (key === 'dtype') out[key] = plainDtype(v, notes);
     else if (keras3 && (key === 'activation' || key === 'recurrent_activation') && v === 'hard_sigmoid') throw new UnsupportedModel(HARD_SIGMOID_MISMATCH);
-    else out[key] = clean(v, keras3);
+    else out[key] = clean(v, keras3, notes, LAYER_KEYS.has(key));
   }
   return out;
 }
@@ -125,9 +173,11 @@ const tensorList = (v: unknown) => (Array.isArray(v) && typeof v[0] === 'string'
  * made plain (float32 only), functional nodes in Keras 2 form, a Sequential's InputLayer folded
  * into the first layer's batch_input_shape. Throws UnsupportedModel for what tfjs would run wrongly.
  */
-export function topologyForTfjs(modelConfig: Json, kerasVersion: string): Json {
+export function topologyForTfjs(modelConfig: Json, kerasVersion: string, notes: Notes = new Set()): Json {
   const keras3 = Number.parseInt(kerasVersion, 10) >= 3;
-  const model = clean(modelConfig, keras3) as Json;
+  const model = clean(modelConfig, keras3, notes) as Json;
+  // Keras 2.1 wrote a Sequential's config as the bare list of its layers.
+  if (Array.isArray(model.config)) model.config = { layers: model.config };
   const config = isObject(model.config) ? model.config : {};
   if (!Array.isArray(config.layers)) throw new UnsupportedModel(`its ${String(model.class_name)} config lists no layers`);
   const layers = (config.layers as Json[]).map(layerForTfjs);

@@ -1,0 +1,56 @@
+// The losses a Keras tagger is compiled with, computed per position as Keras 3 computes them, so
+// that `evaluate` and the doctor's burst score a user's model with its own loss, padding masked.
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs-core');
+import type { CompileInfo } from '../model/keras/archive.js';
+import { CROSSENTROPY_EPSILON } from './constants.js';
+
+/** yTrue, yPred: [batch, steps, tags] → the loss at each position [batch, steps]. */
+export type TokenLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+
+const clip = (p: tf.Tensor) => tf.clipByValue(p, CROSSENTROPY_EPSILON, 1 - CROSSENTROPY_EPSILON);
+
+function crossentropy(fromLogits: boolean, smoothing: number): TokenLoss {
+  return (yTrue, yPred) => {
+    const tags = yPred.shape[yPred.shape.length - 1]!;
+    const target = smoothing ? tf.add(tf.mul(yTrue, 1 - smoothing), smoothing / tags) : yTrue;
+    // Keras: logits through log_softmax; otherwise each row divided by its sum, clipped, then the log.
+    const logP = fromLogits ? tf.logSoftmax(yPred) : tf.log(clip(tf.div(yPred, tf.sum(yPred, -1, true))));
+    return tf.neg(tf.sum(tf.mul(target, logP), -1));
+  };
+}
+
+function binaryCrossentropy(fromLogits: boolean): TokenLoss {
+  return (yTrue, yPred) => {
+    const p = fromLogits ? tf.sigmoid(yPred) : clip(yPred);
+    const q = fromLogits ? tf.sub(1, p) : clip(tf.sub(1, yPred));
+    return tf.neg(tf.mean(tf.add(tf.mul(yTrue, tf.log(fromLogits ? clip(p) : p)), tf.mul(tf.sub(1, yTrue), tf.log(fromLogits ? clip(q) : q))), -1));
+  };
+}
+
+/** Keras's losses seq-tag computes, by snake_case name. */
+const LOSSES: Record<string, (c: CompileInfo) => TokenLoss> = {
+  categorical_crossentropy: (c) => crossentropy(c.fromLogits, c.labelSmoothing ?? 0),
+  // Labels are one-hot here whatever the file held, so the sparse form is the same sum.
+  sparse_categorical_crossentropy: (c) => crossentropy(c.fromLogits, 0),
+  binary_crossentropy: (c) => binaryCrossentropy(c.fromLogits),
+  mean_squared_error: () => (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1),
+  mean_absolute_error: () => (yTrue, yPred) => tf.mean(tf.abs(tf.sub(yTrue, yPred)), -1),
+};
+
+/** The model's own loss (categorical crossentropy when the file names none), or undefined for one seq-tag does not compute. */
+export function modelLoss(compile: CompileInfo | undefined): TokenLoss | undefined {
+  const info = compile ?? { loss: 'categorical_crossentropy', fromLogits: false };
+  return LOSSES[info.loss]?.(info);
+}
+
+/** Whether seq-tag computes this loss. */
+export const computesLoss = (name: string) => name in LOSSES;
+
+/**
+ * The mean over the positions the model reads, as Keras 3 reduces a masked loss (padding weighs
+ * nothing, the mean is over the rest). perToken: [batch, steps]; mask: same shape, 1 = read.
+ */
+export function meanLoss(perToken: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => (mask ? tf.div(tf.sum(tf.mul(perToken, mask)), tf.maximum(tf.sum(mask), 1)) : tf.mean(perToken)) as tf.Scalar);
+}
