@@ -169,8 +169,15 @@ describe('verdict thresholds and the entropy at its edges', () => {
     assert.equal(verdict({ ...base, recallFirst: 0.4, recallSecond: 0.45 }), 'partly learned: 40.0% exact-match, F1 0.550');
   });
 
-  it('a non-finite loss is divergence; labels all one class have no entropy', () => {
-    assert.equal(verdict({ ...base, loss: Infinity }), 'loss Infinity: the model has diverged');
+  it('no model is called learned at or below the majority-tag baseline (an untrained linear head: 24.8% accuracy, F1 0.324)', () => {
+    const untrained = { ...base, loss: null, tokenAccuracy: 0.248, recall: 0.9, precision: 0.2, f1: 0.324, exactMatch: 0 };
+    assert.equal(verdict(untrained), 'not learned: token accuracy 24.8% is no better than tagging every position with the most frequent tag (80.0%)');
+    assert.match(verdict({ ...untrained, tokenAccuracy: 0.8 }), /^not learned/);
+    assert.match(verdict({ ...untrained, tokenAccuracy: 0.81 }), /^partly learned/);
+  });
+
+  it('a non-finite loss is said first, and the tags still judged; labels all one class have no entropy', () => {
+    assert.equal(verdict({ ...base, loss: Infinity }), 'loss Infinity, not finite (seq-tag doctor says why); partly learned: 40.0% exact-match, F1 0.550');
     assert.equal(labelEntropy(new Int32Array(20)), 0);
     assert.equal(labelEntropy(new Int32Array(20).fill(1)), 0);
     assert.ok(Math.abs(labelEntropy(Int32Array.from([0, 1])) - Math.log(2)) < 1e-15);

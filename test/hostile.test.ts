@@ -179,6 +179,6 @@ describe('hostile model files: one line, exit 1, under 5 s and 1 GB', () => {
       JSON.stringify({ modelTopology: { class_name: 'Sequential', config: { layers: [] } }, weightsManifest: [{ paths: ['./w.bin'], weights: [] }] }),
     );
     symlinkSync('/dev/zero', join(dir, 'w.bin'));
-    refusedFast(predict(dir), /is unreadable \(w\.bin is not a regular file \(a device, pipe or socket\)\)/);
+    refusedFast(predict(dir), /is unreadable \(\.\/w\.bin is not a regular file \(a device, pipe or socket\)\)/);
   });
 });

@@ -4,15 +4,17 @@
  * numpy forward pass, a part-of-speech-like tagger and its data). No Python at test time.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { unzipSync } from 'fflate';
 import { loadModel } from '../src/storage/model-store.js';
+import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
-import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
+import { OFFLINE_BACKENDS, seqTag, tempDir, useBackend } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);
@@ -114,4 +116,242 @@ describe('evaluate --data: within 1e-4 of Keras model.evaluate on the same array
       assert.ok(Math.abs(evaluation.tokenAccuracy - keras.accuracy) <= 1e-4, `accuracy ${evaluation.tokenAccuracy} vs Keras ${keras.accuracy}`);
     });
   }
+});
+
+/** The binary on a fixture, as a user runs it. */
+const cli = (args: string[]) => seqTag([...args, '--backend', 'cpu']);
+
+describe('one rule for outputs: probabilities only from a probability head, tags by argmax everywhere', () => {
+  it("predict on the untrained linear model: raw outputs as Keras's model.predict gives them, tags their argmax", () => {
+    const expected = expectedFor('untrained-linear.keras');
+    const digits = (expected.x as number[][][])[0].map((d) => d[0]);
+    const run = cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.match(doc.reading, /^linear head: raw outputs, not probabilities; tags are their argmax/);
+    const [prediction] = doc.predictions;
+    assert.equal(prediction.probs, undefined);
+    const keras = expected.output.slice(0, 20) as number[];
+    prediction.outputs.flat().forEach((v: number, i: number) => assert.ok(Math.abs(v - keras[i]) <= 1e-5, `${v} vs Keras ${keras[i]}`));
+    assert.deepEqual(
+      prediction.predicted,
+      Array.from({ length: 10 }, (_, t) => (keras[2 * t + 1] > keras[2 * t] ? 1 : 0)),
+    );
+    const text = cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs']);
+    assert.match(text.stdout, /linear head: raw outputs, not probabilities/);
+    assert.match(text.stdout, /\nout\[0\] +-?\d/);
+    assert.doesNotMatch(text.stdout, /P\(rep\)/);
+  });
+
+  it('a one-hot model echoes the digits it tagged', () => {
+    const run = cli(['predict', '--model', fixture('bilstm-onehot.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--json']);
+    assert.deepEqual(JSON.parse(run.stdout).predictions[0].digits, [4, 0, 2, 8, 5, 6, 1, 3, 3, 7]);
+  });
+
+  it('evaluate never calls a model learned at or below the no-skill baseline', () => {
+    for (const name of ['untrained-linear.keras', 'bn-linear.keras']) {
+      const run = cli(['evaluate', '--model', fixture(name), '--samples', '300']);
+      assert.equal(run.status, 0, run.stderr);
+      const verdict = run.stdout.split('\n').find((l) => l.startsWith('verdict:'))!;
+      assert.doesNotMatch(verdict, /partly learned|solved/, `${name}: ${verdict}`);
+      assert.match(verdict, /not learned|has not learned/);
+    }
+  });
+});
+
+describe("the doctor reasons from the file's own loss", () => {
+  const doctor = (name: string, ...more: string[]) => cli(['doctor', '--model', fixture(name), '--burst', '3', ...more]);
+
+  it('a sigmoid head under categorical crossentropy is a warning, not the seed bug', () => {
+    const run = doctor('sigmoid-ce.keras');
+    assert.equal(run.status, 0, run.stdout);
+    assert.match(run.stdout, /! loss fits the output head +categorical_crossentropy without from_logits on a sigmoid head/);
+    assert.doesNotMatch(run.stdout, /the seed's bug/);
+  });
+
+  it('an MSE model gets no crossentropy reasoning', () => {
+    const run = doctor('mse-linear.keras');
+    assert.equal(run.status, 0, run.stdout);
+    assert.match(run.stdout, /loss mean_squared_error on a linear head: not a categorical crossentropy/);
+    assert.doesNotMatch(run.stdout, /output is a probability distribution|crossentropy divides/);
+  });
+
+  it('a loss given as a function in .keras is read as in .h5', () => {
+    for (const name of ['function-loss.keras', 'function-loss.h5']) {
+      const run = doctor(name, '--json');
+      const setup = JSON.parse(run.stdout).checks.find((c: { id: string }) => c.id === 'setup');
+      assert.equal(setup.verdict, 'pass', `${name}: ${setup.evidence}`);
+      assert.match(setup.evidence, /^categorical_crossentropy on a softmax head/);
+    }
+  });
+
+  it('a linear head under crossentropy is the seed bug (untrained, and answer 2 with BatchNorm)', () => {
+    for (const name of ['untrained-linear.keras', 'bn-linear.h5']) {
+      const run = doctor(name);
+      assert.equal(run.status, 3, run.stdout);
+      assert.match(run.stdout, /✗ loss fits the output head +categorical_crossentropy without from_logits on a linear head: the seed's bug/);
+    }
+  });
+});
+
+describe('your own data: --data FILE.npz', () => {
+  it("doctor on the tagger's NaN twin names the seed's bug on the user's batches", () => {
+    const run = cli(['doctor', '--model', fixture('pos-linear.keras'), '--data', fixture('pos.npz'), '--burst', '3']);
+    assert.equal(run.status, 3, run.stdout + run.stderr);
+    assert.match(run.stdout, /checks on .*pos\.npz; burst: 3 batches of 32/);
+    assert.match(run.stdout, /✗ saved weights are finite/);
+    assert.match(run.stdout, /✓ inputs and labels +[\d,]+ input values, all finite; labels are valid one-hot rows of 6 tags, each tag present/);
+    assert.match(run.stdout, /most likely cause: loss fits the output head/);
+  });
+
+  it('doctor on the healthy tagger: every check passes on its data', () => {
+    const run = cli(['doctor', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--burst', '3', '--json']);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.deepEqual(
+      doc.checks.filter((c: { verdict: string }) => c.verdict === 'fail' || c.verdict === 'warn').map((c: { id: string }) => c.id),
+      [],
+    );
+  });
+
+  it('evaluate --data prints the per-tag table against the majority-tag baseline; predict --data tags the file', () => {
+    const run = cli(['evaluate', '--model', fixture('pos-tagger.h5'), '--data', fixture('pos.npz')]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /600 sequences of .*pos\.npz \(padding masked\)/);
+    assert.match(run.stdout, /token accuracy +100\.0% +baseline \d+\.\d% \(every position the most frequent tag\)/);
+    assert.match(run.stdout, / {2}tag 5 +100\.0% +recall; precision 100\.0%; 600 positions/);
+    const predict = cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2']);
+    assert.equal(predict.status, 0, predict.stderr);
+    assert.match(predict.stdout, /2 sequences of .*pos\.npz:\n\ninput +\d+/);
+    assert.match(predict.stdout, /model +(\d +)+\d +✓ exact/);
+  });
+
+  it('data that does not fit the model, and files that are not .npz, in one line each', () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['evaluate', '--model', fixture('pos-tagger.keras'), '--data', fixture('digits.npz')],
+        /--data .*digits\.npz does not fit the model \(it holds features per step, the model takes integer ids/,
+      ],
+      [
+        ['evaluate', '--model', fixture('masking.keras'), '--data', fixture('pos.npz')],
+        /does not fit the model \(it holds integer ids, the model takes features per step/,
+      ],
+      [
+        ['predict', '--model', fixture('pos-tagger.keras')],
+        /pos-tagger\.keras is not a model of the digit task \(integer ids, any length → 6 tags per step\); give it its own data with --data FILE\.npz/,
+      ],
+      [
+        ['evaluate', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos-tagger.keras')],
+        /--data .*pos-tagger\.keras has no array x; write it with np\.savez/,
+      ],
+      [
+        ['evaluate', '--model', fixture('pos-tagger.keras'), '--data', fixture('make_taggers.py')],
+        /--data .* is not a readable \.npz \(it is not a readable zip/,
+      ],
+      [['evaluate', '--model', fixture('pos-tagger.keras'), '--data', '/dev/zero'], /--data \/dev\/zero is not a regular file/],
+      [['doctor', '--data', fixture('pos.npz')], /--data needs --model/],
+    ];
+    for (const [args, pattern] of cases) {
+      const run = cli(args);
+      assert.notEqual(run.status, 0);
+      assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, pattern);
+    }
+  });
+});
+
+describe("exports keep the file's compile settings", () => {
+  /** The compile_config inside a .keras file. */
+  const compileConfig = (path: string) => JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json'])).compile_config;
+
+  it('SGD momentum + nesterov + label smoothing, AdamW + weight decay + an ExponentialDecay schedule: written back as Keras saved them', () => {
+    for (const name of ['sgd-nesterov.keras', 'adamw-schedule.keras']) {
+      const to = join(tempDir(), 'out.keras');
+      const run = cli(['export', '--model', fixture(name), '--to', to]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(compileConfig(to), compileConfig(fixture(name)));
+    }
+    const sgd = compileConfig(fixture('sgd-nesterov.keras'));
+    assert.deepEqual([sgd.optimizer.config.momentum, sgd.optimizer.config.nesterov, sgd.loss.config.label_smoothing], [0.9, true, 0.1]);
+  });
+
+  it("Keras 3's GRU goes back to Keras as GRU(reset_after=True), and reads back with the same outputs", async () => {
+    await useBackend('cpu');
+    const source = await loadModel(fixture('gru-reset-after.keras'));
+    const back = await readKerasArchive(await kerasArchive(source.model, source.compile));
+    const expected = expectedFor('gru-reset-after.keras');
+    assert.deepEqual(outputOn(back.model, expected), outputOn(source.model, expected));
+    const config = JSON.parse(new TextDecoder().decode(unzipSync(await kerasArchive(source.model))['config.json']));
+    const gru = config.config.layers[2];
+    assert.deepEqual([gru.class_name, gru.config.reset_after, gru.config.units, gru.config.name], ['GRU', true, 6, 'gru_1']);
+    source.model.dispose();
+    back.model.dispose();
+  });
+
+  it("Keras 2.2's hard_sigmoid gates are read (parity above) but never exported to Keras 3, whose hard_sigmoid is another function", () => {
+    const run = cli(['export', '--model', fixture('keras224.h5'), '--to', join(tempDir(), 'out.keras')]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /cannot export to Keras: it uses the hard_sigmoid of TensorFlow\.js and Keras 2 .*; retrain with sigmoid gates/);
+  });
+
+  it("a Keras 2 file's settings Keras 3 cannot take are named before writing", () => {
+    const to = join(tempDir(), 'out.keras');
+    const run = cli(['export', '--model', fixture('keras2-tf215.h5'), '--to', to]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^note: Keras 3 has no place for its metrics \(in a Keras 2 form\): the export leaves it out\nexported /);
+    const written = compileConfig(to);
+    assert.deepEqual(
+      [written.optimizer.class_name, written.optimizer.config.learning_rate, written.loss],
+      ['Adam', 0.0010000000474974513, 'categorical_crossentropy'],
+    );
+  });
+
+  it('a tfjs-folder export records the loss: a from_logits model read back shows probabilities and a healthy doctor', () => {
+    const dir = join(tempDir(), 'logits-tfjs');
+    assert.equal(cli(['export', '--model', fixture('logits.keras'), '--to', dir]).status, 0);
+    const args = ['--n', '20', '--seed', '3', '--json'];
+    const fromFile = JSON.parse(cli(['predict', '--model', fixture('logits.keras'), ...args]).stdout);
+    const fromFolder = JSON.parse(cli(['predict', '--model', dir, ...args]).stdout);
+    assert.equal(fromFolder.model.compile.fromLogits, true);
+    assert.equal(fromFolder.reading, 'probabilities');
+    assert.deepEqual(fromFolder.predictions, fromFile.predictions);
+    assert.ok(fromFolder.predictions.flatMap((p: { probs: number[] }) => p.probs).every((p: number) => p >= 0 && p <= 1));
+    const doctor = cli(['doctor', '--model', dir, '--burst', '2', '--json']);
+    const setup = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'setup');
+    assert.equal(setup.verdict, 'pass', setup.evidence);
+  });
+});
+
+describe('refusals are one complete sentence', () => {
+  it('a SavedModel folder (model.export()) is named as such, with model.save("tagger.keras") as the way out', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'saved_model.pb'), 'x');
+    mkdirSync(join(dir, 'variables'));
+    const run = cli(['predict', '--model', dir]);
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /is a TensorFlow SavedModel folder \(model\.export\(\)\), which seq-tag cannot read; save the Keras model itself with model\.save\("tagger\.keras"\) and pass that file\n$/,
+    );
+  });
+
+  it('notes say once what reading changed: float64 cast, regularizers ignored', () => {
+    const float64 = cli(['predict', '--model', fixture('float64.keras'), '--n', '1', '--seed', '1']);
+    assert.match(float64.stdout, /\nnote: its float64 layers run in float32 here \(TensorFlow\.js has no float64 tensors\)/);
+    const regularized = cli(['predict', '--model', fixture('regularized.h5'), '--n', '1', '--seed', '1']);
+    assert.equal(regularized.stdout.match(/note: its regularizers and constraints act only in training/g)?.length, 1);
+  });
+});
+
+describe('.npz as numpy writes it', () => {
+  it('np.savez_compressed int32 ids and float32 one-hot; np.savez int64 tag ids with -1 padding: the same sequences', async () => {
+    const onehot = await readDataFile(fixture('pos.npz'));
+    const ids = await readDataFile(fixture('pos-ids.npz'), 6);
+    assert.deepEqual([onehot.n, onehot.steps, onehot.features, onehot.tags], [600, 24, null, 6]);
+    assert.deepEqual([ids.n, ids.steps, ids.features, ids.tags], [50, 24, null, 6]);
+    assert.deepEqual(Array.from(ids.x), Array.from(onehot.x.subarray(0, 50 * 24)));
+    assert.deepEqual(Array.from(ids.y), Array.from(onehot.y.subarray(0, 50 * 24 * 6)));
+    const digits = await readDataFile(fixture('digits.npz'));
+    assert.deepEqual([digits.n, digits.steps, digits.features, digits.tags], [200, 10, 1, 2]);
+  });
 });

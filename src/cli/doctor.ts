@@ -1,28 +1,35 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { describeOptimizer, type Config } from '../model/config.js';
-import { asProbabilities, configFromDescription } from '../model/describe.js';
+import { configFromDescription } from '../model/describe.js';
+import { batchLoss, modelLoss } from '../training/losses.js';
+import type { TagData } from '../task/tag-data.js';
+import { UserError } from '../errors.js';
 import { DEFAULT_BURST, diagnose, diagnoseModel, type Diagnosis } from '../diagnosis/diagnosis.js';
-import { checkSetup } from '../diagnosis/setup.js';
+import { checkSetup, readsDistribution } from '../diagnosis/setup.js';
 import { plural, renderDiagnosis, styleFor, thousands } from '../report/render.js';
 import { loadModel, quotePath, type LoadedModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
+  addDataOption,
   addExperimentOptions,
   addJsonOption,
   addModelOption,
   configFromFlags,
   givenOn,
   modelPath,
+  taskEncoding,
+  userData,
   type BackendFlag,
+  type DataFlag,
   type ExperimentFlags,
   type ModelFlag,
 } from './options.js';
 import { ExitCode, modelJson, modelLine, printJson, stdout } from './output.js';
 import { renderHeader } from './train.js';
 
-interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag {
+interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag, DataFlag {
   burst: number;
   json?: boolean;
 }
@@ -42,6 +49,7 @@ export function doctorCommand(): Command {
     'examine this saved model (a seq-tag or TensorFlow.js folder, a Keras .keras or .h5 file): its loss and head, its weights, and its own configuration instead of the flags',
     false,
   );
+  addDataOption(cmd, 'check the model (with --model)');
   addJsonOption(cmd, 'the checks');
   return cmd.action((flags: DoctorFlags) => runDoctor(flags, cmd));
 }
@@ -51,19 +59,31 @@ export function doctorCommand(): Command {
  * model as it is: its compile config against its head, its weights, then the checks and a burst on
  * its own weights.
  */
-function examine(path: string, loaded: LoadedModel, flags: DoctorFlags): { config: Config; diagnosis: Diagnosis } {
+function examine(path: string, loaded: LoadedModel, flags: DoctorFlags, data?: TagData): { config: Config; diagnosis: Diagnosis } {
   const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
-  if (loaded.record) {
+  if (loaded.record && !data) {
     const config = loaded.record.config;
     return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
+  if (!data) taskEncoding(path, loaded.description);
   const setup = checkSetup(loaded.description.head, loaded.compile);
+  const perToken = modelLoss(loaded.compile);
+  const { mask } = loaded.description;
   const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
   // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
   const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
-  const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
-  return { config, diagnosis: diagnoseModel(model, config, { burstBatches: flags.burst, saved: { ...saved, retrain, why }, setup }) };
+  // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
+  const diagnosis = diagnoseModel(loaded.model, config, {
+    burstBatches: flags.burst,
+    saved: { ...saved, retrain, why },
+    setup,
+    data,
+    mask,
+    readsDistribution: readsDistribution(loaded.compile),
+    loss: perToken && batchLoss(perToken, mask),
+  });
+  return { config, diagnosis };
 }
 
 async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
@@ -75,11 +95,13 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (path !== undefined) {
     loaded = await loadModel(path, { allowNonFinite: true });
     try {
-      ({ config, diagnosis } = examine(path, loaded, flags));
+      const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
+      ({ config, diagnosis } = examine(path, loaded, flags, data));
     } finally {
       loaded.model.dispose();
     }
   } else {
+    if (flags.data !== undefined) throw new UserError('--data needs --model: the doctor checks a saved model on your data', ExitCode.Usage);
     config = configFromFlags(flags, givenOn(cmd));
     diagnosis = diagnose(config, { burstBatches: flags.burst });
   }
@@ -93,8 +115,9 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (loaded && !loaded.record) {
     const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
+    const on = flags.data ? `${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
     out.line(
-      `checks on ${thousands(config.samples)} generated sequences (seed ${config.seed}); burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${describeOptimizer(config)} (${from})\n`,
+      `checks on ${on}; burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${describeOptimizer(config)} (${from})\n`,
     );
   }
   // The burst trains through tf.layers whatever engine the config names: the header says so.

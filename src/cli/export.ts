@@ -29,9 +29,13 @@ async function runExport(flags: ExportFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
+  // Said before anything is written: what of a Keras 2 file's compile config Keras 3 cannot take.
+  const dropped = loaded.compile?.dropped ?? [];
+  if (dropped.length && !flags.json)
+    stdout().line(`note: Keras 3 has no place for ${dropped.join(', ')}: the export leaves ${dropped.length > 1 ? 'them' : 'it'} out`);
   const { format, bytes } = await exportModel(loaded, flags.to, flags.force);
   if (flags.json) {
-    printJson('export', { backend, model: modelJson(path, loaded), to: flags.to, format, bytes });
+    printJson('export', { backend, model: modelJson(path, loaded), to: flags.to, format, bytes, dropped });
     return;
   }
   const what = format === 'keras' ? 'a Keras 3 .keras file' : 'a TensorFlow.js Layers folder';

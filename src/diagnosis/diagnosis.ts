@@ -3,11 +3,13 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { thousands } from '../report/format.js';
-import { featureTensor, generateDataset, labelTensor } from '../task/data.js';
-import { labelEntropy } from '../task/metrics.js';
+import { generateDataset } from '../task/data.js';
+import { tagEntropy } from '../task/metrics.js';
+import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
+import type { ModelDescription } from '../model/describe.js';
 import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
 import { permutation, rngFor } from '../task/random.js';
-import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type Divergence } from '../training/train.js';
+import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 
@@ -48,24 +50,59 @@ function allFinite(values: ArrayLike<number>): boolean {
   return true;
 }
 
-export function checkData(x: Float32Array, y: Float32Array): Check {
+/**
+ * Inputs finite, labels one-hot rows of `tags` (padding a mask hides is not judged), every tag
+ * present. `read`: 1 where the model reads a position (undefined: everywhere).
+ */
+export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: ArrayLike<number>): Check {
   const finite = allFinite(x) && allFinite(y);
+  const rows = y.length / tags;
   let badRows = 0;
-  for (let r = 0; r < y.length / 2; r++) {
-    const a = y[2 * r];
-    const b = y[2 * r + 1];
-    if (!((a === 0 || a === 1) && (b === 0 || b === 1) && a + b === 1)) badRows++;
+  const counts = new Float64Array(tags);
+  for (let r = 0; r < rows; r++) {
+    if (read && !read[r]) continue;
+    let sum = 0;
+    let oneHot = true;
+    for (let c = 0; c < tags; c++) {
+      const v = y[r * tags + c];
+      sum += v;
+      if (v !== 0 && v !== 1) oneHot = false;
+      if (v === 1) counts[c]++;
+    }
+    if (!oneHot || sum !== 1) badRows++;
   }
+  const missing = Array.from(counts, (c, tag) => (c === 0 ? tag : -1)).filter((t) => t >= 0);
   const ok = finite && badRows === 0;
+  const numbers = { inputValues: x.length, labelRows: rows, invalidLabelRows: badRows, finite: finite ? 1 : 0, tagsNeverSeen: missing.length };
+  const title = 'inputs and labels';
+  if (!ok) {
+    return {
+      id: 'data',
+      title,
+      verdict: 'fail',
+      numbers,
+      evidence: `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${thousands(badRows)} label rows are not one-hot (a single 1 summing to 1)`,
+      fix:
+        'clean the data: crossentropy needs finite inputs and one-hot targets' +
+        (read ? '' : '; padded positions need a Masking layer or an Embedding with mask_zero=True'),
+    };
+  }
+  if (missing.length) {
+    return {
+      id: 'data',
+      title,
+      verdict: 'warn',
+      numbers,
+      evidence: `tag ${missing.slice(0, 5).join(', ')} never occurs in the labels: the model cannot learn ${missing.length > 1 ? 'them' : 'it'} from this data`,
+      fix: 'check the tag numbering, or drop the unused tag from the output layer',
+    };
+  }
   return {
     id: 'data',
-    title: 'inputs and labels',
-    verdict: ok ? 'pass' : 'fail',
-    evidence: ok
-      ? `${thousands(x.length)} input values, all finite; labels are valid one-hot rows`
-      : `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${badRows} label rows are not one-hot`,
-    numbers: { inputValues: x.length, labelRows: y.length / 2, invalidLabelRows: badRows, finite: finite ? 1 : 0 },
-    fix: ok ? undefined : 'clean the data: crossentropy needs finite inputs and one-hot targets',
+    title,
+    verdict: 'pass',
+    numbers,
+    evidence: `${thousands(x.length)} input values, all finite; labels are valid one-hot rows of ${tags} tags, each tag present`,
   };
 }
 
@@ -75,8 +112,8 @@ export function checkData(x: Float32Array, y: Float32Array): Check {
  * that division meaningless and the log NaN.
  * out: [rows, 2] flattened.
  */
-export function checkOutput(out: Float32Array, activation: string, weights: WeightsSource): Check {
-  const rows = out.length / 2;
+export function checkOutput(out: Float32Array, activation: string, weights: WeightsSource, tags = 2): Check {
+  const rows = out.length / tags;
   let negative = 0;
   let nearZeroSum = 0;
   let offSum = 0;
@@ -84,14 +121,13 @@ export function checkOutput(out: Float32Array, activation: string, weights: Weig
   let maxSum = -Infinity;
   let nonFinite = 0;
   for (let r = 0; r < rows; r++) {
-    const a = out[2 * r];
-    const b = out[2 * r + 1];
-    const sum = a + b;
+    const row = out.subarray(r * tags, (r + 1) * tags);
+    const sum = row.reduce((acc, v) => acc + v, 0);
     if (!Number.isFinite(sum)) {
       nonFinite++;
       continue;
     }
-    if (a < 0 || b < 0) negative++;
+    if (row.some((v) => v < 0)) negative++;
     if (Math.abs(sum) < 1e-3) nearZeroSum++;
     if (Math.abs(sum - 1) > 1e-3) offSum++;
     minSum = Math.min(minSum, sum);
@@ -161,9 +197,9 @@ export interface Burst {
  * A few real training steps of `model` through the layers engine, on the first batches of epoch 1's
  * order, recording each batch's loss and the gradients' global norm before clipping.
  */
-function trainBurst(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, batches: number): Burst {
+function trainBurst(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, config: Config, batches: number, loss?: BatchLoss): Burst {
   const gradNorms: number[] = [];
-  const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]));
+  const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]), loss);
   const order = permutation(x.shape[0], rngFor(config.seed, 'shuffle'));
   const losses: number[] = [];
   for (let b = 0; b < batches; b++) {
@@ -315,6 +351,14 @@ export interface DiagnoseOptions {
   saved?: SavedWeights;
   /** A static check of the model's loss and head (models from Keras), checked first. */
   setup?: Check;
+  /** The user's own data instead of the task's generated sequences. */
+  data?: TagData;
+  /** The model's own loss for the burst (default: categorical crossentropy, unmasked). */
+  loss?: BatchLoss;
+  /** Positions the model reads (its mask); padding is not judged. */
+  mask?: ModelDescription['mask'];
+  /** Whether the loss reads the outputs as a distribution, so the output check applies (default true). */
+  readsDistribution?: boolean;
 }
 
 /**
@@ -336,20 +380,23 @@ export function diagnose(config: Config, options: DiagnoseOptions = {}): Diagnos
  * gradient norm and the weights. `config` gives the data, batch size, optimizer and clipping.
  */
 export function diagnoseModel(model: tfl.LayersModel, config: Config, options: DiagnoseOptions = {}, weights: WeightsSource = 'saved'): Diagnosis {
-  const dataset = generateDataset(config.samples, rngFor(config.seed, 'train-data'));
-  const x = featureTensor(dataset.digits, config.encoding);
-  const y = labelTensor(dataset.labels);
+  const data = options.data ?? taskData(generateDataset(config.samples, rngFor(config.seed, 'train-data')), config.encoding, `generated, seed ${config.seed}`);
+  const x = inputTensor(data);
+  const y = targetTensor(data);
   try {
-    const rows = Math.min(OUTPUT_SAMPLE, config.samples);
+    const rows = Math.min(OUTPUT_SAMPLE, data.n);
     const out = tf.tidy(() => predictAll(model, tf.slice(x, 0, rows)).dataSync() as Float32Array);
+    const read = positionMask(data, options.mask);
     const checks: Check[] = [
       ...(options.setup ? [options.setup] : []),
       ...(options.saved ? [checkSavedWeights(options.saved)] : []),
-      checkData(x.dataSync() as Float32Array, y.dataSync() as Float32Array),
-      checkOutput(out, config.activation, weights),
+      checkData(data.x, data.y, data.tags, read),
+      ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags)]),
     ];
-    const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST);
-    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, labelEntropy(dataset.labels)));
+    const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss);
+    const counts = new Float64Array(data.tags);
+    trueTags(data).forEach((t, k) => void (read && !read[k] ? 0 : counts[t]++));
+    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, tagEntropy(counts)));
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
     const cause = failing('fail') ?? failing('warn');
     const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;

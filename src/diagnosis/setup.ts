@@ -6,6 +6,11 @@ const CROSSENTROPY = new Set(['categorical_crossentropy', 'sparse_categorical_cr
 
 const TITLE = 'loss fits the output head';
 
+/** Whether the loss reads the outputs as a distribution (each row divided by its sum): then the output check applies. */
+export function readsDistribution(compile: CompileInfo | undefined): boolean {
+  return CROSSENTROPY.has(compile?.loss ?? 'categorical_crossentropy') && !compile?.fromLogits;
+}
+
 /** The seed's fix in both vocabularies. */
 const FIX_HEAD =
   'Keras: Dense(2, activation="softmax") in the TimeDistributed head, or loss=CategoricalCrossentropy(from_logits=True); seq-tag: --activation softmax';
@@ -22,11 +27,11 @@ export function checkSetup(head: string, compile: CompileInfo | undefined): Chec
   const numbers = { softmaxHead: head === 'softmax' ? 1 : 0, fromLogits: compile?.fromLogits ? 1 : 0, lossSaved: compile ? 1 : 0 };
   const base = { id: 'setup' as const, title: TITLE, numbers };
   if (!CROSSENTROPY.has(loss)) {
+    // MSE, MAE, binary crossentropy…: nothing divides the outputs by their sum, so no head is the seed's bug.
     return {
       ...base,
-      verdict: 'warn',
-      evidence: `loss ${loss}: not a crossentropy over the two classes; seq-tag's checks and metrics use categorical crossentropy`,
-      fix: 'compile with loss="categorical_crossentropy" and a softmax head for this task',
+      verdict: 'info',
+      evidence: `loss ${loss} on a ${head} head: not a categorical crossentropy, so the outputs need not be probabilities; the burst below trains with this loss`,
     };
   }
   if (compile?.fromLogits) {
@@ -38,6 +43,14 @@ export function checkSetup(head: string, compile: CompileInfo | undefined): Chec
           fix: 'Keras: drop one of them: Dense(2) (linear) with from_logits=True, or a softmax head with from_logits=False',
         }
       : { ...base, verdict: 'pass', evidence: `${loss} with from_logits=True on a ${head} head: the loss applies softmax to the logits itself` };
+  }
+  if (head === 'sigmoid') {
+    return {
+      ...base,
+      verdict: 'warn',
+      evidence: `${loss} without from_logits${assumed} on a sigmoid head: each output is in (0, 1), so no NaN, but the rows do not sum to 1; the loss renormalises them, so it trains, with uncalibrated outputs`,
+      fix: FIX_HEAD,
+    };
   }
   if (head !== 'softmax') {
     return {

@@ -5,14 +5,12 @@ import tfl = require('@tensorflow/tfjs-layers');
 import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding } from '../task/data.js';
 import { DEFAULT_LR, OPTIMIZERS, ORIGINAL_EXPERIMENT, type Config, type OptimizerName, type OutputActivation } from './config.js';
 import type { CompileInfo } from './keras/archive.js';
-import { KERAS_LAYERS, UnsupportedModel } from './keras/topology.js';
+import { KERAS_LAYERS, kerasClassName, UnsupportedModel } from './keras/topology.js';
 
 /** Layers seq-tag can describe and run (tfjs's class names; ResetAfterGRU is Keras's GRU, ./keras/gru.ts). */
 export const SUPPORTED_LAYERS = [...KERAS_LAYERS, 'ResetAfterGRU'] as const;
 
 const RECURRENT = new Set(['LSTM', 'GRU', 'ResetAfterGRU', 'SimpleRNN']);
-/** Keras's name of a tfjs class. */
-const kerasName = (className: string) => (className === 'ResetAfterGRU' ? 'GRU' : className);
 
 export interface ModelDescription {
   /** The task's encoding the model takes, when it fits the digit task: [10 or any, 1] digit values, [10 or any, 10] one-hot; two tags. */
@@ -47,7 +45,7 @@ function describeLayer(layer: tfl.layers.Layer): string {
   const inner =
     (layer as unknown as { layer?: tfl.layers.Layer; forwardLayer?: tfl.layers.Layer }).forwardLayer ?? (layer as { layer?: tfl.layers.Layer }).layer;
   if (inner && (name === 'Bidirectional' || name === 'TimeDistributed')) return `${name}(${describeLayer(inner)})`;
-  if (RECURRENT.has(name)) return `${kerasName(name)} ${String(config.units)}`;
+  if (RECURRENT.has(name)) return `${kerasClassName(name)} ${String(config.units)}`;
   if (name === 'Dense') return `Dense(${String(config.units)}, ${activationOf(layer) ?? 'linear'})`;
   if (name === 'Dropout') return `Dropout ${String(config.rate)}`;
   if (name === 'Activation') return `Activation ${activationOf(layer)}`;
@@ -102,7 +100,7 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
     mask: maskOf(layers),
     architecture: layers.map(describeLayer).join(' → '),
     recurrent: rnn && {
-      kind: kerasName(rnn.getClassName()),
+      kind: kerasClassName(rnn.getClassName()),
       units: Number(rnnConfig!.units),
       bidirectional: rnnLayer!.getClassName() === 'Bidirectional',
       recurrentActivation: typeof rnnConfig!.recurrentActivation === 'string' ? rnnConfig!.recurrentActivation : undefined,
@@ -128,8 +126,9 @@ const ENCODING_BY_WIDTH: Record<number, Encoding> = { 1: 'scalar', 10: 'onehot' 
 
 /** "[null, 24] integer ids → 6 tags": what a model takes and gives, for messages. */
 export function describeShapes(d: ModelDescription): string {
-  const steps = d.input.steps ?? 'any';
-  const input = d.input.features === null ? `${steps} integer ids per sequence` : `${steps} steps of ${d.input.features} features`;
+  const { steps, features } = d.input;
+  const input =
+    features === null ? (steps === null ? 'integer ids, any length' : `${steps} integer ids`) : `${steps ?? 'any number of'} steps of ${features} features`;
   return `${input} → ${d.tags} tags per step`;
 }
 

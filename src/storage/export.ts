@@ -1,12 +1,12 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../model/config.js';
-import { kerasArchive, type CompileInfo } from '../model/keras/archive.js';
+import { kerasArchive, kerasCompileConfig, type CompileInfo } from '../model/keras/archive.js';
 import { UnsupportedModel } from '../model/keras/topology.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { makeFolder, removeOrphanTemps, syncFolder, writeFileAtomic, writeNewFile } from './files.js';
 import { tempName } from './owner.js';
-import { MODEL_JSON, quotePath, serialize, type LoadedModel } from './model-store.js';
+import { COMPILE_METADATA, MODEL_JSON, quotePath, serialize, type LoadedModel } from './model-store.js';
 
 export type ExportFormat = 'keras' | 'tfjs';
 
@@ -65,7 +65,9 @@ async function writeTfjsFolder(loaded: LoadedModel, to: string): Promise<number>
   if (entries?.length) throw new UserError(`--to ${to} is a folder that is not empty; choose a new or empty folder, or a file name ending in .keras`);
   const target = resolve(to);
   await makeFolder(dirname(target), '--to');
-  const { json, weights } = await serialize(loaded.model, loaded.record, EXPORTED_WEIGHTS);
+  // A Keras model's compile config travels in the metadata, so that reading the folder back reasons the same (from_logits above all).
+  const compile = !loaded.record && loaded.compile ? { [COMPILE_METADATA]: loaded.compile.keras ?? kerasCompileConfig(loaded.compile) } : undefined;
+  const { json, weights } = await serialize(loaded.model, loaded.record ?? compile, EXPORTED_WEIGHTS);
   // A crashed export's half-built folder (named by its writer, ./owner.ts) goes first.
   await removeOrphanTemps(dirname(target), [basename(target)]);
   const tmp = join(dirname(target), tempName(basename(target)));

@@ -8,7 +8,7 @@ import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
 import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
 import { describeModel, type ModelDescription } from '../model/describe.js';
-import { BrokenFile, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
+import { BrokenFile, compileInfo, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
 import { declaredParameters, UnsupportedModel, type Json } from '../model/keras/topology.js';
 import { LIMITS, nestsDeeperThan } from './limits.js';
 import { buildInScope } from '../model/quiet.js';
@@ -59,14 +59,14 @@ function withDefaults(record: ModelRecord): ModelRecord {
 }
 
 /** A file of a model folder, bounded like every file seq-tag reads (./limits.ts). */
-async function readFolderFile(dir: string, name: string, limit: number): Promise<Uint8Array> {
+async function readFolderFile(dir: string, name: string, limit: number, shown = name): Promise<Uint8Array> {
   try {
     return await readBounded(join(dir, name), limit);
   } catch (err) {
-    if (err instanceof NotReadable) throw corrupt(dir, `${name} ${err.message}`);
+    if (err instanceof NotReadable) throw corrupt(dir, `${shown} ${err.message}`);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      if (name !== MODEL_JSON) throw corrupt(dir, `missing ${name}`);
+      if (name !== MODEL_JSON) throw corrupt(dir, `missing ${shown}`);
       const savedModel = await stat(join(dir, 'saved_model.pb')).catch(() => undefined);
       if (savedModel)
         throw new UserError(
@@ -74,7 +74,7 @@ async function readFolderFile(dir: string, name: string, limit: number): Promise
         );
       throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${quotePath(dir)}`);
     }
-    throw corrupt(dir, `cannot read ${name}: ${describeFsError(err)}`);
+    throw corrupt(dir, `cannot read ${shown}: ${describeFsError(err)}`);
   }
 }
 
@@ -114,7 +114,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
     for (const group of manifest) {
       for (const path of group.paths) {
         if (basename(path) !== path.replace(/^\.\//, '')) throw corrupt(dir, `weights path ${path} leaves the folder`);
-        const bytes = await readFolderFile(dir, basename(path), LIMITS.entryBytes);
+        const bytes = await readFolderFile(dir, basename(path), LIMITS.entryBytes, path);
         buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
       }
     }
@@ -125,12 +125,16 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
   });
 }
 
+/** The metadata key under which an exported TensorFlow.js folder keeps the Keras compile config (tfjs's own trainingConfig cannot hold a loss object). */
+export const COMPILE_METADATA = 'keras_compile_config';
+
 /**
  * The files of a save, in memory: the Layers-format model.json text naming `weightsName`, and the
- * weights. seq-tag's record goes into the metadata when given; without it, a stock tfjs model.json.
+ * weights. `metadata` (seq-tag's record, or an export's compile config) goes into the user-defined
+ * metadata; without it, a stock tfjs model.json.
  */
-export async function serialize(model: tfl.LayersModel, record: ModelRecord | undefined, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
-  if (record) model.setUserDefinedMetadata(record as unknown as object);
+export async function serialize(model: tfl.LayersModel, metadata: object | undefined, weightsName: string): Promise<{ json: string; weights: Uint8Array }> {
+  if (metadata) model.setUserDefinedMetadata(metadata);
   let captured: tf.io.ModelArtifacts | undefined;
   await model.save({
     save: async (artifacts) => {
@@ -358,7 +362,7 @@ async function readKerasModel(path: string): Promise<{ file: KerasFile; format: 
 }
 
 /** A model folder: seq-tag's, or a stock tfjs Layers folder (model.json + weight shards). */
-async function readFolderModel(dir: string): Promise<{ model: tfl.LayersModel; record?: ModelRecord }> {
+async function readFolderModel(dir: string): Promise<{ model: tfl.LayersModel; record?: ModelRecord; compile?: CompileInfo }> {
   let model: tfl.LayersModel;
   try {
     model = await buildInScope(() => tfl.loadLayersModel({ load: () => readArtifacts(dir) }));
@@ -366,8 +370,9 @@ async function readFolderModel(dir: string): Promise<{ model: tfl.LayersModel; r
     if (err instanceof UserError) throw err;
     throw corrupt(dir, (err as Error).message.split('\n')[0]);
   }
-  const record = model.getUserDefinedMetadata();
-  return { model, record: isRecord(record) ? withDefaults(record) : undefined };
+  const metadata = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+  if (isRecord(metadata)) return { model, record: withDefaults(metadata) };
+  return { model, compile: compileInfo(metadata?.[COMPILE_METADATA]) };
 }
 
 /**
@@ -386,8 +391,8 @@ export async function loadModel(path: string, options: { allowNonFinite?: boolea
   }
   let loaded: Omit<LoadedModel, 'description' | 'nonFinite'>;
   if (info.isDirectory()) {
-    const { model, record } = await readFolderModel(path);
-    loaded = { model, record, format: record ? 'seq-tag' : 'tfjs' };
+    const { model, record, compile } = await readFolderModel(path);
+    loaded = { model, record, compile, format: record ? 'seq-tag' : 'tfjs' };
   } else {
     const { file, format } = await readKerasModel(path);
     loaded = { model: file.model, format, compile: file.compile, kerasVersion: file.kerasVersion, notes: file.notes };

@@ -130,7 +130,8 @@ export const SOLVED = { tokenAccuracy: 0.995, exactMatch: 0.98 };
 /** The verdict in words: has the model learned the task, part of it, or nothing? */
 export function verdict(e: Evaluation): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  if (e.loss !== null && !Number.isFinite(e.loss)) return `loss ${e.loss}: the model has diverged`;
+  // A loss that is not finite says the loss and the outputs disagree (or the weights diverged); the tags still say what was learned.
+  if (e.loss !== null && !Number.isFinite(e.loss)) return `loss ${e.loss}, not finite (seq-tag doctor says why); ${verdict({ ...e, loss: null })}`;
   if (e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch) {
     return `solved: ${pct(e.exactMatch)} exact-match, ${pct(e.tokenAccuracy)} token accuracy`;
   }

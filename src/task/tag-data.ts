@@ -21,6 +21,8 @@ export interface TagData {
   tags: number;
   /** Where the data came from, for headers ("pos.npz", "generated, seed 1"). */
   source: string;
+  /** What to show for each position [n, steps] (the digits of the task's one-hot inputs); default: ids, or the first feature. */
+  shown?: ArrayLike<number>;
 }
 
 /** The task's generated sequences as TagData, encoded as the model takes them. */
@@ -32,7 +34,7 @@ export function taskData(data: Dataset, encoding: Encoding, source: string): Tag
     x[encoding === 'scalar' ? k : k * width + d] = encoding === 'scalar' ? d : 1;
     y[k * NUM_CLASSES + data.labels[k]] = 1;
   });
-  return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, y, tags: NUM_CLASSES, source };
+  return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, y, tags: NUM_CLASSES, source, shown: data.digits };
 }
 
 /** Inputs as the model takes them: float32 [n, steps, features], or int32 ids [n, steps]. */

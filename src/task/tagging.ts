@@ -7,7 +7,7 @@ import type { ModelDescription } from '../model/describe.js';
 
 /** One sequence with its true tags and the model's, and what the model output at each position. */
 export interface TaggedSequence {
-  /** The inputs: digits or ids per position (features: the first feature). */
+  /** The inputs: digits or ids per position (other features: the first one). */
   digits: number[];
   truth: number[];
   /** The model's tag at each position: the argmax of its outputs, as Keras's users read them. */
@@ -34,17 +34,10 @@ export function tagSequences(model: tfl.LayersModel, data: TagData, probability:
     const positions = Array.from({ length: data.steps }, (_, t) => s * data.steps + t).filter((k) => !read || read[k]);
     const rows = positions.map((k) => Array.from(values.subarray(k * data.tags, (k + 1) * data.tags)));
     return {
-      digits: positions.map((k) => data.x[k * width + (width === 10 ? argmaxAt(data.x, k * width, width) : 0)]),
+      digits: positions.map((k) => (data.shown ? data.shown[k] : data.x[k * width])),
       truth: positions.map((k) => truth[k]),
       predicted: positions.map((k) => predicted[k]),
       ...(probability ? { probs: rows.map((r) => r[1]) } : { outputs: rows }),
     };
   });
-}
-
-/** The index of the largest of `width` values from `at` (a one-hot digit back to its digit). */
-function argmaxAt(values: ArrayLike<number>, at: number, width: number): number {
-  let best = 0;
-  for (let i = 1; i < width; i++) if (values[at + i] > values[at + best]) best = i;
-  return best;
 }

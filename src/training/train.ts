@@ -198,7 +198,17 @@ export interface Engine {
  * [n, 10, width] and targets y [n, 10, 2], which the caller owns. `onGradients` sees each step's
  * gradients before clipping (the diagnosis measures their norm); it runs inside the step's tidy.
  */
-export function layersEngine(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tensor3D, config: Config, onGradients?: (grads: tf.NamedTensorMap) => void): Engine {
+/** A batch's loss: targets, outputs and the inputs (a masked loss reads its mask from them). */
+export type BatchLoss = (yTrue: tf.Tensor, yPred: tf.Tensor, x: tf.Tensor) => tf.Scalar;
+
+export function layersEngine(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  config: Config,
+  onGradients?: (grads: tf.NamedTensorMap) => void,
+  loss: BatchLoss = tagLoss,
+): Engine {
   const optimizer = makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
@@ -209,7 +219,7 @@ export function layersEngine(model: tfl.LayersModel, x: tf.Tensor3D, y: tf.Tenso
         const idx = tf.tensor1d(indices, 'int32');
         const xb = tf.gather(x, idx);
         const yb = tf.gather(y, idx);
-        const { value, grads } = tf.variableGrads(() => tagLoss(yb, model.apply(xb, { training: true }) as tf.Tensor), variables);
+        const { value, grads } = tf.variableGrads(() => loss(yb, model.apply(xb, { training: true }) as tf.Tensor, xb), variables);
         onGradients?.(grads);
         optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
         return value.dataSync()[0];

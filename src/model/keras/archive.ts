@@ -7,6 +7,7 @@ import { zipSync } from 'fflate';
 import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
 import {
   declaredParameters,
+  kerasClassName,
   kerasConfigFromTfjs,
   snakeCase,
   topologyForTfjs,
@@ -284,7 +285,7 @@ function tfjsTopology(model: tfl.LayersModel): Json {
 }
 
 /** The compile_config seq-tag writes: categorical crossentropy and the optimizer it trained with. */
-function kerasCompileConfig(compile: CompileInfo): Json {
+export function kerasCompileConfig(compile: CompileInfo): Json {
   const className: Record<string, string> = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
   const opt = compile.optimizer;
   const optimizerConfig: Json = { learning_rate: opt?.lr ?? 0.001, clipnorm: opt?.clipnorm ?? null, clipvalue: opt?.clipvalue ?? null };
@@ -313,10 +314,10 @@ export async function kerasArchive(model: tfl.LayersModel, compile?: CompileInfo
   if (compile) config.compile_config = compile.keras ?? kerasCompileConfig(compile);
   const content: Hdf5Content = { groups: ['layers', 'vars'], datasets: [] };
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  const keys = weightKeys(layers.map((l) => l.getClassName()));
+  const keys = weightKeys(layers.map((l) => kerasClassName(l.getClassName())));
   for (const [i, layer] of layers.entries()) {
     const key = keys[i];
-    const { vars, empty } = weightGroups(layer.getClassName());
+    const { vars, empty } = weightGroups(kerasClassName(layer.getClassName()));
     const groups = [...new Set([...vars, ...empty].flatMap((g) => g.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))))];
     content.groups.push(key, ...groups.map((g) => `${key}/${g}`));
     // The layer's weights in getWeights() order, shared out over its vars groups in order.

@@ -95,7 +95,9 @@ export class ResetAfterGRU extends tfl.RNN {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const config: tf.serialization.ConfigDict = { ...super.getConfig(), ...(this.cell as unknown as ResetAfterGRUCell).getConfig(), resetAfter: true };
+    // The cell's own settings (not its name) beside the RNN's: the config Keras's GRU takes, reset_after included.
+    const { units, activation: a, recurrentActivation, useBias } = (this.cell as unknown as ResetAfterGRUCell).getConfig();
+    const config: tf.serialization.ConfigDict = { ...super.getConfig(), units, activation: a, recurrentActivation, useBias, resetAfter: true };
     delete config.cell;
     return config;
   }

@@ -220,18 +220,21 @@ function kerasValue(key: string, value: unknown): unknown {
   if (key.endsWith('_initializer') && isObject(value)) return kerasInitializer(value);
   if ((key === 'activation' || key === 'recurrent_activation') && value === 'hard_sigmoid') {
     throw new UnsupportedModel(
-      "it uses TensorFlow.js's hard_sigmoid (clip(0.2x + 0.5, 0, 1)), which Keras 3 would load silently as its own hard_sigmoid (relu6(x + 3) / 6) and compute other outputs; retrain with --recurrent-activation sigmoid",
+      'it uses the hard_sigmoid of TensorFlow.js and Keras 2 (clip(0.2x + 0.5, 0, 1)), which Keras 3 would load silently as its own hard_sigmoid (relu6(x + 3) / 6) and compute other outputs; retrain with sigmoid gates (seq-tag: --recurrent-activation sigmoid; Keras: recurrent_activation="sigmoid")',
     );
   }
   if ((key === 'layer' || key === 'backward_layer') && isObject(value)) return kerasLayer(value);
   return value;
 }
 
+/** Keras's class name of a tfjs layer class: seq-tag's ResetAfterGRU is Keras's GRU (./gru.ts). */
+export const kerasClassName = (className: string) => (className === 'ResetAfterGRU' ? 'GRU' : className);
+
 /** One tfjs layer entry as Keras 3 writes it. */
 function kerasLayer(layer: Json): Json {
   const config: Json = {};
   for (const [key, value] of Object.entries(isObject(layer.config) ? layer.config : {})) if (!TFJS_ONLY.has(key)) config[key] = kerasValue(key, value);
-  return { module: 'keras.layers', class_name: layer.class_name, config, registered_name: null };
+  return { module: 'keras.layers', class_name: kerasClassName(String(layer.class_name)), config, registered_name: null };
 }
 
 /**
