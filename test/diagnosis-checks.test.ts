@@ -29,8 +29,8 @@ describe('inputs and labels', () => {
   it('valid data passes with its counts', () => {
     const c = checkData(f32(1, 2, 3, 4), f32(1, 0, 0, 1));
     assert.equal(c.verdict, 'pass');
-    assert.deepEqual(c.numbers, { inputValues: 4, labelRows: 2, invalidLabelRows: 0, finite: 1 });
-    assert.equal(c.evidence, '4 input values, all finite; labels are valid one-hot rows');
+    assert.deepEqual(c.numbers, { inputValues: 4, labelRows: 2, invalidLabelRows: 0, finite: 1, tagsNeverSeen: 0 });
+    assert.equal(c.evidence, '4 input values, all finite; labels are valid one-hot rows of 2 tags, each tag present');
     assert.equal(c.fix, undefined);
   });
 
@@ -189,11 +189,14 @@ describe('the setup check of Keras models', () => {
     assert.equal(checkSetup('relu', compile('sparse_categorical_crossentropy', false)).verdict, 'fail');
     assert.match(checkSetup('linear', undefined).evidence, /\(assumed: the file holds no loss/);
   });
-  it('from_logits on a linear head passes; on a softmax head it warns; softmax without it passes; other losses warn', () => {
+  it('from_logits on a linear head passes; on a softmax head it warns; softmax without it passes; a sigmoid head warns; other losses get no crossentropy reasoning', () => {
     assert.equal(checkSetup('linear', compile('categorical_crossentropy', true)).verdict, 'pass');
     assert.equal(checkSetup('softmax', compile('categorical_crossentropy', true)).verdict, 'warn');
     assert.equal(checkSetup('softmax', compile('categorical_crossentropy', false)).verdict, 'pass');
-    assert.equal(checkSetup('softmax', compile('mean_squared_error', false)).verdict, 'warn');
+    assert.equal(checkSetup('sigmoid', compile('categorical_crossentropy', false)).verdict, 'warn');
+    const mse = checkSetup('linear', compile('mean_squared_error', false));
+    assert.equal(mse.verdict, 'info');
+    assert.match(mse.evidence, /^loss mean_squared_error on a linear head: not a categorical crossentropy, so the outputs need not be probabilities/);
     assert.deepEqual(checkSetup('softmax', undefined).numbers, { softmaxHead: 1, fromLogits: 0, lossSaved: 0 });
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { unzipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { loadModel } from '../src/storage/model-store.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
@@ -353,5 +353,66 @@ describe('.npz as numpy writes it', () => {
     assert.deepEqual(Array.from(ids.y), Array.from(onehot.y.subarray(0, 50 * 24 * 6)));
     const digits = await readDataFile(fixture('digits.npz'));
     assert.deepEqual([digits.n, digits.steps, digits.features, digits.tags], [200, 10, 1, 2]);
+  });
+});
+
+/** An .npz as np.savez writes it: stored `.npy` entries (version 1.0 headers, little-endian, C order). */
+function npz(arrays: Record<string, { dtype: '<f4' | '<i4'; shape: number[]; values: number[] }>): Uint8Array {
+  const entries: Record<string, Uint8Array> = {};
+  for (const [name, { dtype, shape, values }] of Object.entries(arrays)) {
+    let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+    header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+    const data = dtype === '<f4' ? new Float32Array(values) : new Int32Array(values);
+    const head = new Uint8Array(10 + header.length);
+    head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+    head.set(new TextEncoder().encode(header), 10);
+    entries[`${name}.npy`] = new Uint8Array([...head, ...new Uint8Array(data.buffer)]);
+  }
+  return zipSync(entries, { level: 0 });
+}
+
+describe('doctor --data judges the data itself', () => {
+  /** 40 sequences of 12 steps with 3 features for masking.keras, tags cycling 0, 1, 2; `spoil` edits them. */
+  function dataFile(spoil: (x: number[], y: number[]) => void): string {
+    const n = 40;
+    const x = Array.from({ length: n * 12 * 3 }, (_, i) => Math.sin(i) + 0.5);
+    const y = Array.from({ length: n * 12 * 3 }, (_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0));
+    spoil(x, y);
+    const path = join(tempDir(), 'data.npz');
+    writeFileSync(path, npz({ x: { dtype: '<f4', shape: [n, 12, 3], values: x }, y: { dtype: '<f4', shape: [n, 12, 3], values: y } }));
+    return path;
+  }
+  const doctor = (data: string) => cli(['doctor', '--model', fixture('masking.keras'), '--data', data, '--burst', '2']);
+
+  it('a NaN among the inputs', () => {
+    const run = doctor(dataFile((x) => (x[100] = NaN)));
+    assert.equal(run.status, 3, run.stdout);
+    assert.match(run.stdout, /✗ inputs and labels +non-finite values in inputs or labels; 0 label rows are not one-hot/);
+  });
+
+  it('a label row that sums to 2', () => {
+    const run = doctor(dataFile((_x, y) => (y.splice(3, 3, 1, 1, 0), undefined)));
+    assert.equal(run.status, 3, run.stdout);
+    assert.match(run.stdout, /✗ inputs and labels +values finite; 1 label rows are not one-hot/);
+  });
+
+  it('a tag that never occurs is a warning', () => {
+    const run = doctor(
+      dataFile((_x, y) => {
+        for (let r = 0; r < y.length / 3; r++) if (y[3 * r + 2] === 1) y.splice(3 * r, 3, 1, 0, 0);
+      }),
+    );
+    assert.equal(run.status, 0, run.stdout);
+    assert.match(run.stdout, /! inputs and labels +tag 2 never occurs in the labels: the model cannot learn it from this data/);
+  });
+
+  it("the burst on a user's Embedding tagger runs on wasm as on cpu (its gradient needs UnsortedSegmentSum, which seq-tag adds to wasm)", () => {
+    const burst = (backend: string) => {
+      const run = seqTag(['doctor', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--burst', '3', '--backend', backend, '--json']);
+      assert.equal(run.status, 0, run.stderr);
+      return JSON.parse(run.stdout).checks.find((c: { id: string }) => c.id === 'loss').numbers.lastLoss as number;
+    };
+    const [wasm, cpu] = [burst('wasm'), burst('cpu')];
+    assert.ok(Math.abs(wasm - cpu) <= 1e-4 * Math.max(1, cpu), `last burst loss: wasm ${wasm}, cpu ${cpu}`);
   });
 });

@@ -81,7 +81,7 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
       title,
       verdict: 'fail',
       numbers,
-      evidence: `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${thousands(badRows)} label rows are not one-hot (a single 1 summing to 1)`,
+      evidence: `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${thousands(badRows)} label rows are not one-hot`,
       fix:
         'clean the data: crossentropy needs finite inputs and one-hot targets' +
         (read ? '' : '; padded positions need a Masking layer or an Embedding with mask_zero=True'),
