@@ -67,7 +67,7 @@ function examine(path: string, loaded: LoadedModel, flags: DoctorFlags, data?: T
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
   if (!data) taskEncoding(path, loaded.description);
-  const setup = checkSetup(loaded.description.head, loaded.compile);
+  const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags);
   const perToken = modelLoss(loaded.compile);
   const { mask } = loaded.description;
   const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
@@ -92,10 +92,11 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   let loaded: LoadedModel | undefined;
   let config: Config;
   let diagnosis: Diagnosis;
+  let data: TagData | undefined;
   if (path !== undefined) {
     loaded = await loadModel(path, { allowNonFinite: true });
     try {
-      const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
+      data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
       ({ config, diagnosis } = examine(path, loaded, flags, data));
     } finally {
       loaded.model.dispose();
@@ -115,7 +116,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (loaded && !loaded.record) {
     const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
-    const on = flags.data ? `${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
+    const on = data ? `${plural(data.n, 'sequence')} of ${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
     out.line(
       `checks on ${on}; burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${describeOptimizer(config)} (${from})\n`,
     );

@@ -11,9 +11,10 @@ export function readsDistribution(compile: CompileInfo | undefined): boolean {
   return CROSSENTROPY.has(compile?.loss ?? 'categorical_crossentropy') && !compile?.fromLogits;
 }
 
-/** The seed's fix in both vocabularies. */
-const FIX_HEAD =
-  'Keras: Dense(2, activation="softmax") in the TimeDistributed head, or loss=CategoricalCrossentropy(from_logits=True); seq-tag: --activation softmax';
+/** The seed's fix in Keras's words (and seq-tag's, for the task's two tags). */
+const fixHead = (tags: number) =>
+  `Keras: Dense(${tags}, activation="softmax") in the TimeDistributed head, or loss=CategoricalCrossentropy(from_logits=True)` +
+  (tags === 2 ? '; seq-tag: --activation softmax' : '');
 
 /**
  * The seed's bug read statically from a model's compile config: a crossentropy loss without
@@ -21,7 +22,7 @@ const FIX_HEAD =
  * log), so a head that is not softmax gives NaN as soon as an output is negative. `head` is the
  * output activation; `compile` what the file says it was compiled with (undefined: not saved).
  */
-export function checkSetup(head: string, compile: CompileInfo | undefined): Check {
+export function checkSetup(head: string, compile: CompileInfo | undefined, tags = 2): Check {
   const loss = compile?.loss ?? 'categorical_crossentropy';
   const assumed = compile ? '' : ' (assumed: the file holds no loss; the task is trained with it)';
   const numbers = { softmaxHead: head === 'softmax' ? 1 : 0, fromLogits: compile?.fromLogits ? 1 : 0, lossSaved: compile ? 1 : 0 };
@@ -49,7 +50,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined): Chec
       ...base,
       verdict: 'warn',
       evidence: `${loss} without from_logits${assumed} on a sigmoid head: each output is in (0, 1), so no NaN, but the rows do not sum to 1; the loss renormalises them, so it trains, with uncalibrated outputs`,
-      fix: FIX_HEAD,
+      fix: fixHead(tags),
     };
   }
   if (head !== 'softmax') {
@@ -59,7 +60,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined): Chec
       evidence:
         `${loss} without from_logits${assumed} on a ${head} head: the seed's bug. The loss reads the raw outputs as probabilities, ` +
         'dividing each row by its sum and taking the log; a negative output or a row summing to ~0 makes it NaN (or pins it at the clip bound)',
-      fix: FIX_HEAD,
+      fix: fixHead(tags),
     };
   }
   return { ...base, verdict: 'pass', evidence: `${loss}${assumed} on a softmax head: the outputs are probabilities, as the loss expects` };
