@@ -9,7 +9,7 @@ import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, constants, deflateRawSync } from 'node:zlib';
-import { describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import { SEQ_TAG_COMMAND, tempDir } from './helpers.js';
 
@@ -101,8 +101,12 @@ function measured(args: string[]): { status: number | null; stderr: string; stdo
   return { status: run.status, stderr: run.stderr, stdout: run.stdout, seconds, peakMB };
 }
 
+/** Reported in the test output (`# …`), for the README's figures. */
+let report: (message: string) => void = () => {};
+
 function refusedFast(args: string[], pattern: RegExp): void {
   const run = measured(args);
+  report(`${run.seconds.toFixed(2)} s, peak ${run.peakMB.toFixed(0)} MB: ${run.stderr.trim().slice(0, 100)}`);
   assert.equal(run.status, 1, `exit code ${run.status}; stderr: ${run.stderr}`);
   const lines = run.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
@@ -120,6 +124,10 @@ function kerasFile(entries: Entry[]): string {
 const predict = (path: string) => ['predict', '--model', path, '--n', '1', '--seed', '1', '--backend', 'cpu'];
 
 describe('hostile model files: one line, exit 1, under 5 s and 1 GB', () => {
+  beforeEach((t) => {
+    report = (message) => (t as unknown as { diagnostic(m: string): void }).diagnostic(message);
+  });
+
   it('a config.json that inflates to 2 GiB (honest or lying about its size)', () => {
     for (const entry of [honest('config.json', 2048), lying('config.json', 2048)]) {
       const path = kerasFile([stored('metadata.json'), entry, stored('model.weights.h5')]);

@@ -201,7 +201,10 @@ describe('your own data: --data FILE.npz', () => {
     assert.match(run.stdout, /checks on 600 sequences of .*pos\.npz; burst: 3 batches of 32/);
     assert.match(run.stdout, /✗ saved weights are finite/);
     assert.match(run.stdout, /✓ inputs and labels +[\d,]+ input values, all finite; labels are valid one-hot rows of 6 tags, each tag present/);
-    assert.match(run.stdout, /most likely cause: loss fits the output head \(setup\) — fix: Keras: Dense\(6, activation="softmax"\) in the TimeDistributed head, or loss=CategoricalCrossentropy\(from_logits=True\)\n/);
+    assert.match(
+      run.stdout,
+      /most likely cause: loss fits the output head \(setup\) — fix: Keras: Dense\(6, activation="softmax"\) in the TimeDistributed head, or loss=CategoricalCrossentropy\(from_logits=True\)\n/,
+    );
   });
 
   it('doctor on the healthy tagger: every check passes on its data', () => {
