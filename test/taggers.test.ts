@@ -14,6 +14,7 @@ import { loadModel } from '../src/storage/model-store.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
+import { examine } from '../src/cli/doctor.js';
 import { OFFLINE_BACKENDS, seqTag, tempDir, useBackend } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
@@ -253,6 +254,7 @@ describe('your own data: --data FILE.npz', () => {
       ],
       [['evaluate', '--model', fixture('pos-tagger.keras'), '--data', '/dev/zero'], /--data \/dev\/zero is not a regular file/],
       [['doctor', '--data', fixture('pos.npz')], /--data needs --model/],
+      [['predict', '--model', fixture('seed-softmax.keras'), '--digits', '0123456789', '--data', fixture('digits.npz')], /give --digits or --data, not both/],
     ];
     for (const [args, pattern] of cases) {
       const run = cli(args);
@@ -418,4 +420,41 @@ describe('doctor --data judges the data itself', () => {
     const [wasm, cpu] = [burst('wasm'), burst('cpu')];
     assert.ok(Math.abs(wasm - cpu) <= 1e-4 * Math.max(1, cpu), `last burst loss: wasm ${wasm}, cpu ${cpu}`);
   });
+});
+
+describe("the doctor's verdict on every accepted fixture (in-process, burst of 2)", () => {
+  before(() => useBackend('cpu'));
+  // [file, its data (none: generated digits), the setup check's verdict, healthy]
+  const CASES = [
+    ['keras2-tf215.h5', undefined, 'pass', true],
+    ['keras224.h5', undefined, 'pass', true],
+    ['untrained-linear.keras', undefined, 'fail', false],
+    ['untrained-linear.h5', undefined, 'fail', false],
+    ['bn-linear.keras', undefined, 'fail', false],
+    ['mse-linear.keras', undefined, 'info', true],
+    ['sigmoid-ce.h5', undefined, 'warn', true],
+    ['function-loss.keras', undefined, 'pass', true],
+    ['any-length.keras', undefined, 'pass', true],
+    ['any-length.h5', undefined, 'pass', true],
+    ['regularized.keras', undefined, 'pass', true],
+    ['regularized.h5', undefined, 'pass', true],
+    ['gru-reset-after.keras', undefined, 'pass', true],
+    ['gru-reset-after.h5', undefined, 'pass', true],
+    ['float64.keras', undefined, 'pass', true],
+    ['masking.keras', 'masking.npz', 'pass', true],
+    ['masking.h5', 'masking.npz', 'pass', true],
+    ['pos-tagger.keras', 'pos.npz', 'pass', true],
+    ['pos-tagger.h5', 'pos.npz', 'pass', true],
+    ['pos-linear.keras', 'pos.npz', 'fail', false],
+  ] as const;
+  for (const [name, dataFile, setup, healthy] of CASES) {
+    it(`${name}${dataFile ? ` on ${dataFile}` : ''}: setup ${setup}, ${healthy ? 'healthy' : 'not healthy'}`, async () => {
+      const loaded = await loadModel(fixture(name), { allowNonFinite: true });
+      const data = dataFile && (await readDataFile(fixture(dataFile), loaded.description.tags));
+      const { diagnosis } = examine(fixture(name), loaded, { burst: 2, seed: 1 }, data);
+      loaded.model.dispose();
+      assert.equal(diagnosis.checks[0].verdict, setup, diagnosis.checks[0].evidence);
+      assert.equal(diagnosis.healthy, healthy, JSON.stringify(diagnosis.checks.map((c) => [c.id, c.verdict])));
+    });
+  }
 });

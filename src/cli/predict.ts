@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { ExitCode, UserError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
 import { labelRepeats, parseDigitSequence } from '../task/data.js';
@@ -55,6 +56,7 @@ export function predictCommand(): Command {
 }
 
 async function runPredict(flags: PredictFlags): Promise<void> {
+  if (flags.digits && flags.data !== undefined) throw new UserError('give --digits or --data, not both', ExitCode.Usage);
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
