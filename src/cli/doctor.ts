@@ -59,7 +59,12 @@ export function doctorCommand(): Command {
  * model as it is: its compile config against its head, its weights, then the checks and a burst on
  * its own weights.
  */
-export function examine(path: string, loaded: LoadedModel, flags: Pick<DoctorFlags, "burst" | "seed">, data?: TagData): { config: Config; diagnosis: Diagnosis } {
+export function examine(
+  path: string,
+  loaded: LoadedModel,
+  flags: Pick<DoctorFlags, 'burst' | 'seed'>,
+  data?: TagData,
+): { config: Config; diagnosis: Diagnosis } {
   const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
   if (loaded.record && !data) {
     const config = loaded.record.config;
