@@ -58,6 +58,7 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
   const finite = allFinite(x) && allFinite(y);
   const rows = y.length / tags;
   let badRows = 0;
+  let zeroRows = 0;
   const counts = new Float64Array(tags);
   for (let r = 0; r < rows; r++) {
     if (read && !read[r]) continue;
@@ -70,6 +71,7 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
       if (v === 1) counts[c]++;
     }
     if (!oneHot || sum !== 1) badRows++;
+    if (sum === 0) zeroRows++;
   }
   const missing = Array.from(counts, (c, tag) => (c === 0 ? tag : -1)).filter((t) => t >= 0);
   const ok = finite && badRows === 0;
@@ -84,7 +86,7 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
       evidence: `${finite ? 'values finite' : 'non-finite values in inputs or labels'}; ${thousands(badRows)} label rows are not one-hot`,
       fix:
         'clean the data: crossentropy needs finite inputs and one-hot targets' +
-        (read ? '' : '; padded positions need a Masking layer or an Embedding with mask_zero=True'),
+        (zeroRows && !read ? `; ${thousands(zeroRows)} all-zero rows look like padding, which needs a Masking layer or an Embedding with mask_zero=True` : ''),
     };
   }
   if (missing.length) {
@@ -308,6 +310,15 @@ export function checkFloor(burst: Burst, floor: number): Check {
   };
 }
 
+/** How often each tag occurs at the positions the model reads. */
+function tagCounts(data: TagData, read?: Uint8Array): Float64Array {
+  const counts = new Float64Array(data.tags);
+  trueTags(data).forEach((tag, k) => {
+    if (!read || read[k]) counts[tag]++;
+  });
+  return counts;
+}
+
 /** Causes in the order they are blamed: a failing earlier check explains the later ones. */
 const CAUSE_ORDER: Check['id'][] = ['setup', 'data', 'output', 'gradients', 'weights', 'loss', 'saved'];
 
@@ -394,9 +405,7 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
       ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags)]),
     ];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss);
-    const counts = new Float64Array(data.tags);
-    trueTags(data).forEach((t, k) => void (read && !read[k] ? 0 : counts[t]++));
-    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, tagEntropy(counts)));
+    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, tagEntropy(tagCounts(data, read))));
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
     const cause = failing('fail') ?? failing('warn');
     const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;

@@ -37,11 +37,10 @@ export function taskData(data: Dataset, encoding: Encoding, source: string): Tag
   return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, y, tags: NUM_CLASSES, source, shown: data.digits };
 }
 
-/** Inputs as the model takes them: float32 [n, steps, features], or int32 ids [n, steps]. */
-export function inputTensor(data: TagData): tf.Tensor {
-  return data.features === null
-    ? tf.tensor2d(Int32Array.from(data.x), [data.n, data.steps], 'int32')
-    : tf.tensor3d(data.x, [data.n, data.steps, data.features]);
+/** Inputs of the first `rows` sequences as the model takes them: float32 [rows, steps, features], or int32 ids [rows, steps]. */
+export function inputTensor(data: TagData, rows = data.n): tf.Tensor {
+  const x = data.x.subarray(0, rows * data.steps * (data.features ?? 1));
+  return data.features === null ? tf.tensor2d(Int32Array.from(x), [rows, data.steps], 'int32') : tf.tensor3d(x, [rows, data.steps, data.features]);
 }
 
 export function targetTensor(data: TagData): tf.Tensor3D {

@@ -23,14 +23,15 @@ export interface TaggedSequence {
  * the model's outputs are probabilities (then `probs` is P(tag 1)); otherwise the raw rows are kept.
  */
 export function tagSequences(model: tfl.LayersModel, data: TagData, probability: boolean, mask?: ModelDescription['mask'], count = data.n): TaggedSequence[] {
-  const out = tf.tidy(() => predictAll(model, inputTensor(data)));
+  const n = Math.min(count, data.n);
+  const out = tf.tidy(() => predictAll(model, inputTensor(data, n)));
   const values = out.dataSync() as Float32Array;
   const predicted = tf.tidy(() => tf.argMax(out, -1)).dataSync() as Int32Array;
   out.dispose();
   const truth = trueTags(data);
   const read = positionMask(data, mask);
   const width = data.features ?? 1;
-  return Array.from({ length: Math.min(count, data.n) }, (_, s) => {
+  return Array.from({ length: n }, (_, s) => {
     const positions = Array.from({ length: data.steps }, (_, t) => s * data.steps + t).filter((k) => !read || read[k]);
     const rows = positions.map((k) => Array.from(values.subarray(k * data.tags, (k + 1) * data.tags)));
     return {
