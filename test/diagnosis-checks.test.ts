@@ -161,9 +161,23 @@ describe('loss, weights, floor', () => {
     assert.equal(checkWeights(burst([1], [1], false)).verdict, 'fail');
     const floor = checkFloor(burst([0.7, 0.5004]), 0.5004);
     assert.equal(floor.verdict, 'info');
-    assert.deepEqual(floor.numbers, { floor: 0.5004, lastLoss: 0.5004 });
+    assert.deepEqual(floor.numbers, { floor: 0.5004, lastLoss: 0.5004, structuralLimit: 0 });
     assert.match(floor.evidence, /^floor 0\.5004 nats \(entropy of the labels\); burst ended at 0\.500\./);
     assert.equal(checkFloor(burst([NaN]), 0.5).numbers.lastLoss, null);
+  });
+
+  it('learns? a digit-task model that cannot learn the task is a warning with the measured next step; one that can is information', () => {
+    const oneWay = checkFloor(burst([0.6]), 0.5004, { bidirectional: false, encoding: 'scalar' });
+    assert.equal(oneWay.verdict, 'warn');
+    assert.match(
+      oneWay.evidence,
+      /this one cannot learn the task: a left-to-right model cannot tag the first occurrence .*89\.9% token accuracy, 0\.1% exact-match\)$/,
+    );
+    assert.equal(oneWay.fix, 'seq-tag train --preset solve (bidirectional LSTM 16 on one-hot digits: 98.6% exact-match, measured with seed 1)');
+    const scalar = checkFloor(burst([0.6]), 0.5004, { bidirectional: true, encoding: 'scalar' });
+    assert.match(scalar.evidence, /"equal to an earlier digit" is hard to learn \(measured, bidirectional on digit values: 26\.0% exact-match\)$/);
+    assert.equal(checkFloor(burst([0.6]), 0.5004, { bidirectional: true, encoding: 'onehot' }).verdict, 'info');
+    assert.equal(checkFloor(burst([0.6]), 0.5004, { bidirectional: false }).verdict, 'info', 'a model off the digit task: no claim');
   });
 
   it('saved weights: counts and the first three names', () => {
@@ -288,9 +302,11 @@ describe('diagnoseModel: the burst, the cause and the verdict', () => {
   });
 
   it('softmax: no cause, healthy; a training divergence (trigger) makes it not healthy; setup and saved checks come first', () => {
-    const d = diagnose(small, { burstBatches: 2 });
+    const d = diagnose({ ...small, bidirectional: true, encoding: 'onehot' }, { burstBatches: 2 });
     assert.equal(d.cause, undefined);
     assert.equal(d.healthy, true);
+    const oneWay = diagnose(small, { burstBatches: 2 });
+    assert.deepEqual([oneWay.healthy, oneWay.cause?.id, oneWay.cause?.verdict], [true, 'floor', 'warn']);
     const trigger = { epoch: 3, batch: 1, loss: NaN, symptom: 'nan' as const };
     assert.equal(diagnose(small, { burstBatches: 1, trigger }).healthy, false);
     const setup = checkSetup('linear', { loss: 'categorical_crossentropy', fromLogits: false });

@@ -68,6 +68,7 @@ describe('NaN guard and diagnosis on cpu', () => {
     assert.ok(result.epochs.every((e) => Number.isFinite(e.loss)));
     const diagnosis = diagnose(base, { burstBatches: 3 });
     assert.equal(diagnosis.healthy, true);
+    // Healthy, and a warning that says why it will not learn (one direction), with the measured next step.
     assert.deepEqual(
       diagnosis.checks.map((c) => [c.id, c.verdict]),
       [
@@ -76,9 +77,10 @@ describe('NaN guard and diagnosis on cpu', () => {
         ['gradients', 'pass'],
         ['weights', 'pass'],
         ['loss', 'pass'],
-        ['floor', 'info'],
+        ['floor', 'warn'],
       ],
     );
+    assert.equal(diagnosis.cause?.id, 'floor');
     assert.equal(diagnosis.checks.find((c) => c.id === 'floor')!.numbers.floor!.toFixed(4), '0.5004');
   });
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
+import { nextStep } from '../diagnosis/next-step.js';
 import { plural, renderEvaluation, styleFor } from '../report/render.js';
 import { loadModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -50,8 +51,10 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const evaluation = data
     ? evaluateData(loaded.model, data, scoring)
     : evaluateOnHeldOut(loaded.model, taskEncoding(path, loaded.description), flags.samples, seed!, scoring);
+  const { description } = loaded;
+  const next = data ? undefined : nextStep({ bidirectional: description.recurrent?.bidirectional ?? false, encoding: description.encoding }, evaluation);
   if (flags.json) {
-    printJson('evaluate', { backend, model: modelJson(path, loaded), config: loaded.record?.config, data: flags.data, seed, evaluation });
+    printJson('evaluate', { backend, model: modelJson(path, loaded), config: loaded.record?.config, data: flags.data, seed, evaluation, nextStep: next });
     return;
   }
   const out = stdout();
@@ -60,5 +63,5 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
     ? `${plural(data.n, 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
     : `${plural(flags.samples, 'held-out sequence')} (seed ${seed})`;
   out.line(`${modelLine(path, loaded)}\nbackend ${backend.name} · ${on}\n`);
-  out.line(renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss }));
+  out.line(renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss, next }));
 }

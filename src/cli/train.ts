@@ -7,6 +7,7 @@ import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
+import { nextStep } from '../diagnosis/next-step.js';
 import type { ModelSummary } from '../model/model.js';
 import {
   describeEngine,
@@ -201,6 +202,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
 
   const tagged = tagFreshSequences(experiment.model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
   const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
+  const next = nextStep(config, evaluation);
   await folder.save(experiment.model, record);
 
   if (flags.json) {
@@ -215,6 +217,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       modelDir: flags.modelDir,
       test: tagged,
       evaluation,
+      nextStep: next,
     });
     return;
   }
@@ -230,7 +233,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   say(renderTagged(tagged, { style }));
   say('');
   say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
-  say(renderEvaluation(evaluation, style));
+  say(renderEvaluation(evaluation, style, { next }));
   say('');
   say(`saved to ${flags.modelDir}  (next: seq-tag predict --model ${shownDir})`);
 }

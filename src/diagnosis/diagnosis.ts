@@ -7,6 +7,7 @@ import { generateDataset } from '../task/data.js';
 import { tagEntropy } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
+import { structuralLimit, type ModelShape } from './next-step.js';
 import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
 import { permutation, rngFor } from '../task/random.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
@@ -297,17 +298,23 @@ export function checkLoss(burst: Burst, trigger?: Divergence): Check {
   };
 }
 
-export function checkFloor(burst: Burst, floor: number): Check {
+/**
+ * Learns? The burst's last loss against the no-skill floor, and, for a model of the digit task, whether
+ * its architecture and input can learn the task at all (what seq-tag measured: ./next-step.ts).
+ */
+export function checkFloor(burst: Burst, floor: number, model?: ModelShape): Check {
   const last = burst.losses.at(-1) ?? NaN;
-  return {
-    id: 'floor',
+  const limit = model && structuralLimit(model);
+  const base = {
+    id: 'floor' as const,
     title: 'loss vs the no-skill floor',
-    verdict: 'info',
-    numbers: { floor, lastLoss: Number.isFinite(last) ? last : null },
+    numbers: { floor, lastLoss: Number.isFinite(last) ? last : null, structuralLimit: limit ? 1 : 0 },
     evidence:
       `floor ${floor.toFixed(4)} nats (entropy of the labels); burst ended at ${num(last)}. ` +
       'A loss that settles at the floor means the model predicts the base rate and has learned nothing',
   };
+  if (!limit) return { ...base, verdict: 'info' };
+  return { ...base, verdict: 'warn', evidence: `${base.evidence}; and this one cannot learn the task: ${limit.why}`, fix: limit.next };
 }
 
 /** How often each tag occurs at the positions the model reads. */
@@ -320,7 +327,7 @@ function tagCounts(data: TagData, read?: Uint8Array): Float64Array {
 }
 
 /** Causes in the order they are blamed: a failing earlier check explains the later ones. */
-const CAUSE_ORDER: Check['id'][] = ['setup', 'data', 'output', 'gradients', 'weights', 'loss', 'saved'];
+const CAUSE_ORDER: Check['id'][] = ['setup', 'data', 'output', 'gradients', 'weights', 'loss', 'saved', 'floor'];
 
 /** A saved model to examine besides its configuration: where it is and which of its weights are not finite. */
 export interface SavedWeights {
@@ -405,7 +412,12 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
       ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags)]),
     ];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss);
-    checks.push(checkGradients(burst), checkWeights(burst), checkLoss(burst, options.trigger), checkFloor(burst, tagEntropy(tagCounts(data, read))));
+    checks.push(
+      checkGradients(burst),
+      checkWeights(burst),
+      checkLoss(burst, options.trigger),
+      checkFloor(burst, tagEntropy(tagCounts(data, read)), options.data ? undefined : config),
+    );
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
     const cause = failing('fail') ?? failing('warn');
     const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;

@@ -4,7 +4,7 @@ import { describeArithmetic } from '../training/fused/arithmetic.js';
 import { describeOptimizer, type Config } from '../model/config.js';
 import { plural, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
-import { SOLVED, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
+import { isSolved, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import type { RunRecord } from '../sweep/records.js';
 import { FLOOR_MARGIN, type ConfigSummary } from '../sweep/sweep.js';
 import type { ModelSummary } from '../model/model.js';
@@ -219,7 +219,7 @@ export function describeEngine(config: Config, threads?: number): string {
 }
 
 /** The held-out evaluation: each metric beside its no-skill reference, then the verdict in words. */
-export function renderEvaluation(e: Evaluation, style: Style = plain, options: { task?: boolean; loss?: string } = {}): string {
+export function renderEvaluation(e: Evaluation, style: Style = plain, options: { task?: boolean; loss?: string; next?: string } = {}): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
   const lossNote = options.loss && options.loss !== 'categorical_crossentropy' ? `${options.loss}; ` : '';
   const rows: [string, string, string][] =
@@ -244,11 +244,12 @@ export function renderEvaluation(e: Evaluation, style: Style = plain, options: {
           ['recall', pct(e.recall), `first occurrence ${pct(e.recallFirst).trim()}, second ${pct(e.recallSecond).trim()}`],
           ['F1', e.f1.toFixed(3).padStart(6), 'repeated class'],
         ];
-  const solved = e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
+  const solved = isSolved(e);
   const say = solved ? style.green : style.yellow;
   return [
     ...rows.map(([name, value, note]) => `  ${name.padEnd(16)}${style.bold(value)}  ${style.dim(note)}`),
     `${style.bold('verdict:')} ${say(evaluationVerdict(e))}`,
+    ...(options.next ? [`${style.bold('why, and next:')} ${options.next}`] : []),
   ].join('\n');
 }
 

@@ -127,12 +127,14 @@ export function evaluateTags(
 /** Token accuracy and exact-match thresholds at which the task counts as solved. */
 export const SOLVED = { tokenAccuracy: 0.995, exactMatch: 0.98 };
 
+export const isSolved = (e: Pick<Evaluation, 'tokenAccuracy' | 'exactMatch'>) => e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
+
 /** The verdict in words: has the model learned the task, part of it, or nothing? */
 export function verdict(e: Evaluation): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   // A loss that is not finite says the loss and the outputs disagree (or the weights diverged); the tags still say what was learned.
   if (e.loss !== null && !Number.isFinite(e.loss)) return `loss ${e.loss}, not finite (seq-tag doctor says why); ${verdict({ ...e, loss: null })}`;
-  if (e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch) {
+  if (isSolved(e)) {
     return `solved: ${pct(e.exactMatch)} exact-match, ${pct(e.tokenAccuracy)} token accuracy`;
   }
   const nearFloor = e.loss !== null && Math.abs(e.loss - e.floor) < 0.01;
