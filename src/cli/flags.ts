@@ -34,6 +34,17 @@ export const positiveNumber: z.ZodType<number, string> = z
   .transform(Number)
   .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
 
+/** A share of the data: a decimal number from 0 up to (not including) `below`. */
+export function fraction(below: number): z.ZodType<number, string> {
+  const expected = `expected a fraction from 0 to below ${below}, e.g. 0.2.`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\+?(\d+\.?\d*|\.\d+)$/, expected)
+    .transform(Number)
+    .pipe(z.number().min(0, expected).lt(below, expected));
+}
+
 /** Commander's argument parser from a schema: a bad value is one line saying what is expected. */
 export function parserOf<T>(schema: z.ZodType<T, string>): (value: string) => T {
   return (value) => {
@@ -57,6 +68,8 @@ export interface Hyperparameter {
   offHelp?: string;
   /** No default on the command line: it depends on another flag (--lr on --optimizer). */
   derived?: true;
+  /** The seq-tag version that added the row; configs written before it mean its default. */
+  since?: string;
 }
 
 /**
@@ -75,6 +88,13 @@ export const HYPERPARAMETERS = [
   { key: 'epochs', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
   { key: 'samples', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
   { key: 'batchSize', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
+  {
+    key: 'validationSplit',
+    flag: '--validation-split <fraction>',
+    help: "hold out this share of the training sequences (the last ones, as Keras's validation_split) and score them after every epoch",
+    schema: fraction(0.9),
+    since: '0.2',
+  },
   {
     key: 'units',
     flag: '--units <n>',
@@ -150,7 +170,22 @@ function configField(row: Hyperparameter): z.ZodType {
     : row.schema
       ? z.number().refine((n) => row.schema!.safeParse(String(n)).success, `not a valid value for ${row.flag.split(' ')[0]}`)
       : z.boolean();
-  return ORIGINAL_EXPERIMENT[row.key] === null ? field.nullable() : field;
+  const nullable: z.ZodType = ORIGINAL_EXPERIMENT[row.key] === null ? field.nullable() : field;
+  // A row added after 0.1: configs written before it (records, sweep.json, queued runs) mean its default.
+  return row.since ? z.preprocess((v) => (v === undefined ? ORIGINAL_EXPERIMENT[row.key] : v), nullable) : nullable;
+}
+
+/** Rows added after seq-tag 0.1, with the value that reproduces what 0.1 did. */
+export const ADDED_ROWS = (HYPERPARAMETERS as readonly Hyperparameter[]).filter((row) => row.since).map((row) => row.key);
+
+/**
+ * A config as run keys and records compare it: rows added after 0.1 left out while at their default,
+ * so a sweep folder made by 0.1 resumes with the same keys.
+ */
+export function canonicalConfig<T extends Partial<Config>>(config: T): T {
+  const out = { ...config };
+  for (const key of ADDED_ROWS) if (out[key] === ORIGINAL_EXPERIMENT[key]) delete out[key];
+  return out;
 }
 
 /** A whole experiment config checked against the table (and nothing else in it): what a queue worker accepts. */

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, type Config, type PresetName } from '../model/config.js';
 import { estimateCost, type Cost } from '../training/cost.js';
+import { validationCount } from '../training/train.js';
 import { formatBytes } from '../report/format.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../task/random.js';
@@ -125,6 +126,14 @@ export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
 export function checkCombination(config: Omit<Config, 'seed'>): void {
   if (config.dtype === 'float64' && config.lstm === 'layers') {
     throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
+  }
+  const held = validationCount(config.samples, config.validationSplit);
+  if (config.validationSplit > 0 && (held === config.samples || held === 0)) {
+    const problem = held === config.samples ? 'leaves no training sequences' : 'holds out no sequence';
+    throw new UserError(
+      `--validation-split ${config.validationSplit} of --samples ${config.samples} ${problem}; raise --samples or change the split`,
+      ExitCode.Usage,
+    );
   }
 }
 

@@ -26,7 +26,7 @@ import {
 } from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import type { Divergence } from '../training/train.js';
+import { validationCount, type Divergence } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -71,10 +71,16 @@ export function trainCommand(): Command {
 }
 
 /** The header: what runs, where, with which seed. Shared by train and doctor. */
+/** " (4,800 training, 1,200 validation)" with a validation split. */
+function validationText(config: Config): string {
+  const held = validationCount(config.samples, config.validationSplit);
+  return held ? ` (${thousands(config.samples - held)} training, ${thousands(held)} validation)` : '';
+}
+
 export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style, threads?: number): string {
   return (
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
-    `${plural(config.samples, 'sequence')} × 10 · ${thousands(summary.trainableParams)} params\n` +
+    `${plural(config.samples, 'sequence')} × 10${validationText(config)} · ${thousands(summary.trainableParams)} params\n` +
     describeExperiment(config, threads)
   );
 }
@@ -182,6 +188,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     config,
     backend: backend.name,
     losses: result.epochs.map((e) => e.loss),
+    ...(config.validationSplit > 0 ? { validation: result.epochs.map((e) => e.validation!) } : {}),
     trainedAt: new Date().toISOString(),
     trainSeconds: result.seconds,
     seqTagVersion: VERSION,
@@ -225,6 +232,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     result.epochs.map((e) => e.loss),
     labelEntropy(experiment.data.labels),
     out.columns,
+    undefined,
+    config.validationSplit > 0 ? result.epochs.map((e) => e.validation!.loss) : undefined,
   );
   if (chart) say(`\n${chart}`);
   say('');

@@ -59,6 +59,8 @@ export interface Config {
   clipvalue: number | null;
   epochs: number;
   batchSize: number;
+  /** Share of the `samples` held out for validation after every epoch: the last ones, as Keras's validation_split (0: none). */
+  validationSplit: number;
   /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
   nanGuard: boolean;
   /**
@@ -101,6 +103,7 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   clipvalue: null,
   epochs: 20,
   batchSize: 32,
+  validationSplit: 0,
   nanGuard: true,
   lstm: 'fused',
   dtype: 'float32',

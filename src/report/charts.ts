@@ -82,24 +82,27 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
  * A training loss curve for the terminal (finite epochs only), with the no-skill floor as a dotted
  * line labelled with its exact value, fitted into `columns`, with no trailing spaces.
  */
-export function terminalLossChart(losses: number[], floor: number, columns = Infinity, height = 8): string {
+export function terminalLossChart(losses: number[], floor: number, columns = Infinity, height = 8, validation?: number[]): string {
   const points = losses.map((loss, k) => [k + 1, loss] as [number, number]).filter(([, l]) => Number.isFinite(l));
   if (points.length < 2) return '';
   const last = points[points.length - 1][0];
   const step = Math.max(1, Math.ceil(last / 8));
   const ticks = Array.from({ length: Math.floor(last / step) }, (_, k) => (k + 1) * step);
-  const ys = points.map(([, l]) => l);
+  // The validation losses are drawn as dots over the training line.
+  const dots = (validation ?? []).map((y, k) => ({ x: k + 1, y })).filter((p) => Number.isFinite(p.y));
+  const ys = [...points.map(([, l]) => l), ...dots.map((p) => p.y)];
   const label = (v: number) => v.toFixed(4);
   // The y labels and axis take 8 columns; the chart must fit beside them.
   const width = Math.max(10, Math.min(60, Math.max(20, points.length * 3), columns - 9));
   const chart = plot([points], {
     width,
     height,
-    title: `training loss by epoch (dotted: no-skill floor ${floor.toFixed(4)})`,
+    title: `training loss by epoch${dots.length ? ' (line) and validation loss (●)' : ''} (dotted: no-skill floor ${floor.toFixed(4)})`,
     yRange: [Math.min(floor, ...ys), Math.max(floor, ...ys)],
     thresholds: [{ y: floor }],
+    points: dots,
     // The library draws a horizontal threshold with its 'x' symbol.
-    symbols: { thresholds: { x: '┈' } },
+    symbols: { thresholds: { x: '┈' }, point: '●' },
     customXAxisTicks: ticks,
     formatter: (v: number, helpers: { axis: 'x' | 'y' }) => (helpers.axis === 'x' ? String(Math.round(v)) : label(v)),
   } as never);

@@ -87,7 +87,11 @@ export function renderEpoch(record: EpochRecord, totalEpochs: number, style: Sty
   const width = String(totalEpochs).length;
   const loss = formatLoss(record.loss);
   const lossText = Number.isFinite(record.loss) ? loss : style.red(loss);
-  return `epoch ${String(record.epoch).padStart(width)}/${totalEpochs}  loss ${lossText.padStart(6)}  ${record.seconds.toFixed(2)} s`;
+  const v = record.validation;
+  const validation = v
+    ? `  val loss ${formatLoss(v.loss).padStart(6)}  token ${(100 * v.tokenAccuracy).toFixed(1).padStart(5)}%  exact ${(100 * v.exactMatch).toFixed(1).padStart(5)}%`
+    : '';
+  return `epoch ${String(record.epoch).padStart(width)}/${totalEpochs}  loss ${lossText.padStart(6)}${validation}  ${record.seconds.toFixed(2)} s`;
 }
 
 const COLUMN = 5;

@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
+import type { ValidationScore } from '../training/train.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
 import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
@@ -32,6 +33,8 @@ export interface ModelRecord {
   backend: string;
   /** Mean training loss of each completed epoch. */
   losses: number[];
+  /** With a validation split: each completed epoch's validation scores. */
+  validation?: ValidationScore[];
   trainedAt: string;
   trainSeconds: number;
   seqTagVersion: string;
@@ -55,7 +58,7 @@ function isRecord(meta: unknown): meta is ModelRecord {
 
 /** A record of an earlier seq-tag, completed: before --dtype, the fused engine computed in float64. */
 function withDefaults(record: ModelRecord): ModelRecord {
-  return { ...record, config: { ...record.config, dtype: record.config.dtype ?? 'float64' } };
+  return { ...record, config: { ...record.config, dtype: record.config.dtype ?? 'float64', validationSplit: record.config.validationSplit ?? 0 } };
 }
 
 /** A file of a model folder, bounded like every file seq-tag reads (./limits.ts). */

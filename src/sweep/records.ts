@@ -2,7 +2,7 @@
 // a queue worker through Redis, or a line of results.jsonl. Nothing unchecked becomes a record.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { configSchema } from '../cli/flags.js';
+import { canonicalConfig, configSchema } from '../cli/flags.js';
 import type { Config } from '../model/config.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { Divergence, EpochRecord } from '../training/train.js';
@@ -40,7 +40,10 @@ export interface RunRecord extends RunOutcome, RunSpec {
 }
 
 export function runKey(label: string, config: Config): string {
-  const hash = createHash('sha1').update(JSON.stringify(config)).digest('hex').slice(0, 12);
+  const hash = createHash('sha1')
+    .update(JSON.stringify(canonicalConfig(config)))
+    .digest('hex')
+    .slice(0, 12);
   return `${label}|seed=${config.seed}|${hash}`;
 }
 
@@ -60,7 +63,8 @@ export const MAX_ERROR_LENGTH = 500;
 // JSON has no NaN or Infinity: a loss may be either, so numbers here are any JS number.
 const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
 const rate = z.number().min(0).max(1);
-const epochSchema = z.object({ epoch: z.number().int().min(1), loss: anyNumber, seconds: z.number().min(0) }).strict();
+const validationSchema = z.object({ loss: anyNumber, tokenAccuracy: rate, exactMatch: rate }).strict();
+const epochSchema = z.object({ epoch: z.number().int().min(1), loss: anyNumber, seconds: z.number().min(0), validation: validationSchema.optional() }).strict();
 const divergenceSchema = z
   .object({ epoch: z.number().int().min(1), batch: z.number().int().min(1), loss: anyNumber, symptom: z.enum(['nan', 'infinite', 'clip-bound']) })
   .strict();

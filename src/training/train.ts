@@ -9,6 +9,15 @@ import { FusedNetwork } from './fused/network.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../task/random.js';
+import { taskData } from '../task/tag-data.js';
+import { evaluateData } from './scoring.js';
+
+/** The validation split scored after an epoch: Keras's val_loss and val_accuracy, and exact-match. */
+export interface ValidationScore {
+  loss: number;
+  tokenAccuracy: number;
+  exactMatch: number;
+}
 
 export interface EpochRecord {
   /** 1-based. */
@@ -16,6 +25,8 @@ export interface EpochRecord {
   /** Mean of the batch losses weighted by batch size, as Keras reports it. */
   loss: number;
   seconds: number;
+  /** With --validation-split: the held-out share scored with the epoch's weights. */
+  validation?: ValidationScore;
 }
 
 export interface BatchRecord {
@@ -137,8 +148,16 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  * Like Keras's TerminateOnNaN, but also catching the wasm backend's pinned loss, the NaN guard stops
  * at the first diverged batch; without it training goes on and the divergence is still reported.
  */
-export async function trainModel(model: tfl.LayersModel, data: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+export async function trainModel(model: tfl.LayersModel, all: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+  const { data, validation } = splitForValidation(all, config.validationSplit);
   const engine = config.lstm === 'fused' ? fusedEngine(model, data, config, callbacks.threads) : layersEngineOn(model, data, config);
+  const validate =
+    validation &&
+    ((): ValidationScore => {
+      engine.publish();
+      const e = evaluateData(model, taskData(validation, config.encoding, 'validation split'));
+      return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
+    });
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
@@ -172,7 +191,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, config: 
           return { epochs, seconds: elapsed(), divergence, stopped: false, interrupted: { atEpoch: epoch } };
         }
       }
-      const record = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
+      const record: EpochRecord = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
+      if (validate) record.validation = validate();
       epochs.push(record);
       engine.checkpoint();
       await callbacks.onEpochEnd?.(record);
@@ -183,12 +203,34 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, config: 
   return { epochs, seconds: elapsed(), divergence, stopped: false };
 }
 
+/** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
+export function validationCount(n: number, split: number): number {
+  return split > 0 ? n - Math.floor(n * (1 - split)) : 0;
+}
+
+/**
+ * The training sequences and, with a split, the validation ones: the last ⌈split × n⌉ of the
+ * generated set, before any shuffling, as Keras's validation_split takes them.
+ */
+export function splitForValidation(data: Dataset, split: number): { data: Dataset; validation?: Dataset } {
+  const kept = data.n - validationCount(data.n, split);
+  if (kept === data.n) return { data };
+  const part = (from: number, to: number): Dataset => ({
+    n: to - from,
+    digits: data.digits.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
+    labels: data.labels.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
+  });
+  return { data: part(0, kept), validation: part(kept, data.n) };
+}
+
 /** One way of running a training step; both engines train the same tfjs model in place. */
 export interface Engine {
   /** Trains on the sequences at `indices` and returns the batch's mean loss. */
   step(indices: Int32Array): number;
   /** Remembers the weights as they are now (the end of an epoch). */
   checkpoint(): void;
+  /** Puts the weights as they are now into the tfjs model, to be scored (the layers engine trains it in place). */
+  publish(): void;
   /** Leaves the trained weights in the model (or, if not `completed`, the last checkpoint's) and frees what the engine held. */
   finish(completed: boolean): void;
 }
@@ -229,6 +271,7 @@ export function layersEngine(
       tf.dispose(saved);
       saved = model.getWeights().map((w) => w.clone());
     },
+    publish() {},
     finish(completed) {
       if (!completed) model.setWeights(saved);
       tf.dispose(saved);
@@ -277,6 +320,9 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
     },
     checkpoint() {
       saved = copyParameters(network.params);
+    },
+    publish() {
+      writeParameters(model, network.params);
     },
     finish(completed) {
       writeParameters(model, completed ? network.params : saved);

@@ -1,0 +1,51 @@
+// Scoring a model on tagged sequences as Keras's model.evaluate does: held-out evaluation, the
+// user's --data, and the validation split after every epoch all come through here.
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tf = require('@tensorflow/tfjs-core');
+import tfl = require('@tensorflow/tfjs-layers');
+import type { ModelDescription } from '../model/describe.js';
+import type { CompileInfo } from '../model/keras/archive.js';
+import { predictAll } from '../model/model.js';
+import { evaluateTags, type Evaluation } from '../task/metrics.js';
+import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
+import { meanLoss, modelLoss } from './losses.js';
+
+/** How to score a model: its own loss (from the file, or categorical crossentropy) and the positions its mask hides. */
+export interface Scoring {
+  compile?: CompileInfo;
+  mask?: ModelDescription['mask'];
+}
+
+/**
+ * Scores `model` on `data` as Keras's `model.evaluate` does: the model's own loss on its raw
+ * outputs, averaged over the positions it reads, and tags by argmax (token accuracy is Keras's
+ * accuracy); then exact-match and per-tag scores against the no-skill baselines.
+ */
+export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}): Evaluation {
+  const lossOf = modelLoss(scoring.compile);
+  const mask = positionMask(data, scoring.mask);
+  const out = tf.tidy(() => predictAll(model, inputTensor(data)));
+  const predicted = tf.tidy(() => tf.argMax(out, -1)).dataSync() as Int32Array;
+  const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), out));
+  const loss = perToken ? batchedLoss(perToken, mask) : null;
+  tf.dispose([out, perToken!].filter(Boolean));
+  return evaluateTags(trueTags(data), predicted, data.steps, loss, { tags: data.tags, mask });
+}
+
+/** model.evaluate's default batch size: its loss is the mean of the batches' losses, weighted by their sizes. */
+const KERAS_EVALUATE_BATCH = 32;
+
+/** The loss as model.evaluate reports it: each batch's (masked) mean, averaged over batches by size. perToken: [n, steps]. */
+function batchedLoss(perToken: tf.Tensor, mask?: Uint8Array): number {
+  const [n, steps] = perToken.shape;
+  let total = 0;
+  for (let start = 0; start < n; start += KERAS_EVALUATE_BATCH) {
+    const size = Math.min(KERAS_EVALUATE_BATCH, n - start);
+    const value = tf.tidy(() => {
+      const batchMask = mask && tf.tensor2d(Float32Array.from(mask.subarray(start * steps!, (start + size) * steps!)), [size, steps!]);
+      return meanLoss(tf.slice(perToken, [start, 0], [size, -1]), batchMask).dataSync()[0];
+    });
+    total += value * size;
+  }
+  return total / n;
+}

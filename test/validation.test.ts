@@ -1,0 +1,100 @@
+/**
+ * Issue #20, validation: --validation-split holds out the last share of the training sequences (as
+ * Keras's validation_split) and scores it after every epoch, on both engines; old configs and sweep
+ * keys are unchanged.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { configSchema } from '../src/cli/flags.js';
+import { runKey } from '../src/sweep/records.js';
+import { generateDataset } from '../src/task/data.js';
+import { rngFor } from '../src/task/random.js';
+import { taskData } from '../src/task/tag-data.js';
+import { createExperiment, evaluateData, runExperiment } from '../src/training/experiment.js';
+import { splitForValidation, validationCount } from '../src/training/train.js';
+import { seqTag, tempDir, useBackend } from './helpers.js';
+
+describe('the split', () => {
+  it('holds out the last n − ⌊n(1 − split)⌋ sequences, before shuffling', () => {
+    const data = generateDataset(1000, rngFor(3, 'train-data'));
+    const { data: train, validation } = splitForValidation(data, 0.2);
+    assert.deepEqual([train.n, validation!.n], [800, 200]);
+    assert.deepEqual(Array.from(validation!.digits), Array.from(data.digits.subarray(8000)));
+    assert.deepEqual([validationCount(3, 0.1), validationCount(100, 0.001), validationCount(1, 0.3), validationCount(10, 0)], [1, 1, 1, 0]);
+    assert.equal(splitForValidation(data, 0).validation, undefined);
+  });
+});
+
+for (const lstm of ['fused', 'layers'] as const) {
+  describe(`training with a validation split (${lstm} engine)`, () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, samples: 200, epochs: 3, validationSplit: 0.25, seed: 8, lstm };
+
+    it('trains on the first 150 exactly as --samples 150 does, and scores the last 50 after each epoch with that epoch’s weights', async () => {
+      await useBackend('cpu');
+      const split = createExperiment(config);
+      const result = await runExperiment(split);
+      const plain = createExperiment({ ...config, samples: 150, validationSplit: 0 });
+      const reference = await runExperiment(plain);
+      assert.deepEqual(
+        result.epochs.map((e) => e.loss),
+        reference.epochs.map((e) => e.loss),
+      );
+      assert.ok(result.epochs.every((e) => e.validation && Number.isFinite(e.validation.loss)));
+      assert.equal(reference.epochs[0].validation, undefined);
+      // The last epoch's validation score is the trained model's score on the held-out 50.
+      const heldOut = splitForValidation(split.data, 0.25).validation!;
+      const last = evaluateData(split.model, taskData(heldOut, config.encoding, 'check'));
+      assert.ok(Math.abs(result.epochs.at(-1)!.validation!.loss - last.loss!) < 1e-6);
+      assert.equal(result.epochs.at(-1)!.validation!.tokenAccuracy, last.tokenAccuracy);
+      split.model.dispose();
+      plain.model.dispose();
+    });
+  });
+}
+
+describe('the CLI, the record and old configs', () => {
+  it('train --validation-split: epoch lines, the chart, --json and the saved record carry it', () => {
+    const dir = join(tempDir(), 'm');
+    const args = ['train', '--samples', '200', '--epochs', '3', '--validation-split', '0.2', '--seed', '2', '--backend', 'cpu', '--model-dir', dir];
+    const run = seqTag(args);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /200 sequences × 10 \(160 training, 40 validation\)/);
+    assert.match(run.stdout, /\nepoch 1\/3 {2}loss 0\.\d{4} {2}val loss +0\.\d{4} {2}token +\d+\.\d% {2}exact +\d+\.\d% {2}\d/);
+    assert.match(run.stdout, /training loss by epoch \(line\) and validation loss \(●\)/);
+    const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
+    assert.equal(record.config.validationSplit, 0.2);
+    assert.equal(record.validation.length, 3);
+    const json = JSON.parse(seqTag([...args, '--json']).stdout);
+    assert.deepEqual(Object.keys(json.epochs[0].validation), ['loss', 'tokenAccuracy', 'exactMatch']);
+  });
+
+  it('bad splits are one line, exit 2', () => {
+    for (const [args, pattern] of [
+      [['--validation-split', '1'], /--validation-split.*expected a fraction from 0 to below 0\.9/],
+      [['--validation-split', '-0.1'], /expected a fraction/],
+      [
+        ['--validation-split', '0.5', '--samples', '1'],
+        /--validation-split 0\.5 of --samples 1 leaves no training sequences; raise --samples or change the split/,
+      ],
+    ] as const) {
+      const run = seqTag(['train', ...args, '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+      assert.equal(run.status, 2, run.stderr);
+      assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, pattern);
+    }
+  });
+
+  it('a config written before the row (a 0.1 record, sweep.json, queued run) means no split, and keeps its sweep key', () => {
+    const { validationSplit: _, ...old } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
+    const parsed = configSchema.parse(old) as Config;
+    assert.equal(parsed.validationSplit, 0);
+    // The key 0.1 computed for the original preset's run, and the one computed now for the same run.
+    const oldKey = `original|seed=1|${createHash('sha1').update(JSON.stringify(old)).digest('hex').slice(0, 12)}`;
+    assert.equal(runKey('original', { ...ORIGINAL_EXPERIMENT, seed: 1 }), oldKey);
+    assert.notEqual(runKey('original', { ...ORIGINAL_EXPERIMENT, validationSplit: 0.2, seed: 1 }), oldKey);
+  });
+});
