@@ -15,7 +15,7 @@ import { generateDataset } from '../src/task/data.js';
 import { rngFor } from '../src/task/random.js';
 import { taskData } from '../src/task/tag-data.js';
 import { createExperiment, evaluateData, runExperiment } from '../src/training/experiment.js';
-import { splitForValidation, validationCount } from '../src/training/train.js';
+import { EarlyStopping, splitForValidation, validationCount } from '../src/training/train.js';
 import { seqTag, tempDir, useBackend } from './helpers.js';
 
 describe('the split', () => {
@@ -89,12 +89,84 @@ describe('the CLI, the record and old configs', () => {
   });
 
   it('a config written before the row (a 0.1 record, sweep.json, queued run) means no split, and keeps its sweep key', () => {
-    const { validationSplit: _, ...old } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
+    // The original preset's run as seq-tag 0.1 built it: no row added since.
+    const { validationSplit: _v, earlyStopping: _e, minDelta: _m, ...old } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
     const parsed = configSchema.parse(old) as Config;
-    assert.equal(parsed.validationSplit, 0);
+    assert.deepEqual([parsed.validationSplit, parsed.earlyStopping, parsed.minDelta], [0, null, 0]);
     // The key 0.1 computed for the original preset's run, and the one computed now for the same run.
     const oldKey = `original|seed=1|${createHash('sha1').update(JSON.stringify(old)).digest('hex').slice(0, 12)}`;
     assert.equal(runKey('original', { ...ORIGINAL_EXPERIMENT, seed: 1 }), oldKey);
     assert.notEqual(runKey('original', { ...ORIGINAL_EXPERIMENT, validationSplit: 0.2, seed: 1 }), oldKey);
+  });
+});
+
+describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_weights=True))', () => {
+  it('better means below the best by more than min_delta; it stops after `patience` epochs that are not', () => {
+    const stopper = new EarlyStopping(2, 0);
+    assert.deepEqual(
+      [1, 0.9, 0.95, 0.96, 0.97].map((loss, k) => stopper.update(k + 1, loss)),
+      [
+        { better: true, stop: false },
+        { better: true, stop: false },
+        { better: false, stop: false },
+        { better: false, stop: true },
+        { better: false, stop: true },
+      ],
+    );
+    assert.deepEqual([stopper.best, stopper.bestEpoch], [0.9, 2]);
+    const strict = new EarlyStopping(1, 0.05);
+    assert.equal(strict.update(1, 1).better, true);
+    assert.deepEqual(strict.update(2, 0.96), { better: false, stop: true }, 'a fall of 0.04 is not more than min_delta 0.05');
+  });
+
+  it('stops early on a run that overfits, keeps the best epoch’s weights, and the saved model scores as that epoch did', () => {
+    const dir = join(tempDir(), 'm');
+    // 60 training sequences, 40 epochs at lr 0.05: the validation loss turns up early.
+    const args = ['--samples', '100', '--validation-split', '0.4', '--epochs', '40', '--lr', '0.05', '--units', '32', '--encoding', 'onehot'];
+    const run = seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', dir, '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    const { bestEpoch, stoppedAfter } = doc.earlyStopping;
+    assert.ok(stoppedAfter < 40, `stopped after ${stoppedAfter}`);
+    assert.equal(doc.epochs.length, stoppedAfter);
+    assert.equal(stoppedAfter - bestEpoch, 3, 'three epochs without a better validation loss');
+    const losses = doc.epochs.map((e: { validation: { loss: number } }) => e.validation.loss);
+    assert.equal(Math.min(...losses), losses[bestEpoch - 1]);
+    const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
+    assert.deepEqual(record.earlyStopping, { bestEpoch, stoppedAfter });
+    const text = seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', join(tempDir(), 'n')]);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `\\nearly stopping: no better validation loss in 3 epochs: stopped after epoch ${stoppedAfter} of 40; kept the weights of epoch ${bestEpoch}, the best \\(val loss`,
+      ),
+    );
+  });
+
+  it('in-process: the model left is the best epoch’s (its validation score is that epoch’s)', async () => {
+    await useBackend('cpu');
+    const config: Config = {
+      ...ORIGINAL_EXPERIMENT,
+      samples: 100,
+      validationSplit: 0.4,
+      epochs: 30,
+      lr: 0.05,
+      units: 32,
+      encoding: 'onehot',
+      earlyStopping: 2,
+      seed: 3,
+    };
+    const experiment = createExperiment(config);
+    const result = await runExperiment(experiment);
+    const best = result.epochs[result.earlyStopping!.bestEpoch - 1].validation!;
+    const now = evaluateData(experiment.model, taskData(splitForValidation(experiment.data, 0.4).validation!, 'onehot', 'check'));
+    assert.ok(Math.abs(now.loss! - best.loss) < 1e-6, `model now ${now.loss}, best epoch ${best.loss}`);
+    experiment.model.dispose();
+  });
+
+  it('needs a validation split: one line, exit 2', () => {
+    const run = seqTag(['train', '--early-stopping', '3', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--early-stopping watches the validation loss: add --validation-split, e.g\. --validation-split 0\.2\n$/);
   });
 });

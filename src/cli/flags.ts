@@ -34,6 +34,14 @@ export const positiveNumber: z.ZodType<number, string> = z
   .transform(Number)
   .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
 
+/** A number of 0 or more, in decimal notation. */
+export const nonNegativeNumber: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .regex(/^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, 'expected a number of 0 or more, in decimal notation (e.g. 0.001 or 1e-3).')
+  .transform(Number)
+  .pipe(z.number().finite('expected a finite number.'));
+
 /** A share of the data: a decimal number from 0 up to (not including) `below`. */
 export function fraction(below: number): z.ZodType<number, string> {
   const expected = `expected a fraction from 0 to below ${below}, e.g. 0.2.`;
@@ -93,6 +101,20 @@ export const HYPERPARAMETERS = [
     flag: '--validation-split <fraction>',
     help: "hold out this share of the training sequences (the last ones, as Keras's validation_split) and score them after every epoch",
     schema: fraction(0.9),
+    since: '0.2',
+  },
+  {
+    key: 'earlyStopping',
+    flag: '--early-stopping <patience>',
+    help: "stop after this many epochs without a better validation loss and keep the best epoch's weights (Keras's EarlyStopping(restore_best_weights=True)); needs --validation-split",
+    schema: wholeNumber(1, 100_000),
+    since: '0.2',
+  },
+  {
+    key: 'minDelta',
+    flag: '--min-delta <x>',
+    help: 'the least fall of the validation loss that counts as better, for --early-stopping',
+    schema: nonNegativeNumber,
     since: '0.2',
   },
   {

@@ -26,7 +26,7 @@ import {
 } from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import { validationCount, type Divergence } from '../training/train.js';
+import { validationCount, type Divergence, type EpochRecord, type TrainingResult } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -71,10 +71,21 @@ export function trainCommand(): Command {
 }
 
 /** The header: what runs, where, with which seed. Shared by train and doctor. */
-/** " (4,800 training, 1,200 validation)" with a validation split. */
+/** "early stopping: … kept epoch 9's weights (val loss 0.0160)". */
+function renderEarlyStopping(stop: NonNullable<TrainingResult['earlyStopping']>, epochs: EpochRecord[], config: Config): string {
+  const best = epochs[stop.bestEpoch - 1].validation!;
+  const why = stop.stoppedAfter
+    ? `no better validation loss in ${plural(config.earlyStopping!, 'epoch')}: stopped after epoch ${stop.stoppedAfter} of ${config.epochs}`
+    : `ran all ${config.epochs} epochs`;
+  return `early stopping: ${why}; kept the weights of epoch ${stop.bestEpoch}, the best (val loss ${formatLoss(best.loss)}, exact-match ${(100 * best.exactMatch).toFixed(1)}%)`;
+}
+
+/** " (4,800 training, 1,200 validation; early stopping, patience 3)" with a validation split. */
 function validationText(config: Config): string {
   const held = validationCount(config.samples, config.validationSplit);
-  return held ? ` (${thousands(config.samples - held)} training, ${thousands(held)} validation)` : '';
+  const stopping =
+    config.earlyStopping === null ? '' : `; early stopping, patience ${config.earlyStopping}${config.minDelta ? `, min delta ${config.minDelta}` : ''}`;
+  return held ? ` (${thousands(config.samples - held)} training, ${thousands(held)} validation${stopping})` : '';
 }
 
 export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style, threads?: number): string {
@@ -189,6 +200,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     backend: backend.name,
     losses: result.epochs.map((e) => e.loss),
     ...(config.validationSplit > 0 ? { validation: result.epochs.map((e) => e.validation!) } : {}),
+    ...(result.earlyStopping ? { earlyStopping: result.earlyStopping } : {}),
     trainedAt: new Date().toISOString(),
     trainSeconds: result.seconds,
     seqTagVersion: VERSION,
@@ -224,6 +236,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       modelDir: flags.modelDir,
       test: tagged,
       evaluation,
+      earlyStopping: result.earlyStopping,
       nextStep: next,
     });
     return;
@@ -236,8 +249,9 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     config.validationSplit > 0 ? result.epochs.map((e) => e.validation!.loss) : undefined,
   );
   if (chart) say(`\n${chart}`);
+  if (result.earlyStopping) say(`\n${renderEarlyStopping(result.earlyStopping, result.epochs, config)}`);
   say('');
-  say(`trained ${plural(config.epochs, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
+  say(`trained ${plural(result.epochs.length, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
   say('');
   say(renderTagged(tagged, { style }));
   say('');

@@ -61,6 +61,10 @@ export interface Config {
   batchSize: number;
   /** Share of the `samples` held out for validation after every epoch: the last ones, as Keras's validation_split (0: none). */
   validationSplit: number;
+  /** Epochs without a better validation loss before training stops, keeping the best epoch's weights (null: never). */
+  earlyStopping: number | null;
+  /** The least fall of the validation loss that counts as better. */
+  minDelta: number;
   /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
   nanGuard: boolean;
   /**
@@ -104,6 +108,8 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   epochs: 20,
   batchSize: 32,
   validationSplit: 0,
+  earlyStopping: null,
+  minDelta: 0,
   nanGuard: true,
   lstm: 'fused',
   dtype: 'float32',

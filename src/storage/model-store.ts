@@ -3,7 +3,8 @@ import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from '../model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../model/config.js';
+import { ADDED_ROWS } from '../cli/flags.js';
 import type { ValidationScore } from '../training/train.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
@@ -35,6 +36,8 @@ export interface ModelRecord {
   losses: number[];
   /** With a validation split: each completed epoch's validation scores. */
   validation?: ValidationScore[];
+  /** With early stopping: the epoch whose weights were saved, and the epoch training stopped after. */
+  earlyStopping?: { bestEpoch: number; stoppedAfter?: number };
   trainedAt: string;
   trainSeconds: number;
   seqTagVersion: string;
@@ -58,7 +61,10 @@ function isRecord(meta: unknown): meta is ModelRecord {
 
 /** A record of an earlier seq-tag, completed: before --dtype, the fused engine computed in float64. */
 function withDefaults(record: ModelRecord): ModelRecord {
-  return { ...record, config: { ...record.config, dtype: record.config.dtype ?? 'float64', validationSplit: record.config.validationSplit ?? 0 } };
+  const config = { ...record.config, dtype: record.config.dtype ?? 'float64' };
+  // Rows added after 0.1 mean what 0.1 did.
+  for (const key of ADDED_ROWS) (config as Record<string, unknown>)[key] ??= ORIGINAL_EXPERIMENT[key];
+  return { ...record, config };
 }
 
 /** A file of a model folder, bounded like every file seq-tag reads (./limits.ts). */

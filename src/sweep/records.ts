@@ -124,7 +124,10 @@ function inconsistency(outcome: RunOutcome, config: Config): string | undefined 
   if (status === 'failed') return error === undefined ? 'a failed run without its error' : undefined;
   if (status === 'diverged') return divergence && divergence.epoch <= config.epochs ? undefined : 'a diverged run without its divergence';
   if (divergence) return 'an ok run with a divergence';
-  if (epochs.length !== config.epochs) return `an ok run with ${epochs.length} of ${config.epochs} epochs`;
+  // Early stopping may end an ok run before its last epoch, never before its first.
+  const complete = config.earlyStopping === null ? epochs.length === config.epochs : epochs.length >= 1;
+  if (!complete) return `an ok run with ${epochs.length} of ${config.epochs} epochs`;
+  if (config.validationSplit > 0 && !epochs.every((e) => e.validation)) return 'a run with a validation split but an epoch without its validation';
   if (!epochs.every((e) => Number.isFinite(e.loss))) return 'an ok run with a non-finite loss';
   return evaluation ? undefined : 'an ok run without its held-out evaluation';
 }

@@ -64,6 +64,36 @@ export interface TrainingResult {
   stopped: boolean;
   /** Set when `signal` stopped training during epoch `atEpoch`; the model holds epoch atEpoch − 1's weights. */
   interrupted?: { atEpoch: number };
+  /** With early stopping: the epoch whose weights the model holds, and the epoch training stopped after (if before the last). */
+  earlyStopping?: { bestEpoch: number; stoppedAfter?: number };
+}
+
+/**
+ * Keras's EarlyStopping on the validation loss with restore_best_weights: an epoch is better when its
+ * loss is below the best so far by more than `minDelta`; after `patience` epochs that are not, training
+ * stops; the best epoch's weights are kept either way.
+ */
+export class EarlyStopping {
+  best = Infinity;
+  bestEpoch = 0;
+  private wait = 0;
+
+  constructor(
+    private readonly patience: number,
+    private readonly minDelta: number,
+  ) {}
+
+  /** Records an epoch's validation loss: whether it is the best so far, and whether to stop now. */
+  update(epoch: number, loss: number): { better: boolean; stop: boolean } {
+    this.wait++;
+    if (loss + this.minDelta < this.best) {
+      this.best = loss;
+      this.bestEpoch = epoch;
+      this.wait = 0;
+      return { better: true, stop: false };
+    }
+    return { better: false, stop: this.wait >= this.patience };
+  }
 }
 
 /** How often a long training loop lets the event loop run (signals, lock refresh, output). */
@@ -158,6 +188,9 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
       const e = evaluateData(model, taskData(validation, config.encoding, 'validation split'));
       return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
     });
+  const stopper = validate && config.earlyStopping !== null ? new EarlyStopping(config.earlyStopping, config.minDelta) : undefined;
+  let best: tf.Tensor[] | undefined;
+  let stoppedAfter: number | undefined;
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = [];
@@ -196,11 +229,24 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
       epochs.push(record);
       engine.checkpoint();
       await callbacks.onEpochEnd?.(record);
+      const decision = stopper?.update(epoch, record.validation!.loss);
+      // validate() has just put this epoch's weights into the model.
+      if (decision?.better) {
+        tf.dispose(best);
+        best = model.getWeights().map((w) => w.clone());
+      }
+      if (decision?.stop && epoch < config.epochs) {
+        stoppedAfter = epoch;
+        break;
+      }
     }
   } finally {
     engine.finish(completed);
+    if (best && completed) model.setWeights(best);
+    tf.dispose(best);
   }
-  return { epochs, seconds: elapsed(), divergence, stopped: false };
+  const earlyStopping = stopper && { bestEpoch: stopper.bestEpoch, stoppedAfter };
+  return { epochs, seconds: elapsed(), divergence, stopped: false, ...(earlyStopping ? { earlyStopping } : {}) };
 }
 
 /** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
