@@ -15,7 +15,7 @@ import { generateDataset } from '../src/task/data.js';
 import { rngFor } from '../src/task/random.js';
 import { taskData } from '../src/task/tag-data.js';
 import { createExperiment, evaluateData, runExperiment } from '../src/training/experiment.js';
-import { EarlyStopping, splitForValidation, validationCount } from '../src/training/train.js';
+import { EarlyStopping, Plateau, splitForValidation, validationCount } from '../src/training/train.js';
 import { seqTag, tempDir, useBackend } from './helpers.js';
 
 describe('the split', () => {
@@ -90,9 +90,18 @@ describe('the CLI, the record and old configs', () => {
 
   it('a config written before the row (a 0.1 record, sweep.json, queued run) means no split, and keeps its sweep key', () => {
     // The original preset's run as seq-tag 0.1 built it: no row added since.
-    const { validationSplit: _v, earlyStopping: _e, minDelta: _m, ...old } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
+    const {
+      validationSplit: _v,
+      earlyStopping: _e,
+      minDelta: _m,
+      lrSchedule: _s,
+      lrFactor: _f,
+      lrPatience: _p,
+      minLr: _l,
+      ...old
+    } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
     const parsed = configSchema.parse(old) as Config;
-    assert.deepEqual([parsed.validationSplit, parsed.earlyStopping, parsed.minDelta], [0, null, 0]);
+    assert.deepEqual([parsed.validationSplit, parsed.earlyStopping, parsed.minDelta, parsed.lrSchedule], [0, null, 0, 'constant']);
     // The key 0.1 computed for the original preset's run, and the one computed now for the same run.
     const oldKey = `original|seed=1|${createHash('sha1').update(JSON.stringify(old)).digest('hex').slice(0, 12)}`;
     assert.equal(runKey('original', { ...ORIGINAL_EXPERIMENT, seed: 1 }), oldKey);
@@ -168,5 +177,65 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     const run = seqTag(['train', '--early-stopping', '3', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--early-stopping watches the validation loss: add --validation-split, e.g\. --validation-split 0\.2\n$/);
+  });
+});
+
+describe('--lr-schedule plateau (Keras ReduceLROnPlateau on val_loss)', () => {
+  it('lowers the rate by the factor after `patience` epochs without a fall of more than 1e-4, never below the floor', () => {
+    const plateau = new Plateau(0.01, 0.5, 2, 0.003);
+    const rates = [1, 0.9, 0.90005, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95].map((loss) => plateau.update(loss));
+    assert.deepEqual(rates, [undefined, undefined, undefined, 0.005, undefined, 0.003, undefined, undefined, undefined]);
+    assert.equal(plateau.lr, 0.003);
+  });
+
+  it('the rate each epoch trained with is on its line and in --json; the fused and layers engines follow the same schedule', () => {
+    const args = ['train', '--samples', '100', '--validation-split', '0.4', '--epochs', '8', '--lr', '0.05', '--units', '32', '--encoding', 'onehot'];
+    const plateau = ['--lr-schedule', 'plateau', '--lr-patience', '1', '--lr-factor', '0.5', '--seed', '3', '--backend', 'cpu'];
+    const rates = (lstm: string) => {
+      const run = seqTag([...args, ...plateau, '--lstm', lstm, '--json', '--model-dir', join(tempDir(), 'm')]);
+      assert.equal(run.status, 0, run.stderr);
+      return JSON.parse(run.stdout).epochs.map((e: { lr: number }) => e.lr) as number[];
+    };
+    const fused = rates('fused');
+    assert.equal(fused[0], 0.05);
+    assert.ok(
+      fused.some((lr) => lr < 0.05),
+      `rates ${fused}`,
+    );
+    assert.ok(
+      fused.every((lr, k) => k === 0 || lr === fused[k - 1] || lr === fused[k - 1] / 2),
+      `rates ${fused}`,
+    );
+    assert.deepEqual(rates('layers').slice(0, 3), fused.slice(0, 3));
+    const text = seqTag([...args, ...plateau, '--model-dir', join(tempDir(), 'm')]);
+    assert.match(text.stdout, /\nepoch 1\/8 {2}loss .* {2}lr 0\.05 {2}\d/);
+  });
+
+  for (const lstm of ['fused', 'layers'] as const) {
+    it(`the optimizer really takes the lowered rate (${lstm}): the same losses until the change, others after`, async () => {
+      await useBackend('cpu');
+      const base: Config = { ...ORIGINAL_EXPERIMENT, samples: 100, validationSplit: 0.4, epochs: 8, lr: 0.05, units: 32, encoding: 'onehot', seed: 3, lstm };
+      const run = async (config: Config) => {
+        const experiment = createExperiment(config);
+        const result = await runExperiment(experiment);
+        experiment.model.dispose();
+        return result.epochs;
+      };
+      const constant = await run(base);
+      const scheduled = await run({ ...base, lrSchedule: 'plateau', lrPatience: 1, lrFactor: 0.5 });
+      const changed = scheduled.findIndex((e) => e.lr! < 0.05);
+      assert.ok(changed > 0, `the rate never fell: ${scheduled.map((e) => e.lr)}`);
+      assert.deepEqual(
+        scheduled.slice(0, changed).map((e) => e.loss),
+        constant.slice(0, changed).map((e) => e.loss),
+      );
+      assert.notEqual(scheduled[changed].loss, constant[changed].loss);
+    });
+  }
+
+  it('needs a validation split: one line, exit 2', () => {
+    const run = seqTag(['train', '--lr-schedule', 'plateau', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--lr-schedule plateau watches the validation loss: add --validation-split/);
   });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   DTYPES,
   INITIALIZERS,
+  LR_SCHEDULES,
   LSTM_ENGINES,
   OPTIMIZERS,
   ORIGINAL_EXPERIMENT,
@@ -117,6 +118,22 @@ export const HYPERPARAMETERS = [
     schema: nonNegativeNumber,
     since: '0.2',
   },
+  {
+    key: 'lrSchedule',
+    flag: '--lr-schedule <kind>',
+    help: "plateau: Keras's ReduceLROnPlateau on the validation loss (multiply the rate by --lr-factor after --lr-patience epochs without a fall of 1e-4); needs --validation-split",
+    values: LR_SCHEDULES,
+    since: '0.2',
+  },
+  { key: 'lrFactor', flag: '--lr-factor <x>', help: 'the plateau schedule multiplies the learning rate by this', schema: fraction(1), since: '0.2' },
+  {
+    key: 'lrPatience',
+    flag: '--lr-patience <epochs>',
+    help: 'epochs without improvement before the plateau schedule lowers the rate',
+    schema: wholeNumber(1, 100_000),
+    since: '0.2',
+  },
+  { key: 'minLr', flag: '--min-lr <x>', help: 'the plateau schedule never lowers the rate below this', schema: nonNegativeNumber, since: '0.2' },
   {
     key: 'units',
     flag: '--units <n>',

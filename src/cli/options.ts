@@ -130,6 +130,9 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
   if (config.earlyStopping !== null && config.validationSplit === 0) {
     throw new UserError('--early-stopping watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
   }
+  if (config.lrSchedule === 'plateau' && config.validationSplit === 0) {
+    throw new UserError('--lr-schedule plateau watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
+  }
   const held = validationCount(config.samples, config.validationSplit);
   if (config.validationSplit > 0 && (held === config.samples || held === 0)) {
     const problem = held === config.samples ? 'leaves no training sequences' : 'holds out no sequence';

@@ -9,6 +9,8 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const LSTM_ENGINES = ['fused', 'layers'] as const;
 export type LstmEngine = (typeof LSTM_ENGINES)[number];
 export const DTYPES = ['float32', 'float64'] as const;
+export const LR_SCHEDULES = ['constant', 'plateau'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
 export type Dtype = (typeof DTYPES)[number];
 /** Initialiser names as tfjs spells them; all of them take a seed or need none. */
 export const INITIALIZERS = [
@@ -65,6 +67,11 @@ export interface Config {
   earlyStopping: number | null;
   /** The least fall of the validation loss that counts as better. */
   minDelta: number;
+  /** `plateau`: Keras's ReduceLROnPlateau on the validation loss (lrFactor, lrPatience, minLr); `constant`: never changed. */
+  lrSchedule: LrSchedule;
+  lrFactor: number;
+  lrPatience: number;
+  minLr: number;
   /** Stop at the first batch whose loss is NaN, infinite or pinned at the clip bound. */
   nanGuard: boolean;
   /**
@@ -110,6 +117,11 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   validationSplit: 0,
   earlyStopping: null,
   minDelta: 0,
+  // Keras's ReduceLROnPlateau defaults: factor 0.1, patience 10, min_lr 0.
+  lrSchedule: 'constant',
+  lrFactor: 0.1,
+  lrPatience: 10,
+  minLr: 0,
   nanGuard: true,
   lstm: 'fused',
   dtype: 'float32',

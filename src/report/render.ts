@@ -91,7 +91,8 @@ export function renderEpoch(record: EpochRecord, totalEpochs: number, style: Sty
   const validation = v
     ? `  val loss ${formatLoss(v.loss).padStart(6)}  token ${(100 * v.tokenAccuracy).toFixed(1).padStart(5)}%  exact ${(100 * v.exactMatch).toFixed(1).padStart(5)}%`
     : '';
-  return `epoch ${String(record.epoch).padStart(width)}/${totalEpochs}  loss ${lossText.padStart(6)}${validation}  ${record.seconds.toFixed(2)} s`;
+  const lr = record.lr === undefined ? '' : `  lr ${Number(record.lr.toPrecision(4))}`;
+  return `epoch ${String(record.epoch).padStart(width)}/${totalEpochs}  loss ${lossText.padStart(6)}${validation}${lr}  ${record.seconds.toFixed(2)} s`;
 }
 
 const COLUMN = 5;

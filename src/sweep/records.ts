@@ -64,7 +64,15 @@ export const MAX_ERROR_LENGTH = 500;
 const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
 const rate = z.number().min(0).max(1);
 const validationSchema = z.object({ loss: anyNumber, tokenAccuracy: rate, exactMatch: rate }).strict();
-const epochSchema = z.object({ epoch: z.number().int().min(1), loss: anyNumber, seconds: z.number().min(0), validation: validationSchema.optional() }).strict();
+const epochSchema = z
+  .object({
+    epoch: z.number().int().min(1),
+    loss: anyNumber,
+    seconds: z.number().min(0),
+    validation: validationSchema.optional(),
+    lr: z.number().min(0).optional(),
+  })
+  .strict();
 const divergenceSchema = z
   .object({ epoch: z.number().int().min(1), batch: z.number().int().min(1), loss: anyNumber, symptom: z.enum(['nan', 'infinite', 'clip-bound']) })
   .strict();

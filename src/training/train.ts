@@ -27,6 +27,8 @@ export interface EpochRecord {
   seconds: number;
   /** With --validation-split: the held-out share scored with the epoch's weights. */
   validation?: ValidationScore;
+  /** With --lr-schedule plateau: the learning rate this epoch trained with. */
+  lr?: number;
 }
 
 export interface BatchRecord {
@@ -66,6 +68,39 @@ export interface TrainingResult {
   interrupted?: { atEpoch: number };
   /** With early stopping: the epoch whose weights the model holds, and the epoch training stopped after (if before the last). */
   earlyStopping?: { bestEpoch: number; stoppedAfter?: number };
+}
+
+/** Keras's ReduceLROnPlateau, its fixed settings: an improvement is a fall of more than 1e-4, no cooldown. */
+export const PLATEAU = { minDelta: 1e-4 } as const;
+
+/**
+ * Keras's ReduceLROnPlateau on the validation loss: after `patience` epochs without a fall of more
+ * than 1e-4 below the best, the learning rate is multiplied by `factor` (never below `minLr`) and
+ * the count starts again.
+ */
+export class Plateau {
+  private best = Infinity;
+  private wait = 0;
+
+  constructor(
+    public lr: number,
+    private readonly factor: number,
+    private readonly patience: number,
+    private readonly minLr: number,
+  ) {}
+
+  /** Records an epoch's validation loss; returns the new learning rate when it changes. */
+  update(loss: number): number | undefined {
+    if (loss < this.best - PLATEAU.minDelta) {
+      this.best = loss;
+      this.wait = 0;
+      return undefined;
+    }
+    if (++this.wait < this.patience || this.lr <= this.minLr) return undefined;
+    this.wait = 0;
+    this.lr = Math.max(this.lr * this.factor, this.minLr);
+    return this.lr;
+  }
 }
 
 /**
@@ -189,6 +224,7 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
       return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
     });
   const stopper = validate && config.earlyStopping !== null ? new EarlyStopping(config.earlyStopping, config.minDelta) : undefined;
+  const plateau = validate && config.lrSchedule === 'plateau' ? new Plateau(config.lr, config.lrFactor, config.lrPatience, config.minLr) : undefined;
   let best: tf.Tensor[] | undefined;
   let stoppedAfter: number | undefined;
   const n = data.n;
@@ -226,6 +262,9 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
       }
       const record: EpochRecord = { epoch, loss: weightedLoss / n, seconds: (performance.now() - epochStart) / 1000 };
       if (validate) record.validation = validate();
+      if (plateau) record.lr = plateau.lr;
+      const lowered = plateau?.update(record.validation!.loss);
+      if (lowered !== undefined) engine.setLearningRate(lowered);
       epochs.push(record);
       engine.checkpoint();
       await callbacks.onEpochEnd?.(record);
@@ -277,6 +316,8 @@ export interface Engine {
   checkpoint(): void;
   /** Puts the weights as they are now into the tfjs model, to be scored (the layers engine trains it in place). */
   publish(): void;
+  /** The learning rate of the steps that follow (a schedule's change). */
+  setLearningRate(lr: number): void;
   /** Leaves the trained weights in the model (or, if not `completed`, the last checkpoint's) and frees what the engine held. */
   finish(completed: boolean): void;
 }
@@ -318,6 +359,13 @@ export function layersEngine(
       saved = model.getWeights().map((w) => w.clone());
     },
     publish() {},
+    setLearningRate(lr) {
+      // tfjs's SGD caches −lr as a tensor (and its optimizers answer instanceof by duck typing: Adam is
+      // "an SGDOptimizer"); the others read their learningRate field at every step.
+      const target = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+      if (target.setLearningRate) target.setLearningRate(lr);
+      else target.learningRate = lr;
+    },
     finish(completed) {
       if (!completed) model.setWeights(saved);
       tf.dispose(saved);
@@ -369,6 +417,9 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
     },
     publish() {
       writeParameters(model, network.params);
+    },
+    setLearningRate(lr) {
+      optimizer.lr = lr;
     },
     finish(completed) {
       writeParameters(model, completed ? network.params : saved);

@@ -24,11 +24,14 @@ export class TypedOptimizer {
   private readonly slots1: Float64Array[];
   private readonly slots2: Float64Array[];
   private step = 0;
+  /** The learning rate of the next steps: the config's, until a schedule lowers it. */
+  lr: number;
 
   constructor(
     private readonly config: Pick<Config, 'optimizer' | 'lr' | 'adamEpsilon'>,
     params: Float64Array[],
   ) {
+    this.lr = config.lr;
     const init = config.optimizer === 'adagrad' ? ADAGRAD.initialAccumulator : 0;
     this.slots1 = params.map((p) => new Float64Array(p.length).fill(init));
     this.slots2 = params.map((p) => new Float64Array(p.length));
@@ -36,7 +39,7 @@ export class TypedOptimizer {
 
   apply(params: Float64Array[], grads: Float64Array[]): void {
     this.step++;
-    const lr = this.config.lr;
+    const lr = this.lr;
     switch (this.config.optimizer) {
       case 'adam': {
         const { beta1: b1, beta2: b2 } = ADAM;
