@@ -239,3 +239,40 @@ describe('--lr-schedule plateau (Keras ReduceLROnPlateau on val_loss)', () => {
     assert.match(run.stderr, /--lr-schedule plateau watches the validation loss: add --validation-split/);
   });
 });
+
+describe('sweeps over the new rows', () => {
+  it('a validation split in a sweep: each record carries it, summary.json the median validation curve, the SVG a dotted line per configuration', () => {
+    const out = join(tempDir(), 'sweep');
+    const run = seqTag([
+      'sweep',
+      '--grid',
+      'lr-schedule=constant,plateau',
+      '--validation-split',
+      '0.2',
+      '--lr-patience',
+      '1',
+      '--samples',
+      '100',
+      '--epochs',
+      '3',
+      '--seeds',
+      '1',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(records.every((r) => r.epochs.every((e: { validation?: object }) => e.validation)));
+    assert.deepEqual(records.map((r) => r.config.lrSchedule).sort(), ['constant', 'plateau']);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.ok(summary.configurations.every((c: { validationCurve?: unknown[] }) => c.validationCurve?.length === 3));
+    const svg = readFileSync(join(out, 'loss-curves.svg'), 'utf8');
+    assert.equal(svg.match(/stroke-dasharray="2 3"/g)?.length, 2);
+    assert.match(svg, /dotted: validation loss \(median\)/);
+  });
+});

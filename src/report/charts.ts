@@ -32,9 +32,10 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
 export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: string): string {
   const drawn = summaries.filter((s) => s.curve.length > 0);
   const missing = summaries.filter((s) => s.curve.length === 0).map((s) => s.label);
-  const subtitle = ['median over seeds; band: min to max; dashed: the no-skill floor'];
+  const validation = drawn.some((s) => s.validationCurve);
+  const subtitle = [`median over seeds; band: min to max; dashed: the no-skill floor${validation ? '; dotted: validation loss (median)' : ''}`];
   if (missing.length) subtitle.push('no curve, every run diverged:', ...missing.map((label) => `• ${label}`));
-  const points = drawn.flatMap((s) => s.curve);
+  const points = [...drawn.flatMap((s) => s.curve), ...drawn.flatMap((s) => (s.validationCurve ?? []).map((p) => ({ ...p, min: p.median, max: p.median })))];
   const lastEpoch = Math.max(1, ...points.map((p) => p.epoch));
   const yTicks = niceTicks(Math.min(floor, ...points.map((p) => p.min)), Math.max(floor, ...points.map((p) => p.max)));
   const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
@@ -57,7 +58,7 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
     ...xTicks.map((t) => `<text x="${f(x(t))}" y="${head + H + 16}" text-anchor="middle">${t}</text>`),
     `<line x1="${LEFT}" x2="${LEFT}" y1="${head}" y2="${head + H}" stroke="#888"/><line x1="${LEFT}" x2="${LEFT + W}" y1="${head + H}" y2="${head + H}" stroke="#888"/>`,
     `<text x="${LEFT + W / 2}" y="${head + H + 32}" text-anchor="middle">epoch</text>`,
-    `<text transform="translate(16 ${head + H / 2}) rotate(-90)" text-anchor="middle">training loss (nats)</text>`,
+    `<text transform="translate(16 ${head + H / 2}) rotate(-90)" text-anchor="middle">${validation ? 'training and validation loss (nats)' : 'training loss (nats)'}</text>`,
     ...drawn.map((s, k) => {
       const colour = PALETTE[k % PALETTE.length];
       const band = [...s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.max))}`), ...[...s.curve].reverse().map((p) => `${f(x(p.epoch))},${f(y(p.min))}`)].join(
@@ -65,7 +66,10 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
       );
       const line = s.curve.map((p) => `${f(x(p.epoch))},${f(y(p.median))}`).join(' ');
       const dots = s.curve.map((p) => `<circle cx="${f(x(p.epoch))}" cy="${f(y(p.median))}" r="2.5" fill="${colour}"/>`).join('');
-      return `<g><title>${escapeXml(s.label)}</title><polygon points="${band}" fill="${colour}" fill-opacity="0.18"/><polyline points="${line}" fill="none" stroke="${colour}" stroke-width="2"/>${dots}</g>`;
+      const validationLine = s.validationCurve
+        ? `<polyline points="${s.validationCurve.map((p) => `${f(x(p.epoch))},${f(y(p.median))}`).join(' ')}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="2 3"/>`
+        : '';
+      return `<g><title>${escapeXml(s.label)}</title><polygon points="${band}" fill="${colour}" fill-opacity="0.18"/><polyline points="${line}" fill="none" stroke="${colour}" stroke-width="2"/>${dots}${validationLine}</g>`;
     }),
     `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(floor))}" y2="${f(y(floor))}" stroke="black" stroke-dasharray="6 4"/>`,
     `<text x="${LEFT + W - 4}" y="${f(y(floor) - 6)}" text-anchor="end">no-skill floor ${floor.toFixed(4)}</text>`,

@@ -207,6 +207,8 @@ export interface ConfigSummary {
   verdict: string;
   /** Median and range of the loss per epoch across the runs that did not diverge: for the chart. */
   curve: { epoch: number; median: number; min: number; max: number }[];
+  /** With a validation split: the median validation loss per epoch across those runs. */
+  validationCurve?: { epoch: number; median: number }[];
 }
 
 export function median(values: number[]): number {
@@ -264,10 +266,15 @@ export function summarize(records: RunRecord[], activationOf: (label: string) =>
     const evals = healthy.map((r) => r.evaluation).filter((e): e is Evaluation => !!e);
     const med = (pick: (e: Evaluation) => number) => (evals.length ? median(evals.map(pick)) : null);
     const epochCount = Math.max(0, ...healthy.map((r) => r.epochs.length));
+    const lossesAt = (k: number, pick: (e: RunRecord['epochs'][number]) => number | undefined) =>
+      healthy.map((r) => (r.epochs[k] ? pick(r.epochs[k]) : undefined)).filter((l): l is number => l !== undefined && Number.isFinite(l));
     const curve = Array.from({ length: epochCount }, (_, k) => {
-      const losses = healthy.map((r) => r.epochs[k]?.loss).filter((l): l is number => l !== undefined && Number.isFinite(l));
+      const losses = lossesAt(k, (e) => e.loss);
       return { epoch: k + 1, median: median(losses), min: Math.min(...losses), max: Math.max(...losses) };
     }).filter((p) => Number.isFinite(p.median));
+    const validationCurve = Array.from({ length: epochCount }, (_, k) => ({ epoch: k + 1, median: median(lossesAt(k, (e) => e.validation?.loss)) })).filter(
+      (p) => Number.isFinite(p.median),
+    );
     const summary = {
       label,
       probabilisticHead: activationOf(label) === 'softmax',
@@ -282,6 +289,11 @@ export function summarize(records: RunRecord[], activationOf: (label: string) =>
       f1: med((e) => e.f1),
       secondsPerRun: completed.length ? median(completed.map((r) => r.seconds)) : 0,
     };
-    return { ...summary, verdict: verdictFor(summary, baselineHadNaN && label !== baseline), curve };
+    return {
+      ...summary,
+      verdict: verdictFor(summary, baselineHadNaN && label !== baseline),
+      curve,
+      ...(validationCurve.length ? { validationCurve } : {}),
+    };
   });
 }
