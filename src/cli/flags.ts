@@ -27,11 +27,14 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): z.ZodTy
     .pipe(z.number().min(min, expected).max(max, expected));
 }
 
+/** A number in decimal notation (0.001, 1e-3), unsigned: what the number flags accept. */
+const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** A zod schema for a number greater than 0, in decimal notation (0.001, 1e-3): Number() would also take 0x10, 0b1 and 0o7. */
 export const positiveNumber: z.ZodType<number, string> = z
   .string()
   .trim()
-  .regex(/^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, 'expected a number greater than 0, in decimal notation (e.g. 0.001 or 1e-3).')
+  .regex(DECIMAL, 'expected a number greater than 0, in decimal notation (e.g. 0.001 or 1e-3).')
   .transform(Number)
   .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
 
@@ -39,7 +42,7 @@ export const positiveNumber: z.ZodType<number, string> = z
 export const nonNegativeNumber: z.ZodType<number, string> = z
   .string()
   .trim()
-  .regex(/^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, 'expected a number of 0 or more, in decimal notation (e.g. 0.001 or 1e-3).')
+  .regex(DECIMAL, 'expected a number of 0 or more, in decimal notation (e.g. 0.001 or 1e-3).')
   .transform(Number)
   .pipe(z.number().finite('expected a finite number.'));
 

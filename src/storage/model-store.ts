@@ -10,8 +10,8 @@ import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
 import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
 import { describeModel, type ModelDescription } from '../model/describe.js';
-import { BrokenFile, compileInfo, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
-import { declaredParameters, UnsupportedModel, type Json } from '../model/keras/topology.js';
+import { BrokenFile, checkParameterLimit, compileInfo, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
+import { UnsupportedModel, type Json } from '../model/keras/topology.js';
 import { LIMITS, nestsDeeperThan } from './limits.js';
 import { buildInScope } from '../model/quiet.js';
 import { makeFolder, NotReadable, readBounded, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
@@ -100,12 +100,7 @@ async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   }
   if (nestsDeeperThan(modelJSON, LIMITS.jsonDepth)) throw corrupt(dir, `${MODEL_JSON} nests deeper than ${LIMITS.jsonDepth} levels`);
   try {
-    const declared = declaredParameters(modelJSON.modelTopology as Json);
-    if (declared > LIMITS.parameters)
-      throw corrupt(
-        dir,
-        `${MODEL_JSON} declares about ${(declared / 1e6).toFixed(0)} million parameters, more than the ${LIMITS.parameters / 1e6} million seq-tag runs`,
-      );
+    checkParameterLimit(modelJSON.modelTopology as Json);
   } catch (err) {
     if (err instanceof UnsupportedModel) throw corrupt(dir, err.message.replace(/^its /, `${MODEL_JSON}: `));
     throw err;

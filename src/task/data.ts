@@ -74,11 +74,6 @@ export function labelTensor(labels: Int32Array): tf.Tensor3D {
   return tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES), 'float32'), [n, SEQUENCE_LENGTH, NUM_CLASSES]));
 }
 
-/** The digits of sequence k as a plain array. */
-export function sequenceAt(data: Int32Array, k: number): number[] {
-  return Array.from(data.subarray(k * SEQUENCE_LENGTH, (k + 1) * SEQUENCE_LENGTH));
-}
-
 /**
  * Parses a user-typed sequence such as "4 0 2 8 5 6 1 3 3 7" or "4028561337": exactly ten digits
  * 0-9, separated by spaces or commas or not at all. Returns undefined when the text is not that.

@@ -6,9 +6,7 @@
 export function labelEntropy(labels: ArrayLike<number>): number {
   let ones = 0;
   for (let i = 0; i < labels.length; i++) ones += labels[i];
-  const p = ones / labels.length;
-  if (p === 0 || p === 1) return 0;
-  return -(p * Math.log(p) + (1 - p) * Math.log(1 - p));
+  return tagEntropy([labels.length - ones, ones]);
 }
 
 /** The no-skill floor for any number of tags: the entropy (nats) of how often each tag occurs. */

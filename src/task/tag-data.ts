@@ -58,15 +58,26 @@ export function trueTags(data: TagData): Int32Array {
   return tags;
 }
 
-/** 1 where the model reads a position, 0 where its mask hides it (padding); undefined for a model without a mask. */
+/**
+ * 1 where the model reads a position, 0 where its mask hides it: an id other than the mask value
+ * (an Embedding with mask_zero), or a step with any feature other than it (Masking). The one
+ * statement of the rule: scoring, tagging, the doctor and the masked loss of a burst all use it.
+ * x: [batch, steps] ids or [batch, steps, features] → [batch, steps] of 0/1.
+ */
+export function maskTensor(x: tf.Tensor, mask: NonNullable<ModelDescription['mask']>): tf.Tensor {
+  return tf.tidy(() => {
+    const differs = tf.cast(tf.notEqual(x, tf.scalar(mask.value, x.dtype)), 'float32');
+    return mask.of === 'ids' ? differs : tf.max(differs, -1);
+  });
+}
+
+/** maskTensor over all of `data`, as 0/1 per position [n × steps]; undefined for a model without a mask. */
 export function positionMask(data: TagData, mask: ModelDescription['mask']): Uint8Array | undefined {
   if (!mask) return undefined;
-  const width = data.features ?? 1;
-  const out = new Uint8Array(data.n * data.steps);
-  for (let k = 0; k < out.length; k++) {
-    for (let f = 0; f < width; f++) if (data.x[k * width + f] !== mask.value) out[k] = 1;
-  }
-  return out;
+  const read = tf.tidy(() => maskTensor(inputTensor(data), mask));
+  const values = Uint8Array.from(read.dataSync());
+  read.dispose();
+  return values;
 }
 
 /** Refuses data the model cannot read, in one line naming both shapes. */

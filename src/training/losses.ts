@@ -4,6 +4,7 @@
 import tf = require('@tensorflow/tfjs-core');
 import type { CompileInfo } from '../model/keras/archive.js';
 import { CROSSENTROPY_EPSILON } from './constants.js';
+import { maskTensor } from '../task/tag-data.js';
 
 /** yTrue, yPred: [batch, steps, tags] → the loss at each position [batch, steps]. */
 export type TokenLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
@@ -55,15 +56,7 @@ export function meanLoss(perToken: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
   return tf.tidy(() => (mask ? tf.div(tf.sum(tf.mul(perToken, mask)), tf.maximum(tf.sum(mask), 1)) : tf.mean(perToken)) as tf.Scalar);
 }
 
-/** 1 where the model reads a position, from its inputs: id ≠ 0 (Embedding mask_zero) or any feature ≠ the Masking value. x: [batch, steps(, features)]. */
-export function inputMask(x: tf.Tensor, mask: { of: 'ids' | 'features'; value: number }): tf.Tensor {
-  return tf.tidy(() => {
-    const differs = tf.cast(tf.notEqual(x, tf.scalar(mask.value, x.dtype)), 'float32');
-    return mask.of === 'ids' ? differs : tf.max(differs, -1);
-  });
-}
-
 /** The model's own loss for training steps, masked like Keras's: a BatchLoss (../training/train.ts). */
 export function batchLoss(perToken: TokenLoss, mask?: { of: 'ids' | 'features'; value: number }) {
-  return (yTrue: tf.Tensor, yPred: tf.Tensor, x: tf.Tensor): tf.Scalar => meanLoss(perToken(yTrue, yPred), mask && inputMask(x, mask));
+  return (yTrue: tf.Tensor, yPred: tf.Tensor, x: tf.Tensor): tf.Scalar => meanLoss(perToken(yTrue, yPred), mask && maskTensor(x, mask));
 }

@@ -85,14 +85,20 @@ export function parseJson(text: string, what: string): Json {
   return value;
 }
 
-/** Refuses a config whose sizes are not what its weights hold, or more than seq-tag will allocate, before anything is built. */
-function checkDeclaredSize(topology: Json, storedValues: number): void {
+/** The parameters a tfjs-ready topology declares, refused (UnsupportedModel) beyond what seq-tag will allocate: any model's file, before anything is built. */
+export function checkParameterLimit(topology: Json): number {
   const declared = declaredParameters(topology);
   if (declared > LIMITS.parameters) {
     throw new UnsupportedModel(
       `its config declares about ${(declared / 1e6).toFixed(0)} million parameters (${((declared * 4) / 1e9).toFixed(1)} GB); seq-tag runs models of up to ${LIMITS.parameters / 1e6} million`,
     );
   }
+  return declared;
+}
+
+/** Refuses a config whose sizes are not what its weights hold, or more than seq-tag will allocate, before anything is built. */
+function checkDeclaredSize(topology: Json, storedValues: number): void {
+  const declared = checkParameterLimit(topology);
   // Keras's parameter count is exact for these layers; a little slack for layers counted as 0.
   if (declared > storedValues * 1.01 + 1024) {
     throw new BrokenFile(
