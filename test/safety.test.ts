@@ -154,7 +154,12 @@ describe('Ctrl-C', () => {
     run.child.kill('SIGINT');
     assert.equal(await run.done, 130);
     assert.doesNotMatch(run.out(), /saved the model/);
-    assert.deepEqual(folderSnapshot(dir), before);
+    // The model is untouched; the run's checkpoint of epoch 1 stays beside it, for --resume.
+    assert.deepEqual(
+      folderSnapshot(dir).filter(([name]) => name !== 'checkpoint.seqtag'),
+      before,
+    );
+    assert.ok(existsSync(join(dir, 'checkpoint.seqtag')));
   });
 
   it('in sweep: stops the workers, says how to resume, exit 130; the same command then finishes the rest', async () => {
@@ -186,7 +191,8 @@ describe('one writer at a time', () => {
     assert.equal(second.stdout, '');
     first.child.kill('SIGKILL');
     await first.done;
-    const third = seqTag(['train', ...TINY, '--model-dir', dir]);
+    // The killed run left its checkpoint: a new run replaces it only when asked.
+    const third = seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
     assert.equal(third.status, 0, third.stderr);
   });
 
@@ -232,33 +238,42 @@ describe('full disk: one line, exit 1, nothing half-written', () => {
     assert.deepEqual(run.stdout.trim().split('\n').slice(1), ['filler'], 'nothing left behind');
   });
 
-  it('train: the previous model survives a save that runs out of space', () => {
+  it('train: the previous model survives a checkpoint, or a save, that runs out of space; a kept checkpoint then finishes the run', () => {
+    // Free space is left for 6, 7, … pages: first the run's checkpoint does not fit, then it fits and the model's save does not.
     const run = bash(
-      `set -e
-      seq-tag train ${TINY.join(' ')} --model-dir "$DISK/m" > /dev/null
+      `seq-tag train ${TINY.join(' ')} --epochs 1 --model-dir "$DISK/m" > /dev/null
       before=$(cat "$DISK"/m/* | md5sum)
-      # Leave one page free: room for the lock's note, not for the new weights.
-      head -c $(( $(df --output=avail -B1 "$DISK" | tail -1) - 4096 )) /dev/zero > "$DISK/filler"
-      set +e
-      seq-tag train ${TINY.join(' ')} --seed 9 --model-dir "$DISK/m" > /dev/null
-      echo "exit $?"
-      [ "$before" = "$(cat "$DISK"/m/* | md5sum)" ] && echo unchanged
-      ls -A "$DISK/m"`,
-      { fullDisk: { kib: 64 } },
+      for pages in $(seq 6 20); do
+        rm -f "$DISK/filler"
+        head -c $(( $(df --output=avail -B1 "$DISK" | tail -1) - pages * 4096 )) /dev/zero > "$DISK/filler"
+        seq-tag train ${TINY.join(' ')} --epochs 1 --seed 9 --model-dir "$DISK/m" > /dev/null 2> "$DISK/../err"
+        echo "exit $?"; cat "$DISK/../err" >&2
+        [ "$before" = "$(cat "$DISK"/m/model.json "$DISK"/m/weights-* | md5sum)" ] && echo unchanged
+        echo "files: $(ls -A "$DISK/m" | grep -v '^weights-' | tr '\\n' ' ')"
+        grep -q 'cannot save the model' "$DISK/../err" && break
+      done
+      rm "$DISK/filler"
+      seq-tag train --resume --model-dir "$DISK/m" > /dev/null && echo resumed`,
+      { fullDisk: { kib: 256 } },
     );
-    assert.match(run.stdout, /^exit 1$/m, run.stderr);
-    assert.match(run.stderr, /^seq-tag: cannot save the model to .*: disk full \(ENOSPC\); the previous model there is unchanged$/m);
-    assert.equal(run.stderr.trim().split('\n').length, 1);
-    assert.match(run.stdout, /^unchanged$/m);
-    assert.deepEqual(
-      run.stdout
-        .trim()
-        .split('\n')
-        .slice(2)
-        .filter((f) => !f.startsWith('weights-')),
-      ['model.json'],
-      'no temporary files left',
+    const errors = run.stderr.trim().split('\n');
+    assert.ok(errors.length >= 2, run.stderr);
+    for (const line of errors.slice(0, -1))
+      assert.match(
+        line,
+        /^seq-tag: cannot save the checkpoint of epoch 1 to .*: disk full \(ENOSPC\); training stopped and nothing of this run was kept; a model saved there before is unchanged$/,
+      );
+    assert.match(
+      errors.at(-1)!,
+      /^seq-tag: cannot save the model to .*: disk full \(ENOSPC\); the previous model there is unchanged; the run's last checkpoint is kept: make room and finish it with: seq-tag train --resume --model-dir .*$/,
     );
+    const attempts = run.stdout.trim().split('\n').slice(0, -1);
+    assert.equal(attempts.filter((l) => l === 'exit 1').length, errors.length);
+    assert.equal(attempts.filter((l) => l === 'unchanged').length, errors.length, 'the previous model, byte for byte, after every attempt');
+    const listings = attempts.filter((l) => l.startsWith('files:')).map((l) => l.trim());
+    assert.deepEqual(listings.slice(0, -1), Array(errors.length - 1).fill('files: model.json'), 'no temporary files left');
+    assert.equal(listings.at(-1), 'files: checkpoint.seqtag model.json');
+    assert.equal(run.stdout.trim().split('\n').at(-1), 'resumed');
   });
 
   it('sweep: stops with one line; results.jsonl holds only whole records; a later run resumes', () => {

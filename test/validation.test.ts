@@ -152,6 +152,30 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     );
   });
 
+  it('a run that never stops early is saved with its best epoch and no stop (a record tfjs accepts)', () => {
+    const dir = join(tempDir(), 'm');
+    const run = seqTag([
+      'train',
+      '--samples',
+      '100',
+      '--validation-split',
+      '0.2',
+      '--epochs',
+      '2',
+      '--early-stopping',
+      '5',
+      '--seed',
+      '1',
+      '--backend',
+      'cpu',
+      '--model-dir',
+      dir,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /early stopping: ran all 2 epochs; kept the weights of epoch 2/);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata.earlyStopping, { bestEpoch: 2 });
+  });
+
   it('in-process: the model left is the best epoch’s (its validation score is that epoch’s)', async () => {
     await useBackend('cpu');
     const config: Config = {

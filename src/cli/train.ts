@@ -20,14 +20,17 @@ import {
   renderEvaluation,
   renderSummary,
   renderTagged,
+  plain,
   styleFor,
   thousands,
   type Style,
 } from '../report/render.js';
 import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
+import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import { validationCount, type Divergence, type EpochRecord, type TrainingResult } from '../training/train.js';
+import { validationCount, type Divergence, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
+import { UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -40,13 +43,13 @@ import {
   givenOn,
   isCostly,
   type BackendFlag,
-  type ExperimentFlags,
 } from './options.js';
+import { newRunConfig, resumePlan, type Plan, type RunFlags } from './resume.js';
 
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
 
-interface TrainFlags extends ExperimentFlags, BackendFlag {
+interface TrainFlags extends RunFlags, BackendFlag {
   modelDir: string;
   /** The name the reading commands use for the same flag. */
   model?: string;
@@ -65,8 +68,13 @@ export function trainCommand(): Command {
     `threads of the fused float32 engine: 2 runs a bidirectional model's directions in parallel (default: 2 from ${THREADS_FROM_UNITS} units; results do not depend on it)`,
     parserOf(wholeNumber(1, 2)),
   );
+  cmd.option(
+    '--resume',
+    'continue the unfinished run in --model-dir from its last completed epoch (after Ctrl-C, SIGTERM, a crash or a full disk): the same losses as a run never stopped',
+  );
+  cmd.option('--restart', 'start a new run in a --model-dir that holds an unfinished one, discarding its checkpoint');
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
-  cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, configFromFlags(flags, givenOn(cmd))));
+  cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, givenOn(cmd)));
   return cmd;
 }
 
@@ -78,6 +86,16 @@ function renderEarlyStopping(stop: NonNullable<TrainingResult['earlyStopping']>,
     ? `no better validation loss in ${plural(config.earlyStopping!, 'epoch')}: stopped after epoch ${stop.stoppedAfter} of ${config.epochs}`
     : `ran all ${config.epochs} epochs`;
   return `early stopping: ${why}; kept the weights of epoch ${stop.bestEpoch}, the best (val loss ${formatLoss(best.loss)}, exact-match ${(100 * best.exactMatch).toFixed(1)}%)`;
+}
+
+/** "resumed after epoch 7 (checkpoint of 2026-11-29 23:40 UTC)", and a warning when the backend changed under the layers engine. */
+function resumedLine(resume: Checkpoint, backend: string): string {
+  const at = resume.savedAt.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
+  const drift =
+    resume.config.lstm === 'layers' && resume.backend !== backend
+      ? `; note: it was written on the ${resume.backend} backend and continues on ${backend}, so the losses will not match an unstopped run bit for bit`
+      : '';
+  return `— resumed after epoch ${resume.state.epochs.length} (checkpoint of ${at})${drift} —`;
 }
 
 /** " (4,800 training, 1,200 validation; early stopping, patience 3)" with a validation split. */
@@ -101,26 +119,32 @@ function divergenceLine(d: Divergence, guard: boolean): string {
   return `${guard ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
 }
 
-async function runTrain(flags: TrainFlags, config: Config): Promise<void> {
-  affordable(config);
+async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Promise<void> {
+  // A new run's flags are checked before the folder is touched; --resume reads its config from the folder.
+  const fresh = flags.resume ? undefined : configFromFlags(flags, given);
+  if (fresh) affordable(fresh);
   const folder = await ModelFolder.open(flags.modelDir);
   // Armed until the save is done: a Ctrl-C (or SIGTERM, SIGHUP) during the evaluation after training still saves.
   const stop = onStop((signal) =>
     stderr().line(
-      `\nseq-tag: ${signalName(signal)}: stopping after this batch to save the last completed epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again to quit now, saving nothing)`,
+      `\nseq-tag: ${signalName(signal)}: stopping after this batch to save the last completed epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again to quit now without saving the model; the checkpoint of the last completed epoch stays for --resume)`,
     ),
   );
   try {
-    await trainInto(folder, flags, config, stop);
+    const checkpoint = await folder.readCheckpoint();
+    const plan: Plan = fresh ? { config: newRunConfig(fresh, flags, checkpoint, flags.modelDir) } : resumePlan(flags, given, checkpoint, flags.modelDir);
+    if (flags.restart) await folder.removeCheckpoint();
+    await trainInto(folder, flags, plan, stop);
   } finally {
     stop.dispose();
     await folder.release();
   }
 }
 
-async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config, stop: StopRequest): Promise<void> {
+async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
   const { signal } = stop;
-  const backend = await initBackend(flags.backend);
+  // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
+  const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
   const out = stdout();
   const style = styleFor(out.stream);
   const say = (text: string) => {
@@ -146,6 +170,13 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
+  if (resume) {
+    for (const record of resume.state.epochs) say(style.dim(renderEpoch(record, config.epochs, plain)));
+    say(resumedLine(resume, backend.name));
+  }
+  const checkpoint = (state: TrainingState) =>
+    folder.saveCheckpoint({ config, backend: backend.name, savedAt: new Date().toISOString(), seqTagVersion: VERSION, state, resumes });
+  const resumes = resume ? [...(resume.resumes ?? []), resume.state.epochs.length] : undefined;
   // On a terminal, an epoch that takes more than a second shows its batches as they go.
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
@@ -153,6 +184,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   const result = await runExperiment(experiment, {
     signal,
     threads: flags.threads,
+    resume: resume?.state,
+    onCheckpoint: checkpoint,
     onBatchEnd: (batch) => {
       if (batch.batch === 1) epochStarted = performance.now();
       if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
@@ -169,7 +202,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
   if (progressShown) out.write('\r\x1b[K');
 
   if (result.divergence) {
-    // A diverged model is never saved: whatever is in --model-dir stays as it was.
+    // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
+    await folder.removeCheckpoint();
     const diagnosis = diagnose(config, { trigger: result.divergence });
     process.exitCode = ExitCode.Failed;
     if (flags.json) {
@@ -204,6 +238,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
     trainedAt: new Date().toISOString(),
     trainSeconds: result.seconds,
     seqTagVersion: VERSION,
+    ...(resumes ? { resumedAfter: resumes } : {}),
   };
   if (result.interrupted) {
     process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
@@ -214,15 +249,21 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       return;
     }
     await folder.save(experiment.model, { ...record, interrupted: { atEpoch: result.interrupted.atEpoch, epochs: config.epochs } });
-    if (flags.json) printJson('train', { backend, config, epochs: result.epochs, interrupted: result.interrupted, saved: true, modelDir: flags.modelDir });
-    else say(`${at}: saved the model of epoch ${result.epochs.length} to ${flags.modelDir}  (next: seq-tag predict --model ${shownDir})`);
+    const again = `seq-tag train --resume --model-dir ${shownDir}`;
+    if (flags.json)
+      printJson('train', { backend, config, epochs: result.epochs, interrupted: result.interrupted, saved: true, modelDir: flags.modelDir, resume: again });
+    else say(`${at}: saved the model of epoch ${result.epochs.length} to ${flags.modelDir}; continue the run with: ${again}`);
     return;
   }
 
   const tagged = tagFreshSequences(experiment.model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
   const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
   const next = nextStep(config, evaluation);
-  await folder.save(experiment.model, record);
+  await folder.save(experiment.model, record).catch((err: unknown) => {
+    if (!(err instanceof UserError)) throw err;
+    throw new UserError(`${err.message}; the run's last checkpoint is kept: make room and finish it with: seq-tag train --resume --model-dir ${shownDir}`);
+  });
+  await folder.removeCheckpoint();
 
   if (flags.json) {
     printJson('train', {
@@ -238,6 +279,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, config: Config,
       evaluation,
       earlyStopping: result.earlyStopping,
       nextStep: next,
+      ...(resumes ? { resumedAfter: resumes } : {}),
     });
     return;
   }

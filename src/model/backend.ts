@@ -19,6 +19,8 @@ registerWasmKernels();
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type BackendName = Exclude<BackendChoice, 'auto'>;
+/** The backends by name (what a checkpoint may record). */
+export const BACKEND_NAMES = BACKEND_CHOICES.filter((b): b is BackendName => b !== 'auto') as [BackendName, ...BackendName[]];
 
 export interface BackendInfo {
   name: BackendName;

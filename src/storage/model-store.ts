@@ -14,6 +14,7 @@ import { BrokenFile, checkParameterLimit, compileInfo, readKerasArchive, readLeg
 import { UnsupportedModel, type Json } from '../model/keras/topology.js';
 import { LIMITS, nestsDeeperThan } from './limits.js';
 import { buildInScope } from '../model/quiet.js';
+import { BadCheckpoint, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { makeFolder, NotReadable, readBounded, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
@@ -41,6 +42,8 @@ export interface ModelRecord {
   trainedAt: string;
   trainSeconds: number;
   seqTagVersion: string;
+  /** With `train --resume`: the completed epochs at which the run was continued. */
+  resumedAfter?: number[];
   /** Set when Ctrl-C stopped training: the saved weights are those after epoch `atEpoch − 1`. */
   interrupted?: { atEpoch: number; epochs: number };
 }
@@ -80,6 +83,10 @@ async function readFolderFile(dir: string, name: string, limit: number, shown = 
       if (savedModel)
         throw new UserError(
           `${dir} is a TensorFlow SavedModel folder (model.export()), which seq-tag cannot read; save the Keras model itself with model.save("tagger.keras") and pass that file`,
+        );
+      if (await stat(join(dir, CHECKPOINT_FILE)).catch(() => undefined))
+        throw new UserError(
+          `${dir} holds the checkpoint of an unfinished run and no saved model yet; finish it with: seq-tag train --resume --model-dir ${quotePath(dir)}`,
         );
       throw new UserError(`no ${MODEL_JSON} in ${dir}; train a model first with: seq-tag train --model-dir ${quotePath(dir)}`);
     }
@@ -160,7 +167,7 @@ export async function serialize(model: tfl.LayersModel, metadata: object | undef
 }
 
 /** The temporary files seq-tag writes in a model folder; a crashed writer's are removed (./files.ts removeOrphanTemps). */
-const TEMP_BASES = [MODEL_JSON, LOCK_FILE, `${LOCK_FILE}-stale`];
+const TEMP_BASES = [MODEL_JSON, CHECKPOINT_FILE, LOCK_FILE, `${LOCK_FILE}-stale`];
 
 /** Files seq-tag itself writes into a model folder (besides model.json), by their format: a folder of only these is one seq-tag may write to. */
 function isOwnFile(name: string): boolean {
@@ -169,6 +176,7 @@ function isOwnFile(name: string): boolean {
     LEGACY_WEIGHTS_FILE.test(name) ||
     TEMP_BASES.some((base) => tempOwner(base, name)) ||
     name === LOCK_FILE ||
+    name === CHECKPOINT_FILE ||
     name === LEGACY_WRITER_FILE
   );
 }
@@ -286,6 +294,37 @@ export class ModelFolder {
     await Promise.all(stale.map((name) => rm(join(this.dir, name), { force: true })));
   }
 
+  /**
+   * Replaces the run's checkpoint atomically: at every instant the folder holds the previous
+   * epoch's checkpoint or this one, whole. A failure (a full disk) leaves the previous one.
+   */
+  async saveCheckpoint(checkpoint: Checkpoint, onStep?: StepHook): Promise<void> {
+    await this.lock.check();
+    const epoch = checkpoint.state.epochs.length;
+    try {
+      await writeFileAtomic(join(this.dir, CHECKPOINT_FILE), encodeCheckpoint(checkpoint), onStep);
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const kept =
+        epoch > 1
+          ? `the checkpoint of epoch ${epoch - 1} is kept: make room and continue with: seq-tag train --resume --model-dir ${quotePath(this.shown)}`
+          : 'nothing of this run was kept';
+      throw new UserError(
+        `cannot save the checkpoint of epoch ${epoch} to ${this.shown}: ${describeFsError(err)}; training stopped and ${kept}; a model saved there before is unchanged`,
+      );
+    }
+  }
+
+  /** The checkpoint of an unfinished run, if the folder holds one; a damaged one is one line saying so. */
+  async readCheckpoint(): Promise<Checkpoint | undefined> {
+    return readCheckpointIn(this.dir, this.shown);
+  }
+
+  /** Removes the checkpoint once its run has ended (completed and saved, or diverged). */
+  async removeCheckpoint(): Promise<void> {
+    await rm(join(this.dir, CHECKPOINT_FILE), { force: true });
+  }
+
   /** Whether the folder already holds a model (the one a failed or interrupted run leaves as it was). */
   async hasModel(): Promise<boolean> {
     return (await readdir(this.dir)).includes(MODEL_JSON);
@@ -298,6 +337,24 @@ export class ModelFolder {
       const left = await readdir(this.dir).catch(() => ['?']);
       if (left.length === 0) await rmdir(this.dir).catch(() => {});
     }
+  }
+}
+
+/** The checkpoint in `dir`, if any; a damaged or foreign one is one line saying what to do. */
+export async function readCheckpointIn(dir: string, shown: string): Promise<Checkpoint | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBounded(join(dir, CHECKPOINT_FILE), LIMITS.fileBytes);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const why = err instanceof NotReadable ? err.message : `cannot be read: ${describeFsError(err)}`;
+    throw new UserError(`the checkpoint in ${shown} ${why}; move ${CHECKPOINT_FILE} away to train afresh there`);
+  }
+  try {
+    return decodeCheckpoint(bytes);
+  } catch (err) {
+    if (!(err instanceof BadCheckpoint)) throw err;
+    throw new UserError(`the checkpoint in ${shown} is unreadable (${err.message}); it cannot be resumed: move ${CHECKPOINT_FILE} away to train afresh there`);
   }
 }
 

@@ -64,7 +64,7 @@ export const MAX_ERROR_LENGTH = 500;
 const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
 const rate = z.number().min(0).max(1);
 const validationSchema = z.object({ loss: anyNumber, tokenAccuracy: rate, exactMatch: rate }).strict();
-const epochSchema = z
+export const epochSchema = z
   .object({
     epoch: z.number().int().min(1),
     loss: anyNumber,
@@ -73,7 +73,7 @@ const epochSchema = z
     lr: z.number().min(0).optional(),
   })
   .strict();
-const divergenceSchema = z
+export const divergenceSchema = z
   .object({ epoch: z.number().int().min(1), batch: z.number().int().min(1), loss: anyNumber, symptom: z.enum(['nan', 'infinite', 'clip-bound']) })
   .strict();
 const evaluationSchema = z
@@ -167,8 +167,8 @@ export function failedOutcome(reason: string, seconds = 0): RunOutcome {
 }
 
 /** JSON has no NaN or Infinity: records spell them as strings, in results.jsonl and on the queue. */
-const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
-const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+export const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
+export const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
 
 /** An outcome as plain JSON data (non-finite numbers as strings), for a transport that would turn NaN into null. */
 export function portable<T extends object>(value: T): T {

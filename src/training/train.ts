@@ -11,6 +11,9 @@ import { copyParameters, readParameters, writeParameters } from './fused/paramet
 import { permutation, rngFor } from '../task/random.js';
 import { taskData } from '../task/tag-data.js';
 import { evaluateData } from './scoring.js';
+import { stateArray, StateMismatch, type StateArrays } from './state.js';
+
+export { StateMismatch, type StateArrays } from './state.js';
 
 /** The validation split scored after an epoch: Keras's val_loss and val_accuracy, and exact-match. */
 export interface ValidationScore {
@@ -48,6 +51,26 @@ export interface TrainingCallbacks {
   signal?: AbortSignal;
   /** Threads for the fused float32 engine (default: as many as pay at this size, see arithmeticFor). */
   threads?: number;
+  /** Called after each completed epoch with what a resumed run needs; training waits for it (a failure stops training). */
+  onCheckpoint?: (state: TrainingState) => void | Promise<void>;
+  /** Continue from a checkpoint's state instead of from the model's initial weights. */
+  resume?: TrainingState;
+}
+
+/**
+ * Everything a stopped run needs to continue as if it had never stopped, after `epochs.length`
+ * completed epochs. The shuffle stream is not stored: it is replayed to the same position (one
+ * permutation per completed epoch).
+ */
+export interface TrainingState {
+  epochs: EpochRecord[];
+  /** Training time so far. */
+  seconds: number;
+  divergence?: Divergence;
+  /** The engine's arrays (./ see Engine.snapshot) and, with early stopping, `best/<i>`: the best epoch's model weights. */
+  arrays: StateArrays;
+  earlyStopping?: { best: number; bestEpoch: number; wait: number; stoppedAfter?: number };
+  plateau?: { best: number; wait: number; lr: number };
 }
 
 export interface Divergence {
@@ -79,8 +102,8 @@ export const PLATEAU = { minDelta: 1e-4 } as const;
  * the count starts again.
  */
 export class Plateau {
-  private best = Infinity;
-  private wait = 0;
+  best = Infinity;
+  wait = 0;
 
   constructor(
     public lr: number,
@@ -111,7 +134,7 @@ export class Plateau {
 export class EarlyStopping {
   best = Infinity;
   bestEpoch = 0;
-  private wait = 0;
+  wait = 0;
 
   constructor(
     private readonly patience: number,
@@ -225,19 +248,21 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
     });
   const stopper = validate && config.earlyStopping !== null ? new EarlyStopping(config.earlyStopping, config.minDelta) : undefined;
   const plateau = validate && config.lrSchedule === 'plateau' ? new Plateau(config.lr, config.lrFactor, config.lrPatience, config.minLr) : undefined;
+  const from = callbacks.resume;
   let best: tf.Tensor[] | undefined;
-  let stoppedAfter: number | undefined;
+  let stoppedAfter = from?.earlyStopping?.stoppedAfter;
   const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
-  const epochs: EpochRecord[] = [];
+  const epochs: EpochRecord[] = from ? from.epochs.map((e) => ({ ...e })) : [];
   const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000;
-  let divergence: Divergence | undefined;
+  const elapsed = () => (from?.seconds ?? 0) + (performance.now() - started) / 1000;
+  let divergence: Divergence | undefined = from?.divergence;
   let lastYield = started;
   let completed = true;
 
   try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    if (from) best = await resumeFrom(from, { engine, model, shuffleRng, n, stopper, plateau });
+    for (let epoch = epochs.length + 1; epoch <= config.epochs && stoppedAfter === undefined; epoch++) {
       const epochStart = performance.now();
       const order = permutation(n, shuffleRng);
       let weightedLoss = 0;
@@ -274,9 +299,12 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
         tf.dispose(best);
         best = model.getWeights().map((w) => w.clone());
       }
-      if (decision?.stop && epoch < config.epochs) {
-        stoppedAfter = epoch;
-        break;
+      if (decision?.stop && epoch < config.epochs) stoppedAfter = epoch;
+      if (callbacks.onCheckpoint) {
+        const arrays = [...(await engine.snapshot()), ...(best ?? []).map((w, i) => ({ name: `best/${i}`, values: w.dataSync().slice() as Float32Array }))];
+        const stopping = stopper && { best: stopper.best, bestEpoch: stopper.bestEpoch, wait: stopper.wait, stoppedAfter };
+        const scheduled = plateau && { best: plateau.best, wait: plateau.wait, lr: plateau.lr };
+        await callbacks.onCheckpoint({ epochs, seconds: elapsed(), divergence, arrays, earlyStopping: stopping, plateau: scheduled });
       }
     }
   } finally {
@@ -284,8 +312,42 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
     if (best && completed) model.setWeights(best);
     tf.dispose(best);
   }
-  const earlyStopping = stopper && { bestEpoch: stopper.bestEpoch, stoppedAfter };
+  const earlyStopping = stopper && { bestEpoch: stopper.bestEpoch, ...(stoppedAfter === undefined ? {} : { stoppedAfter }) };
   return { epochs, seconds: elapsed(), divergence, stopped: false, ...(earlyStopping ? { earlyStopping } : {}) };
+}
+
+/**
+ * Puts a run back where `state` left it: the engine's parameters and optimizer slots, the shuffle
+ * stream replayed past the completed epochs, the early-stopping and schedule counters. Returns the
+ * best epoch's weights (early stopping). StateMismatch if the state is not of this config's run.
+ */
+async function resumeFrom(
+  state: TrainingState,
+  run: { engine: Engine; model: tfl.LayersModel; shuffleRng: () => number; n: number; stopper?: EarlyStopping; plateau?: Plateau },
+): Promise<tf.Tensor[] | undefined> {
+  if (!run.stopper !== !state.earlyStopping || !run.plateau !== !state.plateau)
+    throw new StateMismatch('its early stopping or schedule differs from the config');
+  await run.engine.restore(state.arrays);
+  for (let e = 0; e < state.epochs.length; e++) permutation(run.n, run.shuffleRng);
+  if (run.stopper && state.earlyStopping) {
+    const { best, bestEpoch, wait } = state.earlyStopping;
+    Object.assign(run.stopper, { best, bestEpoch, wait });
+  }
+  if (run.plateau && state.plateau) {
+    Object.assign(run.plateau, state.plateau);
+    run.engine.setLearningRate(state.plateau.lr);
+  }
+  if (!state.arrays.some((a) => a.name.startsWith('best/'))) return undefined;
+  return run.model.weights.map((w, i) =>
+    tf.tensor(
+      stateArray(
+        state.arrays,
+        `best/${i}`,
+        w.shape.reduce((a, b) => a! * b!, 1)!,
+      ),
+      w.shape as number[],
+    ),
+  );
 }
 
 /** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
@@ -320,6 +382,10 @@ export interface Engine {
   setLearningRate(lr: number): void;
   /** Leaves the trained weights in the model (or, if not `completed`, the last checkpoint's) and frees what the engine held. */
   finish(completed: boolean): void;
+  /** Copies of the parameters and the optimizer's state (moments, step count) as they are now. */
+  snapshot(): Promise<StateArrays>;
+  /** Puts a snapshot back (and remembers it as the last checkpoint); StateMismatch if it is of another model or optimizer. */
+  restore(arrays: StateArrays): Promise<void>;
 }
 
 /**
@@ -342,7 +408,19 @@ export function layersEngine(
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
   let saved = model.getWeights().map((w) => w.clone());
+  const state = optimizerState(optimizer, variables);
   return {
+    async snapshot() {
+      const weights = model.getWeights().map((w, i) => ({ name: `weight/${i}`, values: w.dataSync().slice() as Float32Array }));
+      return [...weights, ...(await state.snapshot())];
+    },
+    async restore(arrays) {
+      const values = model.weights.map((w, i) => tf.tensor(stateArray(arrays, `weight/${i}`, size(w.shape)), w.shape as number[]));
+      model.setWeights(values);
+      tf.dispose(values);
+      await state.restore(arrays);
+      this.checkpoint();
+    },
     step(indices) {
       return tf.tidy(() => {
         const idx = tf.tensor1d(indices, 'int32');
@@ -374,6 +452,41 @@ export function layersEngine(
   };
 }
 
+const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+
+/**
+ * A tfjs optimizer's state as arrays: its step count and slot variables (Adam's moments, RMSprop's
+ * mean squares, Adagrad's accumulators), and Adam's running β powers. tfjs's own setWeights
+ * recomputes those powers as β^(t+1), which differs in the last bits from the product it
+ * accumulates step by step: a resumed run would drift from an uninterrupted one.
+ */
+function optimizerState(optimizer: tf.Optimizer, variables: tf.Variable[]) {
+  const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  const betas = (['accBeta1', 'accBeta2'] as const).filter((k) => adam[k]);
+  return {
+    async snapshot(): Promise<StateArrays> {
+      const [iterations, ...slots] = await optimizer.getWeights();
+      const step = { name: 'optimizer/iterations', values: Float64Array.of(iterations.tensor.dataSync()[0]) };
+      iterations.tensor.dispose();
+      const powers = betas.map((k) => ({ name: `optimizer/${k}`, values: adam[k]!.dataSync().slice() as Float32Array }));
+      return [step, ...powers, ...slots.map((s, i) => ({ name: `optimizer/slot/${i}`, values: s.tensor.dataSync().slice() as Float32Array }))];
+    },
+    async restore(arrays: StateArrays): Promise<void> {
+      const slots = arrays.filter((a) => a.name.startsWith('optimizer/slot/'));
+      if (slots.length % Math.max(variables.length, 1) !== 0)
+        throw new StateMismatch(`its optimizer has ${slots.length} slots for ${variables.length} weights`);
+      const iterations = stateArray(arrays, 'optimizer/iterations', 1)[0];
+      // Slot i belongs to variable i mod count (tfjs keeps them in that order, per kind).
+      const named = slots.map((_, i) => {
+        const v = variables[i % variables.length];
+        return { name: `${v.name}/slot${i}`, tensor: tf.tensor(stateArray(arrays, `optimizer/slot/${i}`, v.size), v.shape) };
+      });
+      await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }, ...named]);
+      for (const k of betas) adam[k]!.assign(tf.scalar(stateArray(arrays, `optimizer/${k}`, 1)[0]));
+    },
+  };
+}
+
 /** The layers engine on its own feature and target tensors, freed when training finishes. */
 function layersEngineOn(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
   const x = featureTensor(data.digits, config.encoding);
@@ -397,7 +510,19 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
   const labels = new Int32Array(config.batchSize * SEQUENCE_LENGTH);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
   let saved = copyParameters(network.params);
+  const { tensors, state } = network.params;
   return {
+    async snapshot() {
+      const copies = (prefix: string, arrays: Float64Array[]) => arrays.map((values, i) => ({ name: `${prefix}/${i}`, values: values.slice() }));
+      return [...copies('param', tensors), ...copies('state', state), ...optimizer.snapshot()];
+    },
+    async restore(arrays) {
+      // In place: the network's layout holds these very arrays.
+      tensors.forEach((t, i) => t.set(stateArray(arrays, `param/${i}`, t.length)));
+      state.forEach((t, i) => t.set(stateArray(arrays, `state/${i}`, t.length)));
+      optimizer.restore(arrays);
+      this.checkpoint();
+    },
     step(indices) {
       // Element by element: a subarray per sequence would allocate 2 views per sequence and step.
       for (let b = 0; b < indices.length; b++) {

@@ -1,5 +1,6 @@
 import type { Config } from '../../model/config.js';
 import { ADAGRAD, ADAM, RMSPROP } from '../constants.js';
+import { stateArray, type StateArrays } from '../state.js';
 
 /** Keras's clipnorm (per tensor) and clipvalue (per element), in place. */
 export function clipInPlace(grads: Float64Array[], clipnorm: number | null, clipvalue: number | null): void {
@@ -35,6 +36,18 @@ export class TypedOptimizer {
     const init = config.optimizer === 'adagrad' ? ADAGRAD.initialAccumulator : 0;
     this.slots1 = params.map((p) => new Float64Array(p.length).fill(init));
     this.slots2 = params.map((p) => new Float64Array(p.length));
+  }
+
+  /** The step count and both slots of every weight, as copies. */
+  snapshot(): StateArrays {
+    const slots = (kind: string, arrays: Float64Array[]) => arrays.map((values, i) => ({ name: `optimizer/${kind}/${i}`, values: values.slice() }));
+    return [{ name: 'optimizer/step', values: Float64Array.of(this.step) }, ...slots('slot1', this.slots1), ...slots('slot2', this.slots2)];
+  }
+
+  restore(arrays: StateArrays): void {
+    this.step = stateArray(arrays, 'optimizer/step', 1)[0];
+    this.slots1.forEach((s, i) => s.set(stateArray(arrays, `optimizer/slot1/${i}`, s.length)));
+    this.slots2.forEach((s, i) => s.set(stateArray(arrays, `optimizer/slot2/${i}`, s.length)));
   }
 
   apply(params: Float64Array[], grads: Float64Array[]): void {

@@ -1,0 +1,159 @@
+/**
+ * Issue #20, `train --resume` on the real binary: a run stopped by SIGTERM, by SIGKILL at any
+ * moment, or by a disk that fills up continues from its last checkpoint and ends with exactly the
+ * epochs, held-out scores and model of a run never stopped; what cannot be resumed says why in one line.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { bash, killGroup, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
+
+/** About 0.15 s an epoch on the fused engine: long enough to stop in the middle. */
+const RUN = ['--samples', '2000', '--epochs', '10', '--seed', '7', '--validation-split', '0.1', '--lr', '0.01', '--backend', 'cpu'];
+/** The same run on the layers engine (slower per epoch). */
+const LAYERS = ['--samples', '600', '--epochs', '6', '--seed', '7', '--lstm', 'layers', '--encoding', 'onehot', '--backend', 'wasm'];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What a resumed run must reproduce: every epoch without its timing, and the held-out evaluation. */
+function outcome(run: Run): { epochs: unknown[]; evaluation: unknown } {
+  assert.equal(run.status, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  return { epochs: doc.epochs.map(({ seconds: _, ...e }: { seconds: number }) => e), evaluation: doc.evaluation };
+}
+
+function weightsOf(dir: string): string {
+  const meta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  return readFileSync(join(dir, meta.weightsManifest[0].paths[0])).toString('hex');
+}
+
+async function untilCheckpoint(dir: string, exited: Promise<unknown>): Promise<void> {
+  let done = false;
+  void exited.then(() => (done = true));
+  while (!existsSync(join(dir, 'checkpoint.seqtag'))) {
+    if (done) throw new Error('the run ended before its first checkpoint');
+    await sleep(10);
+  }
+}
+
+function oneLine(run: Run, code: number, pattern: RegExp): void {
+  assert.equal(run.status, code, `exit code; stderr: ${run.stderr}`);
+  assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+  assert.match(run.stderr.trimEnd(), pattern);
+}
+
+for (const [engine, args] of [
+  ['fused', RUN],
+  ['layers', LAYERS],
+] as const) {
+  describe(`train --resume (${engine} engine)`, () => {
+    const reference = tempDir();
+    const whole = outcome(seqTag(['train', ...args, '--model-dir', reference, '--json']));
+
+    it('after SIGTERM: exit 143, the resume command printed; repeating the command with --resume ends as a run never stopped', async () => {
+      const dir = join(tempDir(), 'model');
+      const run = startSeqTag(['train', ...args, '--model-dir', dir]);
+      await untilCheckpoint(dir, run.exited);
+      killGroup(run.child, 'SIGTERM');
+      assert.equal(await run.exited, 143, run.out());
+      assert.match(run.out(), new RegExp(`continue the run with: seq-tag train --resume --model-dir ${dir}\\n`));
+      const resumed = seqTag(['train', ...args, '--model-dir', dir, '--resume', '--json']);
+      assert.deepEqual(outcome(resumed), whole);
+      assert.equal(weightsOf(dir), weightsOf(reference));
+      assert.ok(!existsSync(join(dir, 'checkpoint.seqtag')), 'a finished run leaves no checkpoint');
+      const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
+      assert.equal(record.resumedAfter.length, 1);
+      assert.equal(record.interrupted, undefined);
+    });
+
+    it('after SIGKILL at a random moment: --resume alone ends as a run never stopped', async () => {
+      const dir = join(tempDir(), 'model');
+      const run = startSeqTag(['train', ...args, '--model-dir', dir]);
+      await untilCheckpoint(dir, run.exited);
+      await sleep(Math.random() * 400);
+      killGroup(run.child, 'SIGKILL');
+      await run.exited;
+      const resumed = seqTag(['train', '--resume', '--model-dir', dir, '--json']);
+      assert.deepEqual(outcome(resumed), whole);
+      assert.equal(weightsOf(dir), weightsOf(reference));
+    });
+  });
+}
+
+describe('a disk that fills up during training', () => {
+  it('stops at the checkpoint that does not fit, keeps the one before, and --resume after making room ends as a run never stopped', () => {
+    const whole = outcome(seqTag(['train', ...RUN, '--model-dir', join(tempDir(), 'm'), '--json']));
+    const run = bash(
+      `seq-tag train ${RUN.join(' ')} --model-dir "$DISK/m" > /dev/null 2> "$DISK/../err" &
+      while [ ! -e "$DISK/m/checkpoint.seqtag" ]; do sleep 0.01; done
+      head -c 100M /dev/zero > "$DISK/filler" 2> /dev/null
+      wait $!; echo "exit $?"; cat "$DISK/../err" >&2
+      rm "$DISK/filler"
+      seq-tag train --resume --model-dir "$DISK/m" --json`,
+      { fullDisk: { kib: 1024 } },
+    );
+    assert.match(run.stdout, /^exit 1$/m, run.stderr);
+    assert.match(
+      run.stderr,
+      /^seq-tag: cannot save the checkpoint of epoch (\d+) to .*: disk full \(ENOSPC\); training stopped and the checkpoint of epoch \d+ is kept: make room and continue with: seq-tag train --resume --model-dir .*; a model saved there before is unchanged\n$/,
+    );
+    assert.deepEqual(outcome({ ...run, status: 0, stdout: run.stdout.slice(run.stdout.indexOf('{')) }), whole);
+  });
+});
+
+describe('what cannot be resumed, or would be lost, is one line', () => {
+  const TINY = ['--samples', '64', '--epochs', '3', '--seed', '5', '--backend', 'cpu'];
+  /** A folder holding an unfinished run: stopped by SIGKILL after its first checkpoint. */
+  async function unfinished(): Promise<string> {
+    const dir = join(tempDir(), 'model');
+    const run = startSeqTag(['train', ...RUN, '--model-dir', dir]);
+    await untilCheckpoint(dir, run.exited);
+    killGroup(run.child, 'SIGKILL');
+    await run.exited;
+    return dir;
+  }
+
+  it('a new run over an unfinished one is refused until --restart; flags that disagree with it are refused', async () => {
+    const dir = await unfinished();
+    oneLine(
+      seqTag(['train', ...TINY, '--model-dir', dir]),
+      1,
+      /holds an unfinished run \(\d+ of 10 epochs done, seed 7\): continue it with: seq-tag train --resume --model-dir .*, or start this run over it with --restart$/,
+    );
+    oneLine(
+      seqTag(['train', '--resume', '--lr', '0.02', '--model-dir', dir]),
+      2,
+      /--resume continues the run in .* as it was configured: --lr 0.01 there, 0.02 here; drop --lr/,
+    );
+    oneLine(seqTag(['train', '--resume', '--seed', '8', '--model-dir', dir]), 2, /--seed 7 there, 8 here/);
+    oneLine(seqTag(['train', '--resume', '--preset', 'solve', '--model-dir', dir]), 2, /--preset solve .* there, .* here/);
+    oneLine(seqTag(['train', '--resume', '--epochs', '0', '--model-dir', dir]), 2, /--epochs/);
+    oneLine(seqTag(['train', '--resume', '--restart', '--model-dir', dir]), 2, /give one/);
+    const predict = seqTag(['predict', '--model', dir, '--n', '1']);
+    if (!existsSync(join(dir, 'model.json')))
+      oneLine(predict, 1, /holds the checkpoint of an unfinished run and no saved model yet; finish it with: seq-tag train --resume/);
+    const restarted = seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
+    assert.equal(restarted.status, 0, restarted.stderr);
+    assert.ok(!existsSync(join(dir, 'checkpoint.seqtag')));
+    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, /--resume: .* holds no unfinished run \(no checkpoint\); start a new run without --resume$/);
+  });
+
+  it('a damaged, foreign or device checkpoint is refused in one line, nothing trained', async () => {
+    const dir = await unfinished();
+    const file = join(dir, 'checkpoint.seqtag');
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 100));
+    oneLine(
+      seqTag(['train', '--resume', '--model-dir', dir]),
+      1,
+      /the checkpoint in .* is unreadable \(its arrays have \d+ bytes, the header says \d+\); it cannot be resumed/,
+    );
+    writeFileSync(file, 'not a checkpoint');
+    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, /is unreadable \(not a seq-tag checkpoint\)/);
+    const other = join(tempDir(), 'model');
+    assert.equal(seqTag(['train', ...TINY, '--model-dir', other]).status, 0);
+    symlinkSync('/dev/zero', join(other, 'checkpoint.seqtag'));
+    oneLine(seqTag(['train', '--resume', '--model-dir', other]), 1, /the checkpoint in .* is not a regular file \(a device, pipe or socket\)/);
+  });
+});
