@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import {
+  DEFAULT_LR,
   DTYPES,
   INITIALIZERS,
   LR_SCHEDULES,
@@ -237,3 +238,21 @@ export const configSchema = z
     seed: z.number().int().min(0).max(MAX_SEED),
   })
   .strict();
+
+/**
+ * The train command that runs `config`: the flags whose values differ from the original preset's
+ * (and --lr when it differs from the optimizer's default), then --seed.
+ */
+export function commandLine(config: Config, command = 'seq-tag train'): string {
+  const parts = [command];
+  for (const row of HYPERPARAMETERS as readonly Hyperparameter[]) {
+    const value = config[row.key];
+    const usual = row.key === 'lr' ? DEFAULT_LR[config.optimizer] : ORIGINAL_EXPERIMENT[row.key];
+    if (value === usual) continue;
+    const flag = row.flag.split(' ')[0];
+    if (typeof value === 'boolean') parts.push(value ? flag : `--no-${flag.slice(2)}`);
+    else parts.push(flag, String(value));
+  }
+  parts.push('--seed', String(config.seed));
+  return parts.join(' ');
+}

@@ -9,12 +9,13 @@ import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
 import { sweepCommand } from './sweep.js';
+import { tuneCommand } from './tune.js';
 import { trainCommand } from './train.js';
 import { workerCommand } from './worker.js';
 
 function program(): Command {
   const root = new Command('seq-tag').description('Reproduce, explain and fix the Keras LSTM tagger whose loss is NaN from epoch 1.').version(VERSION);
-  for (const cmd of [trainCommand(), predictCommand(), evaluateCommand(), doctorCommand(), exportCommand(), sweepCommand(), workerCommand()])
+  for (const cmd of [trainCommand(), predictCommand(), evaluateCommand(), doctorCommand(), exportCommand(), sweepCommand(), tuneCommand(), workerCommand()])
     root.addCommand(cmd);
   for (const cmd of [root, ...root.commands]) {
     cmd.exitOverride().configureOutput({

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { escapeText } from '../report/format.js';
 import { DEFAULT_LOCK_SECONDS, redactUrl, startQueueWorker } from '../sweep/queue.js';
-import { runKey, type RunSpec } from '../sweep/records.js';
+import { pruneSchema, runKey, type RunSpec } from '../sweep/records.js';
 import { estimateCost, formatDuration } from '../training/cost.js';
 import { VERSION } from '../version.js';
 import { configSchema, parserOf, wholeNumber } from './flags.js';
@@ -19,7 +19,9 @@ interface WorkerFlags extends BackendFlag {
 /** A worker's default budget per run: long enough for any preset or --answers run, short enough that a crafted job cannot hold a machine for days. */
 export const DEFAULT_MAX_RUN_MINUTES = 60;
 
-const specSchema = z.object({ key: z.string().max(2000), label: z.string().max(1000), seed: z.number().int(), config: configSchema }).strict();
+const specSchema = z
+  .object({ key: z.string().max(2000), label: z.string().max(1000), seed: z.number().int(), config: configSchema, prune: pruneSchema.optional() })
+  .strict();
 
 /**
  * A job's run spec, accepted only if the command line would accept it (every value one the flag

@@ -15,9 +15,18 @@ export interface RunSpec {
   label: string;
   seed: number;
   config: Config;
+  /** `tune`'s median rule: stop after an epoch whose validation loss is above that epoch's threshold (not part of the record). */
+  prune?: PruneRule;
 }
 
-export type RunStatus = 'ok' | 'diverged' | 'failed';
+/** Per-epoch thresholds on the validation loss (index k: epoch k + 1); no pruning before epoch `warmup` + 1. */
+export interface PruneRule {
+  warmup: number;
+  thresholds: number[];
+}
+
+/** A pruned run stopped after an epoch whose validation loss was worse than the rule's threshold: it has no held-out evaluation. */
+export type RunStatus = 'ok' | 'diverged' | 'failed' | 'pruned';
 
 /** What training one spec gave: all a worker reports. */
 export interface RunOutcome {
@@ -62,6 +71,7 @@ export const MAX_ERROR_LENGTH = 500;
 
 // JSON has no NaN or Infinity: a loss may be either, so numbers here are any JS number.
 const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
+export const pruneSchema = z.object({ warmup: z.number().int().min(0), thresholds: z.array(anyNumber).max(100_000) }).strict();
 const rate = z.number().min(0).max(1);
 const validationSchema = z.object({ loss: anyNumber, tokenAccuracy: rate, exactMatch: rate }).strict();
 export const epochSchema = z
@@ -98,7 +108,7 @@ const evaluationSchema = z
   })
   .strict();
 const outcomeShape = {
-  status: z.enum(['ok', 'diverged', 'failed']),
+  status: z.enum(['ok', 'diverged', 'failed', 'pruned']),
   epochs: z.array(epochSchema).max(100_000),
   divergence: divergenceSchema.optional(),
   evaluation: evaluationSchema.optional(),
@@ -131,7 +141,11 @@ function inconsistency(outcome: RunOutcome, config: Config): string | undefined 
   if (epochs.some((e, k) => e.epoch !== k + 1)) return 'epochs are not numbered 1, 2, …';
   if (status === 'failed') return error === undefined ? 'a failed run without its error' : undefined;
   if (status === 'diverged') return divergence && divergence.epoch <= config.epochs ? undefined : 'a diverged run without its divergence';
-  if (divergence) return 'an ok run with a divergence';
+  if (divergence) return `an ${status} run with a divergence`;
+  if (status === 'pruned') {
+    if (evaluation) return 'a pruned run with a held-out evaluation';
+    return epochs.length >= 1 && epochs.length < config.epochs && epochs.every((e) => e.validation) ? undefined : 'a pruned run without its validated epochs';
+  }
   // Early stopping may end an ok run before its last epoch, never before its first.
   const complete = config.earlyStopping === null ? epochs.length === config.epochs : epochs.length >= 1;
   if (!complete) return `an ok run with ${epochs.length} of ${config.epochs} epochs`;

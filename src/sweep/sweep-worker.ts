@@ -6,6 +6,7 @@
 import { initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
 import { failedOutcome, type RunOutcome, type RunSpec } from './records.js';
+import { shouldPrune } from '../tune/pruner.js';
 
 let backend: BackendInfo | undefined;
 
@@ -15,10 +16,20 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunOutcome> {
   const experiment = createExperiment(spec.config);
   try {
     // One thread: the pool already runs a process per core.
-    const result = await runExperiment(experiment, { threads: 1 });
-    const evaluation = result.divergence ? undefined : evaluateOnHeldOut(experiment.model, spec.config.encoding, HELD_OUT_SIZE, spec.seed);
+    const prune = new AbortController();
+    const rule = spec.prune;
+    const result = await runExperiment(experiment, {
+      threads: 1,
+      signal: rule && prune.signal,
+      // A pruned run stops in the next epoch's first batch, keeping this epoch's weights and records.
+      onEpochEnd: (e) => {
+        if (rule && shouldPrune(rule, e.epoch, e.validation?.loss) && e.epoch < spec.config.epochs) prune.abort();
+      },
+    });
+    const pruned = result.interrupted !== undefined;
+    const evaluation = result.divergence || pruned ? undefined : evaluateOnHeldOut(experiment.model, spec.config.encoding, HELD_OUT_SIZE, spec.seed);
     return {
-      status: result.divergence ? 'diverged' : 'ok',
+      status: result.divergence ? 'diverged' : pruned ? 'pruned' : 'ok',
       epochs: result.epochs,
       divergence: result.divergence,
       evaluation,

@@ -1,0 +1,216 @@
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import type { Redis } from 'ioredis';
+import { describeFsError, ExitCode, UserError } from '../errors.js';
+import { toJson, styleFor, plural } from '../report/render.js';
+import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
+import { SweepFolder } from '../sweep/folder.js';
+import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
+import { runSweep } from '../sweep/sweep.js';
+import { MEDIAN_RULE } from '../tune/pruner.js';
+import { describePoint, parseSpace } from '../tune/space.js';
+import { TPE } from '../tune/tpe.js';
+import { bestTrial, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
+import { VERSION } from '../version.js';
+import { commandLine, parserOf, positiveNumber, wholeNumber } from './flags.js';
+import {
+  addBackendOption,
+  addExperimentOptions,
+  addJsonOption,
+  affordable,
+  configFromFlags,
+  givenOn,
+  type BackendFlag,
+  type ExperimentFlags,
+} from './options.js';
+import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout } from './output.js';
+
+interface TuneFlags extends ExperimentFlags, BackendFlag {
+  space: string[];
+  trials: number;
+  minutes?: number;
+  warmup?: number;
+  jobs: number;
+  out: string;
+  queue?: string;
+  json?: boolean;
+}
+
+export const TUNE_FILE = 'tune.json';
+export const TUNE_CHART = 'tune.svg';
+/** The share held out to score trials when the flags hold none: a tune needs a validation loss. */
+const DEFAULT_SPLIT = 0.2;
+/** Flags a search cannot vary: they change what the validation loss is measured on, or how long a trial is. */
+const FIXED = new Set(['seed', 'epochs', 'samples', 'validation-split']);
+
+export function tuneCommand(): Command {
+  const cmd = new Command('tune').description(
+    'search the train flags for the configuration with the lowest validation loss: TPE sampling, median-rule pruning, on the local workers or a queue',
+  );
+  addExperimentOptions(cmd);
+  addBackendOption(cmd);
+  cmd
+    .option(
+      '--space <flag=range>',
+      'a train flag and where to search it: lo..hi (add :log for a log scale) or a list a,b,c (on,off for a switch); repeat for more (e.g. --space lr=1e-4..3e-2:log --space bidirectional=on,off)',
+      (v: string, all: string[]) => [...all, ...v.split(/\s+/).filter(Boolean)],
+      [] as string[],
+    )
+    .option('--trials <n>', 'trials to run at most', parserOf(wholeNumber(1, 10_000)), 40)
+    .option('--minutes <m>', 'start no trial after this many minutes (the running ones finish)', parserOf(positiveNumber))
+    .option('--warmup <epochs>', 'epochs before a trial can be pruned (default: a quarter of --epochs)', parserOf(wholeNumber(0, 100_000)))
+    .addOption(
+      new Option('--jobs <n>', 'trials at a time, each in its own worker process')
+        .argParser(parserOf(wholeNumber(1, 64)))
+        .default(availableParallelism(), 'one per core'),
+    )
+    .option('--out <dir>', 'folder for results.jsonl (one record per trial), tune.json and tune.svg', './tune-results')
+    .option('--queue <url>', 'run the trials through this Redis for `seq-tag worker`s on any machine, instead of local workers');
+  addJsonOption(cmd, 'the trials and the best configuration');
+  cmd.action((flags: TuneFlags) => runTuneCommand(flags, cmd));
+  return cmd;
+}
+
+/** The tune's setup from the flags: the base config (with a validation split), the space, the budget. */
+function setupFrom(flags: TuneFlags, cmd: Command): TuneSetup {
+  const given = givenOn(cmd);
+  const dims = parseSpace(flags.space, addExperimentOptions(new Command()));
+  const fixed = dims.find((d) => FIXED.has(d.flag));
+  if (fixed)
+    throw new UserError(
+      `--space ${fixed.flag}: tune keeps --${fixed.flag} fixed for every trial (it sets what the trials are compared on); give it as a flag`,
+      ExitCode.Usage,
+    );
+  if (flags.queue !== undefined && cmd.getOptionValueSource('jobs') === 'cli')
+    throw new UserError('--jobs sets local workers; with --queue, start `seq-tag worker --queue URL --jobs N` on each machine instead', ExitCode.Usage);
+  const split = given('validationSplit') ? flags.validationSplit : DEFAULT_SPLIT;
+  const { seed, ...base } = configFromFlags({ ...flags, validationSplit: split }, (key) => key === 'validationSplit' || given(key));
+  if (split === 0) throw new UserError('--validation-split 0: tune compares trials by their validation loss; hold out a share, e.g. 0.2', ExitCode.Usage);
+  const warmup = flags.warmup ?? Math.floor(base.epochs / 4);
+  return { base, seed, dims, trials: flags.trials, minutes: flags.minutes, warmup, parallel: flags.queue ? Math.max(2, flags.jobs) : flags.jobs };
+}
+
+async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
+  const setup = setupFrom(flags, cmd);
+  affordable({ ...setup.base }, flags.queue ? 1 : flags.jobs);
+  const connection = flags.queue === undefined ? undefined : await connectRedis(flags.queue);
+  const identity = `tune ${setup.dims.map((d) => (d.kind === 'range' ? `${d.flag}=${d.low}..${d.high}${d.log ? ':log' : ''}` : `${d.flag}=${d.choices.map((c) => c.text).join(',')}`)).join(' ')} · seed ${setup.seed}`;
+  let folder: SweepFolder;
+  try {
+    folder = await SweepFolder.open(flags.out, [{ label: identity, config: setup.base }]);
+  } catch (err) {
+    connection?.disconnect();
+    throw err;
+  }
+  try {
+    await tuneInto(flags, setup, folder, connection);
+  } finally {
+    if (connection && connection.status !== 'end') connection.disconnect();
+    await folder.release();
+  }
+}
+
+async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
+  const out = stdout();
+  const style = styleFor(out.stream);
+  const say = (text: string) => (flags.json ? stderr().line(text) : out.line(text));
+  const stored = await folder.readRecords();
+  const done = trialsFrom(stored.records, setup.dims);
+  const started = performance.now();
+  const workers = flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(flags.jobs, 'worker');
+  const budget = `${plural(setup.trials, 'trial')}${setup.minutes ? ` or ${setup.minutes} min` : ''}`;
+  say(
+    `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · TPE after ${TPE.startup} random · median rule after ${MEDIAN_RULE.startup} completed trials, from epoch ${setup.warmup + 1} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
+  );
+  say(`base: ${commandLine({ ...setup.base, seed: setup.seed })}`);
+  if (done.length) say(`resuming: ${plural(done.length, 'trial')} already in ${folder.resultsPath}`);
+  say('');
+  const stop = onStop();
+  const finishTimes = new Map<string, number>();
+  const common = { signal: stop.signal, onRecord: (r: { key: string }) => void finishTimes.set(r.key, (performance.now() - started) / 1000) };
+  let shown = done.length;
+  const { trials, interrupted } = await tune(setup, done, {
+    signal: stop.signal,
+    finishTimes,
+    run: (specs) =>
+      connection
+        ? runQueueSweep(specs, folder, new Map(), connection, { ...common, url: flags.queue!, onNotice: (t) => stderr().line(`seq-tag: ${t}`) })
+        : runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend }),
+    onRound: (all) => {
+      for (const t of all.slice(shown)) say(renderTrial(t, setup.dims, style));
+      if (Math.floor(all.length / 10) > Math.floor(shown / 10) && all.length < setup.trials) say(`\n${renderLeaderboard(all, setup.dims, 5, style)}\n`);
+      shown = all.length;
+    },
+  }).finally(stop.dispose);
+  if (interrupted) {
+    process.exitCode = stop.received ? signalExitCode(stop.received) : Exit.Interrupted;
+    stderr().line(
+      `\n${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted: ${plural(trials.length, 'trial')} kept in ${folder.resultsPath}; run the same command to go on`,
+    );
+    return;
+  }
+  await report(flags, setup, folder, trials, (performance.now() - started) / 1000);
+}
+
+/** The comparison figures: the first trial whose held-out exact-match reaches the goal, and the best held-out exact-match. */
+export const SOLVED_EXACT = 0.98;
+
+export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) {
+  const best = bestTrial(trials);
+  const first = trials.find((t) => (t.record.evaluation?.exactMatch ?? 0) >= SOLVED_EXACT);
+  const bestExact = Math.max(0, ...trials.map((t) => t.record.evaluation?.exactMatch ?? 0));
+  return {
+    seed: setup.seed,
+    space: setup.dims,
+    base: setup.base,
+    seconds,
+    trials: trials.map((t) => ({
+      trial: t.number,
+      point: t.point,
+      status: t.record.status,
+      validationLoss: Number.isFinite(t.value) ? t.value : null,
+      epochs: t.record.epochs.length,
+      heldOut: t.record.evaluation ?? null,
+      seconds: t.record.seconds,
+      finishedAt: t.finishedAt ?? null,
+    })),
+    best: best && {
+      trial: best.number,
+      point: best.point,
+      validationLoss: best.value,
+      heldOut: best.record.evaluation,
+      command: commandLine(best.record.config),
+    },
+    firstSolved: first ? { trial: first.number, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch } : null,
+    bestHeldOutExactMatch: bestExact,
+  };
+}
+
+async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, trials: Trial[], seconds: number): Promise<void> {
+  const out = stdout();
+  const style = styleFor(out.stream);
+  const summary = tuneSummary(setup, trials, seconds);
+  const best = bestTrial(trials);
+  if (!best) process.exitCode = Exit.Failed;
+  if (flags.json) printJson('tune', { ...summary, files: { results: folder.resultsPath, summary: folder.path(TUNE_FILE), chart: folder.path(TUNE_CHART) } });
+  else {
+    out.line(`\n${renderLeaderboard(trials, setup.dims, 5, style)}\n`);
+    if (best) {
+      const e = best.record.evaluation!;
+      out.line(
+        `best: trial ${best.number} (${describePoint(setup.dims, best.point)}): val loss ${best.value.toFixed(4)}; held-out (1,000 unseen sequences) exact-match ${(100 * e.exactMatch).toFixed(1)}%, token accuracy ${(100 * e.tokenAccuracy).toFixed(2)}%`,
+      );
+      out.line(`run it: ${style.bold(commandLine(best.record.config))}`);
+    } else out.line(style.red('no trial completed: every one was pruned, diverged or failed; widen --space or raise --epochs'));
+  }
+  try {
+    await folder.write(TUNE_FILE, toJson({ command: 'tune', seqTagVersion: VERSION, ...summary }));
+    await folder.write(TUNE_CHART, tuneChartSvg(trials, `seq-tag tune: ${plural(trials.length, 'trial')}, seed ${setup.seed}`));
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(
+      `cannot write the tune's summary into ${flags.out}: ${describeFsError(err)}; every trial is kept in ${folder.resultsPath}: make room and run the same command`,
+    );
+  }
+  if (!flags.json) out.line(`trials: ${folder.resultsPath} · summary: ${folder.path(TUNE_FILE)} · chart: ${folder.path(TUNE_CHART)} · ${seconds.toFixed(1)} s`);
+}

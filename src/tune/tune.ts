@@ -1,0 +1,117 @@
+import { checkCombination } from '../cli/options.js';
+import type { Config } from '../model/config.js';
+import { rngFor } from '../task/random.js';
+import { runKey, type RunRecord, type RunSpec } from '../sweep/records.js';
+import type { SweepResult } from '../sweep/sweep.js';
+import { medianRule } from './pruner.js';
+import type { Dimension, Point } from './space.js';
+import { suggest, TPE, type Observation } from './tpe.js';
+
+/** One trial: its number, the point it tried, and its record (the sweep's, in results.jsonl). */
+export interface Trial {
+  number: number;
+  point: Point;
+  record: RunRecord;
+  /** The objective: the last epoch's validation loss; Infinity for a pruned or diverged trial. */
+  value: number;
+  /** Seconds from the start of this tune to the trial's end (absent for trials of an earlier, resumed tune). */
+  finishedAt?: number;
+}
+
+export interface TuneSetup {
+  base: Omit<Config, 'seed'>;
+  /** Every trial trains on this seed's data (a fair comparison); the sampler's stream is derived from it too. */
+  seed: number;
+  dims: Dimension[];
+  trials: number;
+  /** No trial starts after this many minutes (the ones running finish). */
+  minutes?: number;
+  /** Epochs before the median rule may stop a trial. */
+  warmup: number;
+  /** Trials run at once after the random start: one per worker. */
+  parallel: number;
+}
+
+export interface TuneHooks {
+  /** Runs trials on the pool or the queue, recording each exactly once (runSweep / runQueueSweep). */
+  run: (specs: RunSpec[]) => Promise<SweepResult>;
+  /** Called with every trial so far after each round. */
+  onRound?: (trials: Trial[]) => void;
+  signal?: AbortSignal;
+  /** When each run's record arrived, by key, in seconds from the tune's start (filled by the caller's onRecord). */
+  finishTimes?: Map<string, number>;
+}
+
+const LABEL = /^trial (\d+)$/;
+
+/** The objective of a record: lower is better. */
+export function objective(record: RunRecord): number {
+  if (record.status !== 'ok') return Infinity;
+  const loss = record.epochs.at(-1)?.validation?.loss;
+  return loss !== undefined && Number.isFinite(loss) ? loss : Infinity;
+}
+
+/** The trials an earlier run of the same tune recorded (failed runs are not in `previous`: their trial is tried anew). */
+export function trialsFrom(previous: Map<string, RunRecord>, dims: Dimension[]): Trial[] {
+  return [...previous.values()]
+    .filter((r) => LABEL.test(r.label))
+    .map((record) => ({
+      number: Number(LABEL.exec(record.label)![1]),
+      point: Object.fromEntries(dims.map((d) => [d.attribute, record.config[d.attribute as keyof Config]])),
+      record,
+      value: objective(record),
+    }))
+    .sort((a, b) => a.number - b.number);
+}
+
+/** The run of trial `number` at `point`, with the median rule of the trials completed so far. */
+function specFor(setup: TuneSetup, trials: Trial[], number: number, point: Point): RunSpec {
+  const config = { ...setup.base, ...point, seed: setup.seed } as Config;
+  checkCombination(config);
+  const label = `trial ${number}`;
+  const prune = medianRule(
+    trials.map((t) => t.record),
+    setup.base.epochs,
+    setup.warmup,
+  );
+  return { key: runKey(label, config), label, seed: setup.seed, config, ...(prune ? { prune } : {}) };
+}
+
+/**
+ * Searches `setup.dims` for the configuration with the lowest validation loss: TPE proposes each
+ * trial from the finished ones (random for the first ten, run as one round), the median rule stops
+ * trials that fall behind, and every trial is a sweep run recorded exactly once. Continues the
+ * trials of `done` (an interrupted tune run again). Returns every trial, in order.
+ */
+export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): Promise<{ trials: Trial[]; interrupted: boolean }> {
+  const trials = [...done];
+  const started = performance.now();
+  const deadline = setup.minutes === undefined ? Infinity : started + setup.minutes * 60_000;
+  while (trials.length < setup.trials && performance.now() < deadline) {
+    if (hooks.signal?.aborted) return { trials, interrupted: true };
+    const size = Math.min(setup.trials - trials.length, trials.length < TPE.startup ? TPE.startup - trials.length : setup.parallel);
+    const history: Observation[] = trials.map((t) => ({ point: t.point, value: t.value }));
+    let next = Math.max(0, ...trials.map((t) => t.number));
+    const round = Array.from({ length: size }, () => {
+      const number = ++next;
+      const point = suggest(setup.dims, history, rngFor(setup.seed, `tune-trial-${number}`));
+      return { number, point, spec: specFor(setup, trials, number, point) };
+    });
+    const result = await hooks.run(round.map((r) => r.spec));
+    const roundEnd = (performance.now() - started) / 1000;
+    for (const { number, point, spec } of round) {
+      const record = result.records.find((r) => r.key === spec.key);
+      const finishedAt = hooks.finishTimes?.get(spec.key) ?? roundEnd;
+      // A failed run (a worker crash) is not a point of the search.
+      if (record && record.status !== 'failed') trials.push({ number, point, record, value: objective(record), finishedAt });
+    }
+    hooks.onRound?.(trials);
+    if (result.interrupted) return { trials, interrupted: true };
+  }
+  return { trials, interrupted: false };
+}
+
+/** The best trial: the lowest validation loss among the completed ones. */
+export function bestTrial(trials: Trial[]): Trial | undefined {
+  return trials.filter((t) => Number.isFinite(t.value)).reduce<Trial | undefined>((best, t) => (!best || t.value < best.value ? t : best), undefined);
+}

@@ -1,0 +1,274 @@
+/**
+ * Issue #20, `seq-tag tune`: the TPE sampler and the median rule on synthetic objectives whose
+ * optimum is known, the search space's parsing, and the command end to end on tiny budgets: on the
+ * local pool, resumed, and through a real Redis queue with a worker process.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
+import { commandLine } from '../src/cli/flags.js';
+import { SOLVE_EXPERIMENT, type Config } from '../src/model/config.js';
+import { rngFor } from '../src/task/random.js';
+import { medianRule, shouldPrune } from '../src/tune/pruner.js';
+import { parseSpace, type Point } from '../src/tune/space.js';
+import { belowCount, normalCdf, Parzen, suggest, TPE, type Observation } from '../src/tune/tpe.js';
+import type { RunRecord } from '../src/sweep/records.js';
+import { median } from '../src/sweep/sweep.js';
+import { killGroup, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
+import { startRedis, until, type RedisServer } from './redis.js';
+
+const prototype = () => addExperimentOptions(new Command());
+const SPACE = parseSpace(['lr=1e-4..1e-1:log', 'units=4..128', 'encoding=scalar,onehot'], prototype());
+
+/** A known function of the space: 0 at lr = 10^-2.5, units = 64, one-hot; each term ≥ 0. */
+function bowl(p: Point): number {
+  return (Math.log10(p.lr as number) + 2.5) ** 2 + (((p.units as number) - 64) / 64) ** 2 + (p.encoding === 'onehot' ? 0 : 1);
+}
+
+function search(seed: number, trials: number, sampler: 'tpe' | 'random'): number {
+  const history: Observation[] = [];
+  for (let n = 1; n <= trials; n++) {
+    // Random search is TPE kept in its start-up phase: the history it is shown is always short.
+    const point = suggest(SPACE, sampler === 'tpe' ? history : [], rngFor(seed, `trial-${n}`));
+    history.push({ point, value: bowl(point) });
+  }
+  return Math.min(...history.map((h) => h.value));
+}
+
+describe('TPE', () => {
+  it('on a known bowl, beats random search with the same budget, seed after seed (Bergstra et al. 2011, fig. 4)', () => {
+    const seeds = Array.from({ length: 20 }, (_, k) => k + 1);
+    const tpe = seeds.map((s) => search(s, 60, 'tpe'));
+    const random = seeds.map((s) => search(s, 60, 'random'));
+    assert.ok(median(tpe) < median(random) / 3, `median best: TPE ${median(tpe)}, random ${median(random)}`);
+    assert.ok(tpe.filter((v, k) => v < random[k]).length >= 15, 'TPE better in at least 15 of 20 seeds');
+    assert.ok(median(tpe) < 0.05, `TPE's median best ${median(tpe)} is near the optimum 0`);
+  });
+
+  it('proposes only values the flags accept: in range, whole numbers for --units, listed words', () => {
+    const history: Observation[] = [];
+    for (let n = 1; n <= 40; n++) {
+      const p = suggest(SPACE, history, rngFor(3, `t${n}`));
+      assert.ok((p.lr as number) >= 1e-4 && (p.lr as number) <= 1e-1, `lr ${p.lr}`);
+      assert.ok(Number.isInteger(p.units) && (p.units as number) >= 4 && (p.units as number) <= 128, `units ${p.units}`);
+      assert.ok(['scalar', 'onehot'].includes(p.encoding as string));
+      assert.equal(Number((p.lr as number).toPrecision(4)), p.lr, 'four significant digits, as the command shows it');
+      history.push({ point: p, value: bowl(p) });
+    }
+  });
+
+  it('splits the best γ(n) = min(⌈0.1 n⌉, 25) from the rest, as Optuna does', () => {
+    assert.deepEqual([10, 11, 40, 250, 251, 1000].map(belowCount), [1, 2, 4, 25, 25, 25]);
+    assert.equal(TPE.startup, 10);
+  });
+
+  it('its Parzen estimator is a density on its range (integrates to 1) and peaks at its points', () => {
+    const p = new Parzen([0.2, 0.25, 0.9], 0, 1);
+    let integral = 0;
+    for (let x = 0.0005; x < 1; x += 0.001) integral += Math.exp(p.logDensity(x)) * 0.001;
+    assert.ok(Math.abs(integral - 1) < 0.01, `integral ${integral}`);
+    assert.ok(p.logDensity(0.22) > p.logDensity(0.6));
+    assert.ok(Math.abs(normalCdf(1.96) - 0.975) < 1e-4 && Math.abs(normalCdf(-1) - 0.158655) < 1e-4);
+    const rng = rngFor(1, 'parzen');
+    for (let k = 0; k < 200; k++) {
+      const x = p.sample(rng);
+      assert.ok(x >= 0 && x <= 1);
+    }
+  });
+});
+
+/** A record with validation losses per epoch. */
+function recordWith(losses: number[], epochs = losses.length, status: RunRecord['status'] = 'ok'): RunRecord {
+  return {
+    status,
+    epochs: losses.map((loss, k) => ({ epoch: k + 1, loss, seconds: 0, validation: { loss, tokenAccuracy: 0, exactMatch: 0 } })),
+    seconds: 0,
+    key: '',
+    label: '',
+    seed: 1,
+    config: { epochs } as Config,
+    seqTagVersion: '',
+    engine: '',
+  };
+}
+
+describe('the median rule', () => {
+  it('waits for 5 completed trials, then stops a trial worse than the median at the same epoch, never in the warm-up', () => {
+    const done = [0.5, 0.4, 0.3, 0.2, 0.1].map((v) => recordWith([v + 0.3, v + 0.2, v]));
+    assert.equal(medianRule(done.slice(0, 4), 3, 1), undefined);
+    assert.equal(medianRule([...done.slice(0, 4), recordWith([0.1, 0.1], 3, 'pruned')], 3, 1), undefined, 'pruned trials do not count');
+    const rule = medianRule(done, 3, 1)!;
+    assert.deepEqual(rule, { warmup: 1, thresholds: [0.6, 0.5, 0.3] });
+    assert.equal(shouldPrune(rule, 1, 9), false, 'warm-up');
+    assert.equal(shouldPrune(rule, 2, 0.51), true);
+    assert.equal(shouldPrune(rule, 2, 0.5), false, 'at the median is not worse');
+    assert.equal(shouldPrune(rule, 3, NaN), true);
+  });
+
+  it('on synthetic learning curves, stops the trials that end worse than the median and keeps those that end better', () => {
+    // Curves loss = final + 1/epoch: their order never changes, so the rule must keep the better half only.
+    const curve = (final: number) => Array.from({ length: 8 }, (_, k) => final + 1 / (k + 1));
+    const done = [0.1, 0.2, 0.3, 0.4, 0.5].map((f) => recordWith(curve(f)));
+    const rule = medianRule(done, 8, 2)!;
+    const stoppedAt = (final: number) => curve(final).findIndex((loss, k) => shouldPrune(rule, k + 1, loss)) + 1;
+    assert.deepEqual([0.05, 0.25, 0.3, 0.35, 0.9].map(stoppedAt), [0, 0, 0, 3, 3]);
+  });
+});
+
+describe('--space', () => {
+  it('reads ranges (log, whole numbers) and lists, each value checked by its flag', () => {
+    const dims = parseSpace(['lr=1e-4..3e-2:log', 'units=8..128', 'bidirectional=on,off', 'encoding=scalar,onehot', 'lr-factor=0.1..0.9'], prototype());
+    assert.deepEqual(
+      dims.map((d) => (d.kind === 'range' ? [d.attribute, d.low, d.high, d.log, d.integer] : [d.attribute, d.choices.map((c) => c.value)])),
+      [
+        ['lr', 1e-4, 3e-2, true, false],
+        ['units', 8, 128, false, true],
+        ['bidirectional', [true, false]],
+        ['encoding', ['scalar', 'onehot']],
+        ['lrFactor', 0.1, 0.9, false, false],
+      ],
+    );
+  });
+
+  it('refuses, in words, what is not a search', () => {
+    const refused: [string[], RegExp][] = [
+      [['units=128..8'], /from low to high/],
+      [['lr=0..1:log'], /--lr|above 0/],
+      [['units=4'], /one value is not a search/],
+      [['encoding=scalar..onehot'], /takes words, not a range/],
+      [['units=4..5000'], /invalid for --units/],
+      [['colour=1..2'], /not a train flag/],
+      [['units=4..8', 'units=8..16'], /given twice/],
+      [[], /say what to search/],
+    ];
+    for (const [specs, why] of refused) assert.throws(() => parseSpace(specs, prototype()), why, specs.join(' '));
+  });
+});
+
+describe('the best trial as a command', () => {
+  it('reads back as the same config', () => {
+    const configs: Config[] = [
+      { ...SOLVE_EXPERIMENT, seed: 4, units: 28, lr: 0.02921, validationSplit: 0.2 },
+      { ...SOLVE_EXPERIMENT, seed: 0, bidirectional: false, optimizer: 'sgd', lr: 0.01, nanGuard: false, clipnorm: 1 },
+    ];
+    for (const config of configs) {
+      const cmd = prototype();
+      cmd.parse(commandLine(config).split(' ').slice(2), { from: 'user' });
+      assert.deepEqual(configFromFlags(cmd.opts() as ExperimentFlags, givenOn(cmd)), config);
+    }
+  });
+});
+
+const TINY = [
+  '--samples',
+  '300',
+  '--epochs',
+  '4',
+  '--encoding',
+  'onehot',
+  '--seed',
+  '2',
+  '--backend',
+  'cpu',
+  '--space',
+  'lr=1e-3..5e-2:log',
+  '--space',
+  'bidirectional=on,off',
+];
+
+function jsonOf(run: Run) {
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+describe('seq-tag tune', () => {
+  it('runs its trials (random, then TPE with pruning), prints the leaderboard and a command that trains the best trial again exactly', () => {
+    const out = join(tempDir(), 'tune');
+    const text = seqTag(['tune', ...TINY, '--trials', '14', '--jobs', '2', '--out', out]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^seq-tag [\d.]+ tune · 2 dimensions · 14 trials · TPE after 10 random · median rule after 5 completed trials, from epoch 2 · 2 workers · seed 2/,
+    );
+    assert.match(text.stdout, /\n# {2}trial +configuration +val loss +val exact +held-out exact +held-out token\n1 {2}trial \d+/);
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r.label).sort(), Array.from({ length: 14 }, (_, k) => `trial ${k + 1}`).sort());
+    const summary = JSON.parse(readFileSync(join(out, 'tune.json'), 'utf8'));
+    assert.equal(summary.trials.length, 14);
+    assert.match(readFileSync(join(out, 'tune.svg'), 'utf8'), /<\/svg>\s*$/);
+    const best = summary.best;
+    const finite = summary.trials.filter((t: { validationLoss: number | null }) => t.validationLoss !== null);
+    assert.equal(best.validationLoss, Math.min(...finite.map((t: { validationLoss: number }) => t.validationLoss)));
+    assert.match(text.stdout, new RegExp(`\\nrun it: ${best.command.replace(/[.]/g, '\\.')}\\n`));
+    // The printed command is the trial itself: the same validation losses and held-out scores.
+    const again = jsonOf(seqTag([...best.command.split(' ').slice(1), '--model-dir', join(tempDir(), 'm'), '--backend', 'cpu', '--json']));
+    const trial = records.find((r) => r.label === `trial ${best.trial}`);
+    assert.deepEqual(
+      again.epochs.map((e: { validation: unknown }) => e.validation),
+      trial.epochs.map((e: { validation: unknown }) => e.validation),
+    );
+    assert.deepEqual(again.evaluation, trial.evaluation);
+  });
+
+  it('run again with a larger budget, goes on from the trials it has; another space in the same folder is refused', () => {
+    const out = join(tempDir(), 'tune');
+    const first = jsonOf(seqTag(['tune', ...TINY, '--trials', '3', '--jobs', '2', '--out', out, '--json']));
+    assert.equal(first.trials.length, 3);
+    const second = seqTag(['tune', ...TINY, '--trials', '5', '--jobs', '2', '--out', out]);
+    assert.match(second.stdout, /resuming: 3 trials already in /);
+    const labels = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).label);
+    assert.deepEqual(labels.sort(), ['trial 1', 'trial 2', 'trial 3', 'trial 4', 'trial 5']);
+    const other = seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /holds another sweep/);
+  });
+
+  it('refuses in one line what it cannot search', () => {
+    for (const [args, why] of [
+      [['--space', 'epochs=2..9'], /tune keeps --epochs fixed for every trial/],
+      [['--space', 'lr=1e-3..1e-2', '--validation-split', '0'], /--validation-split 0: tune compares trials by their validation loss/],
+      [['--space', 'lr=1e-3'], /one value is not a search/],
+      [['--trials', '0', '--space', 'lr=1e-3..1e-2'], /--trials/],
+    ] as [string[], RegExp][]) {
+      const run = seqTag(['tune', ...args, '--out', join(tempDir(), 't')]);
+      assert.equal(run.status, 2, run.stderr);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, why);
+    }
+  });
+});
+
+describe('seq-tag tune --queue over a real Redis', () => {
+  let redis: RedisServer;
+  const processes: ChildProcess[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const p of processes) if (p.exitCode === null) killGroup(p);
+    await redis.stop();
+  });
+
+  it('a worker process on the queue runs the trials; each is recorded once, with the results the local pool gives', async () => {
+    const local = jsonOf(seqTag(['tune', ...TINY, '--trials', '4', '--jobs', '2', '--out', join(tempDir(), 'l'), '--json']));
+    const worker = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu', '--jobs', '2']);
+    processes.push(worker.child);
+    await until('worker ready', () => worker.out().includes('worker ·'));
+    const out = join(tempDir(), 'q');
+    const queued = jsonOf(seqTag(['tune', ...TINY, '--trials', '4', '--queue', redis.url, '--out', out, '--json']));
+    const strip = (s: typeof local) => s.trials.map((t: { seconds: number; finishedAt: number }) => ({ ...t, seconds: 0, finishedAt: 0 }));
+    assert.deepEqual(strip(queued), strip(local));
+    assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+    assert.ok(existsSync(join(out, 'tune.json')));
+  });
+});
