@@ -154,6 +154,14 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     const other = join(tempDir(), 'model');
     assert.equal(seqTag(['train', ...TINY, '--model-dir', other]).status, 0);
     symlinkSync('/dev/zero', join(other, 'checkpoint.seqtag'));
-    oneLine(seqTag(['train', '--resume', '--model-dir', other]), 1, /the checkpoint in .* is not a regular file \(a device, pipe or socket\)/);
+    oneLine(
+      seqTag(['train', '--resume', '--model-dir', other]),
+      1,
+      /the checkpoint in .* is not a regular file \(a device, pipe or socket\); start a new run over it with: seq-tag train --restart/,
+    );
+    // --restart starts over without reading it.
+    const restarted = seqTag(['train', ...TINY, '--model-dir', other, '--restart']);
+    assert.equal(restarted.status, 0, restarted.stderr);
+    assert.ok(!existsSync(join(other, 'checkpoint.seqtag')));
   });
 });

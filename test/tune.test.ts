@@ -15,8 +15,11 @@ import { SOLVE_EXPERIMENT, type Config } from '../src/model/config.js';
 import { rngFor } from '../src/task/random.js';
 import { medianRule, shouldPrune } from '../src/tune/pruner.js';
 import { parseSpace, type Point } from '../src/tune/space.js';
-import { belowCount, normalCdf, Parzen, suggest, TPE, type Observation } from '../src/tune/tpe.js';
-import type { RunRecord } from '../src/sweep/records.js';
+import { belowCount, normalCdf, Parzen, startupPoints, suggest, TPE, type Observation } from '../src/tune/tpe.js';
+import { runKey, type RunRecord, type RunSpec } from '../src/sweep/records.js';
+import { tune, type TuneSetup } from '../src/tune/tune.js';
+import { estimateCost } from '../src/training/cost.js';
+import { validateSpec } from '../src/cli/worker.js';
 import { median } from '../src/sweep/sweep.js';
 import { killGroup, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
 import { startRedis, until, type RedisServer } from './redis.js';
@@ -47,6 +50,22 @@ describe('TPE', () => {
     assert.ok(median(tpe) < median(random) / 3, `median best: TPE ${median(tpe)}, random ${median(random)}`);
     assert.ok(tpe.filter((v, k) => v < random[k]).length >= 15, 'TPE better in at least 15 of 20 seeds');
     assert.ok(median(tpe) < 0.05, `TPE's median best ${median(tpe)} is near the optimum 0`);
+  });
+
+  it('starts from a Latin hypercube: one point in each tenth of every range, each listed value equally often', () => {
+    for (const seed of [1, 2, 3]) {
+      const points = startupPoints(SPACE, rngFor(seed, 'tune-startup'));
+      assert.equal(points.length, 10);
+      const strata = points.map((p) => Math.floor(((Math.log10(p.lr as number) + 4) / 3) * 10)).sort((a, b) => a - b);
+      assert.deepEqual(strata, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], `lr strata, seed ${seed}`);
+      assert.equal(points.filter((p) => p.encoding === 'onehot').length, 5);
+    }
+    // Two on/off lists: every combination appears in nearly every start (independent draws miss one in 1 of 18).
+    const dims = parseSpace(['bidirectional=on,off', 'encoding=scalar,onehot'], prototype());
+    const missing = Array.from({ length: 200 }, (_, s) => startupPoints(dims, rngFor(s, 'tune-startup'))).filter(
+      (points) => !points.some((p) => p.bidirectional === true && p.encoding === 'onehot'),
+    ).length;
+    assert.ok(missing <= 3, `${missing} of 200 starts without bidirectional one-hot`);
   });
 
   it('proposes only values the flags accept: in range, whole numbers for --units, listed words', () => {
@@ -96,6 +115,66 @@ function recordWith(losses: number[], epochs = losses.length, status: RunRecord[
   };
 }
 
+describe('the search loop', () => {
+  /** Runs no training: each trial's validation loss is a known function of its point. */
+  function fakeRun(rounds: RunSpec[][]) {
+    return async (specs: RunSpec[]) => {
+      rounds.push(specs);
+      const records = specs.map((spec) => ({
+        ...recordWith([0.9, 0.5 + Math.abs(Math.log10(spec.config.lr) + 2.5)]),
+        key: spec.key,
+        label: spec.label,
+        config: spec.config,
+      }));
+      return { records, interrupted: false };
+    };
+  }
+  const setup: TuneSetup = {
+    base: { ...SOLVE_EXPERIMENT, epochs: 2, validationSplit: 0.2 },
+    seed: 5,
+    dims: parseSpace(['lr=1e-4..1e-1:log', 'units=4..128'], prototype()),
+    trials: 15,
+    warmup: 1,
+    parallel: 2,
+  };
+
+  it('runs the ten start-up points as one round, shortest first, then rounds of --jobs trials, each with the median rule once five completed', async () => {
+    const rounds: RunSpec[][] = [];
+    const { trials } = await tune(setup, [], { run: fakeRun(rounds) });
+    assert.deepEqual(
+      rounds.map((r) => r.length),
+      [10, 2, 2, 1],
+    );
+    const costs = rounds[0].map((s) => estimateCost(s.config).seconds);
+    assert.deepEqual(
+      costs,
+      [...costs].sort((a, b) => a - b),
+      'shortest first',
+    );
+    assert.ok(rounds[0].every((s) => !s.prune) && rounds.slice(1).every((r) => r.every((s) => s.prune?.warmup === 1)));
+    assert.deepEqual(
+      trials.map((t) => t.number),
+      Array.from({ length: 15 }, (_, k) => k + 1),
+    );
+    assert.ok(trials.every((t) => t.record.config.seed === 5 && t.record.config.epochs === 2));
+  });
+
+  it('goes on from the trials it is given, with the same start-up points', async () => {
+    const first: RunSpec[][] = [];
+    const whole = await tune({ ...setup, trials: 12 }, [], { run: fakeRun(first) });
+    const again: RunSpec[][] = [];
+    const resumed = await tune({ ...setup, trials: 12 }, whole.trials.slice(0, 4), { run: fakeRun(again) });
+    assert.deepEqual(
+      again.map((r) => r.length),
+      [6, 2],
+    );
+    assert.deepEqual(
+      resumed.trials.slice(0, 10).map((t) => t.point),
+      whole.trials.slice(0, 10).map((t) => t.point),
+    );
+  });
+});
+
 describe('the median rule', () => {
   it('waits for 5 completed trials, then stops a trial worse than the median at the same epoch, never in the warm-up', () => {
     const done = [0.5, 0.4, 0.3, 0.2, 0.1].map((v) => recordWith([v + 0.3, v + 0.2, v]));
@@ -116,6 +195,17 @@ describe('the median rule', () => {
     const rule = medianRule(done, 8, 2)!;
     const stoppedAt = (final: number) => curve(final).findIndex((loss, k) => shouldPrune(rule, k + 1, loss)) + 1;
     assert.deepEqual([0.05, 0.25, 0.3, 0.35, 0.9].map(stoppedAt), [0, 0, 0, 3, 3]);
+  });
+});
+
+describe('a trial on the queue', () => {
+  it('is accepted with its median rule, and refused with a malformed one', () => {
+    const config = { ...SOLVE_EXPERIMENT, validationSplit: 0.2, seed: 3 } as Config;
+    const spec = { key: runKey('trial 11', config), label: 'trial 11', seed: 3, config, prune: { warmup: 3, thresholds: [0.5, 0.4, Infinity] } };
+    assert.deepEqual(validateSpec(spec).prune, spec.prune);
+    assert.throws(() => validateSpec({ ...spec, prune: { warmup: -1, thresholds: [] } }), /prune\.warmup/);
+    assert.throws(() => validateSpec({ ...spec, prune: { warmup: 1, thresholds: ['x'] } }), /prune\.thresholds/);
+    assert.throws(() => validateSpec({ ...spec, prune: { warmup: 1, thresholds: [], run: 'rm -rf /' } }), /prune/);
   });
 });
 
@@ -192,7 +282,7 @@ describe('seq-tag tune', () => {
     assert.equal(text.status, 0, text.stderr);
     assert.match(
       text.stdout,
-      /^seq-tag [\d.]+ tune · 2 dimensions · 14 trials · TPE after 10 random · median rule after 5 completed trials, from epoch 2 · 2 workers · seed 2/,
+      /^seq-tag [\d.]+ tune · 2 dimensions · 14 trials · TPE after a 10-point Latin hypercube · median rule after 5 completed trials, from epoch 2 · 2 workers · seed 2/,
     );
     assert.match(text.stdout, /\n# {2}trial +configuration +val loss +val exact +held-out exact +held-out token\n1 {2}trial \d+/);
     const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
@@ -260,15 +350,16 @@ describe('seq-tag tune --queue over a real Redis', () => {
   });
 
   it('a worker process on the queue runs the trials; each is recorded once, with the results the local pool gives', async () => {
-    const local = jsonOf(seqTag(['tune', ...TINY, '--trials', '4', '--jobs', '2', '--out', join(tempDir(), 'l'), '--json']));
+    // 12 trials: the last two are sent with the median rule (a queue worker must accept and apply it).
+    const local = jsonOf(seqTag(['tune', ...TINY, '--trials', '12', '--jobs', '2', '--out', join(tempDir(), 'l'), '--json']));
     const worker = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu', '--jobs', '2']);
     processes.push(worker.child);
     await until('worker ready', () => worker.out().includes('worker ·'));
     const out = join(tempDir(), 'q');
-    const queued = jsonOf(seqTag(['tune', ...TINY, '--trials', '4', '--queue', redis.url, '--out', out, '--json']));
+    const queued = jsonOf(seqTag(['tune', ...TINY, '--trials', '12', '--queue', redis.url, '--out', out, '--json']));
     const strip = (s: typeof local) => s.trials.map((t: { seconds: number; finishedAt: number }) => ({ ...t, seconds: 0, finishedAt: 0 }));
     assert.deepEqual(strip(queued), strip(local));
-    assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+    assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 12);
     assert.ok(existsSync(join(out, 'tune.json')));
   });
 });

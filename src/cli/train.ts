@@ -127,11 +127,12 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
   // Armed until the save is done: a Ctrl-C (or SIGTERM, SIGHUP) during the evaluation after training still saves.
   const stop = onStop((signal) =>
     stderr().line(
-      `\nseq-tag: ${signalName(signal)}: stopping after this batch to save the last completed epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again to quit now without saving the model; the checkpoint of the last completed epoch stays for --resume)`,
+      `\nseq-tag: ${signalName(signal)}: stopping after this batch to save the last completed epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now without saving the model; the checkpoint of the last completed epoch stays for --resume)`,
     ),
   );
   try {
-    const checkpoint = await folder.readCheckpoint();
+    // --restart discards the checkpoint unread: a damaged one must not stand in the way.
+    const checkpoint = flags.restart && !flags.resume ? undefined : await folder.readCheckpoint();
     const plan: Plan = fresh ? { config: newRunConfig(fresh, flags, checkpoint, flags.modelDir) } : resumePlan(flags, given, checkpoint, flags.modelDir);
     if (flags.restart) await folder.removeCheckpoint();
     await trainInto(folder, flags, plan, stop);
@@ -174,9 +175,9 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     for (const record of resume.state.epochs) say(style.dim(renderEpoch(record, config.epochs, plain)));
     say(resumedLine(resume, backend.name));
   }
+  const resumes = resume ? [...(resume.resumes ?? []), resume.state.epochs.length] : undefined;
   const checkpoint = (state: TrainingState) =>
     folder.saveCheckpoint({ config, backend: backend.name, savedAt: new Date().toISOString(), seqTagVersion: VERSION, state, resumes });
-  const resumes = resume ? [...(resume.resumes ?? []), resume.state.epochs.length] : undefined;
   // On a terminal, an epoch that takes more than a second shows its batches as they go.
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();

@@ -120,7 +120,7 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const workers = flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(flags.jobs, 'worker');
   const budget = `${plural(setup.trials, 'trial')}${setup.minutes ? ` or ${setup.minutes} min` : ''}`;
   say(
-    `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · TPE after ${TPE.startup} random · median rule after ${MEDIAN_RULE.startup} completed trials, from epoch ${setup.warmup + 1} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
+    `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · TPE after a ${TPE.startup}-point Latin hypercube · median rule after ${MEDIAN_RULE.startup} completed trials, from epoch ${setup.warmup + 1} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
   );
   say(`base: ${commandLine({ ...setup.base, seed: setup.seed })}`);
   if (done.length) say(`resuming: ${plural(done.length, 'trial')} already in ${folder.resultsPath}`);
@@ -129,13 +129,16 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const finishTimes = new Map<string, number>();
   const common = { signal: stop.signal, onRecord: (r: { key: string }) => void finishTimes.set(r.key, (performance.now() - started) / 1000) };
   let shown = done.length;
+  let rounds = 0;
   const { trials, interrupted } = await tune(setup, done, {
     signal: stop.signal,
     finishTimes,
-    run: (specs) =>
-      connection
-        ? runQueueSweep(specs, folder, new Map(), connection, { ...common, url: flags.queue!, onNotice: (t) => stderr().line(`seq-tag: ${t}`) })
-        : runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend }),
+    run: async (specs) => {
+      if (!connection) return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend });
+      // A queue sweep closes its connection when it ends: each round after the first connects anew.
+      const link = rounds++ === 0 ? connection : await connectRedis(flags.queue!);
+      return runQueueSweep(specs, folder, new Map(), link, { ...common, url: flags.queue!, onNotice: (t) => stderr().line(`seq-tag: ${t}`) });
+    },
     onRound: (all) => {
       for (const t of all.slice(shown)) say(renderTrial(t, setup.dims, style));
       if (Math.floor(all.length / 10) > Math.floor(shown / 10) && all.length < setup.trials) say(`\n${renderLeaderboard(all, setup.dims, 5, style)}\n`);
@@ -157,7 +160,9 @@ export const SOLVED_EXACT = 0.98;
 
 export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) {
   const best = bestTrial(trials);
-  const first = trials.find((t) => (t.record.evaluation?.exactMatch ?? 0) >= SOLVED_EXACT);
+  // In the order the trials ended (an earlier, resumed tune's first), not by number: a round runs shortest first.
+  const ended = [...trials].sort((a, b) => (a.finishedAt ?? -1) - (b.finishedAt ?? -1) || a.number - b.number);
+  const first = ended.find((t) => (t.record.evaluation?.exactMatch ?? 0) >= SOLVED_EXACT);
   const bestExact = Math.max(0, ...trials.map((t) => t.record.evaluation?.exactMatch ?? 0));
   return {
     seed: setup.seed,
@@ -181,7 +186,9 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
       heldOut: best.record.evaluation,
       command: commandLine(best.record.config),
     },
-    firstSolved: first ? { trial: first.number, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch } : null,
+    firstSolved: first
+      ? { trial: first.number, trialsEnded: ended.indexOf(first) + 1, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch }
+      : null,
     bestHeldOutExactMatch: bestExact,
   };
 }

@@ -1,6 +1,7 @@
 import type { Dimension } from '../tune/space.js';
 import { describePoint } from '../tune/space.js';
 import type { Trial } from '../tune/tune.js';
+import { niceTicks } from './charts.js';
 import { formatLoss, plain, type Style } from './render.js';
 
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -84,6 +85,9 @@ export function tuneChartSvg(trials: Trial[], title: string): string {
         `<line x1="${LEFT}" x2="${LEFT + W}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#ddd"/><text x="${LEFT - 6}" y="${f(y(t) + 4)}" text-anchor="end">${t.toPrecision(2)}</text>`,
     ),
     `<line x1="${LEFT}" x2="${LEFT}" y1="${TOP}" y2="${TOP + H}" stroke="#888"/><line x1="${LEFT}" x2="${LEFT + W}" y1="${TOP + H}" y2="${TOP + H}" stroke="#888"/>`,
+    ...niceTicks(1, last, Math.min(10, last))
+      .filter((t) => Number.isInteger(t) && t >= 1)
+      .map((t) => `<text x="${f(x(t))}" y="${TOP + H + 16}" text-anchor="middle">${t}</text>`),
     `<text x="${LEFT + W / 2}" y="${TOP + H + 32}" text-anchor="middle">trial</text>`,
     ...points.map(
       (p) =>

@@ -348,13 +348,15 @@ export async function readCheckpointIn(dir: string, shown: string): Promise<Chec
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     const why = err instanceof NotReadable ? err.message : `cannot be read: ${describeFsError(err)}`;
-    throw new UserError(`the checkpoint in ${shown} ${why}; move ${CHECKPOINT_FILE} away to train afresh there`);
+    throw new UserError(`the checkpoint in ${shown} ${why}; start a new run over it with: seq-tag train --restart --model-dir ${quotePath(shown)}`);
   }
   try {
     return decodeCheckpoint(bytes);
   } catch (err) {
     if (!(err instanceof BadCheckpoint)) throw err;
-    throw new UserError(`the checkpoint in ${shown} is unreadable (${err.message}); it cannot be resumed: move ${CHECKPOINT_FILE} away to train afresh there`);
+    throw new UserError(
+      `the checkpoint in ${shown} is unreadable (${err.message}); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir ${quotePath(shown)}`,
+    );
   }
 }
 

@@ -3,8 +3,8 @@ import type { Dimension, Point } from './space.js';
 
 /**
  * The Tree-structured Parzen Estimator (Bergstra et al., "Algorithms for Hyper-Parameter
- * Optimization", NeurIPS 2011), univariate, with Optuna's defaults: random points for the first
- * STARTUP trials; then the finished trials are split into the best γ(n) = min(⌈0.1 n⌉, 25) and the
+ * Optimization", NeurIPS 2011), univariate, with Optuna's defaults: STARTUP start-up points (a
+ * Latin hypercube, see startupPoints; Optuna draws them independently); then the finished trials are split into the best γ(n) = min(⌈0.1 n⌉, 25) and the
  * rest, each dimension gets a Parzen density l(x) over the best and g(x) over the rest (a prior
  * component over the whole range in each), and of CANDIDATES draws from l the one with the largest
  * l(x)/g(x) is taken.
@@ -21,7 +21,36 @@ export function belowCount(n: number): number {
   return Math.min(Math.ceil(0.1 * n), TPE.maxBelow);
 }
 
-/** The next point to try, given the finished trials. */
+/**
+ * The first STARTUP points: a Latin hypercube (McKay et al. 1979) rather than independent draws.
+ * Each range is cut into STARTUP strata and each stratum gets one point; each list's values come
+ * equally often; the dimensions are paired at random. Independent draws leave whole regions
+ * untried: with two on/off lists, bidirectional one-hot was missing from all ten start-up points in
+ * a measured search (seed 2), and TPE never went there. `rng` is the search's own stream.
+ */
+export function startupPoints(dims: Dimension[], rng: Rng): Point[] {
+  const n = TPE.startup;
+  const columns = dims.map((d) => {
+    const values = Array.from({ length: n }, (_, k) => {
+      if (d.kind === 'choice') return d.choices[k % d.choices.length].value;
+      const [lo, hi] = bounds(d);
+      return fromInternal(d, lo + ((k + rng()) / n) * (hi - lo));
+    });
+    return shuffled(values, rng);
+  });
+  return Array.from({ length: n }, (_, k) => Object.fromEntries(dims.map((d, j) => [d.attribute, columns[j][k]])));
+}
+
+function shuffled<T>(values: T[], rng: Rng): T[] {
+  const out = [...values];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The next point to try after the start-up points, given the finished trials; a random one while fewer than STARTUP have finished. */
 export function suggest(dims: Dimension[], history: Observation[], rng: Rng): Point {
   const point: Point = {};
   if (history.length < TPE.startup) {

@@ -1,11 +1,12 @@
 import { checkCombination } from '../cli/options.js';
+import { estimateCost } from '../training/cost.js';
 import type { Config } from '../model/config.js';
 import { rngFor } from '../task/random.js';
 import { runKey, type RunRecord, type RunSpec } from '../sweep/records.js';
 import type { SweepResult } from '../sweep/sweep.js';
 import { medianRule } from './pruner.js';
 import type { Dimension, Point } from './space.js';
-import { suggest, TPE, type Observation } from './tpe.js';
+import { startupPoints, suggest, TPE, type Observation } from './tpe.js';
 
 /** One trial: its number, the point it tried, and its record (the sweep's, in results.jsonl). */
 export interface Trial {
@@ -79,12 +80,13 @@ function specFor(setup: TuneSetup, trials: Trial[], number: number, point: Point
 
 /**
  * Searches `setup.dims` for the configuration with the lowest validation loss: TPE proposes each
- * trial from the finished ones (random for the first ten, run as one round), the median rule stops
+ * trial from the finished ones (the first ten are a Latin hypercube, run as one round, shortest first), the median rule stops
  * trials that fall behind, and every trial is a sweep run recorded exactly once. Continues the
  * trials of `done` (an interrupted tune run again). Returns every trial, in order.
  */
 export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): Promise<{ trials: Trial[]; interrupted: boolean }> {
   const trials = [...done];
+  const startup = startupPoints(setup.dims, rngFor(setup.seed, 'tune-startup'));
   const started = performance.now();
   const deadline = setup.minutes === undefined ? Infinity : started + setup.minutes * 60_000;
   while (trials.length < setup.trials && performance.now() < deadline) {
@@ -94,10 +96,13 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
     let next = Math.max(0, ...trials.map((t) => t.number));
     const round = Array.from({ length: size }, () => {
       const number = ++next;
-      const point = suggest(setup.dims, history, rngFor(setup.seed, `tune-trial-${number}`));
+      // Trial n ≤ STARTUP takes the n-th start-up point (the same ones on a resume); later ones come from TPE.
+      const point = number <= TPE.startup ? startup[number - 1] : suggest(setup.dims, history, rngFor(setup.seed, `tune-trial-${number}`));
       return { number, point, spec: specFor(setup, trials, number, point) };
     });
-    const result = await hooks.run(round.map((r) => r.spec));
+    // Shortest first (by seq-tag's cost estimate): results arrive sooner, and a --minutes budget holds more trials.
+    const specs = round.map((r) => r.spec).sort((a, b) => estimateCost(a.config).seconds - estimateCost(b.config).seconds);
+    const result = await hooks.run(specs);
     const roundEnd = (performance.now() - started) / 1000;
     for (const { number, point, spec } of round) {
       const record = result.records.find((r) => r.key === spec.key);
