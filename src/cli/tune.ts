@@ -7,10 +7,11 @@ import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js'
 import { SweepFolder } from '../sweep/folder.js';
 import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
 import { runSweep } from '../sweep/sweep.js';
+import type { RunRecord } from '../sweep/records.js';
 import { MEDIAN_RULE } from '../tune/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
 import { TPE } from '../tune/tpe.js';
-import { bestTrial, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
+import { bestTrial, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
 import { VERSION } from '../version.js';
 import { commandLine, parserOf, positiveNumber, wholeNumber } from './flags.js';
 import {
@@ -127,7 +128,14 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   say('');
   const stop = onStop();
   const finishTimes = new Map<string, number>();
-  const common = { signal: stop.signal, onRecord: (r: { key: string }) => void finishTimes.set(r.key, (performance.now() - started) / 1000) };
+  // Each trial is shown as it ends; the leaderboard after every ten.
+  const onRecord = (record: RunRecord) => {
+    finishTimes.set(record.key, (performance.now() - started) / 1000);
+    const trial = trialOf(record, setup.dims);
+    if (trial && record.status !== 'failed') say(renderTrial(trial, setup.dims, style));
+    else if (record.status === 'failed') say(`${record.label}: failed: ${record.error}`);
+  };
+  const common = { signal: stop.signal, onRecord };
   let shown = done.length;
   let rounds = 0;
   const { trials, interrupted } = await tune(setup, done, {
@@ -140,7 +148,6 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
       return runQueueSweep(specs, folder, new Map(), link, { ...common, url: flags.queue!, onNotice: (t) => stderr().line(`seq-tag: ${t}`) });
     },
     onRound: (all) => {
-      for (const t of all.slice(shown)) say(renderTrial(t, setup.dims, style));
       if (Math.floor(all.length / 10) > Math.floor(shown / 10) && all.length < setup.trials) say(`\n${renderLeaderboard(all, setup.dims, 5, style)}\n`);
       shown = all.length;
     },

@@ -55,14 +55,17 @@ export function objective(record: RunRecord): number {
 /** The trials an earlier run of the same tune recorded (failed runs are not in `previous`: their trial is tried anew). */
 export function trialsFrom(previous: Map<string, RunRecord>, dims: Dimension[]): Trial[] {
   return [...previous.values()]
-    .filter((r) => LABEL.test(r.label))
-    .map((record) => ({
-      number: Number(LABEL.exec(record.label)![1]),
-      point: Object.fromEntries(dims.map((d) => [d.attribute, record.config[d.attribute as keyof Config]])),
-      record,
-      value: objective(record),
-    }))
+    .map((record) => trialOf(record, dims))
+    .filter((t): t is Trial => t !== undefined)
     .sort((a, b) => a.number - b.number);
+}
+
+/** The trial a record is (its label `trial N`), or undefined for another run's record. */
+export function trialOf(record: RunRecord, dims: Dimension[]): Trial | undefined {
+  const match = LABEL.exec(record.label);
+  if (!match) return undefined;
+  const point = Object.fromEntries(dims.map((d) => [d.attribute, record.config[d.attribute as keyof Config]]));
+  return { number: Number(match[1]), point, record, value: objective(record) };
 }
 
 /** The run of trial `number` at `point`, with the median rule of the trials completed so far. */
