@@ -9,7 +9,12 @@ import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { BadCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/storage/checkpoint.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { StateMismatch, type TrainingState } from '../src/training/train.js';
-import { useBackend } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelFolder, readCheckpointIn } from '../src/storage/model-store.js';
+import { tempDir, useBackend } from './helpers.js';
 
 const BASE: Config = { ...ORIGINAL_EXPERIMENT, samples: 160, batchSize: 16, epochs: 4, seed: 11 };
 /** Validation, early stopping and the plateau schedule: their counters are part of the state too. */
@@ -92,6 +97,36 @@ describe('what a resume is checked against', () => {
     const fused = await stoppedAfter({ ...BASE, lstm: 'fused' }, 1);
     await assert.rejects(() => outcome({ ...BASE, lstm: 'fused', optimizer: 'sgd' }, { ...fused, arrays: fused.arrays.slice(0, 3) }), StateMismatch);
     await assert.rejects(() => outcome({ ...BASE, ...WATCHED, lstm: 'fused' }, fused), StateMismatch);
+  });
+});
+
+describe('a checkpoint write killed at each of its steps', () => {
+  const CRASHER = fileURLToPath(new URL('./fixtures/crash-checkpoint.js', import.meta.url));
+  it('leaves the previous checkpoint or the new one, whole, and the next open removes the leftovers', async () => {
+    for (const step of ['temp-partial', 'temp-synced', 'renamed']) {
+      const dir = join(tempDir(), 'model');
+      assert.equal(spawnSync(process.execPath, [CRASHER, dir, 'none', '3']).status, 0);
+      const crash = spawnSync(process.execPath, [CRASHER, dir, step, '4'], { encoding: 'utf8' });
+      assert.equal(crash.signal, 'SIGKILL', `${step}: killed (${crash.stderr})`);
+      const read = await readCheckpointIn(dir, dir);
+      const expected = step === 'renamed' ? 4 : 3;
+      assert.equal(read?.state.epochs.length, expected, `${step}: the ${expected === 4 ? 'new' : 'previous'} checkpoint`);
+      assert.ok(
+        read!.state.arrays[0].values.every((v) => v === expected),
+        `${step}: whole`,
+      );
+      if (step !== 'renamed')
+        assert.ok(
+          readdirSync(dir).some((f) => f.startsWith('.checkpoint.seqtag.tmp-')),
+          `${step}: a temporary file was left`,
+        );
+      await (await ModelFolder.open(dir)).release();
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f !== '.seq-tag.lock'),
+        ['checkpoint.seqtag'],
+        `${step}: leftovers removed`,
+      );
+    }
   });
 });
 

@@ -94,7 +94,8 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
     await first.exited;
     assert.ok(existsSync(join(dir, '.seq-tag.lock')), 'the killed process left its lock');
     const t0 = Date.now();
-    const run = seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir]);
+    // The killed run may have left the checkpoint of its epoch 1: a new run replaces it only when asked.
+    const run = seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir, '--restart']);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(Date.now() - t0 < 15_000);
   });
