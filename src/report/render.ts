@@ -174,8 +174,8 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
 }
 
 /** JSON for --json output. Non-finite numbers become the strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them). */
-export function toJson(doc: unknown): string {
-  return JSON.stringify(doc, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), 2);
+export function toJson(doc: unknown, indent = 2): string {
+  return JSON.stringify(doc, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), indent);
 }
 
 const MARKS: Record<Verdict, string> = { pass: '✓', warn: '!', fail: '✗', info: '·' };
