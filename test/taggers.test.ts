@@ -254,7 +254,10 @@ describe('your own data: --data FILE.npz', () => {
       ],
       [['evaluate', '--model', fixture('pos-tagger.keras'), '--data', '/dev/zero'], /--data \/dev\/zero is not a regular file/],
       [['doctor', '--data', fixture('pos.npz')], /--data needs --model/],
-      [['predict', '--model', fixture('seed-softmax.keras'), '--digits', '0123456789', '--data', fixture('digits.npz')], /give one of --digits, --data and --input, not --digits and --data/],
+      [
+        ['predict', '--model', fixture('seed-softmax.keras'), '--digits', '0123456789', '--data', fixture('digits.npz')],
+        /give one of --digits, --data and --input, not --digits and --data/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const run = cli(args);
