@@ -240,7 +240,7 @@ describe('seq-tag CLI (spawned binary)', () => {
       [['train', '--activation', 'tanh'], /Allowed choices are softmax, linear, sigmoid, relu/],
       [['train', '--clipnorm', '0'], /--clipnorm <x>' argument '0' is invalid/],
       [['doctor', '--burst', '0'], /--burst <batches>' argument '0' is invalid/],
-      [['train', '--preset', 'fast'], /Allowed choices are original, solve, seed/],
+      [['train', '--preset', 'fast'], /Allowed choices are original, solve\./],
       [['train', '--encoding', 'binary'], /Allowed choices are scalar, onehot/],
       [['evaluate', '--samples', '0'], /--samples <n>' argument '0' is invalid/],
     ];

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
 import { HYPERPARAMETERS } from '../src/cli/flags.js';
+import { seqTag } from './helpers.js';
 import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
 
 function parse(args: string[]) {
@@ -26,6 +27,27 @@ describe('presets', () => {
       ['onehot', true, 16, 6000, 32, 0.015, 12],
     );
     assert.deepEqual(Object.keys(PRESETS), ['original', 'solve']);
+  });
+
+  it("help offers no retired name and shows the solve preset's value beside each flag it sets", () => {
+    const help = seqTag(['train', '--help']).stdout;
+    /** An option's whole description: its first line and the indented lines after it, joined. */
+    const entry = (flag: string) => {
+      const lines = help.split('\n');
+      const start = lines.findIndex((l) => l.trimStart().startsWith(`${flag} `));
+      const end = lines.findIndex((l, k) => k > start && /^ {2}-/.test(l));
+      return lines.slice(start, end).join(' ').replace(/\s+/g, ' ');
+    };
+    assert.doesNotMatch(entry('--preset'), /"seed"/);
+    for (const [flag, value] of [
+      ['--epochs', '12'],
+      ['--samples', '6000'],
+      ['--bidirectional', 'on'],
+      ['--encoding', 'onehot'],
+      ['--lr', '0.015'],
+    ])
+      assert.match(entry(flag), new RegExp(`\\(--preset solve: ${value}\\)`), flag);
+    assert.doesNotMatch(entry('--batch-size'), /--preset solve/, 'the same batch size in both');
   });
 
   it('"seed", the preset\'s old name, still means original', () => {

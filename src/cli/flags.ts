@@ -183,10 +183,14 @@ export const HYPERPARAMETERS = [
 
 export type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];
 
-/** The commander options of the table, each defaulting to `defaults` (the original preset). */
-export function hyperparameterOptions(defaults: Omit<Config, 'seed'>): Option[] {
+/**
+ * The commander options of the table, each defaulting to `defaults` (the original preset); with
+ * `solve`, a flag that preset sets says its value there in its help ("--preset solve: 12").
+ */
+export function hyperparameterOptions(defaults: Omit<Config, 'seed'>, solve?: Omit<Config, 'seed'>): Option[] {
   return (HYPERPARAMETERS as readonly Hyperparameter[]).flatMap((row) => {
-    const option = new Option(row.flag, row.help);
+    const other = solve && solve[row.key] !== defaults[row.key] ? ` (--preset solve: ${shownValue(solve[row.key])})` : '';
+    const option = new Option(row.flag, `${row.help}${other}`);
     if (row.values) option.choices(row.values);
     if (row.schema) option.argParser(parserOf(row.schema));
     const value = defaults[row.key];
@@ -198,9 +202,14 @@ export function hyperparameterOptions(defaults: Omit<Config, 'seed'>): Option[] 
 }
 
 /** Adds the table's options to `cmd`. */
-export function addHyperparameters(cmd: Command, defaults: Omit<Config, 'seed'>): Command {
-  for (const option of hyperparameterOptions(defaults)) cmd.addOption(option);
+export function addHyperparameters(cmd: Command, defaults: Omit<Config, 'seed'>, solve?: Omit<Config, 'seed'>): Command {
+  for (const option of hyperparameterOptions(defaults, solve)) cmd.addOption(option);
   return cmd;
+}
+
+/** A config value as typed on the command line: switches on/off. */
+function shownValue(value: unknown): string {
+  return typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
 }
 
 /** The largest seed any command accepts. */

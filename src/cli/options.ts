@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
-import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, type Config, type PresetName } from '../model/config.js';
+import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, SOLVE_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
 import { estimateCost, type Cost } from '../training/cost.js';
 import { validationCount } from '../training/train.js';
 import { formatBytes } from '../report/format.js';
@@ -62,12 +62,16 @@ export function addExperimentOptions(cmd: Command): Command {
   cmd.addOption(
     new Option(
       '--preset <name>',
-      "original: the question's experiment with answer 1's softmax (add --activation linear for its NaN); solve: a bidirectional one-hot model that solves the task",
+      "original: the question's experiment with answer 1's softmax (add --activation linear for its NaN); solve: a bidirectional one-hot model that solves the task (its values are shown beside each flag it sets)",
     )
-      .choices([...names, ...Object.keys(PRESET_ALIASES)])
+      // Retired names are still read, never offered (not in the help nor in the error's list).
+      .argParser((value: string) => {
+        if (names.includes(value) || value in PRESET_ALIASES) return value;
+        throw new InvalidArgumentError(`Allowed choices are ${names.join(', ')}.`);
+      })
       .default('original'),
   );
-  addHyperparameters(cmd, ORIGINAL_EXPERIMENT);
+  addHyperparameters(cmd, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT);
   return addSeedOption(cmd, 'fixes data, initial weights and batch order (default: a fresh one, printed)');
 }
 
