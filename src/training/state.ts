@@ -13,3 +13,8 @@ export function stateArray(arrays: StateArrays, name: string, length: number): F
   if (found.values.length !== length) throw new StateMismatch(`its ${name} has ${found.values.length} values, expected ${length}`);
   return found.values;
 }
+
+/** Copies of `arrays`, named `<prefix>/0`, `<prefix>/1`, …: how each part of a state is stored. */
+export function namedCopies(prefix: string, arrays: (Float32Array | Float64Array)[]): StateArrays {
+  return arrays.map((values, i) => ({ name: `${prefix}/${i}`, values: values.slice() }));
+}

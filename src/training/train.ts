@@ -11,7 +11,7 @@ import { copyParameters, readParameters, writeParameters } from './fused/paramet
 import { permutation, rngFor } from '../task/random.js';
 import { taskData } from '../task/tag-data.js';
 import { evaluateData } from './scoring.js';
-import { stateArray, StateMismatch, type StateArrays } from './state.js';
+import { namedCopies, stateArray, StateMismatch, type StateArrays } from './state.js';
 
 export { StateMismatch, type StateArrays } from './state.js';
 
@@ -301,7 +301,7 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
       }
       if (decision?.stop && epoch < config.epochs) stoppedAfter = epoch;
       if (callbacks.onCheckpoint) {
-        const arrays = [...(await engine.snapshot()), ...(best ?? []).map((w, i) => ({ name: `best/${i}`, values: w.dataSync().slice() as Float32Array }))];
+        const arrays = [...(await engine.snapshot()), ...weightArrays('best', best ?? [])];
         const stopping = stopper && { best: stopper.best, bestEpoch: stopper.bestEpoch, wait: stopper.wait, stoppedAfter };
         const scheduled = plateau && { best: plateau.best, wait: plateau.wait, lr: plateau.lr };
         await callbacks.onCheckpoint({ epochs, seconds: elapsed(), divergence, arrays, earlyStopping: stopping, plateau: scheduled });
@@ -338,16 +338,22 @@ async function resumeFrom(
     run.engine.setLearningRate(state.plateau.lr);
   }
   if (!state.arrays.some((a) => a.name.startsWith('best/'))) return undefined;
-  return run.model.weights.map((w, i) =>
-    tf.tensor(
-      stateArray(
-        state.arrays,
-        `best/${i}`,
-        w.shape.reduce((a, b) => a! * b!, 1)!,
-      ),
-      w.shape as number[],
-    ),
+  return weightTensors(run.model, state.arrays, 'best');
+}
+
+/** A model's weights as float32 copies named `<prefix>/<i>`. */
+function weightArrays(prefix: string, weights: tf.Tensor[]): StateArrays {
+  return namedCopies(
+    prefix,
+    weights.map((w) => w.dataSync() as Float32Array),
   );
+}
+
+const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+
+/** One tensor per weight of `model`, shaped like it, from the arrays `<prefix>/<i>`; StateMismatch if one is missing or of another size. */
+function weightTensors(model: tfl.LayersModel, arrays: StateArrays, prefix: string): tf.Tensor[] {
+  return model.weights.map((w, i) => tf.tensor(stateArray(arrays, `${prefix}/${i}`, size(w.shape)), w.shape as number[]));
 }
 
 /** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
@@ -411,11 +417,10 @@ export function layersEngine(
   const state = optimizerState(optimizer, variables);
   return {
     async snapshot() {
-      const weights = model.getWeights().map((w, i) => ({ name: `weight/${i}`, values: w.dataSync().slice() as Float32Array }));
-      return [...weights, ...(await state.snapshot())];
+      return [...weightArrays('weight', model.getWeights()), ...(await state.snapshot())];
     },
     async restore(arrays) {
-      const values = model.weights.map((w, i) => tf.tensor(stateArray(arrays, `weight/${i}`, size(w.shape)), w.shape as number[]));
+      const values = weightTensors(model, arrays, 'weight');
       model.setWeights(values);
       tf.dispose(values);
       await state.restore(arrays);
@@ -452,8 +457,6 @@ export function layersEngine(
   };
 }
 
-const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
-
 /**
  * A tfjs optimizer's state as arrays: its step count and slot variables (Adam's moments, RMSprop's
  * mean squares, Adagrad's accumulators), and Adam's running β powers. tfjs's own setWeights
@@ -469,7 +472,14 @@ function optimizerState(optimizer: tf.Optimizer, variables: tf.Variable[]) {
       const step = { name: 'optimizer/iterations', values: Float64Array.of(iterations.tensor.dataSync()[0]) };
       iterations.tensor.dispose();
       const powers = betas.map((k) => ({ name: `optimizer/${k}`, values: adam[k]!.dataSync().slice() as Float32Array }));
-      return [step, ...powers, ...slots.map((s, i) => ({ name: `optimizer/slot/${i}`, values: s.tensor.dataSync().slice() as Float32Array }))];
+      return [
+        step,
+        ...powers,
+        ...namedCopies(
+          'optimizer/slot',
+          slots.map((s) => s.tensor.dataSync() as Float32Array),
+        ),
+      ];
     },
     async restore(arrays: StateArrays): Promise<void> {
       const slots = arrays.filter((a) => a.name.startsWith('optimizer/slot/'));
@@ -513,8 +523,7 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
   const { tensors, state } = network.params;
   return {
     async snapshot() {
-      const copies = (prefix: string, arrays: Float64Array[]) => arrays.map((values, i) => ({ name: `${prefix}/${i}`, values: values.slice() }));
-      return [...copies('param', tensors), ...copies('state', state), ...optimizer.snapshot()];
+      return [...namedCopies('param', tensors), ...namedCopies('state', state), ...optimizer.snapshot()];
     },
     async restore(arrays) {
       // In place: the network's layout holds these very arrays.

@@ -1,6 +1,6 @@
 import type { Config } from '../../model/config.js';
 import { ADAGRAD, ADAM, RMSPROP } from '../constants.js';
-import { stateArray, type StateArrays } from '../state.js';
+import { namedCopies, stateArray, type StateArrays } from '../state.js';
 
 /** Keras's clipnorm (per tensor) and clipvalue (per element), in place. */
 export function clipInPlace(grads: Float64Array[], clipnorm: number | null, clipvalue: number | null): void {
@@ -40,8 +40,11 @@ export class TypedOptimizer {
 
   /** The step count and both slots of every weight, as copies. */
   snapshot(): StateArrays {
-    const slots = (kind: string, arrays: Float64Array[]) => arrays.map((values, i) => ({ name: `optimizer/${kind}/${i}`, values: values.slice() }));
-    return [{ name: 'optimizer/step', values: Float64Array.of(this.step) }, ...slots('slot1', this.slots1), ...slots('slot2', this.slots2)];
+    return [
+      { name: 'optimizer/step', values: Float64Array.of(this.step) },
+      ...namedCopies('optimizer/slot1', this.slots1),
+      ...namedCopies('optimizer/slot2', this.slots2),
+    ];
   }
 
   restore(arrays: StateArrays): void {
