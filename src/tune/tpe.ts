@@ -1,4 +1,4 @@
-import type { Rng } from '../task/random.js';
+import { permutation, randomIndex, type Rng } from '../task/random.js';
 import type { Dimension, Point } from './space.js';
 
 /**
@@ -36,18 +36,9 @@ export function startupPoints(dims: Dimension[], rng: Rng): Point[] {
       const [lo, hi] = bounds(d);
       return fromInternal(d, lo + ((k + rng()) / n) * (hi - lo));
     });
-    return shuffled(values, rng);
+    return Array.from(permutation(n, rng), (k) => values[k]);
   });
   return Array.from({ length: n }, (_, k) => Object.fromEntries(dims.map((d, j) => [d.attribute, columns[j][k]])));
-}
-
-function shuffled<T>(values: T[], rng: Rng): T[] {
-  const out = [...values];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 /** The next point to try after the start-up points, given the finished trials; a random one while fewer than STARTUP have finished. */
@@ -67,7 +58,7 @@ export function suggest(dims: Dimension[], history: Observation[], rng: Rng): Po
 }
 
 function randomValue(d: Dimension, rng: Rng): unknown {
-  if (d.kind === 'choice') return d.choices[Math.floor(rng() * d.choices.length)].value;
+  if (d.kind === 'choice') return d.choices[randomIndex(rng, d.choices.length)].value;
   const [lo, hi] = bounds(d);
   return fromInternal(d, lo + rng() * (hi - lo));
 }
