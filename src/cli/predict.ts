@@ -1,10 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ExitCode, UserError } from '../errors.js';
+import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
-import { parseDigitSequence } from '../task/data.js';
-import { BadSequenceLine, parseSequencesText, sequencesOf } from '../task/sequences-file.js';
-import { describeFsError } from '../errors.js';
+import { datasetOf, parseDigitSequence, sliceDataset } from '../task/data.js';
+import { BadSequenceLine, parseSequencesText } from '../task/sequences-file.js';
 import { NotReadable, readBounded } from '../storage/files.js';
 import { LIMITS } from '../storage/limits.js';
 import { formatBytes } from '../report/format.js';
@@ -12,7 +11,7 @@ import { taskData } from '../task/tag-data.js';
 import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../task/random.js';
 import { plural, renderTagged, styleFor, toJson } from '../report/render.js';
-import { loadModel } from '../storage/model-store.js';
+import { loadModel, type LoadedModel } from '../storage/model-store.js';
 import { tagSequences } from '../task/tagging.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -69,12 +68,12 @@ export function predictCommand(): Command {
 async function runPredict(flags: PredictFlags): Promise<void> {
   const sources = [flags.digits && '--digits', flags.data !== undefined && '--data', flags.input !== undefined && '--input'].filter(Boolean);
   if (sources.length > 1) throw new UserError(`give one of --digits, --data and --input, not ${sources.join(' and ')}`, ExitCode.Usage);
-  if (flags.input !== undefined) return predictInput(flags, flags.input);
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
   const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
   const probability = probabilityHead(loaded.description, loaded.compile);
+  if (flags.input !== undefined) return predictInput(flags, flags.input, { path, loaded, model, probability });
   const { mask } = loaded.description;
   const seed = flags.digits || flags.data ? undefined : (flags.seed ?? freshSeed());
   let tagged;
@@ -82,7 +81,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   else {
     const encoding = taskEncoding(path, loaded.description);
     tagged = flags.digits
-      ? tagSequences(model, taskData(sequencesOf(flags.digits), encoding, 'typed'), probability, mask)
+      ? tagSequences(model, taskData(datasetOf(flags.digits), encoding, 'typed'), probability, mask)
       : tagFreshSequences(model, encoding, flags.n, seed!, probability);
   }
   const reading = probability
@@ -130,13 +129,12 @@ async function readInput(path: string): Promise<string> {
 const INPUT_BATCH = 1_000;
 
 /** --input: one result per line on stdout (tab-separated text, or JSONL with --json); the model on stderr. */
-async function predictInput(flags: PredictFlags, input: string): Promise<void> {
-  await initBackend(flags.backend);
-  const path = modelPath(flags)!;
-  const loaded = await loadModel(path);
+async function predictInput(
+  flags: PredictFlags,
+  input: string,
+  { path, loaded, model, probability }: { path: string; loaded: LoadedModel; model: LoadedModel['model']; probability: boolean },
+): Promise<void> {
   const encoding = taskEncoding(path, loaded.description);
-  const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
-  const probability = probabilityHead(loaded.description, loaded.compile);
   let data;
   try {
     data = parseSequencesText(await readInput(input));
@@ -150,7 +148,7 @@ async function predictInput(flags: PredictFlags, input: string): Promise<void> {
   const out = stdout();
   for (let from = 0; from < data.n; from += INPUT_BATCH) {
     const to = Math.min(from + INPUT_BATCH, data.n);
-    const part = { n: to - from, digits: data.digits.subarray(from * 10, to * 10), labels: data.labels.subarray(from * 10, to * 10) };
+    const part = sliceDataset(data, from, to);
     const tagged = tagSequences(model, taskData(part, encoding, input), probability, loaded.description.mask);
     // One write per batch: a line per write would be a system call per sequence.
     const lines = tagged.map((t) =>

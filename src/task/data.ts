@@ -49,6 +49,26 @@ export function generateDataset(n: number, rng: Rng): Dataset {
   return { n, digits, labels };
 }
 
+/** Sequences [from, to) of `data`, as views of its arrays. */
+export function sliceDataset(data: Dataset, from: number, to: number): Dataset {
+  return {
+    n: to - from,
+    digits: data.digits.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
+    labels: data.labels.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
+  };
+}
+
+/** Typed sequences (10 digits each) as a dataset, each labelled the way the generator would (labelRepeats). */
+export function datasetOf(rows: Int32Array[]): Dataset {
+  const digits = new Int32Array(rows.length * SEQUENCE_LENGTH);
+  const labels = new Int32Array(rows.length * SEQUENCE_LENGTH);
+  rows.forEach((row, k) => {
+    digits.set(row, k * SEQUENCE_LENGTH);
+    labels.set(labelRepeats(row), k * SEQUENCE_LENGTH);
+  });
+  return { n: rows.length, digits, labels };
+}
+
 /** Labels a user-typed sequence the way the generator would: 1 at every digit that occurs twice or more. */
 export function labelRepeats(digits: ArrayLike<number>): Int32Array {
   const counts = new Map<number, number>();

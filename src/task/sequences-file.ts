@@ -1,4 +1,4 @@
-import { parseDigitSequence, SEQUENCE_LENGTH, labelRepeats, type Dataset } from './data.js';
+import { datasetOf, parseDigitSequence, type Dataset } from './data.js';
 
 /** A line of a sequences file that is not 10 digits: its number (1-based) and text. */
 export class BadSequenceLine extends Error {
@@ -13,7 +13,7 @@ export class BadSequenceLine extends Error {
 /**
  * The sequences of a text file, one per line ("4 0 2 8 5 6 1 3 3 7", "4028561337" or comma-separated,
  * as --digits takes them); blank lines and lines starting with # are skipped. Each is labelled as the
- * generator would (the repeated digit's positions), so scores mean the same as on generated data.
+ * generator would (datasetOf), so scores mean the same as on generated data.
  */
 export function parseSequencesText(text: string): Dataset {
   const rows: Int32Array[] = [];
@@ -24,16 +24,5 @@ export function parseSequencesText(text: string): Dataset {
     if (!digits) throw new BadSequenceLine(k + 1, raw);
     rows.push(digits);
   });
-  const digits = new Int32Array(rows.length * SEQUENCE_LENGTH);
-  const labels = new Int32Array(rows.length * SEQUENCE_LENGTH);
-  rows.forEach((row, k) => {
-    digits.set(row, k * SEQUENCE_LENGTH);
-    labels.set(labelRepeats(row), k * SEQUENCE_LENGTH);
-  });
-  return { n: rows.length, digits, labels };
-}
-
-/** Several typed sequences as one dataset. */
-export function sequencesOf(rows: Int32Array[]): Dataset {
-  return parseSequencesText(rows.map((r) => r.join(' ')).join('\n'));
+  return datasetOf(rows);
 }

@@ -2,7 +2,7 @@
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
-import { featureTensor, labelTensor, SEQUENCE_LENGTH, type Dataset } from '../task/data.js';
+import { featureTensor, labelTensor, SEQUENCE_LENGTH, sliceDataset, type Dataset } from '../task/data.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
@@ -368,12 +368,7 @@ export function validationCount(n: number, split: number): number {
 export function splitForValidation(data: Dataset, split: number): { data: Dataset; validation?: Dataset } {
   const kept = data.n - validationCount(data.n, split);
   if (kept === data.n) return { data };
-  const part = (from: number, to: number): Dataset => ({
-    n: to - from,
-    digits: data.digits.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
-    labels: data.labels.subarray(from * SEQUENCE_LENGTH, to * SEQUENCE_LENGTH),
-  });
-  return { data: part(0, kept), validation: part(kept, data.n) };
+  return { data: sliceDataset(data, 0, kept), validation: sliceDataset(data, kept, data.n) };
 }
 
 /** One way of running a training step; both engines train the same tfjs model in place. */
