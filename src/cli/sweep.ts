@@ -171,8 +171,7 @@ export function configsFor(flags: SweepFlags, cmd: Command): { configs: Labelled
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
   if (cmd.getOptionValueSource('seed') === 'cli')
     throw new UserError('a sweep runs several seeds: use --seeds and --first-seed instead of --seed', ExitCode.Usage);
-  if (flags.queue !== undefined && cmd.getOptionValueSource('jobs') === 'cli')
-    throw new UserError('--jobs sets local workers; with --queue, start `seq-tag worker --queue URL --jobs N` on each machine instead', ExitCode.Usage);
+  refuseJobsWithQueue(flags, cmd);
   const given = givenOn(cmd);
   const clash = flags.answers ? cmd.options.find((o) => ANSWER_FLAGS.includes(o.attributeName()) && given(o.attributeName())) : undefined;
   if (clash)
@@ -203,17 +202,35 @@ async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
   const specs = expandRuns(configs, seeds);
   const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
   for (const { config } of configs) affordable(config, jobs);
-  // Redis is reached before anything is written: a wrong URL or a Redis that is down changes nothing on disk.
-  const connection = flags.queue === undefined ? undefined : await connectRedis(flags.queue);
+  await withSweepFolder(flags.out, configs, flags.queue, (folder, connection) => sweepInto(flags, { configs, merged, seeds, specs, jobs }, folder, connection));
+}
+
+/** --jobs sets local workers: beside --queue it would be ignored, so it is refused (sweep and tune). */
+export function refuseJobsWithQueue(flags: { queue?: string }, cmd: Command): void {
+  if (flags.queue !== undefined && cmd.getOptionValueSource('jobs') === 'cli')
+    throw new UserError('--jobs sets local workers; with --queue, start `seq-tag worker --queue URL --jobs N` on each machine instead', ExitCode.Usage);
+}
+
+/**
+ * Runs `body` with the folder `out` claimed for `configurations` and, with a queue URL, Redis
+ * reached first (a wrong URL or a Redis that is down changes nothing on disk); releases both after.
+ */
+export async function withSweepFolder(
+  out: string,
+  configurations: LabelledConfig[],
+  queue: string | undefined,
+  body: (folder: SweepFolder, connection: Redis | undefined) => Promise<void>,
+): Promise<void> {
+  const connection = queue === undefined ? undefined : await connectRedis(queue);
   let folder: SweepFolder;
   try {
-    folder = await SweepFolder.open(flags.out, configs);
+    folder = await SweepFolder.open(out, configurations);
   } catch (err) {
     connection?.disconnect();
     throw err;
   }
   try {
-    await sweepInto(flags, { configs, merged, seeds, specs, jobs }, folder, connection);
+    await body(folder, connection);
   } finally {
     // The queue sweep closes it when it ends; a second disconnect would arm ioredis's 2 s close timer.
     if (connection && connection.status !== 'end') connection.disconnect();

@@ -14,6 +14,7 @@ import { TPE } from '../tune/tpe.js';
 import { bestTrial, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
 import { VERSION } from '../version.js';
 import { commandLine, parserOf, positiveNumber, wholeNumber } from './flags.js';
+import { refuseJobsWithQueue, withSweepFolder } from './sweep.js';
 import {
   addBackendOption,
   addExperimentOptions,
@@ -82,8 +83,7 @@ function setupFrom(flags: TuneFlags, cmd: Command): TuneSetup {
       `--space ${fixed.flag}: tune keeps --${fixed.flag} fixed for every trial (it sets what the trials are compared on); give it as a flag`,
       ExitCode.Usage,
     );
-  if (flags.queue !== undefined && cmd.getOptionValueSource('jobs') === 'cli')
-    throw new UserError('--jobs sets local workers; with --queue, start `seq-tag worker --queue URL --jobs N` on each machine instead', ExitCode.Usage);
+  refuseJobsWithQueue(flags, cmd);
   const split = given('validationSplit') ? flags.validationSplit : DEFAULT_SPLIT;
   const { seed, ...base } = configFromFlags({ ...flags, validationSplit: split }, (key) => key === 'validationSplit' || given(key));
   if (split === 0) throw new UserError('--validation-split 0: tune compares trials by their validation loss; hold out a share, e.g. 0.2', ExitCode.Usage);
@@ -94,21 +94,8 @@ function setupFrom(flags: TuneFlags, cmd: Command): TuneSetup {
 async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
   const setup = setupFrom(flags, cmd);
   affordable({ ...setup.base }, flags.queue ? 1 : flags.jobs);
-  const connection = flags.queue === undefined ? undefined : await connectRedis(flags.queue);
   const identity = `tune ${setup.dims.map((d) => (d.kind === 'range' ? `${d.flag}=${d.low}..${d.high}${d.log ? ':log' : ''}` : `${d.flag}=${d.choices.map((c) => c.text).join(',')}`)).join(' ')} · seed ${setup.seed}`;
-  let folder: SweepFolder;
-  try {
-    folder = await SweepFolder.open(flags.out, [{ label: identity, config: setup.base }]);
-  } catch (err) {
-    connection?.disconnect();
-    throw err;
-  }
-  try {
-    await tuneInto(flags, setup, folder, connection);
-  } finally {
-    if (connection && connection.status !== 'end') connection.disconnect();
-    await folder.release();
-  }
+  await withSweepFolder(flags.out, [{ label: identity, config: setup.base }], flags.queue, (folder, connection) => tuneInto(flags, setup, folder, connection));
 }
 
 async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
