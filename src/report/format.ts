@@ -34,3 +34,8 @@ export function escapeText(text: string, max = 200): string {
 export function formatBytes(bytes: number): string {
   return bytes < 2 ** 30 ? `${Math.round(bytes / 2 ** 20)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
+
+/** JSON has no NaN or Infinity: seq-tag spells them as the strings "NaN", "Infinity", "-Infinity" (--json, records, the queue, checkpoints). */
+export const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+/** The inverse of spellNumber, for JSON.parse. */
+export const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);

@@ -2,7 +2,7 @@ import { describeShapes } from '../model/describe.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeArithmetic } from '../training/fused/arithmetic.js';
 import { describeOptimizer, type Config } from '../model/config.js';
-import { plural, thousands } from './format.js';
+import { plural, spellNumber, thousands } from './format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
 import { isSolved, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import type { RunRecord } from '../sweep/records.js';
@@ -175,7 +175,7 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
 
 /** JSON for --json output. Non-finite numbers become the strings "NaN", "Infinity", "-Infinity" (JSON has no literal for them). */
 export function toJson(doc: unknown, indent = 2): string {
-  return JSON.stringify(doc, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), indent);
+  return JSON.stringify(doc, spellNumber, indent);
 }
 
 const MARKS: Record<Verdict, string> = { pass: '✓', warn: '!', fail: '✗', info: '·' };

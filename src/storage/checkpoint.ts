@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { configSchema } from '../cli/flags.js';
 import type { Config } from '../model/config.js';
 import { BACKEND_NAMES, type BackendName } from '../model/backend.js';
-import { divergenceSchema, epochSchema, reviveNumber, spellNumber } from '../sweep/records.js';
+import { divergenceSchema, epochSchema, numberedFromOne } from '../sweep/records.js';
+import { reviveNumber, spellNumber } from '../report/format.js';
 import type { TrainingState } from '../training/train.js';
 import { LIMITS, nestsDeeperThan } from './limits.js';
 
@@ -119,7 +120,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     throw new BadCheckpoint(`${issue.path.join('.') || 'header'}: ${issue.message}`);
   }
   const { arrays: layout, sha256, config, backend, savedAt, seqTagVersion, resumes, ...progress } = parsed.data;
-  if (progress.epochs.some((e, k) => e.epoch !== k + 1)) throw new BadCheckpoint('its epochs are not numbered 1, 2, …');
+  if (!numberedFromOne(progress.epochs)) throw new BadCheckpoint('its epochs are not numbered 1, 2, …');
   const start = align(PREAMBLE + length);
   const payload = bytes.subarray(start);
   const expected = layout.reduce((sum, a) => sum + align(a.length * DTYPES[a.dtype].BYTES_PER_ELEMENT), 0);

@@ -7,6 +7,7 @@ import type { Config } from '../model/config.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { Divergence, EpochRecord } from '../training/train.js';
 import { VERSION } from '../version.js';
+import { reviveNumber, spellNumber } from '../report/format.js';
 
 /** One training run of a sweep: a configuration (named by its label) with one seed. */
 export interface RunSpec {
@@ -138,7 +139,7 @@ function firstIssue(error: z.ZodError): string {
 function inconsistency(outcome: RunOutcome, config: Config): string | undefined {
   const { status, epochs, divergence, evaluation, error } = outcome;
   if (epochs.length > config.epochs) return `${epochs.length} epochs for a run of ${config.epochs}`;
-  if (epochs.some((e, k) => e.epoch !== k + 1)) return 'epochs are not numbered 1, 2, …';
+  if (!numberedFromOne(epochs)) return 'epochs are not numbered 1, 2, …';
   if (status === 'failed') return error === undefined ? 'a failed run without its error' : undefined;
   if (status === 'diverged') return divergence && divergence.epoch <= config.epochs ? undefined : 'a diverged run without its divergence';
   if (divergence) return `an ${status} run with a divergence`;
@@ -152,6 +153,11 @@ function inconsistency(outcome: RunOutcome, config: Config): string | undefined 
   if (config.validationSplit > 0 && !epochs.every((e) => e.validation)) return 'a run with a validation split but an epoch without its validation';
   if (!epochs.every((e) => Number.isFinite(e.loss))) return 'an ok run with a non-finite loss';
   return evaluation ? undefined : 'an ok run without its held-out evaluation';
+}
+
+/** Whether epoch records are numbered 1, 2, … in order (a record's or a checkpoint's). */
+export function numberedFromOne(epochs: { epoch: number }[]): boolean {
+  return epochs.every((e, k) => e.epoch === k + 1);
 }
 
 /** Checks what a worker (or anything claiming to be one) returned for `spec`; throws an Error saying what is wrong. */
@@ -179,10 +185,6 @@ export function recordFor(spec: RunSpec, outcome: RunOutcome): RunRecord {
 export function failedOutcome(reason: string, seconds = 0): RunOutcome {
   return { status: 'failed', epochs: [], seconds, error: reason.length > MAX_ERROR_LENGTH ? `${reason.slice(0, MAX_ERROR_LENGTH - 1)}…` : reason };
 }
-
-/** JSON has no NaN or Infinity: records spell them as strings, in results.jsonl and on the queue. */
-export const reviveNumber = (_k: string, v: unknown) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
-export const spellNumber = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
 
 /** An outcome as plain JSON data (non-finite numbers as strings), for a transport that would turn NaN into null. */
 export function portable<T extends object>(value: T): T {
