@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,4 +92,12 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL
   } catch {
     // already gone
   }
+}
+
+/** A refusal as seq-tag promises it: exit `code` and one line on stderr matching `pattern`. */
+export function oneLine(run: Run, code: number, pattern: RegExp): void {
+  assert.equal(run.status, code, `exit code; stderr: ${run.stderr}`);
+  const lines = run.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
+  assert.match(lines[0], pattern);
 }

@@ -7,17 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { SEQ_TAG_COMMAND, seqTag, tempDir, type Run } from './helpers.js';
+import { oneLine, SEQ_TAG_COMMAND, seqTag, tempDir, type Run } from './helpers.js';
 
 function withStdin(args: string[], input: string): Run {
   const r = spawnSync(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function oneLine(run: Run, code: number, pattern: RegExp): void {
-  assert.equal(run.status, code, run.stderr);
-  assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
-  assert.match(run.stderr.trim(), pattern);
 }
 
 describe('predict --input and several --digits', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bash, killGroup, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
+import { bash, killGroup, oneLine, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
 
 /** About 0.15 s an epoch on the fused engine: long enough to stop in the middle. */
 const RUN = ['--samples', '2000', '--epochs', '10', '--seed', '7', '--validation-split', '0.1', '--lr', '0.01', '--backend', 'cpu'];
@@ -35,12 +35,6 @@ async function untilCheckpoint(dir: string, exited: Promise<unknown>): Promise<v
     if (done) throw new Error('the run ended before its first checkpoint');
     await sleep(10);
   }
-}
-
-function oneLine(run: Run, code: number, pattern: RegExp): void {
-  assert.equal(run.status, code, `exit code; stderr: ${run.stderr}`);
-  assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
-  assert.match(run.stderr.trimEnd(), pattern);
 }
 
 for (const [engine, args] of [

@@ -9,18 +9,11 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readCheckpointIn } from '../src/storage/model-store.js';
-import { bash, folderSnapshot, seqTag, SEQ_TAG_COMMAND, tempDir, type Run } from './helpers.js';
+import { bash, folderSnapshot, oneLine, seqTag, SEQ_TAG_COMMAND, tempDir } from './helpers.js';
 
 const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'cpu'];
 /** Slow enough to interrupt: one 0.1–0.3 s batch per epoch, a thousand epochs. */
 const LONG = ['--samples', '256', '--batch-size', '256', '--units', '96', '--epochs', '1000', '--seed', '3', '--backend', 'cpu'];
-
-function oneLine(run: Run, code: number, pattern: RegExp): void {
-  assert.equal(run.status, code, `exit code; stderr: ${run.stderr}`);
-  const lines = run.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
-  assert.match(lines[0], pattern);
-}
 
 /** A running seq-tag whose output is collected, and a way to wait for a line of it. */
 function start(args: string[]): {
