@@ -183,6 +183,11 @@ export const HYPERPARAMETERS = [
 
 export type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];
 
+/** A row's flag without its argument: "--epochs". */
+export function flagName(row: Hyperparameter): string {
+  return row.flag.split(' ')[0];
+}
+
 /**
  * The commander options of the table, each defaulting to `defaults` (the original preset); with
  * `solve`, a flag that preset sets says its value there in its help ("--preset solve: 12").
@@ -220,7 +225,7 @@ function configField(row: Hyperparameter): z.ZodType {
   const field = row.values
     ? z.enum(row.values as unknown as [string, ...string[]])
     : row.schema
-      ? z.number().refine((n) => row.schema!.safeParse(String(n)).success, `not a valid value for ${row.flag.split(' ')[0]}`)
+      ? z.number().refine((n) => row.schema!.safeParse(String(n)).success, `not a valid value for ${flagName(row)}`)
       : z.boolean();
   const nullable: z.ZodType = ORIGINAL_EXPERIMENT[row.key] === null ? field.nullable() : field;
   // A row added after 0.1: configs written before it (records, sweep.json, queued runs) mean its default.
@@ -258,7 +263,7 @@ export function commandLine(config: Config, command = 'seq-tag train'): string {
     const value = config[row.key];
     const usual = row.key === 'lr' ? DEFAULT_LR[config.optimizer] : ORIGINAL_EXPERIMENT[row.key];
     if (value === usual) continue;
-    const flag = row.flag.split(' ')[0];
+    const flag = flagName(row);
     if (typeof value === 'boolean') parts.push(value ? flag : `--no-${flag.slice(2)}`);
     else parts.push(flag, String(value));
   }

@@ -147,12 +147,17 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
   }
 }
 
+/** The config a --preset name (or a retired alias of one) stands for. */
+export function presetConfig(name: ExperimentFlags['preset']): Omit<Config, 'seed'> {
+  return PRESETS[PRESET_ALIASES[name] ?? (name as PresetName)];
+}
+
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
 export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, ExitCode.Usage);
   }
-  const preset: Omit<Config, 'seed'> = PRESETS[PRESET_ALIASES[flags.preset] ?? (flags.preset as PresetName)];
+  const preset = presetConfig(flags.preset);
   const config = { ...preset } as Record<HyperparameterKey, unknown>;
   for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
   const chosen = config as Omit<Config, 'seed'>;

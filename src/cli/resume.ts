@@ -1,9 +1,9 @@
-import { PRESET_ALIASES, PRESETS, type Config, type PresetName } from '../model/config.js';
+import type { Config } from '../model/config.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { quotePath } from '../storage/model-store.js';
-import { HYPERPARAMETERS, type Hyperparameter } from './flags.js';
-import type { ExperimentFlags } from './options.js';
+import { flagName, HYPERPARAMETERS, type Hyperparameter } from './flags.js';
+import { presetConfig, type ExperimentFlags } from './options.js';
 
 export interface RunFlags extends ExperimentFlags {
   resume?: boolean;
@@ -16,7 +16,6 @@ export interface Plan {
   resume?: Checkpoint;
 }
 
-const flagName = (row: Hyperparameter) => row.flag.split(' ')[0];
 const shown = (v: unknown) => (v === null ? 'none' : String(v));
 
 /** A new run's config (from the flags): refused over an unfinished run unless --restart. */
@@ -44,7 +43,7 @@ export function resumePlan(flags: RunFlags, given: (key: string) => boolean, che
       ExitCode.Usage,
     );
   if (given('seed') && flags.seed !== saved.seed) throw disagree('--seed', saved.seed, flags.seed);
-  const preset = given('preset') ? PRESETS[PRESET_ALIASES[flags.preset] ?? (flags.preset as PresetName)] : undefined;
+  const preset = given('preset') ? presetConfig(flags.preset) : undefined;
   for (const row of HYPERPARAMETERS as readonly Hyperparameter[]) {
     if (row.key === 'epochs') continue;
     const here = given(row.key) ? flags[row.key] : preset?.[row.key];
