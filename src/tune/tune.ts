@@ -2,7 +2,7 @@ import { checkCombination } from '../cli/options.js';
 import { estimateCost } from '../training/cost.js';
 import type { Config } from '../model/config.js';
 import { rngFor } from '../task/random.js';
-import { runKey, type RunRecord, type RunSpec } from '../sweep/records.js';
+import { runKey, type PruneRule, type RunRecord, type RunSpec } from '../sweep/records.js';
 import type { SweepResult } from '../sweep/sweep.js';
 import { medianRule } from './pruner.js';
 import type { Dimension, Point } from './space.js';
@@ -68,16 +68,11 @@ export function trialOf(record: RunRecord, dims: Dimension[]): Trial | undefined
   return { number: Number(match[1]), point, record, value: objective(record) };
 }
 
-/** The run of trial `number` at `point`, with the median rule of the trials completed so far. */
-function specFor(setup: TuneSetup, trials: Trial[], number: number, point: Point): RunSpec {
+/** The run of trial `number` at `point`, stopped by `prune` (the median rule of the trials completed so far) if given. */
+function specFor(setup: TuneSetup, number: number, point: Point, prune: PruneRule | undefined): RunSpec {
   const config = { ...setup.base, ...point, seed: setup.seed } as Config;
   checkCombination(config);
   const label = `trial ${number}`;
-  const prune = medianRule(
-    trials.map((t) => t.record),
-    setup.base.epochs,
-    setup.warmup,
-  );
   return { key: runKey(label, config), label, seed: setup.seed, config, ...(prune ? { prune } : {}) };
 }
 
@@ -97,11 +92,17 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
     const size = Math.min(setup.trials - trials.length, trials.length < TPE.startup ? TPE.startup - trials.length : setup.parallel);
     const history: Observation[] = trials.map((t) => ({ point: t.point, value: t.value }));
     let next = Math.max(0, ...trials.map((t) => t.number));
+    // One rule for the round: the completed trials do not change while it is being made.
+    const prune = medianRule(
+      trials.map((t) => t.record),
+      setup.base.epochs,
+      setup.warmup,
+    );
     const round = Array.from({ length: size }, () => {
       const number = ++next;
       // Trial n ≤ STARTUP takes the n-th start-up point (the same ones on a resume); later ones come from TPE.
       const point = number <= TPE.startup ? startup[number - 1] : suggest(setup.dims, history, rngFor(setup.seed, `tune-trial-${number}`));
-      return { number, point, spec: specFor(setup, trials, number, point) };
+      return { number, point, spec: specFor(setup, number, point, prune) };
     });
     // Shortest first (by seq-tag's cost estimate): results arrive sooner, and a --minutes budget holds more trials.
     const specs = round.map((r) => r.spec).sort((a, b) => estimateCost(a.config).seconds - estimateCost(b.config).seconds);
