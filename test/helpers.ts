@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../src/model/backend.js';
 
+// Every seq-tag a test starts writes wide lines: tests match whole lines. The wrapping at 60, 80
+// and 100 columns is width.test.ts's, and the documented screens (80 columns) docs.test.ts's.
+process.env.COLUMNS = '1000';
+
 /** Backends every feature must work on without tfjs-node. */
 export const OFFLINE_BACKENDS: BackendName[] = ['wasm', 'cpu'];
 

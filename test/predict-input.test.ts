@@ -54,7 +54,7 @@ describe('predict --input and several --digits', () => {
     for (const row of rows) {
       assert.equal(row.probs.length, 10);
       assert.deepEqual(
-        row.tags,
+        row.predicted,
         row.probs.map((p: number) => (p > 0.5 ? 1 : 0)),
       );
     }

@@ -14,7 +14,7 @@ import { loadModel } from '../src/storage/model-store.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
-import { examine } from '../src/cli/doctor.js';
+import { examine } from '../src/diagnosis/examine.js';
 import { OFFLINE_BACKENDS, seqTag, tempDir, useBackend } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));

@@ -1,14 +1,12 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { describeOptimizer, type Config } from '../model/config.js';
-import { configFromDescription } from '../model/describe.js';
-import { batchLoss, modelLoss } from '../training/losses.js';
 import type { TagData } from '../task/tag-data.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_BURST, diagnose, diagnoseModel, type Diagnosis } from '../diagnosis/diagnosis.js';
-import { checkSetup, readsDistribution } from '../diagnosis/setup.js';
+import { DEFAULT_BURST, diagnose, type Diagnosis } from '../diagnosis/diagnosis.js';
+import { examine } from '../diagnosis/examine.js';
 import { plural, renderDiagnosis, styleFor, thousands } from '../report/render.js';
-import { loadModel, quotePath, type LoadedModel } from '../storage/model-store.js';
+import { loadModel, type LoadedModel } from '../storage/model-store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
@@ -19,7 +17,6 @@ import {
   configFromFlags,
   givenOn,
   modelPath,
-  taskEncoding,
   userData,
   type BackendFlag,
   type DataFlag,
@@ -33,9 +30,6 @@ interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag, DataFlag 
   burst: number;
   json?: boolean;
 }
-
-/** Seed of the generated data for a model seq-tag did not train, unless --seed says otherwise. */
-const FOREIGN_MODEL_SEED = 1;
 
 export function doctorCommand(): Command {
   const cmd = new Command('doctor').description(
@@ -52,43 +46,6 @@ export function doctorCommand(): Command {
   addDataOption(cmd, 'check the model (with --model)');
   addJsonOption(cmd, 'the checks');
   return cmd.action((flags: DoctorFlags) => runDoctor(flags, cmd));
-}
-
-/**
- * A model seq-tag trained is examined as its config rebuilds it (plus its saved weights); any other
- * model as it is: its compile config against its head, its weights, then the checks and a burst on
- * its own weights.
- */
-export function examine(
-  path: string,
-  loaded: LoadedModel,
-  flags: Pick<DoctorFlags, 'burst' | 'seed'>,
-  data?: TagData,
-): { config: Config; diagnosis: Diagnosis } {
-  const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
-  if (loaded.record && !data) {
-    const config = loaded.record.config;
-    return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
-  }
-  const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
-  if (!data) taskEncoding(path, loaded.description);
-  const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags);
-  const perToken = modelLoss(loaded.compile);
-  const { mask } = loaded.description;
-  const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
-  // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
-  const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
-  // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
-  const diagnosis = diagnoseModel(loaded.model, config, {
-    burstBatches: flags.burst,
-    saved: { ...saved, retrain, why },
-    setup,
-    data,
-    mask,
-    readsDistribution: readsDistribution(loaded.compile),
-    loss: perToken && batchLoss(perToken, mask),
-  });
-  return { config, diagnosis };
 }
 
 async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
@@ -128,5 +85,5 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   }
   // The burst trains through tf.layers whatever engine the config names: the header says so.
   else out.line(`${renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style)}\n`);
-  out.line(renderDiagnosis(diagnosis, style));
+  out.line(renderDiagnosis(diagnosis, style, out.columns));
 }

@@ -19,15 +19,13 @@ import {
   type ModelFlag,
 } from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
+import { FOREIGN_MODEL_SEED } from '../task/model-data.js';
 
 interface EvaluateFlags extends BackendFlag, ModelFlag, DataFlag {
   samples: number;
   seed?: number;
   json?: boolean;
 }
-
-/** Held-out seed for models seq-tag did not train: any stream is unseen data for them. */
-const FOREIGN_MODEL_SEED = 1;
 
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate').description('score a saved model (seq-tag, TensorFlow.js or Keras) on held-out sequences against the no-skill baselines');

@@ -7,10 +7,7 @@ import { validationCount } from '../training/train.js';
 import { formatBytes } from '../report/format.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../task/random.js';
-import { describeShapes, type ModelDescription } from '../model/describe.js';
-import type { CompileInfo } from '../model/keras/archive.js';
-import type { Encoding } from '../task/data.js';
-import { checkFits, readDataFile, type TagData } from '../task/tag-data.js';
+export { taskEncoding, userData, probabilityHead } from '../task/model-data.js';
 import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
 
 /** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */
@@ -178,24 +175,4 @@ export type DataFlag = { data?: string };
 /** --data: the user's own sequences instead of the task's generated digits. */
 export function addDataOption(cmd: Command, what: string): Command {
   return cmd.option('--data <file.npz>', `${what} on your own data: an .npz with x ([n, T] ids or [n, T, F]) and y ([n, T, C] one-hot or [n, T] tag ids)`);
-}
-
-/** The task's encoding of a model run on generated digits, or one line saying to give it its own data. */
-export function taskEncoding(path: string, d: ModelDescription): Encoding {
-  if (d.encoding) return d.encoding;
-  throw new UserError(
-    `${path} is not a model of the digit task (${describeShapes(d)}); give it its own data with --data FILE.npz (np.savez(FILE, x=inputs, y=labels))`,
-  );
-}
-
-/** A user's data for a loaded model: read, and checked to fit it. */
-export async function userData(file: string, d: ModelDescription): Promise<TagData> {
-  const data = await readDataFile(file, d.tags);
-  checkFits(data, d, file);
-  return data;
-}
-
-/** Whether a model's outputs are probabilities as it is run (softmax head, or logits seq-tag softmaxes). */
-export function probabilityHead(d: ModelDescription, compile?: CompileInfo): boolean {
-  return d.head === 'softmax' || compile?.fromLogits === true;
 }

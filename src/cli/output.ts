@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { thousands } from '../report/format.js';
 import { toJson } from '../report/render.js';
+import { columnsFor, wrapText } from '../report/wrap.js';
 import { VERSION } from '../version.js';
 
 import { ExitCode } from '../errors.js';
@@ -28,7 +29,13 @@ export class Printer {
     if (!this.closed) this.stream.write(text);
   }
 
+  /** A line of text for a person, fitted into the width at word boundaries. */
   line(text = ''): void {
+    this.write(`${wrapText(text, this.columns)}\n`);
+  }
+
+  /** A line written as is: JSON, and the one-line error that scripts match. */
+  raw(text: string): void {
     this.write(`${text}\n`);
   }
 
@@ -36,9 +43,9 @@ export class Printer {
     return this.stream.isTTY === true;
   }
 
-  /** Width to fit tables and bars into: the terminal's, or unlimited for pipes and files. */
+  /** Width to fit text, tables and bars into: the terminal's, else COLUMNS, else 80. */
   get columns(): number {
-    return this.isTTY && this.stream.columns ? this.stream.columns : Infinity;
+    return columnsFor(this.stream);
   }
 }
 
@@ -55,7 +62,7 @@ export function stderr(): Printer {
 
 /** The one JSON envelope every command's --json prints: the command, seq-tag's version, then its results. */
 export function printJson(command: string, payload: object): void {
-  stdout().line(toJson({ command, seqTagVersion: VERSION, ...payload }));
+  stdout().raw(toJson({ command, seqTagVersion: VERSION, ...payload }));
 }
 
 /** A loaded model in --json output: where it came from, what it is, and seq-tag's record when it has one. */

@@ -94,15 +94,15 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   }
   const out = stdout();
   const style = styleFor(out.stream);
-  out.write(`${modelLine(path, loaded)} · backend ${backend.name}\n`);
-  if (reading) out.write(`${style.dim(reading)}\n`);
+  out.line(`${modelLine(path, loaded)} · backend ${backend.name}`);
+  if (reading) out.line(style.dim(reading));
   const what = flags.data
-    ? `${plural(tagged.length, 'sequence')} of ${flags.data}:\n\n`
+    ? `${plural(tagged.length, 'sequence')} of ${flags.data}:\n`
     : flags.digits
-      ? '\n'
-      : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n\n`;
-  out.write(what);
-  out.write(`${renderTagged(tagged, { probs: flags.probs, style, task: !flags.data })}\n`);
+      ? ''
+      : `${plural(flags.n, 'fresh sequence')} (seed ${seed}):\n`;
+  out.line(what);
+  out.line(renderTagged(tagged, { probs: flags.probs, style, task: !flags.data, columns: out.columns }));
 }
 
 /** The text of --input: a regular file (bounded, like every file seq-tag reads) or stdin for "-". */
@@ -153,7 +153,7 @@ async function predictInput(
     // One write per batch: a line per write would be a system call per sequence.
     const lines = tagged.map((t) =>
       flags.json
-        ? toJson({ digits: t.digits, tags: t.predicted, truth: t.truth, ...(t.probs ? { probs: t.probs } : { outputs: t.outputs }) }, 0)
+        ? toJson({ digits: t.digits, truth: t.truth, predicted: t.predicted, ...(t.probs ? { probs: t.probs } : { outputs: t.outputs }) }, 0)
         : [t.digits.join(' '), t.predicted.join(' '), ...(flags.probs && t.probs ? [t.probs.map((p) => p.toFixed(3)).join(' ')] : [])].join('\t'),
     );
     out.write(`${lines.join('\n')}\n`);

@@ -226,7 +226,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       `the model was not saved; ${unchanged}. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`,
     );
     say('');
-    say(renderDiagnosis(diagnosis, style));
+    say(renderDiagnosis(diagnosis, style, out.columns));
     return;
   }
 
@@ -296,7 +296,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   say('');
   say(`trained ${plural(result.epochs.length, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
   say('');
-  say(renderTagged(tagged, { style }));
+  say(renderTagged(tagged, { style, columns: out.columns }));
   say('');
   say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
   say(renderEvaluation(evaluation, style, { next }));

@@ -83,25 +83,53 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
 }
 
 /**
+ * How many leading epochs to leave off a chart so the rest of the curve is readable: while the
+ * first remaining loss takes more than half the vertical range by itself (a first epoch at 0.68
+ * over a curve from 0.54 to 0.50 flattens the rest into one row), at most a third of the epochs.
+ */
+export function leadingEpochsToClip(losses: number[], floor: number): number {
+  let clip = 0;
+  while (clip < Math.floor(losses.length / 3)) {
+    const rest = losses.slice(clip + 1);
+    const low = Math.min(floor, ...rest);
+    if (losses[clip] - Math.max(...rest) <= (losses[clip] - low) / 2) break;
+    clip += 1;
+  }
+  return clip;
+}
+
+/**
  * A training loss curve for the terminal (finite epochs only), with the no-skill floor as a dotted
- * line labelled with its exact value, fitted into `columns`, with no trailing spaces.
+ * line labelled with its exact value, fitted into `columns`, with no trailing spaces. When the
+ * first epochs would flatten the rest, the axis starts lower and the chart says which are above it.
  */
 export function terminalLossChart(losses: number[], floor: number, columns = Infinity, height = 8, validation?: number[]): string {
-  const points = losses.map((loss, k) => [k + 1, loss] as [number, number]).filter(([, l]) => Number.isFinite(l));
+  const finite = losses.map((loss, k) => [k + 1, loss] as [number, number]).filter(([, l]) => Number.isFinite(l));
+  const clip = leadingEpochsToClip(
+    finite.map(([, l]) => l),
+    floor,
+  );
+  const clipped = finite.slice(0, clip);
+  const points = finite.slice(clip);
   if (points.length < 2) return '';
+  const first = points[0][0];
   const last = points[points.length - 1][0];
-  const step = Math.max(1, Math.ceil(last / 8));
-  const ticks = Array.from({ length: Math.floor(last / step) }, (_, k) => (k + 1) * step);
-  // The validation losses are drawn as dots over the training line.
-  const dots = (validation ?? []).map((y, k) => ({ x: k + 1, y })).filter((p) => Number.isFinite(p.y));
+  const step = Math.max(1, Math.ceil((last - first + 1) / 8));
+  const ticks = Array.from({ length: Math.floor((last - first) / step) + 1 }, (_, k) => first + k * step);
+  const top = Math.max(floor, ...points.map(([, l]) => l));
+  // The validation losses are drawn as dots over the training line (those above a clipped axis are left off).
+  const dots = (validation ?? []).map((y, k) => ({ x: k + 1, y })).filter((p) => Number.isFinite(p.y) && p.x >= first && (clip === 0 || p.y <= top));
   const ys = [...points.map(([, l]) => l), ...dots.map((p) => p.y)];
   const label = (v: number) => v.toFixed(4);
+  const above = clipped.length
+    ? `; axis clipped: ${clipped.length === 1 ? 'epoch' : 'epochs'} ${clipped.map(([e]) => e).join(', ')} at ${clipped.map(([, l]) => label(l)).join(', ')} above it`
+    : '';
   // The y labels and axis take 8 columns; the chart must fit beside them.
   const width = Math.max(10, Math.min(60, Math.max(20, points.length * 3), columns - 9));
   const chart = plot([points], {
     width,
     height,
-    title: `training loss by epoch${dots.length ? ' (line) and validation loss (●)' : ''} (dotted: no-skill floor ${floor.toFixed(4)})`,
+    title: `training loss by epoch${dots.length ? ' (line) and validation loss (●)' : ''} (dotted: no-skill floor ${floor.toFixed(4)}${above})`,
     yRange: [Math.min(floor, ...ys), Math.max(floor, ...ys)],
     thresholds: [{ y: floor }],
     points: dots,

@@ -28,6 +28,8 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 }
 
 export { plural, thousands } from './format.js';
+export { visibleLength } from './wrap.js';
+import { visibleLength } from './wrap.js';
 
 /** Loss with 4 decimals; "nan"/"inf" spelled as Keras prints them. */
 /**
@@ -119,8 +121,14 @@ function formatRaw(v: number): string {
   return Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
 }
 
+/** The model row with its verdict beside it, or under it when the two do not fit the width. */
+function withVerdict(row: string, verdict: (lead: string) => string, columns = Infinity): string {
+  const beside = row + verdict('  ');
+  return visibleLength(beside) <= columns ? beside : `${row}\n${' '.repeat(LABEL)}${verdict('')}`;
+}
+
 /** A user's sequences: inputs, true tags and the model's, one column per position (padding left out). */
-function renderTaggedData(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style }): string {
+function renderTaggedData(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style; columns?: number }): string {
   const style = options.style ?? plain;
   const width = Math.max(COLUMN, ...seqs.flatMap((s) => s.digits.map((d) => String(d).length + 1)));
   const cellOf = (text: string) => text.padStart(width);
@@ -130,9 +138,12 @@ function renderTaggedData(seqs: TaggedSequence[], options: { probs?: boolean; st
       const lines = [
         style.dim('input'.padEnd(LABEL)) + s.digits.map((d) => cellOf(String(d))).join(''),
         style.dim('truth'.padEnd(LABEL)) + s.truth.map((t) => cellOf(String(t))).join(''),
-        style.dim('model'.padEnd(LABEL)) +
-          s.predicted.map((p, k) => (p === s.truth[k] ? style.green(cellOf(String(p))) : style.red(cellOf(String(p))))).join('') +
-          (wrong ? style.red(`  ✗ ${wrong} wrong`) : style.green('  ✓ exact')),
+        withVerdict(
+          style.dim('model'.padEnd(LABEL)) +
+            s.predicted.map((p, k) => (p === s.truth[k] ? style.green(cellOf(String(p))) : style.red(cellOf(String(p))))).join(''),
+          (lead) => (wrong ? style.red(`${lead}✗ ${wrong} wrong`) : style.green(`${lead}✓ exact`)),
+          options.columns,
+        ),
       ];
       if (options.probs && s.probs) lines.push(style.dim('P(tag 1)'.padEnd(LABEL)) + s.probs.map((p) => cellOf(formatProbability(p))).join(''));
       return lines.map((l) => l.trimEnd()).join('\n');
@@ -145,7 +156,7 @@ function renderTaggedData(seqs: TaggedSequence[], options: { probs?: boolean; st
  * data (`task: false`) shows tag numbers. `probs`: P(repeated) per position for a probability head,
  * the raw outputs of tag 0 and tag 1 for any other head.
  */
-export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style; task?: boolean } = {}): string {
+export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean; style?: Style; task?: boolean; columns?: number } = {}): string {
   if (options.task === false) return renderTaggedData(seqs, options);
   const style = options.style ?? plain;
   const blocks = seqs.map((s) => {
@@ -153,16 +164,12 @@ export function renderTagged(seqs: TaggedSequence[], options: { probs?: boolean;
     const model = s.predicted.map((p, k) => (p ? (s.truth[k] ? style.green(cell('*')) : style.red(cell('*'))) : cell('')));
     const missed = s.truth.filter((t, k) => t && !s.predicted[k]).length;
     const falseAlarms = s.predicted.filter((p, k) => p && !s.truth[k]).length;
-    const verdict =
-      missed + falseAlarms === 0
-        ? style.green('  ✓ exact')
-        : style.red(
-            `  ✗ ${[missed && `${missed} missed`, falseAlarms && `${falseAlarms} false alarm${falseAlarms > 1 ? 's' : ''}`].filter(Boolean).join(', ')}`,
-          );
+    const errors = [missed && `${missed} missed`, falseAlarms && `${falseAlarms} false alarm${falseAlarms > 1 ? 's' : ''}`].filter(Boolean).join(', ');
+    const verdict = (lead: string) => (errors ? style.red(`${lead}✗ ${errors}`) : style.green(`${lead}✓ exact`));
     const lines = [
       style.dim('digits'.padEnd(LABEL)) + s.digits.map((d) => cell(String(d))).join(''),
       style.dim('truth'.padEnd(LABEL)) + truth.join(''),
-      style.dim('model'.padEnd(LABEL)) + model.join('') + verdict,
+      withVerdict(style.dim('model'.padEnd(LABEL)) + model.join(''), verdict, options.columns),
     ];
     if (options.probs && s.probs) lines.push(style.dim('P(rep)'.padEnd(LABEL)) + s.probs.map((p) => cell(formatProbability(p))).join(''));
     if (options.probs && s.outputs) {
@@ -185,13 +192,19 @@ function mark(verdict: Verdict, style: Style): string {
   return colour(MARKS[verdict]);
 }
 
-/** The diagnosis as a checklist (✓ ! ✗ ·) with evidence and fixes, then the most likely cause. */
-export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain): string {
+/**
+ * The diagnosis as a checklist (✓ ! ✗ ·) with evidence and fixes, then the most likely cause.
+ * The evidence sits beside the titles when that leaves it half the width, else under each title.
+ */
+export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain, columns = Infinity): string {
   const width = Math.max(...diagnosis.checks.map((c) => c.title.length)) + 2;
+  const beside = 4 + width <= columns / 2;
   const lines: string[] = [];
   for (const c of diagnosis.checks) {
-    lines.push(`  ${mark(c.verdict, style)} ${c.title.padEnd(width)}${c.evidence}`);
-    if (c.fix && c.verdict !== 'pass' && c.verdict !== 'info') lines.push(`    ${''.padEnd(width)}${style.dim('fix:')} ${c.fix}`);
+    const title = `  ${mark(c.verdict, style)} ${c.title}`;
+    const indent = beside ? ' '.repeat(4 + width) : '      ';
+    lines.push(beside ? `  ${mark(c.verdict, style)} ${c.title.padEnd(width)}${c.evidence}` : `${title}\n${indent}${c.evidence}`);
+    if (c.fix && c.verdict !== 'pass' && c.verdict !== 'info') lines.push(`${indent}${style.dim('fix:')} ${c.fix}`);
   }
   lines.push('');
   if (diagnosis.cause && diagnosis.cause.verdict === 'fail') {
@@ -328,6 +341,7 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
   }
   if (total(kept, MIN_LABEL) >= columns) kept = kept.map((col) => (col[0].startsWith('final loss') ? medianOnly : col));
   const widths = widthsOf(kept);
+  const fullLabels = Math.max(...summaries.map((s) => s.label.length));
   widths[0] = Math.max(MIN_LABEL, Math.min(widths[0], columns - 1 - total(kept, 0)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? ellipsize(cell, widths[0]).padEnd(widths[0]) : cell.padStart(widths[c]))).join('  ');
   const colourFor = (verdict: string) => (/ and learns /.test(verdict) ? style.green : /^(does not|hides|diverges)/.test(verdict) ? style.red : style.yellow);
@@ -339,14 +353,11 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
     `no-skill floor (entropy of the labels): ${floor.toFixed(4)} nats; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
     `"learns": median final loss at least ${FLOOR_MARGIN} below the floor and exact-match above 0%; "at the floor": within ${FLOOR_MARGIN} of it`,
     '',
-    ...summaries.map((s) => `${ellipsize(s.label, widths[0]).padEnd(widths[0])}  ${colourFor(s.verdict)(s.verdict)}`),
+    // The verdicts name each configuration in full: beside it when that leaves room, else under it.
+    ...summaries.map((s) =>
+      fullLabels + 32 <= columns ? `${s.label.padEnd(fullLabels)}  ${colourFor(s.verdict)(s.verdict)}` : `${s.label}\n    ${colourFor(s.verdict)(s.verdict)}`,
+    ),
   ].join('\n');
-}
-
-/** Visible length of a possibly coloured string. */
-export function visibleLength(text: string): number {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
 /**

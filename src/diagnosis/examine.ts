@@ -1,0 +1,40 @@
+import type { Config } from '../model/config.js';
+import { configFromDescription } from '../model/describe.js';
+import { batchLoss, modelLoss } from '../training/losses.js';
+import type { TagData } from '../task/tag-data.js';
+import { FOREIGN_MODEL_SEED, taskEncoding } from '../task/model-data.js';
+import { quotePath, type LoadedModel } from '../storage/model-store.js';
+import { diagnose, diagnoseModel, type Diagnosis } from './diagnosis.js';
+import { checkSetup, readsDistribution } from './setup.js';
+
+/**
+ * A model seq-tag trained is examined as its config rebuilds it (plus its saved weights); any other
+ * model as it is: its compile config against its head, its weights, then the checks and a burst on
+ * its own weights.
+ */
+export function examine(path: string, loaded: LoadedModel, flags: { burst: number; seed?: number }, data?: TagData): { config: Config; diagnosis: Diagnosis } {
+  const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
+  if (loaded.record && !data) {
+    const config = loaded.record.config;
+    return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
+  }
+  const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
+  if (!data) taskEncoding(path, loaded.description);
+  const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags);
+  const perToken = modelLoss(loaded.compile);
+  const { mask } = loaded.description;
+  const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
+  // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
+  const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
+  // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
+  const diagnosis = diagnoseModel(loaded.model, config, {
+    burstBatches: flags.burst,
+    saved: { ...saved, retrain, why },
+    setup,
+    data,
+    mask,
+    readsDistribution: readsDistribution(loaded.compile),
+    loss: perToken && batchLoss(perToken, mask),
+  });
+  return { config, diagnosis };
+}

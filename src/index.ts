@@ -1,0 +1,166 @@
+/**
+ * seq-tag as a library: `import { loadModel, predict, evaluate, train, doctor } from 'seq-tag'`.
+ * The same pipeline the CLI runs (task data → model → training → diagnosis/metrics → storage),
+ * without printing or exiting: results are returned, problems thrown as SeqTagError with the
+ * CLI's one-line message. See docs/api.md.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { ExitCode, UserError } from './errors.js';
+import { initBackend, type BackendChoice, type BackendInfo } from './model/backend.js';
+import { asProbabilities } from './model/describe.js';
+import { PRESETS, type Config, type PresetName } from './model/config.js';
+import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
+import { nextStep } from './diagnosis/next-step.js';
+import { configSchema } from './cli/flags.js';
+import { checkCombination } from './cli/options.js';
+import { FOREIGN_MODEL_SEED, probabilityHead, taskEncoding, userData } from './task/model-data.js';
+import { examine } from './diagnosis/examine.js';
+import { datasetOf, parseDigitSequence } from './task/data.js';
+import { freshSeed } from './task/random.js';
+import { taskData } from './task/tag-data.js';
+import { tagSequences, type TaggedSequence } from './task/tagging.js';
+import type { Evaluation } from './task/metrics.js';
+import { createExperiment, evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
+import type { EpochRecord, TrainingResult } from './training/train.js';
+import { loadModel as loadFromDisk, ModelFolder, type LoadedModel, type ModelRecord } from './storage/model-store.js';
+import { VERSION } from './version.js';
+
+export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSequence };
+export { VERSION };
+
+/** Every problem the API reports: `message` is the CLI's one line (what is wrong and what to do). */
+export { UserError as SeqTagError };
+
+/** A model loaded from anything `--model` accepts: a seq-tag or TensorFlow.js folder, a `.keras` or `.h5` file. */
+export interface Model extends LoadedModel {
+  path: string;
+  backend: BackendInfo;
+}
+
+/** Loads a model in plain Node (no tfjs-node needed). Call `model.model.dispose()` when done with it. */
+export async function loadModel(path: string, options: { backend?: BackendChoice } = {}): Promise<Model> {
+  const backend = await initBackend(options.backend ?? 'auto');
+  return { ...(await loadFromDisk(path)), path, backend };
+}
+
+/**
+ * Tags sequences of the digit task: each a string ("4 0 2 8 5 6 1 3 3 7" or "4028561337") or 10
+ * numbers 0-9. Returns per sequence its digits, the predicted tags (1 = repeated) and, for a
+ * probability head, P(repeated) at each position; `truth` is where the repeated pair really is.
+ */
+export function predict(model: Model, sequences: ReadonlyArray<string | ArrayLike<number>>): TaggedSequence[] {
+  const digits = sequences.map((s, k) => {
+    const parsed = parseDigitSequence(typeof s === 'string' ? s : Array.from(s).join(' '));
+    if (!parsed) throw new UserError(`sequence ${k + 1} is not 10 digits 0-9 (e.g. "4 0 2 8 5 6 1 3 3 7")`, ExitCode.Usage);
+    return parsed;
+  });
+  const encoding = taskEncoding(model.path, model.description);
+  const run = asProbabilities(model.model, model.compile?.fromLogits);
+  return tagSequences(run, taskData(datasetOf(digits), encoding, 'api'), probabilityHead(model.description, model.compile), model.description.mask);
+}
+
+/**
+ * Scores a model against the no-skill baselines: on `samples` generated held-out sequences (seed:
+ * the training seed's held-out stream, or 1), or on your own `.npz` with `data`.
+ */
+export async function evaluate(model: Model, options: { samples?: number; seed?: number; data?: string } = {}): Promise<Evaluation> {
+  const scoring = { compile: model.compile, mask: model.description.mask };
+  if (options.data !== undefined) return evaluateData(model.model, await userData(options.data, model.description), scoring);
+  const seed = options.seed ?? model.record?.config.seed ?? FOREIGN_MODEL_SEED;
+  return evaluateOnHeldOut(model.model, taskEncoding(model.path, model.description), options.samples ?? HELD_OUT_SIZE, seed, scoring);
+}
+
+/** What `train` takes: a preset, any hyperparameter of the flag table (by its config key), and where to save. */
+export type TrainOptions = Partial<Omit<Config, 'seed'>> & {
+  preset?: PresetName;
+  seed?: number;
+  backend?: BackendChoice;
+  /** Save the model here (a new or empty folder, or seq-tag's own), atomically; a diverged run is never saved. */
+  modelDir?: string;
+  onEpoch?: (epoch: EpochRecord) => void;
+  signal?: AbortSignal;
+};
+
+export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence' | 'earlyStopping' | 'seconds'> {
+  config: Config;
+  backend: BackendInfo;
+  /** The trained network (tf.layers); dispose it when done. */
+  model: tfl.LayersModel;
+  /** On 1,000 unseen sequences; absent when training diverged. */
+  evaluation?: Evaluation;
+  /** For a run that learned nothing, the step seq-tag measured to work. */
+  nextStep?: ReturnType<typeof nextStep>;
+  saved: boolean;
+}
+
+/** A config from a preset and overrides, checked as the command line checks flags. */
+export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 'onEpoch' | 'signal'> = {}): Config {
+  const { preset = 'original', seed = freshSeed(), ...overrides } = options;
+  if (!(preset in PRESETS)) throw new UserError(`unknown preset '${preset}'; use one of: ${Object.keys(PRESETS).join(', ')}`, ExitCode.Usage);
+  const parsed = configSchema.safeParse({ ...PRESETS[preset], ...overrides, seed });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UserError(`${issue.path.join('.') || 'config'}: ${issue.message}`, ExitCode.Usage);
+  }
+  const config = parsed.data as Config;
+  checkCombination(config);
+  return config;
+}
+
+/** Trains as `seq-tag train` does (same seed → same losses on the same backend), then evaluates and optionally saves. */
+export async function train(options: TrainOptions = {}): Promise<TrainResult> {
+  const { backend: choice, modelDir, onEpoch, signal, ...rest } = options;
+  const config = makeConfig(rest);
+  const folder = modelDir === undefined ? undefined : await ModelFolder.open(modelDir);
+  try {
+    const backend = await initBackend(choice ?? 'auto');
+    const experiment = createExperiment(config);
+    const result = await runExperiment(experiment, { onEpochEnd: onEpoch, signal });
+    const { epochs, divergence, earlyStopping, seconds } = result;
+    const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds };
+    if (divergence || result.interrupted) return { ...base, saved: false };
+    const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
+    const record: ModelRecord = {
+      config,
+      backend: backend.name,
+      losses: epochs.map((e) => e.loss),
+      ...(config.validationSplit > 0 ? { validation: epochs.map((e) => e.validation!) } : {}),
+      ...(earlyStopping ? { earlyStopping } : {}),
+      trainedAt: new Date().toISOString(),
+      trainSeconds: seconds,
+      seqTagVersion: VERSION,
+    };
+    if (folder) await folder.save(experiment.model, record);
+    return { ...base, evaluation, nextStep: nextStep(config, evaluation), saved: folder !== undefined };
+  } finally {
+    await folder?.release();
+  }
+}
+
+/**
+ * The doctor's checks: of a saved model (`model`: its path; with `data`, on your
+ * own `.npz`), or of a configuration built from a preset and overrides (the model `train` would build).
+ */
+export async function doctor(
+  options: { model?: string; data?: string; burst?: number; seed?: number; backend?: BackendChoice } & Omit<
+    TrainOptions,
+    'modelDir' | 'onEpoch' | 'signal'
+  > = {},
+): Promise<Diagnosis & { config: Config }> {
+  const { model, data, burst, backend, ...rest } = options;
+  await initBackend(backend ?? 'auto');
+  if (model === undefined) {
+    if (data !== undefined) throw new UserError('data needs a model: the doctor checks a saved model on your data', ExitCode.Usage);
+    const config = makeConfig(rest);
+    return { config, ...diagnose(config, { burstBatches: burst }) };
+  }
+  // Loaded here, not taken from the caller: the burst trains the model it checks.
+  const loaded = await loadFromDisk(model, { allowNonFinite: true });
+  try {
+    const tagData = data === undefined ? undefined : await userData(data, loaded.description);
+    const { config, diagnosis } = examine(model, loaded, { burst: burst ?? DEFAULT_BURST, seed: options.seed }, tagData);
+    return { config, ...diagnosis };
+  } finally {
+    loaded.model.dispose();
+  }
+}

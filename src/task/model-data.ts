@@ -1,0 +1,29 @@
+/** Which data a loaded model runs on: the task's generated digits (in its encoding) or the user's own file. */
+import { UserError } from '../errors.js';
+import { describeShapes, type ModelDescription } from '../model/describe.js';
+import type { CompileInfo } from '../model/keras/archive.js';
+import type { Encoding } from './data.js';
+import { checkFits, readDataFile, type TagData } from './tag-data.js';
+
+/** Seed of the generated data for a model seq-tag did not train, unless a seed is given. */
+export const FOREIGN_MODEL_SEED = 1;
+
+/** The task's encoding of a model run on generated digits, or one line saying to give it its own data. */
+export function taskEncoding(path: string, d: ModelDescription): Encoding {
+  if (d.encoding) return d.encoding;
+  throw new UserError(
+    `${path} is not a model of the digit task (${describeShapes(d)}); give it its own data with --data FILE.npz (np.savez(FILE, x=inputs, y=labels))`,
+  );
+}
+
+/** A user's data for a loaded model: read, and checked to fit it. */
+export async function userData(file: string, d: ModelDescription): Promise<TagData> {
+  const data = await readDataFile(file, d.tags);
+  checkFits(data, d, file);
+  return data;
+}
+
+/** Whether a model's outputs are probabilities as it is run (softmax head, or logits seq-tag softmaxes). */
+export function probabilityHead(d: ModelDescription, compile?: CompileInfo): boolean {
+  return d.head === 'softmax' || compile?.fromLogits === true;
+}

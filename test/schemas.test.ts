@@ -1,0 +1,79 @@
+/**
+ * Every --json output has a JSON Schema in schemas/, and real outputs of every command are
+ * validated against it with ajv; the config schema is the one the flag table generates.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { configJsonSchema } from '../src/cli/reference.js';
+import { seqTag, tempDir } from './helpers.js';
+
+const SCHEMAS = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'schemas');
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+for (const file of readdirSync(SCHEMAS)) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMAS, file), 'utf8')));
+
+function check(schema: string, doc: unknown): void {
+  const validate = ajv.getSchema(`https://seq-tag.invalid/schemas/${schema}.schema.json`);
+  assert.ok(validate, `schemas/${schema}.schema.json exists`);
+  assert.ok(validate(doc), `${schema}: ${ajv.errorsText(validate.errors)}`);
+}
+
+function json(args: string[], code = 0): Record<string, unknown> {
+  const run = seqTag([...args, '--json', '--backend', 'cpu']);
+  assert.equal(run.status, code, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
+  const dir = tempDir();
+  const model = join(dir, 'model');
+  const small = ['--samples', '96', '--epochs', '2', '--seed', '1'];
+  let trained: Record<string, unknown>;
+  before(() => {
+    trained = json(['train', ...small, '--validation-split', '0.25', '--model-dir', model]);
+  });
+
+  it('config.schema.json is what the flag table generates (npm run docs)', () => {
+    assert.equal(readFileSync(join(SCHEMAS, 'config.schema.json'), 'utf8'), configJsonSchema());
+  });
+
+  it('train: a finished run, and a diverged one', () => {
+    check('train', trained);
+    const diverged = json(['train', ...small, '--activation', 'linear', '--model-dir', join(dir, 'nan')], 3);
+    assert.equal(diverged.saved, false);
+    check('train', diverged);
+  });
+
+  it('predict, and each line of predict --input', () => {
+    check('predict', json(['predict', '--model', model, '--n', '2', '--seed', '3']));
+    check('predict', json(['predict', '--model', model, '--digits', '4028561337', '--digits', '1234567891']));
+    writeFileSync(join(dir, 'in.txt'), '4 0 2 8 5 6 1 3 3 7\n1234567891\n');
+    const run = seqTag(['predict', '--model', model, '--input', join(dir, 'in.txt'), '--json', '--backend', 'cpu']);
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    for (const line of lines) check('predict-line', JSON.parse(line));
+  });
+
+  it('evaluate, doctor (a model and a configuration) and export', () => {
+    check('evaluate', json(['evaluate', '--model', model, '--samples', '50']));
+    check('doctor', json(['doctor', '--model', model]));
+    check('doctor', json(['doctor', '--activation', 'linear', '--seed', '1', '--burst', '2'], 3));
+    check('export', json(['export', '--model', model, '--to', join(dir, 'model.keras')]));
+  });
+
+  it('sweep and tune', () => {
+    check('sweep', json(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...small.slice(0, 4), '--out', join(dir, 'sweep')]));
+    check('tune', json(['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '2', ...small, '--out', join(dir, 'tune')]));
+  });
+
+  it('a document that breaks its schema is caught (the check can fail)', () => {
+    const validate = ajv.getSchema('https://seq-tag.invalid/schemas/train.schema.json')!;
+    const config = trained.config as Record<string, unknown>;
+    assert.equal(validate({ ...trained, config: { ...config, activation: 'tanh' } }), false, 'an activation the flag table does not have');
+    assert.equal(validate({ ...trained, epochs: [{ epoch: 0, loss: 'nan', seconds: 1 }] }), false, 'epoch 0, a misspelt NaN');
+    assert.equal(validate({ ...trained, command: 'predict' }), false);
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it, before } from 'node:test';
+import { promisify } from 'node:util';
+import { hangingIndent, wrapLine, wrapText, columnsFor } from '../src/report/wrap.js';
+import { leadingEpochsToClip, terminalLossChart } from '../src/report/charts.js';
+import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+const WIDTHS = [60, 80, 100];
+const words = (text: string) => text.split(/\s+/).filter(Boolean);
+/** Code points, not UTF-16 units: "→" and "█" are one column each. */
+const longest = (text: string) => Math.max(...text.split('\n').map((l) => [...l].length));
+
+describe('wrapping at word boundaries', () => {
+  it('keeps every word, in order, and fits each line', () => {
+    const line = `  ✓ gradient global norm   ${'alpha beta gamma delta '.repeat(8)}end`;
+    const wrapped = wrapLine(line, 40);
+    assert.deepEqual(words(wrapped), words(line));
+    assert.ok(longest(wrapped) <= 40, wrapped);
+    assert.ok(wrapped.split('\n').length > 2);
+  });
+
+  it('starts continuations under the label, or 6 columns in when the label is past 60% of the width', () => {
+    const line = `  ✓ short title   ${'word '.repeat(30)}`;
+    assert.equal(hangingIndent(line, 80), 18);
+    const [, second] = wrapLine(line, 80).split('\n');
+    assert.match(second, /^ {18}word/);
+    assert.equal(hangingIndent(`${' '.repeat(50)}fix: x`, 60), 6);
+    assert.equal(hangingIndent('   no label here at all', 80), 3);
+  });
+
+  it('cuts a word wider than the width instead of overflowing, and leaves short lines and colour alone', () => {
+    const wrapped = wrapText(`path: ${'x'.repeat(150)}`, 60);
+    assert.ok(longest(wrapped) <= 60, wrapped);
+    assert.equal(words(wrapped).join('').length, `path:${'x'.repeat(150)}`.length);
+    const coloured = `\x1b[32m✓\x1b[39m ${'a '.repeat(38)}`.trimEnd();
+    assert.equal(wrapText(coloured, 80), coloured);
+  });
+
+  it('takes the terminal width, else COLUMNS, else 80', () => {
+    assert.equal(columnsFor({ isTTY: true, columns: 132 }, { COLUMNS: '60' }), 132);
+    assert.equal(columnsFor({ isTTY: false }, { COLUMNS: '60' }), 60);
+    assert.equal(columnsFor({ isTTY: false }, { COLUMNS: 'wide' }), 80);
+    assert.equal(columnsFor({}, {}), 80);
+  });
+});
+
+describe('the loss chart when epoch 1 dominates', () => {
+  const losses = [0.6761, 0.5358, 0.5173, 0.5155, 0.5138, 0.5124, 0.5112, 0.5101, 0.5091, 0.5082, 0.5074, 0.5066];
+  it('clips the first epochs off the axis and says so on the chart', () => {
+    assert.equal(leadingEpochsToClip(losses, 0.5004), 2);
+    const chart = terminalLossChart(losses, 0.5004, 80);
+    assert.match(chart, /axis clipped: epochs 1, 2 at 0\.6761, 0\.5358 above it/);
+    assert.match(chart, /^0\.5173┤/m, 'the axis starts at epoch 3');
+    // The rest of the curve spreads over several rows instead of one.
+    assert.ok(chart.split('\n').filter((l) => /┤.*[━┗┓]/.test(l)).length >= 4, chart);
+  });
+
+  it('leaves a curve that falls evenly whole', () => {
+    const even = Array.from({ length: 10 }, (_, k) => 0.7 - 0.02 * k);
+    assert.equal(leadingEpochsToClip(even, 0.5), 0);
+    assert.doesNotMatch(terminalLossChart(even, 0.5, 80), /clipped/);
+  });
+});
+
+describe('every screen fits 60, 80 and 100 columns', { concurrency: 3 }, () => {
+  const root = tempDir();
+  const model = join(root, 'model');
+  before(() => {
+    const trained = seqTag(['train', '--epochs', '3', '--samples', '200', '--seed', '1', '--model-dir', model, '--backend', 'cpu']);
+    assert.equal(trained.status, 0, trained.stderr);
+  });
+
+  const screens = (dir: string): string[][] => [
+    ['train', '--epochs', '4', '--samples', '200', '--seed', '2', '--validation-split', '0.25', '--model-dir', join(dir, 'm'), '--backend', 'cpu'],
+    ['train', '--activation', 'linear', '--epochs', '2', '--samples', '200', '--model-dir', join(dir, 'nan'), '--backend', 'cpu'],
+    ['predict', '--model', model, '--n', '3', '--backend', 'cpu'],
+    ['evaluate', '--model', model, '--samples', '200', '--backend', 'cpu'],
+    ['doctor', '--model', model, '--backend', 'cpu'],
+    ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', '--samples', '100', '--epochs', '2', '--backend', 'cpu', '--out', join(dir, 'sweep')],
+    ['export', '--model', model, '--to', join(dir, 'model.keras')],
+  ];
+
+  for (const columns of WIDTHS) {
+    it(`at ${columns} columns`, async () => {
+      const dir = tempDir();
+      const env = { ...process.env, NO_COLOR: '1', COLUMNS: String(columns) };
+      const outputs = await Promise.all(
+        screens(dir).map((args) => run(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { env }).catch((err: { stdout: string; stderr: string }) => err)),
+      );
+      outputs.forEach(({ stdout, stderr }, k) => {
+        const command = screens(dir)[k].slice(0, 2).join(' ');
+        assert.ok(stdout.length > 0, `${command} printed nothing`);
+        assert.ok(longest(stdout) <= columns, `${command} at ${columns}:\n${stdout}`);
+        assert.ok(longest(stderr) <= columns, `${command} at ${columns} (stderr):\n${stderr}`);
+      });
+      // Wrapping moves words, never drops or splits one: doctor is deterministic, so its words match the unwrapped screen's.
+      const wide = seqTag(['doctor', '--model', model, '--backend', 'cpu']);
+      assert.deepEqual(words(outputs[4].stdout), words(wide.stdout));
+    });
+  }
+});
