@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -136,6 +136,8 @@ describe('every console example runs and shows what the page says', () => {
     it(page, () => {
       // One folder per page: its examples build on each other (train, then predict).
       const dir = tempDir('seq-tag-docs-');
+      // The Keras page's examples read the committed fixtures by their path in the repository.
+      symlinkSync(join(ROOT, 'test'), join(dir, 'test'));
       for (const block of blocks) {
         for (const { command, shown } of examplesOf(block)) {
           assert.match(command, /^seq-tag /, `${page}:${block.line}: a console example runs seq-tag: ${command}`);

@@ -65,7 +65,7 @@ describe('the loss chart when epoch 1 dominates', () => {
   });
 });
 
-describe('every screen fits 60, 80 and 100 columns', { concurrency: 3 }, () => {
+describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', { concurrency: 3 }, () => {
   const root = tempDir();
   const model = join(root, 'model');
   before(() => {
@@ -81,6 +81,25 @@ describe('every screen fits 60, 80 and 100 columns', { concurrency: 3 }, () => {
     ['doctor', '--model', model, '--backend', 'cpu'],
     ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', '--samples', '100', '--epochs', '2', '--backend', 'cpu', '--out', join(dir, 'sweep')],
     ['export', '--model', model, '--to', join(dir, 'model.keras')],
+    [
+      'tune',
+      '--space',
+      'lr=1e-3..1e-2:log',
+      '--space',
+      'units=8..32',
+      '--trials',
+      '3',
+      '--samples',
+      '100',
+      '--epochs',
+      '2',
+      '--seed',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      join(dir, 'tune'),
+    ],
   ];
 
   for (const columns of WIDTHS) {

@@ -10,7 +10,7 @@ import { rngFor } from '../task/random.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
 import { escapeText } from '../report/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
-import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
+import { redactUrl } from '../sweep/queue-settings.js';
 import { expandRuns, type RunRecord, type RunSpec } from '../sweep/records.js';
 import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
@@ -221,7 +221,7 @@ export async function withSweepFolder(
   queue: string | undefined,
   body: (folder: SweepFolder, connection: Redis | undefined) => Promise<void>,
 ): Promise<void> {
-  const connection = queue === undefined ? undefined : await connectRedis(queue);
+  const connection = queue === undefined ? undefined : await (await import('../sweep/queue.js')).connectRedis(queue);
   let folder: SweepFolder;
   try {
     folder = await SweepFolder.open(out, configurations);
@@ -293,7 +293,7 @@ async function sweepInto(
   const common = { signal: stop.signal, onRecord };
   const { records, interrupted } = await (
     connection
-      ? runQueueSweep(specs, folder, stored.records, connection, { ...common, url: flags.queue!, onNotice })
+      ? (await import('../sweep/queue.js')).runQueueSweep(specs, folder, stored.records, connection, { ...common, url: flags.queue!, onNotice })
       : runSweep(specs, folder, stored.records, { ...common, jobs, backend: flags.backend })
   ).finally(stop.dispose);
   if (live) progress.write('\n');

@@ -5,7 +5,7 @@ import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { toJson, styleFor, plural } from '../report/render.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
-import { connectRedis, redactUrl, runQueueSweep } from '../sweep/queue.js';
+import { redactUrl } from '../sweep/queue-settings.js';
 import { runSweep } from '../sweep/sweep.js';
 import type { RunRecord } from '../sweep/records.js';
 import { MEDIAN_RULE } from '../tune/pruner.js';
@@ -131,11 +131,13 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
     run: async (specs) => {
       if (!connection) return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend });
       // A queue sweep closes its connection when it ends: each round after the first connects anew.
+      const { connectRedis, runQueueSweep } = await import('../sweep/queue.js');
       const link = rounds++ === 0 ? connection : await connectRedis(flags.queue!);
       return runQueueSweep(specs, folder, new Map(), link, { ...common, url: flags.queue!, onNotice: (t) => stderr().line(`seq-tag: ${t}`) });
     },
     onRound: (all) => {
-      if (Math.floor(all.length / 10) > Math.floor(shown / 10) && all.length < setup.trials) say(`\n${renderLeaderboard(all, setup.dims, 5, style)}\n`);
+      if (Math.floor(all.length / 10) > Math.floor(shown / 10) && all.length < setup.trials)
+        say(`\n${renderLeaderboard(all, setup.dims, 5, style, out.columns)}\n`);
       shown = all.length;
     },
   }).finally(stop.dispose);
@@ -195,7 +197,7 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
   if (!best) process.exitCode = Exit.Failed;
   if (flags.json) printJson('tune', { ...summary, files: { results: folder.resultsPath, summary: folder.path(TUNE_FILE), chart: folder.path(TUNE_CHART) } });
   else {
-    out.line(`\n${renderLeaderboard(trials, setup.dims, 5, style)}\n`);
+    out.line(`\n${renderLeaderboard(trials, setup.dims, 5, style, out.columns)}\n`);
     if (best) {
       const e = best.record.evaluation!;
       out.line(

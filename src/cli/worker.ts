@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { escapeText } from '../report/format.js';
-import { DEFAULT_LOCK_SECONDS, redactUrl, startQueueWorker } from '../sweep/queue.js';
+import { DEFAULT_LOCK_SECONDS, redactUrl } from '../sweep/queue-settings.js';
 import { pruneSchema, runKey, type RunSpec } from '../sweep/records.js';
 import { estimateCost, formatDuration } from '../training/cost.js';
 import { VERSION } from '../version.js';
@@ -73,6 +73,7 @@ export function workerCommand(): Command {
 
 async function runWorker(flags: WorkerFlags): Promise<void> {
   const out = stdout();
+  const { startQueueWorker } = await import('../sweep/queue.js');
   const worker = await startQueueWorker({
     url: flags.queue,
     jobs: flags.jobs,

@@ -19,8 +19,11 @@ export function renderTrial(t: Trial, dims: Dimension[], style: Style = plain): 
   return `${where}  val loss ${formatLoss(t.value)} · val exact ${pct(last?.validation?.exactMatch)} · held-out exact ${pct(r.evaluation?.exactMatch)} · ${r.seconds.toFixed(1)} s`;
 }
 
-/** The best `count` completed trials, best first, as an aligned table. */
-export function renderLeaderboard(trials: Trial[], dims: Dimension[], count = 5, style: Style = plain): string {
+/**
+ * The best `count` completed trials, best first, as an aligned table fitted into `columns`: on a
+ * narrow terminal the held-out token accuracy goes first, then the validation exact-match.
+ */
+export function renderLeaderboard(trials: Trial[], dims: Dimension[], count = 5, style: Style = plain, columns = Infinity): string {
   const ranked = trials.filter((t) => Number.isFinite(t.value)).sort((a, b) => a.value - b.value || a.number - b.number);
   const rows = ranked
     .slice(0, count)
@@ -35,9 +38,12 @@ export function renderLeaderboard(trials: Trial[], dims: Dimension[], count = 5,
     ]);
   const header = ['#', 'trial', 'configuration', 'val loss', 'val exact', 'held-out exact', 'held-out token'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const kept = header.map((_, c) => c);
+  const width = () => kept.reduce((sum, c) => sum + widths[c] + 2, -2);
+  for (const expendable of [6, 4]) if (width() > columns) kept.splice(kept.indexOf(expendable), 1);
   const line = (cells: string[]) =>
-    cells
-      .map((cell, c) => (c >= 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+    kept
+      .map((c) => (c >= 3 ? cells[c].padStart(widths[c]) : cells[c].padEnd(widths[c])))
       .join('  ')
       .trimEnd();
   const pruned = trials.filter((t) => t.record.status === 'pruned').length;

@@ -27,7 +27,8 @@ export const QUEUE_NAME = 'seq-tag-runs';
  * - a run whose worker dies `STALLED_LIMIT` times more, or that throws `ATTEMPTS` times, is failed
  *   with its error: a run that kills every machine it touches should not go round forever.
  */
-export const DEFAULT_LOCK_SECONDS = 30;
+export { DEFAULT_LOCK_SECONDS, redactUrl } from './queue-settings.js';
+import { DEFAULT_LOCK_SECONDS, redactUrl } from './queue-settings.js';
 export const ATTEMPTS = 3;
 export const STALLED_LIMIT = 2;
 
@@ -35,11 +36,6 @@ export const STALLED_LIMIT = 2;
 export interface JobData {
   seqTagVersion: string;
   spec: RunSpec;
-}
-
-/** A Redis URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@]*@/, '$1***@');
 }
 
 /** Redis options for long-lived connections: BullMQ's workers need `maxRetriesPerRequest: null`; give up after ~10 s without Redis. */
