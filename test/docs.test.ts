@@ -118,12 +118,30 @@ describe('the matching rule', () => {
   });
 });
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+export function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\- _]/gu, '')
+    .replace(/ /g, '-');
+}
+
 describe('links', () => {
+  it('anchors are made as GitHub makes them', () => {
+    assert.equal(anchorOf('Does the fix learn?'), 'does-the-fix-learn');
+    assert.equal(anchorOf('Bring your own Keras model … and your own data'), 'bring-your-own-keras-model--and-your-own-data');
+    assert.equal(anchorOf('`seq-tag export`'), 'seq-tag-export');
+  });
   for (const page of PAGES) {
-    it(`${page}: every relative link points at a file that exists`, () => {
-      for (const [, target] of read(page).matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+    it(`${page}: every relative link points at a file that exists, and at a heading it has`, () => {
+      for (const [, target, anchor] of read(page).matchAll(/\]\(([^)#\s]*)(?:#([^)\s]*))?\)/g)) {
         if (/^[a-z]+:/.test(target)) continue;
-        assert.ok(existsSync(resolve(ROOT, dirname(page), target)), `${page} links to ${target}, which does not exist`);
+        const file = target === '' ? join(ROOT, page) : resolve(ROOT, dirname(page), target);
+        assert.ok(existsSync(file), `${page} links to ${target}, which does not exist`);
+        if (!anchor || !file.endsWith('.md')) continue;
+        const headings = [...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => anchorOf(m[1]));
+        assert.ok(headings.includes(anchor), `${page} links to ${target || page}#${anchor}, which has no such heading`);
       }
     });
   }

@@ -8,6 +8,17 @@ import { leadingEpochsToClip, terminalLossChart } from '../src/report/charts.js'
 import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
+
+/** Runs `task` on every item, two at a time: more would starve the test file running beside this one. */
+async function inPool<T, R>(items: T[], task: (item: T) => Promise<R>, size = 2): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let k = next++; k < items.length; k = next++) results[k] = await task(items[k]);
+  };
+  await Promise.all(Array.from({ length: size }, lane));
+  return results;
+}
 const WIDTHS = [60, 80, 100];
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
 /** Code points, not UTF-16 units: "→" and "█" are one column each. */
@@ -65,7 +76,7 @@ describe('the loss chart when epoch 1 dominates', () => {
   });
 });
 
-describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', { concurrency: 3 }, () => {
+describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', () => {
   const root = tempDir();
   const model = join(root, 'model');
   before(() => {
@@ -79,8 +90,25 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
     ['predict', '--model', model, '--n', '3', '--backend', 'cpu'],
     ['evaluate', '--model', model, '--samples', '200', '--backend', 'cpu'],
     ['doctor', '--model', model, '--backend', 'cpu'],
-    ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', '--samples', '100', '--epochs', '2', '--backend', 'cpu', '--out', join(dir, 'sweep')],
+    [
+      'sweep',
+      '--grid',
+      'activation=softmax,linear',
+      '--seeds',
+      '1',
+      '--samples',
+      '100',
+      '--epochs',
+      '2',
+      '--jobs',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      join(dir, 'sweep'),
+    ],
     ['export', '--model', model, '--to', join(dir, 'model.keras')],
+    ['train', '--help'],
     [
       'tune',
       '--space',
@@ -89,6 +117,8 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
       'units=8..32',
       '--trials',
       '3',
+      '--jobs',
+      '1',
       '--samples',
       '100',
       '--epochs',
@@ -106,8 +136,8 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
     it(`at ${columns} columns`, async () => {
       const dir = tempDir();
       const env = { ...process.env, NO_COLOR: '1', COLUMNS: String(columns) };
-      const outputs = await Promise.all(
-        screens(dir).map((args) => run(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { env }).catch((err: { stdout: string; stderr: string }) => err)),
+      const outputs = await inPool(screens(dir), (args) =>
+        run(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { env }).catch((err: { stdout: string; stderr: string }) => err),
       );
       outputs.forEach(({ stdout, stderr }, k) => {
         const command = screens(dir)[k].slice(0, 2).join(' ');

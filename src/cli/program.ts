@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
-import { columnsFor } from '../report/wrap.js';
-import { shortenQuoted } from './output.js';
+import { columnsFor, wrapText } from '../report/wrap.js';
+import { shortenQuoted, stdout } from './output.js';
 import { doctorCommand } from './doctor.js';
 import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
@@ -21,6 +21,8 @@ export function program(helpWidth?: number): Command {
       // Help fits the terminal, or COLUMNS, or 80 columns, like every other screen.
       getOutHelpWidth: () => helpWidth ?? columnsFor(process.stdout),
       getErrHelpWidth: () => helpWidth ?? columnsFor(process.stderr),
+      // Commander leaves a description column narrower than 40 unwrapped (at 60 columns): the printer wraps it.
+      writeOut: (text) => stdout().write(`${wrapText(text.replace(/\n$/, ''), helpWidth ?? stdout().columns)}\n`),
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".
       outputError: (text, write) =>
         write(

@@ -166,3 +166,13 @@ const PREDICT_BATCH = 4096;
 export function predictAll(model: tfl.LayersModel, features: tf.Tensor): tf.Tensor3D {
   return model.predict(features, { batchSize: Math.max(1, Math.min(features.shape[0], PREDICT_BATCH)) }) as tf.Tensor3D;
 }
+
+/** The argmax tag at each position of `outputs` [n, steps, tags], read out; no tensor is left behind. */
+export function argMaxTags(outputs: tf.Tensor): Int32Array {
+  const tags = tf.argMax(outputs, -1);
+  try {
+    return tags.dataSync() as Int32Array;
+  } finally {
+    tags.dispose();
+  }
+}

@@ -1,7 +1,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { predictAll } from '../model/model.js';
+import { argMaxTags, predictAll } from '../model/model.js';
 import { inputTensor, positionMask, trueTags, type TagData } from './tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 
@@ -26,7 +26,7 @@ export function tagSequences(model: tfl.LayersModel, data: TagData, probability:
   const n = Math.min(count, data.n);
   const out = tf.tidy(() => predictAll(model, inputTensor(data, n)));
   const values = out.dataSync() as Float32Array;
-  const predicted = tf.tidy(() => tf.argMax(out, -1)).dataSync() as Int32Array;
+  const predicted = argMaxTags(out);
   out.dispose();
   const truth = trueTags(data);
   const read = positionMask(data, mask);

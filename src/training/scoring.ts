@@ -5,7 +5,7 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
-import { predictAll } from '../model/model.js';
+import { argMaxTags, predictAll } from '../model/model.js';
 import { evaluateTags, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
 import { meanLoss, modelLoss } from './losses.js';
@@ -25,7 +25,7 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   const lossOf = modelLoss(scoring.compile);
   const mask = positionMask(data, scoring.mask);
   const out = tf.tidy(() => predictAll(model, inputTensor(data)));
-  const predicted = tf.tidy(() => tf.argMax(out, -1)).dataSync() as Int32Array;
+  const predicted = argMaxTags(out);
   const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), out));
   const loss = perToken ? batchedLoss(perToken, mask) : null;
   tf.dispose([out, perToken!].filter(Boolean));
