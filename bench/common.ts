@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,18 +20,38 @@ export interface TrainDocument {
 
 export interface TimedRun {
   wallSeconds: number;
+  /** Peak resident memory of the process in MiB (GNU time's %M), when /usr/bin/time is there. */
+  maxRssMiB?: number;
   status: number | null;
   // `seq-tag train --json`, as printed; null when it did not parse.
   doc: TrainDocument | null;
   stderr: string;
 }
 
+const GNU_TIME = '/usr/bin/time';
+const RSS_MARK = 'seq-tag-bench-max-rss-kib=';
+
+/**
+ * Runs a process to its end and times it; under GNU time when it is installed, which adds the
+ * peak resident memory (its own line on stderr, taken off again).
+ */
+export function measured(command: string, args: string[]): { stdout: string; stderr: string; status: number | null; wallSeconds: number; maxRssMiB?: number } {
+  const timed = existsSync(GNU_TIME);
+  const started = performance.now();
+  const result = timed
+    ? spawnSync(GNU_TIME, ['-f', `${RSS_MARK}%M`, command, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    : spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const mark = result.stderr.lastIndexOf(RSS_MARK);
+  const maxRssMiB = mark >= 0 ? Number(result.stderr.slice(mark + RSS_MARK.length).trim()) / 1024 : undefined;
+  return { stdout: result.stdout, stderr: mark >= 0 ? result.stderr.slice(0, mark) : result.stderr, status: result.status, wallSeconds, maxRssMiB };
+}
+
 /** Runs `seq-tag <args> --json` in a fresh process and times the whole process. */
 export function timeCli(args: string[]): TimedRun {
   const dir = mkdtempSync(join(tmpdir(), 'seq-tag-bench-'));
-  const started = performance.now();
-  const result = spawnSync(process.execPath, [BIN, ...args, '--json', '--model-dir', join(dir, 'model')], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  const wallSeconds = (performance.now() - started) / 1000;
+  const result = measured(process.execPath, [BIN, ...args, '--json', '--model-dir', join(dir, 'model')]);
+  const { wallSeconds, maxRssMiB } = result;
   rmSync(dir, { recursive: true, force: true });
   let doc: TimedRun['doc'] = null;
   try {
@@ -39,7 +59,7 @@ export function timeCli(args: string[]): TimedRun {
   } catch {
     // reported by the caller through status and stderr
   }
-  return { wallSeconds, status: result.status, doc, stderr: result.stderr };
+  return { wallSeconds, maxRssMiB, status: result.status, doc, stderr: result.stderr };
 }
 
 export function machineLine(): string {

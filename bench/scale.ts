@@ -10,12 +10,12 @@
  * Options: --only seq-tag (no Python), --rows a,b (by name), --repeats N (median of N runs, default 1),
  * --dtype float32|float64, --threads N (passed to seq-tag train).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { median } from '../src/sweep/sweep.js';
 import { SEQUENCE_LENGTH } from '../src/task/data.js';
-import { argText, machineLine, table, timeCli } from './common.js';
+import { argText, machineLine, measured, table, timeCli } from './common.js';
+import { kernelPeak } from './kernel.js';
 
 interface Row {
   name: string;
@@ -72,6 +72,8 @@ function gflop(row: Row): number {
 interface Timing {
   fit: number;
   whole: number;
+  /** Peak resident memory of the process, MiB (when GNU time is installed). */
+  rss?: number;
 }
 
 function seqTag(row: Row): Timing | string {
@@ -81,7 +83,7 @@ function seqTag(row: Row): Timing | string {
   for (const name of ['--dtype', '--threads']) if (argText(name)) args.push(name, argText(name)!);
   const run = timeCli(args);
   if (run.status !== 0 || !run.doc) return `failed: ${run.stderr.trim().split('\n')[0]}`;
-  return { fit: run.doc.trainSeconds, whole: run.wallSeconds };
+  return { fit: run.doc.trainSeconds, whole: run.wallSeconds, rss: run.maxRssMiB };
 }
 
 const here = fileURLToPath(new URL('../../bench/', import.meta.url));
@@ -95,11 +97,9 @@ function pythonRun(interpreter: string, which: 'torch' | 'keras', row: Row): Tim
   const args = [`${here}scale_${which}.py`, '--units', String(row.units), '--encoding', row.encoding, '--samples', String(row.samples)];
   args.push('--epochs', String(row.epochs), '--lr', String(row.lr));
   if (row.bidirectional) args.push('--bidirectional');
-  const started = performance.now();
-  const result = spawnSync(interpreter, args, { encoding: 'utf8' });
-  const whole = (performance.now() - started) / 1000;
+  const result = measured(interpreter, args);
   try {
-    return { fit: JSON.parse(result.stdout.trim().split('\n').pop()!).fitSeconds, whole };
+    return { fit: JSON.parse(result.stdout.trim().split('\n').pop()!).fitSeconds, whole: result.wallSeconds, rss: result.maxRssMiB };
   } catch {
     return `failed: ${result.stderr.trim().split('\n').pop()}`;
   }
@@ -109,7 +109,8 @@ function repeated(run: () => Timing | string, times: number): Timing | string {
   const runs = Array.from({ length: times }, run);
   const ok = runs.filter((r): r is Timing => typeof r !== 'string');
   if (!ok.length) return runs[0];
-  return { fit: median(ok.map((r) => r.fit)), whole: median(ok.map((r) => r.whole)) };
+  const rss = ok.every((r) => r.rss !== undefined) ? median(ok.map((r) => r.rss!)) : undefined;
+  return { fit: median(ok.map((r) => r.fit)), whole: median(ok.map((r) => r.whole)), rss };
 }
 
 const only = argText('--only');
@@ -125,16 +126,22 @@ for (const which of ['torch', 'keras'] as const) {
 }
 
 console.log(`seq-tag bench:scale · ${machineLine()} · ${repeats === 1 ? 'one run' : `median of ${repeats} runs`} each`);
-const header = ['configuration', ...frameworks.map((f) => `${f.name} fit / whole s`), 'seq-tag GFLOP/s'];
+// The physical limit for this arithmetic: the engine's own matrix-product kernel on one thread.
+const peak = kernelPeak();
+console.log(`matrix-product kernel alone (${peak.shape}, one thread): ${peak.gflops.toFixed(1)} GFLOP/s, so ${(2 * peak.gflops).toFixed(1)} on two threads`);
+const header = ['configuration', ...frameworks.map((f) => `${f.name} fit / whole s · MiB`), 'seq-tag GFLOP/s (of 2-thread peak)'];
 if (frameworks.length > 1) header.push('vs fastest other (fit)');
 const out = [header];
 const fits: { label: string; seconds: (number | undefined)[] }[] = [];
 for (const row of rows) {
   const timings = frameworks.map((f) => repeated(() => f.run(row), repeats));
   if (/^(bi)?lstm/.test(row.name)) fits.push({ label: row.label.split(',')[0], seconds: timings.map((t) => (typeof t === 'string' ? undefined : t.fit)) });
-  const cells = timings.map((t) => (typeof t === 'string' ? t : `${t.fit.toFixed(2)} / ${t.whole.toFixed(2)}`));
+  const cells = timings.map((t) =>
+    typeof t === 'string' ? t : `${t.fit.toFixed(2)} / ${t.whole.toFixed(2)} · ${t.rss === undefined ? '?' : Math.round(t.rss)}`,
+  );
   const own = timings[0];
-  cells.push(typeof own === 'string' ? '' : (gflop(row) / own.fit).toFixed(1));
+  const rate = typeof own === 'string' ? 0 : gflop(row) / own.fit;
+  cells.push(typeof own === 'string' ? '' : `${rate.toFixed(1)} (${Math.round((100 * rate) / (2 * peak.gflops))}%)`);
   if (frameworks.length > 1) {
     const others = timings.slice(1).filter((t): t is Timing => typeof t !== 'string');
     const best = Math.min(...others.map((t) => t.fit));

@@ -82,7 +82,8 @@ describe('float32 engine', () => {
   before(() => useBackend('cpu'));
 
   it('128 units, both directions: outputs and every gradient within 1e-5 of the float64 engine; 2 threads give the same bits as 1', () => {
-    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', bidirectional: true, units: 128, seed: 4 };
+    // glorotUniform: the orthogonal initializer takes tens of seconds at 128 units on the cpu backend; the parity does not depend on it.
+    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', bidirectional: true, units: 128, recurrentInitializer: 'glorotUniform', seed: 4 };
     const model = buildModel(config, 4);
     const data = generateDataset(11, rngFor(11, 'wide'));
     const nets = [FLOAT64, F32, F32X2].map((a) => new FusedNetwork(config, readParameters(model), a));
