@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
+import { TrainingLog, type EpochScalars } from '../report/tensorboard.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
@@ -30,7 +31,7 @@ import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import { validationCount, type Divergence, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
-import { UserError } from '../errors.js';
+import { describeFsError, UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -55,6 +56,7 @@ interface TrainFlags extends RunFlags, BackendFlag {
   model?: string;
   json?: boolean;
   threads?: number;
+  logdir?: string;
 }
 
 export function trainCommand(): Command {
@@ -73,6 +75,7 @@ export function trainCommand(): Command {
     'continue the unfinished run in --model-dir from its last completed epoch (after Ctrl-C, SIGTERM, a crash or a full disk): the same losses as a run never stopped',
   );
   cmd.option('--restart', 'start a new run in a --model-dir that holds an unfinished one, discarding its checkpoint');
+  cmd.option('--logdir <dir>', 'also write TensorBoard event files there, as Keras does (train/ and validation/ runs): tensorboard --logdir <dir>');
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
   cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, givenOn(cmd)));
   return cmd;
@@ -143,6 +146,17 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
 }
 
 async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
+  // Opened before anything runs: an unusable --logdir is one line, not a lost run.
+  let tensorboard = flags.logdir === undefined ? undefined : new TrainingLog(flags.logdir);
+  const logEpoch = (record: EpochScalars) => {
+    try {
+      tensorboard?.epoch(record);
+    } catch (err) {
+      // The logs are a view of the run: a full disk under --logdir stops them, not the training.
+      tensorboard = undefined;
+      stderr().line(`seq-tag: warning: TensorBoard logging stopped at epoch ${record.epoch}: ${describeFsError(err)}`);
+    }
+  };
   const { signal } = stop;
   // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
   const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
@@ -195,6 +209,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       }
     },
     onEpochEnd: (record) => {
+      logEpoch({ ...record, lr: record.lr ?? config.lr });
       if (progressShown) out.write('\r\x1b[K');
       progressShown = false;
       say(renderEpoch(record, config.epochs, style));

@@ -1,0 +1,158 @@
+/**
+ * `train --logdir`: TensorBoard event files. The framing and CRCs are checked against a file
+ * TensorFlow's own writer produced (scripts/tensorboard_check.py made the fixture and checked
+ * seq-tag's files with TensorBoard's reader); the scalars against the run's --json.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { crc32c, eventBytes, maskedCrc, tfRecord } from '../src/report/tensorboard.js';
+import { oneLine, seqTag, tempDir } from './helpers.js';
+
+const FIXTURE = new URL('../../test/fixtures/tensorboard/tf-writer.tfevents', import.meta.url);
+
+/** The whole records of a TFRecord file, each CRC checked; a torn last record (a crash) is left out. */
+function records(file: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 12 <= file.length;) {
+    const length = Number(file.readBigUInt64LE(at));
+    assert.equal(file.readUInt32LE(at + 8), maskedCrc(file.subarray(at, at + 8)), `length CRC of the record at byte ${at}`);
+    if (at + 12 + length + 4 > file.length) break;
+    const data = file.subarray(at + 12, at + 12 + length);
+    assert.equal(file.readUInt32LE(at + 12 + length), maskedCrc(data), `data CRC of the record at byte ${at}`);
+    out.push(data);
+    at += 12 + length + 4;
+  }
+  return out;
+}
+
+/** Protobuf fields of a message: number → values (numbers for varints, Buffers otherwise). */
+function fields(message: Buffer): Map<number, (number | Buffer)[]> {
+  const out = new Map<number, (number | Buffer)[]>();
+  const put = (n: number, v: number | Buffer) => out.set(n, [...(out.get(n) ?? []), v]);
+  for (let at = 0; at < message.length;) {
+    let key = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = message[at++];
+      key |= (b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    const [field, wire] = [key >>> 3, key & 7];
+    if (wire === 0) {
+      let value = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = message[at++];
+        value += (b & 0x7f) * 2 ** shift;
+        if (!(b & 0x80)) break;
+      }
+      put(field, value);
+    } else if (wire === 1 || wire === 5) {
+      const size = wire === 1 ? 8 : 4;
+      put(field, message.subarray(at, at + size));
+      at += size;
+    } else {
+      let length = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = message[at++];
+        length |= (b & 0x7f) << shift;
+        if (!(b & 0x80)) break;
+      }
+      put(field, message.subarray(at, at + length));
+      at += length;
+    }
+  }
+  return out;
+}
+
+/** The scalars of an event file: step → tag → value. */
+function scalarsOf(path: string): Map<number, Record<string, number>> {
+  const out = new Map<number, Record<string, number>>();
+  for (const record of records(readFileSync(path))) {
+    const event = fields(record);
+    const summary = event.get(5)?.[0] as Buffer | undefined;
+    if (!summary) continue;
+    const step = event.get(2)![0] as number;
+    for (const value of fields(summary).get(1) as Buffer[]) {
+      const v = fields(value);
+      out.set(step, { ...out.get(step), [(v.get(1)![0] as Buffer).toString()]: (v.get(2)![0] as Buffer).readFloatLE() });
+    }
+  }
+  return out;
+}
+
+describe('TensorBoard event files', () => {
+  it("CRC-32C and its mask are TFRecord's: the check value, and every record of a file TensorFlow wrote", () => {
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    const file = readFileSync(FIXTURE);
+    const written = records(file);
+    assert.ok(written.length >= 4, 'the file version and three scalars');
+    assert.match(written[0].toString('latin1'), /brain\.Event:2/);
+    const broken = Buffer.from(file);
+    broken[broken.length - 6] ^= 1;
+    assert.throws(() => records(broken), /data CRC/, 'a flipped bit is caught');
+  });
+
+  it('an event encodes its wall time, step and scalars where the protobuf says', () => {
+    const event = fields(Buffer.from(eventBytes(1.5, 300, { scalars: { epoch_loss: 0.25 } })));
+    assert.equal((event.get(1)![0] as Buffer).readDoubleLE(), 1.5);
+    assert.equal(event.get(2)![0], 300);
+    const value = fields(fields(event.get(5)![0] as Buffer).get(1)![0] as Buffer);
+    assert.equal((value.get(1)![0] as Buffer).toString(), 'epoch_loss');
+    assert.equal((value.get(2)![0] as Buffer).readFloatLE(), 0.25);
+    const file = Buffer.concat([tfRecord(eventBytes(1, 0, { fileVersion: 'brain.Event:2' })), tfRecord(eventBytes(2, 1, { scalars: { a: 1 } }))]);
+    assert.equal(records(file.subarray(0, file.length - 3)).length, 1, 'a torn last record is left out, the rest reads');
+  });
+
+  it('an unusable --logdir is one line before training, and leaves no model folder', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a-file'), '');
+    const run = seqTag(['train', '--epochs', '1', '--samples', '50', '--backend', 'cpu', '--model-dir', join(dir, 'm'), '--logdir', join(dir, 'a-file')]);
+    oneLine(run, 1, /--logdir .*a-file: cannot write TensorBoard logs there: part of the path is a file \(ENOTDIR\); give a folder you can write to/);
+    assert.equal(run.stdout, '', 'nothing ran');
+    assert.ok(!existsSync(join(dir, 'm')));
+  });
+
+  it("train --logdir writes Keras's runs and tags, every scalar equal to --json (as float32)", () => {
+    const dir = tempDir();
+    const logdir = join(dir, 'logs');
+    const run = seqTag([
+      'train',
+      '--epochs',
+      '3',
+      '--samples',
+      '120',
+      '--seed',
+      '2',
+      '--validation-split',
+      '0.25',
+      '--backend',
+      'cpu',
+      '--json',
+      '--model-dir',
+      join(dir, 'm'),
+      '--logdir',
+      logdir,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = JSON.parse(run.stdout) as {
+      epochs: { epoch: number; loss: number; validation: { loss: number; tokenAccuracy: number; exactMatch: number } }[];
+      config: { lr: number };
+    };
+    const read = (name: string) => {
+      const files = readdirSync(join(logdir, name)).filter((f) => f.startsWith('events.out.tfevents.'));
+      assert.equal(files.length, 1, `${name}: one event file`);
+      return scalarsOf(join(logdir, name, files[0]));
+    };
+    const [train, validation] = [read('train'), read('validation')];
+    assert.deepEqual([...train.keys()], [1, 2, 3]);
+    for (const e of doc.epochs) {
+      assert.deepEqual(train.get(e.epoch), { epoch_loss: Math.fround(e.loss), epoch_learning_rate: Math.fround(doc.config.lr) });
+      assert.deepEqual(validation.get(e.epoch), {
+        epoch_loss: Math.fround(e.validation.loss),
+        epoch_accuracy: Math.fround(e.validation.tokenAccuracy),
+        epoch_exact_match: Math.fround(e.validation.exactMatch),
+      });
+    }
+  });
+});
