@@ -155,4 +155,46 @@ describe('TensorBoard event files', () => {
       });
     }
   });
+
+  it('sweep --logdir writes each run to <configuration>/seed-<n>, equal to its record; a resumed sweep adds nothing', () => {
+    const dir = tempDir();
+    const [logdir, out] = [join(dir, 'logs'), join(dir, 'sweep')];
+    const args = [
+      'sweep',
+      '--grid',
+      'activation=softmax,linear',
+      '--seeds',
+      '1',
+      '--samples',
+      '64',
+      '--epochs',
+      '2',
+      '--jobs',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--logdir',
+      logdir,
+    ];
+    assert.equal(seqTag(args).status, 0);
+    assert.deepEqual(readdirSync(logdir).sort(), ['activation=linear', 'activation=softmax']);
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const record of records) {
+      const run = join(logdir, record.label, `seed-${record.seed}`, 'train');
+      const [file] = readdirSync(run);
+      const logged = scalarsOf(join(run, file));
+      assert.deepEqual(
+        [...logged.entries()].map(([step, v]) => [step, v.epoch_loss]),
+        record.epochs.map((e: { epoch: number; loss: number | string }) => [e.epoch, Math.fround(Number(e.loss))]),
+        `${record.label}: the record's epochs (a diverged run's NaN as NaN)`,
+      );
+    }
+    assert.equal(seqTag(args).status, 0);
+    assert.equal(readdirSync(join(logdir, 'activation=softmax', 'seed-1', 'train')).length, 1, 'the second run of the same sweep logs nothing again');
+  });
 });

@@ -7,6 +7,7 @@ import { describeFsError, UserError } from '../errors.js';
 import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import { rngFor } from '../task/random.js';
+import { runLogger } from '../report/tensorboard.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
 import { escapeText } from '../report/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
@@ -36,6 +37,7 @@ interface SweepFlags extends ExperimentFlags, BackendFlag {
   out: string;
   queue?: string;
   json?: boolean;
+  logdir?: string;
 }
 
 /** The seed question's three answers, each tried on the seed's model (the linear head). */
@@ -154,6 +156,7 @@ export function sweepCommand(): Command {
       '--queue <url>',
       'put the runs on this Redis (redis://host:6379/0, rediss:// for TLS) for `seq-tag worker`s on any machine, instead of local workers',
     );
+  cmd.option('--logdir <dir>', 'also write each run to TensorBoard: <dir>/<configuration>/seed-<n>/{train,validation}');
   addJsonOption(cmd, 'the aggregate');
   cmd.action((flags: SweepFlags) => runSweepCommand(flags, cmd));
   return cmd;
@@ -284,7 +287,9 @@ async function sweepInto(
   }
   // Ctrl-C, SIGTERM or SIGHUP stop the workers (finished runs are already on disk).
   const stop = onStop();
+  const log = runLogger(flags.logdir, (text) => stderr().line(`seq-tag: warning: ${text}`));
   const onRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => {
+    log({ label: record.label, seed: record.seed, epochs: record.epochs, lr: record.config.lr });
     const elapsed = (performance.now() - started) / 1000;
     if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
     else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { toJson, styleFor, plural } from '../report/render.js';
+import { runLogger } from '../report/tensorboard.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
@@ -36,6 +37,7 @@ interface TuneFlags extends ExperimentFlags, BackendFlag {
   out: string;
   queue?: string;
   json?: boolean;
+  logdir?: string;
 }
 
 export const TUNE_FILE = 'tune.json';
@@ -68,6 +70,7 @@ export function tuneCommand(): Command {
     )
     .option('--out <dir>', 'folder for results.jsonl (one record per trial), tune.json and tune.svg', './tune-results')
     .option('--queue <url>', 'run the trials through this Redis for `seq-tag worker`s on any machine, instead of local workers');
+  cmd.option('--logdir <dir>', 'also write each trial to TensorBoard: <dir>/<trial>/seed-<n>/{train,validation}');
   addJsonOption(cmd, 'the trials and the best configuration');
   cmd.action((flags: TuneFlags) => runTuneCommand(flags, cmd));
   return cmd;
@@ -116,7 +119,9 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const stop = onStop();
   const finishTimes = new Map<string, number>();
   // Each trial is shown as it ends; the leaderboard after every ten.
+  const log = runLogger(flags.logdir, (text) => stderr().line(`seq-tag: warning: ${text}`));
   const onRecord = (record: RunRecord) => {
+    log({ label: record.label, seed: record.seed, epochs: record.epochs, lr: record.config.lr });
     finishTimes.set(record.key, (performance.now() - started) / 1000);
     const trial = trialOf(record, setup.dims);
     if (trial && record.status !== 'failed') say(renderTrial(trial, setup.dims, style));

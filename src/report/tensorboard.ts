@@ -6,7 +6,7 @@
  * last whole record. Layout and names follow keras.callbacks.TensorBoard: `<logdir>/train` and
  * `<logdir>/validation`, tags `epoch_loss`, `epoch_accuracy`, `epoch_learning_rate`.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
@@ -139,4 +139,53 @@ export class TrainingLog {
       epoch_exact_match: exactMatch,
     });
   }
+}
+
+/** Makes `logdir` (for sweep and tune), or says in one line why it cannot be written. */
+export function openLogdir(logdir: string): string {
+  try {
+    mkdirSync(logdir, { recursive: true });
+    accessSync(logdir, constants.W_OK);
+  } catch (err) {
+    throw new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
+  }
+  return logdir;
+}
+
+/**
+ * The logger sweep and tune call with each new record: a run that cannot be logged (a full disk)
+ * stops the logs, not the sweep, and `warn` says so once.
+ */
+export function runLogger(logdir: string | undefined, warn: (text: string) => void): (run: Parameters<typeof logRun>[1]) => void {
+  let dir = logdir === undefined ? undefined : openLogdir(logdir);
+  return (run) => {
+    if (dir === undefined) return;
+    try {
+      logRun(dir, run);
+    } catch (err) {
+      dir = undefined;
+      warn(`TensorBoard logging stopped at ${run.label} · seed ${run.seed}: ${err instanceof UserError ? err.message : describeFsError(err)}`);
+    }
+  };
+}
+
+/** A label as a folder name: "answer 3: clipnorm 1.0" → "answer_3_clipnorm_1.0". */
+export function runFolderName(label: string): string {
+  return label.replace(/[^A-Za-z0-9._=+-]+/g, '_').replace(/^_+|_+$/g, '') || 'run';
+}
+
+/**
+ * A finished sweep or tune run in `<logdir>/<label>/seed-<n>/{train,validation}`, all its epochs
+ * at once (a run's record arrives whole). A run folder already there is left as it is, so running
+ * the same sweep again (it resumes) writes only the runs not logged yet. Returns whether it wrote.
+ */
+export function logRun(
+  logdir: string,
+  run: { label: string; seed: number; epochs: { epoch: number; loss: number; lr?: number; validation?: EpochScalars['validation'] }[]; lr: number },
+): boolean {
+  const dir = join(logdir, runFolderName(run.label), `seed-${run.seed}`);
+  if (existsSync(dir)) return false;
+  const log = new TrainingLog(dir);
+  for (const e of run.epochs) log.epoch({ ...e, lr: e.lr ?? run.lr });
+  return true;
 }
