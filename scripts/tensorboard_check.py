@@ -9,7 +9,8 @@ Run from the repository's root with a Python that has TensorFlow and tensorboard
    TensorBoard's EventAccumulator reads against the run's `--json` epochs (float32 rounding);
 2. kills a long run with SIGKILL after a few epochs and checks the files still load, with every
    epoch the run printed before it died;
-3. writes test/fixtures/tensorboard/tf-writer.tfevents with TensorFlow's own writer
+3. trains the seed's linear head and finds the NaN the guard stopped at, and the divergence text;
+4. writes test/fixtures/tensorboard/tf-writer.tfevents with TensorFlow's own writer
    (tf.summary.scalar), whose framing and CRCs test/tensorboard.test.ts checks with seq-tag's code.
 npm test never needs this script or Python.
 """
@@ -71,6 +72,19 @@ def check_killed(root):
     print(f'killed after {printed} printed epochs: TensorBoard reads {len(loss)} epochs of epoch_loss')
 
 
+def check_diverged(root):
+    logdir = os.path.join(root, 'nan')
+    args = ['train', '--activation', 'linear', '--seed', '1', '--backend', 'wasm', '--model-dir', os.path.join(root, 'n'), '--logdir', logdir]
+    assert subprocess.run(BIN + args, capture_output=True).returncode == 3
+    ea = EventAccumulator(os.path.join(logdir, 'train'), size_guidance={'tensors': 0})
+    ea.Reload()
+    [(step, loss)] = [(e.step, e.value) for e in ea.Scalars('epoch_loss')]
+    [text] = ea.Tensors('divergence')
+    assert step == 1 and loss != loss, (step, loss)
+    assert text.tensor_proto.string_val == [b'NaN guard: training stopped: loss nan at epoch 1, batch 1'], text
+    print(f'diverged: epoch_loss NaN at step {step} and the divergence text, read by TensorBoard')
+
+
 def write_fixture():
     import tensorflow as tf
     out = 'test/fixtures/tensorboard'
@@ -89,4 +103,5 @@ if __name__ == '__main__':
     root = tempfile.mkdtemp()
     check_train(root)
     check_killed(root)
+    check_diverged(root)
     write_fixture()

@@ -75,6 +75,7 @@ function scalarsOf(path: string): Map<number, Record<string, number>> {
     const step = event.get(2)![0] as number;
     for (const value of fields(summary).get(1) as Buffer[]) {
       const v = fields(value);
+      if (!v.has(2)) continue; // a text summary
       out.set(step, { ...out.get(step), [(v.get(1)![0] as Buffer).toString()]: (v.get(2)![0] as Buffer).readFloatLE() });
     }
   }
@@ -154,6 +155,42 @@ describe('TensorBoard event files', () => {
         epoch_exact_match: Math.fround(e.validation.exactMatch),
       });
     }
+  });
+
+  it('a diverged run logs the loss the guard saw (NaN) at its epoch and a divergence text saying where', () => {
+    const dir = tempDir();
+    const run = seqTag([
+      'train',
+      '--activation',
+      'linear',
+      '--epochs',
+      '2',
+      '--samples',
+      '64',
+      '--seed',
+      '1',
+      '--backend',
+      'cpu',
+      '--model-dir',
+      join(dir, 'm'),
+      '--logdir',
+      join(dir, 'logs'),
+    ]);
+    assert.equal(run.status, 3);
+    const [file] = readdirSync(join(dir, 'logs', 'train'));
+    const path = join(dir, 'logs', 'train', file);
+    const [[step, values]] = [...scalarsOf(path).entries()];
+    assert.equal(step, 1);
+    assert.ok(Number.isNaN(values.epoch_loss));
+    const texts = records(readFileSync(path)).flatMap((record) => {
+      const summary = fields(record).get(5)?.[0] as Buffer | undefined;
+      const values = summary ? (fields(summary).get(1) as Buffer[]) : [];
+      return values
+        .map(fields)
+        .filter((v) => v.has(8))
+        .map((v) => [(v.get(1)![0] as Buffer).toString(), (fields(v.get(8)![0] as Buffer).get(8)![0] as Buffer).toString()]);
+    });
+    assert.deepEqual(texts, [['divergence', 'NaN guard: training stopped: loss nan at epoch 1, batch 1']]);
   });
 
   it('sweep --logdir writes each run to <configuration>/seed-<n>, equal to its record; a resumed sweep adds nothing', () => {

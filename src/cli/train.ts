@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
-import { TrainingLog, type EpochScalars } from '../report/tensorboard.js';
+import { TrainingLog } from '../report/tensorboard.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
@@ -148,13 +148,13 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
 async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
   // Opened before anything runs: an unusable --logdir is one line, not a lost run.
   let tensorboard = flags.logdir === undefined ? undefined : new TrainingLog(flags.logdir);
-  const logEpoch = (record: EpochScalars) => {
+  const log = (epoch: number, write: (logs: TrainingLog) => void) => {
     try {
-      tensorboard?.epoch(record);
+      if (tensorboard) write(tensorboard);
     } catch (err) {
       // The logs are a view of the run: a full disk under --logdir stops them, not the training.
       tensorboard = undefined;
-      stderr().line(`seq-tag: warning: TensorBoard logging stopped at epoch ${record.epoch}: ${describeFsError(err)}`);
+      stderr().line(`seq-tag: warning: TensorBoard logging stopped at epoch ${epoch}: ${describeFsError(err)}`);
     }
   };
   const { signal } = stop;
@@ -209,7 +209,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       }
     },
     onEpochEnd: (record) => {
-      logEpoch({ ...record, lr: record.lr ?? config.lr });
+      log(record.epoch, (logs) => logs.epoch({ ...record, lr: record.lr ?? config.lr }));
       if (progressShown) out.write('\r\x1b[K');
       progressShown = false;
       say(renderEpoch(record, config.epochs, style));
@@ -218,6 +218,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   if (progressShown) out.write('\r\x1b[K');
 
   if (result.divergence) {
+    const d = result.divergence;
+    if (!result.epochs.some((e) => e.epoch === d.epoch)) log(d.epoch, (logs) => logs.diverged(d.epoch, d.loss, divergenceLine(d, result.stopped)));
     // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
     await folder.removeCheckpoint();
     const diagnosis = diagnose(config, { trigger: result.divergence });

@@ -70,12 +70,25 @@ function scalarValue(tag: string, value: number): number[] {
   return [...lengthDelimited(1, Buffer.from(tag, 'utf8')), (2 << 3) | 5, ...f];
 }
 
+/**
+ * Summary.Value { tag = 1; metadata = 9 { plugin_data = 1 { plugin_name = 1: "text" } }; tensor = 8
+ * { dtype = 1: DT_STRING (7); tensor_shape = 2 {}; string_val = 8 } }: what tf.summary.text writes.
+ */
+function textValue(tag: string, text: string): number[] {
+  const metadata = lengthDelimited(1, lengthDelimited(1, Buffer.from('text', 'utf8')));
+  const tensor = [(1 << 3) | 0, 7, ...lengthDelimited(2, []), ...lengthDelimited(8, Buffer.from(text, 'utf8'))];
+  return [...lengthDelimited(1, Buffer.from(tag, 'utf8')), ...lengthDelimited(9, metadata), ...lengthDelimited(8, tensor)];
+}
+
+type EventContent = { fileVersion: string } | { scalars: Record<string, number> } | { text: { tag: string; value: string } };
+
 /** Event { wall_time = 1 (double); step = 2 (int64); file_version = 3 | summary = 5 } */
-export function eventBytes(wallTime: number, step: number, content: { fileVersion: string } | { scalars: Record<string, number> }): Uint8Array {
+export function eventBytes(wallTime: number, step: number, content: EventContent): Uint8Array {
   const time = Buffer.alloc(8);
   time.writeDoubleLE(wallTime);
   const head = [(1 << 3) | 1, ...time, (2 << 3) | 0, ...varint(step)];
   if ('fileVersion' in content) return Uint8Array.from([...head, ...lengthDelimited(3, Buffer.from(content.fileVersion, 'utf8'))]);
+  if ('text' in content) return Uint8Array.from([...head, ...lengthDelimited(5, lengthDelimited(1, textValue(content.text.tag, content.text.value)))]);
   const values = Object.entries(content.scalars).flatMap(([tag, value]) => lengthDelimited(1, scalarValue(tag, value)));
   return Uint8Array.from([...head, ...lengthDelimited(5, values)]);
 }
@@ -91,6 +104,11 @@ export class EventFile {
     // TensorBoard finds files by "tfevents" in the name; the suffix keeps two writers apart.
     this.path = join(dir, `events.out.tfevents.${Math.floor(now / 1000)}.${hostname()}.${process.pid}.${Math.floor(Math.random() * 1e9)}.v2`);
     this.append(eventBytes(now / 1000, 0, { fileVersion: 'brain.Event:2' }));
+  }
+
+  /** A text summary at `step` (TensorBoard's Text tab). */
+  text(step: number, tag: string, value: string, now = Date.now()): void {
+    this.append(eventBytes(now / 1000, step, { text: { tag, value } }));
   }
 
   /** Scalars at `step`: one record, one write. */
@@ -127,6 +145,15 @@ export class TrainingLog {
     } catch (err) {
       throw new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
     }
+  }
+
+  /**
+   * The batch where training diverged, as what it was: `epoch_loss` at that epoch is the loss the
+   * guard saw (NaN, or the wasm backend's clip bound), and a `divergence` text says where and why.
+   */
+  diverged(epoch: number, loss: number, text: string): void {
+    this.train.scalars(epoch, { epoch_loss: loss });
+    this.train.text(epoch, 'divergence', text);
   }
 
   epoch(e: EpochScalars): void {
