@@ -30,37 +30,21 @@ function records(file: Buffer): Buffer[] {
 /** Protobuf fields of a message: number → values (numbers for varints, Buffers otherwise). */
 function fields(message: Buffer): Map<number, (number | Buffer)[]> {
   const out = new Map<number, (number | Buffer)[]>();
-  const put = (n: number, v: number | Buffer) => out.set(n, [...(out.get(n) ?? []), v]);
-  for (let at = 0; at < message.length;) {
-    let key = 0;
+  let at = 0;
+  const varint = () => {
+    let value = 0;
     for (let shift = 0; ; shift += 7) {
       const b = message[at++];
-      key |= (b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
+      value += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return value;
     }
-    const [field, wire] = [key >>> 3, key & 7];
-    if (wire === 0) {
-      let value = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = message[at++];
-        value += (b & 0x7f) * 2 ** shift;
-        if (!(b & 0x80)) break;
-      }
-      put(field, value);
-    } else if (wire === 1 || wire === 5) {
-      const size = wire === 1 ? 8 : 4;
-      put(field, message.subarray(at, at + size));
-      at += size;
-    } else {
-      let length = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = message[at++];
-        length |= (b & 0x7f) << shift;
-        if (!(b & 0x80)) break;
-      }
-      put(field, message.subarray(at, at + length));
-      at += length;
-    }
+  };
+  const take = (size: number) => message.subarray(at, (at += size));
+  while (at < message.length) {
+    const key = varint();
+    const wire = key & 7;
+    const value = wire === 0 ? varint() : wire === 1 ? take(8) : wire === 5 ? take(4) : take(varint());
+    out.set(key >>> 3, [...(out.get(key >>> 3) ?? []), value]);
   }
   return out;
 }
