@@ -22,7 +22,7 @@ import { tagSequences, type TaggedSequence } from './task/tagging.js';
 import type { Evaluation } from './task/metrics.js';
 import { createExperiment, evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
 import type { EpochRecord, TrainingResult } from './training/train.js';
-import { loadModel as loadFromDisk, ModelFolder, type LoadedModel, type ModelRecord } from './storage/model-store.js';
+import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './storage/model-store.js';
 import { VERSION } from './version.js';
 
 export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSequence };
@@ -120,17 +120,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds };
     if (divergence || result.interrupted) return { ...base, saved: false };
     const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
-    const record: ModelRecord = {
-      config,
-      backend: backend.name,
-      losses: epochs.map((e) => e.loss),
-      ...(config.validationSplit > 0 ? { validation: epochs.map((e) => e.validation!) } : {}),
-      ...(earlyStopping ? { earlyStopping } : {}),
-      trainedAt: new Date().toISOString(),
-      trainSeconds: seconds,
-      seqTagVersion: VERSION,
-    };
-    if (folder) await folder.save(experiment.model, record);
+    if (folder) await folder.save(experiment.model, modelRecord(config, backend.name, result));
     return { ...base, evaluation, nextStep: nextStep(config, evaluation), saved: folder !== undefined };
   } finally {
     await folder?.release();

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
-import { columnsFor, wrapText } from '../report/wrap.js';
-import { shortenQuoted, stdout } from './output.js';
+import { shortenQuoted, stderr, stdout } from './output.js';
 import { doctorCommand } from './doctor.js';
 import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
@@ -19,10 +18,10 @@ export function program(helpWidth?: number): Command {
   for (const cmd of [root, ...root.commands]) {
     cmd.exitOverride().configureOutput({
       // Help fits the terminal, or COLUMNS, or 80 columns, like every other screen.
-      getOutHelpWidth: () => helpWidth ?? columnsFor(process.stdout),
-      getErrHelpWidth: () => helpWidth ?? columnsFor(process.stderr),
+      getOutHelpWidth: () => helpWidth ?? stdout().columns,
+      getErrHelpWidth: () => helpWidth ?? stderr().columns,
       // Commander leaves a description column narrower than 40 unwrapped (at 60 columns): the printer wraps it.
-      writeOut: (text) => stdout().write(`${wrapText(text.replace(/\n$/, ''), helpWidth ?? stdout().columns)}\n`),
+      writeOut: (text) => stdout().line(text.replace(/\n$/, '')),
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".
       outputError: (text, write) =>
         write(

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
-import { TrainingLog } from '../report/tensorboard.js';
+import { guardedLog, TrainingLog } from '../report/tensorboard.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
@@ -26,12 +26,12 @@ import {
   thousands,
   type Style,
 } from '../report/render.js';
-import { ModelFolder, quotePath, type ModelRecord } from '../storage/model-store.js';
+import { ModelFolder, modelRecord, quotePath } from '../storage/model-store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import { validationCount, type Divergence, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
-import { describeFsError, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -147,16 +147,7 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
 
 async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
   // Opened before anything runs: an unusable --logdir is one line, not a lost run.
-  let tensorboard = flags.logdir === undefined ? undefined : new TrainingLog(flags.logdir);
-  const log = (epoch: number, write: (logs: TrainingLog) => void) => {
-    try {
-      if (tensorboard) write(tensorboard);
-    } catch (err) {
-      // The logs are a view of the run: a full disk under --logdir stops them, not the training.
-      tensorboard = undefined;
-      stderr().line(`seq-tag: warning: TensorBoard logging stopped at epoch ${epoch}: ${describeFsError(err)}`);
-    }
-  };
+  const log = guardedLog(flags.logdir === undefined ? undefined : new TrainingLog(flags.logdir), (text) => stderr().line(`seq-tag: warning: ${text}`));
   const { signal } = stop;
   // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
   const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
@@ -209,7 +200,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       }
     },
     onEpochEnd: (record) => {
-      log(record.epoch, (logs) => logs.epoch({ ...record, lr: record.lr ?? config.lr }));
+      log(`epoch ${record.epoch}`, (logs) => logs.epoch({ ...record, lr: record.lr ?? config.lr }));
       if (progressShown) out.write('\r\x1b[K');
       progressShown = false;
       say(renderEpoch(record, config.epochs, style));
@@ -219,7 +210,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
 
   if (result.divergence) {
     const d = result.divergence;
-    if (!result.epochs.some((e) => e.epoch === d.epoch)) log(d.epoch, (logs) => logs.diverged(d.epoch, d.loss, divergenceLine(d, result.stopped)));
+    if (!result.epochs.some((e) => e.epoch === d.epoch)) log(`epoch ${d.epoch}`, (logs) => logs.diverged(d.epoch, d.loss, divergenceLine(d, result.stopped)));
     // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
     await folder.removeCheckpoint();
     const diagnosis = diagnose(config, { trigger: result.divergence });
@@ -247,17 +238,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     return;
   }
 
-  const record: ModelRecord = {
-    config,
-    backend: backend.name,
-    losses: result.epochs.map((e) => e.loss),
-    ...(config.validationSplit > 0 ? { validation: result.epochs.map((e) => e.validation!) } : {}),
-    ...(result.earlyStopping ? { earlyStopping: result.earlyStopping } : {}),
-    trainedAt: new Date().toISOString(),
-    trainSeconds: result.seconds,
-    seqTagVersion: VERSION,
-    ...(resumes ? { resumedAfter: resumes } : {}),
-  };
+  const record = modelRecord(config, backend.name, result, resumes);
   if (result.interrupted) {
     process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
     const at = `${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;

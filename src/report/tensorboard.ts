@@ -143,7 +143,7 @@ export class TrainingLog {
     try {
       this.train = new EventFile(join(logdir, 'train'));
     } catch (err) {
-      throw new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
+      throw unwritable(logdir, err);
     }
   }
 
@@ -174,26 +174,35 @@ export function openLogdir(logdir: string): string {
     mkdirSync(logdir, { recursive: true });
     accessSync(logdir, constants.W_OK);
   } catch (err) {
-    throw new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
+    throw unwritable(logdir, err);
   }
   return logdir;
 }
 
+function unwritable(logdir: string, err: unknown): UserError {
+  return new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
+}
+
 /**
- * The logger sweep and tune call with each new record: a run that cannot be logged (a full disk)
- * stops the logs, not the sweep, and `warn` says so once.
+ * Writes to the logs while they work: the logs are a view of the run, so the first failure (a full
+ * disk) stops them, not the training or the sweep, and `warn` says so once, naming where.
  */
-export function runLogger(logdir: string | undefined, warn: (text: string) => void): (run: Parameters<typeof logRun>[1]) => void {
-  let dir = logdir === undefined ? undefined : openLogdir(logdir);
-  return (run) => {
-    if (dir === undefined) return;
+export function guardedLog<T>(logs: T | undefined, warn: (text: string) => void): (where: string, write: (logs: T) => void) => void {
+  return (where, write) => {
+    if (logs === undefined) return;
     try {
-      logRun(dir, run);
+      write(logs);
     } catch (err) {
-      dir = undefined;
-      warn(`TensorBoard logging stopped at ${run.label} · seed ${run.seed}: ${err instanceof UserError ? err.message : describeFsError(err)}`);
+      logs = undefined;
+      warn(`TensorBoard logging stopped at ${where}: ${err instanceof UserError ? err.message : describeFsError(err)}`);
     }
   };
+}
+
+/** The logger sweep and tune call with each new record (see guardedLog). */
+export function runLogger(logdir: string | undefined, warn: (text: string) => void): (run: Parameters<typeof logRun>[1]) => void {
+  const log = guardedLog(logdir === undefined ? undefined : openLogdir(logdir), warn);
+  return (run) => log(`${run.label} · seed ${run.seed}`, (dir) => logRun(dir, run));
 }
 
 /** A label as a folder name: "answer 3: clipnorm 1.0" → "answer_3_clipnorm_1.0". */

@@ -5,7 +5,8 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { ORIGINAL_EXPERIMENT, type Config } from '../model/config.js';
 import { ADDED_ROWS } from '../cli/flags.js';
-import type { ValidationScore } from '../training/train.js';
+import type { TrainingResult, ValidationScore } from '../training/train.js';
+import { VERSION } from '../version.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
 import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
@@ -46,6 +47,21 @@ export interface ModelRecord {
   resumedAfter?: number[];
   /** Set when Ctrl-C stopped training: the saved weights are those after epoch `atEpoch − 1`. */
   interrupted?: { atEpoch: number; epochs: number };
+}
+
+/** The record a finished (or interrupted) run saves with its model: the CLI's and the API's alike. */
+export function modelRecord(config: Config, backend: string, result: TrainingResult, resumedAfter?: number[]): ModelRecord {
+  return {
+    config,
+    backend,
+    losses: result.epochs.map((e) => e.loss),
+    ...(config.validationSplit > 0 ? { validation: result.epochs.map((e) => e.validation!) } : {}),
+    ...(result.earlyStopping ? { earlyStopping: result.earlyStopping } : {}),
+    trainedAt: new Date().toISOString(),
+    trainSeconds: result.seconds,
+    seqTagVersion: VERSION,
+    ...(resumedAfter ? { resumedAfter } : {}),
+  };
 }
 
 function corrupt(dir: string, what: string): UserError {
