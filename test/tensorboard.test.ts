@@ -7,64 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { crc32c, eventBytes, maskedCrc, tfRecord } from '../src/report/tensorboard.js';
+import { crc32c, eventBytes, tfRecord } from '../src/report/tfevents.js';
+import { eventFile, fields, records, scalarsOf, sessionOf, textsOf } from './tfevents-reader.js';
 import { oneLine, seqTag, tempDir } from './helpers.js';
 
 const FIXTURE = new URL('../../test/fixtures/tensorboard/tf-writer.tfevents', import.meta.url);
-
-/** The whole records of a TFRecord file, each CRC checked; a torn last record (a crash) is left out. */
-function records(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at + 12 <= file.length;) {
-    const length = Number(file.readBigUInt64LE(at));
-    assert.equal(file.readUInt32LE(at + 8), maskedCrc(file.subarray(at, at + 8)), `length CRC of the record at byte ${at}`);
-    if (at + 12 + length + 4 > file.length) break;
-    const data = file.subarray(at + 12, at + 12 + length);
-    assert.equal(file.readUInt32LE(at + 12 + length), maskedCrc(data), `data CRC of the record at byte ${at}`);
-    out.push(data);
-    at += 12 + length + 4;
-  }
-  return out;
-}
-
-/** Protobuf fields of a message: number → values (numbers for varints, Buffers otherwise). */
-function fields(message: Buffer): Map<number, (number | Buffer)[]> {
-  const out = new Map<number, (number | Buffer)[]>();
-  let at = 0;
-  const varint = () => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = message[at++];
-      value += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return value;
-    }
-  };
-  const take = (size: number) => message.subarray(at, (at += size));
-  while (at < message.length) {
-    const key = varint();
-    const wire = key & 7;
-    const value = wire === 0 ? varint() : wire === 1 ? take(8) : wire === 5 ? take(4) : take(varint());
-    out.set(key >>> 3, [...(out.get(key >>> 3) ?? []), value]);
-  }
-  return out;
-}
-
-/** The scalars of an event file: step → tag → value. */
-function scalarsOf(path: string): Map<number, Record<string, number>> {
-  const out = new Map<number, Record<string, number>>();
-  for (const record of records(readFileSync(path))) {
-    const event = fields(record);
-    const summary = event.get(5)?.[0] as Buffer | undefined;
-    if (!summary) continue;
-    const step = event.get(2)![0] as number;
-    for (const value of fields(summary).get(1) as Buffer[]) {
-      const v = fields(value);
-      if (!v.has(2)) continue; // a text summary
-      out.set(step, { ...out.get(step), [(v.get(1)![0] as Buffer).toString()]: (v.get(2)![0] as Buffer).readFloatLE() });
-    }
-  }
-  return out;
-}
 
 describe('TensorBoard event files', () => {
   it("CRC-32C and its mask are TFRecord's: the check value, and every record of a file TensorFlow wrote", () => {
@@ -98,7 +45,7 @@ describe('TensorBoard event files', () => {
     assert.ok(!existsSync(join(dir, 'm')));
   });
 
-  it("train --logdir writes Keras's runs and tags, every scalar equal to --json (as float32)", () => {
+  it("train --logdir writes Keras's runs and tags, every scalar equal to --json (as float32), the held-out scores, the HParams session and, on request, each batch", () => {
     const dir = tempDir();
     const logdir = join(dir, 'logs');
     const run = seqTag([
@@ -111,6 +58,8 @@ describe('TensorBoard event files', () => {
       '2',
       '--validation-split',
       '0.25',
+      '--clipvalue',
+      '5',
       '--backend',
       'cpu',
       '--json',
@@ -118,27 +67,52 @@ describe('TensorBoard event files', () => {
       join(dir, 'm'),
       '--logdir',
       logdir,
+      '--log-batches',
     ]);
     assert.equal(run.status, 0, run.stderr);
     const doc = JSON.parse(run.stdout) as {
       epochs: { epoch: number; loss: number; validation: { loss: number; tokenAccuracy: number; exactMatch: number } }[];
-      config: { lr: number };
+      config: { lr: number; activation: string };
+      evaluation: { loss: number; tokenAccuracy: number; exactMatch: number };
     };
-    const read = (name: string) => {
-      const files = readdirSync(join(logdir, name)).filter((f) => f.startsWith('events.out.tfevents.'));
-      assert.equal(files.length, 1, `${name}: one event file`);
-      return scalarsOf(join(logdir, name, files[0]));
-    };
-    const [train, validation] = [read('train'), read('validation')];
-    assert.deepEqual([...train.keys()], [1, 2, 3]);
+    const [train, validation, heldOut] = ['train', 'validation', 'held-out'].map((name) => scalarsOf(eventFile(join(logdir, name))));
+    // 90 training sequences in batches of 32: 3 batches an epoch (32, 32, 26), numbered 1–9 over the run.
+    assert.deepEqual([...train.keys()], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (const e of doc.epochs) {
-      assert.deepEqual(train.get(e.epoch), { epoch_loss: Math.fround(e.loss), epoch_learning_rate: Math.fround(doc.config.lr) });
+      const batches = [1, 2, 3].map((b) => train.get((e.epoch - 1) * 3 + b)!.batch_loss);
+      const mean = (batches[0] * 32 + batches[1] * 32 + batches[2] * 26) / 90;
+      assert.ok(Math.abs(mean - e.loss) < 1e-6, `epoch ${e.epoch}: its batches' losses average to its loss (${mean} vs ${e.loss})`);
+      const { batch_loss: _, ...epochScalars } = train.get(e.epoch)!;
+      assert.deepEqual(epochScalars, { epoch_loss: Math.fround(e.loss), epoch_learning_rate: Math.fround(doc.config.lr) });
       assert.deepEqual(validation.get(e.epoch), {
         epoch_loss: Math.fround(e.validation.loss),
         epoch_accuracy: Math.fround(e.validation.tokenAccuracy),
         epoch_exact_match: Math.fround(e.validation.exactMatch),
       });
     }
+    assert.deepEqual(heldOut.get(3), {
+      loss: Math.fround(doc.evaluation.loss),
+      accuracy: Math.fround(doc.evaluation.tokenAccuracy),
+      exact_match: Math.fround(doc.evaluation.exactMatch),
+    });
+    const session = sessionOf(logdir);
+    assert.equal(session.status, 1, 'the HParams session ended: STATUS_SUCCESS');
+    assert.deepEqual(
+      [
+        session.hparams.epochs,
+        session.hparams.seed,
+        session.hparams['validation-split'],
+        session.hparams.clipvalue,
+        session.hparams.activation,
+        session.hparams['batch-norm'],
+      ],
+      [3, 2, 0.25, 5, doc.config.activation, false],
+    );
+    assert.ok(!('clipnorm' in session.hparams), 'a flag that is off is left out');
+  });
+
+  it('--log-batches without --logdir is one line', () => {
+    oneLine(seqTag(['train', '--epochs', '1', '--samples', '50', '--log-batches']), 1, /--log-batches needs --logdir <dir>/);
   });
 
   it('a diverged run logs the loss the guard saw (NaN) at its epoch and a divergence text saying where', () => {
@@ -166,15 +140,9 @@ describe('TensorBoard event files', () => {
     const [[step, values]] = [...scalarsOf(path).entries()];
     assert.equal(step, 1);
     assert.ok(Number.isNaN(values.epoch_loss));
-    const texts = records(readFileSync(path)).flatMap((record) => {
-      const summary = fields(record).get(5)?.[0] as Buffer | undefined;
-      const values = summary ? (fields(summary).get(1) as Buffer[]) : [];
-      return values
-        .map(fields)
-        .filter((v) => v.has(8))
-        .map((v) => [(v.get(1)![0] as Buffer).toString(), (fields(v.get(8)![0] as Buffer).get(8)![0] as Buffer).toString()]);
-    });
-    assert.deepEqual(texts, [['divergence', 'NaN guard: training stopped: loss nan at epoch 1, batch 1']]);
+    assert.deepEqual(textsOf(path), [['divergence', 'NaN guard: training stopped: loss nan at epoch 1, batch 1']]);
+    assert.equal(sessionOf(join(dir, 'logs')).status, 2, 'the HParams session ended: STATUS_FAILURE');
+    assert.ok(!existsSync(join(dir, 'logs', 'held-out')), 'a diverged run is not evaluated');
   });
 
   it('sweep --logdir writes each run to <configuration>/seed-<n>, equal to its record; a resumed sweep adds nothing', () => {
@@ -206,14 +174,28 @@ describe('TensorBoard event files', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     for (const record of records) {
-      const run = join(logdir, record.label, `seed-${record.seed}`, 'train');
-      const [file] = readdirSync(run);
-      const logged = scalarsOf(join(run, file));
+      const run = join(logdir, record.label, `seed-${record.seed}`);
+      const train = eventFile(join(run, 'train'));
+      const stopped = record.divergence ? [[record.divergence.epoch, NaN]] : [];
       assert.deepEqual(
-        [...logged.entries()].map(([step, v]) => [step, v.epoch_loss]),
-        record.epochs.map((e: { epoch: number; loss: number | string }) => [e.epoch, Math.fround(Number(e.loss))]),
-        `${record.label}: the record's epochs (a diverged run's NaN as NaN)`,
+        [...scalarsOf(train).entries()].map(([step, v]) => [step, v.epoch_loss]),
+        [...record.epochs.map((e: { epoch: number; loss: number | string }) => [e.epoch, Math.fround(Number(e.loss))]), ...stopped],
+        `${record.label}: the record's epochs, and the NaN the guard stopped at`,
       );
+      const session = sessionOf(run);
+      assert.deepEqual([session.hparams.activation, session.hparams.seed, session.hparams.samples], [record.config.activation, 1, 64]);
+      if (record.status === 'ok') {
+        assert.equal(session.status, 1);
+        const { loss, tokenAccuracy, exactMatch } = record.evaluation;
+        assert.deepEqual(scalarsOf(eventFile(join(run, 'held-out'))).get(2), {
+          loss: Math.fround(loss),
+          accuracy: Math.fround(tokenAccuracy),
+          exact_match: Math.fround(exactMatch),
+        });
+      } else {
+        assert.deepEqual([record.status, session.status], ['diverged', 2]);
+        assert.match(textsOf(train)[0][1], /^NaN guard: training stopped: loss nan at epoch 1, batch \d+$/);
+      }
     }
     assert.equal(seqTag(args).status, 0);
     assert.equal(readdirSync(join(logdir, 'activation=softmax', 'seed-1', 'train')).length, 1, 'the second run of the same sweep logs nothing again');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
@@ -18,6 +18,7 @@ import { parseSpace, type Point } from '../src/tune/space.js';
 import { belowCount, normalCdf, Parzen, startupPoints, suggest, TPE, type Observation } from '../src/tune/tpe.js';
 import { runKey, type RunRecord, type RunSpec } from '../src/sweep/records.js';
 import { tune, type TuneSetup } from '../src/tune/tune.js';
+import { sessionOf } from './tfevents-reader.js';
 import { estimateCost } from '../src/training/cost.js';
 import { validateSpec } from '../src/cli/worker.js';
 import { median } from '../src/sweep/sweep.js';
@@ -307,17 +308,25 @@ describe('seq-tag tune', () => {
     assert.deepEqual(again.evaluation, trial.evaluation);
   });
 
-  it('run again with a larger budget, goes on from the trials it has; another space in the same folder is refused', () => {
-    const out = join(tempDir(), 'tune');
-    const first = jsonOf(seqTag(['tune', ...TINY, '--trials', '3', '--jobs', '2', '--out', out, '--json']));
+  it('run again with a larger budget, goes on from the trials it has (and logs only the new ones); another space in the same folder is refused', () => {
+    const [out, logdir] = [join(tempDir(), 'tune'), join(tempDir(), 'logs')];
+    const first = jsonOf(seqTag(['tune', ...TINY, '--trials', '3', '--jobs', '2', '--out', out, '--json', '--logdir', logdir]));
     assert.equal(first.trials.length, 3);
-    const second = seqTag(['tune', ...TINY, '--trials', '5', '--jobs', '2', '--out', out]);
+    const second = seqTag(['tune', ...TINY, '--trials', '5', '--jobs', '2', '--out', out, '--logdir', logdir]);
     assert.match(second.stdout, /resuming: 3 trials already in /);
-    const labels = readFileSync(join(out, 'results.jsonl'), 'utf8')
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l).label);
-    assert.deepEqual(labels.sort(), ['trial 1', 'trial 2', 'trial 3', 'trial 4', 'trial 5']);
+      .map((l) => JSON.parse(l) as RunRecord);
+    assert.deepEqual(records.map((r) => r.label).sort(), ['trial 1', 'trial 2', 'trial 3', 'trial 4', 'trial 5']);
+    // TensorBoard: each trial once, its HParams session holding the point TPE chose.
+    assert.deepEqual(readdirSync(logdir).sort(), ['trial_1', 'trial_2', 'trial_3', 'trial_4', 'trial_5']);
+    for (const record of records) {
+      const run = join(logdir, record.label.replace(' ', '_'), 'seed-2');
+      const { hparams } = sessionOf(run);
+      assert.deepEqual([hparams.lr, hparams.bidirectional, hparams.seed], [record.config.lr, record.config.bidirectional, 2], record.label);
+      assert.equal(readdirSync(join(run, 'train')).length, 1, `${record.label}: logged once`);
+    }
     const other = seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);
     assert.equal(other.status, 1);
     assert.match(other.stderr, /holds another sweep/);

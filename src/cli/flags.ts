@@ -270,3 +270,17 @@ export function commandLine(config: Config, command = 'seq-tag train'): string {
   parts.push('--seed', String(config.seed));
   return parts.join(' ');
 }
+
+/**
+ * The run's hyperparameters by flag name (without "--"), as TensorBoard's HParams dashboard shows
+ * them: every row of the table, then the seed; a flag that is off (--clipnorm unset) is left out.
+ */
+export function flagValues(config: Config): Record<string, number | string | boolean> {
+  const values: Record<string, number | string | boolean> = {};
+  for (const row of HYPERPARAMETERS as readonly Hyperparameter[]) {
+    const value = config[row.key];
+    if (value !== null && value !== undefined) values[flagName(row).slice(2)] = value;
+  }
+  values.seed = config.seed;
+  return values;
+}

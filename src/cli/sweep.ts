@@ -7,7 +7,6 @@ import { describeFsError, UserError } from '../errors.js';
 import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import { rngFor } from '../task/random.js';
-import { runLogger } from '../report/tensorboard.js';
 import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
 import { escapeText } from '../report/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
@@ -16,6 +15,7 @@ import { expandRuns, type RunRecord, type RunSpec } from '../sweep/records.js';
 import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
+import { openRunLog } from './logdir.js';
 import {
   addBackendOption,
   addExperimentOptions,
@@ -287,9 +287,9 @@ async function sweepInto(
   }
   // Ctrl-C, SIGTERM or SIGHUP stop the workers (finished runs are already on disk).
   const stop = onStop();
-  const log = runLogger(flags.logdir, (text) => stderr().line(`seq-tag: warning: ${text}`));
+  const log = await openRunLog(flags.logdir);
   const onRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => {
-    log({ label: record.label, seed: record.seed, epochs: record.epochs, lr: record.config.lr });
+    log(record);
     const elapsed = (performance.now() - started) / 1000;
     if (live) progress.write(`\r${renderProgress(done, total, elapsed, style, progress.columns)}\x1b[K`);
     else if (!flags.json) out.line(renderSweepRun(record, done, total, resumed));

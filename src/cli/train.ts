@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import type { Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
-import { guardedLog, TrainingLog } from '../report/tensorboard.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../report/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
@@ -13,6 +12,7 @@ import type { ModelSummary } from '../model/model.js';
 import {
   describeEngine,
   describeExperiment,
+  divergenceText,
   formatLoss,
   plural,
   renderBatchProgress,
@@ -29,11 +29,12 @@ import {
 import { ModelFolder, modelRecord, quotePath } from '../storage/model-store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import { validationCount, type Divergence, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
+import { validationCount, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
+import { openTrainingLog } from './logdir.js';
 import {
   addBackendOption,
   addExperimentOptions,
@@ -57,6 +58,7 @@ interface TrainFlags extends RunFlags, BackendFlag {
   json?: boolean;
   threads?: number;
   logdir?: string;
+  logBatches?: boolean;
 }
 
 export function trainCommand(): Command {
@@ -75,7 +77,11 @@ export function trainCommand(): Command {
     'continue the unfinished run in --model-dir from its last completed epoch (after Ctrl-C, SIGTERM, a crash or a full disk): the same losses as a run never stopped',
   );
   cmd.option('--restart', 'start a new run in a --model-dir that holds an unfinished one, discarding its checkpoint');
-  cmd.option('--logdir <dir>', 'also write TensorBoard event files there, as Keras does (train/ and validation/ runs): tensorboard --logdir <dir>');
+  cmd.option(
+    '--logdir <dir>',
+    'also write TensorBoard event files there, as Keras does (train/, validation/ and held-out/ runs, and the flags for the HParams dashboard): tensorboard --logdir <dir>',
+  );
+  cmd.option('--log-batches', "with --logdir, also log every batch's loss (batch_loss, as Keras's update_freq='batch')");
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
   cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, givenOn(cmd)));
   return cmd;
@@ -117,12 +123,9 @@ export function renderHeader(backend: BackendInfo, config: Config, summary: Mode
   );
 }
 
-function divergenceLine(d: Divergence, guard: boolean): string {
-  const what = d.symptom === 'clip-bound' ? `pinned at the clip bound (${formatLoss(d.loss)})` : formatLoss(d.loss);
-  return `${guard ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
-}
-
 async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Promise<void> {
+  if (flags.logBatches && flags.logdir === undefined)
+    throw new UserError('--log-batches needs --logdir <dir>: the batch losses are TensorBoard logs written there');
   // A new run's flags are checked before the folder is touched; --resume reads its config from the folder.
   const fresh = flags.resume ? undefined : configFromFlags(flags, given);
   if (fresh) affordable(fresh);
@@ -147,7 +150,7 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
 
 async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
   // Opened before anything runs: an unusable --logdir is one line, not a lost run.
-  const log = guardedLog(flags.logdir === undefined ? undefined : new TrainingLog(flags.logdir), (text) => stderr().line(`seq-tag: warning: ${text}`));
+  const log = await openTrainingLog(flags.logdir, config);
   const { signal } = stop;
   // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
   const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
@@ -193,6 +196,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     resume: resume?.state,
     onCheckpoint: checkpoint,
     onBatchEnd: (batch) => {
+      if (flags.logBatches)
+        log(`epoch ${batch.epoch}, batch ${batch.batch}`, (logs) => logs.batch((batch.epoch - 1) * batch.batches + batch.batch, batch.loss));
       if (batch.batch === 1) epochStarted = performance.now();
       if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
         out.write(`\r${renderBatchProgress(batch, config.epochs, style, out.columns)}\x1b[K`);
@@ -210,7 +215,10 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
 
   if (result.divergence) {
     const d = result.divergence;
-    if (!result.epochs.some((e) => e.epoch === d.epoch)) log(`epoch ${d.epoch}`, (logs) => logs.diverged(d.epoch, d.loss, divergenceLine(d, result.stopped)));
+    log(`epoch ${d.epoch}`, (logs) => {
+      logs.diverged(d, result.stopped);
+      logs.end('diverged');
+    });
     // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
     await folder.removeCheckpoint();
     const diagnosis = diagnose(config, { trigger: result.divergence });
@@ -229,7 +237,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       return;
     }
     if (result.epochs.length) say('');
-    say(style.red(divergenceLine(result.divergence, result.stopped)));
+    say(style.red(divergenceText(result.divergence, result.stopped)));
     say(
       `the model was not saved; ${unchanged}. Diagnosis (fresh model with the same seed, ${diagnosis.checks.find((c) => c.id === 'loss')?.numbers.batches} training batches):`,
     );
@@ -258,6 +266,10 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   const tagged = tagFreshSequences(experiment.model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
   const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
   const next = nextStep(config, evaluation);
+  log('the held-out evaluation', (logs) => {
+    logs.heldOut(result.epochs.at(-1)!.epoch, evaluation);
+    logs.end('ok');
+  });
   await folder.save(experiment.model, record).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     throw new UserError(`${err.message}; the run's last checkpoint is kept: make room and finish it with: seq-tag train --resume --model-dir ${shownDir}`);

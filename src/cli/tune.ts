@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { toJson, styleFor, plural } from '../report/render.js';
-import { runLogger } from '../report/tensorboard.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
@@ -14,6 +13,7 @@ import { describePoint, parseSpace } from '../tune/space.js';
 import { TPE } from '../tune/tpe.js';
 import { bestTrial, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
 import { VERSION } from '../version.js';
+import { openRunLog } from './logdir.js';
 import { commandLine, parserOf, positiveNumber, wholeNumber } from './flags.js';
 import { refuseJobsWithQueue, withSweepFolder } from './sweep.js';
 import {
@@ -119,9 +119,9 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const stop = onStop();
   const finishTimes = new Map<string, number>();
   // Each trial is shown as it ends; the leaderboard after every ten.
-  const log = runLogger(flags.logdir, (text) => stderr().line(`seq-tag: warning: ${text}`));
+  const log = await openRunLog(flags.logdir);
   const onRecord = (record: RunRecord) => {
-    log({ label: record.label, seed: record.seed, epochs: record.epochs, lr: record.config.lr });
+    log(record);
     finishTimes.set(record.key, (performance.now() - started) / 1000);
     const trial = trialOf(record, setup.dims);
     if (trial && record.status !== 'failed') say(renderTrial(trial, setup.dims, style));

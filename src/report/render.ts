@@ -10,7 +10,7 @@ import { FLOOR_MARGIN, type ConfigSummary } from '../sweep/sweep.js';
 import type { ModelSummary } from '../model/model.js';
 import { FORMAT_NAMES, type LoadedModel } from '../storage/model-store.js';
 import type { TaggedSequence } from '../task/tagging.js';
-import type { BatchRecord, EpochRecord } from '../training/train.js';
+import type { BatchRecord, Divergence, EpochRecord } from '../training/train.js';
 
 export type Style = ChalkInstance;
 
@@ -59,6 +59,12 @@ export function formatLoss(loss: number): string {
   if (Number.isNaN(loss)) return 'nan';
   if (!Number.isFinite(loss)) return loss > 0 ? 'inf' : '-inf';
   return loss.toFixed(4);
+}
+
+/** What the NaN guard saw: "NaN guard: training stopped: loss NaN at epoch 1, batch 3". */
+export function divergenceText(d: Divergence, stopped: boolean): string {
+  const what = d.symptom === 'clip-bound' ? `pinned at the clip bound (${formatLoss(d.loss)})` : formatLoss(d.loss);
+  return `${stopped ? 'NaN guard: training stopped' : 'training diverged'}: loss ${what} at epoch ${d.epoch}, batch ${d.batch}`;
 }
 
 function shapeText(shape: (number | null)[]): string {
