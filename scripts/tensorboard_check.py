@@ -10,11 +10,19 @@ Run from the repository's root with a Python that has TensorFlow and tensorboard
 2. kills a long run with SIGKILL after a few epochs and checks the files still load, with every
    epoch the run printed before it died;
 3. trains the seed's linear head and finds the NaN the guard stopped at, and the divergence text;
-4. writes test/fixtures/tensorboard/tf-writer.tfevents with TensorFlow's own writer
+4. trains with `--log-batches` and finds every batch's batch_loss, averaging to each epoch's loss;
+5. runs a sweep with `--logdir`, starts a TensorBoard server on it and asks its HParams plugin (the
+   dashboard's own HTTP API) for the experiment and the session groups: every run is a session with
+   the flag values of its record, its status (success, or failure for a diverged run) and its final
+   metrics equal to the record's (held-out loss, accuracy, exact-match; the last epoch's loss);
+6. writes test/fixtures/tensorboard/tf-writer.tfevents with TensorFlow's own writer
    (tf.summary.scalar), whose framing and CRCs test/tensorboard.test.ts checks with seq-tag's code.
+
+With `--screenshots`, it also runs `seq-tag sweep --answers --logdir` and saves TensorBoard's
+scalars and HParams views, taken by headless Chromium (Debian's `chromium`), to docs/images/.
 npm test never needs this script or Python.
 """
-import glob, json, os, shutil, signal, struct, subprocess, sys, tempfile, time
+import contextlib, glob, json, math, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, urllib.request
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -85,6 +93,112 @@ def check_diverged(root):
     print(f'diverged: epoch_loss NaN at step {step} and the divergence text, read by TensorBoard')
 
 
+def check_batches(root):
+    logdir = os.path.join(root, 'batches')
+    args = ['train', '--epochs', '3', '--samples', '200', '--seed', '4', '--backend', 'wasm', '--json',
+            '--model-dir', os.path.join(root, 'b'), '--logdir', logdir, '--log-batches']
+    doc = json.loads(subprocess.run(BIN + args, check=True, capture_output=True, text=True).stdout)
+    batch = scalars(os.path.join(logdir, 'train'))['batch_loss']
+    per_epoch = math.ceil(200 / 32)
+    assert [s for s, _ in batch] == list(range(1, 3 * per_epoch + 1)), batch
+    sizes = [32] * (per_epoch - 1) + [200 - 32 * (per_epoch - 1)]
+    for e in doc['epochs']:
+        losses = [v for _, v in batch[(e['epoch'] - 1) * per_epoch:e['epoch'] * per_epoch]]
+        mean = sum(l * n for l, n in zip(losses, sizes)) / 200
+        assert abs(mean - e['loss']) < 1e-6, (e, mean)
+    print(f'batches: {len(batch)} batch_loss values at steps 1..{len(batch)}, each epoch\'s weighted mean equal to its loss')
+
+
+@contextlib.contextmanager
+def tensorboard(logdir):
+    """A TensorBoard server on a free local port, stopped on exit."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', logdir, '--port', str(port),
+                             '--host', '127.0.0.1', '--load_fast', 'false', '--reload_interval', '1'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + '/data/runs')
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(3)  # the first load of the logs
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={'Content-Type': 'application/json'})
+    return json.loads(urllib.request.urlopen(request).read())
+
+
+def session_groups(url):
+    statuses = ['STATUS_UNKNOWN', 'STATUS_SUCCESS', 'STATUS_FAILURE', 'STATUS_RUNNING']
+    return post(url + '/data/plugin/hparams/session_groups',
+                {'experimentName': '', 'allowedStatuses': statuses, 'colParams': [], 'startIndex': 0, 'sliceSize': 1000})['sessionGroups']
+
+
+def check_sweep(root):
+    logdir, out = os.path.join(root, 'sweep-logs'), os.path.join(root, 'sweep')
+    args = ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '2', '--samples', '200', '--epochs', '3',
+            '--backend', 'wasm', '--jobs', '2', '--out', out, '--logdir', logdir]
+    subprocess.run(BIN + args, check=True, capture_output=True)
+    with open(os.path.join(out, 'results.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    with tensorboard(logdir) as url:
+        experiment = post(url + '/data/plugin/hparams/experiment', {'experimentName': ''})
+        groups = {g['name']: g for g in session_groups(url)}
+    differs = sorted(h['name'] for h in experiment['hparamInfos'] if h.get('differs'))
+    assert differs == ['activation'], differs
+    assert sorted(groups) == sorted({r['label'] for r in records}), sorted(groups)
+    checked = 0
+    for r in records:
+        group = groups[r['label']]
+        hp = group['hparams']
+        assert (hp['activation'], hp['samples'], hp['epochs'], hp['batch-size']) == (r['config']['activation'], 200, 3, 32), hp
+        assert 'seed' not in hp, hp
+        [session] = [s for s in group['sessions'] if s['name'] == f"{r['label']}/seed-{r['seed']}"]
+        want_status = 'STATUS_SUCCESS' if r['status'] == 'ok' else 'STATUS_FAILURE'
+        assert session['status'] == want_status, (r['label'], session['status'])
+        got = {(m['name']['group'], m['name']['tag']): m['value'] for m in session['metricValues']}
+        want = {('train', 'epoch_loss'): r['epochs'][-1]['loss'] if r['status'] == 'ok' else float('nan')}
+        if r['status'] == 'ok':
+            want['train', 'epoch_learning_rate'] = r['config']['lr']
+            ev = r['evaluation']
+            want |= {('held-out', 'loss'): ev['loss'], ('held-out', 'accuracy'): ev['tokenAccuracy'], ('held-out', 'exact_match'): ev['exactMatch']}
+        assert set(got) == set(want), (r['label'], sorted(got), sorted(want))
+        for key, value in want.items():
+            have = float(got[key])
+            assert (have != have and value != value) or have == f32(float(value)), (r['label'], key, have, value)
+            checked += 1
+    print(f'sweep: TensorBoard\'s HParams plugin lists {len(records)} sessions in {len(groups)} groups (one per configuration) with their records\' flags and statuses; '
+          f'{checked} final metrics equal the records (as float32); differing: {", ".join(differs)}')
+
+
+def screenshots(root):
+    """`sweep --answers --logdir`, then TensorBoard's scalars and HParams views as PNGs in docs/images/."""
+    logdir, out = os.path.join(root, 'answers-logs'), os.path.join(root, 'answers')
+    subprocess.run(BIN + ['sweep', '--answers', '--jobs', '2', '--out', out, '--logdir', logdir], check=True, capture_output=True)
+    os.makedirs('docs/images', exist_ok=True)
+    # The scalars of each configuration's first seed (the others diverge at epoch 1: no curve), and
+    # the HParams table: one row per configuration, its metrics averaged over its seeds.
+    views = {'tensorboard-scalars.png': ('#scalars&regexInput=seed-1%2Ftrain&tagFilter=epoch_loss', '1400,900'),
+             'tensorboard-hparams.png': ('#hparams', '2000,650')}
+    with tensorboard(logdir) as url:
+        for name, (view, size) in views.items():
+            path = os.path.join('docs/images', name)
+            subprocess.run(['chromium', '--headless=new', '--no-sandbox', '--disable-gpu', '--hide-scrollbars',
+                            f'--window-size={size}', '--virtual-time-budget=20000', f'--screenshot={path}', url + '/' + view],
+                           check=True, capture_output=True, timeout=300)
+            print(f'{path}: {os.path.getsize(path)} bytes')
+
+
 def write_fixture():
     import tensorflow as tf
     out = 'test/fixtures/tensorboard'
@@ -104,4 +218,8 @@ if __name__ == '__main__':
     check_train(root)
     check_killed(root)
     check_diverged(root)
+    check_batches(root)
+    check_sweep(root)
     write_fixture()
+    if '--screenshots' in sys.argv:
+        screenshots(root)

@@ -4,10 +4,11 @@
  * epochs, held-out scores and model of a run never stopped; what cannot be resumed says why in one line.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bash, killGroup, oneLine, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
+import { scalarsOf, sessionOf } from './tfevents-reader.js';
 
 /** About 0.15 s an epoch on the fused engine: long enough to stop in the middle. */
 const RUN = ['--samples', '2000', '--epochs', '10', '--seed', '7', '--validation-split', '0.1', '--lr', '0.01', '--backend', 'cpu'];
@@ -45,15 +46,25 @@ for (const [engine, args] of [
     const reference = tempDir();
     const whole = outcome(seqTag(['train', ...args, '--model-dir', reference, '--json']));
 
-    it('after SIGTERM: exit 143, the resume command printed; repeating the command with --resume ends as a run never stopped', async () => {
-      const dir = join(tempDir(), 'model');
-      const run = startSeqTag(['train', ...args, '--model-dir', dir]);
+    it('after SIGTERM: exit 143, the resume command printed; repeating the command with --resume ends as a run never stopped (its TensorBoard logs too)', async () => {
+      const [dir, logdir] = [join(tempDir(), 'model'), join(tempDir(), 'logs')];
+      const run = startSeqTag(['train', ...args, '--model-dir', dir, '--logdir', logdir]);
       await untilCheckpoint(dir, run.exited);
       killGroup(run.child, 'SIGTERM');
       assert.equal(await run.exited, 143, run.out());
       assert.match(run.out(), new RegExp(`continue the run with: seq-tag train --resume --model-dir ${dir}\\n`));
-      const resumed = seqTag(['train', ...args, '--model-dir', dir, '--resume', '--json']);
+      assert.equal(sessionOf(logdir).status, undefined, 'an interrupted run does not end its HParams session');
+      const resumed = seqTag(['train', ...args, '--model-dir', dir, '--resume', '--json', '--logdir', logdir]);
       assert.deepEqual(outcome(resumed), whole);
+      // The two runs' files in train/ hold every epoch, each with the loss of the run never stopped.
+      const files = readdirSync(join(logdir, 'train')).map((f) => scalarsOf(join(logdir, 'train', f)));
+      assert.equal(files.length, 2);
+      const steps = files.flatMap((file) => [...file.entries()]).sort(([a], [b]) => a - b);
+      assert.deepEqual(
+        steps.map(([step, v]) => [step, v.epoch_loss]),
+        (whole.epochs as { epoch: number; loss: number }[]).map((e) => [e.epoch, Math.fround(e.loss)]),
+      );
+      assert.equal(sessionOf(logdir).status, 1, 'the resumed run ends the session: STATUS_SUCCESS');
       assert.equal(weightsOf(dir), weightsOf(reference));
       assert.ok(!existsSync(join(dir, 'checkpoint.seqtag')), 'a finished run leaves no checkpoint');
       const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;

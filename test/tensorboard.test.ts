@@ -109,6 +109,7 @@ describe('TensorBoard event files', () => {
       [3, 2, 0.25, 5, doc.config.activation, false],
     );
     assert.ok(!('clipnorm' in session.hparams), 'a flag that is off is left out');
+    assert.equal(session.group, undefined, 'a train run is a group of its own');
   });
 
   it('--log-batches without --logdir is one line', () => {
@@ -183,7 +184,8 @@ describe('TensorBoard event files', () => {
         `${record.label}: the record's epochs, and the NaN the guard stopped at`,
       );
       const session = sessionOf(run);
-      assert.deepEqual([session.hparams.activation, session.hparams.seed, session.hparams.samples], [record.config.activation, 1, 64]);
+      assert.deepEqual([session.hparams.activation, session.hparams.samples, session.group], [record.config.activation, 64, record.label]);
+      assert.ok(!('seed' in session.hparams), "the seed tells a group's runs apart; it is not a hyperparameter of the group");
       if (record.status === 'ok') {
         assert.equal(session.status, 1);
         const { loss, tokenAccuracy, exactMatch } = record.evaluation;

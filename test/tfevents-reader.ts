@@ -61,10 +61,11 @@ export function scalarsOf(path: string): Map<number, Record<string, number>> {
   return out;
 }
 
-/** A run's HParams session, from the event files in `dir` itself: its flag values and how it ended (TensorBoard's Status number). */
-export function sessionOf(dir: string): { hparams: Record<string, number | string | boolean>; status?: number } {
+/** A run's HParams session, from the event files in `dir` itself: its flag values, group, and how it ended (TensorBoard's Status number). */
+export function sessionOf(dir: string): { hparams: Record<string, number | string | boolean>; group?: string; status?: number } {
   const hparams: Record<string, number | string | boolean> = {};
   let status: number | undefined;
+  let group: string | undefined;
   const files = readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
   for (const record of files.flatMap((f) => records(readFileSync(join(dir, f))))) {
     const summary = fields(record).get(5)?.[0] as Buffer | undefined;
@@ -73,7 +74,9 @@ export function sessionOf(dir: string): { hparams: Record<string, number | strin
       const plugin = fields(fields(v.get(9)![0] as Buffer).get(1)![0] as Buffer);
       assert.equal((plugin.get(1)![0] as Buffer).toString(), 'hparams');
       const data = fields(plugin.get(2)![0] as Buffer);
-      for (const entry of (fields((data.get(3)?.[0] as Buffer) ?? Buffer.alloc(0)).get(1) ?? []) as Buffer[]) {
+      const start = fields((data.get(3)?.[0] as Buffer) ?? Buffer.alloc(0));
+      if (start.has(4)) group = (start.get(4)![0] as Buffer).toString();
+      for (const entry of (start.get(1) ?? []) as Buffer[]) {
         const [key, value] = [fields(entry).get(1)![0] as Buffer, fields(fields(entry).get(2)![0] as Buffer)];
         const number = value.get(2)?.[0] as Buffer | undefined;
         hparams[key.toString()] = number ? number.readDoubleLE() : value.has(3) ? (value.get(3)![0] as Buffer).toString() : value.get(4)![0] === 1;
@@ -81,7 +84,7 @@ export function sessionOf(dir: string): { hparams: Record<string, number | strin
       if (data.has(4)) status = (fields(data.get(4)![0] as Buffer).get(1)?.[0] as number | undefined) ?? 0;
     }
   }
-  return { hparams, status };
+  return { hparams, group, status };
 }
 
 /** The one event file of a run folder. */

@@ -323,8 +323,8 @@ describe('seq-tag tune', () => {
     assert.deepEqual(readdirSync(logdir).sort(), ['trial_1', 'trial_2', 'trial_3', 'trial_4', 'trial_5']);
     for (const record of records) {
       const run = join(logdir, record.label.replace(' ', '_'), 'seed-2');
-      const { hparams } = sessionOf(run);
-      assert.deepEqual([hparams.lr, hparams.bidirectional, hparams.seed], [record.config.lr, record.config.bidirectional, 2], record.label);
+      const { hparams, group } = sessionOf(run);
+      assert.deepEqual([hparams.lr, hparams.bidirectional, group], [record.config.lr, record.config.bidirectional, record.label]);
       assert.equal(readdirSync(join(run, 'train')).length, 1, `${record.label}: logged once`);
     }
     const other = seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);

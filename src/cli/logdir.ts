@@ -15,14 +15,19 @@ export type LogWriter = (where: string, write: (logs: TrainingLog) => void) => v
 export async function openTrainingLog(logdir: string | undefined, config: Config): Promise<LogWriter> {
   if (logdir === undefined) return () => {};
   const tensorboard = await import('../report/tensorboard.js');
-  return tensorboard.guardedLog(new tensorboard.TrainingLog(logdir, flagValues(config)), warn);
+  return tensorboard.guardedLog(new tensorboard.TrainingLog(logdir, { hparams: flagValues(config) }), warn);
 }
 
-/** `sweep --logdir` and `tune --logdir`: each finished run's record, in its own run folder. */
+/**
+ * `sweep --logdir` and `tune --logdir`: each finished run's record, in its own run folder, its
+ * HParams session in its configuration's group (so the seed, which only tells the group's runs
+ * apart, is not one of its hyperparameters).
+ */
 export async function openRunLog(logdir: string | undefined): Promise<(record: RunRecord) => void> {
   if (logdir === undefined) return () => {};
   const log = (await import('../report/tensorboard.js')).runLogger(logdir, warn);
-  return (record) =>
+  return (record) => {
+    const { seed: _, ...hparams } = flagValues(record.config);
     log({
       label: record.label,
       seed: record.seed,
@@ -32,6 +37,7 @@ export async function openRunLog(logdir: string | undefined): Promise<(record: R
       divergence: record.divergence,
       evaluation: record.evaluation,
       seconds: record.seconds,
-      hparams: flagValues(record.config),
+      hparams,
     });
+  };
 }

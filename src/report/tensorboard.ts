@@ -67,17 +67,22 @@ export class TrainingLog {
   private readonly session?: EventFile;
   private readonly runs = new Map<string, EventFile>();
 
-  /** Opens the files at once, so that an unusable DIR is said before training starts; `hparams` starts the HParams session. */
+  /**
+   * Opens the files at once, so that an unusable DIR is said before training starts; `session`
+   * starts the HParams session: the run's flag values and, for the seeds of one configuration, the
+   * group TensorBoard aggregates them in.
+   */
   constructor(
     readonly logdir: string,
-    hparams?: Record<string, HParamValue>,
+    session?: { hparams: Record<string, HParamValue>; group?: string },
     started = Date.now(),
   ) {
     try {
       this.train = new EventFile(join(logdir, 'train'), started);
-      if (hparams) {
+      if (session) {
         this.session = new EventFile(logdir, started);
-        this.session.write(0, { sessionStart: { hparams, groupName: '', startTime: started / 1000 } }, started);
+        const sessionStart = { hparams: session.hparams, groupName: session.group ?? '', startTime: started / 1000 };
+        this.session.write(0, { sessionStart }, started);
       }
     } catch (err) {
       throw unwritable(logdir, err);
@@ -166,6 +171,7 @@ export interface LoggedRun {
   divergence?: Divergence;
   evaluation?: HeldOutScalars;
   seconds: number;
+  /** The configuration's flag values, without the seed: TensorBoard groups a configuration's seeds (the group is the label). */
   hparams: Record<string, HParamValue>;
 }
 
@@ -181,15 +187,15 @@ export function runFolderName(label: string): string {
 }
 
 /**
- * A finished sweep or tune run in `<logdir>/<label>/seed-<n>/` (its session, train/, validation/,
- * held-out/), all at once (a run's record arrives whole). A run folder already there is left as it
+ * A finished sweep or tune run in `<logdir>/<label>/seed-<n>/` (its session in the group of its
+ * configuration, train/, validation/, held-out/), all at once (a run's record arrives whole). A run folder already there is left as it
  * is, so running the same sweep again (it resumes) writes only the runs not logged yet. Returns
  * whether it wrote.
  */
 export function logRun(logdir: string, run: LoggedRun, now = Date.now()): boolean {
   const dir = join(logdir, runFolderName(run.label), `seed-${run.seed}`);
   if (existsSync(dir)) return false;
-  const log = new TrainingLog(dir, run.hparams, now - run.seconds * 1000);
+  const log = new TrainingLog(dir, { hparams: run.hparams, group: run.label }, now - run.seconds * 1000);
   for (const e of run.epochs) log.epoch({ ...e, lr: e.lr ?? run.lr });
   const d = run.divergence;
   if (d) log.diverged(d, !run.epochs.some((e) => e.epoch === d.epoch));
