@@ -16,6 +16,7 @@ import { VERSION } from '../src/version.js';
 import { validateSpec } from '../src/cli/worker.js';
 import { killGroup, seqTag, startSeqTag, tempDir } from './helpers.js';
 import { freePort, selfSignedCertificate, sleep, startRedis, until, type RedisServer } from './redis.js';
+import { eventFile, scalarsOf, sessionOf } from './tfevents-reader.js';
 
 const readRecordsOf = (dir: string): RunRecord[] =>
   readFileSync(join(dir, 'results.jsonl'), 'utf8')
@@ -49,10 +50,10 @@ describe('sweep --queue over a real Redis with worker processes', () => {
   });
 
   it('three workers, one killed with SIGKILL mid-run: every run recorded exactly once, with the losses of a local sweep', async () => {
-    const out = tempDir();
+    const [out, logdir] = [tempDir(), join(tempDir(), 'logs')];
     const a = worker();
     await until('worker a ready', () => a.out().includes('worker ·'));
-    const coordinator = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const coordinator = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out, '--logdir', logdir]);
     processes.push(coordinator.child);
     await until('worker a to start a run', () => a.out().includes('started '));
     killGroup(a.child); // the machine is lost: the worker and its training process
@@ -70,24 +71,36 @@ describe('sweep --queue over a real Redis with worker processes', () => {
         `${r.key}: the same losses as the local sweep`,
       );
     }
+    // The coordinator writes the workers' runs to TensorBoard: each once, as its record says.
+    for (const r of records) {
+      const run = join(logdir, r.label, `seed-${r.seed}`);
+      const logged = [...scalarsOf(eventFile(join(run, 'train'))).entries()].filter(([step]) => r.epochs.some((e) => e.epoch === step));
+      assert.deepEqual(
+        logged.map(([step, v]) => [step, v.epoch_loss]),
+        r.epochs.map((e) => [e.epoch, Math.fround(e.loss)]),
+      );
+      assert.equal(sessionOf(run).group, r.label);
+    }
     assert.match(b.out() + c.out(), /started {2}activation=softmax/);
     assert.match(coordinator.out(), /activation=softmax .* no NaN/);
     assert.ok(existsSync(join(out, 'summary.json')) && existsSync(join(out, 'loss-curves.svg')));
   });
 
   it('the coordinator killed mid-sweep and started again: the sweep completes, no run lost or doubled', async () => {
-    const out = tempDir();
+    const [out, logdir] = [tempDir(), join(tempDir(), 'logs')];
     worker('--jobs', '2');
-    const first = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const first = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out, '--logdir', logdir]);
     await until('two runs recorded', () => /\[2\/6\]/.test(first.out()));
     killGroup(first.child);
     await first.exited;
     await sleep(3000); // the workers finish runs while no coordinator listens
-    const again = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out]);
+    const again = startSeqTag(['sweep', ...GRID, '--queue', redis.url, '--out', out, '--logdir', logdir]);
     assert.equal(await again.exited, 0, again.out());
-    const keys = readRecordsOf(out).map((r) => r.key);
+    const records = readRecordsOf(out);
+    const keys = records.map((r) => r.key);
     assert.equal(keys.length, 6, keys.join('\n'));
     assert.equal(new Set(keys).size, 6);
+    for (const r of records) eventFile(join(logdir, r.label, `seed-${r.seed}`, 'train')); // each run logged, once
     assert.match(again.out(), /\(already done\)|resumed|\[6\/6\]/);
   });
 
