@@ -9,7 +9,9 @@ import { rngFor } from '../src/task/random.js';
 import { arithmeticFor, describeArithmetic } from '../src/training/fused/arithmetic.js';
 import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
 import { readParameters } from '../src/training/fused/parameters.js';
-import { kernels, newMemory } from '../src/training/fused/wasm/instance.js';
+import { WasmDirections } from '../src/training/fused/wasm/directions.js';
+import { kernels, newMemory, PAGE_BYTES } from '../src/training/fused/wasm/instance.js';
+import { Helper } from '../src/training/fused/wasm/thread.js';
 import { SOURCE_SHA256 } from '../src/training/fused/wasm/module.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { useBackend } from './helpers.js';
@@ -144,5 +146,41 @@ describe('float32 engine', () => {
     model.dispose();
     const run = async () => (await runExperiment(createExperiment(config), { threads: 2 })).epochs.map((e) => e.loss);
     assert.deepEqual(await run(), await run());
+  });
+});
+
+/** A valid module that imports a function env.f, which the helper's instance does not get: it cannot start. */
+const CANNOT_START = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 2, 9, 1, 3, 0x65, 0x6e, 0x76, 1, 0x66, 0, 0]);
+
+describe('the helper thread and the memory limit', () => {
+  it('a kernel call that traps on the helper is an error on the caller, not a hang', () => {
+    const helper = new Helper(newMemory());
+    // The descriptor lies past the end of the 2-page memory: the module traps on its first read.
+    helper.start('lstmForward', 2 * PAGE_BYTES - 4);
+    assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread failed$/);
+    helper.dispose();
+  });
+
+  it('a helper that cannot start is one error after its start-up time, and does not take the process down', async () => {
+    const helper = new Helper(newMemory(), { module: new WebAssembly.Module(CANNOT_START), startTimeoutMs: 200 });
+    helper.start('lstmForward', 0);
+    assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread did not start; use --threads 1$/);
+    // Its thread's error event arrives once this thread is free again; the next wait names it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread stopped \(.*env.*\); use --threads 1$/);
+    helper.dispose();
+  });
+
+  it("batches whose buffers would pass WebAssembly's 4 GiB are refused before any memory is taken", () => {
+    const lstm = new WasmDirections({ units: 1024, inputWidth: 10, onehot: true, hard: false }, 1, 1);
+    // gates and dz alone: 2 × 10 steps × 30,000 × 4,096 floats × 4 bytes = 9,375 MiB.
+    assert.throws(
+      () => lstm.forward([], new Int32Array(0), 30_000, new Float64Array(0), 1024),
+      (err: Error) => {
+        const mib = Number(/^fused engine: batches of 30000 need (\d+) MiB of float32 buffers, more than WebAssembly's 4 GiB$/.exec(err.message)?.[1]);
+        return mib > 9375 && mib < 20_000;
+      },
+    );
+    lstm.dispose();
   });
 });

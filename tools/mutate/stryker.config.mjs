@@ -23,8 +23,8 @@ export default {
     // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks,
     // and the training loop's own tests (train: batches, clipping, abort, leaks; fused-training:
     // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying;
-    // wasm: the float32 engine's kernels, threads and choice).
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm}.test.js'],
+    // wasm: the float32 engine's kernels, threads and choice; resume: the optimizers' state saved and restored).
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
@@ -39,6 +39,8 @@ export default {
   // Stryker splits this between TypeScript checkers and test runners: 2 + 2 on a 2-core machine
   // (the checkers are idle once the mutants are type-checked).
   concurrency: 4,
-  timeoutMS: 60_000,
+  // A mutant that breaks the helper thread's handshake waits forever: 8 s beyond a test's own time
+  // calls it a timeout (detected) and keeps a sitting of the float32 engine under an hour here.
+  timeoutMS: 8_000,
   tempDirName: '.stryker-tmp',
 };

@@ -192,20 +192,34 @@ export class WasmDirections implements Recurrent {
   backward(_weights: DirectionWeights[], grads: DirectionWeights[], _digits: Int32Array, _batch: number, dFeatures: Float64Array, H: number): void {
     this.parts.forEach((part, slot) => this.copySteps(part, H, dFeatures, this.buffers[slot].dhOut, false));
     this.each('lstmBackward');
-    // In slot order: the same thread count always adds the halves in the same order.
-    this.parts.forEach((part, slot) => {
-      const g = grads[part.direction];
-      const o = this.buffers[slot];
-      this.addInto(g.kernel, o.gKernel);
-      this.addInto(g.recurrent, o.gRecurrent);
-      this.addInto(g.bias, o.gBias);
+    // A direction's parts in slot order: the same thread count always adds the halves in the same order.
+    grads.forEach((g, direction) => {
+      const slots = this.buffers.filter((_, slot) => this.parts[slot]?.direction === direction);
+      this.addInto(
+        g.kernel,
+        slots.map((o) => o.gKernel),
+      );
+      this.addInto(
+        g.recurrent,
+        slots.map((o) => o.gRecurrent),
+      );
+      this.addInto(
+        g.bias,
+        slots.map((o) => o.gBias),
+      );
     });
   }
 
-  private addInto(target: Float64Array, at: number): void {
-    const from = at / 4;
+  /** Adds the float32 arrays at byte offsets `at` (one or two parts) into `target`, in one pass: (t + a) + b, as two passes would. */
+  private addInto(target: Float64Array, at: number[]): void {
     const f32 = this.f32;
-    for (let i = 0; i < target.length; i++) target[i] += f32[from + i];
+    const a = at[0] / 4;
+    if (at.length === 1) {
+      for (let i = 0; i < target.length; i++) target[i] += f32[a + i];
+      return;
+    }
+    const b = at[1] / 4;
+    for (let i = 0; i < target.length; i++) target[i] = target[i] + f32[a + i] + f32[b + i];
   }
 
   /**

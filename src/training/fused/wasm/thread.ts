@@ -19,11 +19,18 @@ export type Call = (typeof CALLS)[number];
 export class Helper {
   private readonly control = new Int32Array(new SharedArrayBuffer(20));
   private readonly worker: Worker;
+  private readonly startTimeoutMs: number;
+  /** Why the helper's thread ended, once its 'error' event has arrived (it cannot while wait() blocks). */
+  private died?: Error;
 
-  constructor(memory: WebAssembly.Memory) {
+  /** `module` and `startTimeoutMs` are for the tests: a module that cannot start, a shorter wait. */
+  constructor(memory: WebAssembly.Memory, { module = lstmModule(), startTimeoutMs = START_TIMEOUT_MS } = {}) {
+    this.startTimeoutMs = startTimeoutMs;
     this.worker = new Worker(new URL('./helper.js', import.meta.url), {
-      workerData: { memory, module: lstmModule(), control: this.control },
+      workerData: { memory, module, control: this.control },
     });
+    // Without a listener, a helper that dies would take the whole process down with a stack trace.
+    this.worker.on('error', (err) => (this.died = err));
     // An idle helper must not keep the process alive.
     this.worker.unref();
   }
@@ -40,7 +47,8 @@ export class Helper {
     while (Atomics.load(this.control, STATE) !== 0) {
       Atomics.wait(this.control, STATE, 1, 1000);
       // Its 'error' event cannot arrive while this thread blocks: a helper that never got ready has died.
-      if (!Atomics.load(this.control, READY) && performance.now() - started > START_TIMEOUT_MS) {
+      if (this.died) throw new Error(`fused engine: the helper thread stopped (${this.died.message}); use --threads 1`);
+      if (!Atomics.load(this.control, READY) && performance.now() - started > this.startTimeoutMs) {
         throw new Error('fused engine: the helper thread did not start; use --threads 1');
       }
     }
