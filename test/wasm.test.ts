@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
 import { buildModel } from '../src/model/model.js';
@@ -153,8 +153,9 @@ describe('float32 engine', () => {
 const CANNOT_START = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 2, 9, 1, 3, 0x65, 0x6e, 0x76, 1, 0x66, 0, 0]);
 
 describe('the helper thread and the memory limit', () => {
-  it('a kernel call that traps on the helper is an error on the caller, not a hang', () => {
-    const helper = new Helper(newMemory());
+  it('a kernel call that traps on the helper is an error on the caller, not a hang (and a helper that did start is never said not to have)', () => {
+    // A start-up time of 0: the caller waits while the fresh helper starts; once it has, that is no failure to start.
+    const helper = new Helper(newMemory(), { startTimeoutMs: 0 });
     // The descriptor lies past the end of the 2-page memory: the module traps on its first read.
     helper.start('lstmForward', 2 * PAGE_BYTES - 4);
     assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread failed$/);
@@ -169,6 +170,20 @@ describe('the helper thread and the memory limit', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread stopped \(.*env.*\); use --threads 1$/);
     helper.dispose();
+  });
+
+  it('disposed helpers leave no threads behind (a program that trains many models)', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const helpers = Array.from({ length: 4 }, () => new Helper(newMemory()));
+    for (const h of helpers) {
+      h.start('lstmForward', 2 * PAGE_BYTES - 4);
+      assert.throws(() => h.wait());
+    }
+    // Counted once all four run (threads of earlier tests may still be ending, so no count from before them).
+    const running = threads();
+    helpers.forEach((h) => h.dispose());
+    for (let i = 0; i < 100 && running - threads() < 4; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(running - threads() >= 4, `${running} threads with the helpers, ${threads()} after disposing them`);
   });
 
   it("batches whose buffers would pass WebAssembly's 4 GiB are refused before any memory is taken", () => {
