@@ -44,19 +44,36 @@ export function fields(message: Buffer): Map<number, (number | Buffer)[]> {
   return out;
 }
 
+/** The event files of a run folder (a resumed run adds one). */
+function eventFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('events.out.tfevents.'))
+    .map((f) => join(dir, f));
+}
+
+/** Every Summary.Value of an event file, its fields decoded, with its event's step. */
+function summaryValues(path: string): { step: number; value: Map<number, (number | Buffer)[]> }[] {
+  return records(readFileSync(path)).flatMap((record) => {
+    const event = fields(record);
+    const summary = event.get(5)?.[0] as Buffer | undefined;
+    const step = (event.get(2)?.[0] as number | undefined) ?? 0;
+    return summary ? (fields(summary).get(1) as Buffer[]).map((value) => ({ step, value: fields(value) })) : [];
+  });
+}
+
+/** The plugin a Summary.Value's metadata names ('text', 'hparams'), and that plugin's content. */
+function pluginOf(value: Map<number, (number | Buffer)[]>): { name?: string; content?: Buffer } {
+  if (!value.has(9)) return {};
+  const plugin = fields(fields(value.get(9)![0] as Buffer).get(1)![0] as Buffer);
+  return { name: (plugin.get(1)![0] as Buffer).toString(), content: plugin.get(2)?.[0] as Buffer | undefined };
+}
+
 /** The scalars of an event file: step → tag → value. */
 export function scalarsOf(path: string): Map<number, Record<string, number>> {
   const out = new Map<number, Record<string, number>>();
-  for (const record of records(readFileSync(path))) {
-    const event = fields(record);
-    const summary = event.get(5)?.[0] as Buffer | undefined;
-    if (!summary) continue;
-    const step = event.get(2)![0] as number;
-    for (const value of fields(summary).get(1) as Buffer[]) {
-      const v = fields(value);
-      if (!v.has(2)) continue; // a text summary
-      out.set(step, { ...out.get(step), [(v.get(1)![0] as Buffer).toString()]: (v.get(2)![0] as Buffer).readFloatLE() });
-    }
+  for (const { step, value: v } of summaryValues(path)) {
+    if (!v.has(2)) continue; // a text or HParams summary
+    out.set(step, { ...out.get(step), [(v.get(1)![0] as Buffer).toString()]: (v.get(2)![0] as Buffer).readFloatLE() });
   }
   return out;
 }
@@ -66,42 +83,32 @@ export function sessionOf(dir: string): { hparams: Record<string, number | strin
   const hparams: Record<string, number | string | boolean> = {};
   let status: number | undefined;
   let group: string | undefined;
-  const files = readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
-  for (const record of files.flatMap((f) => records(readFileSync(join(dir, f))))) {
-    const summary = fields(record).get(5)?.[0] as Buffer | undefined;
-    for (const value of summary ? (fields(summary).get(1) as Buffer[]) : []) {
-      const v = fields(value);
-      const plugin = fields(fields(v.get(9)![0] as Buffer).get(1)![0] as Buffer);
-      assert.equal((plugin.get(1)![0] as Buffer).toString(), 'hparams');
-      const data = fields(plugin.get(2)![0] as Buffer);
-      const start = fields((data.get(3)?.[0] as Buffer) ?? Buffer.alloc(0));
-      if (start.has(4)) group = (start.get(4)![0] as Buffer).toString();
-      for (const entry of (start.get(1) ?? []) as Buffer[]) {
-        const [key, value] = [fields(entry).get(1)![0] as Buffer, fields(fields(entry).get(2)![0] as Buffer)];
-        const number = value.get(2)?.[0] as Buffer | undefined;
-        hparams[key.toString()] = number ? number.readDoubleLE() : value.has(3) ? (value.get(3)![0] as Buffer).toString() : value.get(4)![0] === 1;
-      }
-      if (data.has(4)) status = (fields(data.get(4)![0] as Buffer).get(1)?.[0] as number | undefined) ?? 0;
+  for (const { value: v } of eventFiles(dir).flatMap(summaryValues)) {
+    const plugin = pluginOf(v);
+    assert.equal(plugin.name, 'hparams');
+    const data = fields(plugin.content!);
+    const start = fields((data.get(3)?.[0] as Buffer) ?? Buffer.alloc(0));
+    if (start.has(4)) group = (start.get(4)![0] as Buffer).toString();
+    for (const entry of (start.get(1) ?? []) as Buffer[]) {
+      const [key, value] = [fields(entry).get(1)![0] as Buffer, fields(fields(entry).get(2)![0] as Buffer)];
+      const number = value.get(2)?.[0] as Buffer | undefined;
+      hparams[key.toString()] = number ? number.readDoubleLE() : value.has(3) ? (value.get(3)![0] as Buffer).toString() : value.get(4)![0] === 1;
     }
+    if (data.has(4)) status = (fields(data.get(4)![0] as Buffer).get(1)?.[0] as number | undefined) ?? 0;
   }
   return { hparams, group, status };
 }
 
 /** The one event file of a run folder. */
 export function eventFile(dir: string): string {
-  const files = readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
+  const files = eventFiles(dir);
   assert.equal(files.length, 1, `${dir}: one event file`);
-  return join(dir, files[0]);
+  return files[0];
 }
 
 /** The text summaries of an event file: [tag, text]. */
 export function textsOf(path: string): string[][] {
-  return records(readFileSync(path)).flatMap((record) => {
-    const summary = fields(record).get(5)?.[0] as Buffer | undefined;
-    const values = summary ? (fields(summary).get(1) as Buffer[]) : [];
-    return values
-      .map(fields)
-      .filter((v) => v.has(8) && v.has(9) && (fields(fields(v.get(9)![0] as Buffer).get(1)![0] as Buffer).get(1)![0] as Buffer).toString() === 'text')
-      .map((v) => [(v.get(1)![0] as Buffer).toString(), (fields(v.get(8)![0] as Buffer).get(8)![0] as Buffer).toString()]);
-  });
+  return summaryValues(path)
+    .filter(({ value: v }) => v.has(8) && pluginOf(v).name === 'text')
+    .map(({ value: v }) => [(v.get(1)![0] as Buffer).toString(), (fields(v.get(8)![0] as Buffer).get(8)![0] as Buffer).toString()]);
 }

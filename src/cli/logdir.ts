@@ -28,16 +28,6 @@ export async function openRunLog(logdir: string | undefined): Promise<(record: R
   const log = (await import('../report/tensorboard.js')).runLogger(logdir, warn);
   return (record) => {
     const { seed: _, ...hparams } = flagValues(record.config);
-    log({
-      label: record.label,
-      seed: record.seed,
-      status: record.status,
-      epochs: record.epochs,
-      lr: record.config.lr,
-      divergence: record.divergence,
-      evaluation: record.evaluation,
-      seconds: record.seconds,
-      hparams,
-    });
+    log({ ...record, lr: record.config.lr, hparams });
   };
 }

@@ -156,7 +156,10 @@ export function sweepCommand(): Command {
       '--queue <url>',
       'put the runs on this Redis (redis://host:6379/0, rediss:// for TLS) for `seq-tag worker`s on any machine, instead of local workers',
     );
-  cmd.option('--logdir <dir>', 'also write each run to TensorBoard: <dir>/<configuration>/seed-<n>/{train,validation}');
+  cmd.option(
+    '--logdir <dir>',
+    'also write each run to TensorBoard: <dir>/<configuration>/seed-<n>/{train,validation,held-out}, its flags for the HParams dashboard',
+  );
   addJsonOption(cmd, 'the aggregate');
   cmd.action((flags: SweepFlags) => runSweepCommand(flags, cmd));
   return cmd;

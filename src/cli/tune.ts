@@ -70,7 +70,7 @@ export function tuneCommand(): Command {
     )
     .option('--out <dir>', 'folder for results.jsonl (one record per trial), tune.json and tune.svg', './tune-results')
     .option('--queue <url>', 'run the trials through this Redis for `seq-tag worker`s on any machine, instead of local workers');
-  cmd.option('--logdir <dir>', 'also write each trial to TensorBoard: <dir>/<trial>/seed-<n>/{train,validation}');
+  cmd.option('--logdir <dir>', 'also write each trial to TensorBoard: <dir>/<trial>/seed-<n>/{train,validation,held-out}, its flags for the HParams dashboard');
   addJsonOption(cmd, 'the trials and the best configuration');
   cmd.action((flags: TuneFlags) => runTuneCommand(flags, cmd));
   return cmd;
