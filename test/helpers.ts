@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../src/model/backend.js';
+import { tempDir } from './temp.js';
+
+export { tempDir };
 
 // Every seq-tag a test starts writes wide lines: tests match whole lines. The wrapping at 60, 80
 // and 100 columns is width.test.ts's, and the documented screens (80 columns) docs.test.ts's.
@@ -17,10 +19,6 @@ export const OFFLINE_BACKENDS: BackendName[] = ['wasm', 'cpu'];
 export async function useBackend(name: BackendName): Promise<void> {
   await initBackend(name);
   if (tf.getBackend() !== name) throw new Error(`backend ${name} did not start`);
-}
-
-export function tempDir(prefix = 'seq-tag-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
 }
 
 /** The built binary, run as a user would run it. */

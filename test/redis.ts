@@ -1,10 +1,10 @@
 // A real redis-server for the queue tests and the queue bench: a free local port, a throwaway folder.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { tempDir } from './temp.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -36,7 +36,7 @@ export interface RedisServer {
 
 /** A self-signed certificate for 127.0.0.1 (openssl), for a TLS Redis: clients trust it through NODE_EXTRA_CA_CERTS. */
 export function selfSignedCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'seq-tag-tls-'));
+  const dir = tempDir('seq-tag-tls-');
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const args = [
@@ -67,7 +67,7 @@ export function selfSignedCertificate(): { cert: string; key: string } {
  */
 export async function startRedis(options: { tls?: { cert: string; key: string }; password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'seq-tag-redis-'));
+  const dir = tempDir('seq-tag-redis-');
   const { tls, password } = options;
   const listen = tls
     ? [

@@ -8,6 +8,7 @@ import wasmBackend = require('@tensorflow/tfjs-backend-wasm');
 export const WASM_BACKEND_VERSION: string = wasmBackend.version_wasm;
 export const CPU_BACKEND_VERSION: string = cpuBackend.version_cpu;
 import { registerChainedOps } from './chained-ops.js';
+import { registerSliceKernels } from './slice-kernels.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { UserError } from '../errors.js';
 import { withoutConsoleWarnings } from './quiet.js';
@@ -15,6 +16,8 @@ import { withoutConsoleWarnings } from './quiet.js';
 // tfjs-layers calls tensor methods that only the umbrella package registers.
 registerChainedOps();
 registerWasmKernels();
+// The backends' Slice and SplitV copy element by element (cpu) or the whole tensor (wasm); ours copy rows.
+registerSliceKernels();
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -1,0 +1,38 @@
+// Throwaway folders for tests (and the queue bench), removed when the process that made them exits.
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const made: string[] = [];
+
+/**
+ * A fresh folder under the system's temporary folder, removed with everything in it when the test
+ * file's process exits (`SEQ_TAG_KEEP_TEST_DIRS=1` keeps them, to look at after a failure).
+ */
+export function tempDir(prefix = 'seq-tag-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+process.on('exit', () => {
+  if (process.env.SEQ_TAG_KEEP_TEST_DIRS) return;
+  for (const dir of made) removeTree(dir);
+});
+
+/** rm -rf, also through the folders a test made unreadable or unwritable (when not run as root). */
+function removeTree(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    try {
+      for (const entry of ['', ...readdirSync(dir, { recursive: true, encoding: 'utf8' })]) {
+        const path = join(dir, entry);
+        if (lstatSync(path).isDirectory()) chmodSync(path, 0o700);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A folder still mounted (a full-disk test's tmpfs) or otherwise stuck: left for the system.
+    }
+  }
+}
