@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import { gridCombinations, parseGridAxis } from '../src/cli/sweep.js';
+import { gridCombinations, parseGridAxis } from '../src/sweep/grid.js';
 import { addExperimentOptions } from '../src/cli/options.js';
 import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
 import { UserError } from '../src/errors.js';

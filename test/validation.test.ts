@@ -8,14 +8,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, validationCount, type Config } from '../src/model/config.js';
 import { configSchema } from '../src/cli/flags.js';
 import { runKey } from '../src/sweep/records.js';
 import { generateDataset } from '../src/task/data.js';
 import { rngFor } from '../src/task/random.js';
 import { taskData } from '../src/task/tag-data.js';
 import { createExperiment, evaluateData, runExperiment } from '../src/training/experiment.js';
-import { EarlyStopping, Plateau, splitForValidation, validationCount } from '../src/training/train.js';
+import { EarlyStopping, Plateau, splitForValidation } from '../src/training/train.js';
 import { seqTag, tempDir, useBackend } from './helpers.js';
 
 describe('the split', () => {

@@ -79,9 +79,11 @@ describe('the loss chart when epoch 1 dominates', () => {
 describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', () => {
   const root = tempDir();
   const model = join(root, 'model');
+  let wide: string;
   before(() => {
     const trained = seqTag(['train', '--epochs', '3', '--samples', '200', '--seed', '1', '--model-dir', model, '--backend', 'cpu']);
     assert.equal(trained.status, 0, trained.stderr);
+    wide = seqTag(['doctor', '--model', model, '--backend', 'cpu']).stdout;
   });
 
   const screens = (dir: string): string[][] => [
@@ -146,8 +148,7 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
         assert.ok(longest(stderr) <= columns, `${command} at ${columns} (stderr):\n${stderr}`);
       });
       // Wrapping moves words, never drops or splits one: doctor is deterministic, so its words match the unwrapped screen's.
-      const wide = seqTag(['doctor', '--model', model, '--backend', 'cpu']);
-      assert.deepEqual(words(outputs[4].stdout), words(wide.stdout));
+      assert.deepEqual(words(outputs[4].stdout), words(wide));
     });
   }
 });

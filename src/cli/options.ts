@@ -1,9 +1,8 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
-import { DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, SOLVE_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
+import { checkCombination, DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, SOLVE_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
 import { estimateCost, type Cost } from '../training/cost.js';
-import { validationCount } from '../training/train.js';
 import { formatBytes } from '../report/format.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../task/random.js';
@@ -119,30 +118,6 @@ export type ExperimentFlags = { [K in HyperparameterKey]: Config[K] } & {
   preset: PresetName | keyof typeof PRESET_ALIASES;
   seed?: number;
 };
-
-/**
- * Settings that are each valid but not together. The one check for them: the command line, the
- * sweep's grid and a queue worker (on a job from Redis) all call it.
- */
-export function checkCombination(config: Omit<Config, 'seed'>): void {
-  if (config.dtype === 'float64' && config.lstm === 'layers') {
-    throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
-  }
-  if (config.earlyStopping !== null && config.validationSplit === 0) {
-    throw new UserError('--early-stopping watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
-  }
-  if (config.lrSchedule === 'plateau' && config.validationSplit === 0) {
-    throw new UserError('--lr-schedule plateau watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
-  }
-  const held = validationCount(config.samples, config.validationSplit);
-  if (config.validationSplit > 0 && (held === config.samples || held === 0)) {
-    const problem = held === config.samples ? 'leaves no training sequences' : 'holds out no sequence';
-    throw new UserError(
-      `--validation-split ${config.validationSplit} of --samples ${config.samples} ${problem}; raise --samples or change the split`,
-      ExitCode.Usage,
-    );
-  }
-}
 
 /** The config a --preset name (or a retired alias of one) stands for. */
 export function presetConfig(name: ExperimentFlags['preset']): Omit<Config, 'seed'> {

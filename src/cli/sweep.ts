@@ -11,6 +11,7 @@ import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJ
 import { escapeText } from '../report/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
+import { gridCombinations, parseGridAxis } from '../sweep/grid.js';
 import { expandRuns, type RunRecord, type RunSpec } from '../sweep/records.js';
 import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
 import { VERSION } from '../version.js';
@@ -53,82 +54,6 @@ export const ANSWERS: { label: string; overrides: Partial<ExperimentFlags> }[] =
   { label: 'answer 3: Adam epsilon 1e-3', overrides: { activation: 'linear', adamEpsilon: 1e-3 } },
   { label: 'answer 3: double precision (float64)', overrides: { activation: 'linear', dtype: 'float64' } },
 ];
-
-const NOT_IN_GRID = new Set(['seed']);
-const BOOLEAN_WORDS: Record<string, boolean> = { on: true, off: false, true: true, false: false, yes: true, no: false };
-
-interface GridAxis {
-  key: string;
-  attribute: string;
-  values: { text: string; value: unknown }[];
-}
-
-/**
- * Parses `flag=v1,v2,…` against the train flags themselves, so every grid value is checked by the
- * same parser as on the command line. Boolean flags take on/off.
- */
-export function parseGridAxis(spec: string, prototype: Command): GridAxis {
-  const eq = spec.indexOf('=');
-  if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, ExitCode.Usage);
-  const key = spec.slice(0, eq).trim().replace(/^--/, '');
-  const positive = key.startsWith('no-') && prototype.options.find((o) => o.long === `--${key.slice(3)}` && o.isBoolean());
-  if (positive) {
-    throw new UserError(
-      `--grid ${spec}: a grid names switches by their positive name, with on/off values; use --grid ${key.slice(3)}=${spec
-        .slice(eq + 1)
-        .split(',')
-        .map((v) => (BOOLEAN_WORDS[v.trim()] === false ? 'on' : BOOLEAN_WORDS[v.trim()] === true ? 'off' : v.trim()))
-        .join(',')}`,
-      ExitCode.Usage,
-    );
-  }
-  const texts = spec
-    .slice(eq + 1)
-    .split(',')
-    .map((v) => v.trim());
-  if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, ExitCode.Usage);
-  const option = prototype.options.find((o) => o.long === `--${key}`);
-  if (!option || NOT_IN_GRID.has(key)) {
-    const known = prototype.options.map((o) => o.long!.replace(/^--(no-)?/, '')).filter((k) => !NOT_IN_GRID.has(k));
-    throw new UserError(`--grid ${spec}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, ExitCode.Usage);
-  }
-  const values = texts.map((text) => {
-    if (option.isBoolean()) {
-      if (!(text in BOOLEAN_WORDS)) throw new UserError(`--grid ${spec}: '${text}' is not on or off`, ExitCode.Usage);
-      return { text, value: BOOLEAN_WORDS[text] };
-    }
-    if (option.argChoices && !option.argChoices.includes(text)) {
-      throw new UserError(`--grid ${spec}: '${text}' is not one of ${option.argChoices.join(', ')}`, ExitCode.Usage);
-    }
-    try {
-      return { text, value: option.parseArg ? option.parseArg(text, undefined) : text };
-    } catch (err) {
-      throw new UserError(`--grid ${spec}: '${text}' is invalid for --${key}: ${(err as Error).message}`, ExitCode.Usage);
-    }
-  });
-  // Compared after parsing: 0.001 and 1e-3, or 1 and 01, are the same run.
-  const seen = new Map<string, string>();
-  for (const { text, value } of values) {
-    const twin = seen.get(JSON.stringify(value));
-    if (twin !== undefined) throw new UserError(`--grid ${spec}: '${twin}' and '${text}' are the same value; list it once`, ExitCode.Usage);
-    seen.set(JSON.stringify(value), text);
-  }
-  return { key, attribute: option.attributeName(), values };
-}
-
-/** Every combination of the axes' values, as labelled flag overrides. One axis per flag: a flag given twice is refused. */
-export function gridCombinations(axes: GridAxis[]): { label: string; overrides: Record<string, unknown> }[] {
-  const attributes = axes.map((a) => a.attribute);
-  const twice = axes.find((a, k) => attributes.indexOf(a.attribute) !== k);
-  if (twice) throw new UserError(`--grid ${twice.key} is given twice; put all its values in one: --grid ${twice.key}=v1,v2`, ExitCode.Usage);
-  let combos: { label: string[]; overrides: Record<string, unknown> }[] = [{ label: [], overrides: {} }];
-  for (const axis of axes) {
-    combos = combos.flatMap((c) =>
-      axis.values.map((v) => ({ label: [...c.label, `${axis.key}=${v.text}`], overrides: { ...c.overrides, [axis.attribute]: v.value } })),
-    );
-  }
-  return combos.map((c) => ({ label: c.label.join(' '), overrides: c.overrides }));
-}
 
 export function sweepCommand(): Command {
   const cmd = new Command('sweep').description('train a grid of configurations over several seeds in parallel and say which remedies fix the NaN');

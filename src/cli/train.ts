@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
-import type { Config } from '../model/config.js';
+import { validationCount, type Config } from '../model/config.js';
 import { terminalLossChart } from '../report/charts.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../report/format.js';
@@ -29,7 +29,7 @@ import {
 import { ModelFolder, modelRecord, quotePath } from '../storage/model-store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import { validationCount, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
+import { type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';

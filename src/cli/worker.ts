@@ -6,7 +6,8 @@ import { pruneSchema, runKey, type RunSpec } from '../sweep/records.js';
 import { estimateCost, formatDuration } from '../training/cost.js';
 import { VERSION } from '../version.js';
 import { configSchema, parserOf, wholeNumber } from './flags.js';
-import { addBackendOption, affordable, checkCombination, type BackendFlag } from './options.js';
+import { checkCombination } from '../model/config.js';
+import { addBackendOption, affordable, type BackendFlag } from './options.js';
 import { onStop, signalName, stderr, stdout } from './output.js';
 
 interface WorkerFlags extends BackendFlag {

@@ -1,3 +1,4 @@
+import { ExitCode, UserError } from '../errors.js';
 import type { Encoding } from '../task/data.js';
 
 export const RECURRENT_ACTIVATIONS = ['sigmoid', 'hardSigmoid'] as const;
@@ -154,4 +155,33 @@ export function describeOptimizer(config: Config): string {
   if (config.optimizer === 'adam') settings.push(`epsilon ${config.adamEpsilon}`);
   const clip = [config.clipnorm !== null && `clipnorm ${config.clipnorm}`, config.clipvalue !== null && `clipvalue ${config.clipvalue}`];
   return [`${config.optimizer} (${settings.join(', ')})`, ...clip.filter(Boolean)].join(', ');
+}
+
+/** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
+export function validationCount(n: number, split: number): number {
+  return split > 0 ? n - Math.floor(n * (1 - split)) : 0;
+}
+
+/**
+ * Settings that are each valid but not together. The one check for them: the command line, the
+ * sweep's grid and a queue worker (on a job from Redis) all call it.
+ */
+export function checkCombination(config: Omit<Config, 'seed'>): void {
+  if (config.dtype === 'float64' && config.lstm === 'layers') {
+    throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
+  }
+  if (config.earlyStopping !== null && config.validationSplit === 0) {
+    throw new UserError('--early-stopping watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
+  }
+  if (config.lrSchedule === 'plateau' && config.validationSplit === 0) {
+    throw new UserError('--lr-schedule plateau watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
+  }
+  const held = validationCount(config.samples, config.validationSplit);
+  if (config.validationSplit > 0 && (held === config.samples || held === 0)) {
+    const problem = held === config.samples ? 'leaves no training sequences' : 'holds out no sequence';
+    throw new UserError(
+      `--validation-split ${config.validationSplit} of --samples ${config.samples} ${problem}; raise --samples or change the split`,
+      ExitCode.Usage,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from '../model/config.js';
+import { validationCount, type Config } from '../model/config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, sliceDataset, type Dataset } from '../task/data.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
@@ -354,11 +354,6 @@ const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) 
 /** One tensor per weight of `model`, shaped like it, from the arrays `<prefix>/<i>`; StateMismatch if one is missing or of another size. */
 function weightTensors(model: tfl.LayersModel, arrays: StateArrays, prefix: string): tf.Tensor[] {
   return model.weights.map((w, i) => tf.tensor(stateArray(arrays, `${prefix}/${i}`, size(w.shape)), w.shape as number[]));
-}
-
-/** How many of `n` sequences a validation split holds out: n − ⌊n × (1 − split)⌋, as Keras splits. */
-export function validationCount(n: number, split: number): number {
-  return split > 0 ? n - Math.floor(n * (1 - split)) : 0;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
-import { parseGridAxis } from '../cli/sweep.js';
+import { parseGridAxis } from '../sweep/grid.js';
 
 /**
  * One dimension of a search: a train flag and the values `tune` may give it. A range `lo..hi`

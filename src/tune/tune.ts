@@ -1,6 +1,5 @@
-import { checkCombination } from '../cli/options.js';
 import { estimateCost } from '../training/cost.js';
-import type { Config } from '../model/config.js';
+import { checkCombination, type Config } from '../model/config.js';
 import { rngFor } from '../task/random.js';
 import { runKey, type PruneRule, type RunRecord, type RunSpec } from '../sweep/records.js';
 import type { SweepResult } from '../sweep/sweep.js';
