@@ -75,16 +75,22 @@ describe('the cpu and wasm backends’ Slice and SplitV (copied by rows)', () =>
     });
   }
 
-  it('are faster: a 1000×16 block of a 1000×64 tensor (what the cpu backend’s Slice took 20 times as long for)', async () => {
-    await useBackend('cpu');
-    const big = new Float32Array(1000 * 64);
-    const time = (slice: () => unknown) => {
-      const start = performance.now();
-      for (let k = 0; k < 40; k++) slice();
-      return performance.now() - start;
-    };
-    const own = time(() => sliceImpl(big, [0, 16], [1000, 16], [1000, 64], 'float32'));
-    const rows = time(() => tf.tidy(() => tf.slice(tf.tensor2d(big, [1000, 64]), [0, 16], [1000, 16]).dataSync()));
-    assert.ok(rows * 3 < own, `tf.slice ${rows.toFixed(0)} ms, the element-by-element kernel ${own.toFixed(0)} ms`);
+  it('are the kernels both backends run, and copy a 1000×16 block of a 1000×64 tensor at least 5 times as fast as the cpu backend’s own', () => {
+    for (const backend of ['cpu', 'wasm'])
+      for (const kernel of ['Slice', 'SplitV'])
+        assert.equal((tf.getKernel(kernel, backend)?.kernelFunc as { ours?: true }).ours, true, `${kernel} on ${backend}`);
+    const big = Float32Array.from({ length: 1000 * 64 }, (_, k) => k);
+    // The fastest of 7 rounds: what the code costs, not what the other test files running beside it cost.
+    const fastest = (slice: () => unknown) =>
+      Math.min(
+        ...Array.from({ length: 7 }, () => {
+          const start = performance.now();
+          for (let k = 0; k < 10; k++) slice();
+          return performance.now() - start;
+        }),
+      );
+    const own = fastest(() => sliceImpl(big, [0, 16], [1000, 16], [1000, 64], 'float32'));
+    const rows = fastest(() => sliceValues(big, [1000, 64], [0, 16], [1000, 16]));
+    assert.ok(rows * 5 < own, `by rows ${rows.toFixed(1)} ms, element by element ${own.toFixed(1)} ms`);
   });
 });

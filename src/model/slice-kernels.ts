@@ -94,6 +94,7 @@ export function registerSliceKernels(): void {
     const fast = Object.assign((args: KernelArgs) => slice(args, backendName, own.kernelFunc as Kernel), { ours: true as const });
     for (const name of ['Slice', 'SplitV']) tf.unregisterKernel(name, backendName);
     tf.registerKernel({ kernelName: 'Slice', backendName, kernelFunc: fast as never });
-    tf.registerKernel({ kernelName: 'SplitV', backendName, kernelFunc: ((args: KernelArgs) => splitV(args, fast)) as never });
+    const split = Object.assign((args: KernelArgs) => splitV(args, fast), { ours: true as const });
+    tf.registerKernel({ kernelName: 'SplitV', backendName, kernelFunc: split as never });
   }
 }

@@ -16,6 +16,7 @@ export default {
     'src/training/constants.ts',
     'src/task/metrics.ts',
     'src/diagnosis/diagnosis.ts',
+    'src/model/slice-kernels.ts',
   ],
   // The build runs before Stryker links node_modules into its sandbox (.stryker-tmp/sandbox-*/).
   buildCommand: 'node ../../node_modules/typescript/bin/tsc -p .',
@@ -23,8 +24,9 @@ export default {
     // The fast, killing files: one-step parity at 1e-6, gradients, metrics, the diagnosis checks,
     // and the training loop's own tests (train: batches, clipping, abort, leaks; fused-training:
     // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying;
-    // wasm: the float32 engine's kernels, threads and choice; resume: the optimizers' state saved and restored).
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume}.test.js'],
+    // wasm: the float32 engine's kernels, threads and choice; resume: the optimizers' state saved and restored;
+    // slice-kernels: the cpu and wasm backends' Slice and SplitV against tfjs's own).
+    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume,slice-kernels}.test.js'],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
