@@ -75,10 +75,15 @@ describe('the cpu and wasm backends’ Slice and SplitV (copied by rows)', () =>
     });
   }
 
-  it('are the kernels both backends run, and copy a 1000×16 block of a 1000×64 tensor at least 5 times as fast as the cpu backend’s own', () => {
+  it('are the kernels both backends run', () => {
     for (const backend of ['cpu', 'wasm'])
       for (const kernel of ['Slice', 'SplitV'])
         assert.equal((tf.getKernel(kernel, backend)?.kernelFunc as { ours?: true }).ours, true, `${kernel} on ${backend}`);
+  });
+
+  // Timed, so not under mutation testing: Stryker's instrumentation of every expression slows the copy it times.
+  const instrumented = '__stryker__' in globalThis;
+  it('copy a 1000×16 block of a 1000×64 tensor at least 5 times as fast as the cpu backend’s own kernel', { skip: instrumented }, () => {
     const big = Float32Array.from({ length: 1000 * 64 }, (_, k) => k);
     // The fastest of 7 rounds: what the code costs, not what the other test files running beside it cost.
     const fastest = (slice: () => unknown) =>
