@@ -10,7 +10,7 @@ import { useBackend } from './helpers.js';
 type SliceImpl = (values: tf.TypedArray, begin: number[], size: number[], shape: number[], dtype: tf.DataType) => tf.TypedArray;
 const { sliceImpl } = (createRequire(import.meta.url)('@tensorflow/tfjs-backend-cpu') as { shared: { sliceImpl: SliceImpl } }).shared;
 
-describe('the cpu and wasm backends’ Slice and SplitV (copied by rows)', () => {
+describe('the cpu and wasm backends’ Slice, SplitV and Unpack (copied by rows)', () => {
   it('slice the same values as the backend’s own kernel: 300 random blocks of rank 1 to 5, float32, int32 and bool, short and long rows', () => {
     const random = seedrandom('slices');
     const int = (n: number) => Math.floor(random() * n);
@@ -34,7 +34,7 @@ describe('the cpu and wasm backends’ Slice and SplitV (copied by rows)', () =>
   });
 
   for (const backend of ['cpu', 'wasm'] as const) {
-    it(`are the ones tf.slice and tf.split run on the ${backend} backend: random blocks, negative sizes, strings, an LSTM’s four gate blocks`, async () => {
+    it(`are the ones tf.slice, tf.split and tf.unstack run on the ${backend} backend: random blocks, negative sizes, strings, an LSTM’s four gate blocks and time steps`, async () => {
       await useBackend(backend);
       const random = seedrandom(backend);
       for (let k = 0; k < 60; k++) {
@@ -72,12 +72,40 @@ describe('the cpu and wasm backends’ Slice and SplitV (copied by rows)', () =>
       assert.deepEqual(tf.slice(tf.tensor1d([true, false, true], 'bool'), [1], [2]).arraySync(), [0, 1]);
       assert.deepEqual(tf.slice(tf.tensor1d(['a', 'b', 'c'], 'string'), [1], [2]).arraySync(), ['b', 'c']);
       assert.deepEqual(tf.slice(x, [0, 0], [0, 3]).shape, [0, 3]);
+      // Unpack along each axis of a [3, 4, 2] tensor: tf.unstack as an LSTM takes its time steps.
+      const cube = tf.tidy(() =>
+        tf.add(
+          tf.tensor3d(
+            Array.from({ length: 24 }, (_, k) => k),
+            [3, 4, 2],
+          ),
+          0,
+        ),
+      );
+      const nested = cube.arraySync() as number[][][];
+      assert.deepEqual(
+        tf.unstack(cube, 1).map((t) => [t.shape, t.arraySync()]),
+        [0, 1, 2, 3].map((j) => [[3, 2], nested.map((plane) => plane[j])]),
+      );
+      assert.deepEqual(tf.unstack(cube, 0)[2].arraySync(), nested[2]);
+      assert.deepEqual(
+        tf.unstack(cube, -1)[1].arraySync(),
+        nested.map((plane) => plane.map((row) => row[1])),
+      );
+      assert.deepEqual(
+        tf.unstack(tf.tensor2d([[true, false]], [1, 2], 'bool'), 1).map((t) => t.arraySync()),
+        [[1], [0]],
+      );
+      assert.deepEqual(
+        tf.unstack(tf.tensor2d([], [0, 3]), 1).map((t) => t.shape),
+        [[0], [0], [0]],
+      );
     });
   }
 
   it('are the kernels both backends run', () => {
     for (const backend of ['cpu', 'wasm'])
-      for (const kernel of ['Slice', 'SplitV'])
+      for (const kernel of ['Slice', 'SplitV', 'Unpack'])
         assert.equal((tf.getKernel(kernel, backend)?.kernelFunc as { ours?: true }).ours, true, `${kernel} on ${backend}`);
   });
 
