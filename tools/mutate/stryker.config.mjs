@@ -26,7 +26,9 @@ export default {
     // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying;
     // wasm: the float32 engine's kernels, threads and choice; resume: the optimizers' state saved and restored;
     // slice-kernels: the cpu and wasm backends' Slice and SplitV against tfjs's own).
-    testFiles: ['dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume,slice-kernels}.test.js'],
+    testFiles: [
+      'dist/test/{fused,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume,slice-kernels}.test.js',
+    ],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
