@@ -1,5 +1,5 @@
 // Throwaway folders for tests (and the queue bench), removed when the process that made them exits.
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,13 +26,16 @@ function removeTree(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   } catch {
     try {
-      for (const entry of ['', ...readdirSync(dir, { recursive: true, encoding: 'utf8' })]) {
-        const path = join(dir, entry);
-        if (lstatSync(path).isDirectory()) chmodSync(path, 0o700);
-      }
+      unlock(dir);
       rmSync(dir, { recursive: true, force: true });
     } catch {
       // A folder still mounted (a full-disk test's tmpfs) or otherwise stuck: left for the system.
     }
   }
+}
+
+/** Makes `dir` and every folder below it readable, writable and searchable by its owner. */
+function unlock(dir: string): void {
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) unlock(join(dir, entry.name));
 }

@@ -16,7 +16,7 @@ import { withoutConsoleWarnings } from './quiet.js';
 // tfjs-layers calls tensor methods that only the umbrella package registers.
 registerChainedOps();
 registerWasmKernels();
-// The backends' Slice and SplitV copy element by element (cpu) or the whole tensor (wasm); ours copy rows.
+// The backends' Slice, SplitV and Unpack copy element by element (cpu) or the whole tensor (wasm); ours copy rows.
 registerSliceKernels();
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;

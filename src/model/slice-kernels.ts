@@ -48,9 +48,10 @@ interface WasmBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Values;
 }
 
-/** The block each backend copies into: a new array on cpu, the output's place in the heap on wasm. */
 /** `shape` is the output's: `size`, or `size` without the unstacked axis (the same elements in the same order). */
 type Copy = (backend: unknown, x: tf.TensorInfo, begin: number[], size: number[], shape?: number[]) => tf.TensorInfo;
+
+/** The block each backend copies into: a new array on cpu, the output's place in the heap on wasm. */
 const COPY: Record<'cpu' | 'wasm', Copy> = {
   cpu(backend, x, begin, size, shape = size) {
     const cpu = backend as CpuBackend;
@@ -80,8 +81,8 @@ function slice(args: KernelArgs, backendName: 'cpu' | 'wasm', own: Kernel): tf.T
 function unpack(args: KernelArgs, backendName: 'cpu' | 'wasm', own: Kernel): tf.TensorInfo | tf.TensorInfo[] {
   const x = args.inputs.value!;
   const axis = tf.util.parseAxisParam(args.attrs!.axis as number, x.shape)[0];
-  const size = x.shape.map((n, d) => (d === axis ? 1 : n));
   if (!ours(x, x.shape)) return own(args);
+  const size = x.shape.map((n, d) => (d === axis ? 1 : n));
   const shape = x.shape.filter((_, d) => d !== axis);
   return Array.from({ length: x.shape[axis] }, (_, i) => COPY[backendName](args.backend, x, beginAt(x.shape, axis, i), size, shape));
 }
