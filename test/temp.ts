@@ -1,4 +1,5 @@
-// Throwaway folders for tests (and the queue bench), removed when the process that made them exits.
+// Throwaway folders for tests (and the queue bench), removed when the process that made them exits
+// or is stopped by SIGINT, SIGTERM or SIGHUP.
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +16,19 @@ export function tempDir(prefix = 'seq-tag-test-'): string {
   return dir;
 }
 
-process.on('exit', () => {
+function removeAll(): void {
   if (process.env.SEQ_TAG_KEEP_TEST_DIRS) return;
-  for (const dir of made) removeTree(dir);
-});
+  for (const dir of made.splice(0)) removeTree(dir);
+}
+
+process.on('exit', removeAll);
+// Stopped by a signal (Ctrl-C on npm test, a CI timeout): remove them too, then die of that signal as before.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    removeAll();
+    process.kill(process.pid, signal);
+  });
+}
 
 /** rm -rf, also through the folders a test made unreadable or unwritable (when not run as root). */
 function removeTree(dir: string): void {
