@@ -10,17 +10,22 @@ import { useBackend } from './helpers.js';
 type SliceImpl = (values: tf.TypedArray, begin: number[], size: number[], shape: number[], dtype: tf.DataType) => tf.TypedArray;
 const { sliceImpl } = (createRequire(import.meta.url)('@tensorflow/tfjs-backend-cpu') as { shared: { sliceImpl: SliceImpl } }).shared;
 
+/** A random shape of `rank` dimensions (sides up to `side`, the last up to `lastSide`) and a block in it, possibly empty. */
+function randomBlock(random: () => number, rank: number, side: number, lastSide = side) {
+  const int = (n: number) => Math.floor(random() * n);
+  const shape = Array.from({ length: rank }, (_, d) => 1 + int(d === rank - 1 ? lastSide : side));
+  const begin = shape.map((n) => int(n));
+  const size = shape.map((n, d) => int(n - begin[d] + 1));
+  return { shape, begin, size, length: tf.util.sizeFromShape(shape) };
+}
+
 describe('the cpu and wasm backends’ Slice, SplitV and Unpack (copied by rows)', () => {
   it('slice the same values as the backend’s own kernel: 300 random blocks of rank 1 to 5, float32, int32 and bool, short and long rows', () => {
     const random = seedrandom('slices');
     const int = (n: number) => Math.floor(random() * n);
     for (let k = 0; k < 300; k++) {
-      const rank = 1 + (k % 5);
-      const shape = Array.from({ length: rank }, (_, d) => 1 + int(d === rank - 1 && k % 3 === 0 ? 600 : 7));
-      const begin = shape.map((n) => int(n));
-      const size = shape.map((n, d) => int(n - begin[d] + 1)); // zero-sized blocks included
+      const { shape, begin, size, length } = randomBlock(random, 1 + (k % 5), 7, k % 3 === 0 ? 600 : 7);
       const dtype = (['float32', 'int32', 'bool'] as const)[k % 3];
-      const length = shape.reduce((a, b) => a * b, 1);
       const values: tf.TypedArray =
         dtype === 'float32'
           ? Float32Array.from({ length }, random)
@@ -38,10 +43,8 @@ describe('the cpu and wasm backends’ Slice, SplitV and Unpack (copied by rows)
       await useBackend(backend);
       const random = seedrandom(backend);
       for (let k = 0; k < 60; k++) {
-        const shape = Array.from({ length: 1 + (k % 5) }, () => 1 + Math.floor(random() * 6));
-        const begin = shape.map((n) => Math.floor(random() * n));
-        const size = shape.map((n, d) => Math.floor(random() * (n - begin[d] + 1)));
-        const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random);
+        const { shape, begin, size, length } = randomBlock(random, 1 + (k % 5), 6);
+        const values = Float32Array.from({ length }, random);
         // A tensor made by an op (not from an array) lives in the wasm heap like an LSTM's gates do.
         const x = tf.tidy(() => tf.add(tf.tensor(values, shape), 0));
         assert.deepEqual(

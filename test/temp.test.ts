@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +20,7 @@ describe('test folders (tempDir)', () => {
       env: { ...process.env, SEQ_TAG_KEEP_TEST_DIRS: '1' },
     });
     assert.equal(existsSync(kept.stdout.trim()), true);
-    spawnSync('rm', ['-rf', kept.stdout.trim()]);
+    rmSync(kept.stdout.trim(), { recursive: true });
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -19,7 +19,7 @@ type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 export function copyBlock(values: Values, shape: number[], begin: number[], size: number[], out: Values): Values {
   const rank = shape.length;
   const run = size[rank - 1];
-  const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const strides = tf.util.computeStrides(shape); // of the outer dimensions
   const index = new Array<number>(rank - 1).fill(0); // the position among the outer dimensions
   for (let at = 0; at < out.length; at += run) {
     let from = begin[rank - 1];
@@ -34,7 +34,7 @@ export function copyBlock(values: Values, shape: number[], begin: number[], size
 
 /** The block as a new array of the same type as `values`. */
 export function sliceValues(values: Values, shape: number[], begin: number[], size: number[]): Values {
-  const out = new (values.constructor as new (n: number) => Values)(size.reduce((a, b) => a * b, 1));
+  const out = new (values.constructor as new (n: number) => Values)(tf.util.sizeFromShape(size));
   return copyBlock(values, shape, begin, size, out);
 }
 
