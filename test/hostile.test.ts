@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, constants, deflateRawSync } from 'node:zlib';
 import { beforeEach, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
-import { SEQ_TAG_COMMAND, tempDir } from './helpers.js';
+import { oneLine, SEQ_TAG_COMMAND, tempDir } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const members = unzipSync(readFileSync(join(FIXTURES, 'seed-softmax.keras')));
@@ -188,5 +188,40 @@ describe('hostile model files: one line, exit 1, under 5 s and 1 GB', () => {
     );
     symlinkSync('/dev/zero', join(dir, 'w.bin'));
     refusedFast(predict(dir), /is unreadable \(\.\/w\.bin is not a regular file \(a device, pipe or socket\)\)/);
+  });
+});
+
+describe('hostile data files (issue #31): what the arrays become is counted from their headers', () => {
+  beforeEach((t) => {
+    report = (message) => (t as unknown as { diagnostic(m: string): void }).diagnostic(message);
+  });
+  /** A `.npy` header (version 1.0) declaring `shape` of int8, padded as numpy pads it. */
+  function int8Header(shape: number[]): Uint8Array {
+    let dict = `{'descr': '|i1', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+    dict += ' '.repeat(63 - ((10 + dict.length) % 64)) + '\n';
+    return Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, dict.length & 0xff, dict.length >> 8]), Buffer.from(dict)]);
+  }
+  /** An honest deflated `.npy` entry: the header in a stored block, then `mib` MiB of zero ids. */
+  function zeroIds(name: string, shape: number[], mib: number): Entry {
+    const head = int8Header(shape);
+    const stored = Buffer.concat([Buffer.from([0, head.length, 0, ~head.length & 0xff, 0xff]), head]);
+    const zeros = deflateRawSync(Buffer.alloc(1 << 20), { level: 9, finishFlush: constants.Z_FULL_FLUSH });
+    const data = Buffer.concat([stored, ...Array.from({ length: mib }, () => zeros), Buffer.from([0x03, 0x00])]);
+    return { name, data, deflated: { size: head.length + mib * 2 ** 20, crc: 0 } };
+  }
+
+  it('an npz of 1 MB whose 200 MiB int8 ids would become 2.5 GiB: one line, < 2 s of work, < 300 MB', () => {
+    const shape = [20_971_520, 10];
+    const path = join(tempDir(), 'huge.npz');
+    writeFileSync(path, zip([zeroIds('x.npy', shape, 200), zeroIds('y.npy', shape, 200)]));
+    const run = measured(['evaluate', '--model', join(FIXTURES, 'seed-softmax.keras'), '--data', path, '--backend', 'cpu']);
+    report(`${run.seconds.toFixed(2)} s, peak ${run.peakMB.toFixed(0)} MB: ${run.stderr.trim().slice(0, 100)}`);
+    oneLine(
+      run,
+      1,
+      /--data .*huge\.npz would take 2\.5 GiB in memory \(x 20,971,520 × 10 as float32, labels 20,971,520 × 10 × 2 one-hot\), more than the 1\.0 GiB seq-tag reads; split it into smaller files/,
+    );
+    assert.ok(run.peakMB < 300, `peak memory ${run.peakMB.toFixed(0)} MB`);
+    assert.ok(run.seconds < 2 + 1.5 /* the process's own start-up in a loaded suite */, `took ${run.seconds.toFixed(2)} s`);
   });
 });

@@ -4,7 +4,8 @@
  * epochs, held-out scores and model of a run never stopped; what cannot be resumed says why in one line.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bash, killGroup, oneLine, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
@@ -153,7 +154,7 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     oneLine(
       seqTag(['train', '--resume', '--model-dir', dir]),
       1,
-      /the checkpoint in .* is unreadable \(its arrays have \d+ bytes, the header says \d+\); it cannot be resumed/,
+      /checkpoint\.seqtag was changed after it was written \(its checksum does not match\); it cannot be resumed: start a new run over it with: seq-tag train --restart/,
     );
     writeFileSync(file, 'not a checkpoint');
     oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, /is unreadable \(not a seq-tag checkpoint\)/);
@@ -169,5 +170,53 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     const restarted = seqTag(['train', ...TINY, '--model-dir', other, '--restart']);
     assert.equal(restarted.status, 0, restarted.stderr);
     assert.ok(!existsSync(join(other, 'checkpoint.seqtag')));
+  });
+
+  it('an edited header is found (issue #31): one character of the seed, or a loss, is one line; arrays that do not fit a re-signed header too', async () => {
+    const dir = await unfinished();
+    const file = join(dir, 'checkpoint.seqtag');
+    const bytes = readFileSync(file);
+    const edit = (from: string, to: string) => {
+      const copy = Buffer.from(bytes);
+      const at = copy.indexOf(from);
+      assert.ok(at > 0, from);
+      copy.write(to, at);
+      return copy;
+    };
+    const altered =
+      /checkpoint\.seqtag was changed after it was written \(its checksum does not match\); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir /;
+    writeFileSync(file, edit('"seed":7', '"seed":8'));
+    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
+    writeFileSync(file, edit('"loss":0.', '"loss":1.'));
+    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
+    // A forger who recomputes the digest: the arrays are held to the model the header's config builds.
+    const forged = edit('"units":16', '"units":17');
+    forged.set(
+      createHash('sha256')
+        .update(forged.subarray(0, forged.length - 32))
+        .digest(),
+      forged.length - 32,
+    );
+    writeFileSync(file, forged);
+    const run = seqTag(['train', '--resume', '--model-dir', dir]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(
+      run.stderr.trimEnd(),
+      /^seq-tag: the checkpoint in .* does not fit the run it describes \(its \S+ has \d+ values, expected \d+\); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir /m,
+    );
+    assert.doesNotMatch(run.stderr, /unexpected error/);
+    assert.ok(!existsSync(join(dir, 'model.json')));
+  });
+
+  it('--restart over a folder named checkpoint.seqtag says why in one line and removes nothing', () => {
+    const dir = join(tempDir(), 'model');
+    mkdirSync(join(dir, 'checkpoint.seqtag'), { recursive: true });
+    writeFileSync(join(dir, 'checkpoint.seqtag', 'notes.txt'), 'mine');
+    oneLine(
+      seqTag(['train', ...TINY, '--model-dir', dir, '--restart']),
+      1,
+      /^seq-tag: cannot discard the checkpoint in .*: checkpoint\.seqtag there is a folder, which seq-tag did not write; move .*checkpoint\.seqtag away and run again$/,
+    );
+    assert.equal(readFileSync(join(dir, 'checkpoint.seqtag', 'notes.txt'), 'utf8'), 'mine');
   });
 });

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
-import { BadCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/storage/checkpoint.js';
+import { AlteredCheckpoint, BadCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/storage/checkpoint.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { StateMismatch, type TrainingState } from '../src/training/train.js';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import seedrandom from 'seedrandom';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,31 +162,96 @@ describe('the checkpoint file', () => {
     assert.ok(back.state.arrays[0].values instanceof Float32Array && back.state.arrays[1].values instanceof Float64Array);
   });
 
-  it('refuses a torn, altered, padded or foreign file, saying which', () => {
-    const altered = bytes.slice();
-    altered[altered.length - 3] ^= 1;
-    const header = bytes.slice();
-    header.set(Buffer.from('"seed":5'), Buffer.from(bytes).indexOf('"seed":4'));
-    const cases: [Uint8Array, RegExp][] = [
-      [bytes.subarray(0, bytes.length - 8), /arrays have \d+ bytes, the header says \d+/],
-      [bytes.subarray(0, 40), /header is cut short/],
-      [altered, /do not match their checksum/],
-      [new Uint8Array([...bytes, 0, 0, 0, 0, 0, 0, 0, 0]), /arrays have/],
+  it('refuses a torn, altered, padded or foreign file, saying which: any edit, header or arrays, breaks the whole-file digest', () => {
+    const edited = (from: string, to: string) => {
+      const copy = bytes.slice();
+      copy.set(Buffer.from(to), Buffer.from(bytes).indexOf(from));
+      return copy;
+    };
+    const flipped = bytes.slice();
+    flipped[flipped.length - 40] ^= 1;
+    const altered: Uint8Array[] = [
+      bytes.subarray(0, bytes.length - 8),
+      bytes.subarray(0, 40),
+      flipped,
+      new Uint8Array([...bytes, 0, 0, 0, 0, 0, 0, 0, 0]),
+      // Issue #31: the header's seed, and an epoch's loss, edited by one character each.
+      edited('"seed":4', '"seed":5'),
+      edited('"loss":0.25', '"loss":1.25'),
+    ];
+    for (const data of altered) assert.throws(() => decodeCheckpoint(data), AlteredCheckpoint);
+    for (const [data, why] of [
       [Buffer.from('{"config": {}}'), /not a seq-tag checkpoint/],
       [new Uint8Array(0), /not a seq-tag checkpoint/],
-    ];
-    for (const [data, why] of cases)
+      [formatOne(bytes), /format 1, written by an earlier seq-tag without a checksum over its header/],
+    ] as const)
       assert.throws(
         () => decodeCheckpoint(data),
         (err: Error) => err instanceof BadCheckpoint && why.test(err.message),
       );
-    // The header is not covered by the checksum, but it is checked against the schema and the epochs' numbering.
-    assert.equal(decodeCheckpoint(header).config.seed, 5);
-    const renumbered = bytes.slice();
-    renumbered.set(Buffer.from('"epoch":3'), Buffer.from(bytes).indexOf('"epoch":2'));
-    assert.throws(() => decodeCheckpoint(renumbered), /epochs are not numbered/);
-    const badConfig = bytes.slice();
-    badConfig.set(Buffer.from('"units":-1'), Buffer.from(bytes).indexOf('"units":16'));
-    assert.throws(() => decodeCheckpoint(badConfig), /config\.units/);
+    // A file forged with a fresh digest is still held to the schema, the epochs' numbering and its own lengths.
+    assert.throws(() => decodeCheckpoint(resigned(edited('"epoch":2', '"epoch":3'))), /epochs are not numbered/);
+    assert.throws(() => decodeCheckpoint(resigned(edited('"units":16', '"units":-1'))), /config\.units/);
+    assert.throws(
+      () => decodeCheckpoint(resigned(new Uint8Array([...bytes.subarray(0, bytes.length - 32), 0, 0, 0, 0, 0, 0, 0, 0, ...bytes.subarray(bytes.length - 32)]))),
+      /arrays have \d+ bytes, the header says \d+/,
+    );
+    assert.equal(decodeCheckpoint(resigned(edited('"seed":4', '"seed":5'))).config.seed, 5);
   });
 });
+
+describe('fuzz: checkpoints forged with a fresh digest (issue #31)', () => {
+  it('500 random edits of a real header, re-signed: each decodes or is one BadCheckpoint, never another error', () => {
+    const random = seedrandom('checkpoint-fuzz');
+    const base = encodeCheckpoint({
+      config: { ...ORIGINAL_EXPERIMENT, seed: 4 },
+      backend: 'cpu',
+      savedAt: '2026-12-06T00:00:00.000Z',
+      seqTagVersion: 'test',
+      state: { epochs: [{ epoch: 1, loss: 0.5, seconds: 0.1 }], seconds: 0.1, arrays: [{ name: 'param/0', values: Float32Array.of(1, 2, 3) }] },
+    });
+    const headerEnd = 16 + new DataView(base.buffer).getUint32(12, true);
+    const TOKENS = ['"', '{', '}', '[', ']', ',', ':', '-1', '1e400', 'NaN', 'null', 'true', '"x"', '9007199254740993', '\\u0000', ' '];
+    let decoded = 0;
+    for (let round = 0; round < 500; round++) {
+      const text = Buffer.from(base.subarray(16, headerEnd)).toString('latin1').split('');
+      for (let k = 0; k < 1 + Math.floor(random() * 3); k++)
+        text.splice(Math.floor(random() * text.length), Math.floor(random() * 3), TOKENS[Math.floor(random() * TOKENS.length)]);
+      const header = Buffer.from(text.join(''), 'latin1');
+      const bytes = new Uint8Array(base.length - (headerEnd - 16) + header.length + 8);
+      bytes.set(base.subarray(0, 16));
+      new DataView(bytes.buffer).setUint32(12, header.length, true);
+      bytes.set(header, 16);
+      // Arrays at the next 8-byte boundary, as the writer aligns them.
+      const payload = base.subarray(Math.ceil(headerEnd / 8) * 8, base.length - 32);
+      const start = Math.ceil((16 + header.length) / 8) * 8;
+      const file = resigned(new Uint8Array([...bytes.subarray(0, start), ...payload, ...new Uint8Array(32)]));
+      try {
+        decodeCheckpoint(file);
+        decoded++;
+      } catch (err) {
+        assert.ok(err instanceof BadCheckpoint, `round ${round}: ${String(err)} for ${header.toString('latin1').slice(0, 120)}`);
+      }
+    }
+    assert.ok(decoded > 0 && decoded < 500, `decoded ${decoded} of 500`);
+  });
+});
+
+/** `bytes` with its trailing digest recomputed: a forger who knows the format. */
+function resigned(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy.set(
+    createHash('sha256')
+      .update(copy.subarray(0, copy.length - 32))
+      .digest(),
+    copy.length - 32,
+  );
+  return copy;
+}
+
+/** `bytes` marked as format 1 (whose digest covered only the arrays). */
+function formatOne(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  new DataView(copy.buffer).setUint32(8, 1, true);
+  return copy;
+}

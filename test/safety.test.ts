@@ -4,14 +4,16 @@
  * two writers, symlinks, unusable paths, broken models, and the wording around them.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { readCheckpointIn } from '../src/storage/model-store.js';
 import { bash, folderSnapshot, oneLine, seqTag, SEQ_TAG_COMMAND, tempDir } from './helpers.js';
 
 const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'cpu'];
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 /** Slow enough to interrupt: one 0.1–0.3 s batch per epoch, a thousand epochs. */
 const LONG = ['--samples', '256', '--batch-size', '256', '--units', '96', '--epochs', '1000', '--seed', '3', '--backend', 'cpu'];
 
@@ -94,6 +96,51 @@ describe('never deletes what it did not write', () => {
       assert.equal(run.stdout, '');
     }
   });
+});
+
+describe('no path under /proc or /sys makes a command hang (issue #31)', () => {
+  // Node's recursive mkdir loops forever on /proc/foo, ignoring SIGTERM: SIGKILL ends a hang here.
+  const run = (args: string[]) => {
+    const started = performance.now();
+    const result = spawnSync(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+      timeout: 15_000,
+      killSignal: 'SIGKILL',
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - started };
+  };
+  const root = () => tempDir();
+  for (const [base, code] of [
+    ['/proc/seq-tag-test', 'ENOENT'],
+    ['/sys/seq-tag-test', 'EPERM'],
+  ] as const) {
+    const cases: [string, string[], string][] = [
+      ['train --logdir', ['train', ...TINY, '--model-dir', join(root(), 'm'), '--logdir', base], `--logdir ${base}`],
+      ['train --model-dir', ['train', ...TINY, '--model-dir', `${base}/m`], `--model-dir ${base}/m`],
+      ['sweep --out', ['sweep', '--grid', 'activation=softmax', '--seeds', '1', '--epochs', '1', '--samples', '64', '--out', `${base}/s`], `--out ${base}/s`],
+      [
+        'sweep --logdir',
+        ['sweep', '--grid', 'activation=softmax', '--seeds', '1', '--epochs', '1', '--samples', '64', '--out', join(root(), 's'), '--logdir', base],
+        `--logdir ${base}`,
+      ],
+      ['tune --out', ['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '1', '--epochs', '1', '--samples', '64', '--out', `${base}/t`], `--out ${base}/t`],
+      [
+        'tune --logdir',
+        ['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '1', '--epochs', '1', '--samples', '64', '--out', join(root(), 't'), '--logdir', base],
+        `--logdir ${base}`,
+      ],
+      ['export --to', ['export', '--model', join(FIXTURES, 'seed-softmax.keras'), '--to', `${base}/m.keras`], `--to ${base}`],
+    ];
+    for (const [name, args, said] of cases) {
+      it(`${name} ${base}: one line within a second of work, exit 1`, () => {
+        const result = run(args);
+        oneLine(result, 1, new RegExp(`^seq-tag: cannot create ${said.replace(/[/.]/g, '\\$&')}: .*\\(${code}\\); choose a writable folder$`));
+        assert.ok(result.ms < 1000 + 2000 /* process start-up in a loaded suite */, `${result.ms.toFixed(0)} ms`);
+        assert.equal(result.stdout, '');
+      });
+    }
+  }
 });
 
 describe('a closed stdout stops the printing, not the work', () => {

@@ -15,7 +15,7 @@ import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
 import { examine } from '../src/diagnosis/examine.js';
-import { OFFLINE_BACKENDS, seqTag, tempDir, useBackend } from './helpers.js';
+import { OFFLINE_BACKENDS, oneLine, seqTag, tempDir, useBackend } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);
@@ -107,7 +107,7 @@ describe('evaluate --data: within 1e-4 of Keras model.evaluate on the same array
   ] as const) {
     it(`${model} on ${data}`, async () => {
       const loaded = await loadModel(fixture(model));
-      const evaluation = evaluateData(loaded.model, await readDataFile(fixture(data), loaded.description.tags), {
+      const evaluation = evaluateData(loaded.model, await readDataFile(fixture(data), loaded.description), {
         compile: loaded.compile,
         mask: loaded.description.mask,
       });
@@ -354,7 +354,7 @@ describe('refusals are one complete sentence', () => {
 describe('.npz as numpy writes it', () => {
   it('np.savez_compressed int32 ids and float32 one-hot; np.savez int64 tag ids with -1 padding: the same sequences', async () => {
     const onehot = await readDataFile(fixture('pos.npz'));
-    const ids = await readDataFile(fixture('pos-ids.npz'), 6);
+    const ids = await readDataFile(fixture('pos-ids.npz'), { tags: 6 });
     assert.deepEqual([onehot.n, onehot.steps, onehot.features, onehot.tags], [600, 24, null, 6]);
     assert.deepEqual([ids.n, ids.steps, ids.features, ids.tags], [50, 24, null, 6]);
     assert.deepEqual(Array.from(ids.x), Array.from(onehot.x.subarray(0, 50 * 24)));
@@ -392,16 +392,15 @@ describe('doctor --data judges the data itself', () => {
   }
   const doctor = (data: string) => cli(['doctor', '--model', fixture('masking.keras'), '--data', data, '--burst', '2']);
 
-  it('a NaN among the inputs', () => {
+  // Issue #31: bad values are refused by the reader, before the doctor (or any command) scores them.
+  it('a NaN among the inputs: refused with its position before any check', () => {
     const run = doctor(dataFile((x) => (x[100] = NaN)));
-    assert.equal(run.status, 3, run.stdout);
-    assert.match(run.stdout, /✗ inputs and labels +non-finite values in inputs or labels; 0 label rows are not one-hot/);
+    oneLine(run, 1, /--data .*data\.npz: x\[2, 9, 1\] = nan: inputs must be finite numbers/);
   });
 
-  it('a label row that sums to 2', () => {
+  it('a label row that sums to 2: refused with its position before any check', () => {
     const run = doctor(dataFile((_x, y) => (y.splice(3, 3, 1, 1, 0), undefined)));
-    assert.equal(run.status, 3, run.stdout);
-    assert.match(run.stdout, /✗ inputs and labels +values finite; 1 label rows are not one-hot/);
+    oneLine(run, 1, /--data .*data\.npz: y\[0, 1\] = \[1, 1, 0\] is not one-hot/);
   });
 
   it('a tag that never occurs is a warning', () => {
@@ -453,7 +452,7 @@ describe("the doctor's verdict on every accepted fixture (in-process, burst of 2
   for (const [name, dataFile, setup, healthy] of CASES) {
     it(`${name}${dataFile ? ` on ${dataFile}` : ''}: setup ${setup}, ${healthy ? 'healthy' : 'not healthy'}`, async () => {
       const loaded = await loadModel(fixture(name), { allowNonFinite: true });
-      const data = dataFile && (await readDataFile(fixture(dataFile), loaded.description.tags));
+      const data = dataFile && (await readDataFile(fixture(dataFile), loaded.description));
       const { diagnosis } = examine(fixture(name), loaded, { burst: 2, seed: 1 }, data);
       loaded.model.dispose();
       assert.equal(diagnosis.checks[0].verdict, setup, diagnosis.checks[0].evidence);

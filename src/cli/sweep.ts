@@ -189,6 +189,8 @@ async function sweepInto(
   const progress = flags.json ? stderr() : out;
   const live = progress.isTTY;
   const started = performance.now();
+  // Before anything is printed: an unusable --logdir is the one line said.
+  const log = await openRunLog(flags.logdir);
   for (const note of merged) stderr().line(`seq-tag: ${note}`);
   const stored = await folder.readRecords();
   if (stored.tornTail)
@@ -215,7 +217,6 @@ async function sweepInto(
   }
   // Ctrl-C, SIGTERM or SIGHUP stop the workers (finished runs are already on disk).
   const stop = onStop();
-  const log = await openRunLog(flags.logdir);
   const onRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => {
     log(record);
     const elapsed = (performance.now() - started) / 1000;

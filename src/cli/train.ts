@@ -29,7 +29,7 @@ import {
 import { ModelFolder, modelRecord, quotePath } from '../storage/model-store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
-import { type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
+import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
 import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
@@ -142,6 +142,13 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
     const plan: Plan = fresh ? { config: newRunConfig(fresh, flags, checkpoint, flags.modelDir) } : resumePlan(flags, given, checkpoint, flags.modelDir);
     if (flags.restart) await folder.removeCheckpoint();
     await trainInto(folder, flags, plan, stop);
+  } catch (err) {
+    // A checkpoint whose arrays are not those of the run its (checksummed) header describes.
+    if (err instanceof StateMismatch)
+      throw new UserError(
+        `the checkpoint in ${flags.modelDir} does not fit the run it describes (${err.message}); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir ${quotePath(flags.modelDir)}`,
+      );
+    throw err;
   } finally {
     stop.dispose();
     await folder.release();

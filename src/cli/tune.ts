@@ -105,6 +105,8 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const out = stdout();
   const style = styleFor(out.stream);
   const say = (text: string) => (flags.json ? stderr().line(text) : out.line(text));
+  // Before anything is printed: an unusable --logdir is the one line said.
+  const log = await openRunLog(flags.logdir);
   const stored = await folder.readRecords();
   const done = trialsFrom(stored.records, setup.dims);
   const started = performance.now();
@@ -119,7 +121,6 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const stop = onStop();
   const finishTimes = new Map<string, number>();
   // Each trial is shown as it ends; the leaderboard after every ten.
-  const log = await openRunLog(flags.logdir);
   const onRecord = (record: RunRecord) => {
     log(record);
     finishTimes.set(record.key, (performance.now() - started) / 1000);

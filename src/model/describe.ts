@@ -19,6 +19,8 @@ export interface ModelDescription {
   input: { steps: number | null; features: number | null };
   /** Tags per position: the output's last dimension. */
   tags: number;
+  /** Ids an Embedding input reads: 0 .. vocabulary - 1 (Keras raises on others; tfjs would read garbage). */
+  vocabulary?: number;
   /** Which positions it ignores: id 0 (an Embedding with mask_zero) or steps whose features all equal a Masking layer's value. */
   mask?: { of: 'ids' | 'features'; value: number };
   /** The layers in order, e.g. "Bidirectional(LSTM 8) → TimeDistributed(Dense(2, softmax))". */
@@ -97,6 +99,7 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
     encoding: fitsTask ? ENCODING_BY_WIDTH[input.features ?? 0] : undefined,
     input,
     tags,
+    vocabulary: vocabularyOf(layers),
     mask: maskOf(layers),
     architecture: layers.map(describeLayer).join(' → '),
     recurrent: rnn && {
@@ -119,6 +122,13 @@ function maskOf(layers: tfl.layers.Layer[]): ModelDescription['mask'] {
     if (layer.getClassName() === 'Embedding' && config.maskZero === true) return { of: 'ids', value: 0 };
   }
   return undefined;
+}
+
+/** The first Embedding's input_dim: the ids it has rows for. */
+function vocabularyOf(layers: tfl.layers.Layer[]): number | undefined {
+  const embedding = layers.find((l) => l.getClassName() === 'Embedding');
+  const inputDim = embedding && Number((embedding.getConfig() as LayerConfig).inputDim);
+  return inputDim !== undefined && Number.isSafeInteger(inputDim) ? inputDim : undefined;
 }
 
 /** The task's encodings by the width of one step. */

@@ -6,10 +6,11 @@
  * TensorBoard's HParams dashboard compares runs. Each record is appended with one write, so a killed
  * run leaves files TensorBoard reads up to their last whole record. The bytes: ./tfevents.ts.
  */
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
+import { makeFolderSync } from '../storage/files.js';
 import type { Divergence } from '../training/train.js';
 import { divergenceText } from './render.js';
 import { eventBytes, SESSION_STATUS, tfRecord, type EventContent, type HParamValue } from './tfevents.js';
@@ -19,7 +20,7 @@ export class EventFile {
   readonly path: string;
 
   constructor(dir: string, now = Date.now()) {
-    mkdirSync(dir, { recursive: true });
+    makeFolderSync(dir, '--logdir');
     // TensorBoard finds files by "tfevents" in the name; the suffix keeps two writers apart.
     this.path = join(dir, `events.out.tfevents.${Math.floor(now / 1000)}.${hostname()}.${process.pid}.${Math.floor(Math.random() * 1e9)}.v2`);
     this.write(0, { fileVersion: 'brain.Event:2' }, now);
@@ -78,6 +79,7 @@ export class TrainingLog {
     started = Date.now(),
   ) {
     try {
+      makeFolderSync(logdir, '--logdir');
       this.train = new EventFile(join(logdir, 'train'), started);
       if (session) {
         this.session = new EventFile(logdir, started);
@@ -132,8 +134,8 @@ export class TrainingLog {
 
 /** Makes `logdir` (for sweep and tune), or says in one line why it cannot be written. */
 export function openLogdir(logdir: string): string {
+  makeFolderSync(logdir, '--logdir');
   try {
-    mkdirSync(logdir, { recursive: true });
     accessSync(logdir, constants.W_OK);
   } catch (err) {
     throw unwritable(logdir, err);
@@ -142,6 +144,8 @@ export function openLogdir(logdir: string): string {
 }
 
 function unwritable(logdir: string, err: unknown): UserError {
+  // The folder walk's own refusal already names the path and what to do.
+  if (err instanceof UserError) return err;
   return new UserError(`--logdir ${logdir}: cannot write TensorBoard logs there: ${describeFsError(err)}; give a folder you can write to`);
 }
 

@@ -11,13 +11,16 @@ import { LIMITS, nestsDeeperThan } from './limits.js';
 /**
  * A run's checkpoint, one file: written after every completed epoch (atomically, ./files.ts), read
  * by `train --resume`. Layout: the magic, a little-endian u32 format version, a u32 header length,
- * the JSON header (config, progress, counters, the arrays' names, types and lengths, and the
- * payload's SHA-256), padding to 8 bytes, then the arrays one after another, each 8-byte aligned.
+ * the JSON header (config, progress, counters, the arrays' names, types and lengths), padding to 8
+ * bytes, the arrays one after another, each 8-byte aligned, then the SHA-256 of all that came
+ * before: an edit anywhere, header or arrays, is found before anything is read from the file.
  */
 export const CHECKPOINT_FILE = 'checkpoint.seqtag';
 const MAGIC = 'SEQTAGCK';
-const FORMAT = 1;
+/** 2: the digest covers the whole file (format 1 covered only the arrays, so its header could be edited unseen). */
+const FORMAT = 2;
 const PREAMBLE = MAGIC.length + 8;
+const DIGEST = 32;
 
 export interface Checkpoint {
   config: Config;
@@ -58,7 +61,6 @@ const headerSchema = z
       .strict()
       .optional(),
     arrays: z.array(z.object({ name: z.string().max(200), dtype: z.enum(['float32', 'float64']), length: z.number().int().min(0) }).strict()).max(100_000),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
   })
   .strict();
 
@@ -72,7 +74,6 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     payload.set(new Uint8Array(a.values.buffer, a.values.byteOffset, a.values.byteLength), offset);
     offset += align(a.values.byteLength);
   }
-  const sha256 = createHash('sha256').update(payload).digest('hex');
   const header = {
     config: c.config,
     backend: c.backend,
@@ -81,19 +82,24 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     resumes: c.resumes,
     ...progress,
     arrays: layout,
-    sha256,
   };
   const json = Buffer.from(JSON.stringify(header, spellNumber));
   const start = align(PREAMBLE + json.byteLength);
-  const bytes = new Uint8Array(start + payload.byteLength);
+  const bytes = new Uint8Array(start + payload.byteLength + DIGEST);
   bytes.set(Buffer.from(MAGIC));
   const view = new DataView(bytes.buffer);
   view.setUint32(MAGIC.length, FORMAT, true);
   view.setUint32(MAGIC.length + 4, json.byteLength, true);
   bytes.set(json, PREAMBLE);
   bytes.set(payload, start);
+  bytes.set(sha256(bytes.subarray(0, bytes.length - DIGEST)), bytes.length - DIGEST);
   return bytes;
 }
+
+const sha256 = (bytes: Uint8Array): Uint8Array => createHash('sha256').update(bytes).digest();
+
+/** Raised for a checkpoint whose bytes are not the ones seq-tag wrote (edited, or damaged on disk). */
+export class AlteredCheckpoint extends Error {}
 
 /** Raised for bytes that are not a whole checkpoint of this format; the message says what is wrong. */
 export class BadCheckpoint extends Error {}
@@ -104,9 +110,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     throw new BadCheckpoint('not a seq-tag checkpoint');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const format = view.getUint32(MAGIC.length, true);
+  if (format === 1) throw new BadCheckpoint('format 1, written by an earlier seq-tag without a checksum over its header');
   if (format !== FORMAT) throw new BadCheckpoint(`format ${format}, which this seq-tag does not read`);
+  // The whole file against its digest first: nothing of an altered file is trusted, not even its lengths.
+  const body = bytes.subarray(0, Math.max(PREAMBLE, bytes.byteLength - DIGEST));
+  if (bytes.byteLength < PREAMBLE + DIGEST || Buffer.compare(sha256(body), bytes.subarray(body.byteLength)) !== 0) throw new AlteredCheckpoint();
   const length = view.getUint32(MAGIC.length + 4, true);
-  if (length > LIMITS.jsonBytes || PREAMBLE + length > bytes.byteLength) throw new BadCheckpoint('its header is cut short');
+  if (length > LIMITS.jsonBytes || PREAMBLE + length > body.byteLength) throw new BadCheckpoint('its header is cut short');
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(bytes.subarray(PREAMBLE, PREAMBLE + length)).toString('utf8'), reviveNumber);
@@ -119,13 +129,12 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     const issue = parsed.error.issues[0];
     throw new BadCheckpoint(`${issue.path.join('.') || 'header'}: ${issue.message}`);
   }
-  const { arrays: layout, sha256, config, backend, savedAt, seqTagVersion, resumes, ...progress } = parsed.data;
+  const { arrays: layout, config, backend, savedAt, seqTagVersion, resumes, ...progress } = parsed.data;
   if (!numberedFromOne(progress.epochs)) throw new BadCheckpoint('its epochs are not numbered 1, 2, …');
   const start = align(PREAMBLE + length);
-  const payload = bytes.subarray(start);
+  const payload = body.subarray(start);
   const expected = layout.reduce((sum, a) => sum + align(a.length * DTYPES[a.dtype].BYTES_PER_ELEMENT), 0);
   if (payload.byteLength !== expected) throw new BadCheckpoint(`its arrays have ${payload.byteLength} bytes, the header says ${expected}`);
-  if (createHash('sha256').update(payload).digest('hex') !== sha256) throw new BadCheckpoint('its arrays do not match their checksum');
   let offset = 0;
   const arrays = layout.map((a) => {
     const Type = DTYPES[a.dtype];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { constants, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
+import { type FileHandle, open, readdir, rename, rm, truncate } from 'node:fs/promises';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { isOrphanTemp, tempName } from './owner.js';
@@ -117,14 +117,20 @@ export async function appendLine(file: string, line: string): Promise<void> {
 /**
  * `mkdir -p` that cannot loop: Node's recursive mkdir spins forever on paths like /proc/foo (it
  * alternates between ENOENT and EEXIST). Creates the missing folders one level at a time and says
- * in words what stops it. Returns whether it created `dir` itself.
+ * in words what stops it. Returns whether it created `dir` itself. Synchronous, since it is a few
+ * system calls and the TensorBoard writer, which is synchronous, needs it too.
  */
-export async function makeFolder(dir: string, flag: string): Promise<boolean> {
+export function makeFolderSync(dir: string, flag: string): boolean {
   const target = resolve(dir);
   const missing: string[] = [];
   let existing = target;
   for (;;) {
-    const info = await stat(existing).catch((err: NodeJS.ErrnoException) => err);
+    let info: Stats | NodeJS.ErrnoException;
+    try {
+      info = statSync(existing);
+    } catch (err) {
+      info = err as NodeJS.ErrnoException;
+    }
     if (!(info instanceof Error)) {
       if (!info.isDirectory())
         throw new UserError(`cannot use ${flag} ${dir}: ${existing === target ? 'it is a file' : `${existing} is a file`}; choose a folder path`);
@@ -132,8 +138,7 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
     }
     // ENOTDIR: some ancestor is a file; walking up finds it and names it.
     if (info.code !== 'ENOENT' && info.code !== 'ENOTDIR') throw new UserError(`cannot use ${flag} ${dir}: ${describeFsError(info)}; choose a writable folder`);
-    const link = await lstat(existing).catch(() => undefined);
-    if (link?.isSymbolicLink())
+    if (isDanglingLink(existing))
       throw new UserError(`cannot use ${flag} ${dir}: ${existing} is a symlink to a folder that does not exist; create it or choose another folder`);
     if (existing === parse(existing).root) break;
     missing.unshift(existing);
@@ -141,12 +146,25 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
   }
   for (const folder of missing) {
     try {
-      await mkdir(folder);
+      mkdirSync(folder);
     } catch (err) {
       throw new UserError(`cannot create ${flag} ${dir}: ${describeFsError(err)}; choose a writable folder`);
     }
   }
   return missing.length > 0;
+}
+
+function isDanglingLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** makeFolderSync for async callers. */
+export async function makeFolder(dir: string, flag: string): Promise<boolean> {
+  return makeFolderSync(dir, flag);
 }
 
 /** Raised by `readBounded` for a path that is not a regular file or is larger than allowed; the message says which. */

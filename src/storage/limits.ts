@@ -8,6 +8,8 @@ export const LIMITS = {
   jsonBytes: 2 ** 24,
   /** The weights entry of a `.keras`, or an array of an `.npz`, once inflated. */
   entryBytes: 2 ** 28,
+  /** What a data file's arrays become in memory: float32 inputs, one-hot float32 labels, the mask. */
+  dataBytes: 2 ** 30,
   /** Nesting of a model's JSON: a Keras config is about ten levels deep. */
   jsonDepth: 64,
   /** Parameters a model's config may declare (128 MB of float32). */

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
@@ -15,7 +15,7 @@ import { BrokenFile, checkParameterLimit, compileInfo, readKerasArchive, readLeg
 import { UnsupportedModel, type Json } from '../model/keras/topology.js';
 import { LIMITS, nestsDeeperThan } from './limits.js';
 import { buildInScope } from '../model/quiet.js';
-import { BadCheckpoint, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { AlteredCheckpoint, BadCheckpoint, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { makeFolder, NotReadable, readBounded, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
 
 export const MODEL_JSON = 'model.json';
@@ -338,7 +338,14 @@ export class ModelFolder {
 
   /** Removes the checkpoint once its run has ended (completed and saved, or diverged). */
   async removeCheckpoint(): Promise<void> {
-    await rm(join(this.dir, CHECKPOINT_FILE), { force: true });
+    const path = join(this.dir, CHECKPOINT_FILE);
+    const discard = (why: string) =>
+      new UserError(`cannot discard the checkpoint in ${this.shown}: ${why}; move ${quotePath(join(this.shown, CHECKPOINT_FILE))} away and run again`);
+    // A folder at the checkpoint's name is not one seq-tag wrote: it is never removed for the user.
+    if ((await lstat(path).catch(() => undefined))?.isDirectory()) throw discard(`${CHECKPOINT_FILE} there is a folder, which seq-tag did not write`);
+    await rm(path, { force: true }).catch((err: unknown) => {
+      throw discard(describeFsError(err));
+    });
   }
 
   /** Whether the folder already holds a model (the one a failed or interrupted run leaves as it was). */
@@ -369,6 +376,10 @@ export async function readCheckpointIn(dir: string, shown: string): Promise<Chec
   try {
     return decodeCheckpoint(bytes);
   } catch (err) {
+    if (err instanceof AlteredCheckpoint)
+      throw new UserError(
+        `${join(shown, CHECKPOINT_FILE)} was changed after it was written (its checksum does not match); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir ${quotePath(shown)}`,
+      );
     if (!(err instanceof BadCheckpoint)) throw err;
     throw new UserError(
       `the checkpoint in ${shown} is unreadable (${err.message}); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir ${quotePath(shown)}`,

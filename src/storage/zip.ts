@@ -1,7 +1,7 @@
 // Reading the zip files users bring (Keras 3's `.keras`, numpy's `.npz`) without trusting them: only
 // the entries asked for are inflated, each with a limit enforced while it inflates (a zip bomb stops
 // at the limit, not at the machine's memory), and the archive's claims are checked against its bytes.
-import { crc32, inflateRawSync } from 'node:zlib';
+import { constants, crc32, inflateRawSync } from 'node:zlib';
 import { formatBytes } from '../report/format.js';
 
 /** Raised for a zip that is broken or breaks a limit; the message says what, for "<file> … (message)". */
@@ -64,12 +64,7 @@ export function zipEntries(bytes: Uint8Array): Map<string, ZipEntry> {
 export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, limit: number): Uint8Array {
   const tooLarge = () => new BadZip(`its ${entry.name} inflates to more than ${formatBytes(limit)}, the most seq-tag reads`);
   if (entry.size > limit) throw tooLarge();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const at = entry.localHeader;
-  if (at + 30 > bytes.length || view.getUint32(at, true) !== LOCAL) throw new BadZip(`it is not a readable zip (${entry.name} has no local header)`);
-  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
-  if (start + entry.compressedSize > bytes.length) throw new BadZip(`it is not a readable zip (${entry.name} is cut short)`);
-  const raw = bytes.subarray(start, start + entry.compressedSize);
+  const raw = compressedBytes(bytes, entry);
   let data: Uint8Array;
   if (entry.method === 0) data = raw;
   else if (entry.method === 8) {
@@ -79,7 +74,39 @@ export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, limit: number):
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge();
       throw new BadZip(`it is not a readable zip (${entry.name}: ${(err as Error).message})`);
     }
-  } else throw new BadZip(`its ${entry.name} is compressed with method ${entry.method}; seq-tag reads stored and deflated entries`);
+  } else throw unsupportedMethod(entry);
   if (data.length !== entry.size || crc32(data) >>> 0 !== entry.crc) throw new BadZip(`it is not a readable zip (${entry.name} fails its size or CRC check)`);
   return data;
+}
+
+/** The bytes of `entry` as stored in the archive (compressed or not), checked to lie inside it. */
+function compressedBytes(bytes: Uint8Array, entry: ZipEntry): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = entry.localHeader;
+  if (at + 30 > bytes.length || view.getUint32(at, true) !== LOCAL) throw new BadZip(`it is not a readable zip (${entry.name} has no local header)`);
+  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
+  if (start + entry.compressedSize > bytes.length) throw new BadZip(`it is not a readable zip (${entry.name} is cut short)`);
+  return bytes.subarray(start, start + entry.compressedSize);
+}
+
+const unsupportedMethod = (entry: ZipEntry) =>
+  new BadZip(`its ${entry.name} is compressed with method ${entry.method}; seq-tag reads stored and deflated entries`);
+
+/** Compressed bytes inflated to read an entry's start: deflate expands at most ~1,032×, so this is at most ~4 MB. */
+const PEEK_INPUT = 4096;
+
+/**
+ * The first bytes of `entry`'s content (at most its first ~4 MB, often fewer), without inflating
+ * the rest: enough to read a header and count what the whole entry will become before reading it.
+ */
+export function peekZipEntry(bytes: Uint8Array, entry: ZipEntry): Uint8Array {
+  const raw = compressedBytes(bytes, entry);
+  if (entry.method === 0) return raw.subarray(0, PEEK_INPUT);
+  if (entry.method !== 8) throw unsupportedMethod(entry);
+  try {
+    // A sync flush returns what the given input inflates to, without asking for the end of the stream.
+    return inflateRawSync(raw.subarray(0, PEEK_INPUT), { finishFlush: constants.Z_SYNC_FLUSH });
+  } catch (err) {
+    throw new BadZip(`it is not a readable zip (${entry.name}: ${(err as Error).message})`);
+  }
 }

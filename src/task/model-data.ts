@@ -18,7 +18,7 @@ export function taskEncoding(path: string, d: ModelDescription): Encoding {
 
 /** A user's data for a loaded model: read, and checked to fit it. */
 export async function userData(file: string, d: ModelDescription): Promise<TagData> {
-  const data = await readDataFile(file, d.tags);
+  const data = await readDataFile(file, { tags: d.tags, vocabulary: d.vocabulary });
   checkFits(data, d, file);
   return data;
 }

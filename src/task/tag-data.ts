@@ -7,7 +7,8 @@ import { describeShapes, type ModelDescription } from '../model/describe.js';
 import { LIMITS } from '../storage/limits.js';
 import { NotReadable, readBounded } from '../storage/files.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Dataset, type Encoding } from './data.js';
-import { BadNpz, readNpz, type NpyArray } from './npz.js';
+import { formatBytes, thousands } from '../report/format.js';
+import { BadNpz, openNpz, type Npz, type NpyArray, type NpyHeader } from './npz.js';
 
 export interface TagData {
   n: number;
@@ -97,22 +98,100 @@ export function checkFits(data: TagData, d: ModelDescription, shown: string): vo
   if (problem) throw new UserError(`--data ${shown} does not fit the model (${problem}; the model: ${describeShapes(d)})`);
 }
 
+/** What the model reading a data file takes, for checking the file's values: its tags and, for ids, its vocabulary. */
+export interface DataExpectations {
+  tags?: number;
+  vocabulary?: number;
+}
+
+/** "y[17, 3]": an element's position in an array of `shape`, from its flat index. */
+function position(name: string, shape: number[], flat: number): string {
+  const at = shape.map(() => 0);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    at[d] = flat % shape[d];
+    flat = Math.floor(flat / shape[d]);
+  }
+  return `${name}[${at.join(', ')}]`;
+}
+
+const valueText = (v: number) => (Number.isNaN(v) ? 'nan' : String(v));
+
+/**
+ * The first problem in the values of `x`, or undefined: inputs must be finite (a NaN or Inf input
+ * makes every output NaN, which would read as the model's fault), and ids whole numbers in the vocabulary.
+ */
+function inputProblem(x: NpyArray, ids: boolean, vocabulary?: number): string | undefined {
+  for (let k = 0; k < x.values.length; k++) {
+    const v = x.values[k];
+    if (!Number.isFinite(v))
+      return `${position('x', x.shape, k)} = ${valueText(v)}: inputs must be finite numbers; replace or drop the sequences that hold NaN or Inf`;
+    if (ids && (!Number.isInteger(v) || v < 0))
+      return `${position('x', x.shape, k)} = ${v}, but x holds integer ids (0 = padding); ids must be whole numbers ≥ 0`;
+    if (ids && vocabulary !== undefined && v >= vocabulary)
+      return `${position('x', x.shape, k)} = ${v}, but the model's Embedding reads ids 0..${vocabulary - 1}`;
+  }
+  return undefined;
+}
+
+/**
+ * The first problem in the labels `y`, or undefined. Tag ids ([n, T]) must be whole numbers below
+ * `tags` (negative: padding); one-hot rows ([n, T, C]) must be one-hot or all zero (padding). Any
+ * other label would be scored as something it is not (an id past the last tag as padding, a soft
+ * row as a NaN loss), so it is refused before anything is scored.
+ */
+function labelProblem(y: NpyArray, tags: number | undefined): string | undefined {
+  const range = tags === undefined ? '' : `, but the model has ${tags} tags (ids 0..${tags - 1}; a negative id marks padding)`;
+  if (y.shape.length === 2) {
+    for (let k = 0; k < y.values.length; k++) {
+      const v = y.values[k];
+      if (!Number.isInteger(v)) return `${position('y', y.shape, k)} = ${valueText(v)} is not a whole tag id (0, 1, …; a negative id marks padding)`;
+      if (tags !== undefined && v >= tags) return `${position('y', y.shape, k)} = ${v}${range}`;
+    }
+    return undefined;
+  }
+  const width = y.shape[2];
+  for (let row = 0; row * width < y.values.length; row++) {
+    let ones = 0;
+    let bad = false;
+    for (let c = 0; c < width; c++) {
+      const v = y.values[row * width + c];
+      if (v === 1) ones++;
+      else if (v !== 0) bad = true;
+    }
+    if (bad || ones > 1) {
+      const shown = Array.from(y.values.subarray(row * width, row * width + Math.min(width, 6)), valueText).join(', ');
+      return `${position('y', y.shape.slice(0, 2), row)} = [${shown}${width > 6 ? ', …' : ''}] is not one-hot (one 1, the rest 0) nor all zero (padding)`;
+    }
+  }
+  return undefined;
+}
+
 /** `y` as one-hot rows: [n, steps, tags] as given, or [n, steps] tag ids (a negative id is padding) spread over `tags` columns. */
-function oneHot(y: NpyArray, tags?: number): { values: Float32Array; tags: number } {
-  if (y.shape.length === 3) return { values: y.values, tags: y.shape[2] };
-  const count = tags ?? Math.max(2, ...Array.from(y.values, (v) => v + 1));
-  const values = new Float32Array(y.values.length * count);
+function oneHot(y: NpyArray, tags: number): Float32Array {
+  if (y.shape.length === 3) return y.values;
+  const values = new Float32Array(y.values.length * tags);
   y.values.forEach((v, k) => {
-    if (v >= 0 && v < count && Number.isInteger(v)) values[k * count + v] = 1;
+    if (v >= 0) values[k * tags + v] = 1;
   });
-  return { values, tags: count };
+  return values;
+}
+
+/** Refuses arrays that would become more than LIMITS.dataBytes in memory, naming the numbers. */
+function checkMemory(path: string, x: NpyHeader, n: number, steps: number, tags: number): void {
+  const bytes = x.count * 4 + n * steps * tags * 4 + n * steps;
+  if (bytes > LIMITS.dataBytes) {
+    throw new UserError(
+      `--data ${path} would take ${formatBytes(bytes)} in memory (x ${x.shape.map(thousands).join(' × ')} as float32, labels ${[n, steps, tags].map(thousands).join(' × ')} one-hot), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag reads; split it into smaller files`,
+    );
+  }
 }
 
 /**
  * A user's data: an `.npz` with `x` ([n, T] integer ids or [n, T, F] features) and `y` ([n, T, C]
- * one-hot, or [n, T] tag ids). Values are not judged here (the doctor checks them); shapes are.
+ * one-hot, or [n, T] tag ids). Shapes are read from the headers and what the arrays will become
+ * is counted before any is inflated; then every value is checked (see inputProblem, labelProblem).
  */
-export async function readDataFile(path: string, tags?: number): Promise<TagData> {
+export async function readDataFile(path: string, expect: DataExpectations = {}): Promise<TagData> {
   let bytes: Uint8Array;
   try {
     bytes = await readBounded(path, LIMITS.fileBytes);
@@ -120,23 +199,45 @@ export async function readDataFile(path: string, tags?: number): Promise<TagData
     if (err instanceof NotReadable) throw new UserError(`--data ${path} ${err.message}; give an .npz file written by np.savez(path, x=..., y=...)`);
     throw new UserError(`cannot read --data ${path}: ${describeFsError(err)}`);
   }
-  let arrays: Map<string, NpyArray>;
+  const unreadable = (err: unknown) =>
+    err instanceof BadNpz ? new UserError(`--data ${path} is not a readable .npz (${err.message}); write it with np.savez(path, x=..., y=...)`) : err;
+  let npz: Npz;
   try {
-    arrays = readNpz(bytes, ['x', 'y']);
+    npz = openNpz(bytes, ['x', 'y']);
   } catch (err) {
-    if (err instanceof BadNpz) throw new UserError(`--data ${path} is not a readable .npz (${err.message}); write it with np.savez(path, x=..., y=...)`);
-    throw err;
+    throw unreadable(err);
   }
-  const x = arrays.get('x');
-  const y = arrays.get('y');
-  if (!x || !y) throw new UserError(`--data ${path} has no array ${x ? 'y' : 'x'}; write it with np.savez(path, x=inputs, y=labels)`);
-  const [n, steps] = x.shape;
-  const shapesOk = (x.shape.length === 2 || x.shape.length === 3) && (y.shape.length === 2 || y.shape.length === 3) && y.shape[0] === n && y.shape[1] === steps;
-  if (!shapesOk || n === 0 || steps === 0) {
+  const xHeader = npz.headers.get('x');
+  const yHeader = npz.headers.get('y');
+  if (!xHeader || !yHeader) throw new UserError(`--data ${path} has no array ${xHeader ? 'y' : 'x'}; write it with np.savez(path, x=inputs, y=labels)`);
+  const [xs, ys] = [xHeader.shape, yHeader.shape];
+  const [n, steps] = xs;
+  const shapesOk = (xs.length === 2 || xs.length === 3) && (ys.length === 2 || ys.length === 3) && ys[0] === n && ys[1] === steps;
+  if (!shapesOk || n === 0 || steps === 0 || (ys.length === 3 && ys[2] === 0)) {
     throw new UserError(
-      `--data ${path} holds x ${JSON.stringify(x.shape)} and y ${JSON.stringify(y.shape)}; seq-tag reads x [n, T] (ids) or [n, T, F] and y [n, T, C] (one-hot) or [n, T] (tag ids)`,
+      `--data ${path} holds x ${JSON.stringify(xs)} and y ${JSON.stringify(ys)}; seq-tag reads x [n, T] (ids) or [n, T, F] and y [n, T, C] (one-hot) or [n, T] (tag ids)`,
     );
   }
-  const labels = oneHot(y, tags);
-  return { n, steps, features: x.shape.length === 3 ? x.shape[2] : null, x: x.values, y: labels.values, tags: labels.tags, source: path };
+  // Before anything is inflated: the tags the labels will be spread over, at least 2 while unknown.
+  checkMemory(path, xHeader, n, steps, ys.length === 3 ? ys[2] : (expect.tags ?? 2));
+  let x: NpyArray;
+  let y: NpyArray;
+  try {
+    y = npz.read('y');
+    x = npz.read('x');
+  } catch (err) {
+    throw unreadable(err);
+  }
+  const tags = ys.length === 3 ? ys[2] : (expect.tags ?? Math.max(2, largestId(y.values) + 1));
+  checkMemory(path, xHeader, n, steps, tags);
+  const problem = labelProblem(y, ys.length === 2 ? tags : undefined) ?? inputProblem(x, xs.length === 2, expect.vocabulary);
+  if (problem) throw new UserError(`--data ${path}: ${problem}`);
+  return { n, steps, features: xs.length === 3 ? xs[2] : null, x: x.values, y: oneHot(y, tags), tags, source: path };
+}
+
+/** The largest whole id in `values` (-1 when there is none), for labels whose tag count no model gives. */
+function largestId(values: Float32Array): number {
+  let max = -1;
+  for (const v of values) if (Number.isInteger(v) && v > max) max = v;
+  return max;
 }
