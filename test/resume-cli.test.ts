@@ -88,6 +88,31 @@ for (const [engine, args] of [
   });
 }
 
+describe('train --resume keeps the threads the run trained on (issue #31)', () => {
+  // 32 units: seq-tag would pick 2 threads, whose half-batch sums differ from 1 thread's in the last digits.
+  const THREADED = ['--units', '32', '--samples', '2000', '--epochs', '6', '--seed', '3', '--backend', 'cpu'];
+  it('a --threads 1 run stopped by SIGKILL resumes on 1 thread and ends as a run never stopped; another --threads is said', async () => {
+    const whole = outcome(seqTag(['train', ...THREADED, '--threads', '1', '--model-dir', tempDir(), '--json']));
+    const twoThreads = outcome(seqTag(['train', ...THREADED, '--threads', '2', '--model-dir', tempDir(), '--json']));
+    assert.notDeepEqual(twoThreads.epochs, whole.epochs, 'the thread count changes the losses, so the test can tell');
+    const stopped = async () => {
+      const dir = join(tempDir(), 'model');
+      const run = startSeqTag(['train', ...THREADED, '--threads', '1', '--model-dir', dir]);
+      await untilCheckpoint(dir, run.exited);
+      killGroup(run.child, 'SIGKILL');
+      await run.exited;
+      return dir;
+    };
+    assert.deepEqual(outcome(seqTag(['train', '--resume', '--model-dir', await stopped(), '--json'])), whole);
+    const other = seqTag(['train', '--resume', '--threads', '2', '--model-dir', await stopped()]);
+    assert.equal(other.status, 0, other.stderr);
+    assert.match(
+      other.stdout,
+      /resumed after epoch \d+ \(checkpoint of [^)]*\); note: it trained on 1 thread and continues on 2 \(--threads 2\), so the losses will not match an unstopped run bit for bit/,
+    );
+  });
+});
+
 describe('a disk that fills up during training', () => {
   it('stops at the checkpoint that does not fit, keeps the one before, and --resume after making room ends as a run never stopped', () => {
     const whole = outcome(seqTag(['train', ...RUN, '--model-dir', join(tempDir(), 'm'), '--json']));

@@ -230,6 +230,20 @@ describe('your own data: --data FILE.npz', () => {
     assert.match(predict.stdout, /model +(\d +)+\d +✓ exact/);
   });
 
+  it("predict --json gives every tag's probability at each position (issue #31): 6 per row, summing to 1, their argmax the tag", () => {
+    const run = cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const { predictions } = JSON.parse(run.stdout) as { predictions: { predicted: number[]; probabilities: number[][] }[] };
+    for (const p of predictions) {
+      assert.equal(p.probabilities.length, p.predicted.length);
+      p.probabilities.forEach((row, k) => {
+        assert.equal(row.length, 6);
+        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+        assert.equal(row.indexOf(Math.max(...row)), p.predicted[k]);
+      });
+    }
+  });
+
   it('data that does not fit the model, and files that are not .npz, in one line each', () => {
     const cases: [string[], RegExp][] = [
       [

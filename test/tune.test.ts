@@ -174,6 +174,27 @@ describe('the search loop', () => {
       whole.trials.slice(0, 10).map((t) => t.point),
     );
   });
+
+  it('interrupted inside its first round (trials 3 and 6 missing, shortest first), goes on with those start-up points, not new ones (issue #31)', async () => {
+    const whole = await tune({ ...setup, trials: 12 }, [], { run: fakeRun([]) });
+    const again: RunSpec[][] = [];
+    const kept = whole.trials.filter((t) => t.number !== 3 && t.number !== 6 && t.number <= 10);
+    const resumed = await tune({ ...setup, trials: 12 }, kept, { run: fakeRun(again) });
+    assert.deepEqual(again[0].map((s) => s.label).sort(), ['trial 3', 'trial 6']);
+    const byNumber = (trials: typeof whole.trials) => [...trials].sort((a, b) => a.number - b.number).map((t) => [t.number, t.point]);
+    assert.deepEqual(byNumber(resumed.trials).slice(0, 10), byNumber(whole.trials).slice(0, 10));
+  });
+
+  it('passes its --minutes deadline to every round, the first included', async () => {
+    const deadlines: number[] = [];
+    const run = fakeRun([]);
+    const before = performance.now();
+    await tune({ ...setup, trials: 12, minutes: 0.5 }, [], { run: (specs, startBy) => (deadlines.push(startBy), run(specs)) });
+    assert.equal(deadlines.length, 2);
+    assert.ok(deadlines.every((d) => d >= before + 30_000 && d <= performance.now() + 30_000));
+    await tune({ ...setup, trials: 11 }, [], { run: (specs, startBy) => (deadlines.push(startBy), run(specs)) });
+    assert.equal(deadlines.at(-1), Infinity);
+  });
 });
 
 describe('the median rule', () => {
@@ -238,6 +259,27 @@ describe('--space', () => {
     ];
     for (const [specs, why] of refused) assert.throws(() => parseSpace(specs, prototype()), why, specs.join(' '));
   });
+
+  it('names --space and quotes what the user typed, never a --grid of its own making (issue #31)', () => {
+    const said: [string, RegExp][] = [
+      ['lr=0..1e-2:log', /^--space lr=0\.\.1e-2:log: '0' is invalid for --lr: /],
+      ['units=4..5000', /^--space units=4\.\.5000: '5000' is invalid for --units/],
+      ['colour=1..2', /^--space colour=1\.\.2: 'colour' is not a train flag/],
+      ['colour=a,b', /^--space colour=a,b: 'colour' is not a train flag/],
+      ['encoding=scalar,morse', /^--space encoding=scalar,morse: 'morse' is not one of/],
+      [
+        'no-bidirectional=on,off',
+        /^--space no-bidirectional=on,off: --space names switches by their positive name, with on\/off values; use --space bidirectional=off,on$/,
+      ],
+      ['lr', /^--space lr: expected flag=value1,value2 \(e\.g\. --space activation=linear,softmax\)$/],
+    ];
+    for (const [spec, pattern] of said)
+      assert.throws(
+        () => parseSpace([spec], prototype()),
+        (err: Error) => pattern.test(err.message) && !err.message.includes('--grid'),
+        spec,
+      );
+  });
 });
 
 describe('the best trial as a command', () => {
@@ -277,6 +319,13 @@ function jsonOf(run: Run) {
 }
 
 describe('seq-tag tune', () => {
+  it('--minutes holds from the first trial: a budget shorter than one trial starts only the first --jobs trials of the first round (issue #31)', () => {
+    const out = join(tempDir(), 'tune');
+    const doc = jsonOf(seqTag(['tune', ...TINY, '--trials', '10', '--jobs', '2', '--minutes', '0.002', '--out', out, '--json']));
+    // Each worker is sent its first trial as it starts; the next would start after a whole trial, past the budget.
+    assert.equal(doc.trials.length, 2, JSON.stringify(doc.trials.map((t: { trial: number }) => t.trial)));
+  });
+
   it('runs its trials (random, then TPE with pruning), prints the leaderboard and a command that trains the best trial again exactly', () => {
     const out = join(tempDir(), 'tune');
     const text = seqTag(['tune', ...TINY, '--trials', '14', '--jobs', '2', '--out', out]);

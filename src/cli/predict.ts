@@ -153,7 +153,15 @@ async function predictInput(
     // One write per batch: a line per write would be a system call per sequence.
     const lines = tagged.map((t) =>
       flags.json
-        ? toJson({ digits: t.digits, truth: t.truth, predicted: t.predicted, ...(t.probs ? { probs: t.probs } : { outputs: t.outputs }) }, 0)
+        ? toJson(
+            {
+              digits: t.digits,
+              truth: t.truth,
+              predicted: t.predicted,
+              ...(t.probs ? { probs: t.probs, probabilities: t.probabilities } : { outputs: t.outputs }),
+            },
+            0,
+          )
         : [t.digits.join(' '), t.predicted.join(' '), ...(flags.probs && t.probs ? [t.probs.map((p) => p.toFixed(3)).join(' ')] : [])].join('\t'),
     );
     out.write(`${lines.join('\n')}\n`);

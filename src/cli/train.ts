@@ -32,7 +32,7 @@ import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
-import { THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
+import { arithmeticFor, THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
 import { openTrainingLog } from './logdir.js';
 import {
@@ -69,7 +69,7 @@ export function trainCommand(): Command {
   cmd.addOption(new Option('--model <path>', 'the same as --model-dir').hideHelp());
   cmd.option(
     '--threads <n>',
-    `threads of the fused float32 engine: 2 runs a bidirectional model's directions in parallel (default: 2 from ${THREADS_FROM_UNITS} units; results do not depend on it)`,
+    `threads of the fused float32 engine: 2 runs a bidirectional model's directions in parallel (default: 2 from ${THREADS_FROM_UNITS} units; the same seed and threads give the same losses; other thread counts agree to about 1e-10, not bit for bit)`,
     parserOf(wholeNumber(1, 2)),
   );
   cmd.option(
@@ -97,14 +97,26 @@ function renderEarlyStopping(stop: NonNullable<TrainingResult['earlyStopping']>,
   return `early stopping: ${why}; kept the weights of epoch ${stop.bestEpoch}, the best (val loss ${formatLoss(best.loss)}, exact-match ${(100 * best.exactMatch).toFixed(1)}%)`;
 }
 
-/** "resumed after epoch 7 (checkpoint of 2026-11-29 23:40 UTC)", and a warning when the backend changed under the layers engine. */
-function resumedLine(resume: Checkpoint, backend: string): string {
+/**
+ * "resumed after epoch 7 (checkpoint of 2026-11-29 23:40 UTC)", and a note when what the losses
+ * depend on changed: the backend under the layers engine, or the fused engine's threads.
+ */
+function resumedLine(resume: Checkpoint, backend: string, threads: number): string {
   const at = resume.savedAt.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
+  const unlike = 'so the losses will not match an unstopped run bit for bit';
   const drift =
     resume.config.lstm === 'layers' && resume.backend !== backend
-      ? `; note: it was written on the ${resume.backend} backend and continues on ${backend}, so the losses will not match an unstopped run bit for bit`
-      : '';
+      ? `; note: it was written on the ${resume.backend} backend and continues on ${backend}, ${unlike}`
+      : resume.threads !== undefined && resume.threads !== threads
+        ? `; note: it trained on ${plural(resume.threads, 'thread')} and continues on ${threads} (--threads ${threads}), ${unlike}`
+        : '';
   return `— resumed after epoch ${resume.state.epochs.length} (checkpoint of ${at})${drift} —`;
+}
+
+/** The fused engine's threads for this run: --threads, else those a resumed run trained on, else seq-tag's choice (undefined). */
+function runThreads(flags: TrainFlags, config: Config, resume: Checkpoint | undefined): number | undefined {
+  if (flags.threads !== undefined || resume?.threads === undefined) return flags.threads;
+  return resume.threads === arithmeticFor(config).threads ? undefined : resume.threads;
 }
 
 /** " (4,800 training, 1,200 validation; early stopping, patience 3)" with a validation split. */
@@ -182,24 +194,33 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       `initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`,
     );
   const experiment = createExperiment(config);
-  say(renderHeader(backend, config, experiment.summary, style, flags.threads));
+  const threads = runThreads(flags, config, resume);
+  say(renderHeader(backend, config, experiment.summary, style, threads));
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
   if (resume) {
     for (const record of resume.state.epochs) say(style.dim(renderEpoch(record, config.epochs, plain)));
-    say(resumedLine(resume, backend.name));
+    say(resumedLine(resume, backend.name, arithmeticFor(config, threads).threads));
   }
   const resumes = resume ? [...(resume.resumes ?? []), resume.state.epochs.length] : undefined;
   const checkpoint = (state: TrainingState) =>
-    folder.saveCheckpoint({ config, backend: backend.name, savedAt: new Date().toISOString(), seqTagVersion: VERSION, state, resumes });
+    folder.saveCheckpoint({
+      config,
+      backend: backend.name,
+      savedAt: new Date().toISOString(),
+      seqTagVersion: VERSION,
+      state,
+      resumes,
+      threads: config.lstm === 'fused' ? arithmeticFor(config, threads).threads : undefined,
+    });
   // On a terminal, an epoch that takes more than a second shows its batches as they go.
   const live = !flags.json && out.isTTY;
   let epochStarted = performance.now();
   let progressShown = false;
   const result = await runExperiment(experiment, {
     signal,
-    threads: flags.threads,
+    threads,
     resume: resume?.state,
     onCheckpoint: checkpoint,
     onBatchEnd: (batch) => {
@@ -290,7 +311,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       summary: experiment.summary,
       epochs: result.epochs,
       trainSeconds: result.seconds,
-      engine: describeEngine(config, flags.threads),
+      engine: describeEngine(config, threads),
       saved: true,
       modelDir: flags.modelDir,
       test: tagged,

@@ -61,7 +61,11 @@ export function tuneCommand(): Command {
       [] as string[],
     )
     .option('--trials <n>', 'trials to run at most', parserOf(wholeNumber(1, 10_000)), 40)
-    .option('--minutes <m>', 'start no trial after this many minutes (the running ones finish)', parserOf(positiveNumber))
+    .option(
+      '--minutes <m>',
+      'start no trial after this many minutes, from the first (the running ones finish; with --queue, checked between rounds)',
+      parserOf(positiveNumber),
+    )
     .option('--warmup <epochs>', 'epochs before a trial can be pruned (default: a quarter of --epochs)', parserOf(wholeNumber(0, 100_000)))
     .addOption(
       new Option('--jobs <n>', 'trials at a time, each in its own worker process')
@@ -134,8 +138,8 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const { trials, interrupted } = await tune(setup, done, {
     signal: stop.signal,
     finishTimes,
-    run: async (specs) => {
-      if (!connection) return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend });
+    run: async (specs, startBy) => {
+      if (!connection) return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend, startBy });
       // A queue sweep closes its connection when it ends: each round after the first connects anew.
       const { connectRedis, runQueueSweep } = await import('../sweep/queue.js');
       const link = rounds++ === 0 ? connection : await connectRedis(flags.queue!);

@@ -31,6 +31,8 @@ export interface Checkpoint {
   state: TrainingState;
   /** The completed epochs at which this run was resumed before. */
   resumes?: number[];
+  /** Threads of the fused float32 engine the run trained on: its sums of half-batch gradients depend on them. */
+  threads?: number;
 }
 
 const DTYPES = { float32: Float32Array, float64: Float64Array } as const;
@@ -44,6 +46,7 @@ const headerSchema = z
     savedAt: z.string().max(40),
     seqTagVersion: z.string().max(40),
     resumes: z.array(z.number().int().min(0)).max(100_000).optional(),
+    threads: z.number().int().min(1).max(64).optional(),
     epochs: z.array(epochSchema).max(100_000),
     seconds: z.number().min(0),
     divergence: divergenceSchema.optional(),
@@ -80,6 +83,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     savedAt: c.savedAt,
     seqTagVersion: c.seqTagVersion,
     resumes: c.resumes,
+    threads: c.threads,
     ...progress,
     arrays: layout,
   };
@@ -129,7 +133,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     const issue = parsed.error.issues[0];
     throw new BadCheckpoint(`${issue.path.join('.') || 'header'}: ${issue.message}`);
   }
-  const { arrays: layout, config, backend, savedAt, seqTagVersion, resumes, ...progress } = parsed.data;
+  const { arrays: layout, config, backend, savedAt, seqTagVersion, resumes, threads, ...progress } = parsed.data;
   if (!numberedFromOne(progress.epochs)) throw new BadCheckpoint('its epochs are not numbered 1, 2, …');
   const start = align(PREAMBLE + length);
   const payload = body.subarray(start);
@@ -144,5 +148,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     return { name: a.name, values };
   });
   // zod's copy of the config: rows added after 0.1 are filled in with their defaults.
-  return { config: config as Config, backend, savedAt, seqTagVersion, resumes, state: { ...progress, arrays } as TrainingState };
+  return {
+    config: config as Config,
+    backend,
+    savedAt,
+    seqTagVersion,
+    resumes,
+    ...(threads === undefined ? {} : { threads }),
+    state: { ...progress, arrays } as TrainingState,
+  };
 }

@@ -14,16 +14,18 @@ export interface GridAxis {
 
 /**
  * Parses `flag=v1,v2,…` against the train flags themselves, so every grid value is checked by the
- * same parser as on the command line. Boolean flags take on/off.
+ * same parser as on the command line. Boolean flags take on/off. Refusals name `option` (`--grid`,
+ * or `--space` for a tune) and quote `shown`, the text the user typed.
  */
-export function parseGridAxis(spec: string, prototype: Command): GridAxis {
+export function parseGridAxis(spec: string, prototype: Command, option: '--grid' | '--space' = '--grid', shown = spec): GridAxis {
+  const at = `${option} ${shown}`;
   const eq = spec.indexOf('=');
-  if (eq <= 0) throw new UserError(`--grid ${spec}: expected flag=value1,value2 (e.g. --grid activation=linear,softmax)`, ExitCode.Usage);
+  if (eq <= 0) throw new UserError(`${at}: expected flag=value1,value2 (e.g. ${option} activation=linear,softmax)`, ExitCode.Usage);
   const key = spec.slice(0, eq).trim().replace(/^--/, '');
   const positive = key.startsWith('no-') && prototype.options.find((o) => o.long === `--${key.slice(3)}` && o.isBoolean());
   if (positive) {
     throw new UserError(
-      `--grid ${spec}: a grid names switches by their positive name, with on/off values; use --grid ${key.slice(3)}=${spec
+      `${at}: ${option} names switches by their positive name, with on/off values; use ${option} ${key.slice(3)}=${spec
         .slice(eq + 1)
         .split(',')
         .map((v) => (BOOLEAN_WORDS[v.trim()] === false ? 'on' : BOOLEAN_WORDS[v.trim()] === true ? 'off' : v.trim()))
@@ -35,34 +37,34 @@ export function parseGridAxis(spec: string, prototype: Command): GridAxis {
     .slice(eq + 1)
     .split(',')
     .map((v) => v.trim());
-  if (texts.some((t) => t === '')) throw new UserError(`--grid ${spec}: empty value in the list`, ExitCode.Usage);
-  const option = prototype.options.find((o) => o.long === `--${key}`);
-  if (!option || NOT_IN_GRID.has(key)) {
+  if (texts.some((t) => t === '')) throw new UserError(`${at}: empty value in the list`, ExitCode.Usage);
+  const flag = prototype.options.find((o) => o.long === `--${key}`);
+  if (!flag || NOT_IN_GRID.has(key)) {
     const known = prototype.options.map((o) => o.long!.replace(/^--(no-)?/, '')).filter((k) => !NOT_IN_GRID.has(k));
-    throw new UserError(`--grid ${spec}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, ExitCode.Usage);
+    throw new UserError(`${at}: '${key}' is not a train flag that can vary; use one of ${[...new Set(known)].join(', ')}`, ExitCode.Usage);
   }
   const values = texts.map((text) => {
-    if (option.isBoolean()) {
-      if (!(text in BOOLEAN_WORDS)) throw new UserError(`--grid ${spec}: '${text}' is not on or off`, ExitCode.Usage);
+    if (flag.isBoolean()) {
+      if (!(text in BOOLEAN_WORDS)) throw new UserError(`${at}: '${text}' is not on or off`, ExitCode.Usage);
       return { text, value: BOOLEAN_WORDS[text] };
     }
-    if (option.argChoices && !option.argChoices.includes(text)) {
-      throw new UserError(`--grid ${spec}: '${text}' is not one of ${option.argChoices.join(', ')}`, ExitCode.Usage);
+    if (flag.argChoices && !flag.argChoices.includes(text)) {
+      throw new UserError(`${at}: '${text}' is not one of ${flag.argChoices.join(', ')}`, ExitCode.Usage);
     }
     try {
-      return { text, value: option.parseArg ? option.parseArg(text, undefined) : text };
+      return { text, value: flag.parseArg ? flag.parseArg(text, undefined) : text };
     } catch (err) {
-      throw new UserError(`--grid ${spec}: '${text}' is invalid for --${key}: ${(err as Error).message}`, ExitCode.Usage);
+      throw new UserError(`${at}: '${text}' is invalid for --${key}: ${(err as Error).message}`, ExitCode.Usage);
     }
   });
   // Compared after parsing: 0.001 and 1e-3, or 1 and 01, are the same run.
   const seen = new Map<string, string>();
   for (const { text, value } of values) {
     const twin = seen.get(JSON.stringify(value));
-    if (twin !== undefined) throw new UserError(`--grid ${spec}: '${twin}' and '${text}' are the same value; list it once`, ExitCode.Usage);
+    if (twin !== undefined) throw new UserError(`${at}: '${twin}' and '${text}' are the same value; list it once`, ExitCode.Usage);
     seen.set(JSON.stringify(value), text);
   }
-  return { key, attribute: option.attributeName(), values };
+  return { key, attribute: flag.attributeName(), values };
 }
 
 /** Every combination of the axes' values, as labelled flag overrides. One axis per flag: a flag given twice is refused. */

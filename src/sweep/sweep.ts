@@ -95,6 +95,8 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The worker module; tests substitute one that crashes or lies. */
   workerPath?: string | URL;
+  /** No run starts after this moment (performance.now() ms): the runs under way finish, the rest are left out. */
+  startBy?: number;
 }
 
 export interface SweepResult {
@@ -137,6 +139,7 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
       let started = 0;
       let child: ChildProcess;
       const next = () => {
+        if (options.startBy !== undefined && performance.now() >= options.startBy) queue.length = 0;
         current = queue.shift();
         if (!current) {
           if (child.connected) child.disconnect();

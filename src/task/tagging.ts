@@ -14,6 +14,8 @@ export interface TaggedSequence {
   predicted: number[];
   /** P(tag 1) at each position: only for a probability head (softmax, or logits the loss softmaxes). */
   probs?: number[];
+  /** Every tag's probability at each position [positions][tags]: with `probs`, for a probability head. */
+  probabilities?: number[][];
   /** The raw output rows [positions][tags]: for any other head, whose outputs are not probabilities. */
   outputs?: number[][];
 }
@@ -38,7 +40,7 @@ export function tagSequences(model: tfl.LayersModel, data: TagData, probability:
       digits: positions.map((k) => (data.shown ? data.shown[k] : data.x[k * width])),
       truth: positions.map((k) => truth[k]),
       predicted: positions.map((k) => predicted[k]),
-      ...(probability ? { probs: rows.map((r) => r[1]) } : { outputs: rows }),
+      ...(probability ? { probs: rows.map((r) => r[1]), probabilities: rows } : { outputs: rows }),
     };
   });
 }

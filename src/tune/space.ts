@@ -18,13 +18,13 @@ export function parseDimension(spec: string, prototype: Command): Dimension {
   const eq = spec.indexOf('=');
   const range = eq > 0 ? RANGE.exec(spec.slice(eq + 1).trim()) : null;
   if (!range) {
-    const axis = parseGridAxis(spec, prototype);
+    const axis = parseGridAxis(spec, prototype, '--space');
     if (axis.values.length < 2) throw new UserError(`--space ${spec}: one value is not a search; give a range lo..hi or two or more values`, ExitCode.Usage);
     return { kind: 'choice', flag: axis.key, attribute: axis.attribute, choices: axis.values };
   }
   const [, lowText, highText, log] = range;
   // Both ends go through the flag's parser: a range is only as wide as the flag allows.
-  const ends = parseGridAxis(`${spec.slice(0, eq)}=${lowText},${highText}`, prototype);
+  const ends = parseGridAxis(`${spec.slice(0, eq)}=${lowText},${highText}`, prototype, '--space', spec);
   const [low, high] = ends.values.map((v) => v.value);
   if (typeof low !== 'number' || typeof high !== 'number')
     throw new UserError(`--space ${spec}: --${ends.key} takes words, not a range; list the values: ${ends.key}=a,b`, ExitCode.Usage);

@@ -33,8 +33,11 @@ export interface TuneSetup {
 }
 
 export interface TuneHooks {
-  /** Runs trials on the pool or the queue, recording each exactly once (runSweep / runQueueSweep). */
-  run: (specs: RunSpec[]) => Promise<SweepResult>;
+  /**
+   * Runs trials on the pool or the queue, recording each exactly once (runSweep / runQueueSweep);
+   * none may start after `startBy` (performance.now() ms, the --minutes budget) when it is finite.
+   */
+  run: (specs: RunSpec[], startBy: number) => Promise<SweepResult>;
   /** Called with every trial so far after each round. */
   onRound?: (trials: Trial[]) => void;
   signal?: AbortSignal;
@@ -90,22 +93,21 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
     if (hooks.signal?.aborted) return { trials, interrupted: true };
     const size = Math.min(setup.trials - trials.length, trials.length < TPE.startup ? TPE.startup - trials.length : setup.parallel);
     const history: Observation[] = trials.map((t) => ({ point: t.point, value: t.value }));
-    let next = Math.max(0, ...trials.map((t) => t.number));
+    const numbers = nextNumbers(trials, size);
     // One rule for the round: the completed trials do not change while it is being made.
     const prune = medianRule(
       trials.map((t) => t.record),
       setup.base.epochs,
       setup.warmup,
     );
-    const round = Array.from({ length: size }, () => {
-      const number = ++next;
+    const round = numbers.map((number) => {
       // Trial n ≤ STARTUP takes the n-th start-up point (the same ones on a resume); later ones come from TPE.
       const point = number <= TPE.startup ? startup[number - 1] : suggest(setup.dims, history, rngFor(setup.seed, `tune-trial-${number}`));
       return { number, point, spec: specFor(setup, number, point, prune) };
     });
     // Shortest first (by seq-tag's cost estimate): results arrive sooner, and a --minutes budget holds more trials.
     const specs = round.map((r) => r.spec).sort((a, b) => estimateCost(a.config).seconds - estimateCost(b.config).seconds);
-    const result = await hooks.run(specs);
+    const result = await hooks.run(specs, deadline);
     const roundEnd = (performance.now() - started) / 1000;
     for (const { number, point, spec } of round) {
       const record = result.records.find((r) => r.key === spec.key);
@@ -114,9 +116,22 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
       if (record && record.status !== 'failed') trials.push({ number, point, record, value: objective(record), finishedAt });
     }
     hooks.onRound?.(trials);
-    if (result.interrupted) return { trials, interrupted: true };
+    // Runs left out because the --minutes budget ran out end the search; anything else interrupted it.
+    if (result.interrupted && (hooks.signal?.aborted || performance.now() < deadline)) return { trials, interrupted: true };
   }
   return { trials, interrupted: false };
+}
+
+/**
+ * The numbers of the next `size` trials: first those an interrupted tune left out (a round runs
+ * shortest first, so its trials 3 and 6 may be the ones missing), then new ones. So a tune run again
+ * after an interruption tries the same start-up points as one never stopped.
+ */
+export function nextNumbers(trials: Trial[], size: number): number[] {
+  const taken = new Set(trials.map((t) => t.number));
+  const numbers: number[] = [];
+  for (let n = 1; numbers.length < size; n++) if (!taken.has(n)) numbers.push(n);
+  return numbers;
 }
 
 /** The best trial: the lowest validation loss among the completed ones. */
