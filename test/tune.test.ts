@@ -269,7 +269,7 @@ describe('--space', () => {
       ['encoding=scalar,morse', /^--space encoding=scalar,morse: 'morse' is not one of/],
       [
         'no-bidirectional=on,off',
-        /^--space no-bidirectional=on,off: --space names switches by their positive name, with on\/off values; use --space bidirectional=off,on$/,
+        /^--space no-bidirectional=on,off: a search space names switches by their positive name, with on\/off values; use --space bidirectional=off,on$/,
       ],
       ['lr', /^--space lr: expected flag=value1,value2 \(e\.g\. --space activation=linear,softmax\)$/],
     ];

@@ -2,11 +2,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { initBackend } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
-import { datasetOf, parseDigitSequence, sliceDataset } from '../task/data.js';
-import { BadSequenceLine, parseSequencesText } from '../task/sequences-file.js';
-import { NotReadable, readBounded } from '../storage/files.js';
-import { LIMITS } from '../storage/limits.js';
-import { formatBytes } from '../report/format.js';
+import { datasetOf, parseDigitSequence } from '../task/data.js';
+import { BadSequenceLine, sequenceBatches } from '../task/sequences-file.js';
+import { fileChunks, NotReadable } from '../storage/files.js';
 import { taskData } from '../task/tag-data.js';
 import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../task/random.js';
@@ -105,65 +103,56 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   out.line(renderTagged(tagged, { probs: flags.probs, style, task: !flags.data, columns: out.columns }));
 }
 
-/** The text of --input: a regular file (bounded, like every file seq-tag reads) or stdin for "-". */
-async function readInput(path: string): Promise<string> {
-  if (path !== '-') {
-    try {
-      return new TextDecoder().decode(await readBounded(path, LIMITS.fileBytes));
-    } catch (err) {
-      const why = err instanceof NotReadable ? err.message : `cannot be read: ${describeFsError(err)}`;
-      throw new UserError(`--input ${path} ${why}; give a text file with one sequence of 10 digits per line, or - for stdin`);
-    }
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    size += (chunk as Buffer).length;
-    if (size > LIMITS.fileBytes) throw new UserError(`--input -: stdin holds more than the ${formatBytes(LIMITS.fileBytes)} seq-tag reads; split it`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The bytes of --input: a regular file, or stdin for "-", read as they come. */
+function inputChunks(path: string): AsyncIterable<Uint8Array> {
+  return path === '-' ? (process.stdin as AsyncIterable<Uint8Array>) : fileChunks(path);
 }
 
 /** Sequences tagged at a time: bounds memory, and wasm's slices copy the whole batch (measured: 20,001 lines 11.4 s in batches of 10,000). */
 const INPUT_BATCH = 1_000;
 
-/** --input: one result per line on stdout (tab-separated text, or JSONL with --json); the model on stderr. */
+/**
+ * --input: one result per line on stdout (tab-separated text, or JSONL with --json), streamed a
+ * batch at a time, so that memory stays bounded whatever the input's size; the model and the count
+ * on stderr at the end. A bad line stops it after the results of the lines before it.
+ */
 async function predictInput(
   flags: PredictFlags,
   input: string,
   { path, loaded, model, probability }: { path: string; loaded: LoadedModel; model: LoadedModel['model']; probability: boolean },
 ): Promise<void> {
   const encoding = taskEncoding(path, loaded.description);
-  let data;
-  try {
-    data = parseSequencesText(await readInput(input));
-  } catch (err) {
-    if (!(err instanceof BadSequenceLine)) throw err;
-    throw new UserError(
-      `--input ${input}: line ${err.line} (${JSON.stringify(err.text.slice(0, 60))}) is not a sequence of 10 digits 0-9; write one per line, e.g. 4 0 2 8 5 6 1 3 3 7`,
-    );
-  }
-  if (!flags.json) stderr().line(`${modelLine(path, loaded)}: ${plural(data.n, 'sequence')} of ${input === '-' ? 'stdin' : input}`);
   const out = stdout();
-  for (let from = 0; from < data.n; from += INPUT_BATCH) {
-    const to = Math.min(from + INPUT_BATCH, data.n);
-    const part = sliceDataset(data, from, to);
-    const tagged = tagSequences(model, taskData(part, encoding, input), probability, loaded.description.mask);
-    // One write per batch: a line per write would be a system call per sequence.
-    const lines = tagged.map((t) =>
-      flags.json
-        ? toJson(
-            {
-              digits: t.digits,
-              truth: t.truth,
-              predicted: t.predicted,
-              ...(t.probs ? { probs: t.probs, probabilities: t.probabilities } : { outputs: t.outputs }),
-            },
-            0,
-          )
-        : [t.digits.join(' '), t.predicted.join(' '), ...(flags.probs && t.probs ? [t.probs.map((p) => p.toFixed(3)).join(' ')] : [])].join('\t'),
-    );
-    out.write(`${lines.join('\n')}\n`);
+  let count = 0;
+  try {
+    for await (const part of sequenceBatches(inputChunks(input), INPUT_BATCH)) {
+      const tagged = tagSequences(model, taskData(part, encoding, input), probability, loaded.description.mask);
+      // One write per batch: a line per write would be a system call per sequence.
+      const lines = tagged.map((t) =>
+        flags.json
+          ? toJson(
+              {
+                digits: t.digits,
+                truth: t.truth,
+                predicted: t.predicted,
+                ...(t.probs ? { probs: t.probs, probabilities: t.probabilities } : { outputs: t.outputs }),
+              },
+              0,
+            )
+          : [t.digits.join(' '), t.predicted.join(' '), ...(flags.probs && t.probs ? [t.probs.map((p) => p.toFixed(3)).join(' ')] : [])].join('\t'),
+      );
+      out.write(`${lines.join('\n')}\n`);
+      count += part.n;
+    }
+  } catch (err) {
+    if (err instanceof NotReadable)
+      throw new UserError(`--input ${input} ${err.message}; give a text file with one sequence of 10 digits per line, or - for stdin`);
+    if (err instanceof BadSequenceLine)
+      throw new UserError(
+        `--input ${input}: line ${err.line} (${JSON.stringify(err.text.slice(0, 60))}) is not a sequence of 10 digits 0-9${count ? ` (the ${plural(count, 'line')} before it ${count === 1 ? 'is' : 'are'} tagged above)` : ''}; write one per line, e.g. 4 0 2 8 5 6 1 3 3 7`,
+      );
+    if (err instanceof UserError) throw err;
+    throw new UserError(`--input ${input} cannot be read: ${describeFsError(err)}; give a text file with one sequence of 10 digits per line, or - for stdin`);
   }
+  if (!flags.json) stderr().line(`${modelLine(path, loaded)}: ${plural(count, 'sequence')} of ${input === '-' ? 'stdin' : input}`);
 }

@@ -171,6 +171,26 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
 export class NotReadable extends Error {}
 
 /**
+ * The bytes of a regular file, a megabyte at a time, however large it is: a device, pipe or socket
+ * is refused (NotReadable) before any byte is read, as readBounded refuses it.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new NotReadable(`is not a regular file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
+    const buffer = new Uint8Array(2 ** 20);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * The bytes of a regular file of at most `limit` bytes. A device, pipe or socket (`/dev/zero`
  * behind a model's name) is refused before any byte is read, and so is a larger file; the bytes
  * are read from the descriptor that was checked, never more than `limit` + 1 of them.

@@ -25,7 +25,7 @@ export function parseGridAxis(spec: string, prototype: Command, option: '--grid'
   const positive = key.startsWith('no-') && prototype.options.find((o) => o.long === `--${key.slice(3)}` && o.isBoolean());
   if (positive) {
     throw new UserError(
-      `${at}: ${option} names switches by their positive name, with on/off values; use ${option} ${key.slice(3)}=${spec
+      `${at}: ${option === '--grid' ? 'a grid' : 'a search space'} names switches by their positive name, with on/off values; use ${option} ${key.slice(3)}=${spec
         .slice(eq + 1)
         .split(',')
         .map((v) => (BOOLEAN_WORDS[v.trim()] === false ? 'on' : BOOLEAN_WORDS[v.trim()] === true ? 'off' : v.trim()))

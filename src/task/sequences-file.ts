@@ -10,19 +10,80 @@ export class BadSequenceLine extends Error {
   }
 }
 
+/** The longest line read as a possible sequence: 10 digits with separators fit in far fewer bytes. */
+const MAX_LINE = 1024;
+
+const isBlankByte = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d;
+
 /**
- * The sequences of a text file, one per line ("4 0 2 8 5 6 1 3 3 7", "4028561337" or comma-separated,
- * as --digits takes them); blank lines and lines starting with # are skipped. Each is labelled as the
- * generator would (datasetOf), so scores mean the same as on generated data.
+ * The sequences of a stream of text, one per line ("4 0 2 8 5 6 1 3 3 7", "4028561337" or
+ * comma-separated, as --digits takes them; blank lines and lines starting with # are skipped), `size`
+ * at a time, each labelled as the generator would (datasetOf), so scores mean the same as on
+ * generated data. Memory is bounded by the batch whatever the stream's length (blank lines cost
+ * nothing). A bad line ends it with BadSequenceLine, after the batch of the good lines before it.
  */
-export function parseSequencesText(text: string): Dataset {
-  const rows: Int32Array[] = [];
-  text.split(/\r?\n/).forEach((raw, k) => {
+export async function* sequenceBatches(chunks: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Dataset> {
+  let rows: Int32Array[] = [];
+  let lineNumber = 0;
+  let pending: Uint8Array[] = [];
+  let pendingLength = 0;
+  const decoder = new TextDecoder();
+  /** The line `bytes` (without its newline): a sequence added to `rows`, a skip, or the bad line. */
+  const take = (bytes: Uint8Array): BadSequenceLine | undefined => {
+    if (bytes.every(isBlankByte)) return undefined;
+    const raw = decoder.decode(bytes.subarray(0, MAX_LINE)).replace(/\r$/, '');
     const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const digits = parseDigitSequence(line);
-    if (!digits) throw new BadSequenceLine(k + 1, raw);
+    if (line.startsWith('#')) return undefined;
+    const digits = bytes.length > MAX_LINE ? undefined : parseDigitSequence(line);
+    if (!digits) return new BadSequenceLine(lineNumber, raw);
     rows.push(digits);
-  });
-  return datasetOf(rows);
+    return undefined;
+  };
+  const batch = () => {
+    const data = datasetOf(rows);
+    rows = [];
+    return data;
+  };
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      if (chunk[i] !== 0x0a) continue;
+      lineNumber++;
+      if (i > start || pendingLength) {
+        const bad = take(pendingLength ? concat([...pending, chunk.subarray(start, i)]) : chunk.subarray(start, i));
+        pending = [];
+        pendingLength = 0;
+        if (bad) {
+          if (rows.length) yield batch();
+          throw bad;
+        }
+        if (rows.length === size) yield batch();
+      }
+      start = i + 1;
+    }
+    // The start of the next line; past MAX_LINE only its first bytes are kept (it is a bad line).
+    if (start < chunk.length && pendingLength <= MAX_LINE) {
+      pending.push(chunk.slice(start));
+      pendingLength += chunk.length - start;
+    } else if (start < chunk.length) pendingLength += chunk.length - start;
+  }
+  if (pendingLength) {
+    lineNumber++;
+    const bad = take(concat(pending).subarray(0, pendingLength > MAX_LINE ? MAX_LINE + 1 : undefined));
+    if (bad) {
+      if (rows.length) yield batch();
+      throw bad;
+    }
+  }
+  if (rows.length) yield batch();
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
