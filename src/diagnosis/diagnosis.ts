@@ -9,6 +9,7 @@ import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagDa
 import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
 import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
+import { crossentropyOnRawOutputs, kerasHeadFix } from './setup.js';
 import { permutation, rngFor } from '../task/random.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
 
@@ -115,7 +116,7 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
  * that division meaningless and the log NaN.
  * out: [rows, 2] flattened.
  */
-export function checkOutput(out: Float32Array, activation: string, weights: WeightsSource, tags = 2): Check {
+export function checkOutput(out: Float32Array, activation: string, weights: WeightsSource, tags = 2, keras?: KerasLoss): Check {
   const rows = out.length / tags;
   let negative = 0;
   let nearZeroSum = 0;
@@ -167,8 +168,8 @@ export function checkOutput(out: Float32Array, activation: string, weights: Weig
       numbers,
       evidence:
         `${activation} head: ${pct(negative / rows)} of ${thousands(rows)} output rows have a negative entry, ${pct(nearZeroSum / rows)} sum to ~0, ${sums}; ` +
-        'crossentropy divides each row by its sum and takes the log, which gives NaN (or the clip bound)',
-      fix: '--activation softmax (or compute the loss from logits)',
+        (keras ? crossentropyOnRawOutputs(keras.loss) : 'crossentropy divides each row by its sum and takes the log, which gives NaN (or the clip bound)'),
+      fix: keras ? kerasHeadFix(tags, keras.loss) : '--activation softmax (or compute the loss from logits)',
     };
   }
   if (offSum > 0) {
@@ -178,7 +179,7 @@ export function checkOutput(out: Float32Array, activation: string, weights: Weig
       verdict: 'warn',
       numbers,
       evidence: `${activation} head: entries are non-negative but ${pct(offSum / rows)} of rows do not sum to 1 (${sums}); the loss renormalises them, so it trains, but the outputs are not calibrated probabilities`,
-      fix: '--activation softmax',
+      fix: keras ? kerasHeadFix(tags, keras.loss) : '--activation softmax',
     };
   }
   return {
@@ -377,6 +378,13 @@ export interface DiagnoseOptions {
   mask?: ModelDescription['mask'];
   /** Whether the loss reads the outputs as a distribution, so the output check applies (default true). */
   readsDistribution?: boolean;
+  /** A model from a file seq-tag did not write: its loss, which the output check's reasoning and fix name. */
+  keras?: KerasLoss;
+}
+
+/** The loss a user's file was compiled with (categorical crossentropy when it names none). */
+export interface KerasLoss {
+  loss: string;
 }
 
 /**
@@ -409,7 +417,7 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
       ...(options.setup ? [options.setup] : []),
       ...(options.saved ? [checkSavedWeights(options.saved)] : []),
       checkData(data.x, data.y, data.tags, read),
-      ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags)]),
+      ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags, options.keras)]),
     ];
     const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss);
     checks.push(

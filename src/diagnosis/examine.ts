@@ -34,6 +34,7 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
     data,
     mask,
     readsDistribution: readsDistribution(loaded.compile),
+    keras: { loss: loaded.compile?.loss ?? 'categorical_crossentropy' },
     loss: perToken && batchLoss(perToken, mask),
   });
   return { config, diagnosis };

@@ -11,10 +11,27 @@ export function readsDistribution(compile: CompileInfo | undefined): boolean {
   return CROSSENTROPY.has(compile?.loss ?? 'categorical_crossentropy') && !compile?.fromLogits;
 }
 
-/** The seed's fix in Keras's words (and seq-tag's, for the task's two tags). */
-const fixHead = (tags: number) =>
-  `Keras: Dense(${tags}, activation="softmax") in the TimeDistributed head, or loss=CategoricalCrossentropy(from_logits=True)` +
-  (tags === 2 ? '; seq-tag: --activation softmax' : '');
+/** Keras's class of a loss name ("sparse_categorical_crossentropy" → "SparseCategoricalCrossentropy"). */
+const lossClass = (loss: string) => loss.replace(/(^|_)([a-z])/g, (_m, _s: string, c: string) => c.toUpperCase());
+
+/**
+ * The seed's fix for a Keras file, in Keras's words and with the file's own loss: only Keras
+ * changes, since seq-tag's flags mean nothing to a file seq-tag did not write.
+ */
+export const kerasHeadFix = (tags: number, loss = 'categorical_crossentropy') =>
+  `Keras: Dense(${tags}, activation="softmax") in the TimeDistributed head, or loss=${lossClass(loss)}(from_logits=True)`;
+
+/**
+ * What a crossentropy without from_logits does to a head that is not softmax, as Keras 3's
+ * TensorFlow backend computes it: the categorical loss divides each row by its sum, clips it and
+ * takes the log; the sparse loss clips each output to [1e-7, 1 − 1e-7], takes its log and applies a
+ * softmax cross-entropy to that, so it stays finite, but outputs pinned at the clip get no gradient.
+ */
+export function crossentropyOnRawOutputs(loss: string): string {
+  return loss === 'sparse_categorical_crossentropy'
+    ? 'sparse_categorical_crossentropy clips each output to [1e-7, 1 − 1e-7], takes the log and softmaxes that: the loss stays finite (negative outputs pinned at 1e-7), but the clipped outputs get no gradient, so the model cannot learn from them'
+    : 'categorical_crossentropy divides each row by its sum and takes the log; a negative output or a row summing to ~0 makes it NaN (or pins it at the clip bound)';
+}
 
 /**
  * The seed's bug read statically from a model's compile config: a crossentropy loss without
@@ -50,7 +67,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined, tags 
       ...base,
       verdict: 'warn',
       evidence: `${loss} without from_logits${assumed} on a sigmoid head: each output is in (0, 1), so no NaN, but the rows do not sum to 1; the loss renormalises them, so it trains, with uncalibrated outputs`,
-      fix: fixHead(tags),
+      fix: kerasHeadFix(tags, loss),
     };
   }
   if (head !== 'softmax') {
@@ -58,9 +75,9 @@ export function checkSetup(head: string, compile: CompileInfo | undefined, tags 
       ...base,
       verdict: 'fail',
       evidence:
-        `${loss} without from_logits${assumed} on a ${head} head: the seed's bug. The loss reads the raw outputs as probabilities, ` +
-        'dividing each row by its sum and taking the log; a negative output or a row summing to ~0 makes it NaN (or pins it at the clip bound)',
-      fix: fixHead(tags),
+        `${loss} without from_logits${assumed} on a ${head} head: the seed's bug. The loss reads the raw outputs as probabilities: ` +
+        crossentropyOnRawOutputs(loss),
+      fix: kerasHeadFix(tags, loss),
     };
   }
   return { ...base, verdict: 'pass', evidence: `${loss}${assumed} on a softmax head: the outputs are probabilities, as the loss expects` };

@@ -272,9 +272,17 @@ export function renderEvaluation(e: Evaluation, style: Style = plain, options: {
   const say = solved ? style.green : style.yellow;
   return [
     ...rows.map(([name, value, note]) => `  ${name.padEnd(16)}${style.bold(value)}  ${style.dim(note)}`),
+    ...(e.lossWhy ? [`${style.bold(`loss ${formatLoss(e.loss!)}:`)} ${lossWhyText(e.lossWhy)}`] : []),
     `${style.bold('verdict:')} ${say(evaluationVerdict(e))}`,
     ...(options.next ? [`${style.bold('why, and next:')} ${options.next}`] : []),
   ].join('\n');
+}
+
+/** "as Keras reports it: 37 of the scored positions are not finite (…); over the other 1,963 positions the loss is 0.7412". */
+function lossWhyText(why: NonNullable<Evaluation['lossWhy']>): string {
+  const zero = why.zeroSumRows ? ` (${thousands(why.zeroSumRows)} of their output rows sum to 0: the loss divides each row by its sum, 0/0)` : '';
+  const other = why.otherLoss === null ? '' : `; over the other positions the loss is ${formatLoss(why.otherLoss)}`;
+  return `as Keras reports it: ${thousands(why.positions)} scored ${why.positions === 1 ? 'position has' : 'positions have'} a loss that is not finite${zero}${other}`;
 }
 
 function clock(seconds: number): string {

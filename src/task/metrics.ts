@@ -34,6 +34,12 @@ export interface Evaluation {
   tokens?: number;
   /** Mean loss per scored position (nats for crossentropies) with the model's own loss, if computed. */
   loss: number | null;
+  /**
+   * Why the loss is not finite, as Keras's would not be either: the scored positions whose loss is
+   * not finite, how many of their output rows sum to 0 (0/0 in a crossentropy that divides each row
+   * by its sum), and the mean loss over the other positions (null when there are none).
+   */
+  lossWhy?: { positions: number; zeroSumRows: number; otherLoss: number | null };
   /** Entropy of this set's labels: the crossentropy of predicting how often each tag occurs. */
   floor: number;
   tokenAccuracy: number;

@@ -9,7 +9,11 @@ import { maskTensor } from '../task/tag-data.js';
 /** yTrue, yPred: [batch, steps, tags] → the loss at each position [batch, steps]. */
 export type TokenLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
-const clip = (p: tf.Tensor) => tf.clipByValue(p, CROSSENTROPY_EPSILON, 1 - CROSSENTROPY_EPSILON);
+/**
+ * Keras's clip to [ε, 1 − ε], NaN kept as NaN as TensorFlow keeps it (the wasm backend's clip would
+ * turn a 0/0 row into the clip bound, a finite loss where Keras reports nan).
+ */
+const clip = (p: tf.Tensor) => tf.where(tf.isNaN(p), p, tf.clipByValue(p, CROSSENTROPY_EPSILON, 1 - CROSSENTROPY_EPSILON));
 
 function crossentropy(fromLogits: boolean, smoothing: number): TokenLoss {
   return (yTrue, yPred) => {
@@ -32,8 +36,10 @@ function binaryCrossentropy(fromLogits: boolean): TokenLoss {
 /** Keras's losses seq-tag computes, by snake_case name. */
 const LOSSES: Record<string, (c: CompileInfo) => TokenLoss> = {
   categorical_crossentropy: (c) => crossentropy(c.fromLogits, c.labelSmoothing ?? 0),
-  // Labels are one-hot here whatever the file held, so the sparse form is the same sum.
-  sparse_categorical_crossentropy: (c) => crossentropy(c.fromLogits, 0),
+  // Labels are one-hot here whatever the file held. Without logits Keras's TensorFlow backend clips
+  // the outputs, takes their log and applies a softmax cross-entropy to that: log(clip(p) / Σ clip(p)).
+  sparse_categorical_crossentropy: (c) =>
+    c.fromLogits ? crossentropy(true, 0) : (yTrue, yPred) => tf.neg(tf.sum(tf.mul(yTrue, tf.logSoftmax(tf.log(clip(yPred)))), -1)),
   binary_crossentropy: (c) => binaryCrossentropy(c.fromLogits),
   mean_squared_error: () => (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1),
   mean_absolute_error: () => (yTrue, yPred) => tf.mean(tf.abs(tf.sub(yTrue, yPred)), -1),

@@ -28,8 +28,33 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   const predicted = argMaxTags(out);
   const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), out));
   const loss = perToken ? batchedLoss(perToken, mask) : null;
+  const lossWhy = loss !== null && !Number.isFinite(loss) ? nonFiniteLoss(perToken!, out, mask) : undefined;
   tf.dispose([out, perToken!].filter(Boolean));
-  return evaluateTags(trueTags(data), predicted, data.steps, loss, { tags: data.tags, mask });
+  return { ...evaluateTags(trueTags(data), predicted, data.steps, loss, { tags: data.tags, mask }), ...(lossWhy ? { lossWhy } : {}) };
+}
+
+/** Where a loss that is not finite comes from (see Evaluation.lossWhy). perToken: [n, steps]; out: [n, steps, tags]. */
+function nonFiniteLoss(perToken: tf.Tensor, out: tf.Tensor, mask?: Uint8Array): NonNullable<Evaluation['lossWhy']> {
+  const losses = perToken.dataSync();
+  const rows = out.dataSync();
+  const tags = out.shape[2]!;
+  let positions = 0;
+  let zeroSumRows = 0;
+  let other = 0;
+  let others = 0;
+  for (let k = 0; k < losses.length; k++) {
+    if (mask && !mask[k]) continue;
+    if (Number.isFinite(losses[k])) {
+      other += losses[k];
+      others++;
+      continue;
+    }
+    positions++;
+    let sum = 0;
+    for (let c = 0; c < tags; c++) sum += rows[k * tags + c];
+    if (sum === 0) zeroSumRows++;
+  }
+  return { positions, zeroSumRows, otherLoss: others ? other / others : null };
 }
 
 /** model.evaluate's default batch size: its loss is the mean of the batches' losses, weighted by their sizes. */

@@ -1,0 +1,68 @@
+/**
+ * Issue #31: `evaluate` computes the loss as Keras 3 does for every head and loss it accepts,
+ * including the non-probability heads seq-tag exists to explain. Fixtures by
+ * test/fixtures/keras/make_losses.py (Keras 3.15.1): each model's `model.evaluate` beside it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { readdirSync } from 'node:fs';
+import { loadModel } from '../src/storage/model-store.js';
+import { readDataFile } from '../src/task/tag-data.js';
+import { evaluateData } from '../src/training/experiment.js';
+import { renderEvaluation } from '../src/report/render.js';
+import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
+const SCHEMAS = fileURLToPath(new URL('../../schemas/', import.meta.url));
+const CASES = [
+  'loss-linear-sparse',
+  'loss-linear-sparse-trained',
+  'loss-relu-sparse',
+  'loss-sigmoid-sparse',
+  'loss-softmax-sparse',
+  'loss-linear-categorical',
+  'loss-sigmoid-categorical',
+];
+
+interface Expected {
+  data: string;
+  evaluate: { loss: number | null; accuracy: number };
+}
+
+for (const backend of OFFLINE_BACKENDS) {
+  describe(`Keras's loss on every head (${backend})`, () => {
+    before(() => useBackend(backend));
+    for (const name of CASES) {
+      it(`${name}: loss within 1e-5 of Keras's (or nan where Keras's is), accuracy alike`, async () => {
+        const expected = JSON.parse(readFileSync(join(FIXTURES, `${name}.expected.json`), 'utf8')) as Expected;
+        const loaded = await loadModel(join(FIXTURES, `${name}.keras`));
+        const data = await readDataFile(join(FIXTURES, expected.data), loaded.description);
+        const e = evaluateData(loaded.model, data, { compile: loaded.compile, mask: loaded.description.mask });
+        assert.ok(Math.abs(e.tokenAccuracy - expected.evaluate.accuracy) < 1e-6, `accuracy ${e.tokenAccuracy} vs ${expected.evaluate.accuracy}`);
+        if (expected.evaluate.loss === null) {
+          assert.ok(Number.isNaN(e.loss), `Keras: nan; seq-tag: ${e.loss}`);
+          // Said why, with the loss of the other positions beside it.
+          assert.ok(e.lossWhy && e.lossWhy.positions > 0 && e.lossWhy.zeroSumRows === e.lossWhy.positions && Number.isFinite(e.lossWhy.otherLoss));
+          assert.match(
+            renderEvaluation(e, undefined, { task: false }),
+            /\nloss nan: as Keras reports it: \d+ scored positions have a loss that is not finite \(\d+ of their output rows sum to 0: the loss divides each row by its sum, 0\/0\); over the other positions the loss is \d+\.\d{4}\n/,
+          );
+          const ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true });
+          for (const file of readdirSync(SCHEMAS)) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMAS, file), 'utf8')));
+          const validate = ajv.getSchema('https://seq-tag.invalid/schemas/common.schema.json#/$defs/evaluation')!;
+          assert.ok(validate(JSON.parse(JSON.stringify({ ...e, loss: 'NaN' }))), ajv.errorsText(validate.errors));
+        } else {
+          assert.ok(
+            e.loss !== null && Math.abs(e.loss - expected.evaluate.loss) <= 1e-5 * Math.max(1, expected.evaluate.loss),
+            `loss ${e.loss} vs Keras ${expected.evaluate.loss}`,
+          );
+          assert.equal(e.lossWhy, undefined);
+        }
+      });
+    }
+  });
+}
