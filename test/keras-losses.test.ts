@@ -11,10 +11,13 @@ import { before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { readdirSync } from 'node:fs';
 import { loadModel } from '../src/storage/model-store.js';
-import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
 import { renderEvaluation } from '../src/report/render.js';
-import { OFFLINE_BACKENDS, useBackend } from './helpers.js';
+import { OFFLINE_BACKENDS, seqTag, useBackend } from './helpers.js';
+import { taskEncoding } from '../src/task/model-data.js';
+import { readDataFile, taskData } from '../src/task/tag-data.js';
+import { tagSequences } from '../src/task/tagging.js';
+import { datasetOf } from '../src/task/data.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const SCHEMAS = fileURLToPath(new URL('../../schemas/', import.meta.url));
@@ -66,3 +69,20 @@ for (const backend of OFFLINE_BACKENDS) {
     }
   });
 }
+
+describe('an Embedding over the digits themselves is a model of the digit task (issue #31)', () => {
+  before(() => useBackend('cpu'));
+  it("Embedding(10, 8) → BiLSTM → softmax, input (10,) int ids: run on generated digits as ids, Keras's outputs and evaluate within 1e-5", async () => {
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'digit-ids.expected.json'), 'utf8')) as Expected & { x: number[][]; output: number[][][] };
+    const loaded = await loadModel(join(FIXTURES, 'digit-ids.keras'));
+    assert.equal(taskEncoding('digit-ids.keras', loaded.description), 'ids');
+    const tagged = tagSequences(loaded.model, taskData(datasetOf(expected.x.map((r) => Int32Array.from(r))), 'ids', 'probe'), true);
+    tagged.forEach((t, s) => t.probabilities!.forEach((row, k) => row.forEach((p, c) => assert.ok(Math.abs(p - expected.output[s][k][c]) < 1e-5))));
+    const data = await readDataFile(join(FIXTURES, 'digit-ids.npz'), loaded.description);
+    const e = evaluateData(loaded.model, data, { compile: loaded.compile });
+    assert.ok(Math.abs(e.loss! - expected.evaluate.loss!) < 1e-5 && Math.abs(e.tokenAccuracy - expected.evaluate.accuracy) < 1e-6);
+    const run = seqTag(['predict', '--model', join(FIXTURES, 'digit-ids.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--backend', 'cpu']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Embedding → Bidirectional\(LSTM 8\) → TimeDistributed\(Dense\(2,\s+softmax\)\),\s+digit ids\s+input/);
+  });
+});

@@ -3,7 +3,7 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { thousands } from '../report/format.js';
-import { generateDataset } from '../task/data.js';
+import { generateDataset, type TaskInput } from '../task/data.js';
 import { tagEntropy } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
@@ -372,6 +372,8 @@ export interface DiagnoseOptions {
   setup?: Check;
   /** The user's own data instead of the task's generated sequences. */
   data?: TagData;
+  /** How the model reads the generated sequences (a user's Embedding reads ids); default: the config's encoding. */
+  input?: TaskInput;
   /** The model's own loss for the burst (default: categorical crossentropy, unmasked). */
   loss?: BatchLoss;
   /** Positions the model reads (its mask); padding is not judged. */
@@ -406,7 +408,9 @@ export function diagnose(config: Config, options: DiagnoseOptions = {}): Diagnos
  * gradient norm and the weights. `config` gives the data, batch size, optimizer and clipping.
  */
 export function diagnoseModel(model: tfl.LayersModel, config: Config, options: DiagnoseOptions = {}, weights: WeightsSource = 'saved'): Diagnosis {
-  const data = options.data ?? taskData(generateDataset(config.samples, rngFor(config.seed, 'train-data')), config.encoding, `generated, seed ${config.seed}`);
+  const data =
+    options.data ??
+    taskData(generateDataset(config.samples, rngFor(config.seed, 'train-data')), options.input ?? config.encoding, `generated, seed ${config.seed}`);
   const x = inputTensor(data);
   const y = targetTensor(data);
   try {

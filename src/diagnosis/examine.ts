@@ -19,7 +19,7 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
     return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
-  if (!data) taskEncoding(path, loaded.description);
+  const input = data ? undefined : taskEncoding(path, loaded.description);
   const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags);
   const perToken = modelLoss(loaded.compile);
   const { mask } = loaded.description;
@@ -32,6 +32,7 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
     saved: { ...saved, retrain, why },
     setup,
     data,
+    input,
     mask,
     readsDistribution: readsDistribution(loaded.compile),
     keras: { loss: loaded.compile?.loss ?? 'categorical_crossentropy' },

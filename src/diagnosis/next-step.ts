@@ -1,7 +1,7 @@
 // What to do after "has not learned": the step seq-tag measured for the situation, never a generic tip.
 // Each figure is a run anyone can repeat (seed 1, the default wasm backend, the fused float32 engine;
 // README "Does the fix learn?"), and test/next-step.test.ts runs each again and checks it.
-import type { Encoding } from '../task/data.js';
+import type { TaskInput } from '../task/data.js';
 import { isSolved, type Evaluation } from '../task/metrics.js';
 
 /** A measured run: the train flags and its held-out figures. */
@@ -29,7 +29,7 @@ const SOLVE = `${command(MEASURED.solve)} (bidirectional LSTM 16 on one-hot digi
 /** What a digit-task model is, as far as the next step depends on it. */
 export interface ModelShape {
   bidirectional: boolean;
-  encoding?: Encoding;
+  encoding?: TaskInput;
 }
 
 /** Why the model's architecture or input cannot solve the task, and the measured fix; undefined when it can. */

@@ -2,7 +2,7 @@
 // from Keras or stock TensorFlow.js is described as it is (a GRU is a GRU, a linear head "linear").
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
-import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding } from '../task/data.js';
+import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding, type TaskInput } from '../task/data.js';
 import { DEFAULT_LR, OPTIMIZERS, ORIGINAL_EXPERIMENT, type Config, type OptimizerName, type OutputActivation } from './config.js';
 import type { CompileInfo } from './keras/archive.js';
 import { KERAS_LAYERS, kerasClassName, UnsupportedModel } from './keras/topology.js';
@@ -13,8 +13,8 @@ export const SUPPORTED_LAYERS = [...KERAS_LAYERS, 'ResetAfterGRU'] as const;
 const RECURRENT = new Set(['LSTM', 'GRU', 'ResetAfterGRU', 'SimpleRNN']);
 
 export interface ModelDescription {
-  /** The task's encoding the model takes, when it fits the digit task: [10 or any, 1] digit values, [10 or any, 10] one-hot; two tags. */
-  encoding?: Encoding;
+  /** How the model takes the digit task, when it fits it: [10 or any, 1] digit values, [10 or any, 10] one-hot, [10 or any] ids of an Embedding over at least 10; two tags. */
+  encoding?: TaskInput;
   /** Its input per sequence: steps (null: any length) and features per step (null: integer ids, read by an Embedding). */
   input: { steps: number | null; features: number | null };
   /** Tags per position: the output's last dimension. */
@@ -95,11 +95,13 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
   const headLayer = [...layers].reverse().find((l) => activationOf(unwrap(l)) !== undefined);
   const rnnConfig = rnn?.getConfig() as LayerConfig | undefined;
   const fitsTask = (input.steps === SEQUENCE_LENGTH || input.steps === null) && tags === NUM_CLASSES;
+  const vocabulary = vocabularyOf(layers);
+  const taskInput = input.features === null ? ((vocabulary ?? 0) >= 10 ? 'ids' : undefined) : ENCODING_BY_WIDTH[input.features];
   return {
-    encoding: fitsTask ? ENCODING_BY_WIDTH[input.features ?? 0] : undefined,
+    encoding: fitsTask ? taskInput : undefined,
     input,
     tags,
-    vocabulary: vocabularyOf(layers),
+    vocabulary,
     mask: maskOf(layers),
     architecture: layers.map(describeLayer).join(' → '),
     recurrent: rnn && {
@@ -165,7 +167,7 @@ export function configFromDescription(d: ModelDescription, compile: CompileInfo 
   return {
     ...ORIGINAL_EXPERIMENT,
     // A model off the task (checked on the user's --data) has no task encoding; the field is then unused.
-    encoding: d.encoding ?? ORIGINAL_EXPERIMENT.encoding,
+    encoding: d.encoding === undefined || d.encoding === 'ids' ? ORIGINAL_EXPERIMENT.encoding : d.encoding,
     units: d.recurrent?.units ?? 0,
     bidirectional: d.recurrent?.bidirectional ?? false,
     // What the loss sees: a from_logits loss applies the softmax itself.

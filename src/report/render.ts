@@ -50,7 +50,7 @@ export function renderModelLine(path: string, loaded: LoadedModel): string {
   }
   const from = `${FORMAT_NAMES[loaded.format]}${loaded.kerasVersion ? `, Keras ${loaded.kerasVersion}` : ''}`;
   const loss = loaded.compile ? ` · loss ${loaded.compile.loss}${loaded.compile.fromLogits ? ' (from logits)' : ''}` : '';
-  const input = d.encoding ? `${d.encoding} input` : describeShapes(d);
+  const input = d.encoding ? `${d.encoding === 'ids' ? 'digit ids' : d.encoding} input` : describeShapes(d);
   const notes = (loaded.notes ?? []).map((n) => `\nnote: ${n}`).join('');
   return `model ${path} (${from}) · ${d.architecture}, ${input}${loss}${notes}`;
 }

@@ -10,6 +10,8 @@ export const NUM_CLASSES = 2;
 /** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
 export const ENCODINGS = ['scalar', 'onehot'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
+/** How a model reads the digits: an encoding seq-tag trains, or the digits as integer ids (a user's Embedding over 0..9). */
+export type TaskInput = Encoding | 'ids';
 
 /**
  * `n` sequences stored flat, row-major: sequence k occupies [k*10, k*10+10).

@@ -2,14 +2,14 @@
 import { UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
-import type { Encoding } from './data.js';
+import type { TaskInput } from './data.js';
 import { checkFits, readDataFile, type TagData } from './tag-data.js';
 
 /** Seed of the generated data for a model seq-tag did not train, unless a seed is given. */
 export const FOREIGN_MODEL_SEED = 1;
 
 /** The task's encoding of a model run on generated digits, or one line saying to give it its own data. */
-export function taskEncoding(path: string, d: ModelDescription): Encoding {
+export function taskEncoding(path: string, d: ModelDescription): TaskInput {
   if (d.encoding) return d.encoding;
   throw new UserError(
     `${path} is not a model of the digit task (${describeShapes(d)}); give it its own data with --data FILE.npz (np.savez(FILE, x=inputs, y=labels))`,

@@ -6,7 +6,7 @@ import { describeFsError, UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
 import { LIMITS } from '../storage/limits.js';
 import { NotReadable, readBounded } from '../storage/files.js';
-import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Dataset, type Encoding } from './data.js';
+import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Dataset, type TaskInput } from './data.js';
 import { formatBytes, thousands } from '../report/format.js';
 import { BadNpz, openNpz, type Npz, type NpyArray, type NpyHeader } from './npz.js';
 
@@ -26,15 +26,15 @@ export interface TagData {
   shown?: ArrayLike<number>;
 }
 
-/** The task's generated sequences as TagData, encoded as the model takes them. */
-export function taskData(data: Dataset, encoding: Encoding, source: string): TagData {
+/** The task's generated sequences as TagData, encoded as the model takes them (ids: the digits themselves, [n, 10]). */
+export function taskData(data: Dataset, encoding: TaskInput, source: string): TagData {
+  const y = new Float32Array(data.n * SEQUENCE_LENGTH * NUM_CLASSES);
+  data.labels.forEach((label, k) => (y[k * NUM_CLASSES + label] = 1));
+  if (encoding === 'ids')
+    return { n: data.n, steps: SEQUENCE_LENGTH, features: null, x: Float32Array.from(data.digits), y, tags: NUM_CLASSES, source, shown: data.digits };
   const width = inputWidth(encoding);
   const x = new Float32Array(data.n * SEQUENCE_LENGTH * width);
-  const y = new Float32Array(data.n * SEQUENCE_LENGTH * NUM_CLASSES);
-  data.digits.forEach((d, k) => {
-    x[encoding === 'scalar' ? k : k * width + d] = encoding === 'scalar' ? d : 1;
-    y[k * NUM_CLASSES + data.labels[k]] = 1;
-  });
+  data.digits.forEach((d, k) => (x[encoding === 'scalar' ? k : k * width + d] = encoding === 'scalar' ? d : 1));
   return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, y, tags: NUM_CLASSES, source, shown: data.digits };
 }
 

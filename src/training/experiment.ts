@@ -1,7 +1,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
-import { generateDataset, type Dataset, type Encoding } from '../task/data.js';
+import { generateDataset, type Dataset, type TaskInput } from '../task/data.js';
 import type { Evaluation } from '../task/metrics.js';
 import { taskData } from '../task/tag-data.js';
 import { evaluateData, type Scoring } from './scoring.js';
@@ -32,7 +32,7 @@ export async function runExperiment(experiment: Experiment, callbacks: TrainingC
 }
 
 /** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */
-export function tagFreshSequences(model: tfl.LayersModel, encoding: Encoding, n: number, seed: number, probability = true): TaggedSequence[] {
+export function tagFreshSequences(model: tfl.LayersModel, encoding: TaskInput, n: number, seed: number, probability = true): TaggedSequence[] {
   return tagSequences(model, taskData(generateDataset(n, rngFor(seed, 'test-view')), encoding, `generated, seed ${seed}`), probability);
 }
 
@@ -43,7 +43,7 @@ export const HELD_OUT_SIZE = 1000;
  * Scores `model` on `n` held-out sequences drawn from the `held-out` stream of `seed`: a stream
  * distinct from the training data's, so with the training seed it is still unseen data.
  */
-export function evaluateOnHeldOut(model: tfl.LayersModel, encoding: Encoding, n: number, seed: number, scoring: Scoring = {}): Evaluation {
+export function evaluateOnHeldOut(model: tfl.LayersModel, encoding: TaskInput, n: number, seed: number, scoring: Scoring = {}): Evaluation {
   const data = taskData(generateDataset(n, rngFor(seed, 'held-out')), encoding, `generated, seed ${seed}`);
   return evaluateData(model, data, scoring);
 }
