@@ -136,7 +136,8 @@ describe('no path under /proc or /sys makes a command hang (issue #31)', () => {
       it(`${name} ${base}: one line within a second of work, exit 1`, () => {
         const result = run(args);
         oneLine(result, 1, new RegExp(`^seq-tag: cannot create ${said.replace(/[/.]/g, '\\$&')}: .*\\(${code}\\); choose a writable folder$`));
-        assert.ok(result.ms < 1000 + 2000 /* process start-up in a loaded suite */, `${result.ms.toFixed(0)} ms`);
+        // A second of work measured alone (0.4–0.7 s whole); the bound leaves room for start-up on a loaded machine and still fails a hang (killed at 15 s).
+        assert.ok(result.ms < 8000, `${result.ms.toFixed(0)} ms`);
         assert.equal(result.stdout, '');
       });
     }
