@@ -278,7 +278,7 @@ export function renderEvaluation(e: Evaluation, style: Style = plain, options: {
   ].join('\n');
 }
 
-/** "as Keras reports it: 37 of the scored positions are not finite (…); over the other 1,963 positions the loss is 0.7412". */
+/** "as Keras reports it: 22 scored positions have a loss that is not finite (22 of their output rows sum to 0: …); over the other positions the loss is 12.8590". */
 function lossWhyText(why: NonNullable<Evaluation['lossWhy']>): string {
   const zero = why.zeroSumRows ? ` (${thousands(why.zeroSumRows)} of their output rows sum to 0: the loss divides each row by its sum, 0/0)` : '';
   const other = why.otherLoss === null ? '' : `; over the other positions the loss is ${formatLoss(why.otherLoss)}`;

@@ -170,6 +170,12 @@ export async function makeFolder(dir: string, flag: string): Promise<boolean> {
 /** Raised by `readBounded` for a path that is not a regular file or is larger than allowed; the message says which. */
 export class NotReadable extends Error {}
 
+/** `info`, if it is a regular file's: a folder, device, pipe or socket is NotReadable. */
+function regularFileOnly<T extends { isFile(): boolean; isDirectory(): boolean }>(info: T): T {
+  if (!info.isFile()) throw new NotReadable(`is not a regular file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
+  return info;
+}
+
 /**
  * The bytes of a regular file, a megabyte at a time, however large it is: a device, pipe or socket
  * is refused (NotReadable) before any byte is read, as readBounded refuses it.
@@ -177,8 +183,7 @@ export class NotReadable extends Error {}
 export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new NotReadable(`is not a regular file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
+    regularFileOnly(await handle.stat());
     const buffer = new Uint8Array(2 ** 20);
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length);
@@ -198,8 +203,7 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
 export async function readBounded(path: string, limit: number): Promise<Uint8Array> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new NotReadable(`is not a regular file (${info.isDirectory() ? 'a folder' : 'a device, pipe or socket'})`);
+    const info = regularFileOnly(await handle.stat());
     if (info.size > limit) throw new NotReadable(`is ${formatBytes(info.size)}, more than the ${formatBytes(limit)} seq-tag reads`);
     const bytes = new Uint8Array(Math.min(info.size, limit) + 1);
     let length = 0;
