@@ -6,6 +6,7 @@ import {
   plural,
   renderBatchProgress,
   renderEpoch,
+  renderEvaluation,
   renderProgress,
   renderSummary,
   renderSweepTable,
@@ -24,6 +25,7 @@ const ANSWER_LIKE = [
   'answer 3: SGD',
   'answer 3: smaller-variance init (randomNormal, sd 0.05)',
 ];
+import { evaluateTags } from '../src/task/metrics.js';
 import type { TaggedSequence } from '../src/task/tagging.js';
 
 const seq: TaggedSequence = {
@@ -216,5 +218,22 @@ describe('loss-curves SVG', () => {
     assert.deepEqual(niceTicks(0.49, 0.71), [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75]);
     assert.deepEqual(niceTicks(1, 20, 10), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
     assert.deepEqual(niceTicks(1, 1, 1), [1]);
+  });
+});
+
+describe('the evaluation table on user data (issue #32)', () => {
+  it('precision and recall "mean over N tags" are the mean of the per-tag rows under them, for 2, 3 and 42 tags', () => {
+    for (const tags of [2, 3, 42]) {
+      const truth = Array.from({ length: 40 * tags }, (_, k) => k % tags);
+      const predicted = truth.map((t, k) => (k % 5 === 0 ? 0 : t));
+      const e = evaluateTags(truth, predicted, 10, 0.5, { tags });
+      const text = renderEvaluation(e, undefined, { task: false });
+      const rows = [...text.matchAll(/^ {4}tag \d+ +([\d.]+)% {2}recall; precision ([\d.]+)%/gm)];
+      assert.equal(rows.length, tags);
+      const mean = (i: 1 | 2) => rows.reduce((s, r) => s + Number(r[i]), 0) / tags;
+      const shown = (name: string) => Number(new RegExp(`^ {2}${name} +([\\d.]+)% {2}mean over ${tags} tags$`, 'm').exec(text)![1]);
+      assert.ok(Math.abs(shown('precision') - mean(2)) <= 0.05 + 1e-9, `${tags} tags: precision ${shown('precision')} vs rows' mean ${mean(2)}`);
+      assert.ok(Math.abs(shown('recall') - mean(1)) <= 0.05 + 1e-9, `${tags} tags: recall ${shown('recall')} vs rows' mean ${mean(1)}`);
+    }
   });
 });

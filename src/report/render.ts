@@ -252,8 +252,9 @@ export function renderEvaluation(e: Evaluation, style: Style = plain, options: {
           ['loss', e.loss === null ? 'n/a' : formatLoss(e.loss).padStart(6), `${lossNote}floor ${e.floor.toFixed(4)} (entropy of the tags)`],
           ['token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy).trim()} (every position the most frequent tag)`],
           ['exact match', pct(e.exactMatch), 'every tag of a sequence right'],
-          ['precision', pct(e.precision), `mean over ${e.perTag?.length} tags`],
-          ['recall', pct(e.recall), `mean over ${e.perTag?.length} tags`],
+          // The mean of the per-tag rows printed under it (Evaluation.precision is tag 1's for two tags, the task's reading).
+          ['precision', pct(meanOf(e.perTag, 'precision', e.precision)), `mean over ${e.perTag?.length} tags`],
+          ['recall', pct(meanOf(e.perTag, 'recall', e.recall)), `mean over ${e.perTag?.length} tags`],
           ...(e.perTag ?? []).map((t): [string, string, string] => [
             `  tag ${t.tag}`,
             pct(t.recall),
@@ -276,6 +277,11 @@ export function renderEvaluation(e: Evaluation, style: Style = plain, options: {
     `${style.bold('verdict:')} ${say(evaluationVerdict(e))}`,
     ...(options.next ? [`${style.bold('why, and next:')} ${options.next}`] : []),
   ].join('\n');
+}
+
+/** The mean of one score over the per-tag rows (`fallback` when there are none). */
+function meanOf(rows: Evaluation['perTag'], key: 'precision' | 'recall', fallback: number): number {
+  return rows?.length ? rows.reduce((sum, t) => sum + t[key], 0) / rows.length : fallback;
 }
 
 /** "as Keras reports it: 22 scored positions have a loss that is not finite (22 of their output rows sum to 0: …); over the other positions the loss is 12.8590". */
