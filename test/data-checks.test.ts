@@ -12,21 +12,11 @@ import seedrandom from 'seedrandom';
 import { UserError } from '../src/errors.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { seqTag, oneLine, tempDir } from './helpers.js';
+import { npyBytes } from './npy.js';
 
 type Dtype = '<f4' | '<f8' | '<i4' | '<i8' | '|i1';
 
-/** One `.npy` as numpy writes it (version 1.0 header padded to 64 bytes); `header` overrides the dict. */
-function npy(dtype: string, shape: number[], data: Uint8Array, header?: string): Uint8Array {
-  let dict = header ?? `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  dict += ' '.repeat(63 - ((10 + dict.length) % 64)) + '\n';
-  const head = new Uint8Array(10 + dict.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, dict.length & 0xff, dict.length >> 8]);
-  head.set(new TextEncoder().encode(dict), 10);
-  const out = new Uint8Array(head.length + data.length);
-  out.set(head);
-  out.set(data, head.length);
-  return out;
-}
+const npy = npyBytes;
 
 /** The bytes of `values` in `dtype` (little-endian). */
 function typed(dtype: Dtype, values: number[]): Uint8Array {

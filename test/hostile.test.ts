@@ -12,6 +12,7 @@ import { crc32, constants, deflateRawSync } from 'node:zlib';
 import { beforeEach, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import { oneLine, SEQ_TAG_COMMAND, tempDir } from './helpers.js';
+import { npyBytes } from './npy.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const members = unzipSync(readFileSync(join(FIXTURES, 'seed-softmax.keras')));
@@ -195,15 +196,9 @@ describe('hostile data files (issue #31): what the arrays become is counted from
   beforeEach((t) => {
     report = (message) => (t as unknown as { diagnostic(m: string): void }).diagnostic(message);
   });
-  /** A `.npy` header (version 1.0) declaring `shape` of int8, padded as numpy pads it. */
-  function int8Header(shape: number[]): Uint8Array {
-    let dict = `{'descr': '|i1', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-    dict += ' '.repeat(63 - ((10 + dict.length) % 64)) + '\n';
-    return Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, dict.length & 0xff, dict.length >> 8]), Buffer.from(dict)]);
-  }
   /** An honest deflated `.npy` entry: the header in a stored block, then `mib` MiB of zero ids. */
   function zeroIds(name: string, shape: number[], mib: number): Entry {
-    const head = int8Header(shape);
+    const head = npyBytes('|i1', shape, new Uint8Array(0));
     const stored = Buffer.concat([Buffer.from([0, head.length, 0, ~head.length & 0xff, 0xff]), head]);
     const zeros = deflateRawSync(Buffer.alloc(1 << 20), { level: 9, finishFlush: constants.Z_FULL_FLUSH });
     const data = Buffer.concat([stored, ...Array.from({ length: mib }, () => zeros), Buffer.from([0x03, 0x00])]);

@@ -16,6 +16,7 @@ import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';
 import { examine } from '../src/diagnosis/examine.js';
 import { OFFLINE_BACKENDS, oneLine, seqTag, tempDir, useBackend } from './helpers.js';
+import { npyBytes } from './npy.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/keras/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);
@@ -382,13 +383,8 @@ describe('.npz as numpy writes it', () => {
 function npz(arrays: Record<string, { dtype: '<f4' | '<i4'; shape: number[]; values: number[] }>): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
   for (const [name, { dtype, shape, values }] of Object.entries(arrays)) {
-    let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-    header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
     const data = dtype === '<f4' ? new Float32Array(values) : new Int32Array(values);
-    const head = new Uint8Array(10 + header.length);
-    head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
-    head.set(new TextEncoder().encode(header), 10);
-    entries[`${name}.npy`] = new Uint8Array([...head, ...new Uint8Array(data.buffer)]);
+    entries[`${name}.npy`] = npyBytes(dtype, shape, new Uint8Array(data.buffer));
   }
   return zipSync(entries, { level: 0 });
 }

@@ -195,13 +195,14 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     );
   const experiment = createExperiment(config);
   const threads = runThreads(flags, config, resume);
+  const threadsUsed = arithmeticFor(config, threads).threads;
   say(renderHeader(backend, config, experiment.summary, style, threads));
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
   if (resume) {
     for (const record of resume.state.epochs) say(style.dim(renderEpoch(record, config.epochs, plain)));
-    say(resumedLine(resume, backend.name, arithmeticFor(config, threads).threads));
+    say(resumedLine(resume, backend.name, threadsUsed));
   }
   const resumes = resume ? [...(resume.resumes ?? []), resume.state.epochs.length] : undefined;
   const checkpoint = (state: TrainingState) =>
@@ -212,7 +213,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       seqTagVersion: VERSION,
       state,
       resumes,
-      threads: config.lstm === 'fused' ? arithmeticFor(config, threads).threads : undefined,
+      threads: config.lstm === 'fused' ? threadsUsed : undefined,
     });
   // On a terminal, an epoch that takes more than a second shows its batches as they go.
   const live = !flags.json && out.isTTY;

@@ -69,7 +69,7 @@ export async function* sequenceBatches(chunks: AsyncIterable<Uint8Array>, size: 
   }
   if (pendingLength) {
     lineNumber++;
-    const bad = take(concat(pending).subarray(0, pendingLength > MAX_LINE ? MAX_LINE + 1 : undefined));
+    const bad = take(concat(pending));
     if (bad) {
       if (rows.length) yield batch();
       throw bad;
