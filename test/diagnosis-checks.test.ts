@@ -82,7 +82,7 @@ describe('output is a probability distribution', () => {
     // A user's Keras file: the reasoning of its own loss, and Keras's fix with that loss's class (issue #31).
     const sparse = checkOutput(f32(-0.5, 1.5), 'linear', 'saved', 2, { loss: 'sparse_categorical_crossentropy' });
     assert.match(sparse.evidence, /; sparse_categorical_crossentropy clips each output to \[1e-7, 1 − 1e-7\]/);
-    assert.equal(sparse.fix, 'Keras: Dense(2, activation="softmax") in the TimeDistributed head, or loss=SparseCategoricalCrossentropy(from_logits=True)');
+    assert.equal(sparse.fix, 'Keras: Dense(2, activation="softmax") as the output layer, or loss=SparseCategoricalCrossentropy(from_logits=True)');
     const categorical = checkOutput(f32(-0.5, 1.5), 'linear', 'saved', 2, { loss: 'categorical_crossentropy' });
     assert.match(categorical.evidence, /; categorical_crossentropy divides each row by its sum/);
     assert.doesNotMatch(categorical.fix!, /--activation/);
@@ -207,7 +207,7 @@ describe('the setup check of Keras models', () => {
     const c = checkSetup('linear', compile('categorical_crossentropy', false));
     assert.equal(c.verdict, 'fail');
     // A Keras file gets Keras's changes only: seq-tag's --activation means nothing to it (issue #31).
-    assert.match(c.fix!, /^Keras: Dense\(2, activation="softmax"\) in the TimeDistributed head, or loss=CategoricalCrossentropy\(from_logits=True\)$/);
+    assert.match(c.fix!, /^Keras: Dense\(2, activation="softmax"\) as the output layer, or loss=CategoricalCrossentropy\(from_logits=True\)$/);
     assert.match(c.evidence, /categorical_crossentropy divides each row by its sum and takes the log/);
     // The sparse loss clips before its log (Keras's TensorFlow backend): finite, and its fix names its own class.
     const sparse = checkSetup('relu', compile('sparse_categorical_crossentropy', false), 24);
@@ -217,10 +217,7 @@ describe('the setup check of Keras models', () => {
       /sparse_categorical_crossentropy clips each output to \[1e-7, 1 − 1e-7\], takes the log and softmaxes that: the loss stays finite/,
     );
     assert.doesNotMatch(sparse.evidence, /divides each row by its sum/);
-    assert.match(
-      sparse.fix!,
-      /^Keras: Dense\(24, activation="softmax"\) in the TimeDistributed head, or loss=SparseCategoricalCrossentropy\(from_logits=True\)$/,
-    );
+    assert.match(sparse.fix!, /^Keras: Dense\(24, activation="softmax"\) as the output layer, or loss=SparseCategoricalCrossentropy\(from_logits=True\)$/);
     assert.match(checkSetup('linear', undefined).evidence, /\(assumed: the file holds no loss/);
   });
   it('from_logits on a linear head passes; on a softmax head it warns; softmax without it passes; a sigmoid head warns; other losses get no crossentropy reasoning', () => {

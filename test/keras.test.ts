@@ -218,6 +218,36 @@ describe('models seq-tag cannot run faithfully are refused in one line', () => {
     );
   });
 
+  it("a functional graph's ops are read only as the masks Embedding(mask_zero=True) and Masking make; any other op is refused by name", async () => {
+    await assert.rejects(
+      loadModel(fixture('ops-mask.keras')),
+      /ops-mask\.keras cannot be used: its graph applies the Keras op Multiply \(multiply\) to the tensors layer lstm\w* reads; seq-tag reads graphs of layers, with the masks Embedding\(mask_zero=True\) and Masking make: make that step a layer or drop it$/,
+    );
+    type Layer = { class_name: string; name: string; config: Record<string, unknown>; inbound_nodes: { args: unknown[] }[] };
+    const layersOf = (c: string) => (JSON.parse(c) as { config: { layers: Layer[] } }).config.layers;
+    const edited = (edit: (layers: Layer[]) => void) =>
+      editedKeras('pos-functional.keras', (c) => {
+        const config = JSON.parse(c);
+        edit(config.config.layers);
+        return JSON.stringify(config);
+      });
+    // A NotEqual against 5, or an Embedding without mask_zero: no longer the mask tfjs carries on.
+    const notEqual5 = edited((layers) => (layers.find((l) => l.class_name === 'NotEqual')!.inbound_nodes[0].args[1] = 5));
+    const unmasked = edited((layers) => (layers.find((l) => l.class_name === 'Embedding')!.config.mask_zero = false));
+    for (const path of [notEqual5, unmasked]) {
+      await assert.rejects(
+        loadModel(path),
+        /its graph applies the Keras op NotEqual \(not_equal\w*\) to make the mask layer bidirectional\w* reads, which is not the mask of an Embedding\(mask_zero=True\) or Masking layer before it/,
+      );
+    }
+    const loaded = await loadModel(fixture('pos-functional.keras'));
+    assert.deepEqual(loaded.description.mask, { of: 'ids', value: 0 });
+    assert.ok(
+      layersOf(new TextDecoder().decode(unzipSync(readFileSync(fixture('pos-functional.keras')))['config.json'])).some((l) => l.class_name === 'NotEqual'),
+    );
+    loaded.model.dispose();
+  });
+
   it('a truncated .keras, a file that is no model, a missing file', async () => {
     const cut = join(tempDir(), 'cut.keras');
     writeFileSync(cut, readFileSync(fixture('norms.keras')).subarray(0, 5000));

@@ -19,7 +19,7 @@ const lossClass = (loss: string) => loss.replace(/(^|_)([a-z])/g, (_m, _s: strin
  * changes, since seq-tag's flags mean nothing to a file seq-tag did not write.
  */
 export const kerasHeadFix = (tags: number, loss = 'categorical_crossentropy') =>
-  `Keras: Dense(${tags}, activation="softmax") in the TimeDistributed head, or loss=${lossClass(loss)}(from_logits=True)`;
+  `Keras: Dense(${tags}, activation="softmax") as the output layer, or loss=${lossClass(loss)}(from_logits=True)`;
 
 /**
  * What a crossentropy without from_logits does to a head that is not softmax, as Keras 3's

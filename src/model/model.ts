@@ -6,6 +6,7 @@ import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
 import { rngFor } from '../task/random.js';
 import { BATCH_NORM, LAYER_NORM } from '../training/constants.js';
 import { withoutConsoleWarnings } from './quiet.js';
+import { Bidirectional } from './keras/bidirectional.js';
 
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<
@@ -107,7 +108,7 @@ function assemble(config: ModelConfig, seed: number): tfl.Sequential {
     ...(config.bidirectional ? {} : { inputShape }),
   }) as tfl.RNN;
   // Bidirectional clones the layer's config for the backward direction, as Keras does.
-  model.add(config.bidirectional ? tfl.layers.bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
+  model.add(config.bidirectional ? new Bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
   const dense = initializer(config.kernelInitializer, nextSeed());
   if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization', momentum: BATCH_NORM.momentum, epsilon: BATCH_NORM.epsilon }));
   if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization', epsilon: LAYER_NORM.epsilon }));
@@ -165,6 +166,27 @@ const PREDICT_BATCH = 4096;
  */
 export function predictAll(model: tfl.LayersModel, features: tf.Tensor): tf.Tensor3D {
   return model.predict(features, { batchSize: Math.max(1, Math.min(features.shape[0], PREDICT_BATCH)) }) as tf.Tensor3D;
+}
+
+/**
+ * The values a Dense or Activation head turns into its outputs (what Keras's crossentropies read as
+ * logits when the head is a softmax or sigmoid), for `features` [n, steps, …] → [n, steps, tags].
+ */
+export function preActivations(model: tfl.LayersModel, features: tf.Tensor): tf.Tensor3D {
+  const last = model.layers[model.layers.length - 1];
+  const body = tfl.model({ inputs: model.inputs, outputs: last.input as tfl.SymbolicTensor });
+  const hidden = predictAll(body, features);
+  if (last.getClassName() === 'Activation') return hidden;
+  const [kernel, bias] = last.getWeights();
+  try {
+    return tf.tidy(() => {
+      const [n, steps, width] = hidden.shape;
+      const z = tf.matMul(tf.reshape(hidden, [n * steps, width]), kernel);
+      return tf.reshape(bias ? tf.add(z, bias) : z, [n, steps, kernel.shape[1]!]);
+    });
+  } finally {
+    hidden.dispose();
+  }
 }
 
 /** The argmax tag at each position of `outputs` [n, steps, tags], read out; no tensor is left behind. */

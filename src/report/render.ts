@@ -286,9 +286,19 @@ function meanOf(rows: Evaluation['perTag'], key: 'precision' | 'recall', fallbac
 
 /** "as Keras reports it: 22 scored positions have a loss that is not finite (22 of their output rows sum to 0: …); over the other positions the loss is 12.8590". */
 function lossWhyText(why: NonNullable<Evaluation['lossWhy']>): string {
-  const zero = why.zeroSumRows ? ` (${thousands(why.zeroSumRows)} of their output rows sum to 0: the loss divides each row by its sum, 0/0)` : '';
-  const other = why.otherLoss === null ? '' : `; over the other positions the loss is ${formatLoss(why.otherLoss)}`;
-  return `as Keras reports it: ${thousands(why.positions)} scored ${why.positions === 1 ? 'position has' : 'positions have'} a loss that is not finite${zero}${other}`;
+  const zeroSum = (rows: number) => (rows ? ` (${thousands(rows)} of their output rows sum to 0: the loss divides each row by its sum, 0/0)` : '');
+  const plural = (n: number, one: string, many: string) => `${thousands(n)} ${n === 1 ? one : many}`;
+  const parts = [
+    ...(why.positions ? [`${plural(why.positions, 'scored position has', 'scored positions have')} a loss that is not finite${zeroSum(why.zeroSumRows)}`] : []),
+    ...(why.padded
+      ? [
+          `${plural(why.padded, 'padded position has', 'padded positions have')} a loss that is not finite${zeroSum(why.paddedZeroSumRows)}, and Keras weights padding by 0 only after computing it (nan × 0 is nan)`,
+        ]
+      : []),
+  ];
+  const over = why.positions ? 'over the other positions' : 'over the real positions';
+  const other = why.otherLoss === null ? '' : `; ${over} the loss is ${formatLoss(why.otherLoss)}`;
+  return `as Keras reports it: ${parts.join('; ')}${other}`;
 }
 
 function clock(seconds: number): string {

@@ -36,10 +36,12 @@ export interface Evaluation {
   loss: number | null;
   /**
    * Why the loss is not finite, as Keras's would not be either: the scored positions whose loss is
-   * not finite, how many of their output rows sum to 0 (0/0 in a crossentropy that divides each row
-   * by its sum), and the mean loss over the other positions (null when there are none).
+   * not finite and how many of their output rows sum to 0 (0/0 in a crossentropy that divides each
+   * row by its sum); the same for padded positions, which Keras scores too before its mask gives
+   * them weight 0 (nan × 0 is nan); and the loss without them: over the other scored positions, or,
+   * when only padding is at fault, over the real positions as Keras would report it (null: none).
    */
-  lossWhy?: { positions: number; zeroSumRows: number; otherLoss: number | null };
+  lossWhy?: { positions: number; zeroSumRows: number; padded: number; paddedZeroSumRows: number; otherLoss: number | null };
   /** Entropy of this set's labels: the crossentropy of predicting how often each tag occurs. */
   floor: number;
   tokenAccuracy: number;

@@ -27,9 +27,11 @@ function crossentropy(fromLogits: boolean, smoothing: number): TokenLoss {
 
 function binaryCrossentropy(fromLogits: boolean): TokenLoss {
   return (yTrue, yPred) => {
-    const p = fromLogits ? tf.sigmoid(yPred) : clip(yPred);
-    const q = fromLogits ? tf.sub(1, p) : clip(tf.sub(1, yPred));
-    return tf.neg(tf.mean(tf.add(tf.mul(yTrue, tf.log(fromLogits ? clip(p) : p)), tf.mul(tf.sub(1, yTrue), tf.log(fromLogits ? clip(q) : q))), -1));
+    // Keras: from logits, TensorFlow's sigmoid_cross_entropy_with_logits, max(z, 0) − z·y + log(1 + e^−|z|), unclipped.
+    const perTag = fromLogits
+      ? tf.add(tf.sub(tf.relu(yPred), tf.mul(yPred, yTrue)), tf.log1p(tf.exp(tf.neg(tf.abs(yPred)))))
+      : tf.neg(tf.add(tf.mul(yTrue, tf.log(clip(yPred))), tf.mul(tf.sub(1, yTrue), tf.log(clip(tf.sub(1, yPred))))));
+    return tf.mean(perTag, -1);
   };
 }
 

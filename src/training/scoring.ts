@@ -5,10 +5,12 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import type { ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
-import { argMaxTags, predictAll } from '../model/model.js';
+import { argMaxTags, predictAll, preActivations } from '../model/model.js';
 import { evaluateTags, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
 import { meanLoss, modelLoss } from './losses.js';
+
+const CROSSENTROPIES = new Set(['categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy']);
 
 /** How to score a model: its own loss (from the file, or categorical crossentropy) and the positions its mask hides. */
 export interface Scoring {
@@ -22,11 +24,13 @@ export interface Scoring {
  * accuracy); then exact-match and per-tag scores against the no-skill baselines.
  */
 export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}): Evaluation {
-  const lossOf = modelLoss(scoring.compile);
   const mask = positionMask(data, scoring.mask);
   const out = tf.tidy(() => predictAll(model, inputTensor(data)));
   const predicted = argMaxTags(out);
-  const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), out));
+  // Keras's crossentropies read a softmax or sigmoid head's input as logits (CompileInfo.outputLogits).
+  const logits = scoring.compile?.outputLogits && CROSSENTROPIES.has(scoring.compile.loss);
+  const lossOf = modelLoss(logits ? { ...scoring.compile!, fromLogits: true } : scoring.compile);
+  const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), logits ? preActivations(model, inputTensor(data)) : out));
   const loss = perToken ? batchedLoss(perToken, mask) : null;
   const lossWhy = loss !== null && !Number.isFinite(loss) ? nonFiniteLoss(perToken!, out, mask) : undefined;
   tf.dispose([out, perToken!].filter(Boolean));
@@ -38,23 +42,28 @@ function nonFiniteLoss(perToken: tf.Tensor, out: tf.Tensor, mask?: Uint8Array): 
   const losses = perToken.dataSync();
   const rows = out.dataSync();
   const tags = out.shape[2]!;
-  let positions = 0;
-  let zeroSumRows = 0;
+  const count = { scored: 0, scoredZero: 0, padded: 0, paddedZero: 0 };
   let other = 0;
   let others = 0;
   for (let k = 0; k < losses.length; k++) {
-    if (mask && !mask[k]) continue;
+    const scored = !mask || mask[k] === 1;
     if (Number.isFinite(losses[k])) {
-      other += losses[k];
-      others++;
+      if (scored) {
+        other += losses[k];
+        others++;
+      }
       continue;
     }
-    positions++;
     let sum = 0;
     for (let c = 0; c < tags; c++) sum += rows[k * tags + c];
-    if (sum === 0) zeroSumRows++;
+    count[scored ? 'scored' : 'padded']++;
+    if (sum === 0) count[scored ? 'scoredZero' : 'paddedZero']++;
   }
-  return { positions, zeroSumRows, otherLoss: others ? other / others : null };
+  // Only padding at fault: the loss Keras would report had the padded outputs been finite.
+  const real = count.scored === 0 ? tf.tidy(() => tf.where(tf.isFinite(perToken), perToken, tf.zerosLike(perToken))) : undefined;
+  const otherLoss = real ? batchedLoss(real, mask) : others ? other / others : null;
+  real?.dispose();
+  return { positions: count.scored, zeroSumRows: count.scoredZero, padded: count.padded, paddedZeroSumRows: count.paddedZero, otherLoss };
 }
 
 /** model.evaluate's default batch size: its loss is the mean of the batches' losses, weighted by their sizes. */

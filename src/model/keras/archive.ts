@@ -11,6 +11,7 @@ import {
   kerasConfigFromTfjs,
   snakeCase,
   topologyForTfjs,
+  withoutMaskOps,
   UnsupportedModel,
   weightGroups,
   weightKeys,
@@ -19,6 +20,7 @@ import {
 } from './topology.js';
 import { buildInScope } from '../quiet.js';
 import './gru.js';
+import './bidirectional.js';
 import { formatBytes } from '../../report/format.js';
 import { LIMITS, nestsDeeperThan } from '../../storage/limits.js';
 import { BadZip, readZipEntry, zipEntries } from '../../storage/zip.js';
@@ -37,6 +39,12 @@ export interface CompileInfo {
   keras?: Json;
   /** Settings of a Keras 2 file that Keras 3 cannot express, so an export to `.keras` drops them ("decay 1e-06"). */
   dropped?: string[];
+  /**
+   * The model's output is a softmax or sigmoid that Keras's crossentropies see through: its activation
+   * keeps its input (`_keras_logits`), and Keras computes those losses from that, as from_logits=True.
+   * So only when the last layer is a Dense or Activation itself; a TimeDistributed's reshape loses it.
+   */
+  outputLogits?: boolean;
 }
 
 /** A Keras model file read into tfjs. */
@@ -162,6 +170,14 @@ export function compileInfo(config: unknown): CompileInfo | undefined {
   };
 }
 
+/** `compile` with `outputLogits` set when the model's last layer is a Dense or Activation ending in softmax or sigmoid. */
+function withHead(compile: CompileInfo | undefined, model: tfl.LayersModel): CompileInfo | undefined {
+  const last = model.layers[model.layers.length - 1];
+  const activation = (last?.getConfig() as { activation?: unknown }).activation;
+  const carries = ['Dense', 'Activation'].includes(last?.getClassName() ?? '') && (activation === 'softmax' || activation === 'sigmoid');
+  return compile && carries ? { ...compile, outputLogits: true } : compile;
+}
+
 /** Builds the tfjs model from a Keras config and fills each layer's weights from `weightsOf(kerasLayerEntry, index)`. */
 async function assemble(modelConfig: Json, kerasVersion: string, weightsOf: (layer: Json) => Array32[]): Promise<{ model: tfl.LayersModel; notes: string[] }> {
   const notes: Notes = new Set();
@@ -223,14 +239,14 @@ export async function readKerasArchive(bytes: Uint8Array): Promise<KerasFile> {
   const { member, has } = zipMembers(bytes);
   for (const name of ['config.json', 'model.weights.h5']) if (!has(name)) throw new BrokenFile(`it has no ${name}`);
   const text = (name: string) => new TextDecoder().decode(member(name, LIMITS.jsonBytes));
-  const config = parseJson(text('config.json'), 'config.json');
+  const config = withoutMaskOps(parseJson(text('config.json'), 'config.json'));
   const metadata = has('metadata.json') ? parseJson(text('metadata.json'), 'metadata.json') : {};
   const kerasVersion = String(metadata.keras_version ?? '3');
   const entries =
     isObject(config.config) && Array.isArray(config.config.layers) ? (config.config.layers as Json[]).filter((l) => l.class_name !== 'InputLayer') : [];
   const weights = await readHdf5Safely(member('model.weights.h5', LIMITS.entryBytes), (file) => kerasWeights(file, entries));
   const { model, notes } = await assemble(config, kerasVersion, (entry) => weights.get(entry) ?? []);
-  return { model, notes, kerasVersion, compile: compileInfo(config.compile_config) };
+  return { model, notes, kerasVersion, compile: withHead(compileInfo(config.compile_config), model) };
 }
 
 /** A zip's entries, read one by one on demand within a limit; zip faults become BrokenFile. */
@@ -272,7 +288,7 @@ export async function readLegacyH5(bytes: Uint8Array): Promise<KerasFile> {
       const names = file.attribute(`model_weights/${name}`, 'weight_names');
       return (Array.isArray(names) ? names : []).map((w) => file.dataset(`model_weights/${name}/${String(w)}`)).filter((d): d is Array32 => !!d);
     };
-    const parsed = parseJson(modelConfig, 'model_config');
+    const parsed = withoutMaskOps(parseJson(modelConfig, 'model_config'));
     const entries = isObject(parsed.config) && Array.isArray(parsed.config.layers) ? (parsed.config.layers as Json[]) : [];
     return {
       config: parsed,
@@ -282,7 +298,12 @@ export async function readLegacyH5(bytes: Uint8Array): Promise<KerasFile> {
     };
   });
   const { model, notes } = await assemble(config, kerasVersion, (entry) => weights.get(String((entry.config as Json).name)) ?? []);
-  return { model, notes, kerasVersion, compile: typeof training === 'string' ? compileInfo(parseJson(training, 'training_config')) : undefined };
+  return {
+    model,
+    notes,
+    kerasVersion,
+    compile: withHead(typeof training === 'string' ? compileInfo(parseJson(training, 'training_config')) : undefined, model),
+  };
 }
 
 /** The tfjs model's Layers topology, as tfjs saves it. */

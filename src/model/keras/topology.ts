@@ -96,7 +96,7 @@ function layerClass(value: Json, keras3: boolean): void {
   if (name === 'InputLayer' || name === 'Sequential' || name === 'Functional' || name === 'Model') return;
   if (!(KERAS_LAYERS as readonly string[]).includes(name)) {
     throw new UnsupportedModel(
-      `it has a ${name} layer (${String(config.name ?? '?')}), which seq-tag cannot run; seq-tag runs ${KERAS_LAYERS.join(', ')}: build the tagger from those`,
+      `it has ${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name} layer (${String(config.name ?? '?')}), which seq-tag cannot run; seq-tag runs ${KERAS_LAYERS.join(', ')}: build the tagger from those`,
     );
   }
   // Keras 3 and tf.keras 2 default to reset_after=True; Keras 2.2 wrote the key with False.
@@ -163,6 +163,109 @@ function layerForTfjs(layer: Json): Json {
   if (layer.class_name === 'Bidirectional') checkMirror(config);
   if (layer.inbound_nodes !== undefined) layer.inbound_nodes = inboundNodes(layer.inbound_nodes);
   return layer;
+}
+
+/** A Keras 3 functional node argument that is a tensor: the name of the layer or op that made it. */
+function producer(arg: unknown): string | undefined {
+  if (!isObject(arg) || arg.class_name !== '__keras_tensor__' || !isObject(arg.config)) return undefined;
+  const history = arg.config.keras_history;
+  return Array.isArray(history) ? String(history[0]) : undefined;
+}
+
+/**
+ * Keras 3 writes an op applied to tensors outside a layer (`x != 0`, `ops.cast`) as a node of module
+ * keras.src.ops.*; its legacy .h5 drops the module, but an op's config, unlike every layer's, has no `trainable`.
+ */
+const isOp = (layer: Json) =>
+  typeof layer.module === 'string'
+    ? /^keras(\.src)?\.ops\b/.test(layer.module)
+    : isObject(layer.config) && !('trainable' in layer.config) && layer.class_name !== 'InputLayer';
+
+const nodesOf = (layer: Json): Json[] => (Array.isArray(layer.inbound_nodes) ? layer.inbound_nodes.filter(isObject) : []);
+const argsOf = (node: Json): unknown[] => (Array.isArray(node.args) ? node.args.flat() : []);
+
+/** The mask an op computes, if it is one a masking layer makes: NotEqual(x, v), or Any(NotEqual(x, v), axis -1) for Masking. */
+function maskRule(op: Json, byName: Map<string, Json>): { from: string; value: number; perStep: boolean } | undefined {
+  const [node] = nodesOf(op);
+  const args = node ? argsOf(node) : [];
+  const config = isObject(op.config) ? op.config : {};
+  if (op.class_name === 'NotEqual' && args.length === 2 && producer(args[0]) && typeof args[1] === 'number') {
+    return { from: producer(args[0])!, value: args[1], perStep: false };
+  }
+  const inner = op.class_name === 'Any' && args.length === 1 ? byName.get(producer(args[0]) ?? '') : undefined;
+  const axis = Array.isArray(config.axis) && config.axis.length === 1 ? config.axis[0] : config.axis;
+  if (!inner || !isOp(inner) || axis !== -1 || config.keepdims === true) return undefined;
+  const rule = maskRule(inner, byName);
+  return rule && !rule.perStep ? { ...rule, perStep: true } : undefined;
+}
+
+/** The layer that makes `rule`'s mask the way TensorFlow.js carries it: an Embedding(mask_zero) or Masking fed by the same tensor. */
+function maskLayer(rule: { from: string; value: number; perStep: boolean }, layers: Json[]): Json | undefined {
+  return layers.find((layer) => {
+    const config = isObject(layer.config) ? layer.config : {};
+    const fed = nodesOf(layer).some((node) => producer(argsOf(node)[0]) === rule.from);
+    if (!fed) return false;
+    if (rule.perStep) return layer.class_name === 'Masking' && (config.mask_value ?? 0) === rule.value;
+    return layer.class_name === 'Embedding' && config.mask_zero === true && rule.value === 0;
+  });
+}
+
+/** Whether `source` lies on the chain of first inputs that leads to `layer`. */
+function upstream(source: Json, layer: Json, byName: Map<string, Json>): boolean {
+  for (let at: Json | undefined = layer, hops = 0; at && hops <= byName.size; hops++) {
+    const [node] = nodesOf(at);
+    at = node ? byName.get(producer(argsOf(node)[0]) ?? '') : undefined;
+    if (at === source) return true;
+  }
+  return false;
+}
+
+/**
+ * A Keras 3 functional config without the op nodes Keras writes for masks. `Embedding(mask_zero=True)`
+ * and `Masking` make their mask as `NotEqual` (and `Any`) nodes passed to the later layers as `mask`;
+ * TensorFlow.js makes the same mask inside those layers and carries it on, so those nodes and the
+ * `mask` arguments are dropped. Any other op (Cast, Multiply, Add of tensors, …), or a mask that is
+ * not the one such a layer makes, is refused by name. Returns `modelConfig`, changed in place.
+ */
+export function withoutMaskOps(modelConfig: Json): Json {
+  const config = isObject(modelConfig.config) ? modelConfig.config : {};
+  const layers = (Array.isArray(config.layers) ? config.layers : []).filter(isObject);
+  if (!layers.some(isOp)) return modelConfig;
+  const byName = new Map(layers.map((layer) => [String(layer.name ?? (isObject(layer.config) ? layer.config.name : '')), layer]));
+  const refuse = (op: Json, why: string): never => {
+    throw new UnsupportedModel(
+      `its graph applies the Keras op ${String(op.class_name)} (${String(op.name)}) ${why}; seq-tag reads graphs of layers, with the masks Embedding(mask_zero=True) and Masking make: make that step a layer or drop it`,
+    );
+  };
+  for (const layer of layers.filter((l) => !isOp(l))) {
+    for (const node of nodesOf(layer)) {
+      const fromOp = argsOf(node)
+        .map((arg) => byName.get(producer(arg) ?? ''))
+        .find((source) => source && isOp(source));
+      if (fromOp) refuse(fromOp, `to the tensors layer ${String(layer.name)} reads`);
+      const kwargs = isObject(node.kwargs) ? node.kwargs : {};
+      const maskOp = byName.get(producer(kwargs.mask) ?? '');
+      if (kwargs.mask !== undefined && kwargs.mask !== null && !maskOp)
+        throw new UnsupportedModel(`its layer ${String(layer.name)} is given a mask seq-tag cannot trace`);
+      if (maskOp) {
+        const rule = isOp(maskOp) ? maskRule(maskOp, byName) : undefined;
+        const source = rule && maskLayer(rule, layers);
+        if (!source || !upstream(source, layer, byName))
+          refuse(
+            maskOp,
+            `to make the mask layer ${String(layer.name)} reads, which is not the mask of an Embedding(mask_zero=True) or Masking layer before it`,
+          );
+      }
+      delete kwargs.mask;
+    }
+  }
+  const outputs = JSON.stringify(config.output_layers ?? []);
+  for (const op of layers.filter(isOp)) {
+    if (outputs.includes(JSON.stringify(String(op.name)))) refuse(op, "to make the model's output");
+    if (!maskRule(op, byName)) refuse(op, 'to its tensors');
+  }
+  config.layers = layers.filter((layer) => !isOp(layer));
+  return modelConfig;
 }
 
 /** `['digits', 0, 0]` (Keras 3, one tensor) → `[['digits', 0, 0]]`. */
