@@ -157,6 +157,25 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(doc.config.activation, 'softmax');
   });
 
+  it('doctor --model on a seq-tag folder: its burst starts from the saved weights (the header says so), and a model that has learned nothing is not healthy', () => {
+    const dir = join(tempDir(), 'm');
+    const settings = ['--samples', '300', '--lr', '0.01', '--seed', '3', '--backend', 'cpu'];
+    assert.equal(seqTag(['train', '--epochs', '3', '--model-dir', dir, ...settings]).status, 0);
+    const firstLoss = (doc: { checks: { id: string; numbers: { firstLoss: number } }[] }) => doc.checks.find((c) => c.id === 'loss')!.numbers.firstLoss;
+    const saved = seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2', '--json']);
+    const fresh = seqTag(['doctor', ...settings, '--burst', '2', '--json']);
+    // 3 epochs left it near the floor (0.497 measured); fresh weights start far above it (0.615).
+    assert.ok(firstLoss(JSON.parse(saved.stdout)) < firstLoss(JSON.parse(fresh.stdout)) - 0.05, `${saved.stdout}\n${fresh.stdout}`);
+    assert.equal(saved.status, 3);
+    assert.equal(JSON.parse(saved.stdout).cause.id, 'floor');
+    const text = seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2']);
+    assert.match(
+      text.stdout.replace(/\n(?! )/g, ' '),
+      new RegExp(`checks on 300 generated sequences; burst: 2 batches of 32 from its saved weights \\(${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`),
+    );
+    assert.match(seqTag(['doctor', ...settings, '--burst', '2']).stdout, /burst: 2 batches of 32 from fresh weights \(seed 3\)/);
+  });
+
   it('evaluate scores a saved model on held-out data against the baselines; train prints the same', () => {
     const run = seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);

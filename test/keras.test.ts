@@ -377,13 +377,24 @@ describe('doctor on Keras models (spawned binary)', () => {
     }
   });
 
-  it('the softmax model and the from_logits model pass the setup check; the logits one is healthy (exit 0)', () => {
+  it('the softmax model and the from_logits model pass the setup check, but a model at the no-skill floor is never healthy (exit 3)', () => {
     const softmax = doctor('seed-softmax.keras');
     assert.equal(softmax.doc.checks[0].id, 'setup');
     assert.equal(softmax.doc.checks[0].verdict, 'pass');
     const logits = doctor('logits.keras');
-    assert.equal(logits.status, 0, logits.stderr);
-    assert.equal(logits.doc.healthy, true);
+    // Both learned nothing (a left-to-right LSTM at the floor): the floor check fails as evaluate's verdict says.
+    const evaluate = seqTag(['evaluate', '--model', fixture('logits.keras'), '--backend', 'cpu']);
+    assert.match(evaluate.stdout.replace(/\n/g, ' '), /verdict: loss 0\.\d{4} vs floor 0\.5004: the model predicts the base rate and has not learned the task/);
+    for (const { status, doc } of [softmax, logits]) {
+      assert.equal(status, 3);
+      assert.equal(doc.healthy, false);
+      assert.equal(doc.cause.id, 'floor');
+      assert.match(doc.cause.evidence, /^as saved: loss 0\.\d{4} vs floor 0\.5004: the model predicts the base rate and has not learned the task/);
+      assert.deepEqual(
+        doc.checks.filter((c: { verdict: string }) => c.verdict === 'fail').map((c: { id: string }) => c.id),
+        ['floor'],
+      );
+    }
     assert.match(logits.doc.checks[0].evidence, /from_logits=True on a linear head: the loss applies softmax/);
     assert.equal(logits.doc.config.clipnorm, 1, 'the burst uses the optimizer the file was compiled with');
     assert.equal(logits.doc.config.lr, 0.01);
@@ -404,7 +415,7 @@ describe('doctor on Keras models (spawned binary)', () => {
       run.stdout,
       /^model .*seed-linear\.h5 \(Keras \.h5 file, Keras 3\.15\.1\) · LSTM 16 → TimeDistributed\(Dense\(2, linear\)\), scalar input · loss categorical_crossentropy · backend cpu$/m,
     );
-    assert.match(run.stdout, /burst: 2 batches of 32 from its own weights, adam \(lr 0\.001, epsilon 1e-7\) \(the file's compile config\)/);
+    assert.match(run.stdout, /burst: 2 batches of 32 from its own weights, Adam \(lr 0\.001, epsilon 1e-7\) \(the file's compile config\)/);
     assert.match(run.stdout, /most likely cause: loss fits the output head \(setup\)/);
   });
 });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
-import { describeOptimizer, type Config } from '../model/config.js';
+import type { Config } from '../model/config.js';
 import type { TagData } from '../task/tag-data.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from '../diagnosis/diagnosis.js';
@@ -79,11 +79,19 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
     const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
     const on = data ? `${plural(data.n, 'sequence')} of ${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
+    const optimizer = diagnosis.burstOptimizer!;
+    const dropped = optimizer.dropped.length ? `; not run as Keras would: ${optimizer.dropped.join('; ')}` : '';
     out.line(
-      `checks on ${on}; burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${describeOptimizer(config)} (${from})\n`,
+      `checks on ${on}; burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from its own weights, ${optimizer.described} (${from})${dropped}\n`,
     );
   }
-  // The burst trains through tf.layers whatever engine the config names: the header says so.
-  else out.line(`${renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style)}\n`);
+  // The burst trains through tf.layers whatever engine the config names: the header says so, and from which weights.
+  else {
+    out.line(renderHeader(backend, { ...config, lstm: 'layers' }, diagnosis.summary, style));
+    const from = loaded ? `its saved weights (${path})` : `fresh weights (seed ${config.seed})`;
+    out.line(
+      `checks on ${thousands(config.samples)} generated sequences; burst: ${plural(flags.burst, 'batch', 'batches')} of ${config.batchSize} from ${from}\n`,
+    );
+  }
   out.line(renderDiagnosis(diagnosis, style, out.columns));
 }

@@ -4,7 +4,7 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { Config } from '../model/config.js';
 import { thousands } from '../report/format.js';
 import { generateDataset, type TaskInput } from '../task/data.js';
-import { tagEntropy } from '../task/metrics.js';
+import { learnedNothing, tagEntropy, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
@@ -12,6 +12,8 @@ import { buildModel, predictAll, summarize, type ModelSummary } from '../model/m
 import { crossentropyOnRawOutputs, kerasHeadFix } from './setup.js';
 import { permutation, rngFor } from '../task/random.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
+import { evaluateData, type Scoring } from '../training/scoring.js';
+import type { OptimizerPlan } from '../training/keras-optimizer.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
 
@@ -35,6 +37,8 @@ export interface Diagnosis {
   trigger?: Divergence;
   /** The layers of the model that was checked. */
   summary: ModelSummary;
+  /** A Keras file's own optimizer as the burst ran it, and what of it the burst could not run. */
+  burstOptimizer?: { name: string; described: string; dropped: string[] };
 }
 
 /** Rows of the output that must be a probability distribution. */
@@ -97,8 +101,8 @@ export function checkData(x: Float32Array, y: Float32Array, tags = 2, read?: Arr
       title,
       verdict: 'warn',
       numbers,
-      evidence: `tag ${missing.slice(0, 5).join(', ')} never occurs in the labels: the model cannot learn ${missing.length > 1 ? 'them' : 'it'} from this data`,
-      fix: 'check the tag numbering, or drop the unused tag from the output layer',
+      evidence: `tag ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} never ${missing.length > 1 ? 'occur' : 'occurs'} in this data: the burst cannot learn ${missing.length > 1 ? 'them' : 'it'} from it, nor can ${missing.length > 1 ? 'their' : 'its'} scores be measured on it`,
+      fix: 'if this data is one split, check the model on data that holds every tag; if no data does, check the tag numbering (ids 0 to tags − 1)',
     };
   }
   return {
@@ -201,9 +205,9 @@ export interface Burst {
  * A few real training steps of `model` through the layers engine, on the first batches of epoch 1's
  * order, recording each batch's loss and the gradients' global norm before clipping.
  */
-function trainBurst(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, config: Config, batches: number, loss?: BatchLoss): Burst {
+function trainBurst(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, config: Config, batches: number, loss?: BatchLoss, optimizer?: OptimizerPlan): Burst {
   const gradNorms: number[] = [];
-  const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]), loss);
+  const engine = layersEngine(model, x, y, config, (grads) => void gradNorms.push(globalNorm(grads).dataSync()[0]), loss, optimizer);
   const order = permutation(x.shape[0], rngFor(config.seed, 'shuffle'));
   const losses: number[] = [];
   for (let b = 0; b < batches; b++) {
@@ -303,7 +307,7 @@ export function checkLoss(burst: Burst, trigger?: Divergence): Check {
  * Learns? The burst's last loss against the no-skill floor, and, for a model of the digit task, whether
  * its architecture and input can learn the task at all (what seq-tag measured: ./next-step.ts).
  */
-export function checkFloor(burst: Burst, floor: number, model?: ModelShape): Check {
+export function checkFloor(burst: Burst, floor: number, model?: ModelShape, saved?: Evaluation): Check {
   const last = burst.losses.at(-1) ?? NaN;
   const limit = model && structuralLimit(model);
   const base = {
@@ -314,6 +318,18 @@ export function checkFloor(burst: Burst, floor: number, model?: ModelShape): Che
       `floor ${floor.toFixed(4)} nats (entropy of the labels); burst ended at ${num(last)}. ` +
       'A loss that settles at the floor means the model predicts the base rate and has learned nothing',
   };
+  // A saved model is judged as `evaluate` judges it: one that has learned nothing is never healthy.
+  if (saved && learnedNothing(saved)) {
+    return {
+      ...base,
+      verdict: 'fail',
+      numbers: { ...base.numbers, tokenAccuracy: saved.tokenAccuracy, baselineAccuracy: saved.baselineAccuracy },
+      evidence: `as saved: ${evaluationVerdict({ ...saved, loss: saved.loss !== null && Number.isFinite(saved.loss) ? saved.loss : null })}; the burst from it ended at ${num(last)}${limit ? `; and this one cannot learn the task: ${limit.why}` : ''}`,
+      fix:
+        limit?.next ??
+        'train it further, or with another learning rate, until its loss leaves the floor; if it never does, its inputs do not tell the tags apart as it reads them',
+    };
+  }
   if (!limit) return { ...base, verdict: 'info' };
   return { ...base, verdict: 'warn', evidence: `${base.evidence}; and this one cannot learn the task: ${limit.why}`, fix: limit.next };
 }
@@ -382,6 +398,10 @@ export interface DiagnoseOptions {
   readsDistribution?: boolean;
   /** A model from a file seq-tag did not write: its loss, which the output check's reasoning and fix name. */
   keras?: KerasLoss;
+  /** How a saved model is scored before the burst (its compiled loss and mask), as `evaluate` scores it. */
+  scoring?: Scoring;
+  /** The burst's optimizer when it is not the config's: a Keras file's own (../training/keras-optimizer.ts). */
+  optimizer?: OptimizerPlan;
 }
 
 /** The loss a user's file was compiled with (categorical crossentropy when it names none). */
@@ -423,13 +443,19 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
       checkData(data.x, data.y, data.tags, read),
       ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags, options.keras)]),
     ];
-    const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss);
+    // What the saved model has learned, measured before the burst changes it.
+    const skill = weights === 'saved' ? evaluateData(model, data, options.scoring) : undefined;
+    const burst = trainBurst(model, x, y, config, options.burstBatches ?? DEFAULT_BURST, options.loss, options.optimizer);
     checks.push(
       checkGradients(burst),
       checkWeights(burst),
       checkLoss(burst, options.trigger),
-      checkFloor(burst, tagEntropy(tagCounts(data, read)), options.data ? undefined : config),
+      checkFloor(burst, tagEntropy(tagCounts(data, read)), options.data ? undefined : config, skill),
     );
+    // A model that learned nothing because an earlier check fails: the fix is that check's.
+    const floor = checks.at(-1)!;
+    if (floor.verdict === 'fail' && checks.some((c) => c !== floor && c.verdict === 'fail'))
+      floor.fix = 'a symptom: the cause is the first failing check above';
     const failing = (verdict: Verdict) => CAUSE_ORDER.map((id) => checks.find((c) => c.id === id && c.verdict === verdict)).find(Boolean);
     const cause = failing('fail') ?? failing('warn');
     const healthy = !checks.some((c) => c.verdict === 'fail') && !options.trigger;

@@ -1,10 +1,11 @@
 import type { Config } from '../model/config.js';
 import { configFromDescription } from '../model/describe.js';
 import { batchLoss, modelLoss } from '../training/losses.js';
+import { kerasOptimizer } from '../training/keras-optimizer.js';
 import type { TagData } from '../task/tag-data.js';
 import { FOREIGN_MODEL_SEED, taskEncoding } from '../task/model-data.js';
 import { quotePath, type LoadedModel } from '../storage/model-store.js';
-import { diagnose, diagnoseModel, type Diagnosis } from './diagnosis.js';
+import { diagnoseModel, type Diagnosis } from './diagnosis.js';
 import { checkSetup, readsDistribution } from './setup.js';
 
 /**
@@ -15,8 +16,9 @@ import { checkSetup, readsDistribution } from './setup.js';
 export function examine(path: string, loaded: LoadedModel, flags: { burst: number; seed?: number }, data?: TagData): { config: Config; diagnosis: Diagnosis } {
   const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
   if (loaded.record && !data) {
+    // A seq-tag folder: the task's data as its config generates it, the burst from its saved weights.
     const config = loaded.record.config;
-    return { config, diagnosis: diagnose(config, { burstBatches: flags.burst, saved }) };
+    return { config, diagnosis: diagnoseModel(loaded.model, config, { burstBatches: flags.burst, saved }) };
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
   const input = data ? undefined : taskEncoding(path, loaded.description);
@@ -27,6 +29,8 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
   const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
   // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
+  // The burst runs the file's own optimizer (schedule, momentum, weight decay …), naming what it cannot.
+  const optimizer = kerasOptimizer(loaded.compile?.keras?.optimizer);
   const diagnosis = diagnoseModel(loaded.model, config, {
     burstBatches: flags.burst,
     saved: { ...saved, retrain, why },
@@ -37,6 +41,9 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
     readsDistribution: readsDistribution(loaded.compile),
     keras: { loss: loaded.compile?.loss ?? 'categorical_crossentropy' },
     loss: perToken && batchLoss(perToken, mask),
+    scoring: { compile: loaded.compile, mask },
+    optimizer,
   });
-  return { config, diagnosis };
+  const { name, described, dropped } = optimizer;
+  return { config, diagnosis: { ...diagnosis, burstOptimizer: { name, described, dropped } } };
 }

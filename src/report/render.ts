@@ -49,7 +49,8 @@ export function renderModelLine(path: string, loaded: LoadedModel): string {
     );
   }
   const from = `${FORMAT_NAMES[loaded.format]}${loaded.kerasVersion ? `, Keras ${loaded.kerasVersion}` : ''}`;
-  const loss = loaded.compile ? ` · loss ${loaded.compile.loss}${loaded.compile.fromLogits ? ' (from logits)' : ''}` : '';
+  const c = loaded.compile;
+  const loss = c ? ` · loss ${c.loss}${c.fromLogits ? ' (from logits)' : ''}${c.labelSmoothing ? ` (label smoothing ${c.labelSmoothing})` : ''}` : '';
   const input = d.encoding ? `${d.encoding === 'ids' ? 'digit ids' : d.encoding} input` : describeShapes(d);
   const notes = (loaded.notes ?? []).map((n) => `\nnote: ${n}`).join('');
   return `model ${path} (${from}) · ${d.architecture}, ${input}${loss}${notes}`;

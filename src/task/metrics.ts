@@ -135,6 +135,12 @@ export const SOLVED = { tokenAccuracy: 0.995, exactMatch: 0.98 };
 
 export const isSolved = (e: Pick<Evaluation, 'tokenAccuracy' | 'exactMatch'>) => e.tokenAccuracy >= SOLVED.tokenAccuracy && e.exactMatch >= SOLVED.exactMatch;
 
+/** Predicts the base rate: (almost) nothing of the rarer tags found, or a loss at the floor. */
+const atBaseRate = (e: Evaluation) => e.recall < 0.02 || (e.loss !== null && Number.isFinite(e.loss) && Math.abs(e.loss - e.floor) < 0.01);
+
+/** Whether `verdict` says the model has learned nothing: the base rate, or no better than the majority tag. */
+export const learnedNothing = (e: Evaluation) => !isSolved(e) && (atBaseRate(e) || e.tokenAccuracy <= e.baselineAccuracy);
+
 /** The verdict in words: has the model learned the task, part of it, or nothing? */
 export function verdict(e: Evaluation): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -143,9 +149,8 @@ export function verdict(e: Evaluation): string {
   if (isSolved(e)) {
     return `solved: ${pct(e.exactMatch)} exact-match, ${pct(e.tokenAccuracy)} token accuracy`;
   }
-  const nearFloor = e.loss !== null && Math.abs(e.loss - e.floor) < 0.01;
   const lossText = e.loss !== null ? `loss ${e.loss.toFixed(4)} vs floor ${e.floor.toFixed(4)}: ` : '';
-  if (e.recall < 0.02 || nearFloor) {
+  if (atBaseRate(e)) {
     return `${lossText}the model predicts the base rate and has not learned the task (recall ${pct(e.recall)})`;
   }
   if (e.tokenAccuracy <= e.baselineAccuracy) {

@@ -25,8 +25,10 @@ function crossentropy(fromLogits: boolean, smoothing: number): TokenLoss {
   };
 }
 
-function binaryCrossentropy(fromLogits: boolean): TokenLoss {
-  return (yTrue, yPred) => {
+function binaryCrossentropy(fromLogits: boolean, smoothing: number): TokenLoss {
+  return (labels, yPred) => {
+    // Keras smooths binary labels towards 0.5.
+    const yTrue = smoothing ? tf.add(tf.mul(labels, 1 - smoothing), 0.5 * smoothing) : labels;
     // Keras: from logits, TensorFlow's sigmoid_cross_entropy_with_logits, max(z, 0) − z·y + log(1 + e^−|z|), unclipped.
     const perTag = fromLogits
       ? tf.add(tf.sub(tf.relu(yPred), tf.mul(yPred, yTrue)), tf.log1p(tf.exp(tf.neg(tf.abs(yPred)))))
@@ -42,7 +44,7 @@ const LOSSES: Record<string, (c: CompileInfo) => TokenLoss> = {
   // the outputs, takes their log and applies a softmax cross-entropy to that: log(clip(p) / Σ clip(p)).
   sparse_categorical_crossentropy: (c) =>
     c.fromLogits ? crossentropy(true, 0) : (yTrue, yPred) => tf.neg(tf.sum(tf.mul(yTrue, tf.logSoftmax(tf.log(clip(yPred)))), -1)),
-  binary_crossentropy: (c) => binaryCrossentropy(c.fromLogits),
+  binary_crossentropy: (c) => binaryCrossentropy(c.fromLogits, c.labelSmoothing ?? 0),
   mean_squared_error: () => (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1),
   mean_absolute_error: () => (yTrue, yPred) => tf.mean(tf.abs(tf.sub(yTrue, yPred)), -1),
 };

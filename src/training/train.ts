@@ -3,6 +3,7 @@ import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { validationCount, type Config } from '../model/config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, sliceDataset, type Dataset } from '../task/data.js';
+import type { OptimizerPlan } from './keras-optimizer.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
@@ -399,10 +400,13 @@ export function layersEngine(
   config: Config,
   onGradients?: (grads: tf.NamedTensorMap) => void,
   loss: BatchLoss = tagLoss,
+  plan?: OptimizerPlan,
 ): Engine {
-  const optimizer = makeOptimizer(config);
+  const optimizer = plan ? plan.make() : makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  const clip = plan ?? config;
+  const clipping = clip.clipnorm !== null || clip.clipvalue !== null;
+  let updates = 0;
   let saved = model.getWeights().map((w) => w.clone());
   const state = optimizerState(optimizer, variables);
   return {
@@ -417,13 +421,18 @@ export function layersEngine(
       this.checkpoint();
     },
     step(indices) {
+      // A Keras file's schedule sets each step's rate; its weight decay comes off before the update, as in Keras.
+      const lr = plan?.lrAt(updates++);
+      if (lr !== undefined) this.setLearningRate(lr);
       return tf.tidy(() => {
         const idx = tf.tensor1d(indices, 'int32');
         const xb = tf.gather(x, idx);
         const yb = tf.gather(y, idx);
         const { value, grads } = tf.variableGrads(() => loss(yb, model.apply(xb, { training: true }) as tf.Tensor, xb), variables);
         onGradients?.(grads);
-        optimizer.applyGradients(clipping ? clipGradients(grads, config) : grads);
+        const update = clipping ? clipGradients(grads, clip) : grads;
+        if (plan?.weightDecay) for (const v of variables) v.assign(tf.sub(v, tf.mul(v, plan.weightDecay * lr!)));
+        optimizer.applyGradients(update);
         return value.dataSync()[0];
       });
     },
