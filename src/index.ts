@@ -137,6 +137,10 @@ export async function doctor(
   > = {},
 ): Promise<Diagnosis & { config: Config }> {
   const { model, data, burst, backend, ...rest } = options;
+  const stray = Object.keys(rest).find((key) => key !== 'seed' && rest[key as keyof typeof rest] !== undefined);
+  if (model !== undefined && stray) {
+    throw new UserError(`${stray} does not apply with model: the doctor checks that model as it is, with its own configuration`, ExitCode.Usage);
+  }
   await initBackend(backend ?? 'auto');
   if (model === undefined) {
     if (data !== undefined) throw new UserError('data needs a model: the doctor checks a saved model on your data', ExitCode.Usage);

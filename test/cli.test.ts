@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { folderSnapshot, seqTag, tempDir, type Run } from './helpers.js';
@@ -262,10 +262,32 @@ describe('seq-tag CLI (spawned binary)', () => {
       [['train', '--preset', 'fast'], /Allowed choices are original, solve\./],
       [['train', '--encoding', 'binary'], /Allowed choices are scalar, onehot/],
       [['evaluate', '--samples', '0'], /--samples <n>' argument '0' is invalid/],
+      // Issue #32: flags that describe a model to build mean nothing beside a model to read.
+      [
+        ['doctor', '--model', 'm', '--activation', 'softmax'],
+        /^seq-tag: --activation does not apply with --model: the doctor checks that model as it is, with its own configuration; drop --activation/,
+      ],
+      [['doctor', '--model', 'm', '--no-bidirectional'], /^seq-tag: --no-bidirectional does not apply with --model/],
+      [['doctor', '--model', 'm', '--preset', 'solve'], /^seq-tag: --preset does not apply with --model/],
+      [
+        ['train', '--model', 'tagger.keras', '--epochs', '1'],
+        /^seq-tag: train takes --model-dir \(the folder to save the new model in\), not --model tagger\.keras: to check or score a saved model, use seq-tag doctor or evaluate --model$/,
+      ],
     ];
     for (const [args, pattern] of usage) {
       it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));
     }
+
+    it('train --model writes nothing; doctor --help lists the flags of a model to build under their own heading', () => {
+      const dir = tempDir();
+      assert.equal(seqTag(['train', '--model', join(dir, 'tagger.keras'), '--epochs', '1']).status, 2);
+      assert.deepEqual(readdirSync(dir), []);
+      const help = seqTag(['doctor', '--help']).stdout;
+      const [options, build] = help.split('Without --model, the model to build and check (as train builds it):');
+      assert.match(options, /--model <path>[\s\S]*--burst <batches>[\s\S]*--seed <n>/);
+      assert.doesNotMatch(options, /--activation|--epochs|--lr /);
+      assert.match(build, /--activation[\s\S]*--epochs[\s\S]*--lr /);
+    });
 
     it('predict with a missing model folder → exit 1, says to train first', () => {
       assertCleanFailure(seqTag(['predict', '--model-dir', join(tempDir(), 'absent'), '--backend', 'cpu']), 1, /no model at .*seq-tag train --model-dir/);

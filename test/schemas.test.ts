@@ -67,9 +67,28 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     check('export', json(['export', '--model', model, '--to', join(dir, 'model.keras')]));
   });
 
-  it('sweep and tune', () => {
-    check('sweep', json(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...small.slice(0, 4), '--out', join(dir, 'sweep')]));
-    check('tune', json(['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '2', ...small, '--out', join(dir, 'tune')]));
+  it('sweep and tune, and the files they write, in each state: fresh, diverged, rerun over a finished folder', () => {
+    const sweepOut = join(dir, 'sweep');
+    const sweep = json(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...small.slice(0, 4), '--out', sweepOut]);
+    check('sweep', sweep);
+    check('sweep', JSON.parse(readFileSync(join(sweepOut, 'summary.json'), 'utf8')));
+    // Shares of runs, not counts (issue #32: 9 of 10 seeds diverging is 0.9).
+    const [first] = sweep.configurations as Record<string, unknown>[];
+    check('sweep', { ...sweep, configurations: [{ ...first, divergedEpoch1: 0.9, divergedAny: 0.9 }] });
+    const over = ajv.getSchema('https://seq-tag.invalid/schemas/sweep.schema.json')!;
+    assert.equal(over({ ...sweep, configurations: [{ ...first, divergedEpoch1: 1.5 }] }), false, 'a share above 1');
+    const tuneOut = join(dir, 'tune');
+    const tuneArgs = ['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '2', ...small, '--out', tuneOut];
+    for (const round of ['fresh', 'rerun']) {
+      const doc = json(tuneArgs);
+      check('tune', doc);
+      const file = JSON.parse(readFileSync(join(tuneOut, 'tune.json'), 'utf8'));
+      check('tune', file);
+      assert.deepEqual(file.files, doc.files, `${round}: tune.json names its files as --json does`);
+      // A rerun over a finished tune reads its trials back: they did not end in this tune (finishedAt null).
+      const ended = (doc.trials as { finishedAt: number | null }[]).map((t) => t.finishedAt);
+      assert.ok(round === 'fresh' ? ended.every((t) => typeof t === 'number') : ended.every((t) => t === null), `${round}: ${ended}`);
+    }
   });
 
   it('a document that breaks its schema is caught (the check can fail)', () => {

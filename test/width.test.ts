@@ -69,6 +69,15 @@ describe('the loss chart when epoch 1 dominates', () => {
     assert.ok(chart.split('\n').filter((l) => /┤.*[━┗┓]/.test(l)).length >= 4, chart);
   });
 
+  it('never clips epochs below the axis top: a solved run falling under the floor keeps them (issue #32)', () => {
+    // The floor 0.5004 tops the axis; epochs 1-4 (0.4915 … 0.0043) lie under it, so none is "above it".
+    const solved = [0.4915, 0.1977, 0.0165, 0.0043, 0.0021, 0.0015, 0.0011, 0.0009, 0.0008, 0.0007, 0.0006, 0.0005];
+    assert.equal(leadingEpochsToClip(solved, 0.5004), 0);
+    assert.doesNotMatch(terminalLossChart(solved, 0.5004, 80), /clipped/);
+    // Above the floor but under a later epoch: not above the axis either.
+    assert.equal(leadingEpochsToClip([0.6, 0.55, 0.7, 0.52, 0.51, 0.5], 0.3), 0);
+  });
+
   it('leaves a curve that falls evenly whole', () => {
     const even = Array.from({ length: 10 }, (_, k) => 0.7 - 0.02 * k);
     assert.equal(leadingEpochsToClip(even, 0.5), 0);

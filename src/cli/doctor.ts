@@ -35,22 +35,41 @@ export function doctorCommand(): Command {
   const cmd = new Command('doctor').description(
     'check a configuration, or a saved model (seq-tag, TensorFlow.js or Keras), for the causes of NaN and non-learning, with evidence (exit 3 when a check fails)',
   );
-  addExperimentOptions(cmd);
-  addBackendOption(cmd);
-  cmd.option('--burst <batches>', 'training batches in the short burst', parserOf(wholeNumber(1, 10_000)), DEFAULT_BURST);
   addModelOption(
     cmd,
     'examine this saved model (a seq-tag or TensorFlow.js folder, a Keras .keras or .h5 file): its loss and head, its weights, and its own configuration instead of the flags',
     false,
   );
   addDataOption(cmd, 'check the model (with --model)');
+  cmd.option('--burst <batches>', 'training batches in the short burst', parserOf(wholeNumber(1, 10_000)), DEFAULT_BURST);
+  addBackendOption(cmd);
   addJsonOption(cmd, 'the checks');
+  const before = cmd.options.length;
+  addExperimentOptions(cmd);
+  // Listed apart in the help, and refused beside --model: they describe a model to build, not one to read.
+  for (const option of cmd.options.slice(before)) if (option.attributeName() !== 'seed') option.helpGroup(BUILD_GROUP);
   return cmd.action((flags: DoctorFlags) => runDoctor(flags, cmd));
 }
 
+/** The help's heading of the flags that describe the model to build (the flags of train). */
+const BUILD_GROUP = 'Without --model, the model to build and check (as train builds it):';
+
 async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
-  const backend = await initBackend(flags.backend);
   const path = modelPath(flags);
+  const given = givenOn(cmd);
+  const stray =
+    path === undefined
+      ? undefined
+      : cmd.options.find(
+          (o) => o.helpGroupHeading === BUILD_GROUP && given(o.attributeName()) && o.negate === (cmd.getOptionValue(o.attributeName()) === false),
+        );
+  if (stray) {
+    throw new UserError(
+      `${stray.long} does not apply with --model: the doctor checks that model as it is, with its own configuration; drop ${stray.long} (without --model, the doctor builds the model the flags describe)`,
+      ExitCode.Usage,
+    );
+  }
+  const backend = await initBackend(flags.backend);
   let loaded: LoadedModel | undefined;
   let config: Config;
   let diagnosis: Diagnosis;

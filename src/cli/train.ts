@@ -66,7 +66,7 @@ export function trainCommand(): Command {
   addExperimentOptions(cmd);
   addBackendOption(cmd);
   cmd.option('--model-dir <path>', 'where to save the model (a new or empty folder, or one seq-tag saved to)', DEFAULT_MODEL_DIR);
-  cmd.addOption(new Option('--model <path>', 'the same as --model-dir').hideHelp());
+  cmd.addOption(new Option('--model <path>', 'refused: train saves to --model-dir').hideHelp());
   cmd.option(
     '--threads <n>',
     `threads of the fused float32 engine: 2 runs a bidirectional model's directions in parallel (default: 2 from ${THREADS_FROM_UNITS} units; the same seed and threads give the same losses; other thread counts agree to about 1e-10, not bit for bit)`,
@@ -83,7 +83,16 @@ export function trainCommand(): Command {
   );
   cmd.option('--log-batches', "with --logdir, also log every batch's loss (batch_loss, as Keras's update_freq='batch')");
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
-  cmd.action((flags: TrainFlags) => runTrain({ ...flags, modelDir: flags.model ?? flags.modelDir }, givenOn(cmd)));
+  cmd.action((flags: TrainFlags) => {
+    // --model names a model to read everywhere else; train writes one, to --model-dir.
+    if (flags.model !== undefined) {
+      throw new UserError(
+        `train takes --model-dir (the folder to save the new model in), not --model ${quotePath(flags.model)}: to check or score a saved model, use seq-tag doctor or evaluate --model`,
+        ExitCode.Usage,
+      );
+    }
+    return runTrain(flags, givenOn(cmd));
+  });
   return cmd;
 }
 

@@ -205,7 +205,9 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
   const summary = tuneSummary(setup, trials, seconds);
   const best = bestTrial(trials);
   if (!best) process.exitCode = Exit.Failed;
-  if (flags.json) printJson('tune', { ...summary, files: { results: folder.resultsPath, summary: folder.path(TUNE_FILE), chart: folder.path(TUNE_CHART) } });
+  // The files go into tune.json too: the file is the --json document, as sweep's summary.json is.
+  const files = { results: folder.resultsPath, summary: folder.path(TUNE_FILE), chart: folder.path(TUNE_CHART) };
+  if (flags.json) printJson('tune', { ...summary, files });
   else {
     out.line(`\n${renderLeaderboard(trials, setup.dims, 5, style, out.columns)}\n`);
     if (best) {
@@ -217,7 +219,7 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
     } else out.line(style.red('no trial completed: every one was pruned, diverged or failed; widen --space or raise --epochs'));
   }
   try {
-    await folder.write(TUNE_FILE, toJson({ command: 'tune', seqTagVersion: VERSION, ...summary }));
+    await folder.write(TUNE_FILE, toJson({ command: 'tune', seqTagVersion: VERSION, ...summary, files }));
     await folder.write(TUNE_CHART, tuneChartSvg(trials, `seq-tag tune: ${plural(trials.length, 'trial')}, seed ${setup.seed}`));
   } catch (err) {
     if (err instanceof UserError) throw err;

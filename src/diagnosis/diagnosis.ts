@@ -344,7 +344,7 @@ function tagCounts(data: TagData, read?: Uint8Array): Float64Array {
 }
 
 /** Causes in the order they are blamed: a failing earlier check explains the later ones. */
-const CAUSE_ORDER: Check['id'][] = ['setup', 'data', 'output', 'gradients', 'weights', 'loss', 'saved', 'floor'];
+const CAUSE_ORDER: Check['id'][] = ['setup', 'saved', 'data', 'output', 'gradients', 'weights', 'loss', 'floor'];
 
 /** A saved model to examine besides its configuration: where it is and which of its weights are not finite. */
 export interface SavedWeights {

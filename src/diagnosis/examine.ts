@@ -17,7 +17,7 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
   if (loaded.record && !data) {
     // A seq-tag folder: the task's data as its config generates it, the burst from its saved weights.
-    const config = loaded.record.config;
+    const config = flags.seed === undefined ? loaded.record.config : { ...loaded.record.config, seed: flags.seed };
     return { config, diagnosis: diagnoseModel(loaded.model, config, { burstBatches: flags.burst, saved }) };
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);

@@ -85,13 +85,16 @@ export function lossCurvesSvg(summaries: ConfigSummary[], floor: number, title: 
 /**
  * How many leading epochs to leave off a chart so the rest of the curve is readable: while the
  * first remaining loss takes more than half the vertical range by itself (a first epoch at 0.68
- * over a curve from 0.54 to 0.50 flattens the rest into one row), at most a third of the epochs.
+ * over a curve from 0.54 to 0.50 flattens the rest into one row) and lies above the rest of the
+ * axis, the floor included, at most a third of the epochs.
  */
 export function leadingEpochsToClip(losses: number[], floor: number): number {
   let clip = 0;
   while (clip < Math.floor(losses.length / 3)) {
     const rest = losses.slice(clip + 1);
     const low = Math.min(floor, ...rest);
+    // Only an epoch above the rest of the axis (the floor included) is clipped: the note says "above it".
+    if (losses[clip] <= Math.max(floor, ...rest)) break;
     if (losses[clip] - Math.max(...rest) <= (losses[clip] - low) / 2) break;
     clip += 1;
   }
