@@ -11,6 +11,7 @@ Run from the repository's root with a Python that has TensorFlow and tensorboard
    epoch the run printed before it died;
 3. trains the seed's linear head and finds the NaN the guard stopped at, and the divergence text;
 4. trains with `--log-batches` and finds every batch's batch_loss, averaging to each epoch's loss;
+   TensorBoard's HParams plugin shows the run's final metrics (its session is the logdir's root);
 5. runs a sweep with `--logdir`, starts a TensorBoard server on it and asks its HParams plugin (the
    dashboard's own HTTP API) for the experiment and the session groups: every run is a session with
    the flag values of its record, its status (success, or failure for a diverged run) and its final
@@ -60,6 +61,17 @@ def check_train(root):
         assert [s for s, _ in have] == [s for s, _ in want], (key, have, want)
         assert all(v == f32(w) for (_, v), (_, w) in zip(have, want)), (key, have, want)
     print(f'train: {sum(len(v) for v in got.values())} scalars in {len(got)} tags equal --json (as float32)')
+    # The run's HParams session sits at the logdir's root ("."): its table shows the final metrics.
+    with tensorboard(logdir) as url:
+        [group] = session_groups(url)
+    [session] = group['sessions']
+    values = {m['name']['tag']: m['value'] for m in session['metricValues']}
+    ev, last = doc['evaluation'], doc['epochs'][-1]
+    want = {'held-out/loss': ev['loss'], 'held-out/accuracy': ev['tokenAccuracy'], 'held-out/exact_match': ev['exactMatch'],
+            'train/epoch_loss': last['loss'], 'validation/epoch_loss': last['validation']['loss']}
+    for tag, value in want.items():
+        assert float(values[tag]) == f32(value), (tag, values.get(tag), value)
+    print(f'train: TensorBoard\'s HParams table shows the root session\'s {len(values)} final metrics, equal to --json')
 
 
 def check_killed(root):

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32c, eventBytes, tfRecord } from '../src/report/tfevents.js';
-import { eventFile, fields, records, scalarsOf, sessionOf, textsOf } from './tfevents-reader.js';
+import { eventFile, experimentOf, fields, records, scalarsOf, sessionOf, textsOf } from './tfevents-reader.js';
 import { oneLine, seqTag, tempDir } from './helpers.js';
 
 const FIXTURE = new URL('../../test/fixtures/tensorboard/tf-writer.tfevents', import.meta.url);
@@ -110,6 +110,29 @@ describe('TensorBoard event files', () => {
     );
     assert.ok(!('clipnorm' in session.hparams), 'a flag that is off is left out');
     assert.equal(session.group, undefined, 'a train run is a group of its own');
+    // A session at the logdir's root: TensorBoard 2.21 looks for its metrics in "./train", no run at
+    // all, so its HParams table had no metric columns (issue #32). An experiment names them, and the
+    // root's own file holds each, equal to its subfolder's (checked with TensorBoard itself by
+    // scripts/tensorboard_check.py).
+    const experiment = experimentOf(logdir)!;
+    assert.deepEqual(experiment.hparams.sort(), Object.keys(session.hparams).sort());
+    const root = scalarsOf(eventFile(logdir));
+    const last = doc.epochs.at(-1)!;
+    const want: Record<string, number> = {
+      'train/epoch_loss': last.loss,
+      'train/epoch_learning_rate': doc.config.lr,
+      'validation/epoch_loss': last.validation.loss,
+      'validation/epoch_accuracy': last.validation.tokenAccuracy,
+      'validation/epoch_exact_match': last.validation.exactMatch,
+      'held-out/loss': doc.evaluation.loss,
+      'held-out/accuracy': doc.evaluation.tokenAccuracy,
+      'held-out/exact_match': doc.evaluation.exactMatch,
+    };
+    assert.deepEqual(
+      experiment.metrics,
+      Object.keys(want).map((tag) => ({ group: '', tag })),
+    );
+    for (const [tag, value] of Object.entries(want)) assert.equal(root.get(3)![tag], Math.fround(value), tag);
   });
 
   it('--log-batches without --logdir is one line', () => {

@@ -84,6 +84,7 @@ export function sessionOf(dir: string): { hparams: Record<string, number | strin
   let status: number | undefined;
   let group: string | undefined;
   for (const { value: v } of eventFiles(dir).flatMap(summaryValues)) {
+    if (v.has(2)) continue; // a scalar: a session at the logdir's root holds its metrics too
     const plugin = pluginOf(v);
     assert.equal(plugin.name, 'hparams');
     const data = fields(plugin.content!);
@@ -97,6 +98,23 @@ export function sessionOf(dir: string): { hparams: Record<string, number | strin
     if (data.has(4)) status = (fields(data.get(4)![0] as Buffer).get(1)?.[0] as number | undefined) ?? 0;
   }
   return { hparams, group, status };
+}
+
+/** The HParams experiment summary in `dir`'s event files: its hyperparameters' names and its metrics (group, tag). */
+export function experimentOf(dir: string): { hparams: string[]; metrics: { group: string; tag: string }[] } | undefined {
+  for (const { value: v } of eventFiles(dir).flatMap(summaryValues)) {
+    if (v.has(2) || (v.get(1)![0] as Buffer).toString() !== '_hparams_/experiment') continue;
+    const experiment = fields(fields(pluginOf(v).content!).get(2)![0] as Buffer);
+    const text = (b: unknown) => (b as Buffer | undefined)?.toString() ?? '';
+    return {
+      hparams: ((experiment.get(4) ?? []) as Buffer[]).map((info) => text(fields(info).get(1)?.[0])),
+      metrics: ((experiment.get(5) ?? []) as Buffer[]).map((info) => {
+        const name = fields(fields(info).get(1)![0] as Buffer);
+        return { group: text(name.get(1)?.[0]), tag: text(name.get(2)?.[0]) };
+      }),
+    };
+  }
+  return undefined;
 }
 
 /** The one event file of a run folder. */

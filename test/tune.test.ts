@@ -23,6 +23,8 @@ import { estimateCost } from '../src/training/cost.js';
 import { validateSpec } from '../src/cli/worker.js';
 import { median } from '../src/sweep/sweep.js';
 import { killGroup, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
+import { searchPlan } from '../src/cli/tune.js';
+import { verdict } from '../src/task/metrics.js';
 import { startRedis, until, type RedisServer } from './redis.js';
 
 const prototype = () => addExperimentOptions(new Command());
@@ -379,6 +381,21 @@ describe('seq-tag tune', () => {
     const other = seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);
     assert.equal(other.status, 1);
     assert.match(other.stderr, /holds another sweep/);
+  });
+
+  it("the header promises only what the budget runs; the best trial carries evaluate's verdict (issue #32)", () => {
+    assert.equal(searchPlan(14, 1), 'TPE after a 10-point Latin hypercube · median rule after 5 completed trials, from epoch 2');
+    assert.equal(
+      searchPlan(8, 1),
+      'an 8-point Latin hypercube only (TPE starts after 10 trials: --trials 11 or more) · median rule after 5 completed trials, from epoch 2',
+    );
+    assert.match(searchPlan(3, 1), / · no pruning \(the median rule starts after 5 completed trials\)$/);
+    const out = join(tempDir(), 'tune');
+    const text = seqTag(['tune', ...TINY, '--trials', '2', '--jobs', '2', '--out', out]);
+    assert.match(text.stdout.replace(/\n/g, ' '), /· 2 trials · a 2-point Latin hypercube only \(TPE starts after 10 trials/);
+    const best = JSON.parse(readFileSync(join(out, 'tune.json'), 'utf8')).best;
+    assert.equal(best.verdict, verdict(best.heldOut));
+    assert.match(text.stdout.replace(/\n/g, ' '), new RegExp(`verdict \\(held-out\\): ${best.verdict.slice(0, 30).replace(/[.()]/g, '\\$&')}`));
   });
 
   it('refuses in one line what it cannot search', () => {

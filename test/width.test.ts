@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import { promisify } from 'node:util';
-import { hangingIndent, wrapLine, wrapText, columnsFor } from '../src/report/wrap.js';
+import { hangingIndent, isCommandLine, wrapLine, wrapText, columnsFor } from '../src/report/wrap.js';
 import { leadingEpochsToClip, terminalLossChart } from '../src/report/charts.js';
 import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
 
@@ -22,7 +22,8 @@ async function inPool<T, R>(items: T[], task: (item: T) => Promise<R>, size = 2)
 const WIDTHS = [60, 80, 100];
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
 /** Code points, not UTF-16 units: "→" and "█" are one column each. */
-const longest = (text: string) => Math.max(...text.split('\n').map((l) => [...l].length));
+/** The longest line, leaving out commands to copy, which run past the width rather than break (issue #32). */
+const longest = (text: string) => Math.max(...text.split('\n').map((l) => (isCommandLine(l) ? 0 : [...l].length)));
 
 describe('wrapping at word boundaries', () => {
   it('keeps every word, in order, and fits each line', () => {
@@ -55,6 +56,34 @@ describe('wrapping at word boundaries', () => {
     assert.equal(columnsFor({ isTTY: false }, { COLUMNS: '60' }), 60);
     assert.equal(columnsFor({ isTTY: false }, { COLUMNS: 'wide' }), 80);
     assert.equal(columnsFor({}, {}), 80);
+  });
+});
+
+describe('commands to copy are never broken across lines (issue #32)', () => {
+  const commands = [
+    'seq-tag train --preset solve',
+    'seq-tag train --units 16 --lr 0.00358 --samples 6000 --validation-split 0.2 --epochs 12 --encoding onehot --bidirectional --seed 7',
+    'npx seq-tag doctor --model /a/rather/long/path/to/a/model/folder/that/will/not/fit/in/sixty/columns',
+  ];
+  for (const columns of [40, 60, 80]) {
+    it(`at ${columns} columns: each command is on one line, whole, and pastes as typed`, () => {
+      for (const command of commands) {
+        const line = `  ✗ loss vs the no-skill floor  the burst ended at 0.533; fix: ${command} (bidirectional LSTM 16 on one-hot digits, measured with seed 1)`;
+        const wrapped = wrapLine(line, columns);
+        assert.ok(
+          wrapped.split('\n').some((l) => l.includes(command)),
+          `${command} split at ${columns}:\n${wrapped}`,
+        );
+        // Every other line still fits; the words around the command are all kept.
+        for (const l of wrapped.split('\n')) if (!l.includes(command)) assert.ok([...l].length <= columns, l);
+        assert.equal(wrapped.replace(/\s+/g, ' ').trim(), line.replace(/\s+/g, ' ').trim());
+      }
+    });
+  }
+  it('a command ends at the first word that is not a flag or its value', () => {
+    const wrapped = wrapLine(`Next: seq-tag train --preset solve (bidirectional LSTM 16 on one-hot digits: 98.6% exact-match, measured with seed 1)`, 40);
+    assert.match(wrapped, /^Next: seq-tag train --preset solve$/m);
+    assert.match(wrapped, /^\(bidirectional LSTM 16 on one-hot$/m);
   });
 });
 

@@ -15,7 +15,8 @@ export type LogWriter = (where: string, write: (logs: TrainingLog) => void) => v
 export async function openTrainingLog(logdir: string | undefined, config: Config): Promise<LogWriter> {
   if (logdir === undefined) return () => {};
   const tensorboard = await import('../report/tensorboard.js');
-  return tensorboard.guardedLog(new tensorboard.TrainingLog(logdir, { hparams: flagValues(config) }), warn);
+  const session = { hparams: flagValues(config), metrics: tensorboard.runMetrics(config.validationSplit > 0) };
+  return tensorboard.guardedLog(new tensorboard.TrainingLog(logdir, session), warn);
 }
 
 /**

@@ -54,7 +54,10 @@ export function predictCommand(): Command {
       'tag this sequence of 10 digits instead, e.g. "4 0 2 8 5 6 1 3 3 7" (repeat for more)',
       (v: string, all: Int32Array[] = []) => [...all, digitsArgument(v)],
     )
-    .option('--input <file>', 'tag the sequences of a text file, one per line (- for stdin); prints one result per line (JSONL with --json)')
+    .option(
+      '--input <file>',
+      'tag the sequences of a text file, one per line (- for stdin; blank and # lines skipped), streamed as they are read; prints one result per line (JSONL with --json); a line that is not a sequence stops it with its line number, after the lines before it are printed (exit 1)',
+    )
     .option('--probs', 'also show P(repeated) at each position (a head that is not softmax: its raw outputs)');
   addDataOption(cmd, 'tag the first --n sequences');
   addJsonOption(cmd, 'the predictions');

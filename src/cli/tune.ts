@@ -10,6 +10,7 @@ import { runSweep } from '../sweep/sweep.js';
 import type { RunRecord } from '../sweep/records.js';
 import { MEDIAN_RULE } from '../tune/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
+import { verdict } from '../task/metrics.js';
 import { TPE } from '../tune/tpe.js';
 import { bestTrial, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
 import { VERSION } from '../version.js';
@@ -105,6 +106,19 @@ async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
   await withSweepFolder(flags.out, [{ label: identity, config: setup.base }], flags.queue, (folder, connection) => tuneInto(flags, setup, folder, connection));
 }
 
+/** How the trials are chosen and pruned, for the header: only what this many trials will run. */
+export function searchPlan(trials: number, warmup: number): string {
+  const sampler =
+    trials > TPE.startup
+      ? `TPE after a ${TPE.startup}-point Latin hypercube`
+      : `${trials === 8 ? 'an' : 'a'} ${trials}-point Latin hypercube only (TPE starts after ${TPE.startup} trials: --trials ${TPE.startup + 1} or more)`;
+  const pruner =
+    trials > MEDIAN_RULE.startup
+      ? `median rule after ${MEDIAN_RULE.startup} completed trials, from epoch ${warmup + 1}`
+      : `no pruning (the median rule starts after ${MEDIAN_RULE.startup} completed trials)`;
+  return `${sampler} · ${pruner}`;
+}
+
 async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
   const out = stdout();
   const style = styleFor(out.stream);
@@ -117,7 +131,7 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const workers = flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(flags.jobs, 'worker');
   const budget = `${plural(setup.trials, 'trial')}${setup.minutes ? ` or ${setup.minutes} min` : ''}`;
   say(
-    `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · TPE after a ${TPE.startup}-point Latin hypercube · median rule after ${MEDIAN_RULE.startup} completed trials, from epoch ${setup.warmup + 1} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
+    `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · ${searchPlan(setup.trials, setup.warmup)} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
   );
   say(`base: ${commandLine({ ...setup.base, seed: setup.seed })}`);
   if (done.length) say(`resuming: ${plural(done.length, 'trial')} already in ${folder.resultsPath}`);
@@ -191,6 +205,8 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
       validationLoss: best.value,
       heldOut: best.record.evaluation,
       command: commandLine(best.record.config),
+      // evaluate's verdict on the best trial's held-out scores: a best that learned nothing says so.
+      verdict: verdict(best.record.evaluation!),
     },
     firstSolved: first
       ? { trial: first.number, trialsEnded: ended.indexOf(first) + 1, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch }
@@ -215,6 +231,7 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
       out.line(
         `best: trial ${best.number} (${describePoint(setup.dims, best.point)}): val loss ${best.value.toFixed(4)}; held-out (1,000 unseen sequences) exact-match ${(100 * e.exactMatch).toFixed(1)}%, token accuracy ${(100 * e.tokenAccuracy).toFixed(2)}%`,
       );
+      out.line(`verdict (held-out): ${verdict(e)}`);
       out.line(`run it: ${style.bold(commandLine(best.record.config))}`);
     } else out.line(style.red('no trial completed: every one was pruned, diverged or failed; widen --space or raise --epochs'));
   }

@@ -66,6 +66,8 @@ const STATUS: Record<RunEnd, (typeof SESSION_STATUS)[keyof typeof SESSION_STATUS
 export class TrainingLog {
   private readonly train: EventFile;
   private readonly session?: EventFile;
+  /** The session's file when it is the logdir's root, which then also holds the metrics (see runMetrics). */
+  private readonly root?: EventFile;
   private readonly runs = new Map<string, EventFile>();
 
   /**
@@ -75,7 +77,7 @@ export class TrainingLog {
    */
   constructor(
     readonly logdir: string,
-    session?: { hparams: Record<string, HParamValue>; group?: string },
+    session?: { hparams: Record<string, HParamValue>; group?: string; metrics?: { group: string; tag: string }[] },
     started = Date.now(),
   ) {
     try {
@@ -83,6 +85,12 @@ export class TrainingLog {
       this.train = new EventFile(join(logdir, 'train'), started);
       if (session) {
         this.session = new EventFile(logdir, started);
+        // A session at the logdir's root (train --logdir): TensorBoard 2.21 looks for its metrics in
+        // "./train", which is no run, so the root's own file carries them too and an experiment names them.
+        if (session.metrics) {
+          this.root = this.session;
+          this.session.write(0, { experiment: { hparams: session.hparams, metrics: session.metrics, time: started / 1000 } }, started);
+        }
         const sessionStart = { hparams: session.hparams, groupName: session.group ?? '', startTime: started / 1000 };
         this.session.write(0, { sessionStart }, started);
       }
@@ -98,9 +106,13 @@ export class TrainingLog {
 
   epoch(e: EpochScalars): void {
     this.train.write(e.epoch, { scalars: { epoch_loss: e.loss, epoch_learning_rate: e.lr } });
+    this.root?.write(e.epoch, { scalars: { 'train/epoch_loss': e.loss, 'train/epoch_learning_rate': e.lr } });
     if (!e.validation) return;
     const { loss, tokenAccuracy, exactMatch } = e.validation;
     this.run('validation').write(e.epoch, { scalars: { epoch_loss: loss, epoch_accuracy: tokenAccuracy, epoch_exact_match: exactMatch } });
+    this.root?.write(e.epoch, {
+      scalars: { 'validation/epoch_loss': loss, 'validation/epoch_accuracy': tokenAccuracy, 'validation/epoch_exact_match': exactMatch },
+    });
   }
 
   /**
@@ -118,6 +130,7 @@ export class TrainingLog {
     const scalars: Record<string, number> = { accuracy: e.tokenAccuracy, exact_match: e.exactMatch };
     if (e.loss !== null) scalars.loss = e.loss;
     this.run('held-out').write(epoch, { scalars });
+    this.root?.write(epoch, { scalars: Object.fromEntries(Object.entries(scalars).map(([tag, v]) => [`held-out/${tag}`, v])) });
   }
 
   /** Ends the HParams session (an interrupted run, which will resume, is not ended). */
@@ -130,6 +143,22 @@ export class TrainingLog {
     if (!file) this.runs.set(name, (file = new EventFile(join(this.logdir, name))));
     return file;
   }
+}
+
+/**
+ * The metrics of a session at the logdir's root, as its own file holds them (group "", tags
+ * "train/epoch_loss", "held-out/exact_match", …): train always, validation with a split, held-out after training.
+ */
+export function runMetrics(validation: boolean): { group: string; tag: string }[] {
+  const tags = [
+    'train/epoch_loss',
+    'train/epoch_learning_rate',
+    ...(validation ? ['validation/epoch_loss', 'validation/epoch_accuracy', 'validation/epoch_exact_match'] : []),
+    'held-out/loss',
+    'held-out/accuracy',
+    'held-out/exact_match',
+  ];
+  return tags.map((tag) => ({ group: '', tag }));
 }
 
 /** Makes `logdir` (for sweep and tune), or says in one line why it cannot be written. */

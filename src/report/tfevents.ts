@@ -73,8 +73,20 @@ const root = protobuf.Root.fromJSON({
     TensorProto: { fields: { dtype: field(1, 'int32'), tensorShape: field(2, 'TensorShapeProto'), stringVal: field(8, 'bytes', 'repeated') } },
     TensorShapeProto: { fields: { dim: field(2, 'Dim', 'repeated') }, nested: { Dim: { fields: { size: field(1, 'int64') } } } },
     HParamsPluginData: {
-      fields: { version: field(1, 'int32'), sessionStartInfo: field(3, 'SessionStartInfo'), sessionEndInfo: field(4, 'SessionEndInfo') },
+      fields: {
+        version: field(1, 'int32'),
+        experiment: field(2, 'Experiment'),
+        sessionStartInfo: field(3, 'SessionStartInfo'),
+        sessionEndInfo: field(4, 'SessionEndInfo'),
+      },
     },
+    // api.proto. DataType: STRING 1, BOOL 2, FLOAT64 3. DatasetType: TRAINING 1, VALIDATION 2.
+    Experiment: {
+      fields: { timeCreatedSecs: field(3, 'double'), hparamInfos: field(4, 'HParamInfo', 'repeated'), metricInfos: field(5, 'MetricInfo', 'repeated') },
+    },
+    HParamInfo: { fields: { name: field(1, 'string'), type: field(4, 'int32') } },
+    MetricInfo: { fields: { name: field(1, 'MetricName'), datasetType: field(5, 'int32') } },
+    MetricName: { fields: { group: field(1, 'string'), tag: field(2, 'string') } },
     SessionStartInfo: {
       fields: {
         hparams: { id: 1, keyType: 'string', type: 'ProtobufValue' } as protobuf.IMapField,
@@ -107,6 +119,7 @@ export type EventContent =
   | { scalars: Record<string, number> }
   | { text: { tag: string; value: string } }
   | { sessionStart: { hparams: Record<string, HParamValue>; groupName: string; startTime: number } }
+  | { experiment: { hparams: Record<string, HParamValue>; metrics: { group: string; tag: string }[]; time: number } }
   | { sessionEnd: { status: (typeof SESSION_STATUS)[keyof typeof SESSION_STATUS]; endTime: number } };
 
 /** A Summary.Value carrying a plugin's data: the metadata names the plugin, the tensor holds the payload. */
@@ -119,8 +132,34 @@ const pluginValue = (tag: string, pluginName: string, content: Uint8Array, tenso
 /** The empty float tensor TensorBoard's hparams summaries carry (metadata.NULL_TENSOR). */
 const NULL_TENSOR = { dtype: 1, tensorShape: { dim: [{ size: 0 }] } };
 
-/** tensorboard.plugins.hparams: tags `_hparams_/session_start_info` and `_hparams_/session_end_info`, plugin "hparams". */
-function hparamsValue(content: Extract<EventContent, { sessionStart: unknown } | { sessionEnd: unknown }>) {
+/** The HParams plugin's type of a value. */
+const dataType = (v: HParamValue) => (typeof v === 'string' ? 1 : typeof v === 'boolean' ? 2 : 3);
+
+/** A metric's dataset, as the HParams dashboard labels it: train/… training, validation/… validation. */
+const datasetType = (name: { group: string; tag: string }) => {
+  const where = name.group || name.tag.split('/')[0];
+  return where === 'train' ? 1 : where === 'validation' ? 2 : 0;
+};
+
+/**
+ * tensorboard.plugins.hparams: tags `_hparams_/experiment`, `_hparams_/session_start_info` and
+ * `_hparams_/session_end_info`, plugin "hparams".
+ */
+function hparamsValue(content: Extract<EventContent, { sessionStart: unknown } | { sessionEnd: unknown } | { experiment: unknown }>) {
+  if ('experiment' in content) {
+    const { hparams, metrics, time } = content.experiment;
+    const experiment = {
+      timeCreatedSecs: time,
+      hparamInfos: Object.entries(hparams).map(([name, v]) => ({ name, type: dataType(v) })),
+      metricInfos: metrics.map((name) => ({ name, datasetType: datasetType(name) })),
+    };
+    return pluginValue(
+      '_hparams_/experiment',
+      'hparams',
+      HParamsPluginData.encode(HParamsPluginData.fromObject({ version: 0, experiment })).finish(),
+      NULL_TENSOR,
+    );
+  }
   const data =
     'sessionStart' in content
       ? {

@@ -44,13 +44,47 @@ export function hangingIndent(line: string, columns: number): number {
   return hang <= columns * 0.6 ? hang : Math.min(6, hang);
 }
 
-/** One line broken at spaces into lines of at most `columns` visible characters. */
+/** Joins the words of a command to copy into one (U+00A0 between them), so no break splits it. */
+const BOUND = '\u00a0';
+
+/**
+ * The words of a line with each command for the user to copy (`seq-tag train --preset solve`, with
+ * `npx` before it or not) bound into one word: the subcommand, then flags and their values, up to
+ * the first word that is neither ("(bidirectional", "with"). A pasted command that was split by a
+ * line break runs as two commands, the second failing.
+ */
+function wordsOf(line: string): string[] {
+  const words = line.split(' ');
+  const out: string[] = [];
+  for (let k = 0; k < words.length; k++) {
+    const start = words[k] === 'npx' && words[k + 1] === 'seq-tag' ? k + 1 : words[k] === 'seq-tag' ? k : -1;
+    if (start < 0 || !/^[a-z]/.test(words[start + 1] ?? '')) {
+      out.push(words[k]);
+      continue;
+    }
+    let end = start + 2; // past the subcommand
+    while (
+      end < words.length &&
+      !/[,;:]$/.test(words[end - 1]) &&
+      (words[end].startsWith('-') || (words[end - 1].startsWith('--') && /^[^(-]/.test(words[end])))
+    )
+      end++;
+    out.push(words.slice(k, end).join(BOUND));
+    k = end - 1;
+  }
+  return out;
+}
+
+/** Whether a line printed by seq-tag is a command to copy: it may run past the width rather than break. */
+export const isCommandLine = (line: string) => /^\s*(npx )?seq-tag [a-z]/.test(line.replace(ANSI, ''));
+
+/** One line broken at spaces into lines of at most `columns` visible characters; commands to copy stay whole. */
 export function wrapLine(line: string, columns: number): string {
   if (visibleLength(line) <= columns) return line;
   const pad = ' '.repeat(hangingIndent(line, columns));
   const room = columns - pad.length;
   const out: string[] = [];
-  const [first, ...words] = line.split(' ');
+  const [first, ...words] = wordsOf(line);
   let current = first;
   for (const word of words) {
     if (word === '' && current === pad && out.length > 0) continue; // padding at a break
@@ -63,8 +97,11 @@ export function wrapLine(line: string, columns: number): string {
     current = `${pad}${word}`;
   }
   out.push(current.trimEnd());
-  // A word wider than the room (a long path) is cut at the width, not left to overflow.
-  return out.flatMap((l) => (visibleLength(l) <= columns ? [l] : chop(l, columns, pad, room))).join('\n');
+  // A word wider than the room (a long path) is cut at the width, not left to overflow; a command runs on.
+  return out
+    .flatMap((l) => (visibleLength(l) <= columns || l.includes(BOUND) ? [l] : chop(l, columns, pad, room)))
+    .join('\n')
+    .replaceAll(BOUND, ' ');
 }
 
 function chop(line: string, columns: number, pad: string, room: number): string[] {
