@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { folderSnapshot, seqTag, tempDir, type Run } from './helpers.js';
+import { asTyped } from '../src/cli/output.js';
 
 /** Bad input: one line on stderr that names the problem, the expected exit code, no stack trace. */
 function assertCleanFailure(run: Run, code: number, pattern: RegExp): void {
@@ -277,6 +278,15 @@ describe('seq-tag CLI (spawned binary)', () => {
     for (const [args, pattern] of usage) {
       it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));
     }
+
+    it('commands seq-tag prints for copying are as the user types them: npx seq-tag when started by npx (issue #32)', () => {
+      assert.equal(asTyped('Next: seq-tag train --preset solve', { npm_command: 'exec' }), 'Next: npx seq-tag train --preset solve');
+      assert.equal(asTyped('Next: seq-tag train --preset solve', { npm_command: 'test' }), 'Next: seq-tag train --preset solve');
+      const prose = 'seq-tag 0.1.0 · seq-tag never unpickles; a seq-tag folder; seq-tag: error';
+      assert.equal(asTyped(prose, { npm_command: 'exec' }), prose);
+      const run = seqTag(['train', '--model', 'x'], { npm_command: 'exec' });
+      assert.match(run.stderr, /use npx seq-tag doctor or evaluate --model$/m);
+    });
 
     it('train --model writes nothing; doctor --help lists the flags of a model to build under their own heading', () => {
       const dir = tempDir();

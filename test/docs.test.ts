@@ -101,6 +101,18 @@ function examplesOf(block: Block): { command: string; shown: string }[] {
   return out;
 }
 
+describe('figures stated twice agree (issue #32)', () => {
+  it("sweep --answers: the README's time and memory are docs/findings.md's", () => {
+    const readme = /`sweep --answers`[^(]*\(100 runs, ([\d.]+) s and (\d+) MiB max RSS[^)]*, (\d{4}-\d\d-\d\d)/.exec(read('README.md').replace(/\n/g, ' '));
+    const findings =
+      /Measured (\d{4}-\d\d-\d\d) \(wasm backend, fused engine in float32, 100 runs, ([\d.]+) s wall on 2 cores, median of 3 runs; (\d+) MiB max RSS/.exec(
+        read('docs/findings.md').replace(/\n/g, ' '),
+      );
+    assert.ok(readme && findings, 'both pages state the figures');
+    assert.deepEqual([readme[1], readme[2], readme[3]], [findings[2], findings[3], findings[1]]);
+  });
+});
+
 describe('the command reference', () => {
   it('docs/commands.md is what `npm run docs` generates from the flag table and commander', () => {
     assert.equal(read('docs/commands.md'), commandReference(), 'docs/commands.md is stale: run npm run docs and commit it');

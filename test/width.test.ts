@@ -80,6 +80,12 @@ describe('commands to copy are never broken across lines (issue #32)', () => {
       }
     });
   }
+  it('a unit stays with its number', () => {
+    const line = '[2/4] activation=linear · seed 1: diverged at epoch 1, batch 1 (loss nan) · 0.1 s';
+    assert.equal(wrapLine(line, 80), '[2/4] activation=linear · seed 1: diverged at epoch 1, batch 1 (loss nan) ·\n0.1 s');
+    assert.equal(wrapLine('peak memory of the run: 116 MB, 24 GiB free', 30), 'peak memory of the run:\n116 MB, 24 GiB free');
+  });
+
   it('a command ends at the first word that is not a flag or its value', () => {
     const wrapped = wrapLine(`Next: seq-tag train --preset solve (bidirectional LSTM 16 on one-hot digits: 98.6% exact-match, measured with seed 1)`, 40);
     assert.match(wrapped, /^Next: seq-tag train --preset solve$/m);

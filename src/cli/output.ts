@@ -29,14 +29,14 @@ export class Printer {
     if (!this.closed) this.stream.write(text);
   }
 
-  /** A line of text for a person, fitted into the width at word boundaries. */
+  /** A line of text for a person, fitted into the width at word boundaries; commands in it as the user types them. */
   line(text = ''): void {
-    this.write(`${wrapText(text, this.columns)}\n`);
+    this.write(`${wrapText(asTyped(text), this.columns)}\n`);
   }
 
-  /** A line written as is: JSON, and the one-line error that scripts match. */
+  /** A line written as is: JSON, and the one-line error that scripts match (commands in it as typed). */
   raw(text: string): void {
-    this.write(`${text}\n`);
+    this.write(`${text.startsWith('{') ? text : asTyped(text)}\n`);
   }
 
   get isTTY(): boolean {
@@ -47,6 +47,18 @@ export class Printer {
   get columns(): number {
     return columnsFor(this.stream);
   }
+}
+
+/** Whether this process was started by `npx seq-tag` (npm exec), as inside a clone where seq-tag is not installed. */
+export const startedByNpx = (env: NodeJS.ProcessEnv = process.env) => env.npm_command === 'exec';
+
+/**
+ * `text` with each command to copy (`seq-tag train …`) as the user will type it: `npx seq-tag …` when
+ * they started seq-tag with npx (a clone, not installed, where a bare `seq-tag` is not found).
+ */
+export function asTyped(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!startedByNpx(env)) return text;
+  return text.replace(/(^|[\s(:`'"])seq-tag (?=(train|predict|evaluate|doctor|sweep|tune|export|worker)\b)/g, '$1npx seq-tag ');
 }
 
 let stdoutPrinter: Printer | undefined;

@@ -47,6 +47,9 @@ export function hangingIndent(line: string, columns: number): number {
 /** Joins the words of a command to copy into one (U+00A0 between them), so no break splits it. */
 const BOUND = '\u00a0';
 
+/** Units printed after a number, kept on its line. */
+const UNIT = /^(s|ms|min|h|nats|[kKMG]i?B)[,.;:)]*$/;
+
 /**
  * The words of a line with each command for the user to copy (`seq-tag train --preset solve`, with
  * `npx` before it or not) bound into one word: the subcommand, then flags and their values, up to
@@ -59,7 +62,9 @@ function wordsOf(line: string): string[] {
   for (let k = 0; k < words.length; k++) {
     const start = words[k] === 'npx' && words[k + 1] === 'seq-tag' ? k + 1 : words[k] === 'seq-tag' ? k : -1;
     if (start < 0 || !/^[a-z]/.test(words[start + 1] ?? '')) {
-      out.push(words[k]);
+      // A unit stays with its number ("0.1 s", "24 GiB"): a line never starts with a bare unit.
+      if (UNIT.test(words[k]) && /\d$/.test(out.at(-1) ?? '')) out.push(`${out.pop()}${BOUND}${words[k]}`);
+      else out.push(words[k]);
       continue;
     }
     let end = start + 2; // past the subcommand
