@@ -8,7 +8,7 @@
  */
 import tf = require('@tensorflow/tfjs-core');
 import { initBackend, type BackendName } from '../src/model/backend.js';
-import { ORIGINAL_EXPERIMENT, type Config, type Dtype, type LstmEngine } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config, type Dtype, type LstmEngine } from '../src/config/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { median } from '../src/sweep/sweep.js';
 import { argValue, machineLine, table, timeCli } from './common.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../src/model/config.js';
+import type { Config } from '../src/config/config.js';
 import type { Evaluation } from '../src/task/metrics.js';
 import type { EpochRecord } from '../src/training/train.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/config/config.js';
 import { estimateCost, formatDuration } from '../src/training/cost.js';
-import { formatBytes } from '../src/report/format.js';
+import { formatBytes } from '../src/shared/format.js';
 
 describe('cost estimate', () => {
   it('is near the measured fit times (float64: seed 0.65 s, BiLSTM 64 10.5 s, BiLSTM 128 18.0 s; float32: 0.3, 3.2 and 6.1 s for 2 epochs; init and evaluation on top)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { featureTensor, generateDataset, labelRepeats, labelTensor, parseDigitSequence, sampleSequence, SEQUENCE_LENGTH } from '../src/task/data.js';
-import { permutation, rngFor } from '../src/task/random.js';
+import { permutation, rngFor } from '../src/shared/random.js';
 import { useBackend } from './helpers.js';
 
 before(() => useBackend('cpu'));

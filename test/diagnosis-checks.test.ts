@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { useBackend } from './helpers.js';
 import {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { diagnose } from '../src/diagnosis/diagnosis.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { labelEntropy } from '../src/task/metrics.js';

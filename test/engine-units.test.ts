@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { buildModel } from '../src/model/model.js';
 import { generateDataset } from '../src/task/data.js';
 import { labelEntropy, SOLVED, verdict, type Evaluation } from '../src/task/metrics.js';
-import { rngFor } from '../src/task/random.js';
-import { ADAGRAD, ADAM, RMSPROP } from '../src/training/constants.js';
+import { rngFor } from '../src/shared/random.js';
+import { ADAGRAD, ADAM, RMSPROP } from '../src/config/constants.js';
 import { FusedNetwork } from '../src/training/fused/network.js';
 import { clipInPlace, TypedOptimizer } from '../src/training/fused/optimizers.js';
 import { readParameters } from '../src/training/fused/parameters.js';

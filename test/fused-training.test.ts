@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { DTYPES, ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { DTYPES, ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { useBackend } from './helpers.js';
 

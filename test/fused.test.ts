@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { featureTensor, generateDataset, labelTensor } from '../src/task/data.js';
 import { gemmNT } from '../src/training/fused/kernels.js';
 import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
 import { readParameters } from '../src/training/fused/parameters.js';
 import { buildModel } from '../src/model/model.js';
-import { rngFor } from '../src/task/random.js';
+import { rngFor } from '../src/shared/random.js';
 import { tagLoss } from '../src/training/train.js';
 import { useBackend } from './helpers.js';
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { readdirSync } from 'node:fs';
-import { loadModel } from '../src/storage/model-store.js';
+import { loadModel } from '../src/model/store.js';
 import { evaluateData } from '../src/training/experiment.js';
 import { renderEvaluation } from '../src/report/render.js';
 import { OFFLINE_BACKENDS, seqTag, useBackend } from './helpers.js';

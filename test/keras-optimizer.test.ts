@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
-import { loadModel } from '../src/storage/model-store.js';
+import { loadModel } from '../src/model/store.js';
 import { configFromDescription } from '../src/model/describe.js';
 import { batchLoss, modelLoss } from '../src/training/losses.js';
 import { kerasOptimizer } from '../src/training/keras-optimizer.js';

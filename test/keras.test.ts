@@ -11,13 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { unzipSync, zipSync } from 'fflate';
-import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { buildModel } from '../src/model/model.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { lookup3, readHdf5, writeHdf5 } from '../src/model/keras/hdf5.js';
 import { snakeCase, weightKeys } from '../src/model/keras/topology.js';
-import { exportModel } from '../src/storage/export.js';
-import { loadModel, saveModel, type LoadedModel } from '../src/storage/model-store.js';
+import { exportModel } from '../src/model/export.js';
+import { loadModel, saveModel, type LoadedModel } from '../src/model/store.js';
 import { featureTensor } from '../src/task/data.js';
 import { seqTag, tempDir, useBackend } from './helpers.js';
 

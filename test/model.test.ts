@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { buildModel, orthogonal, summarize } from '../src/model/model.js';
 import { useBackend } from './helpers.js';
 

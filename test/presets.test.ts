@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/model/config.js';
-import { HYPERPARAMETERS } from '../src/cli/flags.js';
+import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/config/config.js';
+import { HYPERPARAMETERS } from '../src/config/hyperparameters.js';
 import { seqTag } from './helpers.js';
 import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
 

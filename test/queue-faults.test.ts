@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { QUEUE_NAME } from '../src/sweep/queue.js';
 import { expandRuns, parseRecordLine, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';

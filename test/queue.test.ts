@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { jobId, QUEUE_NAME, redactUrl } from '../src/sweep/queue.js';
 import { expandRuns, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { buildModel, summarize } from '../src/model/model.js';
 import { clipGradients, makeOptimizer } from '../src/training/train.js';
 import { useBackend } from './helpers.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { AlteredCheckpoint, BadCheckpoint, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/storage/checkpoint.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
 import { StateMismatch, type TrainingState } from '../src/training/train.js';
@@ -15,7 +15,7 @@ import seedrandom from 'seedrandom';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelFolder, readCheckpointIn } from '../src/storage/model-store.js';
+import { ModelFolder, readCheckpointIn } from '../src/model/store.js';
 import { tempDir, useBackend } from './helpers.js';
 
 const BASE: Config = { ...ORIGINAL_EXPERIMENT, samples: 160, batchSize: 16, epochs: 4, seed: 11 };

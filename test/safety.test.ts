@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { readCheckpointIn } from '../src/storage/model-store.js';
+import { readCheckpointIn } from '../src/model/store.js';
 import { bash, folderSnapshot, oneLine, seqTag, SEQ_TAG_COMMAND, tempDir } from './helpers.js';
 
 const TINY = ['--samples', '64', '--epochs', '2', '--seed', '5', '--backend', 'cpu'];

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ORIGINAL_EXPERIMENT, type Config } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { UserError } from '../src/errors.js';
 import { buildModel } from '../src/model/model.js';
-import { loadModel, ModelFolder, saveModel, type ModelRecord } from '../src/storage/model-store.js';
+import { loadModel, ModelFolder, saveModel, type ModelRecord } from '../src/model/store.js';
 import { tempDir, useBackend } from './helpers.js';
 
 const config: Config = { ...ORIGINAL_EXPERIMENT, seed: 3 };

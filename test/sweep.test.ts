@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { gridCombinations, parseGridAxis } from '../src/sweep/grid.js';
 import { addExperimentOptions } from '../src/cli/options.js';
-import { ORIGINAL_EXPERIMENT } from '../src/model/config.js';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { UserError } from '../src/errors.js';
 import type { Evaluation } from '../src/task/metrics.js';
 import { RESULTS_FILE, REJECTED_FILE, SweepFolder } from '../src/sweep/folder.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { unzipSync, zipSync } from 'fflate';
-import { loadModel } from '../src/storage/model-store.js';
+import { loadModel } from '../src/model/store.js';
 import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
 import { readDataFile } from '../src/task/tag-data.js';
 import { evaluateData } from '../src/training/experiment.js';

@@ -1,12 +1,12 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import type { TagData } from '../task/tag-data.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from '../diagnosis/diagnosis.js';
 import { examine } from '../diagnosis/examine.js';
 import { plural, renderDiagnosis, styleFor, thousands } from '../report/render.js';
-import { loadModel, type LoadedModel } from '../storage/model-store.js';
+import { loadModel, type LoadedModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,

@@ -3,7 +3,7 @@ import { initBackend } from '../model/backend.js';
 import { evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
 import { nextStep } from '../diagnosis/next-step.js';
 import { plural, renderEvaluation, styleFor } from '../report/render.js';
-import { loadModel } from '../storage/model-store.js';
+import { loadModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { thousands } from '../report/render.js';
-import { exportFormat, exportModel } from '../storage/export.js';
-import { FORMAT_NAMES, loadModel, quotePath } from '../storage/model-store.js';
+import { exportFormat, exportModel } from '../model/export.js';
+import { FORMAT_NAMES, loadModel, quotePath } from '../model/store.js';
 import { addBackendOption, addJsonOption, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
 import { modelJson, printJson, stdout } from './output.js';
 

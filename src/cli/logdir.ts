@@ -1,6 +1,6 @@
 // `--logdir`: the TensorBoard writer (and protobufjs under it) is loaded only when a command is
 // given one, so that every other start-up stays as fast as it was.
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import type { TrainingLog } from '../report/tensorboard.js';
 import type { RunRecord } from '../sweep/records.js';
 import { flagValues } from './flags.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { UserError } from '../errors.js';
-import { escapeText } from '../report/format.js';
+import { escapeText } from '../shared/format.js';
 import { ExitCode, shortenQuoted, stderr, stdout } from './output.js';
 import { program } from './program.js';
 

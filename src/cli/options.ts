@@ -1,11 +1,20 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
-import { checkCombination, DEFAULT_LR, ORIGINAL_EXPERIMENT, PRESET_ALIASES, PRESETS, SOLVE_EXPERIMENT, type Config, type PresetName } from '../model/config.js';
+import {
+  checkCombination,
+  DEFAULT_LR,
+  ORIGINAL_EXPERIMENT,
+  PRESET_ALIASES,
+  PRESETS,
+  SOLVE_EXPERIMENT,
+  type Config,
+  type PresetName,
+} from '../config/config.js';
 import { estimateCost, type Cost } from '../training/cost.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
-import { freshSeed } from '../task/random.js';
+import { freshSeed } from '../shared/random.js';
 export { taskEncoding, userData, probabilityHead } from '../task/model-data.js';
 import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
 

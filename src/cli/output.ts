@@ -1,11 +1,11 @@
 import { constants } from 'node:os';
-import { thousands } from '../report/format.js';
+import { thousands } from '../shared/format.js';
 import { toJson } from '../report/render.js';
 import { columnsFor, wrapText } from '../report/wrap.js';
 import { VERSION } from '../version.js';
 
 import { ExitCode } from '../errors.js';
-import type { LoadedModel } from '../storage/model-store.js';
+import type { LoadedModel } from '../model/store.js';
 export { renderModelLine as modelLine } from '../report/render.js';
 
 export { ExitCode };

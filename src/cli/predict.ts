@@ -7,9 +7,9 @@ import { BadSequenceLine, sequenceBatches } from '../task/sequences-file.js';
 import { fileChunks, NotReadable } from '../storage/files.js';
 import { taskData } from '../task/tag-data.js';
 import { tagFreshSequences } from '../training/experiment.js';
-import { freshSeed } from '../task/random.js';
+import { freshSeed } from '../shared/random.js';
 import { plural, renderTagged, styleFor, toJson } from '../report/render.js';
-import { loadModel, type LoadedModel } from '../storage/model-store.js';
+import { loadModel, type LoadedModel } from '../model/store.js';
 import { tagSequences } from '../task/tagging.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {

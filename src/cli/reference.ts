@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { PRESETS } from '../model/config.js';
+import { PRESETS } from '../config/config.js';
 import { z } from 'zod';
 import { configSchema, flagName, HYPERPARAMETERS, type Hyperparameter } from './flags.js';
 import { program } from './program.js';

@@ -1,7 +1,7 @@
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
-import { quotePath } from '../storage/model-store.js';
+import { quotePath } from '../model/store.js';
 import { flagName, HYPERPARAMETERS, type Hyperparameter } from './flags.js';
 import { presetConfig, type ExperimentFlags } from './options.js';
 

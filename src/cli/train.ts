@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
-import { validationCount, type Config } from '../model/config.js';
+import { validationCount, type Config } from '../config/config.js';
 import { terminalLossChart } from '../report/charts.js';
 import { formatDuration } from '../training/cost.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../shared/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
@@ -26,7 +26,7 @@ import {
   thousands,
   type Style,
 } from '../report/render.js';
-import { ModelFolder, modelRecord, quotePath } from '../storage/model-store.js';
+import { ModelFolder, modelRecord, quotePath } from '../model/store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';

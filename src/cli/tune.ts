@@ -8,7 +8,7 @@ import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
 import { runSweep } from '../sweep/sweep.js';
 import type { RunRecord } from '../sweep/records.js';
-import { MEDIAN_RULE } from '../tune/pruner.js';
+import { MEDIAN_RULE } from '../sweep/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
 import { verdict } from '../task/metrics.js';
 import { TPE } from '../tune/tpe.js';

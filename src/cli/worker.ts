@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { escapeText } from '../report/format.js';
+import { escapeText } from '../shared/format.js';
 import { DEFAULT_LOCK_SECONDS, redactUrl } from '../sweep/queue-settings.js';
 import { pruneSchema, runKey, type RunSpec } from '../sweep/records.js';
 import { estimateCost, formatDuration } from '../training/cost.js';
 import { VERSION } from '../version.js';
 import { configSchema, parserOf, wholeNumber } from './flags.js';
-import { checkCombination } from '../model/config.js';
+import { checkCombination } from '../config/config.js';
 import { addBackendOption, affordable, type BackendFlag } from './options.js';
 import { onStop, signalName, stderr, stdout } from './output.js';
 

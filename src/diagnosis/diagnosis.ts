@@ -1,8 +1,8 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from '../model/config.js';
-import { thousands } from '../report/format.js';
+import type { Config } from '../config/config.js';
+import { thousands } from '../shared/format.js';
 import { generateDataset, type TaskInput } from '../task/data.js';
 import { learnedNothing, tagEntropy, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
@@ -10,7 +10,7 @@ import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
 import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
 import { crossentropyOnRawOutputs, kerasHeadFix } from './setup.js';
-import { permutation, rngFor } from '../task/random.js';
+import { permutation, rngFor } from '../shared/random.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
 import { evaluateData, type Scoring } from '../training/scoring.js';
 import type { OptimizerPlan } from '../training/keras-optimizer.js';

@@ -1,10 +1,10 @@
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import { configFromDescription } from '../model/describe.js';
 import { batchLoss, modelLoss } from '../training/losses.js';
 import { kerasOptimizer } from '../training/keras-optimizer.js';
 import type { TagData } from '../task/tag-data.js';
 import { FOREIGN_MODEL_SEED, taskEncoding } from '../task/model-data.js';
-import { quotePath, type LoadedModel } from '../storage/model-store.js';
+import { quotePath, type LoadedModel } from '../model/store.js';
 import { diagnoseModel, type Diagnosis } from './diagnosis.js';
 import { checkSetup, readsDistribution } from './setup.js';
 

@@ -19,11 +19,8 @@ registerWasmKernels();
 // The backends' Slice, SplitV and Unpack copy element by element (cpu) or the whole tensor (wasm); ours copy rows.
 registerSliceKernels();
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-export type BackendName = Exclude<BackendChoice, 'auto'>;
-/** The backends by name (what a checkpoint may record). */
-export const BACKEND_NAMES = BACKEND_CHOICES.filter((b): b is BackendName => b !== 'auto') as [BackendName, ...BackendName[]];
+import { BACKEND_CHOICES, BACKEND_NAMES, type BackendChoice, type BackendName } from '../config/config.js';
+export { BACKEND_CHOICES, BACKEND_NAMES, type BackendChoice, type BackendName };
 
 export interface BackendInfo {
   name: BackendName;

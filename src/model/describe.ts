@@ -2,8 +2,8 @@
 // from Keras or stock TensorFlow.js is described as it is (a GRU is a GRU, a linear head "linear").
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
-import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding, type TaskInput } from '../task/data.js';
-import { DEFAULT_LR, OPTIMIZERS, ORIGINAL_EXPERIMENT, type Config, type OptimizerName, type OutputActivation } from './config.js';
+import { NUM_CLASSES, SEQUENCE_LENGTH, type Encoding, type TaskInput } from '../config/config.js';
+import { DEFAULT_LR, OPTIMIZERS, ORIGINAL_EXPERIMENT, type Config, type OptimizerName, type OutputActivation } from '../config/config.js';
 import type { CompileInfo } from './keras/archive.js';
 import { KERAS_LAYERS, kerasClassName, UnsupportedModel } from './keras/topology.js';
 

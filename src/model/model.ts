@@ -1,10 +1,10 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config, InitializerName } from './config.js';
-import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../task/data.js';
-import { rngFor } from '../task/random.js';
-import { BATCH_NORM, LAYER_NORM } from '../training/constants.js';
+import type { Config, InitializerName } from '../config/config.js';
+import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../config/config.js';
+import { rngFor } from '../shared/random.js';
+import { BATCH_NORM, LAYER_NORM } from '../config/constants.js';
 import { withoutConsoleWarnings } from './quiet.js';
 import { Bidirectional } from './keras/bidirectional.js';
 

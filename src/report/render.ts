@@ -1,14 +1,14 @@
 import { describeShapes } from '../model/describe.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeArithmetic } from '../training/fused/arithmetic.js';
-import { describeOptimizer, type Config } from '../model/config.js';
-import { plural, spellNumber, thousands } from './format.js';
+import { describeOptimizer, type Config } from '../config/config.js';
+import { plural, spellNumber, thousands } from '../shared/format.js';
 import type { Diagnosis, Verdict } from '../diagnosis/diagnosis.js';
 import { isSolved, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
 import type { RunRecord } from '../sweep/records.js';
 import { FLOOR_MARGIN, type ConfigSummary } from '../sweep/sweep.js';
 import type { ModelSummary } from '../model/model.js';
-import { FORMAT_NAMES, type LoadedModel } from '../storage/model-store.js';
+import { FORMAT_NAMES, type LoadedModel } from '../model/store.js';
 import type { TaggedSequence } from '../task/tagging.js';
 import type { BatchRecord, Divergence, EpochRecord } from '../training/train.js';
 
@@ -27,7 +27,7 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
   return new Chalk({ level: wanted ? 1 : 0 });
 }
 
-export { plural, thousands } from './format.js';
+export { plural, thousands } from '../shared/format.js';
 export { visibleLength } from './wrap.js';
 import { visibleLength } from './wrap.js';
 

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { configSchema } from '../cli/flags.js';
-import type { Config } from '../model/config.js';
-import { BACKEND_NAMES, type BackendName } from '../model/backend.js';
-import { divergenceSchema, epochSchema, numberedFromOne } from '../sweep/records.js';
-import { reviveNumber, spellNumber } from '../report/format.js';
-import type { TrainingState } from '../training/train.js';
-import { LIMITS, nestsDeeperThan } from './limits.js';
+import { configSchema } from '../config/hyperparameters.js';
+import { BACKEND_NAMES, type BackendName, type Config } from '../config/config.js';
+import { divergenceSchema, epochSchema, numberedFromOne } from '../config/records.js';
+import { reviveNumber, spellNumber } from '../shared/format.js';
+import type { TrainingState } from '../config/records.js';
+import { LIMITS, nestsDeeperThan } from '../shared/limits.js';
 
 /**
  * A run's checkpoint, one file: written after every completed epoch (atomically, ./files.ts), read

@@ -4,7 +4,7 @@ import { type FileHandle, open, readdir, rename, rm, truncate } from 'node:fs/pr
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { isOrphanTemp, tempName } from './owner.js';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../shared/format.js';
 
 /**
  * Durable file writes: every helper here leaves either the old content or the new one on disk,

@@ -2,7 +2,7 @@
 // the entries asked for are inflated, each with a limit enforced while it inflates (a zip bomb stops
 // at the limit, not at the machine's memory), and the archive's claims are checked against its bytes.
 import { constants, crc32, inflateRawSync } from 'node:zlib';
-import { formatBytes } from '../report/format.js';
+import { formatBytes } from '../shared/format.js';
 
 /** Raised for a zip that is broken or breaks a limit; the message says what, for "<file> … (message)". */
 export class BadZip extends Error {}

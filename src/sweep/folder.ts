@@ -3,8 +3,8 @@
 import { readdir, readFile, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { configSchema } from '../cli/flags.js';
-import type { Config } from '../model/config.js';
+import { configSchema } from '../config/hyperparameters.js';
+import type { Config } from '../config/config.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { appendLine, makeFolder, removeOrphanTemps, writeFileAtomic } from '../storage/files.js';
 import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from '../storage/lock.js';

@@ -8,7 +8,7 @@ import { Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } fro
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BackendChoice } from '../model/backend.js';
 import { ExitCode, UserError } from '../errors.js';
-import { escapeText } from '../report/format.js';
+import { escapeText } from '../shared/format.js';
 import { VERSION } from '../version.js';
 import type { SweepFolder } from './folder.js';
 import { checkOutcome, failedOutcome, MAX_ERROR_LENGTH, portable, revived, type RunOutcome, type RunRecord, type RunSpec } from './records.js';

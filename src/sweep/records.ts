@@ -2,12 +2,13 @@
 // a queue worker through Redis, or a line of results.jsonl. Nothing unchecked becomes a record.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalConfig, configSchema } from '../cli/flags.js';
-import type { Config } from '../model/config.js';
+import { anyNumber, divergenceSchema, epochSchema, numberedFromOne, rate } from '../config/records.js';
+import { canonicalConfig, configSchema } from '../config/hyperparameters.js';
+import type { Config } from '../config/config.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { Divergence, EpochRecord } from '../training/train.js';
 import { VERSION } from '../version.js';
-import { reviveNumber, spellNumber } from '../report/format.js';
+import { reviveNumber, spellNumber } from '../shared/format.js';
 
 /** One training run of a sweep: a configuration (named by its label) with one seed. */
 export interface RunSpec {
@@ -70,23 +71,8 @@ export function expandRuns(configs: { label: string; config: Omit<Config, 'seed'
 /** Errors longer than this are cut: a record is one line a person can read. */
 export const MAX_ERROR_LENGTH = 500;
 
-// JSON has no NaN or Infinity: a loss may be either, so numbers here are any JS number.
-const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
+export { divergenceSchema, epochSchema, numberedFromOne };
 export const pruneSchema = z.object({ warmup: z.number().int().min(0), thresholds: z.array(anyNumber).max(100_000) }).strict();
-const rate = z.number().min(0).max(1);
-const validationSchema = z.object({ loss: anyNumber, tokenAccuracy: rate, exactMatch: rate }).strict();
-export const epochSchema = z
-  .object({
-    epoch: z.number().int().min(1),
-    loss: anyNumber,
-    seconds: z.number().min(0),
-    validation: validationSchema.optional(),
-    lr: z.number().min(0).optional(),
-  })
-  .strict();
-export const divergenceSchema = z
-  .object({ epoch: z.number().int().min(1), batch: z.number().int().min(1), loss: anyNumber, symptom: z.enum(['nan', 'infinite', 'clip-bound']) })
-  .strict();
 const evaluationSchema = z
   .object({
     sequences: z.number().int().min(1),
@@ -153,11 +139,6 @@ function inconsistency(outcome: RunOutcome, config: Config): string | undefined 
   if (config.validationSplit > 0 && !epochs.every((e) => e.validation)) return 'a run with a validation split but an epoch without its validation';
   if (!epochs.every((e) => Number.isFinite(e.loss))) return 'an ok run with a non-finite loss';
   return evaluation ? undefined : 'an ok run without its held-out evaluation';
-}
-
-/** Whether epoch records are numbered 1, 2, … in order (a record's or a checkpoint's). */
-export function numberedFromOne(epochs: { epoch: number }[]): boolean {
-  return epochs.every((e, k) => e.epoch === k + 1);
 }
 
 /** Checks what a worker (or anything claiming to be one) returned for `spec`; throws an Error saying what is wrong. */

@@ -6,7 +6,7 @@
 import { initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
 import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
 import { failedOutcome, type RunOutcome, type RunSpec } from './records.js';
-import { shouldPrune } from '../tune/pruner.js';
+import { shouldPrune } from './pruner.js';
 
 let backend: BackendInfo | undefined;
 

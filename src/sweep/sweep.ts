@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { BackendChoice } from '../model/backend.js';
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import { describeFsError, UserError } from '../errors.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { SweepFolder } from './folder.js';

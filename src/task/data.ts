@@ -1,17 +1,10 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
-import { permutation, randomIndex, Rng } from './random.js';
+import { permutation, randomIndex, Rng } from '../shared/random.js';
 
-/** Every sequence has this many positions, one per digit 0..9. */
-export const SEQUENCE_LENGTH = 10;
-/** Label classes: index 0 = unique digit, index 1 = part of the repeated pair. */
-export const NUM_CLASSES = 2;
-
-/** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
-export const ENCODINGS = ['scalar', 'onehot'] as const;
-export type Encoding = (typeof ENCODINGS)[number];
-/** How a model reads the digits: an encoding seq-tag trains, or the digits as integer ids (a user's Embedding over 0..9). */
-export type TaskInput = Encoding | 'ids';
+// The task's shape is part of the config (the model is built from it): defined there, read here.
+import { ENCODINGS, inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Encoding, type TaskInput } from '../config/config.js';
+export { ENCODINGS, inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Encoding, type TaskInput };
 
 /**
  * `n` sequences stored flat, row-major: sequence k occupies [k*10, k*10+10).
@@ -76,11 +69,6 @@ export function labelRepeats(digits: ArrayLike<number>): Int32Array {
   const counts = new Map<number, number>();
   for (let t = 0; t < digits.length; t++) counts.set(digits[t], (counts.get(digits[t]) ?? 0) + 1);
   return Int32Array.from(Array.from(digits, (d) => ((counts.get(d) ?? 0) > 1 ? 1 : 0)));
-}
-
-/** Width of one time step's input vector. */
-export function inputWidth(encoding: Encoding): number {
-  return encoding === 'onehot' ? 10 : 1;
 }
 
 /** Features: float32 [n, 10, 1] (digit value) or [n, 10, 10] (one-hot digit). */

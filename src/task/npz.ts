@@ -1,7 +1,7 @@
 // numpy's `.npz` (what np.savez and np.savez_compressed write: a zip of `.npy` arrays), read without
 // trusting it: entries inflate within a limit, headers are parsed as data (never evaluated), and
 // each array's byte count must be what its dtype and shape say.
-import { LIMITS } from '../storage/limits.js';
+import { LIMITS } from '../shared/limits.js';
 import { BadZip, peekZipEntry, readZipEntry, zipEntries } from '../storage/zip.js';
 
 /** One array: its shape and its values as float32 (what the model computes in; integer ids are exact up to 2^24). */

@@ -4,10 +4,10 @@
 import tf = require('@tensorflow/tfjs-core');
 import { describeFsError, UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
-import { LIMITS } from '../storage/limits.js';
+import { LIMITS } from '../shared/limits.js';
 import { NotReadable, readBounded } from '../storage/files.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH, type Dataset, type TaskInput } from './data.js';
-import { formatBytes, thousands } from '../report/format.js';
+import { formatBytes, thousands } from '../shared/format.js';
 import { BadNpz, openNpz, type Npz, type NpyArray, type NpyHeader } from './npz.js';
 
 export interface TagData {

@@ -1,12 +1,12 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from '../model/config.js';
+import type { Config } from '../config/config.js';
 import { generateDataset, type Dataset, type TaskInput } from '../task/data.js';
 import type { Evaluation } from '../task/metrics.js';
 import { taskData } from '../task/tag-data.js';
 import { evaluateData, type Scoring } from './scoring.js';
 import { buildModel, summarize, type ModelSummary } from '../model/model.js';
-import { rngFor } from '../task/random.js';
+import { rngFor } from '../shared/random.js';
 import { tagSequences, type TaggedSequence } from '../task/tagging.js';
 import { trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
 

@@ -3,7 +3,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import type { CompileInfo } from '../model/keras/archive.js';
-import { CROSSENTROPY_EPSILON } from './constants.js';
+import { CROSSENTROPY_EPSILON } from '../config/constants.js';
 import { maskTensor } from '../task/tag-data.js';
 
 /** yTrue, yPred: [batch, steps, tags] → the loss at each position [batch, steps]. */

@@ -1,39 +1,22 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { validationCount, type Config } from '../model/config.js';
+import { validationCount, type Config } from '../config/config.js';
 import { featureTensor, labelTensor, SEQUENCE_LENGTH, sliceDataset, type Dataset } from '../task/data.js';
 import type { OptimizerPlan } from './keras-optimizer.js';
-import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from './constants.js';
+import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from '../config/constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
-import { permutation, rngFor } from '../task/random.js';
+import { permutation, rngFor } from '../shared/random.js';
 import { taskData } from '../task/tag-data.js';
 import { evaluateData } from './scoring.js';
+import type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore } from '../config/records.js';
+export type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore };
 import { namedCopies, stateArray, StateMismatch, type StateArrays } from './state.js';
 
 export { StateMismatch, type StateArrays } from './state.js';
-
-/** The validation split scored after an epoch: Keras's val_loss and val_accuracy, and exact-match. */
-export interface ValidationScore {
-  loss: number;
-  tokenAccuracy: number;
-  exactMatch: number;
-}
-
-export interface EpochRecord {
-  /** 1-based. */
-  epoch: number;
-  /** Mean of the batch losses weighted by batch size, as Keras reports it. */
-  loss: number;
-  seconds: number;
-  /** With --validation-split: the held-out share scored with the epoch's weights. */
-  validation?: ValidationScore;
-  /** With --lr-schedule plateau: the learning rate this epoch trained with. */
-  lr?: number;
-}
 
 export interface BatchRecord {
   /** 1-based epoch and batch within it. */
@@ -56,42 +39,6 @@ export interface TrainingCallbacks {
   onCheckpoint?: (state: TrainingState) => void | Promise<void>;
   /** Continue from a checkpoint's state instead of from the model's initial weights. */
   resume?: TrainingState;
-}
-
-/**
- * Everything a stopped run needs to continue as if it had never stopped, after `epochs.length`
- * completed epochs. The shuffle stream is not stored: it is replayed to the same position (one
- * permutation per completed epoch).
- */
-export interface TrainingState {
-  epochs: EpochRecord[];
-  /** Training time so far. */
-  seconds: number;
-  divergence?: Divergence;
-  /** The engine's arrays (./ see Engine.snapshot) and, with early stopping, `best/<i>`: the best epoch's model weights. */
-  arrays: StateArrays;
-  earlyStopping?: { best: number; bestEpoch: number; wait: number; stoppedAfter?: number };
-  plateau?: { best: number; wait: number; lr: number };
-}
-
-export interface Divergence {
-  epoch: number;
-  batch: number;
-  loss: number;
-  symptom: DivergenceSymptom;
-}
-
-export interface TrainingResult {
-  epochs: EpochRecord[];
-  seconds: number;
-  /** The first diverged batch, if any; with the NaN guard on, training stopped there. */
-  divergence?: Divergence;
-  /** True when the NaN guard stopped training early. */
-  stopped: boolean;
-  /** Set when `signal` stopped training during epoch `atEpoch`; the model holds epoch atEpoch − 1's weights. */
-  interrupted?: { atEpoch: number };
-  /** With early stopping: the epoch whose weights the model holds, and the epoch training stopped after (if before the last). */
-  earlyStopping?: { bestEpoch: number; stoppedAfter?: number };
 }
 
 /** Keras's ReduceLROnPlateau, its fixed settings: an improvement is a fall of more than 1e-4, no cooldown. */
@@ -212,8 +159,6 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
 
 /** −ln(ε): the largest per-position loss once crossentropy has clipped its input to [ε, 1 − ε]. */
 export const CLIP_BOUND_LOSS = -Math.log(CROSSENTROPY_EPSILON);
-
-export type DivergenceSymptom = 'nan' | 'infinite' | 'clip-bound';
 
 /**
  * A batch loss that means training has diverged: NaN or infinite (cpu and tensorflow backends), or

@@ -1,4 +1,4 @@
-import { permutation, randomIndex, type Rng } from '../task/random.js';
+import { permutation, randomIndex, type Rng } from '../shared/random.js';
 import type { Dimension, Point } from './space.js';
 
 /**

@@ -1,9 +1,9 @@
 import { estimateCost } from '../training/cost.js';
-import { checkCombination, type Config } from '../model/config.js';
-import { rngFor } from '../task/random.js';
+import { checkCombination, type Config } from '../config/config.js';
+import { rngFor } from '../shared/random.js';
 import { runKey, type PruneRule, type RunRecord, type RunSpec } from '../sweep/records.js';
 import type { SweepResult } from '../sweep/sweep.js';
-import { medianRule } from './pruner.js';
+import { medianRule } from '../sweep/pruner.js';
 import type { Dimension, Point } from './space.js';
 import { startupPoints, suggest, TPE, type Observation } from './tpe.js';
 

@@ -13,7 +13,7 @@ export default {
     'src/training/fused/wasm/directions.ts',
     'src/training/fused/wasm/thread.ts',
     'src/training/train.ts',
-    'src/training/constants.ts',
+    'src/config/constants.ts',
     'src/task/metrics.ts',
     'src/diagnosis/diagnosis.ts',
     'src/model/slice-kernels.ts',

@@ -21,8 +21,8 @@ import {
 import { buildInScope } from '../quiet.js';
 import './gru.js';
 import './bidirectional.js';
-import { formatBytes } from '../../report/format.js';
-import { LIMITS, nestsDeeperThan } from '../../storage/limits.js';
+import { formatBytes } from '../../shared/format.js';
+import { LIMITS, nestsDeeperThan } from '../../shared/limits.js';
 import { BadZip, readZipEntry, zipEntries } from '../../storage/zip.js';
 
 /** The Keras version whose loader seq-tag's exports were checked against (scripts/keras_roundtrip.py). */

@@ -1,4 +1,4 @@
-import type { Config } from '../../model/config.js';
+import type { Config } from '../../config/config.js';
 import type { Arithmetic } from './network.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { OutputActivation } from '../../model/config.js';
+import type { OutputActivation } from '../../config/config.js';
 import { NUM_CLASSES, SEQUENCE_LENGTH } from '../../task/data.js';
-import { CROSSENTROPY_EPSILON as EPS } from '../constants.js';
+import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { sigmoid } from './kernels.js';
 import type { Layout } from './parameters.js';
 

@@ -1,6 +1,6 @@
-import type { Config, OutputActivation } from '../../model/config.js';
+import type { Config, OutputActivation } from '../../config/config.js';
 import { inputWidth, NUM_CLASSES, SEQUENCE_LENGTH } from '../../task/data.js';
-import { BATCH_NORM, LAYER_NORM } from '../constants.js';
+import { BATCH_NORM, LAYER_NORM } from '../../config/constants.js';
 import { crossentropyBackward, headForward } from './head.js';
 import { normalizeBackward, normalizeForward, updateMovingStatistics } from './normalization.js';
 import { layoutOf, type Layout, type Parameters } from './parameters.js';

@@ -1,5 +1,5 @@
-import type { Config } from '../../model/config.js';
-import { ADAGRAD, ADAM, RMSPROP } from '../constants.js';
+import type { Config } from '../../config/config.js';
+import { ADAGRAD, ADAM, RMSPROP } from '../../config/constants.js';
 import { namedCopies, stateArray, type StateArrays } from '../state.js';
 
 /** Keras's clipnorm (per tensor) and clipvalue (per element), in place. */

@@ -1,7 +1,7 @@
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import type { Config } from '../../model/config.js';
+import type { Config } from '../../config/config.js';
 
 /**
  * The model's weights as float64 copies, in the order of `model.trainableWeights` (`tensors`) and

@@ -3,20 +3,30 @@ import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { ORIGINAL_EXPERIMENT, type Config } from '../model/config.js';
-import { ADDED_ROWS } from '../cli/flags.js';
-import type { TrainingResult, ValidationScore } from '../training/train.js';
+import { ORIGINAL_EXPERIMENT, type Config } from '../config/config.js';
+import { ADDED_ROWS } from '../config/hyperparameters.js';
+import type { TrainingResult, ValidationScore } from '../config/records.js';
 import { VERSION } from '../version.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from './lock.js';
-import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from './owner.js';
-import { describeModel, type ModelDescription } from '../model/describe.js';
-import { BrokenFile, checkParameterLimit, compileInfo, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from '../model/keras/archive.js';
-import { UnsupportedModel, type Json } from '../model/keras/topology.js';
-import { LIMITS, nestsDeeperThan } from './limits.js';
-import { buildInScope } from '../model/quiet.js';
-import { AlteredCheckpoint, BadCheckpoint, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { makeFolder, NotReadable, readBounded, removeOrphanTemps, syncFolder, uniqueId, writeFileAtomic, writeNewFile, type StepHook } from './files.js';
+import { LEGACY_WRITER_FILE, LOCK_FILE, lockFolder, type FolderLock } from '../storage/lock.js';
+import { OWNER_TAG, ownerDoneWith, ownerTag, parseOwnerTag, tempOwner } from '../storage/owner.js';
+import { describeModel, type ModelDescription } from './describe.js';
+import { BrokenFile, checkParameterLimit, compileInfo, readKerasArchive, readLegacyH5, type CompileInfo, type KerasFile } from './keras/archive.js';
+import { UnsupportedModel, type Json } from './keras/topology.js';
+import { LIMITS, nestsDeeperThan } from '../shared/limits.js';
+import { buildInScope } from './quiet.js';
+import { AlteredCheckpoint, BadCheckpoint, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js';
+import {
+  makeFolder,
+  NotReadable,
+  readBounded,
+  removeOrphanTemps,
+  syncFolder,
+  uniqueId,
+  writeFileAtomic,
+  writeNewFile,
+  type StepHook,
+} from '../storage/files.js';
 
 export const MODEL_JSON = 'model.json';
 /**

@@ -1,5 +1,5 @@
-import type { PruneRule, RunRecord } from '../sweep/records.js';
-import { median } from '../sweep/sweep.js';
+import type { PruneRule, RunRecord } from './records.js';
+import { median } from './sweep.js';
 
 /**
  * The median rule (Optuna's MedianPruner, Google Vizier's "median stopping rule"): a trial is

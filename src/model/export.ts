@@ -1,12 +1,12 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Config } from '../model/config.js';
-import { kerasArchive, kerasCompileConfig, type CompileInfo } from '../model/keras/archive.js';
-import { UnsupportedModel } from '../model/keras/topology.js';
+import type { Config } from '../config/config.js';
+import { kerasArchive, kerasCompileConfig, type CompileInfo } from './keras/archive.js';
+import { UnsupportedModel } from './keras/topology.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { makeFolder, removeOrphanTemps, syncFolder, writeFileAtomic, writeNewFile } from './files.js';
-import { tempName } from './owner.js';
-import { COMPILE_METADATA, MODEL_JSON, quotePath, serialize, type LoadedModel } from './model-store.js';
+import { makeFolder, removeOrphanTemps, syncFolder, writeFileAtomic, writeNewFile } from '../storage/files.js';
+import { tempName } from '../storage/owner.js';
+import { COMPILE_METADATA, MODEL_JSON, quotePath, serialize, type LoadedModel } from './store.js';
 
 export type ExportFormat = 'keras' | 'tfjs';
 

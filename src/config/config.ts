@@ -1,5 +1,26 @@
 import { ExitCode, UserError } from '../errors.js';
-import type { Encoding } from '../task/data.js';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+/** The backends by name (what a checkpoint may record). */
+export const BACKEND_NAMES = BACKEND_CHOICES.filter((b): b is BackendName => b !== 'auto') as [BackendName, ...BackendName[]];
+
+/** Every sequence of the digit task has this many positions, one per digit 0..9. */
+export const SEQUENCE_LENGTH = 10;
+/** Label classes: index 0 = unique digit, index 1 = part of the repeated pair. */
+export const NUM_CLASSES = 2;
+
+/** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
+export const ENCODINGS = ['scalar', 'onehot'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+/** How a model reads the digits: an encoding seq-tag trains, or the digits as integer ids (a user's Embedding over 0..9). */
+export type TaskInput = Encoding | 'ids';
+
+/** Width of one time step's input vector. */
+export function inputWidth(encoding: Encoding): number {
+  return encoding === 'onehot' ? 10 : 1;
+}
 
 export const RECURRENT_ACTIVATIONS = ['sigmoid', 'hardSigmoid'] as const;
 export type RecurrentActivation = (typeof RECURRENT_ACTIVATIONS)[number];

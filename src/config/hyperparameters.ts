@@ -1,0 +1,250 @@
+// The hyperparameter table and the config schema derived from it: the bottom of the config system,
+// read by the CLI (its flags), sweep and tune (records, grids), storage (checkpoints), the API and
+// queue workers. Nothing here knows commander; ../cli/flags.ts turns the table into options.
+import { z } from 'zod';
+import {
+  DEFAULT_LR,
+  DTYPES,
+  INITIALIZERS,
+  LR_SCHEDULES,
+  LSTM_ENGINES,
+  OPTIMIZERS,
+  ORIGINAL_EXPERIMENT,
+  OUTPUT_ACTIVATIONS,
+  RECURRENT_ACTIVATIONS,
+  type Config,
+  ENCODINGS,
+} from './config.js';
+import { thousands } from '../shared/format.js';
+
+/** The largest LSTM measured to build, train and evaluate here (2 cores, 24 GiB): 4,096 exhausted wasm's 4 GiB. */
+export const MAX_UNITS = 1024;
+
+/** A zod schema for a command-line word: whole numbers in [min, max], said the way the CLI says it. */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): z.ZodType<number, string> {
+  const expected = `expected a whole number from ${min} to ${thousands(max)}.`;
+  return z
+    .string()
+    .regex(/^\s*\d+\s*$/, expected)
+    .transform(Number)
+    .pipe(z.number().min(min, expected).max(max, expected));
+}
+
+/** A number in decimal notation (0.001, 1e-3), unsigned: what the number flags accept. */
+const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A zod schema for a number greater than 0, in decimal notation (0.001, 1e-3): Number() would also take 0x10, 0b1 and 0o7. */
+export const positiveNumber: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .regex(DECIMAL, 'expected a number greater than 0, in decimal notation (e.g. 0.001 or 1e-3).')
+  .transform(Number)
+  .pipe(z.number().finite('expected a number greater than 0.').gt(0, 'expected a number greater than 0.'));
+
+/** A number of 0 or more, in decimal notation. */
+export const nonNegativeNumber: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .regex(DECIMAL, 'expected a number of 0 or more, in decimal notation (e.g. 0.001 or 1e-3).')
+  .transform(Number)
+  .pipe(z.number().finite('expected a finite number.'));
+
+/** A share of the data: a decimal number from 0 up to (not including) `below`. */
+export function fraction(below: number): z.ZodType<number, string> {
+  const expected = `expected a fraction from 0 to below ${below}, e.g. 0.2.`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\+?(\d+\.?\d*|\.\d+)$/, expected)
+    .transform(Number)
+    .pipe(z.number().min(0, expected).lt(below, expected));
+}
+
+/**
+ * One hyperparameter: its config key, its flag, what it accepts and its help. `values` lists the
+ * words of a choice; `schema` parses a number; a boolean is a switch (`negate` names its --no- form).
+ */
+export interface Hyperparameter {
+  key: keyof Omit<Config, 'seed'>;
+  flag: string;
+  help: string;
+  values?: readonly string[];
+  schema?: z.ZodType<number, string>;
+  /** For a switch: what its --no- form does (it always exists; shown in help when this is given). */
+  offHelp?: string;
+  /** No default on the command line: it depends on another flag (--lr on --optimizer). */
+  derived?: true;
+  /** The seq-tag version that added the row; configs written before it mean its default. */
+  since?: string;
+}
+
+/**
+ * Every hyperparameter of the experiment, one row each. The commander options, the flags type and
+ * the config are derived from it (./options.ts); the defaults are the original preset's
+ * (../model/config.ts), so a preset is just a config.
+ */
+export const HYPERPARAMETERS = [
+  { key: 'encoding', flag: '--encoding <kind>', help: 'digit input: scalar value (the original) or one-hot', values: ENCODINGS },
+  {
+    key: 'bidirectional',
+    flag: '--bidirectional',
+    help: 'read the sequence both ways (Bidirectional LSTM)',
+    offHelp: 'read left to right only (overrides --preset solve)',
+  },
+  { key: 'epochs', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
+  { key: 'samples', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
+  { key: 'batchSize', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
+  {
+    key: 'validationSplit',
+    flag: '--validation-split <fraction>',
+    help: "hold out this share of the training sequences (the last ones, as Keras's validation_split) and score them after every epoch",
+    schema: fraction(0.9),
+    since: '0.2',
+  },
+  {
+    key: 'earlyStopping',
+    flag: '--early-stopping <patience>',
+    help: "stop after this many epochs without a better validation loss and keep the best epoch's weights (Keras's EarlyStopping(restore_best_weights=True)); needs --validation-split",
+    schema: wholeNumber(1, 100_000),
+    since: '0.2',
+  },
+  {
+    key: 'minDelta',
+    flag: '--min-delta <x>',
+    help: 'the least fall of the validation loss that counts as better, for --early-stopping',
+    schema: nonNegativeNumber,
+    since: '0.2',
+  },
+  {
+    key: 'lrSchedule',
+    flag: '--lr-schedule <kind>',
+    help: "plateau: Keras's ReduceLROnPlateau on the validation loss (multiply the rate by --lr-factor after --lr-patience epochs without a fall of 1e-4); needs --validation-split",
+    values: LR_SCHEDULES,
+    since: '0.2',
+  },
+  { key: 'lrFactor', flag: '--lr-factor <x>', help: 'the plateau schedule multiplies the learning rate by this', schema: fraction(1), since: '0.2' },
+  {
+    key: 'lrPatience',
+    flag: '--lr-patience <epochs>',
+    help: 'epochs without improvement before the plateau schedule lowers the rate',
+    schema: wholeNumber(1, 100_000),
+    since: '0.2',
+  },
+  { key: 'minLr', flag: '--min-lr <x>', help: 'the plateau schedule never lowers the rate below this', schema: nonNegativeNumber, since: '0.2' },
+  {
+    key: 'units',
+    flag: '--units <n>',
+    help: 'LSTM units (at most 1,024: measured to train and evaluate here; runs of minutes print an estimate first)',
+    schema: wholeNumber(1, MAX_UNITS),
+  },
+  {
+    key: 'lr',
+    flag: '--lr <x>',
+    help: "learning rate (default: Keras's for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)",
+    schema: positiveNumber,
+    derived: true,
+  },
+  {
+    key: 'recurrentActivation',
+    flag: '--recurrent-activation <name>',
+    help: "LSTM gate activation; hardSigmoid is the original's Keras 2 behaviour",
+    values: RECURRENT_ACTIVATIONS,
+  },
+  { key: 'activation', flag: '--activation <name>', help: "output layer activation; linear reproduces the original's NaN", values: OUTPUT_ACTIVATIONS },
+  { key: 'batchNorm', flag: '--batch-norm', help: 'answer 2: BatchNormalization after the LSTM' },
+  { key: 'layerNorm', flag: '--layer-norm', help: 'answer 3: LayerNormalization after the LSTM' },
+  { key: 'optimizer', flag: '--optimizer <name>', help: 'optimizer', values: OPTIMIZERS },
+  { key: 'adamEpsilon', flag: '--adam-epsilon <x>', help: "Adam's epsilon", schema: positiveNumber },
+  { key: 'clipnorm', flag: '--clipnorm <x>', help: 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)', schema: positiveNumber },
+  { key: 'clipvalue', flag: '--clipvalue <x>', help: 'clip each gradient element to [-x, x] (Keras clipvalue)', schema: positiveNumber },
+  { key: 'kernelInitializer', flag: '--kernel-initializer <name>', help: 'initialiser of the LSTM and Dense kernels', values: INITIALIZERS },
+  { key: 'recurrentInitializer', flag: '--recurrent-initializer <name>', help: 'initialiser of the LSTM recurrent kernel', values: INITIALIZERS },
+  {
+    key: 'nanGuard',
+    flag: '--nan-guard',
+    help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)',
+    offHelp: 'train on through NaN, printing nan losses like the original program',
+  },
+  { key: 'lstm', flag: '--lstm <engine>', help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)', values: LSTM_ENGINES },
+  {
+    key: 'dtype',
+    flag: '--dtype <type>',
+    help: "arithmetic: float32 (the fused LSTM in WebAssembly SIMD, as tfjs) or float64 (the fused engine in JavaScript; answer 3's double precision)",
+    values: DTYPES,
+  },
+] as const satisfies readonly Hyperparameter[];
+
+export type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];
+
+/** A row's flag without its argument: "--epochs". */
+export function flagName(row: Hyperparameter): string {
+  return row.flag.split(' ')[0];
+}
+
+/** The largest seed any command accepts. */
+export const MAX_SEED = 2 ** 31 - 1;
+
+/** One config value as the table allows it: a listed word, a number its flag's parser accepts, or a switch. */
+function configField(row: Hyperparameter): z.ZodType {
+  const field = row.values
+    ? z.enum(row.values as unknown as [string, ...string[]])
+    : row.schema
+      ? z.number().refine((n) => row.schema!.safeParse(String(n)).success, `not a valid value for ${flagName(row)}`)
+      : z.boolean();
+  const nullable: z.ZodType = ORIGINAL_EXPERIMENT[row.key] === null ? field.nullable() : field;
+  // A row added after 0.1: configs written before it (records, sweep.json, queued runs) mean its default.
+  return row.since ? z.preprocess((v) => (v === undefined ? ORIGINAL_EXPERIMENT[row.key] : v), nullable) : nullable;
+}
+
+/** Rows added after seq-tag 0.1, with the value that reproduces what 0.1 did. */
+export const ADDED_ROWS = (HYPERPARAMETERS as readonly Hyperparameter[]).filter((row) => row.since).map((row) => row.key);
+
+/**
+ * A config as run keys and records compare it: rows added after 0.1 left out while at their default,
+ * so a sweep folder made by 0.1 resumes with the same keys.
+ */
+export function canonicalConfig<T extends Partial<Config>>(config: T): T {
+  const out = { ...config };
+  for (const key of ADDED_ROWS) if (out[key] === ORIGINAL_EXPERIMENT[key]) delete out[key];
+  return out;
+}
+
+/** A whole experiment config checked against the table (and nothing else in it): what a queue worker accepts. */
+export const configSchema = z
+  .object({
+    ...Object.fromEntries((HYPERPARAMETERS as readonly Hyperparameter[]).map((row) => [row.key, configField(row)])),
+    seed: z.number().int().min(0).max(MAX_SEED),
+  })
+  .strict();
+
+/**
+ * The train command that runs `config`: the flags whose values differ from the original preset's
+ * (and --lr when it differs from the optimizer's default), then --seed.
+ */
+export function commandLine(config: Config, command = 'seq-tag train'): string {
+  const parts = [command];
+  for (const row of HYPERPARAMETERS as readonly Hyperparameter[]) {
+    const value = config[row.key];
+    const usual = row.key === 'lr' ? DEFAULT_LR[config.optimizer] : ORIGINAL_EXPERIMENT[row.key];
+    if (value === usual) continue;
+    const flag = flagName(row);
+    if (typeof value === 'boolean') parts.push(value ? flag : `--no-${flag.slice(2)}`);
+    else parts.push(flag, String(value));
+  }
+  parts.push('--seed', String(config.seed));
+  return parts.join(' ');
+}
+
+/**
+ * The run's hyperparameters by flag name (without "--"), as TensorBoard's HParams dashboard shows
+ * them: every row of the table, then the seed; a flag that is off (--clipnorm unset) is left out.
+ */
+export function flagValues(config: Config): Record<string, number | string | boolean> {
+  const values: Record<string, number | string | boolean> = {};
+  for (const row of HYPERPARAMETERS as readonly Hyperparameter[]) {
+    const value = config[row.key];
+    if (value !== null && value !== undefined) values[flagName(row).slice(2)] = value;
+  }
+  values.seed = config.seed;
+  return values;
+}
