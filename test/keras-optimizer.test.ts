@@ -23,7 +23,7 @@ const steps = JSON.parse(readFileSync(join(FIXTURES, 'burst-steps.json'), 'utf8'
 describe("the doctor's burst runs the file's own optimizer, step for step as Keras's train_on_batch", () => {
   before(() => useBackend('cpu'));
   for (const [name, keras] of Object.entries(steps.losses)) {
-    it(`${name}: 4 steps within 1e-4 of Keras`, async () => {
+    it(`${name}: 4 steps within 3e-5 of Keras (the optimizer the config alone names is 1e-4 to 6e-2 off)`, async () => {
       const loaded = await loadModel(join(FIXTURES, `${name}.keras`));
       const data = await readDataFile(join(FIXTURES, 'digits.npz'), loaded.description);
       const x = inputTensor(data);
@@ -43,7 +43,7 @@ describe("the doctor's burst runs the file's own optimizer, step for step as Ker
       x.dispose();
       y.dispose();
       loaded.model.dispose();
-      ours.forEach((loss, b) => assert.ok(Math.abs(loss - keras[b]) <= 1e-4, `step ${b + 1}: ${loss} vs Keras ${keras[b]} (all: ${ours.join(', ')})`));
+      ours.forEach((loss, b) => assert.ok(Math.abs(loss - keras[b]) <= 3e-5, `step ${b + 1}: ${loss} vs Keras ${keras[b]} (all: ${ours.join(', ')})`));
     });
   }
 
