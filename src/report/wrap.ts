@@ -47,8 +47,9 @@ export function hangingIndent(line: string, columns: number): number {
 /** Joins the words of a command to copy into one (U+00A0 between them), so no break splits it. */
 const BOUND = '\u00a0';
 
-/** Units printed after a number, kept on its line. */
+/** Units printed after a number, kept on its line (joined by U+202F: unlike a command, such a line may still be cut). */
 const UNIT = /^(s|ms|min|h|nats|[kKMG]i?B)[,.;:)]*$/;
+const UNIT_BOUND = '\u202f';
 
 /**
  * The words of a line with each command for the user to copy (`seq-tag train --preset solve`, with
@@ -63,7 +64,7 @@ function wordsOf(line: string): string[] {
     const start = words[k] === 'npx' && words[k + 1] === 'seq-tag' ? k + 1 : words[k] === 'seq-tag' ? k : -1;
     if (start < 0 || !/^[a-z]/.test(words[start + 1] ?? '')) {
       // A unit stays with its number ("0.1 s", "24 GiB"): a line never starts with a bare unit.
-      if (UNIT.test(words[k]) && /\d$/.test(out.at(-1) ?? '')) out.push(`${out.pop()}${BOUND}${words[k]}`);
+      if (UNIT.test(words[k]) && /\d$/.test(out.at(-1) ?? '')) out.push(`${out.pop()}${UNIT_BOUND}${words[k]}`);
       else out.push(words[k]);
       continue;
     }
@@ -106,7 +107,8 @@ export function wrapLine(line: string, columns: number): string {
   return out
     .flatMap((l) => (visibleLength(l) <= columns || l.includes(BOUND) ? [l] : chop(l, columns, pad, room)))
     .join('\n')
-    .replaceAll(BOUND, ' ');
+    .replaceAll(BOUND, ' ')
+    .replaceAll(UNIT_BOUND, ' ');
 }
 
 function chop(line: string, columns: number, pad: string, room: number): string[] {
