@@ -77,6 +77,14 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     check('sweep', { ...sweep, configurations: [{ ...first, divergedEpoch1: 0.9, divergedAny: 0.9 }] });
     const over = ajv.getSchema('https://seq-tag.invalid/schemas/sweep.schema.json')!;
     assert.equal(over({ ...sweep, configurations: [{ ...first, divergedEpoch1: 1.5 }] }), false, 'a share above 1');
+    // All diverged: every run of the sweep, every trial of the tune (no best: exit 3).
+    const allDiverged = json(['sweep', '--grid', 'activation=linear', '--seeds', '1', ...small.slice(0, 4), '--out', join(dir, 'nan-sweep')]);
+    check('sweep', allDiverged);
+    check('sweep', JSON.parse(readFileSync(join(dir, 'nan-sweep', 'summary.json'), 'utf8')));
+    const nanTune = json(['tune', '--space', 'lr=1e-3..1e-2:log', '--activation', 'linear', '--trials', '2', ...small, '--out', join(dir, 'nan-tune')], 3);
+    assert.equal(nanTune.best, null);
+    check('tune', nanTune);
+    check('tune', JSON.parse(readFileSync(join(dir, 'nan-tune', 'tune.json'), 'utf8')));
     const tuneOut = join(dir, 'tune');
     const tuneArgs = ['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '2', ...small, '--out', tuneOut];
     for (const round of ['fresh', 'rerun']) {

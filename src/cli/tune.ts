@@ -199,15 +199,18 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
       seconds: t.record.seconds,
       finishedAt: t.finishedAt ?? null,
     })),
-    best: best && {
-      trial: best.number,
-      point: best.point,
-      validationLoss: best.value,
-      heldOut: best.record.evaluation,
-      command: commandLine(best.record.config),
-      // evaluate's verdict on the best trial's held-out scores: a best that learned nothing says so.
-      verdict: verdict(best.record.evaluation!),
-    },
+    // null, not absent, when every trial was pruned, diverged or failed: the schema's state for it.
+    best: best
+      ? {
+          trial: best.number,
+          point: best.point,
+          validationLoss: best.value,
+          heldOut: best.record.evaluation,
+          command: commandLine(best.record.config),
+          // evaluate's verdict on the best trial's held-out scores: a best that learned nothing says so.
+          verdict: verdict(best.record.evaluation!),
+        }
+      : null,
     firstSolved: first
       ? { trial: first.number, trialsEnded: ended.indexOf(first) + 1, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch }
       : null,
