@@ -240,6 +240,9 @@ describe('models seq-tag cannot run faithfully are refused in one line', () => {
         /its graph applies the Keras op NotEqual \(not_equal\w*\) to make the mask layer bidirectional\w* reads, which is not the mask of an Embedding\(mask_zero=True\) or Masking layer before it/,
       );
     }
+    // A graph naming a layer it does not have: TensorFlow.js would wait for that layer forever.
+    const dangling = edited((layers) => (layers[0].name = 'renamed'));
+    await assert.rejects(loadModel(dangling), /its layer \w+ reads from \["input_layer\w*",0,0,\{\}\], which is not one of its layers/);
     const loaded = await loadModel(fixture('pos-functional.keras'));
     assert.deepEqual(loaded.description.mask, { of: 'ids', value: 0 });
     assert.ok(

@@ -272,6 +272,27 @@ export function withoutMaskOps(modelConfig: Json): Json {
 const tensorList = (v: unknown) => (Array.isArray(v) && typeof v[0] === 'string' ? [v] : v);
 
 /**
+ * Every layer a functional graph names (as an input of a node, or as the model's input or output) is
+ * one of its layers: TensorFlow.js waits for a missing one forever (a hang on a crafted file).
+ */
+function checkReferences(layers: Json[], config: Json): void {
+  const names = new Set(layers.map((layer) => layer.name));
+  const missing = (ref: unknown) => !Array.isArray(ref) || !names.has(ref[0]);
+  for (const layer of layers) {
+    const nodes = Array.isArray(layer.inbound_nodes) ? layer.inbound_nodes : [];
+    const refs = nodes.flatMap((node) => (Array.isArray(node) ? node : [node]));
+    const bad = refs.find(missing);
+    if (bad !== undefined) throw new UnsupportedModel(`its layer ${String(layer.name)} reads from ${JSON.stringify(bad)}, which is not one of its layers`);
+  }
+  for (const key of ['input_layers', 'output_layers']) {
+    const refs = Array.isArray(config[key]) ? (config[key] as unknown[]) : [];
+    if (refs.length === 0) throw new UnsupportedModel(`its ${key} list no layer`);
+    const bad = refs.find(missing);
+    if (bad !== undefined) throw new UnsupportedModel(`its ${key} name ${JSON.stringify(bad)}, which is not one of its layers`);
+  }
+}
+
+/**
  * A Keras 2 or 3 model config as a tfjs Layers topology: Keras 3's wrappers dropped, dtype policies
  * made plain (float32 only), functional nodes in Keras 2 form, a Sequential's InputLayer folded
  * into the first layer's batch_input_shape. Throws UnsupportedModel for what tfjs would run wrongly.
@@ -292,6 +313,7 @@ export function topologyForTfjs(modelConfig: Json, kerasVersion: string, notes: 
     model.class_name = 'Model';
     config.input_layers = tensorList(config.input_layers);
     config.output_layers = tensorList(config.output_layers);
+    checkReferences(layers, config);
   } else {
     throw new UnsupportedModel(`it is a ${String(model.class_name)}; seq-tag reads Sequential and functional models`);
   }
