@@ -3,9 +3,8 @@
 // whatever it cannot run is named (`dropped`), never silently replaced.
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
+import { isObject, type Json } from '../model/keras/topology.js';
 
-type Json = { [key: string]: unknown };
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const numberOr = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 const given = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v !== 0;
 

@@ -10,6 +10,7 @@ import {
   kerasClassName,
   kerasConfigFromTfjs,
   snakeCase,
+  isObject,
   topologyForTfjs,
   withoutMaskOps,
   UnsupportedModel,
@@ -76,7 +77,6 @@ function lossName(loss: unknown): string | undefined {
 /** Raised for a file that is not what its name says (bad zip, missing member, broken HDF5); the caller names the file. */
 export class BrokenFile extends Error {}
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finiteOr = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** A JSON object from a model file: bounded in size and depth (a config nested 100k levels deep is refused here). */

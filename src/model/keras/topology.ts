@@ -5,7 +5,8 @@ import { UserError } from '../../errors.js';
 /** A JSON object as Keras and tfjs write them. */
 export type Json = { [key: string]: unknown };
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object (not an array, not null). */
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Keras 3 keys tfjs does not know; dropped wherever they appear. */
 const KERAS3_ONLY = new Set(['module', 'registered_name', 'build_config', 'shared_object_id', 'compile_config']);
