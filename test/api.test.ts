@@ -19,7 +19,7 @@ describe('the API', () => {
     assert.equal(run.saved, true);
     run.model.dispose();
     const cli = JSON.parse(
-      seqTag(['train', '--epochs', '2', '--samples', '96', '--seed', '4', '--backend', 'cpu', '--json', '--model-dir', join(tempDir(), 'c')]).stdout,
+      (await seqTag(['train', '--epochs', '2', '--samples', '96', '--seed', '4', '--backend', 'cpu', '--json', '--model-dir', join(tempDir(), 'c')])).stdout,
     );
     assert.deepEqual(
       run.epochs.map((e) => e.loss),

@@ -22,9 +22,9 @@ describe('seq-tag CLI (spawned binary)', () => {
   let trained: Run;
 
   // The model the predict, evaluate and diverge tests read: trained here, so no test depends on another's order.
-  before(() => {
+  before(async () => {
     modelDir = join(tempDir(), 'model');
-    trained = seqTag(['train', ...TINY, '--model-dir', modelDir]);
+    trained = await seqTag(['train', ...TINY, '--model-dir', modelDir]);
   });
 
   it('train prints the header, the summary, one line per epoch and the test view, then saves', () => {
@@ -46,8 +46,8 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(run.stderr, '');
   });
 
-  it('predict --n 3 loads the model and shows three tagged sequences', () => {
-    const run = seqTag(['predict', '--model-dir', modelDir, '--n', '3', '--seed', '9', '--backend', 'cpu']);
+  it('predict --n 3 loads the model and shows three tagged sequences', async () => {
+    const run = await seqTag(['predict', '--model-dir', modelDir, '--n', '3', '--seed', '9', '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /LSTM 16, scalar input, softmax head · 2 epochs, final loss \d\.\d{4} · seed 5/);
     assert.equal((run.stdout.match(/^digits /gm) ?? []).length, 3);
@@ -55,17 +55,17 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal((run.stdout.match(/^P\(rep\)/gm) ?? []).length, 0);
   });
 
-  it('predict --digits --probs tags the typed sequence and marks its repeated pair', () => {
-    const run = seqTag(['predict', '--model-dir', modelDir, '--digits', '4 0 2 8 5 6 1 3 3 7', '--probs', '--backend', 'cpu']);
+  it('predict --digits --probs tags the typed sequence and marks its repeated pair', async () => {
+    const run = await seqTag(['predict', '--model-dir', modelDir, '--digits', '4 0 2 8 5 6 1 3 3 7', '--probs', '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^digits {6}4 {4}0 {4}2 {4}8 {4}5 {4}6 {4}1 {4}3 {4}3 {4}7$/m);
     assert.match(run.stdout, /^truth {42}\* {4}\*$/m);
     assert.match(run.stdout, /^P\(rep\) {2}( +\d\.\d\d){10}$/m);
   });
 
-  it('--json prints one parseable document with config, losses and predictions', () => {
+  it('--json prints one parseable document with config, losses and predictions', async () => {
     const dir = join(tempDir(), 'json-model');
-    const train = seqTag(['train', ...TINY, '--model-dir', dir, '--json']);
+    const train = await seqTag(['train', ...TINY, '--model-dir', dir, '--json']);
     assert.equal(train.status, 0, train.stderr);
     const doc = JSON.parse(train.stdout);
     assert.equal(doc.command, 'train');
@@ -76,7 +76,7 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(doc.test.length, 5);
     assert.equal(doc.summary.totalParams, 1186);
 
-    const predict = seqTag(['predict', '--model', dir, '--n', '2', '--json', '--backend', 'cpu']);
+    const predict = await seqTag(['predict', '--model', dir, '--n', '2', '--json', '--backend', 'cpu']);
     assert.equal(predict.status, 0, predict.stderr);
     const p = JSON.parse(predict.stdout);
     assert.equal(p.predictions.length, 2);
@@ -87,18 +87,18 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(p.predictions[0].probs.length, 10);
   });
 
-  it('the same seed gives the same loss history run to run', () => {
-    const a = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'a'), '--json']).stdout);
-    const b = JSON.parse(seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'b'), '--json']).stdout);
+  it('the same seed gives the same loss history run to run', async () => {
+    const a = JSON.parse((await seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'a'), '--json'])).stdout);
+    const b = JSON.parse((await seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'b'), '--json'])).stdout);
     assert.deepEqual(
       a.epochs.map((e: { loss: number }) => e.loss),
       b.epochs.map((e: { loss: number }) => e.loss),
     );
   });
 
-  it('without --seed picks one, prints it and stores it with the model', () => {
+  it('without --seed picks one, prints it and stores it with the model', async () => {
     const dir = join(tempDir(), 'unseeded');
-    const run = seqTag(['train', '--samples', '32', '--epochs', '1', '--backend', 'cpu', '--model-dir', dir]);
+    const run = await seqTag(['train', '--samples', '32', '--epochs', '1', '--backend', 'cpu', '--model-dir', dir]);
     assert.equal(run.status, 0, run.stderr);
     const seed = Number(/· seed (\d+) ·/.exec(run.stdout)?.[1]);
     assert.ok(Number.isInteger(seed));
@@ -108,9 +108,9 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(stored.losses.length, 1);
   });
 
-  it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', () => {
+  it('a diverged run exits 3, explains why, and leaves the saved model byte for byte unchanged', async () => {
     const before = folderSnapshot(modelDir);
-    const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
+    const run = await seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', modelDir]);
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stdout, /NaN guard: training stopped: loss nan at epoch 1, batch \d+/);
     assert.match(run.stdout, /the model was not saved; .* is unchanged/);
@@ -119,9 +119,9 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.deepEqual(folderSnapshot(modelDir), before);
   });
 
-  it('--no-nan-guard prints nan epochs like the seed program, and still does not save', () => {
+  it('--no-nan-guard prints nan epochs like the seed program, and still does not save', async () => {
     const dir = join(tempDir(), 'never');
-    const run = seqTag(['train', ...TINY, '--activation', 'linear', '--no-nan-guard', '--model-dir', dir, '--json']);
+    const run = await seqTag(['train', ...TINY, '--activation', 'linear', '--no-nan-guard', '--model-dir', dir, '--json']);
     assert.equal(run.status, 3, run.stderr);
     const doc = JSON.parse(run.stdout);
     assert.deepEqual(
@@ -134,14 +134,14 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.throws(() => readFileSync(join(dir, 'model.json')));
   });
 
-  it('doctor: exit 3 and the cause for the seed model, exit 0 for the fixed one; --json', () => {
-    const sick = seqTag(['doctor', '--activation', 'linear', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3']);
+  it('doctor: exit 3 and the cause for the seed model, exit 0 for the fixed one; --json', async () => {
+    const sick = await seqTag(['doctor', '--activation', 'linear', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3']);
     assert.equal(sick.status, 3, sick.stderr);
     assert.match(sick.stdout, /✓ inputs and labels/);
     assert.match(sick.stdout, /✗ output is a probability distribution/);
     assert.match(sick.stdout, /most likely cause: output/);
 
-    const healthy = seqTag(['doctor', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3', '--json']);
+    const healthy = await seqTag(['doctor', '--samples', '100', '--seed', '1', '--backend', 'cpu', '--burst', '3', '--json']);
     assert.equal(healthy.status, 0, healthy.stderr);
     const doc = JSON.parse(healthy.stdout);
     assert.equal(doc.command, 'doctor');
@@ -158,27 +158,27 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.equal(doc.config.activation, 'softmax');
   });
 
-  it('doctor --model on a seq-tag folder: its burst starts from the saved weights (the header says so), and a model that has learned nothing is not healthy', () => {
+  it('doctor --model on a seq-tag folder: its burst starts from the saved weights (the header says so), and a model that has learned nothing is not healthy', async () => {
     const dir = join(tempDir(), 'm');
     const settings = ['--samples', '300', '--lr', '0.01', '--seed', '3', '--backend', 'cpu'];
-    assert.equal(seqTag(['train', '--epochs', '3', '--model-dir', dir, ...settings]).status, 0);
+    assert.equal((await seqTag(['train', '--epochs', '3', '--model-dir', dir, ...settings])).status, 0);
     const firstLoss = (doc: { checks: { id: string; numbers: { firstLoss: number } }[] }) => doc.checks.find((c) => c.id === 'loss')!.numbers.firstLoss;
-    const saved = seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2', '--json']);
-    const fresh = seqTag(['doctor', ...settings, '--burst', '2', '--json']);
+    const saved = await seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2', '--json']);
+    const fresh = await seqTag(['doctor', ...settings, '--burst', '2', '--json']);
     // 3 epochs left it near the floor (0.497 measured); fresh weights start far above it (0.615).
     assert.ok(firstLoss(JSON.parse(saved.stdout)) < firstLoss(JSON.parse(fresh.stdout)) - 0.05, `${saved.stdout}\n${fresh.stdout}`);
     assert.equal(saved.status, 3);
     assert.equal(JSON.parse(saved.stdout).cause.id, 'floor');
-    const text = seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2']);
+    const text = await seqTag(['doctor', '--model', dir, '--backend', 'cpu', '--burst', '2']);
     assert.match(
       text.stdout.replace(/\n(?! )/g, ' '),
       new RegExp(`checks on 300 generated sequences; burst: 2 batches of 32 from its saved weights \\(${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`),
     );
-    assert.match(seqTag(['doctor', ...settings, '--burst', '2']).stdout, /burst: 2 batches of 32 from fresh weights \(seed 3\)/);
+    assert.match((await seqTag(['doctor', ...settings, '--burst', '2'])).stdout, /burst: 2 batches of 32 from fresh weights \(seed 3\)/);
   });
 
-  it('evaluate scores a saved model on held-out data against the baselines; train prints the same', () => {
-    const run = seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu']);
+  it('evaluate scores a saved model on held-out data against the baselines; train prints the same', async () => {
+    const run = await seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /200 held-out sequences \(seed 5\)/);
     assert.match(run.stdout, /^ {2}loss {12}\d\.\d{4} {2}floor 0\.500\d \(entropy of the labels\)$/m);
@@ -186,22 +186,22 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.match(run.stdout, /^ {2}recall +\d+\.\d% {2}first occurrence \d+\.\d%, second \d+\.\d%$/m);
     assert.match(run.stdout, /^verdict: /m);
 
-    const json = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json']).stdout);
+    const json = JSON.parse((await seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json'])).stdout);
     assert.equal(json.evaluation.sequences, 200);
     for (const key of ['loss', 'floor', 'tokenAccuracy', 'baselineAccuracy', 'exactMatch', 'precision', 'recall', 'f1', 'recallFirst', 'recallSecond']) {
       assert.equal(typeof json.evaluation[key], 'number', key);
     }
-    const again = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json']).stdout);
+    const again = JSON.parse((await seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--backend', 'cpu', '--json'])).stdout);
     assert.deepEqual(again.evaluation, json.evaluation, 'same held-out set, same numbers');
-    const other = JSON.parse(seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--seed', '77', '--backend', 'cpu', '--json']).stdout);
+    const other = JSON.parse((await seqTag(['evaluate', '--model-dir', modelDir, '--samples', '200', '--seed', '77', '--backend', 'cpu', '--json'])).stdout);
     assert.notEqual(other.evaluation.loss, json.evaluation.loss);
 
-    const train = seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'm'), '--json']);
+    const train = await seqTag(['train', ...TINY, '--model-dir', join(tempDir(), 'm'), '--json']);
     assert.equal(JSON.parse(train.stdout).evaluation.sequences, 1000);
   });
 
-  it('--preset solve with overrides trains a bidirectional one-hot model', () => {
-    const run = seqTag([
+  it('--preset solve with overrides trains a bidirectional one-hot model', async () => {
+    const run = await seqTag([
       'train',
       '--preset',
       'solve',
@@ -222,9 +222,21 @@ describe('seq-tag CLI (spawned binary)', () => {
     assert.match(run.stdout, /held-out evaluation/);
   });
 
-  it('remedy flags reach the model summary and the stored config', () => {
+  it('remedy flags reach the model summary and the stored config', async () => {
     const dir = join(tempDir(), 'remedies');
-    const run = seqTag(['train', ...TINY, '--batch-norm', '--optimizer', 'sgd', '--clipnorm', '1', '--kernel-initializer', 'randomNormal', '--model-dir', dir]);
+    const run = await seqTag([
+      'train',
+      ...TINY,
+      '--batch-norm',
+      '--optimizer',
+      'sgd',
+      '--clipnorm',
+      '1',
+      '--kernel-initializer',
+      'randomNormal',
+      '--model-dir',
+      dir,
+    ]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /batch_normalization \(BatchNormalization\)\s+\(None, 10, 16\)\s+64/);
     assert.match(run.stdout, /Total params: 1,250/);
@@ -276,51 +288,55 @@ describe('seq-tag CLI (spawned binary)', () => {
       ],
     ];
     for (const [args, pattern] of usage) {
-      it(`${args.join(' ')} → exit 2`, () => assertCleanFailure(seqTag(args), 2, pattern));
+      it(`${args.join(' ')} → exit 2`, async () => assertCleanFailure(await seqTag(args), 2, pattern));
     }
 
-    it('commands seq-tag prints for copying are as the user types them: npx seq-tag when started by npx (issue #32)', () => {
+    it('commands seq-tag prints for copying are as the user types them: npx seq-tag when started by npx (issue #32)', async () => {
       assert.equal(asTyped('Next: seq-tag train --preset solve', { npm_command: 'exec' }), 'Next: npx seq-tag train --preset solve');
       assert.equal(asTyped('Next: seq-tag train --preset solve', { npm_command: 'test' }), 'Next: seq-tag train --preset solve');
       const prose = 'seq-tag 0.1.0 · seq-tag never unpickles; a seq-tag folder; seq-tag: error';
       assert.equal(asTyped(prose, { npm_command: 'exec' }), prose);
-      const run = seqTag(['train', '--model', 'x'], { npm_command: 'exec' });
+      const run = await seqTag(['train', '--model', 'x'], { npm_command: 'exec' });
       assert.match(run.stderr, /use npx seq-tag doctor or evaluate --model$/m);
     });
 
-    it('train --model writes nothing; doctor --help lists the flags of a model to build under their own heading', () => {
+    it('train --model writes nothing; doctor --help lists the flags of a model to build under their own heading', async () => {
       const dir = tempDir();
-      assert.equal(seqTag(['train', '--model', join(dir, 'tagger.keras'), '--epochs', '1']).status, 2);
+      assert.equal((await seqTag(['train', '--model', join(dir, 'tagger.keras'), '--epochs', '1'])).status, 2);
       assert.deepEqual(readdirSync(dir), []);
-      const help = seqTag(['doctor', '--help']).stdout;
+      const help = (await seqTag(['doctor', '--help'])).stdout;
       const [options, build] = help.split('Without --model, the model to build and check (as train builds it):');
       assert.match(options, /--model <path>[\s\S]*--burst <batches>[\s\S]*--seed <n>/);
       assert.doesNotMatch(options, /--activation|--epochs|--lr /);
       assert.match(build, /--activation[\s\S]*--epochs[\s\S]*--lr /);
     });
 
-    it('predict with a missing model folder → exit 1, says to train first', () => {
-      assertCleanFailure(seqTag(['predict', '--model-dir', join(tempDir(), 'absent'), '--backend', 'cpu']), 1, /no model at .*seq-tag train --model-dir/);
+    it('predict with a missing model folder → exit 1, says to train first', async () => {
+      assertCleanFailure(await seqTag(['predict', '--model-dir', join(tempDir(), 'absent'), '--backend', 'cpu']), 1, /no model at .*seq-tag train --model-dir/);
     });
 
-    it('predict with a corrupt model folder → exit 1', () => {
+    it('predict with a corrupt model folder → exit 1', async () => {
       const dir = tempDir();
       writeFileSync(join(dir, 'model.json'), '{ not json');
-      assertCleanFailure(seqTag(['predict', '--model-dir', dir, '--backend', 'cpu']), 1, /unreadable \(model\.json is not valid JSON\)/);
+      assertCleanFailure(await seqTag(['predict', '--model-dir', dir, '--backend', 'cpu']), 1, /unreadable \(model\.json is not valid JSON\)/);
     });
 
-    it('train into an unwritable --model-dir → exit 1 before any training', () => {
+    it('train into an unwritable --model-dir → exit 1 before any training', async () => {
       const file = join(tempDir(), 'a-file');
       writeFileSync(file, '');
-      const run = seqTag(['train', ...TINY, '--model-dir', join(file, 'model')]);
+      const run = await seqTag(['train', ...TINY, '--model-dir', join(file, 'model')]);
       assertCleanFailure(run, 1, /cannot use --model-dir .*a-file is a file; choose a folder path/);
       assert.equal(run.stdout, '');
     });
 
-    it('train refuses to replace a folder that is not a model', () => {
+    it('train refuses to replace a folder that is not a model', async () => {
       const dir = tempDir();
       mkdirSync(join(dir, 'photos'));
-      assertCleanFailure(seqTag(['train', ...TINY, '--model-dir', dir]), 1, /holds other files \(photos\) and no seq-tag model; seq-tag will not write there/);
+      assertCleanFailure(
+        await seqTag(['train', ...TINY, '--model-dir', dir]),
+        1,
+        /holds other files \(photos\) and no seq-tag model; seq-tag will not write there/,
+      );
     });
   });
 });

@@ -123,13 +123,14 @@ describe('labels are checked before anything is scored', () => {
   });
 
   for (const command of ['evaluate', 'predict', 'doctor']) {
-    it(`${command} --data refuses in one line, exit 1, before any score`, () => {
+    it(`${command} --data refuses in one line, exit 1, before any score`, async () => {
       const dir = tempDir();
       const model = join(dir, 'm');
-      if (command === 'evaluate') assert.equal(seqTag(['train', '--epochs', '1', '--samples', '64', '--model-dir', model, '--backend', 'cpu']).status, 0);
+      if (command === 'evaluate')
+        assert.equal((await seqTag(['train', '--epochs', '1', '--samples', '64', '--model-dir', model, '--backend', 'cpu'])).status, 0);
       const data = digitData((_x, y) => (y[173] = 7));
       const fixtureModel = join(import.meta.dirname, '../../test/fixtures/keras/seed-softmax.keras');
-      const run = seqTag([command, '--model', command === 'evaluate' ? model : fixtureModel, '--data', data, '--backend', 'cpu']);
+      const run = await seqTag([command, '--model', command === 'evaluate' ? model : fixtureModel, '--data', data, '--backend', 'cpu']);
       oneLine(run, 1, /^seq-tag: --data .*data\.npz: y\[17, 3\] = 7, but the model has 2 tags/);
       assert.equal(run.stdout, '');
     });

@@ -30,12 +30,49 @@ export interface Run {
   stderr: string;
 }
 
-export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...env },
-    timeout: 120_000,
+/** The environment every seq-tag a test runs sees: no colour unless a test asks for it. */
+const runEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...env });
+
+let inProcess: Promise<unknown> = Promise.resolve();
+
+/**
+ * seq-tag run inside this test process (`run(argv, io)`, as main.ts calls it): the same stdout,
+ * stderr and exit code as the binary, without a process start-up (0.5 CPU-s each). Runs one at a
+ * time (they share TensorFlow.js's backend, which a run selects); the backend the test had is
+ * restored afterwards. For what needs a real process (signals, the exit of the process, locks
+ * between processes, what Node reads at start-up), use spawnSeqTag or startSeqTag.
+ */
+export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
+  const mine = inProcess.then(() => runInProcess(args, env, options));
+  inProcess = mine.catch(() => undefined);
+  return mine;
+}
+
+async function runInProcess(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string; stdin?: string }): Promise<Run> {
+  const { run } = await import('../src/cli/run.js');
+  let out = '';
+  let err = '';
+  const backend = tf.getBackend();
+  const stdin =
+    options.stdin === undefined
+      ? undefined
+      : (async function* () {
+          yield Buffer.from(options.stdin!);
+        })();
+  const status = await run(args, {
+    stdout: { write: (text: string) => (out += text) },
+    stderr: { write: (text: string) => (err += text) },
+    env: runEnv(env),
+    cwd: options.cwd,
+    stdin,
   });
+  if (backend && tf.getBackend() !== backend) await tf.setBackend(backend);
+  return { status, stdout: out, stderr: err };
+}
+
+/** The built binary in a process of its own, as a user runs it: for what needs a process. */
+export function spawnSeqTag(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: runEnv(env), timeout: 120_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -55,7 +92,7 @@ export function bash(script: string, options: { fullDisk?: { kib: number }; env?
   const args = disk ? [...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m']), 'bash', '-c', body] : ['-c', body];
   const result = spawnSync(disk ? 'unshare' : 'bash', args, {
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, SEQ_TAG_NODE: process.execPath, SEQ_TAG_BIN: BIN, DISK: disk, ...options.env },
+    env: { ...runEnv({}), SEQ_TAG_NODE: process.execPath, SEQ_TAG_BIN: BIN, DISK: disk, ...options.env },
     timeout: 120_000,
   });
   if (result.status === 97) throw new Error(`could not mount a tmpfs at ${disk} (needs root or user namespaces): ${result.stderr}`);

@@ -98,7 +98,7 @@ describe('an Embedding over the digits themselves is a model of the digit task (
     const data = await readDataFile(join(FIXTURES, 'digit-ids.npz'), loaded.description);
     const e = evaluateData(loaded.model, data, { compile: loaded.compile });
     assert.ok(Math.abs(e.loss! - expected.evaluate.loss!) < 1e-5 && Math.abs(e.tokenAccuracy - expected.evaluate.accuracy) < 1e-6);
-    const run = seqTag(['predict', '--model', join(FIXTURES, 'digit-ids.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--backend', 'cpu']);
+    const run = await seqTag(['predict', '--model', join(FIXTURES, 'digit-ids.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Embedding → Bidirectional\(LSTM 8\) → TimeDistributed\(Dense\(2,\s+softmax\)\),\s+digit ids\s+input/);
   });

@@ -47,10 +47,10 @@ describe("the doctor's burst runs the file's own optimizer, step for step as Ker
     });
   }
 
-  it('the header and --json name the optimizer as it runs, and what it cannot run', () => {
-    const sgd = seqTag(['doctor', '--model', join(FIXTURES, 'sgd-nesterov.keras'), '--backend', 'cpu', '--burst', '2']);
+  it('the header and --json name the optimizer as it runs, and what it cannot run', async () => {
+    const sgd = await seqTag(['doctor', '--model', join(FIXTURES, 'sgd-nesterov.keras'), '--backend', 'cpu', '--burst', '2']);
     assert.match(sgd.stdout.replace(/\n/g, ' '), /from its own weights, SGD \(lr 0\.05, momentum 0\.9, nesterov\) \(the file's compile config\)/);
-    const adamw = seqTag(['doctor', '--model', join(FIXTURES, 'adamw-schedule.keras'), '--backend', 'cpu', '--burst', '2', '--json']);
+    const adamw = await seqTag(['doctor', '--model', join(FIXTURES, 'adamw-schedule.keras'), '--backend', 'cpu', '--burst', '2', '--json']);
     assert.deepEqual(JSON.parse(adamw.stdout).burstOptimizer, {
       name: 'AdamW',
       described: 'AdamW (ExponentialDecay from lr 0.01, epsilon 1e-7, weight decay 0.004)',

@@ -203,7 +203,7 @@ describe('models seq-tag cannot run faithfully are refused in one line', () => {
     assert.equal(loaded.description.encoding, undefined);
     assert.deepEqual([loaded.description.input, loaded.description.tags], [{ steps: 20, features: 1 }, 3]);
     loaded.model.dispose();
-    const predict = seqTag(['predict', '--model', widePath, '--backend', 'cpu']);
+    const predict = await seqTag(['predict', '--model', widePath, '--backend', 'cpu']);
     assert.equal(predict.status, 1);
     assert.match(
       predict.stderr,
@@ -289,12 +289,13 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
       seqTagVersion: 'test',
     });
     const out = tempDir();
-    const probs = (model: string) => JSON.parse(seqTag(['predict', '--model', model, '--n', '3', '--seed', '2', '--json', '--backend', 'cpu']).stdout);
+    const probs = async (model: string) =>
+      JSON.parse((await seqTag(['predict', '--model', model, '--n', '3', '--seed', '2', '--json', '--backend', 'cpu'])).stdout);
     for (const to of [join(out, 'tagger.keras'), join(out, 'tfjs')]) {
-      const run = seqTag(['export', '--model', dir, '--to', to, '--backend', 'cpu']);
+      const run = await seqTag(['export', '--model', dir, '--to', to, '--backend', 'cpu']);
       assert.equal(run.status, 0, run.stderr);
       assert.match(run.stdout, /^exported .* to .*: a (Keras 3 \.keras file|TensorFlow\.js Layers folder), [\d,]+ bytes/);
-      assert.deepEqual(probs(to).predictions, probs(dir).predictions);
+      assert.deepEqual((await probs(to)).predictions, (await probs(dir)).predictions);
     }
     const keras = await loadModel(join(out, 'tagger.keras'));
     assert.deepEqual(
@@ -362,14 +363,14 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
 });
 
 describe('doctor on Keras models (spawned binary)', () => {
-  const doctor = (name: string) => {
-    const run = seqTag(['doctor', '--model', fixture(name), '--backend', 'cpu', '--burst', '3', '--json']);
+  const doctor = async (name: string) => {
+    const run = await seqTag(['doctor', '--model', fixture(name), '--backend', 'cpu', '--burst', '3', '--json']);
     return { status: run.status, doc: JSON.parse(run.stdout), stderr: run.stderr };
   };
 
-  it("the seed program's model: the linear head under categorical crossentropy is named as the cause; its NaN weights are reported; exit 3", () => {
+  it("the seed program's model: the linear head under categorical crossentropy is named as the cause; its NaN weights are reported; exit 3", async () => {
     for (const name of ['seed-linear.keras', 'seed-linear.h5']) {
-      const { status, doc } = doctor(name);
+      const { status, doc } = await doctor(name);
       assert.equal(status, 3);
       assert.equal(doc.cause.id, 'setup');
       assert.match(doc.cause.evidence, /categorical_crossentropy without from_logits on a linear head: the seed's bug/);
@@ -380,13 +381,13 @@ describe('doctor on Keras models (spawned binary)', () => {
     }
   });
 
-  it('the softmax model and the from_logits model pass the setup check, but a model at the no-skill floor is never healthy (exit 3)', () => {
-    const softmax = doctor('seed-softmax.keras');
+  it('the softmax model and the from_logits model pass the setup check, but a model at the no-skill floor is never healthy (exit 3)', async () => {
+    const softmax = await doctor('seed-softmax.keras');
     assert.equal(softmax.doc.checks[0].id, 'setup');
     assert.equal(softmax.doc.checks[0].verdict, 'pass');
-    const logits = doctor('logits.keras');
+    const logits = await doctor('logits.keras');
     // Both learned nothing (a left-to-right LSTM at the floor): the floor check fails as evaluate's verdict says.
-    const evaluate = seqTag(['evaluate', '--model', fixture('logits.keras'), '--backend', 'cpu']);
+    const evaluate = await seqTag(['evaluate', '--model', fixture('logits.keras'), '--backend', 'cpu']);
     assert.match(evaluate.stdout.replace(/\n/g, ' '), /verdict: loss 0\.\d{4} vs floor 0\.5004: the model predicts the base rate and has not learned the task/);
     for (const { status, doc } of [softmax, logits]) {
       assert.equal(status, 3);
@@ -403,16 +404,16 @@ describe('doctor on Keras models (spawned binary)', () => {
     assert.equal(logits.doc.config.lr, 0.01);
   });
 
-  it('--model and its earlier name --model-dir: either works, two different paths are a usage error', () => {
-    const alias = seqTag(['predict', '--model-dir', fixture('seed-softmax.h5'), '--digits', '4028561337', '--backend', 'cpu']);
+  it('--model and its earlier name --model-dir: either works, two different paths are a usage error', async () => {
+    const alias = await seqTag(['predict', '--model-dir', fixture('seed-softmax.h5'), '--digits', '4028561337', '--backend', 'cpu']);
     assert.equal(alias.status, 0, alias.stderr);
-    const both = seqTag(['predict', '--model', fixture('seed-softmax.h5'), '--model-dir', fixture('norms.h5'), '--backend', 'cpu']);
+    const both = await seqTag(['predict', '--model', fixture('seed-softmax.h5'), '--model-dir', fixture('norms.h5'), '--backend', 'cpu']);
     assert.equal(both.status, 2);
     assert.match(both.stderr, /^seq-tag: --model .* and --model-dir .* disagree; give one/);
   });
 
-  it('text output: the model line from the topology, the data and burst settings, one line per check', () => {
-    const run = seqTag(['doctor', '--model', fixture('seed-linear.h5'), '--backend', 'cpu', '--burst', '2']);
+  it('text output: the model line from the topology, the data and burst settings, one line per check', async () => {
+    const run = await seqTag(['doctor', '--model', fixture('seed-linear.h5'), '--backend', 'cpu', '--burst', '2']);
     assert.equal(run.status, 3);
     assert.match(
       run.stdout,

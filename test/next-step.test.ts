@@ -44,8 +44,8 @@ describe('the next step follows the situation', () => {
 
 describe('the cited figures are what the printed commands measure (seed 1, default backend and engine)', () => {
   for (const [name, measured] of Object.entries(MEASURED)) {
-    it(`${name}: seq-tag train ${measured.flags.join(' ')}`, () => {
-      const run = seqTag(['train', ...measured.flags, '--seed', '1', '--json', '--model-dir', join(tempDir(), 'm')]);
+    it(`${name}: seq-tag train ${measured.flags.join(' ')}`, async () => {
+      const run = await seqTag(['train', ...measured.flags, '--seed', '1', '--json', '--model-dir', join(tempDir(), 'm')]);
       assert.equal(run.status, 0, run.stderr);
       const { evaluation: e, nextStep: next } = JSON.parse(run.stdout);
       assert.deepEqual([e.tokenAccuracy, e.exactMatch, e.recallFirst], [measured.tokenAccuracy, measured.exactMatch, measured.recallFirst]);
@@ -55,8 +55,8 @@ describe('the cited figures are what the printed commands measure (seed 1, defau
 });
 
 describe('train, evaluate and doctor end with it', () => {
-  it("the seed model: train's verdict is followed by why and the measured next step", () => {
-    const run = seqTag(['train', '--seed', '1', '--model-dir', join(tempDir(), 'm')]);
+  it("the seed model: train's verdict is followed by why and the measured next step", async () => {
+    const run = await seqTag(['train', '--seed', '1', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(
       run.stdout,
@@ -64,11 +64,11 @@ describe('train, evaluate and doctor end with it', () => {
     );
   });
 
-  it("evaluate on a Keras model of the task; the doctor's learns? check on the default configuration", () => {
+  it("evaluate on a Keras model of the task; the doctor's learns? check on the default configuration", async () => {
     const fixture = fileURLToPath(new URL('../../test/fixtures/keras/bilstm-onehot.keras', import.meta.url));
-    const evaluate = JSON.parse(seqTag(['evaluate', '--model', fixture, '--backend', 'cpu', '--json']).stdout);
+    const evaluate = JSON.parse((await seqTag(['evaluate', '--model', fixture, '--backend', 'cpu', '--json'])).stdout);
     assert.match(evaluate.nextStep, /^the architecture can solve the task, this training did not get there/);
-    const doctor = seqTag(['doctor', '--burst', '2']);
+    const doctor = await seqTag(['doctor', '--burst', '2']);
     assert.equal(doctor.status, 0);
     assert.match(doctor.stdout, /\nhealthy, with a warning: loss vs the no-skill floor — seq-tag train --preset solve \(bidirectional LSTM 16/);
   });

@@ -20,21 +20,21 @@ describe('predict --input and several --digits', () => {
   const model = join(dir, 'm');
   const file = join(dir, 'seqs.txt');
   const SEQUENCES = ['4 0 2 8 5 6 1 3 3 7', '1,2,3,4,5,6,7,8,9,9', '0123456700'];
-  before(() => {
+  before(async () => {
     assert.equal(
-      seqTag(['train', '--samples', '200', '--epochs', '2', '--encoding', 'onehot', '--seed', '4', '--backend', 'cpu', '--model-dir', model]).status,
+      (await seqTag(['train', '--samples', '200', '--epochs', '2', '--encoding', 'onehot', '--seed', '4', '--backend', 'cpu', '--model-dir', model])).status,
       0,
     );
     writeFileSync(file, `# three sequences\n${SEQUENCES[0]}\n\n${SEQUENCES[1]}\r\n${SEQUENCES[2]}\n`);
   });
 
-  it('tags every line of a file, one tab-separated result per line, as --digits tags them', () => {
-    const run = seqTag(['predict', '--model', model, '--input', file, '--backend', 'cpu']);
+  it('tags every line of a file, one tab-separated result per line, as --digits tags them', async () => {
+    const run = await seqTag(['predict', '--model', model, '--input', file, '--backend', 'cpu']);
     assert.equal(run.status, 0, run.stderr);
     const lines = run.stdout.trim().split('\n');
     assert.equal(lines.length, 3);
     assert.match(run.stderr, /: 3 sequences of .*seqs\.txt\n$/);
-    const typed = JSON.parse(seqTag(['predict', '--model', model, '--backend', 'cpu', '--json', ...SEQUENCES.flatMap((s) => ['--digits', s])]).stdout);
+    const typed = JSON.parse((await seqTag(['predict', '--model', model, '--backend', 'cpu', '--json', ...SEQUENCES.flatMap((s) => ['--digits', s])])).stdout);
     assert.equal(typed.predictions.length, 3, 'every --digits is tagged');
     lines.forEach((line, k) => {
       const [digits, tags] = line.split('\t');
@@ -72,19 +72,19 @@ describe('predict --input and several --digits', () => {
     for (const k of [999, 1000, 1001, 2000]) assert.equal(lines[k], lines[k % 3], `line ${k + 1}`);
   });
 
-  it('what is not a file of sequences is one line naming it', () => {
+  it('what is not a file of sequences is one line naming it', async () => {
     writeFileSync(join(dir, 'bad.txt'), `${SEQUENCES[0]}\n1 2 3\n`);
     oneLine(
-      seqTag(['predict', '--model', model, '--input', join(dir, 'bad.txt')]),
+      await seqTag(['predict', '--model', model, '--input', join(dir, 'bad.txt')]),
       1,
       /--input .*bad\.txt: line 2 \("1 2 3"\) is not a sequence of 10 digits 0-9/,
     );
-    oneLine(seqTag(['predict', '--model', model, '--input', '/dev/zero']), 1, /--input \/dev\/zero is not a regular file/);
+    oneLine(await seqTag(['predict', '--model', model, '--input', '/dev/zero']), 1, /--input \/dev\/zero is not a regular file/);
     mkdirSync(join(dir, 'folder'));
-    oneLine(seqTag(['predict', '--model', model, '--input', join(dir, 'folder')]), 1, /is not a regular file \(a folder\)/);
-    oneLine(seqTag(['predict', '--model', model, '--input', join(dir, 'missing.txt')]), 1, /cannot be read: no such file or folder/);
+    oneLine(await seqTag(['predict', '--model', model, '--input', join(dir, 'folder')]), 1, /is not a regular file \(a folder\)/);
+    oneLine(await seqTag(['predict', '--model', model, '--input', join(dir, 'missing.txt')]), 1, /cannot be read: no such file or folder/);
     oneLine(
-      seqTag(['predict', '--model', model, '--input', file, '--digits', '4028561337']),
+      await seqTag(['predict', '--model', model, '--input', file, '--digits', '4028561337']),
       2,
       /give one of --digits, --data and --input, not --digits and --input/,
     );
@@ -146,7 +146,7 @@ describe('predict --input streams (issue #31)', () => {
   it('results come as their batch is read, before the input ends; a bad line after good ones keeps their results', async () => {
     const dir = tempDir();
     const model = join(dir, 'm');
-    assert.equal(seqTag(['train', '--samples', '64', '--epochs', '1', '--seed', '4', '--backend', 'cpu', '--model-dir', model]).status, 0);
+    assert.equal((await seqTag(['train', '--samples', '64', '--epochs', '1', '--seed', '4', '--backend', 'cpu', '--model-dir', model])).status, 0);
     const child = spawn(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], 'predict', '--model', model, '--input', '-', '--backend', 'cpu']);
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -29,8 +29,8 @@ describe('presets', () => {
     assert.deepEqual(Object.keys(PRESETS), ['original', 'solve']);
   });
 
-  it("help offers no retired name and shows the solve preset's value beside each flag it sets", () => {
-    const help = seqTag(['train', '--help']).stdout;
+  it("help offers no retired name and shows the solve preset's value beside each flag it sets", async () => {
+    const help = (await seqTag(['train', '--help'])).stdout;
     /** An option's whole description: its first line and the indented lines after it, joined. */
     const entry = (flag: string) => {
       const lines = help.split('\n');

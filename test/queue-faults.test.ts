@@ -177,7 +177,7 @@ describe('the queue under attack and faults (real redis-server)', () => {
 
   it('soak: --answers through the queue with two workers, three times, then with a worker SIGKILLed, then with Redis emptied mid-sweep: every run once, the same table as a local sweep', async () => {
     const grid = ['--answers', '--seeds', '2', ...SMALL, '--json'];
-    const local = seqTag(['sweep', ...grid, '--jobs', '2', '--out', tempDir()]);
+    const local = await seqTag(['sweep', ...grid, '--jobs', '2', '--out', tempDir()]);
     assert.equal(local.status, 0, local.stderr);
     const expected = comparable(local.stdout);
     const workers = [worker(), worker()];

@@ -14,7 +14,7 @@ import { jobId, QUEUE_NAME, redactUrl } from '../src/sweep/queue.js';
 import { expandRuns, type RunRecord } from '../src/sweep/records.js';
 import { VERSION } from '../src/version.js';
 import { validateSpec } from '../src/cli/worker.js';
-import { killGroup, seqTag, startSeqTag, tempDir } from './helpers.js';
+import { killGroup, seqTag, spawnSeqTag, startSeqTag, tempDir } from './helpers.js';
 import { freePort, selfSignedCertificate, sleep, startRedis, until, type RedisServer } from './redis.js';
 import { eventFile, scalarsOf, sessionOf } from './tfevents-reader.js';
 
@@ -40,7 +40,7 @@ describe('sweep --queue over a real Redis with worker processes', () => {
   before(async () => {
     redis = await startRedis();
     const dir = tempDir();
-    const run = seqTag(['sweep', ...GRID, '--out', dir, '--jobs', '2']);
+    const run = await seqTag(['sweep', ...GRID, '--out', dir, '--jobs', '2']);
     assert.equal(run.status, 0, run.stderr);
     local = new Map(readRecordsOf(dir).map((r) => [r.key, r]));
   });
@@ -153,11 +153,12 @@ describe('rediss:// (TLS) with a password', () => {
   it('a sweep through a TLS Redis that requires a password completes; a wrong password is one line, exit 1', async () => {
     const tls = selfSignedCertificate();
     const redis = await startRedis({ tls, password: 's3cret' });
+    // Node reads NODE_EXTRA_CA_CERTS when a process starts: the sweep needs a process of its own.
     const env = { NODE_EXTRA_CA_CERTS: tls.cert };
     try {
       const w = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu'], env);
       const out = tempDir();
-      const run = seqTag(
+      const run = spawnSeqTag(
         ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', '--samples', '32', '--epochs', '1', '--queue', redis.url, '--out', out],
         env,
       );
@@ -165,7 +166,10 @@ describe('rediss:// (TLS) with a password', () => {
       assert.match(run.stdout, /queue rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0/);
       assert.doesNotMatch(run.stdout + run.stderr + w.out(), /s3cret/);
       assert.equal(readRecordsOf(out).length, 2);
-      const wrong = seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', '--queue', redis.url.replace('s3cret', 'nope'), '--out', tempDir()], env);
+      const wrong = spawnSeqTag(
+        ['sweep', '--grid', 'activation=softmax', '--seeds', '1', '--queue', redis.url.replace('s3cret', 'nope'), '--out', tempDir()],
+        env,
+      );
       assert.equal(wrong.status, 1);
       assert.match(wrong.stderr, /^seq-tag: cannot reach Redis at rediss:\/\/:\*\*\*@.*WRONGPASS/);
       killGroup(w.child);
@@ -179,7 +183,7 @@ describe('Redis unreachable or lost', () => {
   it('unreachable: one line, exit 1, nothing written; the worker too', async () => {
     const port = await freePort();
     const out = tempDir();
-    const run = seqTag(['sweep', ...GRID, '--queue', `redis://u:pw@127.0.0.1:${port}/0`, '--out', out]);
+    const run = await seqTag(['sweep', ...GRID, '--queue', `redis://u:pw@127.0.0.1:${port}/0`, '--out', out]);
     assert.equal(run.status, 1);
     assert.match(
       run.stderr,
@@ -188,10 +192,10 @@ describe('Redis unreachable or lost', () => {
       ),
     );
     assert.equal(existsSync(join(out, 'results.jsonl')), false);
-    const w = seqTag(['worker', '--queue', `redis://127.0.0.1:${port}/0`]);
+    const w = await seqTag(['worker', '--queue', `redis://127.0.0.1:${port}/0`]);
     assert.equal(w.status, 1);
     assert.match(w.stderr, /^seq-tag: cannot reach Redis/);
-    assert.match(seqTag(['sweep', ...GRID, '--queue', 'http://x', '--out', out]).stderr, /expected a redis:\/\/ or rediss:\/\/ URL/);
+    assert.match((await seqTag(['sweep', ...GRID, '--queue', 'http://x', '--out', out])).stderr, /expected a redis:\/\/ or rediss:\/\/ URL/);
   });
 
   it('lost during a sweep: the coordinator stops with one line and exit 1; results.jsonl holds whole records only', async () => {

@@ -43,9 +43,9 @@ for (const [engine, args] of [
   ['fused', RUN],
   ['layers', LAYERS],
 ] as const) {
-  describe(`train --resume (${engine} engine)`, () => {
+  describe(`train --resume (${engine} engine)`, async () => {
     const reference = tempDir();
-    const whole = outcome(seqTag(['train', ...args, '--model-dir', reference, '--json']));
+    const whole = outcome(await seqTag(['train', ...args, '--model-dir', reference, '--json']));
 
     it('after SIGTERM: exit 143, the resume command printed; repeating the command with --resume ends as a run never stopped (its TensorBoard logs too)', async () => {
       const [dir, logdir] = [join(tempDir(), 'model'), join(tempDir(), 'logs')];
@@ -55,7 +55,7 @@ for (const [engine, args] of [
       assert.equal(await run.exited, 143, run.out());
       assert.match(run.out(), new RegExp(`continue the run with: seq-tag train --resume --model-dir ${dir}\\n`));
       assert.equal(sessionOf(logdir).status, undefined, 'an interrupted run does not end its HParams session');
-      const resumed = seqTag(['train', ...args, '--model-dir', dir, '--resume', '--json', '--logdir', logdir]);
+      const resumed = await seqTag(['train', ...args, '--model-dir', dir, '--resume', '--json', '--logdir', logdir]);
       assert.deepEqual(outcome(resumed), whole);
       // The two runs' files in train/ hold every epoch, each with the loss of the run never stopped.
       const files = readdirSync(join(logdir, 'train')).map((f) => scalarsOf(join(logdir, 'train', f)));
@@ -81,7 +81,7 @@ for (const [engine, args] of [
       await sleep(Math.random() * 250);
       killGroup(run.child, 'SIGKILL');
       await run.exited;
-      const resumed = seqTag(['train', '--resume', '--model-dir', dir, '--json']);
+      const resumed = await seqTag(['train', '--resume', '--model-dir', dir, '--json']);
       assert.deepEqual(outcome(resumed), whole);
       assert.equal(weightsOf(dir), weightsOf(reference));
     });
@@ -92,8 +92,8 @@ describe('train --resume keeps the threads the run trained on (issue #31)', () =
   // 32 units: seq-tag would pick 2 threads, whose half-batch sums differ from 1 thread's in the last digits.
   const THREADED = ['--units', '32', '--samples', '2000', '--epochs', '6', '--seed', '3', '--backend', 'cpu'];
   it('a --threads 1 run stopped by SIGKILL resumes on 1 thread and ends as a run never stopped; another --threads is said', async () => {
-    const whole = outcome(seqTag(['train', ...THREADED, '--threads', '1', '--model-dir', tempDir(), '--json']));
-    const twoThreads = outcome(seqTag(['train', ...THREADED, '--threads', '2', '--model-dir', tempDir(), '--json']));
+    const whole = outcome(await seqTag(['train', ...THREADED, '--threads', '1', '--model-dir', tempDir(), '--json']));
+    const twoThreads = outcome(await seqTag(['train', ...THREADED, '--threads', '2', '--model-dir', tempDir(), '--json']));
     assert.notDeepEqual(twoThreads.epochs, whole.epochs, 'the thread count changes the losses, so the test can tell');
     const stopped = async () => {
       const dir = join(tempDir(), 'model');
@@ -103,8 +103,8 @@ describe('train --resume keeps the threads the run trained on (issue #31)', () =
       await run.exited;
       return dir;
     };
-    assert.deepEqual(outcome(seqTag(['train', '--resume', '--model-dir', await stopped(), '--json'])), whole);
-    const other = seqTag(['train', '--resume', '--threads', '2', '--model-dir', await stopped()]);
+    assert.deepEqual(outcome(await seqTag(['train', '--resume', '--model-dir', await stopped(), '--json'])), whole);
+    const other = await seqTag(['train', '--resume', '--threads', '2', '--model-dir', await stopped()]);
     assert.equal(other.status, 0, other.stderr);
     assert.match(
       other.stdout,
@@ -114,8 +114,8 @@ describe('train --resume keeps the threads the run trained on (issue #31)', () =
 });
 
 describe('a disk that fills up during training', () => {
-  it('stops at the checkpoint that does not fit, keeps the one before, and --resume after making room ends as a run never stopped', () => {
-    const whole = outcome(seqTag(['train', ...RUN, '--model-dir', join(tempDir(), 'm'), '--json']));
+  it('stops at the checkpoint that does not fit, keeps the one before, and --resume after making room ends as a run never stopped', async () => {
+    const whole = outcome(await seqTag(['train', ...RUN, '--model-dir', join(tempDir(), 'm'), '--json']));
     const run = bash(
       `seq-tag train ${RUN.join(' ')} --model-dir "$DISK/m" > /dev/null 2> "$DISK/../err" &
       while [ ! -e "$DISK/m/checkpoint.seqtag" ]; do sleep 0.01; done
@@ -149,26 +149,30 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
   it('a new run over an unfinished one is refused until --restart; flags that disagree with it are refused', async () => {
     const dir = await unfinished();
     oneLine(
-      seqTag(['train', ...TINY, '--model-dir', dir]),
+      await seqTag(['train', ...TINY, '--model-dir', dir]),
       1,
       /holds an unfinished run \(\d+ of 10 epochs done, seed 7\): continue it with: seq-tag train --resume --model-dir .*, or start this run over it with --restart$/,
     );
     oneLine(
-      seqTag(['train', '--resume', '--lr', '0.02', '--model-dir', dir]),
+      await seqTag(['train', '--resume', '--lr', '0.02', '--model-dir', dir]),
       2,
       /--resume continues the run in .* as it was configured: --lr 0.01 there, 0.02 here; drop --lr/,
     );
-    oneLine(seqTag(['train', '--resume', '--seed', '8', '--model-dir', dir]), 2, /--seed 7 there, 8 here/);
-    oneLine(seqTag(['train', '--resume', '--preset', 'solve', '--model-dir', dir]), 2, /--preset solve .* there, .* here/);
-    oneLine(seqTag(['train', '--resume', '--epochs', '0', '--model-dir', dir]), 2, /--epochs/);
-    oneLine(seqTag(['train', '--resume', '--restart', '--model-dir', dir]), 2, /give one/);
-    const predict = seqTag(['predict', '--model', dir, '--n', '1']);
+    oneLine(await seqTag(['train', '--resume', '--seed', '8', '--model-dir', dir]), 2, /--seed 7 there, 8 here/);
+    oneLine(await seqTag(['train', '--resume', '--preset', 'solve', '--model-dir', dir]), 2, /--preset solve .* there, .* here/);
+    oneLine(await seqTag(['train', '--resume', '--epochs', '0', '--model-dir', dir]), 2, /--epochs/);
+    oneLine(await seqTag(['train', '--resume', '--restart', '--model-dir', dir]), 2, /give one/);
+    const predict = await seqTag(['predict', '--model', dir, '--n', '1']);
     if (!existsSync(join(dir, 'model.json')))
       oneLine(predict, 1, /holds the checkpoint of an unfinished run and no saved model yet; finish it with: seq-tag train --resume/);
-    const restarted = seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
+    const restarted = await seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
     assert.equal(restarted.status, 0, restarted.stderr);
     assert.ok(!existsSync(join(dir, 'checkpoint.seqtag')));
-    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, /--resume: .* holds no unfinished run \(no checkpoint\); start a new run without --resume$/);
+    oneLine(
+      await seqTag(['train', '--resume', '--model-dir', dir]),
+      1,
+      /--resume: .* holds no unfinished run \(no checkpoint\); start a new run without --resume$/,
+    );
   });
 
   it('a damaged, foreign or device checkpoint is refused in one line, nothing trained', async () => {
@@ -177,22 +181,22 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 100));
     oneLine(
-      seqTag(['train', '--resume', '--model-dir', dir]),
+      await seqTag(['train', '--resume', '--model-dir', dir]),
       1,
       /checkpoint\.seqtag was changed after it was written \(its checksum does not match\); it cannot be resumed: start a new run over it with: seq-tag train --restart/,
     );
     writeFileSync(file, 'not a checkpoint');
-    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, /is unreadable \(not a seq-tag checkpoint\)/);
+    oneLine(await seqTag(['train', '--resume', '--model-dir', dir]), 1, /is unreadable \(not a seq-tag checkpoint\)/);
     const other = join(tempDir(), 'model');
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', other]).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', other])).status, 0);
     symlinkSync('/dev/zero', join(other, 'checkpoint.seqtag'));
     oneLine(
-      seqTag(['train', '--resume', '--model-dir', other]),
+      await seqTag(['train', '--resume', '--model-dir', other]),
       1,
       /the checkpoint in .* is not a regular file \(a device, pipe or socket\); start a new run over it with: seq-tag train --restart/,
     );
     // --restart starts over without reading it.
-    const restarted = seqTag(['train', ...TINY, '--model-dir', other, '--restart']);
+    const restarted = await seqTag(['train', ...TINY, '--model-dir', other, '--restart']);
     assert.equal(restarted.status, 0, restarted.stderr);
     assert.ok(!existsSync(join(other, 'checkpoint.seqtag')));
   });
@@ -211,9 +215,9 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     const altered =
       /checkpoint\.seqtag was changed after it was written \(its checksum does not match\); it cannot be resumed: start a new run over it with: seq-tag train --restart --model-dir /;
     writeFileSync(file, edit('"seed":7', '"seed":8'));
-    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
+    oneLine(await seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
     writeFileSync(file, edit('"loss":0.', '"loss":1.'));
-    oneLine(seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
+    oneLine(await seqTag(['train', '--resume', '--model-dir', dir]), 1, altered);
     // A forger who recomputes the digest: the arrays are held to the model the header's config builds.
     const forged = edit('"units":16', '"units":17');
     forged.set(
@@ -223,7 +227,7 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
       forged.length - 32,
     );
     writeFileSync(file, forged);
-    const run = seqTag(['train', '--resume', '--model-dir', dir]);
+    const run = await seqTag(['train', '--resume', '--model-dir', dir]);
     assert.equal(run.status, 1, run.stderr);
     assert.match(
       run.stderr.trimEnd(),
@@ -233,12 +237,12 @@ describe('what cannot be resumed, or would be lost, is one line', () => {
     assert.ok(!existsSync(join(dir, 'model.json')));
   });
 
-  it('--restart over a folder named checkpoint.seqtag says why in one line and removes nothing', () => {
+  it('--restart over a folder named checkpoint.seqtag says why in one line and removes nothing', async () => {
     const dir = join(tempDir(), 'model');
     mkdirSync(join(dir, 'checkpoint.seqtag'), { recursive: true });
     writeFileSync(join(dir, 'checkpoint.seqtag', 'notes.txt'), 'mine');
     oneLine(
-      seqTag(['train', ...TINY, '--model-dir', dir, '--restart']),
+      await seqTag(['train', ...TINY, '--model-dir', dir, '--restart']),
       1,
       /^seq-tag: cannot discard the checkpoint in .*: checkpoint\.seqtag there is a folder, which seq-tag did not write; move .*checkpoint\.seqtag away and run again$/,
     );

@@ -50,47 +50,47 @@ function start(args: string[]): {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('never deletes what it did not write', () => {
-  it("a folder with someone else's model.json, notes and sources is refused and left as it was, also as --model-dir .", () => {
+  it("a folder with someone else's model.json, notes and sources is refused and left as it was, also as --model-dir .", async () => {
     const project = tempDir();
     mkdirSync(join(project, 'src'));
     writeFileSync(join(project, 'src', 'main.py'), 'print(1)');
     writeFileSync(join(project, 'model.json'), '{}');
     writeFileSync(join(project, 'notes.txt'), 'x');
     const before = folderSnapshot(project);
-    oneLine(seqTag(['train', ...TINY, '--model-dir', project]), 1, /holds a model\.json that seq-tag did not write; seq-tag will not touch it/);
+    oneLine(await seqTag(['train', ...TINY, '--model-dir', project]), 1, /holds a model\.json that seq-tag did not write; seq-tag will not touch it/);
     const here = bash(`cd '${project}' && seq-tag train ${TINY.join(' ')} --model-dir .`);
     oneLine(here, 1, /--model-dir \. holds a model\.json that seq-tag did not write/);
     assert.deepEqual(folderSnapshot(project), before);
   });
 
-  it("retraining a seq-tag model folder keeps the user's own files in it", () => {
+  it("retraining a seq-tag model folder keeps the user's own files in it", async () => {
     const dir = join(tempDir(), 'model');
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', dir]).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', dir])).status, 0);
     writeFileSync(join(dir, 'NOTES.md'), 'what I tried');
-    const again = seqTag(['train', ...TINY, '--seed', '6', '--model-dir', dir]);
+    const again = await seqTag(['train', ...TINY, '--seed', '6', '--model-dir', dir]);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(readFileSync(join(dir, 'NOTES.md'), 'utf8'), 'what I tried');
     assert.equal(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata.config.seed, 6);
   });
 
-  it('a symlinked --model-dir stays a symlink; the model goes where it points', () => {
+  it('a symlinked --model-dir stays a symlink; the model goes where it points', async () => {
     const root = tempDir();
     const real = join(root, 'real');
     mkdirSync(real);
     symlinkSync(real, join(root, 'link'));
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', join(root, 'link')]).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', join(root, 'link')])).status, 0);
     assert.ok(lstatSync(join(root, 'link')).isSymbolicLink());
     assert.ok(existsSync(join(real, 'model.json')));
   });
 
-  it('unusable paths fail within a second with one line', () => {
+  it('unusable paths fail within a second with one line', async () => {
     for (const [path, pattern] of [
       ['/proc/foo', /cannot create --model-dir \/proc\/foo: no such file or folder \(ENOENT\)/],
       ['/dev/null/x', /cannot use --model-dir \/dev\/null\/x: \/dev\/null is a file/],
       ['', /--model-dir is empty; give a folder path/],
     ] as const) {
       const started = performance.now();
-      const run = seqTag(['train', ...TINY, '--model-dir', path]);
+      const run = await seqTag(['train', ...TINY, '--model-dir', path]);
       oneLine(run, path === '' ? 2 : 1, pattern);
       assert.ok(performance.now() - started < 3000, `${path}: fast`);
       assert.equal(run.stdout, '');
@@ -180,13 +180,13 @@ describe('Ctrl-C', () => {
     const meta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
     assert.deepEqual(meta.interrupted, { atEpoch: at, epochs: 1000 });
     assert.equal(meta.losses.length, saved);
-    const predict = seqTag(['predict', '--model-dir', dir, '--n', '1', '--backend', 'cpu']);
+    const predict = await seqTag(['predict', '--model-dir', dir, '--n', '1', '--backend', 'cpu']);
     assert.match(predict.stdout, new RegExp(`${saved} epochs? \\(interrupted at epoch ${at} of 1000\\)`));
   });
 
   it('in train, a second Ctrl-C exits at once and the previous model stays byte for byte', async () => {
     const dir = join(tempDir(), 'model');
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', dir]).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', dir])).status, 0);
     const before = folderSnapshot(dir);
     const run = start(['train', ...LONG, '--model-dir', dir]);
     await run.waitFor(/^epoch +1\/1000/m);
@@ -205,7 +205,7 @@ describe('Ctrl-C', () => {
     );
     // The signals may come before the epoch's checkpoint is written: if there is one, it is whole.
     if (existsSync(join(dir, 'checkpoint.seqtag'))) assert.equal((await readCheckpointIn(dir, dir))?.state.epochs.length, 1);
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', dir, '--restart']).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', dir, '--restart'])).status, 0);
     assert.deepEqual(
       readdirSync(dir).filter((name) => checkpointFiles(name)),
       [],
@@ -225,7 +225,7 @@ describe('Ctrl-C', () => {
     const kept = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n');
     assert.equal(kept.length, Number(said[1]));
     assert.ok(!existsSync(join(out, 'summary.json')));
-    const resumed = seqTag(args);
+    const resumed = await seqTag(args);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal((resumed.stdout.match(/\(already done\)/g) ?? []).length, kept.length);
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 6);
@@ -237,13 +237,13 @@ describe('one writer at a time', () => {
     const dir = join(tempDir(), 'model');
     const first = start(['train', ...LONG, '--model-dir', dir]);
     await first.waitFor(/^epoch +1\/1000/m);
-    const second = seqTag(['train', ...TINY, '--model-dir', dir]);
+    const second = await seqTag(['train', ...TINY, '--model-dir', dir]);
     oneLine(second, 1, new RegExp(`another seq-tag \\(pid ${first.child.pid}\\) is writing to .*; wait for it to finish or choose another --model-dir`));
     assert.equal(second.stdout, '');
     first.child.kill('SIGKILL');
     await first.done;
     // The killed run left its checkpoint: a new run replaces it only when asked.
-    const third = seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
+    const third = await seqTag(['train', ...TINY, '--model-dir', dir, '--restart']);
     assert.equal(third.status, 0, third.stderr);
   });
 
@@ -268,7 +268,7 @@ describe('one writer at a time', () => {
     ]);
     await first.waitFor(/sweep · /);
     oneLine(
-      seqTag(['sweep', '--grid', 'lr=0.1', '--seeds', '1', '--epochs', '1', '--backend', 'cpu', '--out', out]),
+      await seqTag(['sweep', '--grid', 'lr=0.1', '--seeds', '1', '--epochs', '1', '--backend', 'cpu', '--out', out]),
       1,
       /another seq-tag \(pid \d+\) is writing to .*; wait for it to finish or choose another --out/,
     );
@@ -376,9 +376,9 @@ describe('full disk after the runs: the table is printed, the summary files are 
 });
 
 describe('broken models', () => {
-  function nanModel(): string {
+  async function nanModel(): Promise<string> {
     const dir = join(tempDir(), 'model');
-    assert.equal(seqTag(['train', ...TINY, '--model-dir', dir]).status, 0);
+    assert.equal((await seqTag(['train', ...TINY, '--model-dir', dir])).status, 0);
     const weights = readdirSync(dir).find((f) => f.startsWith('weights-'))!;
     const bytes = readFileSync(join(dir, weights));
     bytes.writeFloatLE(NaN, 40);
@@ -386,95 +386,109 @@ describe('broken models', () => {
     return dir;
   }
 
-  it('predict and evaluate refuse a model whose weights hold NaN; doctor explains it, exit 3', () => {
-    const dir = nanModel();
+  it('predict and evaluate refuse a model whose weights hold NaN; doctor explains it, exit 3', async () => {
+    const dir = await nanModel();
     for (const command of ['predict', 'evaluate']) {
       oneLine(
-        seqTag([command, '--model-dir', dir, '--backend', 'wasm']),
+        await seqTag([command, '--model-dir', dir, '--backend', 'wasm']),
         1,
         /the model's weights in .* contain NaN\/Infinity \(its training diverged\): its predictions are meaningless/,
       );
     }
-    const doctor = seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2']);
+    const doctor = await seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2']);
     assert.equal(doctor.status, 3, doctor.stderr);
     assert.match(
       doctor.stdout,
       /✗ saved weights are finite +1 of 5 weight tensors in .* hold NaN\/Infinity \(lstm\/kernel\): its training diverged before it was saved/,
     );
     assert.match(doctor.stdout, /most likely cause: saved weights are finite \(saved\)/);
-    const json = JSON.parse(seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2', '--json']).stdout);
+    const json = JSON.parse((await seqTag(['doctor', '--model-dir', dir, '--backend', 'cpu', '--burst', '2', '--json'])).stdout);
     assert.equal(json.checks[0].id, 'saved');
     assert.equal(json.checks[0].numbers.nonFiniteTensors, 1);
   });
 });
 
-describe('wording', () => {
-  it('one epoch, one sequence, one run are singular', () => {
-    const train = seqTag(['train', '--samples', '1', '--epochs', '1', '--seed', '1', '--backend', 'cpu', '--model-dir', join(tempDir(), 'm')]);
+describe('wording', async () => {
+  it('one epoch, one sequence, one run are singular', async () => {
+    const train = await seqTag(['train', '--samples', '1', '--epochs', '1', '--seed', '1', '--backend', 'cpu', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(train.status, 0, train.stderr);
     assert.match(train.stdout, / · 1 sequence × 10 · /);
     assert.match(train.stdout, /trained 1 epoch in /);
-    const sweep = seqTag(['sweep', '--grid', 'units=4', '--seeds', '1', '--epochs', '1', '--samples', '16', '--backend', 'cpu', '--out', join(tempDir(), 's')]);
+    const sweep = await seqTag([
+      'sweep',
+      '--grid',
+      'units=4',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--samples',
+      '16',
+      '--backend',
+      'cpu',
+      '--out',
+      join(tempDir(), 's'),
+    ]);
     assert.equal(sweep.status, 0, sweep.stderr);
     assert.match(sweep.stdout, /1 configuration × 1 seed = 1 run · 1 worker · /);
   });
 
-  it("help shows --jobs's default once; a path with spaces is quoted in the next-step hint", () => {
-    const help = seqTag(['sweep', '--help']).stdout.replace(/\s+/g, ' ');
+  it("help shows --jobs's default once; a path with spaces is quoted in the next-step hint", async () => {
+    const help = (await seqTag(['sweep', '--help'])).stdout.replace(/\s+/g, ' ');
     assert.equal((help.match(/one per core/g) ?? []).length, 1, help);
     const dir = join(tempDir(), 'my model');
-    const run = seqTag(['train', ...TINY, '--model-dir', dir]);
+    const run = await seqTag(['train', ...TINY, '--model-dir', dir]);
     assert.ok(run.stdout.includes(`next: seq-tag predict --model '${dir}'`), run.stdout);
   });
 
-  it('a diverged run into a folder that did not exist says nothing was written there, and leaves no folder', () => {
+  it('a diverged run into a folder that did not exist says nothing was written there, and leaves no folder', async () => {
     const dir = join(tempDir(), 'never');
-    const run = seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', dir]);
+    const run = await seqTag(['train', ...TINY, '--activation', 'linear', '--model-dir', dir]);
     assert.equal(run.status, 3);
     assert.match(run.stdout, /the model was not saved; nothing was written to .*never\./);
     assert.ok(!existsSync(dir));
   });
 
-  it('a huge argument is not echoed in full', () => {
-    const run = seqTag(['train', '--epochs', 'x'.repeat(100_000)]);
+  it('a huge argument is not echoed in full', async () => {
+    const run = await seqTag(['train', '--epochs', 'x'.repeat(100_000)]);
     oneLine(run, 2, /'x{40}…\(100,000 characters\)' is invalid/);
     assert.ok(run.stderr.length < 300);
   });
 
-  it('sweep: a flag given twice in --grid, or beside --answers, is refused', () => {
-    oneLine(seqTag(['sweep', '--grid', 'activation=softmax', '--grid', 'activation=linear']), 2, /--grid activation is given twice/);
+  it('sweep: a flag given twice in --grid, or beside --answers, is refused', async () => {
+    oneLine(await seqTag(['sweep', '--grid', 'activation=softmax', '--grid', 'activation=linear']), 2, /--grid activation is given twice/);
     oneLine(
-      seqTag(['sweep', '--answers', '--activation', 'softmax']),
+      await seqTag(['sweep', '--answers', '--activation', 'softmax']),
       2,
       /--answers sets --activation itself in each of its configurations; drop --activation, or sweep it with --grid/,
     );
-    oneLine(seqTag(['sweep', '--grid', 'lr=0.001,1e-3']), 2, /'0\.001' and '1e-3' are the same value/);
+    oneLine(await seqTag(['sweep', '--grid', 'lr=0.001,1e-3']), 2, /'0\.001' and '1e-3' are the same value/);
   });
 
-  it("doctor's header names the engine its burst really runs on", () => {
-    const run = seqTag(['doctor', '--samples', '64', '--seed', '1', '--backend', 'cpu', '--burst', '1']);
+  it("doctor's header names the engine its burst really runs on", async () => {
+    const run = await seqTag(['doctor', '--samples', '64', '--seed', '1', '--backend', 'cpu', '--burst', '1']);
     assert.match(run.stdout, /· layers engine/);
     assert.doesNotMatch(run.stdout, /fused engine/);
   });
 });
 
-describe('sizes: measured limits, estimates up front, no crashes', () => {
-  it('--units above the measured 1,024 is refused; a batch that cannot fit in memory is refused at once, naming the flag', () => {
-    oneLine(seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
+describe('sizes: measured limits, estimates up front, no crashes', async () => {
+  it('--units above the measured 1,024 is refused; a batch that cannot fit in memory is refused at once, naming the flag', async () => {
+    oneLine(await seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
     const started = performance.now();
     oneLine(
-      seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--dtype', 'float64', '--model-dir', join(tempDir(), 'm')]),
+      await seqTag(['train', '--batch-size', '1000000', '--samples', '1000000', '--dtype', 'float64', '--model-dir', join(tempDir(), 'm')]),
       2,
       /this run needs about [\d.]+ GiB of memory, more than this machine can give \([\d.]+ GiB of [\d.]+ GiB\); lower --batch-size/,
     );
     assert.ok(performance.now() - started < 3000);
     oneLine(
-      seqTag(['train', '--lstm', 'layers', '--encoding', 'onehot', '--samples', '10000000', '--backend', 'wasm', '--model-dir', join(tempDir(), 'm')]),
+      await seqTag(['train', '--lstm', 'layers', '--encoding', 'onehot', '--samples', '10000000', '--backend', 'wasm', '--model-dir', join(tempDir(), 'm')]),
       2,
       /keeps about 4\.\d GiB in the wasm backend, which holds at most 4 GiB; use --lstm fused/,
     );
     oneLine(
-      seqTag(['sweep', '--grid', 'units=8,16', '--batch-size', '500000', '--samples', '500000', '--jobs', '2', '--out', join(tempDir(), 's')]),
+      await seqTag(['sweep', '--grid', 'units=8,16', '--batch-size', '500000', '--samples', '500000', '--jobs', '2', '--out', join(tempDir(), 's')]),
       2,
       /in each of 2 workers.*lower --batch-size/,
     );

@@ -21,8 +21,8 @@ function check(schema: string, doc: unknown): void {
   assert.ok(validate(doc), `${schema}: ${ajv.errorsText(validate.errors)}`);
 }
 
-function json(args: string[], code = 0): Record<string, unknown> {
-  const run = seqTag([...args, '--json', '--backend', 'cpu']);
+async function json(args: string[], code = 0): Promise<Record<string, unknown>> {
+  const run = await seqTag([...args, '--json', '--backend', 'cpu']);
   assert.equal(run.status, code, run.stderr);
   return JSON.parse(run.stdout);
 }
@@ -32,8 +32,8 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
   const model = join(dir, 'model');
   const small = ['--samples', '96', '--epochs', '2', '--seed', '1'];
   let trained: Record<string, unknown>;
-  before(() => {
-    trained = json(['train', ...small, '--validation-split', '0.25', '--model-dir', model]);
+  before(async () => {
+    trained = await json(['train', ...small, '--validation-split', '0.25', '--model-dir', model]);
   });
 
   it('config.schema.json is what the flag table generates (npm run docs)', () => {
@@ -41,35 +41,35 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     assert.deepEqual(JSON.parse(readFileSync(join(SCHEMAS, 'config.schema.json'), 'utf8')), JSON.parse(configJsonSchema()), 'stale: run npm run docs');
   });
 
-  it('train: a finished run, and a diverged one', () => {
+  it('train: a finished run, and a diverged one', async () => {
     check('train', trained);
-    const diverged = json(['train', ...small, '--activation', 'linear', '--model-dir', join(dir, 'nan')], 3);
+    const diverged = await json(['train', ...small, '--activation', 'linear', '--model-dir', join(dir, 'nan')], 3);
     assert.equal(diverged.saved, false);
     check('train', diverged);
   });
 
-  it('predict, and each line of predict --input', () => {
-    check('predict', json(['predict', '--model', model, '--n', '2', '--seed', '3']));
-    check('predict', json(['predict', '--model', model, '--digits', '4028561337', '--digits', '1234567891']));
+  it('predict, and each line of predict --input', async () => {
+    check('predict', await json(['predict', '--model', model, '--n', '2', '--seed', '3']));
+    check('predict', await json(['predict', '--model', model, '--digits', '4028561337', '--digits', '1234567891']));
     writeFileSync(join(dir, 'in.txt'), '4 0 2 8 5 6 1 3 3 7\n1234567891\n');
-    const run = seqTag(['predict', '--model', model, '--input', join(dir, 'in.txt'), '--json', '--backend', 'cpu']);
+    const run = await seqTag(['predict', '--model', model, '--input', join(dir, 'in.txt'), '--json', '--backend', 'cpu']);
     const lines = run.stdout.trim().split('\n');
     assert.equal(lines.length, 2);
     for (const line of lines) check('predict-line', JSON.parse(line));
   });
 
-  it('evaluate, doctor (a model and a configuration) and export', () => {
-    check('evaluate', json(['evaluate', '--model', model, '--samples', '50']));
+  it('evaluate, doctor (a model and a configuration) and export', async () => {
+    check('evaluate', await json(['evaluate', '--model', model, '--samples', '50']));
     // The suite's model is trained for a moment: at the no-skill floor, so the doctor exits 3 (never healthy there).
-    check('doctor', json(['doctor', '--model', model], 3));
-    check('doctor', json(['doctor', '--model', fileURLToPath(new URL('../../test/fixtures/keras/sgd-nesterov.keras', import.meta.url))], 3));
-    check('doctor', json(['doctor', '--activation', 'linear', '--seed', '1', '--burst', '2'], 3));
-    check('export', json(['export', '--model', model, '--to', join(dir, 'model.keras')]));
+    check('doctor', await json(['doctor', '--model', model], 3));
+    check('doctor', await json(['doctor', '--model', fileURLToPath(new URL('../../test/fixtures/keras/sgd-nesterov.keras', import.meta.url))], 3));
+    check('doctor', await json(['doctor', '--activation', 'linear', '--seed', '1', '--burst', '2'], 3));
+    check('export', await json(['export', '--model', model, '--to', join(dir, 'model.keras')]));
   });
 
-  it('sweep and tune, and the files they write, in each state: fresh, diverged, rerun over a finished folder', () => {
+  it('sweep and tune, and the files they write, in each state: fresh, diverged, rerun over a finished folder', async () => {
     const sweepOut = join(dir, 'sweep');
-    const sweep = json(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...small.slice(0, 4), '--out', sweepOut]);
+    const sweep = await json(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...small.slice(0, 4), '--out', sweepOut]);
     check('sweep', sweep);
     check('sweep', JSON.parse(readFileSync(join(sweepOut, 'summary.json'), 'utf8')));
     // Shares of runs, not counts (issue #32: 9 of 10 seeds diverging is 0.9).
@@ -78,17 +78,20 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     const over = ajv.getSchema('https://seq-tag.invalid/schemas/sweep.schema.json')!;
     assert.equal(over({ ...sweep, configurations: [{ ...first, divergedEpoch1: 1.5 }] }), false, 'a share above 1');
     // All diverged: every run of the sweep, every trial of the tune (no best: exit 3).
-    const allDiverged = json(['sweep', '--grid', 'activation=linear', '--seeds', '1', ...small.slice(0, 4), '--out', join(dir, 'nan-sweep')]);
+    const allDiverged = await json(['sweep', '--grid', 'activation=linear', '--seeds', '1', ...small.slice(0, 4), '--out', join(dir, 'nan-sweep')]);
     check('sweep', allDiverged);
     check('sweep', JSON.parse(readFileSync(join(dir, 'nan-sweep', 'summary.json'), 'utf8')));
-    const nanTune = json(['tune', '--space', 'lr=1e-3..1e-2:log', '--activation', 'linear', '--trials', '2', ...small, '--out', join(dir, 'nan-tune')], 3);
+    const nanTune = await json(
+      ['tune', '--space', 'lr=1e-3..1e-2:log', '--activation', 'linear', '--trials', '2', ...small, '--out', join(dir, 'nan-tune')],
+      3,
+    );
     assert.equal(nanTune.best, null);
     check('tune', nanTune);
     check('tune', JSON.parse(readFileSync(join(dir, 'nan-tune', 'tune.json'), 'utf8')));
     const tuneOut = join(dir, 'tune');
     const tuneArgs = ['tune', '--space', 'lr=1e-3..1e-2:log', '--trials', '2', ...small, '--out', tuneOut];
     for (const round of ['fresh', 'rerun']) {
-      const doc = json(tuneArgs);
+      const doc = await json(tuneArgs);
       check('tune', doc);
       const file = JSON.parse(readFileSync(join(tuneOut, 'tune.json'), 'utf8'));
       check('tune', file);

@@ -253,7 +253,7 @@ describe('runSweep', () => {
 });
 
 describe('seq-tag sweep (spawned)', () => {
-  it('runs 2 configs × 2 seeds × 1 epoch: table, results.jsonl, summary and a valid SVG; a rerun resumes', () => {
+  it('runs 2 configs × 2 seeds × 1 epoch: table, results.jsonl, summary and a valid SVG; a rerun resumes', async () => {
     const out = join(tempDir(), 'sweep');
     const args = [
       'sweep',
@@ -272,7 +272,7 @@ describe('seq-tag sweep (spawned)', () => {
       '--out',
       out,
     ];
-    const run = seqTag(args);
+    const run = await seqTag(args);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /2 configurations × 2 seeds = 4 runs · 2 workers/);
     assert.equal((run.stdout.match(/^\[\d\/4\] /gm) ?? []).length, 4);
@@ -287,7 +287,7 @@ describe('seq-tag sweep (spawned)', () => {
     assert.match(svg, /no-skill floor 0\.500/);
     assert.ok(existsSync(join(out, 'summary.json')));
 
-    const rerun = seqTag([...args, '--json']);
+    const rerun = await seqTag([...args, '--json']);
     assert.equal(rerun.status, 0, rerun.stderr);
     const doc = JSON.parse(rerun.stdout);
     assert.deepEqual(
@@ -302,7 +302,7 @@ describe('seq-tag sweep (spawned)', () => {
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 4, 'nothing ran again');
   });
 
-  it('bad sweeps fail in one line before anything runs', () => {
+  it('bad sweeps fail in one line before anything runs', async () => {
     const out = join(tempDir(), 'never');
     for (const [args, pattern] of [
       [['sweep', '--grid', 'colour=red'], /'colour' is not a train flag/],
@@ -312,7 +312,7 @@ describe('seq-tag sweep (spawned)', () => {
       [['sweep', '--grid', 'lr=0.1', '--seed', '3'], /use --seeds and --first-seed instead of --seed/],
       [['sweep', '--grid', 'lstm=fused,turbo'], /'turbo' is not one of fused, layers/],
     ] as const) {
-      const run = seqTag([...args, '--out', out]);
+      const run = await seqTag([...args, '--out', out]);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, pattern);
       assert.equal(run.stderr.trim().split('\n').length, 1);
@@ -320,7 +320,7 @@ describe('seq-tag sweep (spawned)', () => {
     }
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, '');
-    const run = seqTag(['sweep', '--grid', 'lr=0.1', '--out', join(file, 'out')]);
+    const run = await seqTag(['sweep', '--grid', 'lr=0.1', '--out', join(file, 'out')]);
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^seq-tag: cannot use --out .*: .*a-file is a file; choose a folder path\n$/);
   });

@@ -122,13 +122,13 @@ describe('evaluate --data: within 1e-4 of Keras model.evaluate on the same array
 });
 
 /** The binary on a fixture, as a user runs it. */
-const cli = (args: string[]) => seqTag([...args, '--backend', 'cpu']);
+const cli = async (args: string[]) => await seqTag([...args, '--backend', 'cpu']);
 
-describe('one rule for outputs: probabilities only from a probability head, tags by argmax everywhere', () => {
-  it("predict on the untrained linear model: raw outputs as Keras's model.predict gives them, tags their argmax", () => {
+describe('one rule for outputs: probabilities only from a probability head, tags by argmax everywhere', async () => {
+  it("predict on the untrained linear model: raw outputs as Keras's model.predict gives them, tags their argmax", async () => {
     const expected = expectedFor('untrained-linear.keras');
     const digits = (expected.x as number[][][])[0].map((d) => d[0]);
-    const run = cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs', '--json']);
+    const run = await cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs', '--json']);
     assert.equal(run.status, 0, run.stderr);
     const doc = JSON.parse(run.stdout);
     assert.match(doc.reading, /^linear head: raw outputs, not probabilities; tags are their argmax/);
@@ -140,20 +140,20 @@ describe('one rule for outputs: probabilities only from a probability head, tags
       prediction.predicted,
       Array.from({ length: 10 }, (_, t) => (keras[2 * t + 1] > keras[2 * t] ? 1 : 0)),
     );
-    const text = cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs']);
+    const text = await cli(['predict', '--model', fixture('untrained-linear.keras'), '--digits', digits.join(' '), '--probs']);
     assert.match(text.stdout, /linear head: raw outputs, not probabilities/);
     assert.match(text.stdout, /\nout\[0\] +-?\d/);
     assert.doesNotMatch(text.stdout, /P\(rep\)/);
   });
 
-  it('a one-hot model echoes the digits it tagged', () => {
-    const run = cli(['predict', '--model', fixture('bilstm-onehot.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--json']);
+  it('a one-hot model echoes the digits it tagged', async () => {
+    const run = await cli(['predict', '--model', fixture('bilstm-onehot.keras'), '--digits', '4 0 2 8 5 6 1 3 3 7', '--json']);
     assert.deepEqual(JSON.parse(run.stdout).predictions[0].digits, [4, 0, 2, 8, 5, 6, 1, 3, 3, 7]);
   });
 
-  it('evaluate never calls a model learned at or below the no-skill baseline', () => {
+  it('evaluate never calls a model learned at or below the no-skill baseline', async () => {
     for (const name of ['untrained-linear.keras', 'bn-linear.keras']) {
-      const run = cli(['evaluate', '--model', fixture(name), '--samples', '300']);
+      const run = await cli(['evaluate', '--model', fixture(name), '--samples', '300']);
       assert.equal(run.status, 0, run.stderr);
       const verdict = run.stdout.split('\n').find((l) => l.startsWith('verdict:'))!;
       assert.doesNotMatch(verdict, /partly learned|solved/, `${name}: ${verdict}`);
@@ -165,8 +165,8 @@ describe('one rule for outputs: probabilities only from a probability head, tags
 describe("the doctor reasons from the file's own loss", () => {
   const doctor = (name: string, ...more: string[]) => cli(['doctor', '--model', fixture(name), '--burst', '3', ...more]);
 
-  it('a sigmoid head under categorical crossentropy is a warning, not the seed bug', () => {
-    const run = doctor('sigmoid-ce.keras');
+  it('a sigmoid head under categorical crossentropy is a warning, not the seed bug', async () => {
+    const run = await doctor('sigmoid-ce.keras');
     // Exit 3 for one reason only: trained an epoch, it still predicts the base rate (the floor check).
     assert.equal(run.status, 3, run.stdout);
     assert.match(run.stdout, /most likely cause: loss vs the no-skill floor/);
@@ -174,26 +174,26 @@ describe("the doctor reasons from the file's own loss", () => {
     assert.doesNotMatch(run.stdout, /the seed's bug/);
   });
 
-  it('an MSE model gets no crossentropy reasoning', () => {
-    const run = doctor('mse-linear.keras');
+  it('an MSE model gets no crossentropy reasoning', async () => {
+    const run = await doctor('mse-linear.keras');
     assert.equal(run.status, 3, run.stdout);
     assert.match(run.stdout, /most likely cause: loss vs the no-skill floor/);
     assert.match(run.stdout, /loss mean_squared_error on a linear head: not a categorical crossentropy/);
     assert.doesNotMatch(run.stdout, /output is a probability distribution|crossentropy divides/);
   });
 
-  it('a loss given as a function in .keras is read as in .h5', () => {
+  it('a loss given as a function in .keras is read as in .h5', async () => {
     for (const name of ['function-loss.keras', 'function-loss.h5']) {
-      const run = doctor(name, '--json');
+      const run = await doctor(name, '--json');
       const setup = JSON.parse(run.stdout).checks.find((c: { id: string }) => c.id === 'setup');
       assert.equal(setup.verdict, 'pass', `${name}: ${setup.evidence}`);
       assert.match(setup.evidence, /^categorical_crossentropy on a softmax head/);
     }
   });
 
-  it('a linear head under crossentropy is the seed bug (untrained, and answer 2 with BatchNorm)', () => {
+  it('a linear head under crossentropy is the seed bug (untrained, and answer 2 with BatchNorm)', async () => {
     for (const name of ['untrained-linear.keras', 'bn-linear.h5']) {
-      const run = doctor(name);
+      const run = await doctor(name);
       assert.equal(run.status, 3, run.stdout);
       assert.match(run.stdout, /✗ loss fits the output head +categorical_crossentropy without from_logits on a linear head: the seed's bug/);
     }
@@ -201,8 +201,8 @@ describe("the doctor reasons from the file's own loss", () => {
 });
 
 describe('your own data: --data FILE.npz', () => {
-  it("doctor on the tagger's NaN twin names the seed's bug on the user's batches", () => {
-    const run = cli(['doctor', '--model', fixture('pos-linear.keras'), '--data', fixture('pos.npz'), '--burst', '3']);
+  it("doctor on the tagger's NaN twin names the seed's bug on the user's batches", async () => {
+    const run = await cli(['doctor', '--model', fixture('pos-linear.keras'), '--data', fixture('pos.npz'), '--burst', '3']);
     assert.equal(run.status, 3, run.stdout + run.stderr);
     assert.match(run.stdout, /checks on 600 sequences of .*pos\.npz; burst: 3 batches of 32/);
     assert.match(run.stdout, /✗ saved weights are finite/);
@@ -213,8 +213,8 @@ describe('your own data: --data FILE.npz', () => {
     );
   });
 
-  it('doctor on the healthy tagger: every check passes on its data', () => {
-    const run = cli(['doctor', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--burst', '3', '--json']);
+  it('doctor on the healthy tagger: every check passes on its data', async () => {
+    const run = await cli(['doctor', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--burst', '3', '--json']);
     assert.equal(run.status, 0, run.stdout + run.stderr);
     const doc = JSON.parse(run.stdout);
     assert.deepEqual(
@@ -223,20 +223,20 @@ describe('your own data: --data FILE.npz', () => {
     );
   });
 
-  it('evaluate --data prints the per-tag table against the majority-tag baseline; predict --data tags the file', () => {
-    const run = cli(['evaluate', '--model', fixture('pos-tagger.h5'), '--data', fixture('pos.npz')]);
+  it('evaluate --data prints the per-tag table against the majority-tag baseline; predict --data tags the file', async () => {
+    const run = await cli(['evaluate', '--model', fixture('pos-tagger.h5'), '--data', fixture('pos.npz')]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /600 sequences of .*pos\.npz \(padding masked\)/);
     assert.match(run.stdout, /token accuracy +100\.0% +baseline \d+\.\d% \(every position the most frequent tag\)/);
     assert.match(run.stdout, / {2}tag 5 +100\.0% +recall; precision 100\.0%; 600 positions/);
-    const predict = cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2']);
+    const predict = await cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2']);
     assert.equal(predict.status, 0, predict.stderr);
     assert.match(predict.stdout, /2 sequences of .*pos\.npz:\n\ninput +\d+/);
     assert.match(predict.stdout, /model +(\d +)+\d +✓ exact/);
   });
 
-  it("predict --json gives every tag's probability at each position (issue #31): 6 per row, summing to 1, their argmax the tag", () => {
-    const run = cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2', '--json']);
+  it("predict --json gives every tag's probability at each position (issue #31): 6 per row, summing to 1, their argmax the tag", async () => {
+    const run = await cli(['predict', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--n', '2', '--json']);
     assert.equal(run.status, 0, run.stderr);
     const { predictions } = JSON.parse(run.stdout) as { predictions: { predicted: number[]; probabilities: number[][] }[] };
     for (const p of predictions) {
@@ -249,7 +249,7 @@ describe('your own data: --data FILE.npz', () => {
     }
   });
 
-  it('data that does not fit the model, and files that are not .npz, in one line each', () => {
+  it('data that does not fit the model, and files that are not .npz, in one line each', async () => {
     const cases: [string[], RegExp][] = [
       [
         ['evaluate', '--model', fixture('pos-tagger.keras'), '--data', fixture('digits.npz')],
@@ -279,7 +279,7 @@ describe('your own data: --data FILE.npz', () => {
       ],
     ];
     for (const [args, pattern] of cases) {
-      const run = cli(args);
+      const run = await cli(args);
       assert.notEqual(run.status, 0);
       assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
       assert.match(run.stderr, pattern);
@@ -291,10 +291,10 @@ describe("exports keep the file's compile settings", () => {
   /** The compile_config inside a .keras file. */
   const compileConfig = (path: string) => JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json'])).compile_config;
 
-  it('SGD momentum + nesterov + label smoothing, AdamW + weight decay + an ExponentialDecay schedule: written back as Keras saved them', () => {
+  it('SGD momentum + nesterov + label smoothing, AdamW + weight decay + an ExponentialDecay schedule: written back as Keras saved them', async () => {
     for (const name of ['sgd-nesterov.keras', 'adamw-schedule.keras']) {
       const to = join(tempDir(), 'out.keras');
-      const run = cli(['export', '--model', fixture(name), '--to', to]);
+      const run = await cli(['export', '--model', fixture(name), '--to', to]);
       assert.equal(run.status, 0, run.stderr);
       assert.deepEqual(compileConfig(to), compileConfig(fixture(name)));
     }
@@ -315,15 +315,15 @@ describe("exports keep the file's compile settings", () => {
     back.model.dispose();
   });
 
-  it("Keras 2.2's hard_sigmoid gates are read (parity above) but never exported to Keras 3, whose hard_sigmoid is another function", () => {
-    const run = cli(['export', '--model', fixture('keras224.h5'), '--to', join(tempDir(), 'out.keras')]);
+  it("Keras 2.2's hard_sigmoid gates are read (parity above) but never exported to Keras 3, whose hard_sigmoid is another function", async () => {
+    const run = await cli(['export', '--model', fixture('keras224.h5'), '--to', join(tempDir(), 'out.keras')]);
     assert.equal(run.status, 1);
     assert.match(run.stderr, /cannot export to Keras: it uses the hard_sigmoid of TensorFlow\.js and Keras 2 .*; retrain with sigmoid gates/);
   });
 
-  it("a Keras 2 file's settings Keras 3 cannot take are named before writing", () => {
+  it("a Keras 2 file's settings Keras 3 cannot take are named before writing", async () => {
     const to = join(tempDir(), 'out.keras');
-    const run = cli(['export', '--model', fixture('keras2-tf215.h5'), '--to', to]);
+    const run = await cli(['export', '--model', fixture('keras2-tf215.h5'), '--to', to]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^note: Keras 3 has no place for its metrics \(in a Keras 2 form\): the export leaves it out\nexported /);
     const written = compileConfig(to);
@@ -333,28 +333,28 @@ describe("exports keep the file's compile settings", () => {
     );
   });
 
-  it('a tfjs-folder export records the loss: a from_logits model read back shows probabilities and a healthy doctor', () => {
+  it('a tfjs-folder export records the loss: a from_logits model read back shows probabilities and a healthy doctor', async () => {
     const dir = join(tempDir(), 'logits-tfjs');
-    assert.equal(cli(['export', '--model', fixture('logits.keras'), '--to', dir]).status, 0);
+    assert.equal((await cli(['export', '--model', fixture('logits.keras'), '--to', dir])).status, 0);
     const args = ['--n', '20', '--seed', '3', '--json'];
-    const fromFile = JSON.parse(cli(['predict', '--model', fixture('logits.keras'), ...args]).stdout);
-    const fromFolder = JSON.parse(cli(['predict', '--model', dir, ...args]).stdout);
+    const fromFile = JSON.parse((await cli(['predict', '--model', fixture('logits.keras'), ...args])).stdout);
+    const fromFolder = JSON.parse((await cli(['predict', '--model', dir, ...args])).stdout);
     assert.equal(fromFolder.model.compile.fromLogits, true);
     assert.equal(fromFolder.reading, 'probabilities');
     assert.deepEqual(fromFolder.predictions, fromFile.predictions);
     assert.ok(fromFolder.predictions.flatMap((p: { probs: number[] }) => p.probs).every((p: number) => p >= 0 && p <= 1));
-    const doctor = cli(['doctor', '--model', dir, '--burst', '2', '--json']);
+    const doctor = await cli(['doctor', '--model', dir, '--burst', '2', '--json']);
     const setup = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'setup');
     assert.equal(setup.verdict, 'pass', setup.evidence);
   });
 });
 
 describe('refusals are one complete sentence', () => {
-  it('a SavedModel folder (model.export()) is named as such, with model.save("tagger.keras") as the way out', () => {
+  it('a SavedModel folder (model.export()) is named as such, with model.save("tagger.keras") as the way out', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'saved_model.pb'), 'x');
     mkdirSync(join(dir, 'variables'));
-    const run = cli(['predict', '--model', dir]);
+    const run = await cli(['predict', '--model', dir]);
     assert.equal(run.status, 1);
     assert.match(
       run.stderr,
@@ -362,10 +362,10 @@ describe('refusals are one complete sentence', () => {
     );
   });
 
-  it('notes say once what reading changed: float64 cast, regularizers ignored', () => {
-    const float64 = cli(['predict', '--model', fixture('float64.keras'), '--n', '1', '--seed', '1']);
+  it('notes say once what reading changed: float64 cast, regularizers ignored', async () => {
+    const float64 = await cli(['predict', '--model', fixture('float64.keras'), '--n', '1', '--seed', '1']);
     assert.match(float64.stdout, /\nnote: its float64 layers run in float32 here \(TensorFlow\.js has no float64 tensors\)/);
-    const regularized = cli(['predict', '--model', fixture('regularized.h5'), '--n', '1', '--seed', '1']);
+    const regularized = await cli(['predict', '--model', fixture('regularized.h5'), '--n', '1', '--seed', '1']);
     assert.equal(regularized.stdout.match(/note: its regularizers and constraints act only in training/g)?.length, 1);
   });
 });
@@ -407,18 +407,18 @@ describe('doctor --data judges the data itself', () => {
   const doctor = (data: string) => cli(['doctor', '--model', fixture('masking.keras'), '--data', data, '--burst', '2']);
 
   // Issue #31: bad values are refused by the reader, before the doctor (or any command) scores them.
-  it('a NaN among the inputs: refused with its position before any check', () => {
-    const run = doctor(dataFile((x) => (x[100] = NaN)));
+  it('a NaN among the inputs: refused with its position before any check', async () => {
+    const run = await doctor(dataFile((x) => (x[100] = NaN)));
     oneLine(run, 1, /--data .*data\.npz: x\[2, 9, 1\] = nan: inputs must be finite numbers/);
   });
 
-  it('a label row that sums to 2: refused with its position before any check', () => {
-    const run = doctor(dataFile((_x, y) => (y.splice(3, 3, 1, 1, 0), undefined)));
+  it('a label row that sums to 2: refused with its position before any check', async () => {
+    const run = await doctor(dataFile((_x, y) => (y.splice(3, 3, 1, 1, 0), undefined)));
     oneLine(run, 1, /--data .*data\.npz: y\[0, 1\] = \[1, 1, 0\] is not one-hot/);
   });
 
-  it('a tag that never occurs is a warning', () => {
-    const run = doctor(
+  it('a tag that never occurs is a warning', async () => {
+    const run = await doctor(
       dataFile((_x, y) => {
         for (let r = 0; r < y.length / 3; r++) if (y[3 * r + 2] === 1) y.splice(3 * r, 3, 1, 0, 0);
       }),
@@ -428,13 +428,24 @@ describe('doctor --data judges the data itself', () => {
     assert.doesNotMatch(run.stdout, /drop the unused tag/);
   });
 
-  it("the burst on a user's Embedding tagger runs on wasm as on cpu (its gradient needs UnsortedSegmentSum, which seq-tag adds to wasm)", () => {
-    const burst = (backend: string) => {
-      const run = seqTag(['doctor', '--model', fixture('pos-tagger.keras'), '--data', fixture('pos.npz'), '--burst', '3', '--backend', backend, '--json']);
+  it("the burst on a user's Embedding tagger runs on wasm as on cpu (its gradient needs UnsortedSegmentSum, which seq-tag adds to wasm)", async () => {
+    const burst = async (backend: string) => {
+      const run = await seqTag([
+        'doctor',
+        '--model',
+        fixture('pos-tagger.keras'),
+        '--data',
+        fixture('pos.npz'),
+        '--burst',
+        '3',
+        '--backend',
+        backend,
+        '--json',
+      ]);
       assert.equal(run.status, 0, run.stderr);
       return JSON.parse(run.stdout).checks.find((c: { id: string }) => c.id === 'loss').numbers.lastLoss as number;
     };
-    const [wasm, cpu] = [burst('wasm'), burst('cpu')];
+    const [wasm, cpu] = [await burst('wasm'), await burst('cpu')];
     assert.ok(Math.abs(wasm - cpu) <= 1e-4 * Math.max(1, cpu), `last burst loss: wasm ${wasm}, cpu ${cpu}`);
   });
 });

@@ -36,19 +36,19 @@ describe('TensorBoard event files', () => {
     assert.equal(records(file.subarray(0, file.length - 3)).length, 1, 'a torn last record is left out, the rest reads');
   });
 
-  it('an unusable --logdir is one line before training, and leaves no model folder', () => {
+  it('an unusable --logdir is one line before training, and leaves no model folder', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'a-file'), '');
-    const run = seqTag(['train', '--epochs', '1', '--samples', '50', '--backend', 'cpu', '--model-dir', join(dir, 'm'), '--logdir', join(dir, 'a-file')]);
+    const run = await seqTag(['train', '--epochs', '1', '--samples', '50', '--backend', 'cpu', '--model-dir', join(dir, 'm'), '--logdir', join(dir, 'a-file')]);
     oneLine(run, 1, /^seq-tag: cannot use --logdir .*a-file: it is a file; choose a folder path$/);
     assert.equal(run.stdout, '', 'nothing ran');
     assert.ok(!existsSync(join(dir, 'm')));
   });
 
-  it("train --logdir writes Keras's runs and tags, every scalar equal to --json (as float32), the held-out scores, the HParams session and, on request, each batch", () => {
+  it("train --logdir writes Keras's runs and tags, every scalar equal to --json (as float32), the held-out scores, the HParams session and, on request, each batch", async () => {
     const dir = tempDir();
     const logdir = join(dir, 'logs');
-    const run = seqTag([
+    const run = await seqTag([
       'train',
       '--epochs',
       '3',
@@ -135,13 +135,13 @@ describe('TensorBoard event files', () => {
     for (const [tag, value] of Object.entries(want)) assert.equal(root.get(3)![tag], Math.fround(value), tag);
   });
 
-  it('--log-batches without --logdir is one line', () => {
-    oneLine(seqTag(['train', '--epochs', '1', '--samples', '50', '--log-batches']), 1, /--log-batches needs --logdir <dir>/);
+  it('--log-batches without --logdir is one line', async () => {
+    oneLine(await seqTag(['train', '--epochs', '1', '--samples', '50', '--log-batches']), 1, /--log-batches needs --logdir <dir>/);
   });
 
-  it('a diverged run logs the loss the guard saw (NaN) at its epoch and a divergence text saying where', () => {
+  it('a diverged run logs the loss the guard saw (NaN) at its epoch and a divergence text saying where', async () => {
     const dir = tempDir();
-    const run = seqTag([
+    const run = await seqTag([
       'train',
       '--activation',
       'linear',
@@ -169,7 +169,7 @@ describe('TensorBoard event files', () => {
     assert.ok(!existsSync(join(dir, 'logs', 'held-out')), 'a diverged run is not evaluated');
   });
 
-  it('sweep --logdir writes each run to <configuration>/seed-<n>, equal to its record; a resumed sweep adds nothing', () => {
+  it('sweep --logdir writes each run to <configuration>/seed-<n>, equal to its record; a resumed sweep adds nothing', async () => {
     const dir = tempDir();
     const [logdir, out] = [join(dir, 'logs'), join(dir, 'sweep')];
     const args = [
@@ -191,7 +191,7 @@ describe('TensorBoard event files', () => {
       '--logdir',
       logdir,
     ];
-    assert.equal(seqTag(args).status, 0);
+    assert.equal((await seqTag(args)).status, 0);
     assert.deepEqual(readdirSync(logdir).sort(), ['activation=linear', 'activation=softmax']);
     const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
       .trim()
@@ -222,7 +222,7 @@ describe('TensorBoard event files', () => {
         assert.match(textsOf(train)[0][1], /^NaN guard: training stopped: loss nan at epoch 1, batch \d+$/);
       }
     }
-    assert.equal(seqTag(args).status, 0);
+    assert.equal((await seqTag(args)).status, 0);
     assert.equal(readdirSync(join(logdir, 'activation=softmax', 'seed-1', 'train')).length, 1, 'the second run of the same sweep logs nothing again');
   });
 });

@@ -25,46 +25,46 @@ const SMALL = ['--samples', '32', '--epochs', '1', '--backend', 'cpu'];
 const SLOW = ['--grid', 'units=8,9,10,11,12,13', '--seeds', '1', '--samples', '20000', '--epochs', '4', '--jobs', '1', '--backend', 'cpu'];
 
 describe('sweep --out: only new, empty, or the same sweep', () => {
-  it("refuses a folder holding another tool's results.jsonl, summary.json and loss-curves.svg, and changes nothing in it", () => {
+  it("refuses a folder holding another tool's results.jsonl, summary.json and loss-curves.svg, and changes nothing in it", async () => {
     const out = tempDir();
     writeFileSync(join(out, 'results.jsonl'), '{"epoch": 1, "acc": 0.5}\n{"epoch": 2, "acc": 0.6}');
     writeFileSync(join(out, 'summary.json'), '{"mine": true}');
     writeFileSync(join(out, 'loss-curves.svg'), '<svg/>');
     const before = folderSnapshot(out);
-    const run = seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out]);
+    const run = await seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out]);
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^seq-tag: --out .* holds files no seq-tag sweep wrote: .*results\.jsonl.*without sweep\.json.*choose a new or empty folder\n$/);
     assert.deepEqual(folderSnapshot(out), before);
   });
 
-  it('refuses another grid in the same folder, naming the difference; the same grid (axes in another order too) resumes', () => {
+  it('refuses another grid in the same folder, naming the difference; the same grid (axes in another order too) resumes', async () => {
     const out = join(tempDir(), 's');
-    const first = seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--out', out]);
+    const first = await seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--out', out]);
     assert.equal(first.status, 0, first.stderr);
     const before = folderSnapshot(out);
-    const other = seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--epochs', '2', '--out', out]);
+    const other = await seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--epochs', '2', '--out', out]);
     assert.equal(other.status, 1);
     assert.match(
       other.stderr,
       /^seq-tag: --out .* holds another sweep: 'activation=softmax' has epochs 1 there and 2 here; choose another --out, or resume it with the grid it was made with\n$/,
     );
-    const more = seqTag(['sweep', '--grid', 'activation=softmax,linear,relu', '--seeds', '1', ...SMALL, '--out', out]);
+    const more = await seqTag(['sweep', '--grid', 'activation=softmax,linear,relu', '--seeds', '1', ...SMALL, '--out', out]);
     assert.match(more.stderr, /holds another sweep: this grid has 'activation=relu', which that sweep does not/);
     assert.deepEqual(folderSnapshot(out), before, 'refusals change nothing');
-    const again = seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--out', out]);
+    const again = await seqTag(['sweep', '--grid', 'activation=softmax,linear', '--seeds', '1', ...SMALL, '--out', out]);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(lines(join(out, 'results.jsonl')).length, 2, 'resumed: nothing ran twice');
   });
 
-  it('a bad line is reported with its line number, moved aside, and its run done again; the rerun does not hang', () => {
+  it('a bad line is reported with its line number, moved aside, and its run done again; the rerun does not hang', async () => {
     const out = join(tempDir(), 's');
     const args = ['sweep', '--grid', 'activation=softmax,linear', '--seeds', '2', ...SMALL, '--out', out];
-    assert.equal(seqTag(args).status, 0);
+    assert.equal((await seqTag(args)).status, 0);
     const file = join(out, 'results.jsonl');
     const [a, b, c, d] = lines(file);
     writeFileSync(file, `${a}\n${JSON.stringify({ key: JSON.parse(b).key })}\n${c}\n${d}\n`);
     const started = Date.now();
-    const run = seqTag([...args, '--json']);
+    const run = await seqTag([...args, '--json']);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(Date.now() - started < 30_000);
     assert.match(
@@ -77,11 +77,11 @@ describe('sweep --out: only new, empty, or the same sweep', () => {
 });
 
 describe('locks: a dead holder loses it at once, a paused one keeps it, a lost one stops writing', () => {
-  it('a lock left by a crashed process (its pid gone) is taken over at once', () => {
+  it('a lock left by a crashed process (its pid gone) is taken over at once', async () => {
     const dir = join(tempDir(), 'm');
     mkdirSync(dir);
     writeFileSync(join(dir, '.seq-tag.lock'), JSON.stringify({ host: HOST, pid: deadPid(), start: '1', token: 'x', name: 'seq-tag', since: '' }));
-    const run = seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir]);
+    const run = await seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir]);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(!existsSync(join(dir, '.seq-tag.lock')), 'released');
   });
@@ -95,7 +95,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
     assert.ok(existsSync(join(dir, '.seq-tag.lock')), 'the killed process left its lock');
     const t0 = Date.now();
     // The killed run may have left the checkpoint of its epoch 1: a new run replaces it only when asked.
-    const run = seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir, '--restart']);
+    const run = await seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir, '--restart']);
     assert.equal(run.status, 0, run.stderr);
     assert.ok(Date.now() - t0 < 15_000);
   });
@@ -108,7 +108,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
       first.child.kill('SIGSTOP');
       const old = new Date(Date.now() - 600_000);
       utimesSync(join(out, '.seq-tag.lock'), old, old); // as if it had not refreshed it for ten minutes
-      const second = seqTag(['sweep', ...SLOW, '--out', out]);
+      const second = await seqTag(['sweep', ...SLOW, '--out', out]);
       assert.equal(second.status, 1);
       assert.match(
         second.stderr,
@@ -139,66 +139,66 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
   });
 });
 
-describe("leftovers: a crashed seq-tag's own files are removed, a user's look-alikes never", () => {
-  it("retrain removes a crashed save's temporary files and weights, keeps weights-deadbeef.bin and .model.json.tmp-mine", () => {
+describe("leftovers: a crashed seq-tag's own files are removed, a user's look-alikes never", async () => {
+  it("retrain removes a crashed save's temporary files and weights, keeps weights-deadbeef.bin and .model.json.tmp-mine", async () => {
     const dir = join(tempDir(), 'm');
-    assert.equal(seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir]).status, 0);
+    assert.equal((await seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir])).status, 0);
     const tag = deadTag();
     const crashed = [`.model.json.tmp-${tag}-0badc0de`, `weights-${tag}-0badc0de.bin`];
     const users = ['weights-deadbeef.bin', '.model.json.tmp-mine', `weights-${tag}.bin`];
     for (const name of [...crashed, ...users]) writeFileSync(join(dir, name), 'x');
-    const run = seqTag(['train', ...SMALL, '--seed', '2', '--model-dir', dir]);
+    const run = await seqTag(['train', ...SMALL, '--seed', '2', '--model-dir', dir]);
     assert.equal(run.status, 0, run.stderr);
     const left = readdirSync(dir);
     for (const name of crashed) assert.ok(!left.includes(name), `${name} removed`);
     for (const name of users) assert.ok(left.includes(name), `${name} kept`);
   });
 
-  it("export and sweep remove their crashed predecessors' temporary files and folders; a live process's and a user's stay", () => {
+  it("export and sweep remove their crashed predecessors' temporary files and folders; a live process's and a user's stay", async () => {
     const root = tempDir();
     const model = join(root, 'm');
-    assert.equal(seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', model]).status, 0);
+    assert.equal((await seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', model])).status, 0);
     const tag = deadTag();
     const live = ownerTag(); // this test process: alive
     writeFileSync(join(root, `.model.keras.tmp-${tag}-0badc0de`), 'half');
     writeFileSync(join(root, `.model.keras.tmp-mine`), 'user');
     mkdirSync(join(root, `.tfjs.tmp-${tag}-0badc0de`));
     writeFileSync(join(root, `.tfjs.tmp-${tag}-0badc0de`, 'model.json'), '{');
-    assert.equal(seqTag(['export', '--model', model, '--to', join(root, 'model.keras')]).status, 0);
-    assert.equal(seqTag(['export', '--model', model, '--to', join(root, 'tfjs')]).status, 0);
+    assert.equal((await seqTag(['export', '--model', model, '--to', join(root, 'model.keras')])).status, 0);
+    assert.equal((await seqTag(['export', '--model', model, '--to', join(root, 'tfjs')])).status, 0);
     const left = readdirSync(root);
     assert.ok(!left.includes(`.model.keras.tmp-${tag}-0badc0de`));
     assert.ok(!left.includes(`.tfjs.tmp-${tag}-0badc0de`));
     assert.ok(left.includes('.model.keras.tmp-mine'));
 
     const out = join(root, 's');
-    assert.equal(seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out]).status, 0);
+    assert.equal((await seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out])).status, 0);
     writeFileSync(join(out, `.summary.json.tmp-${tag}-0badc0de`), 'half');
     writeFileSync(join(out, `.loss-curves.svg.tmp-${live}-0badc0de`), 'being written by a live process');
-    assert.equal(seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out]).status, 0);
+    assert.equal((await seqTag(['sweep', '--grid', 'activation=softmax', '--seeds', '1', ...SMALL, '--out', out])).status, 0);
     const swept = readdirSync(out);
     assert.ok(!swept.includes(`.summary.json.tmp-${tag}-0badc0de`));
     assert.ok(swept.includes(`.loss-curves.svg.tmp-${live}-0badc0de`));
   });
 });
 
-describe('the grid means what it says', () => {
-  it('no-… names are refused with the positive spelling; equal configurations run once and are reported; a newline stays one line', () => {
+describe('the grid means what it says', async () => {
+  it('no-… names are refused with the positive spelling; equal configurations run once and are reported; a newline stays one line', async () => {
     const out = join(tempDir(), 'never');
-    const neg = seqTag(['sweep', '--grid', 'no-bidirectional=on', '--out', out]);
+    const neg = await seqTag(['sweep', '--grid', 'no-bidirectional=on', '--out', out]);
     assert.equal(neg.status, 2);
     assert.match(
       neg.stderr,
       /^seq-tag: --grid no-bidirectional=on: a grid names switches by their positive name, with on\/off values; use --grid bidirectional=off\n$/,
     );
-    assert.match(seqTag(['sweep', '--grid', 'no-nan-guard=on,off', '--out', out]).stderr, /use --grid nan-guard=off,on/);
-    const nl = seqTag(['sweep', '--grid', 'activation=soft\nmax', '--out', out]);
+    assert.match((await seqTag(['sweep', '--grid', 'no-nan-guard=on,off', '--out', out])).stderr, /use --grid nan-guard=off,on/);
+    const nl = await seqTag(['sweep', '--grid', 'activation=soft\nmax', '--out', out]);
     assert.equal(nl.status, 2);
     assert.equal(nl.stderr.split('\n').length, 2, 'one line');
     assert.match(nl.stderr, /soft\\nmax/);
     assert.ok(!existsSync(out));
 
-    const merged = seqTag(['sweep', '--grid', 'preset=seed,original', '--seeds', '1', ...SMALL, '--out', join(tempDir(), 's'), '--json']);
+    const merged = await seqTag(['sweep', '--grid', 'preset=seed,original', '--seeds', '1', ...SMALL, '--out', join(tempDir(), 's'), '--json']);
     assert.equal(merged.status, 0, merged.stderr);
     assert.match(merged.stderr, /^seq-tag: 'preset=original' is the same configuration as 'preset=seed': run once, as 'preset=seed'\n$/);
     const doc = JSON.parse(merged.stdout);
@@ -206,7 +206,7 @@ describe('the grid means what it says', () => {
       doc.configurations.map((c: { label: string }) => c.label),
       ['preset=seed'],
     );
-    const bi = seqTag(['sweep', '--grid', 'bidirectional=off,on', '--seeds', '1', ...SMALL, '--out', join(tempDir(), 's'), '--json']);
+    const bi = await seqTag(['sweep', '--grid', 'bidirectional=off,on', '--seeds', '1', ...SMALL, '--out', join(tempDir(), 's'), '--json']);
     assert.deepEqual(
       JSON.parse(bi.stdout).configurations.map((c: { label: string; config: { bidirectional: boolean } }) => [c.label, c.config.bidirectional]),
       [
@@ -244,14 +244,14 @@ describe('SIGTERM and SIGHUP behave like Ctrl-C', () => {
     assert.equal(await run.exited, 143, run.out());
     assert.match(run.out(), /SIGTERM: interrupted: \d of 6 runs kept in .*results\.jsonl; run the same command to resume\n$/);
     assert.ok(!existsSync(join(out, '.seq-tag.lock')));
-    const rest = seqTag(['sweep', ...SLOW, '--out', out]);
+    const rest = await seqTag(['sweep', ...SLOW, '--out', out]);
     assert.equal(rest.status, 0, rest.stderr);
     assert.equal(lines(join(out, 'results.jsonl')).length, 6);
   });
 });
 
-describe('exit codes and numbers', () => {
-  it('bad command lines exit 2 in one line; number flags take decimal notation only, in our words', () => {
+describe('exit codes and numbers', async () => {
+  it('bad command lines exit 2 in one line; number flags take decimal notation only, in our words', async () => {
     for (const [args, pattern] of [
       [['train', '--lr', '0x10'], /'0x10' is invalid\. expected a number greater than 0, in decimal notation/],
       [['train', '--clipnorm', '0b1'], /in decimal notation/],
@@ -260,12 +260,12 @@ describe('exit codes and numbers', () => {
       [['sweep', '--grid', 'lr=0.1', '--queue', 'http://x', '--out', join(tempDir(), 'x')], /--queue http:\/\/x: expected a redis:\/\/ or rediss:\/\/ URL/],
       [['export', '--model', tempDir(), '--to', 'out.h5'], /not legacy \.h5; use --to out\.keras/],
     ] as const) {
-      const run = seqTag([...args]);
+      const run = await seqTag([...args]);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, pattern);
       assert.equal(run.stderr.trim().split('\n').length, 1);
       assert.doesNotMatch(run.stderr, /received NaN|expected number/);
     }
-    assert.equal(seqTag(['train', ...SMALL, '--lr', '1e-3', '--model-dir', join(tempDir(), 'm')]).status, 0, 'exponents are decimal notation');
+    assert.equal((await seqTag(['train', ...SMALL, '--lr', '1e-3', '--model-dir', join(tempDir(), 'm')])).status, 0, 'exponents are decimal notation');
   });
 });

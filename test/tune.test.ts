@@ -321,16 +321,16 @@ function jsonOf(run: Run) {
 }
 
 describe('seq-tag tune', () => {
-  it('--minutes holds from the first trial: a budget shorter than one trial starts only the first --jobs trials of the first round (issue #31)', () => {
+  it('--minutes holds from the first trial: a budget shorter than one trial starts only the first --jobs trials of the first round (issue #31)', async () => {
     const out = join(tempDir(), 'tune');
-    const doc = jsonOf(seqTag(['tune', ...TINY, '--trials', '10', '--jobs', '2', '--minutes', '0.002', '--out', out, '--json']));
+    const doc = jsonOf(await seqTag(['tune', ...TINY, '--trials', '10', '--jobs', '2', '--minutes', '0.002', '--out', out, '--json']));
     // Each worker is sent its first trial as it starts; the next would start after a whole trial, past the budget.
     assert.equal(doc.trials.length, 2, JSON.stringify(doc.trials.map((t: { trial: number }) => t.trial)));
   });
 
-  it('runs its trials (random, then TPE with pruning), prints the leaderboard and a command that trains the best trial again exactly', () => {
+  it('runs its trials (random, then TPE with pruning), prints the leaderboard and a command that trains the best trial again exactly', async () => {
     const out = join(tempDir(), 'tune');
-    const text = seqTag(['tune', ...TINY, '--trials', '14', '--jobs', '2', '--out', out]);
+    const text = await seqTag(['tune', ...TINY, '--trials', '14', '--jobs', '2', '--out', out]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(
       text.stdout,
@@ -350,7 +350,7 @@ describe('seq-tag tune', () => {
     assert.equal(best.validationLoss, Math.min(...finite.map((t: { validationLoss: number }) => t.validationLoss)));
     assert.match(text.stdout, new RegExp(`\\nrun it: ${best.command.replace(/[.]/g, '\\.')}\\n`));
     // The printed command is the trial itself: the same validation losses and held-out scores.
-    const again = jsonOf(seqTag([...best.command.split(' ').slice(1), '--model-dir', join(tempDir(), 'm'), '--backend', 'cpu', '--json']));
+    const again = jsonOf(await seqTag([...best.command.split(' ').slice(1), '--model-dir', join(tempDir(), 'm'), '--backend', 'cpu', '--json']));
     const trial = records.find((r) => r.label === `trial ${best.trial}`);
     assert.deepEqual(
       again.epochs.map((e: { validation: unknown }) => e.validation),
@@ -359,11 +359,11 @@ describe('seq-tag tune', () => {
     assert.deepEqual(again.evaluation, trial.evaluation);
   });
 
-  it('run again with a larger budget, goes on from the trials it has (and logs only the new ones); another space in the same folder is refused', () => {
+  it('run again with a larger budget, goes on from the trials it has (and logs only the new ones); another space in the same folder is refused', async () => {
     const [out, logdir] = [join(tempDir(), 'tune'), join(tempDir(), 'logs')];
-    const first = jsonOf(seqTag(['tune', ...TINY, '--trials', '3', '--jobs', '2', '--out', out, '--json', '--logdir', logdir]));
+    const first = jsonOf(await seqTag(['tune', ...TINY, '--trials', '3', '--jobs', '2', '--out', out, '--json', '--logdir', logdir]));
     assert.equal(first.trials.length, 3);
-    const second = seqTag(['tune', ...TINY, '--trials', '5', '--jobs', '2', '--out', out, '--logdir', logdir]);
+    const second = await seqTag(['tune', ...TINY, '--trials', '5', '--jobs', '2', '--out', out, '--logdir', logdir]);
     assert.match(second.stdout, /resuming: 3 trials already in /);
     const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
       .trim()
@@ -378,12 +378,12 @@ describe('seq-tag tune', () => {
       assert.deepEqual([hparams.lr, hparams.bidirectional, group], [record.config.lr, record.config.bidirectional, record.label]);
       assert.equal(readdirSync(join(run, 'train')).length, 1, `${record.label}: logged once`);
     }
-    const other = seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);
+    const other = await seqTag(['tune', ...TINY, '--space', 'units=4..8', '--trials', '5', '--out', out]);
     assert.equal(other.status, 1);
     assert.match(other.stderr, /holds another sweep/);
   });
 
-  it("the header promises only what the budget runs; the best trial carries evaluate's verdict (issue #32)", () => {
+  it("the header promises only what the budget runs; the best trial carries evaluate's verdict (issue #32)", async () => {
     assert.equal(searchPlan(14, 1), 'TPE after a 10-point Latin hypercube · median rule after 5 completed trials, from epoch 2');
     assert.equal(
       searchPlan(8, 1),
@@ -391,21 +391,21 @@ describe('seq-tag tune', () => {
     );
     assert.match(searchPlan(3, 1), / · no pruning \(the median rule starts after 5 completed trials\)$/);
     const out = join(tempDir(), 'tune');
-    const text = seqTag(['tune', ...TINY, '--trials', '2', '--jobs', '2', '--out', out]);
+    const text = await seqTag(['tune', ...TINY, '--trials', '2', '--jobs', '2', '--out', out]);
     assert.match(text.stdout.replace(/\n/g, ' '), /· 2 trials · a 2-point Latin hypercube only \(TPE starts after 10 trials/);
     const best = JSON.parse(readFileSync(join(out, 'tune.json'), 'utf8')).best;
     assert.equal(best.verdict, verdict(best.heldOut));
     assert.match(text.stdout.replace(/\n/g, ' '), new RegExp(`verdict \\(held-out\\): ${best.verdict.slice(0, 30).replace(/[.()]/g, '\\$&')}`));
   });
 
-  it('refuses in one line what it cannot search', () => {
+  it('refuses in one line what it cannot search', async () => {
     for (const [args, why] of [
       [['--space', 'epochs=2..9'], /tune keeps --epochs fixed for every trial/],
       [['--space', 'lr=1e-3..1e-2', '--validation-split', '0'], /--validation-split 0: tune compares trials by their validation loss/],
       [['--space', 'lr=1e-3'], /one value is not a search/],
       [['--trials', '0', '--space', 'lr=1e-3..1e-2'], /--trials/],
     ] as [string[], RegExp][]) {
-      const run = seqTag(['tune', ...args, '--out', join(tempDir(), 't')]);
+      const run = await seqTag(['tune', ...args, '--out', join(tempDir(), 't')]);
       assert.equal(run.status, 2, run.stderr);
       assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
       assert.match(run.stderr, why);
@@ -426,12 +426,12 @@ describe('seq-tag tune --queue over a real Redis', () => {
 
   it('a worker process on the queue runs the trials; each is recorded once, with the results the local pool gives', async () => {
     // 12 trials: the last two are sent with the median rule (a queue worker must accept and apply it).
-    const local = jsonOf(seqTag(['tune', ...TINY, '--trials', '12', '--jobs', '2', '--out', join(tempDir(), 'l'), '--json']));
+    const local = jsonOf(await seqTag(['tune', ...TINY, '--trials', '12', '--jobs', '2', '--out', join(tempDir(), 'l'), '--json']));
     const worker = startSeqTag(['worker', '--queue', redis.url, '--backend', 'cpu', '--jobs', '2']);
     processes.push(worker.child);
     await until('worker ready', () => worker.out().includes('worker ·'));
     const out = join(tempDir(), 'q');
-    const queued = jsonOf(seqTag(['tune', ...TINY, '--trials', '12', '--queue', redis.url, '--out', out, '--json']));
+    const queued = jsonOf(await seqTag(['tune', ...TINY, '--trials', '12', '--queue', redis.url, '--out', out, '--json']));
     const strip = (s: typeof local) => s.trials.map((t: { seconds: number; finishedAt: number }) => ({ ...t, seconds: 0, finishedAt: 0 }));
     assert.deepEqual(strip(queued), strip(local));
     assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 12);

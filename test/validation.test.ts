@@ -56,11 +56,11 @@ for (const lstm of ['fused', 'layers'] as const) {
   });
 }
 
-describe('the CLI, the record and old configs', () => {
-  it('train --validation-split: epoch lines, the chart, --json and the saved record carry it', () => {
+describe('the CLI, the record and old configs', async () => {
+  it('train --validation-split: epoch lines, the chart, --json and the saved record carry it', async () => {
     const dir = join(tempDir(), 'm');
     const args = ['train', '--samples', '200', '--epochs', '3', '--validation-split', '0.2', '--seed', '2', '--backend', 'cpu', '--model-dir', dir];
-    const run = seqTag(args);
+    const run = await seqTag(args);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /200 sequences × 10 \(160 training, 40 validation\)/);
     assert.match(run.stdout, /\nepoch 1\/3 {2}loss 0\.\d{4} {2}val loss +0\.\d{4} {2}token +\d+\.\d% {2}exact +\d+\.\d% {2}\d/);
@@ -68,11 +68,11 @@ describe('the CLI, the record and old configs', () => {
     const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
     assert.equal(record.config.validationSplit, 0.2);
     assert.equal(record.validation.length, 3);
-    const json = JSON.parse(seqTag([...args, '--json']).stdout);
+    const json = JSON.parse((await seqTag([...args, '--json'])).stdout);
     assert.deepEqual(Object.keys(json.epochs[0].validation), ['loss', 'tokenAccuracy', 'exactMatch']);
   });
 
-  it('bad splits are one line, exit 2', () => {
+  it('bad splits are one line, exit 2', async () => {
     for (const [args, pattern] of [
       [['--validation-split', '1'], /--validation-split.*expected a fraction from 0 to below 0\.9/],
       [['--validation-split', '-0.1'], /expected a fraction/],
@@ -81,7 +81,7 @@ describe('the CLI, the record and old configs', () => {
         /--validation-split 0\.5 of --samples 1 leaves no training sequences; raise --samples or change the split/,
       ],
     ] as const) {
-      const run = seqTag(['train', ...args, '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+      const run = await seqTag(['train', ...args, '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
       assert.equal(run.status, 2, run.stderr);
       assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
       assert.match(run.stderr, pattern);
@@ -128,11 +128,11 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     assert.deepEqual(strict.update(2, 0.96), { better: false, stop: true }, 'a fall of 0.04 is not more than min_delta 0.05');
   });
 
-  it('stops early on a run that overfits, keeps the best epoch’s weights, and the saved model scores as that epoch did', () => {
+  it('stops early on a run that overfits, keeps the best epoch’s weights, and the saved model scores as that epoch did', async () => {
     const dir = join(tempDir(), 'm');
     // 60 training sequences, 40 epochs at lr 0.05: the validation loss turns up early.
     const args = ['--samples', '100', '--validation-split', '0.4', '--epochs', '40', '--lr', '0.05', '--units', '32', '--encoding', 'onehot'];
-    const run = seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', dir, '--json']);
+    const run = await seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', dir, '--json']);
     assert.equal(run.status, 0, run.stderr);
     const doc = JSON.parse(run.stdout);
     const { bestEpoch, stoppedAfter } = doc.earlyStopping;
@@ -143,7 +143,7 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     assert.equal(Math.min(...losses), losses[bestEpoch - 1]);
     const record = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata;
     assert.deepEqual(record.earlyStopping, { bestEpoch, stoppedAfter });
-    const text = seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', join(tempDir(), 'n')]);
+    const text = await seqTag(['train', ...args, '--early-stopping', '3', '--seed', '3', '--backend', 'cpu', '--model-dir', join(tempDir(), 'n')]);
     assert.match(
       text.stdout,
       new RegExp(
@@ -152,9 +152,9 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     );
   });
 
-  it('a run that never stops early is saved with its best epoch and no stop (a record tfjs accepts)', () => {
+  it('a run that never stops early is saved with its best epoch and no stop (a record tfjs accepts)', async () => {
     const dir = join(tempDir(), 'm');
-    const run = seqTag([
+    const run = await seqTag([
       'train',
       '--samples',
       '100',
@@ -197,8 +197,8 @@ describe('early stopping (Keras EarlyStopping(monitor="val_loss", restore_best_w
     experiment.model.dispose();
   });
 
-  it('needs a validation split: one line, exit 2', () => {
-    const run = seqTag(['train', '--early-stopping', '3', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+  it('needs a validation split: one line, exit 2', async () => {
+    const run = await seqTag(['train', '--early-stopping', '3', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--early-stopping watches the validation loss: add --validation-split, e.g\. --validation-split 0\.2\n$/);
   });
@@ -212,15 +212,15 @@ describe('--lr-schedule plateau (Keras ReduceLROnPlateau on val_loss)', () => {
     assert.equal(plateau.lr, 0.003);
   });
 
-  it('the rate each epoch trained with is on its line and in --json; the fused and layers engines follow the same schedule', () => {
+  it('the rate each epoch trained with is on its line and in --json; the fused and layers engines follow the same schedule', async () => {
     const args = ['train', '--samples', '100', '--validation-split', '0.4', '--epochs', '8', '--lr', '0.05', '--units', '32', '--encoding', 'onehot'];
     const plateau = ['--lr-schedule', 'plateau', '--lr-patience', '1', '--lr-factor', '0.5', '--seed', '3', '--backend', 'cpu'];
-    const rates = (lstm: string) => {
-      const run = seqTag([...args, ...plateau, '--lstm', lstm, '--json', '--model-dir', join(tempDir(), 'm')]);
+    const rates = async (lstm: string) => {
+      const run = await seqTag([...args, ...plateau, '--lstm', lstm, '--json', '--model-dir', join(tempDir(), 'm')]);
       assert.equal(run.status, 0, run.stderr);
       return JSON.parse(run.stdout).epochs.map((e: { lr: number }) => e.lr) as number[];
     };
-    const fused = rates('fused');
+    const fused = await rates('fused');
     assert.equal(fused[0], 0.05);
     assert.ok(
       fused.some((lr) => lr < 0.05),
@@ -230,8 +230,8 @@ describe('--lr-schedule plateau (Keras ReduceLROnPlateau on val_loss)', () => {
       fused.every((lr, k) => k === 0 || lr === fused[k - 1] || lr === fused[k - 1] / 2),
       `rates ${fused}`,
     );
-    assert.deepEqual(rates('layers').slice(0, 3), fused.slice(0, 3));
-    const text = seqTag([...args, ...plateau, '--model-dir', join(tempDir(), 'm')]);
+    assert.deepEqual((await rates('layers')).slice(0, 3), fused.slice(0, 3));
+    const text = await seqTag([...args, ...plateau, '--model-dir', join(tempDir(), 'm')]);
     assert.match(text.stdout, /\nepoch 1\/8 {2}loss .* {2}lr 0\.05 {2}\d/);
   });
 
@@ -257,17 +257,17 @@ describe('--lr-schedule plateau (Keras ReduceLROnPlateau on val_loss)', () => {
     });
   }
 
-  it('needs a validation split: one line, exit 2', () => {
-    const run = seqTag(['train', '--lr-schedule', 'plateau', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
+  it('needs a validation split: one line, exit 2', async () => {
+    const run = await seqTag(['train', '--lr-schedule', 'plateau', '--epochs', '1', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--lr-schedule plateau watches the validation loss: add --validation-split/);
   });
 });
 
 describe('sweeps over the new rows', () => {
-  it('a validation split in a sweep: each record carries it, summary.json the median validation curve, the SVG a dotted line per configuration', () => {
+  it('a validation split in a sweep: each record carries it, summary.json the median validation curve, the SVG a dotted line per configuration', async () => {
     const out = join(tempDir(), 'sweep');
-    const run = seqTag([
+    const run = await seqTag([
       'sweep',
       '--grid',
       'lr-schedule=constant,plateau',

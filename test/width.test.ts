@@ -120,14 +120,14 @@ describe('the loss chart when epoch 1 dominates', () => {
   });
 });
 
-describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', () => {
+describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', async () => {
   const root = tempDir();
   const model = join(root, 'model');
   let wide: string;
-  before(() => {
-    const trained = seqTag(['train', '--epochs', '3', '--samples', '200', '--seed', '1', '--model-dir', model, '--backend', 'cpu']);
+  before(async () => {
+    const trained = await seqTag(['train', '--epochs', '3', '--samples', '200', '--seed', '1', '--model-dir', model, '--backend', 'cpu']);
     assert.equal(trained.status, 0, trained.stderr);
-    wide = seqTag(['doctor', '--model', model, '--backend', 'cpu']).stdout;
+    wide = (await seqTag(['doctor', '--model', model, '--backend', 'cpu'])).stdout;
   });
 
   const screens = (dir: string): string[][] => [

@@ -5,7 +5,7 @@ import type { TagData } from '../task/tag-data.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from '../diagnosis/diagnosis.js';
 import { examine } from '../diagnosis/examine.js';
-import { plural, renderDiagnosis, styleFor, thousands } from '../report/render.js';
+import { plural, renderDiagnosis, thousands } from '../report/render.js';
 import { loadModel, type LoadedModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -23,7 +23,7 @@ import {
   type ExperimentFlags,
   type ModelFlag,
 } from './options.js';
-import { ExitCode, modelJson, modelLine, printJson, stdout } from './output.js';
+import { ExitCode, modelJson, modelLine, printJson, stdout, setExitCode } from './output.js';
 import { renderHeader } from './train.js';
 
 interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag, DataFlag {
@@ -87,13 +87,13 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
     config = configFromFlags(flags, givenOn(cmd));
     diagnosis = diagnose(config, { burstBatches: flags.burst });
   }
-  if (!diagnosis.healthy) process.exitCode = ExitCode.Failed;
+  if (!diagnosis.healthy) setExitCode(ExitCode.Failed);
   if (flags.json) {
     printJson('doctor', { backend, model: loaded && modelJson(path!, loaded), config, ...diagnosis });
     return;
   }
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   if (loaded && !loaded.record) {
     const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
 import { nextStep } from '../diagnosis/next-step.js';
-import { plural, renderEvaluation, styleFor } from '../report/render.js';
+import { plural, renderEvaluation } from '../report/render.js';
 import { loadModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
@@ -56,7 +56,7 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
     return;
   }
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   const on = data
     ? `${plural(data.n, 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
     : `${plural(flags.samples, 'held-out sequence')} (seed ${seed})`;

@@ -1,6 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { constants } from 'node:os';
 import { thousands } from '../shared/format.js';
-import { toJson } from '../report/render.js';
+import { styleFor, toJson, type Style } from '../report/render.js';
 import { columnsFor, wrapText } from '../report/wrap.js';
 import { VERSION } from '../version.js';
 
@@ -10,6 +11,14 @@ export { renderModelLine as modelLine } from '../report/render.js';
 
 export { ExitCode };
 
+/** Where a Printer writes: a process stream, or text kept in memory by an in-process run. */
+export interface Sink {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+  on?(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
+}
+
 /**
  * stdout that a closed pipe silences instead of ending the process: `seq-tag train | head -3`
  * still trains and saves, `seq-tag sweep | head` still completes. Only the printing stops.
@@ -17,8 +26,11 @@ export { ExitCode };
 export class Printer {
   closed = false;
 
-  constructor(readonly stream: NodeJS.WriteStream) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
+  constructor(
+    readonly stream: Sink,
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    stream.on?.('error', (err: NodeJS.ErrnoException) => {
       // EPIPE: the reader left (| head); EIO: the terminal was closed (SIGHUP follows).
       if (err.code !== 'EPIPE' && err.code !== 'EIO') throw err;
       this.closed = true;
@@ -31,12 +43,12 @@ export class Printer {
 
   /** A line of text for a person, fitted into the width at word boundaries; commands in it as the user types them. */
   line(text = ''): void {
-    this.write(`${wrapText(asTyped(text), this.columns)}\n`);
+    this.write(`${wrapText(asTyped(text, this.env), this.columns)}\n`);
   }
 
   /** A line written as is: JSON, and the one-line error that scripts match (commands in it as typed). */
   raw(text: string): void {
-    this.write(`${text.startsWith('{') ? text : asTyped(text)}\n`);
+    this.write(`${text.startsWith('{') ? text : asTyped(text, this.env)}\n`);
   }
 
   get isTTY(): boolean {
@@ -45,7 +57,12 @@ export class Printer {
 
   /** Width to fit text, tables and bars into: the terminal's, else COLUMNS, else 80. */
   get columns(): number {
-    return columnsFor(this.stream);
+    return columnsFor(this.stream, this.env);
+  }
+
+  /** Colour when this stream is a terminal and NO_COLOR is not set (or FORCE_COLOR is). */
+  get style(): Style {
+    return styleFor(this.stream, this.env);
   }
 }
 
@@ -61,15 +78,49 @@ export function asTyped(text: string, env: NodeJS.ProcessEnv = process.env): str
   return text.replace(/(^|[\s(:`'"])seq-tag (?=(train|predict|evaluate|doctor|sweep|tune|export|worker)\b)/g, '$1npx seq-tag ');
 }
 
-let stdoutPrinter: Printer | undefined;
-let stderrPrinter: Printer | undefined;
-
-export function stdout(): Printer {
-  return (stdoutPrinter ??= new Printer(process.stdout));
+/**
+ * What one run of seq-tag reads and writes: the real process's streams and environment, or those an
+ * in-process run (`run(argv, io)`, the tests) gives it. Commands reach it through stdout(), stderr(),
+ * runEnv() and setExitCode(), never through `process` directly.
+ */
+export interface Io {
+  stdout: Printer;
+  stderr: Printer;
+  env: NodeJS.ProcessEnv;
+  /** What `predict --input -` reads. */
+  stdin: AsyncIterable<Uint8Array>;
+  /** Set by a command that ran but found a problem (a diverged run, a failed check, a stop). */
+  exitCode?: number;
 }
 
-export function stderr(): Printer {
-  return (stderrPrinter ??= new Printer(process.stderr));
+const current = new AsyncLocalStorage<Io>();
+let processIo: Io | undefined;
+
+/** The real process's Io, made once: its printers listen for EPIPE from the start. */
+export function ioOfProcess(): Io {
+  return (processIo ??= {
+    stdout: new Printer(process.stdout),
+    stderr: new Printer(process.stderr),
+    env: process.env,
+    stdin: process.stdin as AsyncIterable<Uint8Array>,
+  });
+}
+
+/** Runs `work` with `io` as the run's streams, environment and exit code. */
+export function withIo<T>(io: Io, work: () => Promise<T>): Promise<T> {
+  return current.run(io, work);
+}
+
+const io = (): Io => current.getStore() ?? ioOfProcess();
+
+export const stdout = (): Printer => io().stdout;
+export const stderr = (): Printer => io().stderr;
+export const stdin = (): AsyncIterable<Uint8Array> => io().stdin;
+export const runEnv = (): NodeJS.ProcessEnv => io().env;
+
+/** The exit code of this run when it ends normally: a command that found a problem sets it. */
+export function setExitCode(code: number): void {
+  io().exitCode = code;
 }
 
 /** The one JSON envelope every command's --json prints: the command, seq-tag's version, then its results. */

@@ -8,7 +8,7 @@ import { fileChunks, NotReadable } from '../storage/files.js';
 import { taskData } from '../task/tag-data.js';
 import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../shared/random.js';
-import { plural, renderTagged, styleFor, toJson } from '../report/render.js';
+import { plural, renderTagged, toJson } from '../report/render.js';
 import { loadModel, type LoadedModel } from '../model/store.js';
 import { tagSequences } from '../task/tagging.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -26,7 +26,7 @@ import {
   type DataFlag,
   type ModelFlag,
 } from './options.js';
-import { modelJson, modelLine, printJson, stderr, stdout } from './output.js';
+import { modelJson, modelLine, printJson, stderr, stdout, stdin } from './output.js';
 
 interface PredictFlags extends BackendFlag, ModelFlag, DataFlag {
   n: number;
@@ -94,7 +94,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
     return;
   }
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   out.line(`${modelLine(path, loaded)} · backend ${backend.name}`);
   if (reading) out.line(style.dim(reading));
   const what = flags.data
@@ -108,7 +108,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
 
 /** The bytes of --input: a regular file, or stdin for "-", read as they come. */
 function inputChunks(path: string): AsyncIterable<Uint8Array> {
-  return path === '-' ? (process.stdin as AsyncIterable<Uint8Array>) : fileChunks(path);
+  return path === '-' ? stdin() : fileChunks(path);
 }
 
 /** Sequences tagged at a time: bounds memory, and wasm's slices copy the whole batch (measured: 20,001 lines 11.4 s in batches of 10,000). */

@@ -22,6 +22,7 @@ export function program(helpWidth?: number): Command {
       getErrHelpWidth: () => helpWidth ?? stderr().columns,
       // Commander leaves a description column narrower than 40 unwrapped (at 60 columns): the printer wraps it.
       writeOut: (text) => stdout().line(text.replace(/\n$/, '')),
+      writeErr: (text) => stderr().write(text),
       // One line per error, in our voice: "seq-tag: option '--epochs <n>' argument 'abc' is invalid. … (see: seq-tag train --help)".
       outputError: (text, write) =>
         write(

@@ -7,7 +7,7 @@ import { describeFsError, UserError } from '../errors.js';
 import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { labelEntropy } from '../task/metrics.js';
 import { rngFor } from '../shared/random.js';
-import { plural, renderProgress, renderSweepRun, renderSweepTable, styleFor, toJson } from '../report/render.js';
+import { plural, renderProgress, renderSweepRun, renderSweepTable, toJson } from '../report/render.js';
 import { escapeText } from '../shared/format.js';
 import { CHART_FILE, REJECTED_FILE, SUMMARY_FILE, SweepFolder, type LabelledConfig } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
@@ -27,7 +27,7 @@ import {
   type BackendFlag,
   type ExperimentFlags,
 } from './options.js';
-import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout } from './output.js';
+import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
 interface SweepFlags extends ExperimentFlags, BackendFlag {
   grid: string[];
@@ -185,7 +185,7 @@ async function sweepInto(
   connection: Redis | undefined,
 ): Promise<void> {
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   const progress = flags.json ? stderr() : out;
   const live = progress.isTTY;
   const started = performance.now();
@@ -232,7 +232,7 @@ async function sweepInto(
   ).finally(stop.dispose);
   if (live) progress.write('\n');
   if (interrupted) {
-    process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
+    setExitCode(stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted);
     const queued = flags.queue ? '; the queued runs go on in the workers' : '';
     const why = stop.received ? `${signalName(stop.received)}: ` : '';
     stderr().line(
@@ -257,7 +257,7 @@ async function sweepInto(
     files: { results: folder.resultsPath, summary: summaryPath, chart: svgPath },
   };
   const failed = records.filter((r) => r.status === 'failed').length;
-  if (failed) process.exitCode = ExitCode.Runtime;
+  if (failed) setExitCode(ExitCode.Runtime);
   if (flags.json) printJson('sweep', aggregate);
   else out.line(`\n${renderSweepTable(summaries, floor, style, out.columns)}\n`);
   // The table is out first: a full disk now loses no result, and each file is replaced whole or not at all.

@@ -22,13 +22,12 @@ import {
   renderSummary,
   renderTagged,
   plain,
-  styleFor,
   thousands,
   type Style,
 } from '../report/render.js';
 import { ModelFolder, modelRecord, quotePath } from '../model/store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
-import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
+import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest, setExitCode } from './output.js';
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
@@ -183,7 +182,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
   const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   const say = (text: string) => {
     if (!flags.json) out.line(text);
   };
@@ -260,7 +259,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
     await folder.removeCheckpoint();
     const diagnosis = diagnose(config, { trigger: result.divergence });
-    process.exitCode = ExitCode.Failed;
+    setExitCode(ExitCode.Failed);
     if (flags.json) {
       printJson('train', {
         backend,
@@ -286,7 +285,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
 
   const record = modelRecord(config, backend.name, result, resumes);
   if (result.interrupted) {
-    process.exitCode = stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted;
+    setExitCode(stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted);
     const at = `${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;
     if (result.epochs.length === 0) {
       if (flags.json) printJson('train', { backend, config, epochs: [], interrupted: result.interrupted, saved: false });

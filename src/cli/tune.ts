@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { toJson, styleFor, plural } from '../report/render.js';
+import { toJson, plural } from '../report/render.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
@@ -27,7 +27,7 @@ import {
   type BackendFlag,
   type ExperimentFlags,
 } from './options.js';
-import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout } from './output.js';
+import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
 interface TuneFlags extends ExperimentFlags, BackendFlag {
   space: string[];
@@ -121,7 +121,7 @@ export function searchPlan(trials: number, warmup: number): string {
 
 async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, connection: Redis | undefined): Promise<void> {
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   const say = (text: string) => (flags.json ? stderr().line(text) : out.line(text));
   // Before anything is printed: an unusable --logdir is the one line said.
   const log = await openRunLog(flags.logdir);
@@ -166,7 +166,7 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
     },
   }).finally(stop.dispose);
   if (interrupted) {
-    process.exitCode = stop.received ? signalExitCode(stop.received) : Exit.Interrupted;
+    setExitCode(stop.received ? signalExitCode(stop.received) : Exit.Interrupted);
     stderr().line(
       `\n${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted: ${plural(trials.length, 'trial')} kept in ${folder.resultsPath}; run the same command to go on`,
     );
@@ -220,10 +220,10 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
 
 async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, trials: Trial[], seconds: number): Promise<void> {
   const out = stdout();
-  const style = styleFor(out.stream);
+  const style = out.style;
   const summary = tuneSummary(setup, trials, seconds);
   const best = bestTrial(trials);
-  if (!best) process.exitCode = Exit.Failed;
+  if (!best) setExitCode(Exit.Failed);
   // The files go into tune.json too: the file is the --json document, as sweep's summary.json is.
   const files = { results: folder.resultsPath, summary: folder.path(TUNE_FILE), chart: folder.path(TUNE_CHART) };
   if (flags.json) printJson('tune', { ...summary, files });

@@ -133,14 +133,14 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
     });
   options.signal?.addEventListener('abort', stopAll);
 
-  const runWorker = (): Promise<void> =>
+  const runWorker = (first: RunSpec): Promise<void> =>
     new Promise((resolveWorker) => {
       let current: RunSpec | undefined;
       let started = 0;
       let child: ChildProcess;
-      const next = () => {
+      const next = (given?: RunSpec) => {
         if (options.startBy !== undefined && performance.now() >= options.startBy) queue.length = 0;
-        current = queue.shift();
+        current = given ?? queue.shift();
         if (!current) {
           if (child.connected) child.disconnect();
           return;
@@ -176,12 +176,15 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
         });
       };
       spawn();
-      next();
+      next(first);
     });
 
-  const workers = Math.max(1, Math.min(options.jobs, queue.length));
+  // Each worker's first run is taken at one instant, before any worker starts: a --minutes budget
+  // that holds when the sweep starts starts --jobs runs, however long the processes take to start.
+  const budgetLeft = options.startBy === undefined || performance.now() < options.startBy;
+  const firsts = budgetLeft ? queue.splice(0, Math.max(1, Math.min(options.jobs, queue.length))) : [];
   try {
-    if (queue.length) await Promise.all(Array.from({ length: workers }, runWorker));
+    await Promise.all(firsts.map(runWorker));
     await collector.flushed();
   } finally {
     options.signal?.removeEventListener('abort', stopAll);
