@@ -9,13 +9,13 @@
  * followed by `s`, `ms` or `MiB`), which may be anything.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { commandReference } from '../src/cli/reference.js';
-import { SEQ_TAG_COMMAND, tempDir } from './helpers.js';
+import { seqTag, tempDir } from './helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PAGES = [
@@ -163,7 +163,7 @@ describe('every console example runs and shows what the page says', () => {
   for (const page of PAGES) {
     const blocks = blocksOf(read(page)).filter((b) => b.lang === 'console');
     if (!blocks.length) continue;
-    it(page, () => {
+    it(page, async () => {
       // One folder per page: its examples build on each other (train, then predict).
       const dir = tempDir('seq-tag-docs-');
       // The Keras page's examples read the committed fixtures by their path in the repository.
@@ -171,12 +171,9 @@ describe('every console example runs and shows what the page says', () => {
       for (const block of blocks) {
         for (const { command, shown } of examplesOf(block)) {
           assert.match(command, /^seq-tag /, `${page}:${block.line}: a console example runs seq-tag: ${command}`);
-          const run = spawnSync('bash', ['-c', `seq-tag() { "$SEQ_TAG_NODE" "$SEQ_TAG_BIN" "$@"; }\n${command} 2>&1`], {
-            cwd: dir,
-            encoding: 'utf8',
-            env: { ...process.env, COLUMNS: '80', NO_COLOR: '1', FORCE_COLOR: undefined, SEQ_TAG_NODE: SEQ_TAG_COMMAND[0], SEQ_TAG_BIN: SEQ_TAG_COMMAND[1] },
-            timeout: 120_000,
-          });
+          // Run in this process, as `seq-tag … 2>&1` prints it in a terminal 80 columns wide; words only, no shell.
+          assert.doesNotMatch(command, /[|&;<>$`'"\\]/, `${page}:${block.line}: an example is a plain command line: ${command}`);
+          const run = await seqTag(command.split(/\s+/).slice(1), { COLUMNS: '80' }, { cwd: dir, mergeStderr: true });
           const wrong = mismatch(shown, run.stdout);
           assert.equal(wrong, undefined, `${page}:${block.line}: \`${command}\` differs from the page at: ${wrong}\n--- it printed:\n${run.stdout}`);
         }

@@ -35,6 +35,13 @@ const runEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...process.env,
 
 let inProcess: Promise<unknown> = Promise.resolve();
 
+/** Where an in-process run starts, what it reads as stdin, and whether its stderr goes into stdout (`2>&1`). */
+export interface RunOptions {
+  cwd?: string;
+  stdin?: string;
+  mergeStderr?: boolean;
+}
+
 /**
  * seq-tag run inside this test process (`run(argv, io)`, as main.ts calls it): the same stdout,
  * stderr and exit code as the binary, without a process start-up (0.5 CPU-s each). Runs one at a
@@ -42,13 +49,13 @@ let inProcess: Promise<unknown> = Promise.resolve();
  * restored afterwards. For what needs a real process (signals, the exit of the process, locks
  * between processes, what Node reads at start-up), use spawnSeqTag or startSeqTag.
  */
-export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
+export function seqTag(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Promise<Run> {
   const mine = inProcess.then(() => runInProcess(args, env, options));
   inProcess = mine.catch(() => undefined);
   return mine;
 }
 
-async function runInProcess(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string; stdin?: string }): Promise<Run> {
+async function runInProcess(args: string[], env: NodeJS.ProcessEnv, options: RunOptions): Promise<Run> {
   const { run } = await import('../src/cli/run.js');
   let out = '';
   let err = '';
@@ -61,7 +68,7 @@ async function runInProcess(args: string[], env: NodeJS.ProcessEnv, options: { c
         })();
   const status = await run(args, {
     stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
+    stderr: { write: (text: string) => (options.mergeStderr ? (out += text) : (err += text)) },
     env: runEnv(env),
     cwd: options.cwd,
     stdin,

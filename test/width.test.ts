@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
-import { promisify } from 'node:util';
 import { hangingIndent, isCommandLine, wrapLine, wrapText, columnsFor } from '../src/report/wrap.js';
 import { leadingEpochsToClip, terminalLossChart } from '../src/report/charts.js';
-import { SEQ_TAG_COMMAND, seqTag, tempDir } from './helpers.js';
+import { seqTag, tempDir } from './helpers.js';
 
-const run = promisify(execFile);
-
-/** Runs `task` on every item, two at a time: more would starve the test file running beside this one. */
-async function inPool<T, R>(items: T[], task: (item: T) => Promise<R>, size = 2): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  const lane = async () => {
-    for (let k = next++; k < items.length; k = next++) results[k] = await task(items[k]);
-  };
-  await Promise.all(Array.from({ length: size }, lane));
-  return results;
-}
 const WIDTHS = [60, 80, 100];
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
 /** Code points, not UTF-16 units: "→" and "█" are one column each. */
@@ -181,10 +167,8 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
   for (const columns of WIDTHS) {
     it(`at ${columns} columns`, async () => {
       const dir = tempDir();
-      const env = { ...process.env, NO_COLOR: '1', COLUMNS: String(columns) };
-      const outputs = await inPool(screens(dir), (args) =>
-        run(SEQ_TAG_COMMAND[0], [SEQ_TAG_COMMAND[1], ...args], { env }).catch((err: { stdout: string; stderr: string }) => err),
-      );
+      const outputs = [];
+      for (const args of screens(dir)) outputs.push(await seqTag(args, { COLUMNS: String(columns) }));
       outputs.forEach(({ stdout, stderr }, k) => {
         const command = screens(dir)[k].slice(0, 2).join(' ');
         assert.ok(stdout.length > 0, `${command} printed nothing`);
