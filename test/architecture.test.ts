@@ -96,4 +96,14 @@ describe('imports run one way (docs/architecture.md)', () => {
       [join('storage', 'files.ts')],
     );
   });
+
+  it("only run.ts, main.ts and output.ts touch the process's streams, environment and exit code (commands run in-process too)", () => {
+    const allowed = new Set(['cli/run.ts', 'cli/main.ts', 'cli/output.ts'].map((f) => join(...f.split('/'))));
+    const touching = sources(SRC)
+      .map((f) => relative(SRC, f))
+      .filter((f) => !allowed.has(f))
+      .filter((f) => /\bprocess\.(stdout|stderr|stdin|exitCode|env)\b/.test(readFileSync(join(SRC, f), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '')));
+    // The library's defaults (render.ts and wrap.ts read process.env when no environment is given) are the exceptions named here.
+    assert.deepEqual(touching.sort(), [join('report', 'render.ts'), join('report', 'wrap.ts')]);
+  });
 });
