@@ -81,7 +81,7 @@ export function asTyped(text: string, env: NodeJS.ProcessEnv = process.env): str
 /**
  * What one run of seq-tag reads and writes: the real process's streams and environment, or those an
  * in-process run (`run(argv, io)`, the tests) gives it. Commands reach it through stdout(), stderr(),
- * runEnv() and setExitCode(), never through `process` directly.
+ * stdin() and setExitCode(), never through `process` directly.
  */
 export interface Io {
   stdout: Printer;
@@ -116,7 +116,6 @@ const io = (): Io => current.getStore() ?? ioOfProcess();
 export const stdout = (): Printer => io().stdout;
 export const stderr = (): Printer => io().stderr;
 export const stdin = (): AsyncIterable<Uint8Array> => io().stdin;
-export const runEnv = (): NodeJS.ProcessEnv => io().env;
 
 /** The exit code of this run when it ends normally: a command that found a problem sets it. */
 export function setExitCode(code: number): void {
