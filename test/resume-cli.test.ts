@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { bash, killGroup, oneLine, seqTag, startSeqTag, tempDir, type Run } from './helpers.js';
 import { scalarsOf, sessionOf } from './tfevents-reader.js';
 
@@ -43,9 +43,12 @@ for (const [engine, args] of [
   ['fused', RUN],
   ['layers', LAYERS],
 ] as const) {
-  describe(`train --resume (${engine} engine)`, async () => {
+  describe(`train --resume (${engine} engine)`, () => {
     const reference = tempDir();
-    const whole = outcome(await seqTag(['train', ...args, '--model-dir', reference, '--json']));
+    let whole: ReturnType<typeof outcome>;
+    before(async () => {
+      whole = outcome(await seqTag(['train', ...args, '--model-dir', reference, '--json']));
+    });
 
     it('after SIGTERM: exit 143, the resume command printed; repeating the command with --resume ends as a run never stopped (its TensorBoard logs too)', async () => {
       const [dir, logdir] = [join(tempDir(), 'model'), join(tempDir(), 'logs')];

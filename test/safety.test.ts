@@ -408,7 +408,7 @@ describe('broken models', () => {
   });
 });
 
-describe('wording', async () => {
+describe('wording', () => {
   it('one epoch, one sequence, one run are singular', async () => {
     const train = await seqTag(['train', '--samples', '1', '--epochs', '1', '--seed', '1', '--backend', 'cpu', '--model-dir', join(tempDir(), 'm')]);
     assert.equal(train.status, 0, train.stderr);
@@ -472,7 +472,7 @@ describe('wording', async () => {
   });
 });
 
-describe('sizes: measured limits, estimates up front, no crashes', async () => {
+describe('sizes: measured limits, estimates up front, no crashes', () => {
   it('--units above the measured 1,024 is refused; a batch that cannot fit in memory is refused at once, naming the flag', async () => {
     oneLine(await seqTag(['train', '--units', '4096']), 2, /--units <n>' argument '4096' is invalid\. expected a whole number from 1 to 1,024/);
     const started = performance.now();

@@ -124,7 +124,7 @@ describe('evaluate --data: within 1e-4 of Keras model.evaluate on the same array
 /** The command line on a fixture, as a user runs it (on wasm, the default backend: 3× faster than cpu on these models). */
 const cli = (args: string[]) => seqTag([...args, '--backend', 'wasm']);
 
-describe('one rule for outputs: probabilities only from a probability head, tags by argmax everywhere', async () => {
+describe('one rule for outputs: probabilities only from a probability head, tags by argmax everywhere', () => {
   it("predict on the untrained linear model: raw outputs as Keras's model.predict gives them, tags their argmax", async () => {
     const expected = expectedFor('untrained-linear.keras');
     const digits = (expected.x as number[][][])[0].map((d) => d[0]);

@@ -139,7 +139,7 @@ describe('locks: a dead holder loses it at once, a paused one keeps it, a lost o
   });
 });
 
-describe("leftovers: a crashed seq-tag's own files are removed, a user's look-alikes never", async () => {
+describe("leftovers: a crashed seq-tag's own files are removed, a user's look-alikes never", () => {
   it("retrain removes a crashed save's temporary files and weights, keeps weights-deadbeef.bin and .model.json.tmp-mine", async () => {
     const dir = join(tempDir(), 'm');
     assert.equal((await seqTag(['train', ...SMALL, '--seed', '1', '--model-dir', dir])).status, 0);
@@ -182,7 +182,7 @@ describe("leftovers: a crashed seq-tag's own files are removed, a user's look-al
   });
 });
 
-describe('the grid means what it says', async () => {
+describe('the grid means what it says', () => {
   it('no-… names are refused with the positive spelling; equal configurations run once and are reported; a newline stays one line', async () => {
     const out = join(tempDir(), 'never');
     const neg = await seqTag(['sweep', '--grid', 'no-bidirectional=on', '--out', out]);
@@ -250,7 +250,7 @@ describe('SIGTERM and SIGHUP behave like Ctrl-C', () => {
   });
 });
 
-describe('exit codes and numbers', async () => {
+describe('exit codes and numbers', () => {
   it('bad command lines exit 2 in one line; number flags take decimal notation only, in our words', async () => {
     for (const [args, pattern] of [
       [['train', '--lr', '0x10'], /'0x10' is invalid\. expected a number greater than 0, in decimal notation/],

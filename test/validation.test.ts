@@ -56,7 +56,7 @@ for (const lstm of ['fused', 'layers'] as const) {
   });
 }
 
-describe('the CLI, the record and old configs', async () => {
+describe('the CLI, the record and old configs', () => {
   it('train --validation-split: epoch lines, the chart, --json and the saved record carry it', async () => {
     const dir = join(tempDir(), 'm');
     const args = ['train', '--samples', '200', '--epochs', '3', '--validation-split', '0.2', '--seed', '2', '--backend', 'cpu', '--model-dir', dir];

@@ -106,7 +106,7 @@ describe('the loss chart when epoch 1 dominates', () => {
   });
 });
 
-describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', async () => {
+describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, doctor, sweep, export, tune)', () => {
   const root = tempDir();
   const model = join(root, 'model');
   let wide: string;
