@@ -64,13 +64,13 @@ export function predict(model: Model, sequences: ReadonlyArray<string | ArrayLik
  */
 export async function evaluate(model: Model, options: { samples?: number; seed?: number; data?: string } = {}): Promise<Evaluation> {
   const scoring = { compile: model.compile, mask: model.description.mask };
-  if (options.data !== undefined) return evaluateData(model.model, await userData(options.data, model.description), scoring);
+  if (options.data !== undefined) return evaluateData(model.model, await userData(options.data, model.description, model.record), scoring);
   const seed = options.seed ?? model.record?.config.seed ?? FOREIGN_MODEL_SEED;
   return evaluateOnHeldOut(model.model, taskEncoding(model.path, model.description), options.samples ?? HELD_OUT_SIZE, seed, scoring);
 }
 
 /** What `train` takes: a preset, any hyperparameter of the flag table (by its config key), and where to save. */
-export type TrainOptions = Partial<Omit<Config, 'seed'>> & {
+export type TrainOptions = Partial<Omit<Config, 'seed' | 'data'>> & {
   preset?: PresetName;
   seed?: number;
   backend?: BackendChoice;
@@ -150,7 +150,7 @@ export async function doctor(
   // Loaded here, not taken from the caller: the burst trains the model it checks.
   const loaded = await loadFromDisk(model, { allowNonFinite: true });
   try {
-    const tagData = data === undefined ? undefined : await userData(data, loaded.description);
+    const tagData = data === undefined ? undefined : await userData(data, loaded.description, loaded.record);
     const { config, diagnosis } = examine(model, loaded, { burst: burst ?? DEFAULT_BURST, seed: options.seed }, tagData);
     return { config, ...diagnosis };
   } finally {

@@ -105,6 +105,13 @@ describe('presets', () => {
       '--no-nan-guard',
       '--dtype',
       'float64',
+      '--embedding-dim',
+      '32',
+      '--min-count',
+      '2',
+      '--lowercase',
+      '--max-length',
+      '50',
       '--seed',
       '6',
     ]);
@@ -136,6 +143,10 @@ describe('presets', () => {
       nanGuard: false,
       lstm: 'fused',
       dtype: 'float64',
+      embeddingDim: 32,
+      minCount: 2,
+      lowercase: true,
+      maxLength: 50,
       seed: 6,
     });
     assert.equal(parse(['--lstm', 'layers']).lstm, 'layers');

@@ -102,6 +102,29 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     }
   });
 
+  it('train, predict (--data and each --input line) and evaluate on tagged text (issue #34)', async () => {
+    const text = (name: string, body: string) => {
+      writeFileSync(join(dir, name), body);
+      return join(dir, name);
+    };
+    const train = text('t.txt', 'The/DT dog/NN barks/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\nThe/DT cat/NN barks/VBZ ./.\n');
+    const pos = join(dir, 'pos');
+    const args = ['--units', '4', '--embedding-dim', '4', '--epochs', '1', '--seed', '1'];
+    const trainedText = await json(['train', '--data', train, '--test-data', train, ...args, '--model-dir', pos]);
+    check('train', trainedText);
+    assert.deepEqual((trainedText.vocabulary as { tags: string[] }).tags, ['.', 'DT', 'NN', 'VBZ']);
+    check('predict', await json(['predict', '--model', pos, '--data', train]));
+    check('evaluate', await json(['evaluate', '--model', pos, '--data', train]));
+    const run = await seqTag(['predict', '--model', pos, '--input', text('raw.txt', 'The dog sleeps .\nA zebra\n'), '--json', '--backend', 'cpu']);
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, run.stderr);
+    for (const line of lines) check('predict-line', JSON.parse(line));
+    const chunks = text('c.conll', 'EU NNP B-ORG\nrejects VBZ O\nGerman JJ B-MISC\n\nPeter NNP B-PER\nBlackburn NNP I-PER\n');
+    const entities = await json(['train', '--data', chunks, ...args, '--model-dir', join(dir, 'ner')]);
+    check('train', entities);
+    assert.ok((entities.evaluation as { entities?: unknown }).entities, 'BIO tags: entity scores');
+  });
+
   it('a document that breaks its schema is caught (the check can fail)', () => {
     const validate = ajv.getSchema('https://seq-tag.invalid/schemas/train.schema.json')!;
     const config = trained.config as Record<string, unknown>;

@@ -77,7 +77,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (path !== undefined) {
     loaded = await loadModel(path, { allowNonFinite: true });
     try {
-      data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
+      data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description, loaded.record);
       ({ config, diagnosis } = examine(path, loaded, flags, data));
     } finally {
       loaded.model.dispose();

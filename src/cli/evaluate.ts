@@ -20,6 +20,8 @@ import {
 } from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
 import { FOREIGN_MODEL_SEED } from '../task/model-data.js';
+import { renderTextEvaluation } from '../report/text.js';
+import { ExitCode, UserError } from '../errors.js';
 
 interface EvaluateFlags extends BackendFlag, ModelFlag, DataFlag {
   samples: number;
@@ -43,8 +45,13 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
+  if (loaded.record?.text && flags.data === undefined)
+    throw new UserError(
+      `${path} tags text (it was trained on ${loaded.record.config.data?.train.path ?? 'a text file'}): score it on tagged text with --data FILE`,
+      ExitCode.Usage,
+    );
   const scoring = { compile: loaded.compile, mask: loaded.description.mask };
-  const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description);
+  const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description, loaded.record);
   const seed = data ? undefined : (flags.seed ?? loaded.record?.config.seed ?? FOREIGN_MODEL_SEED);
   const evaluation = data
     ? evaluateData(loaded.model, data, scoring)
@@ -58,8 +65,8 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const out = stdout();
   const style = out.style;
   const on = data
-    ? `${plural(data.n, 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
+    ? `${plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
     : `${plural(flags.samples, 'held-out sequence')} (seed ${seed})`;
   out.line(`${modelLine(path, loaded)}\nbackend ${backend.name} · ${on}\n`);
-  out.line(renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss, next }));
+  out.line(data?.tagNames ? renderTextEvaluation(evaluation, style) : renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss, next }));
 }

@@ -9,8 +9,11 @@ import {
   PRESETS,
   SOLVE_EXPERIMENT,
   type Config,
+  type DataSpec,
   type PresetName,
 } from '../config/config.js';
+import { CORPUS_FORMATS, type CorpusFormat } from '../task/corpus.js';
+import { parseTagColumn, readTextRun, type TextRun } from '../task/text-data.js';
 import { estimateCost, type Cost } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -134,12 +137,13 @@ export function presetConfig(name: ExperimentFlags['preset']): Omit<Config, 'see
 }
 
 /** Turns parsed flags into the experiment config; rejects combinations no single flag parser can see. */
-export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false): Config {
+export function configFromFlags(flags: ExperimentFlags, given: (flag: string) => boolean = () => false, data?: DataSpec): Config {
   if (given('adamEpsilon') && flags.optimizer !== 'adam') {
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, ExitCode.Usage);
   }
   const preset = presetConfig(flags.preset);
-  const config = { ...preset } as Record<HyperparameterKey, unknown>;
+  // Text is read through an Embedding, which the layers engine runs (the fused one reads digits).
+  const config = (data ? { ...preset, encoding: 'embedding', lstm: 'layers', data } : { ...preset }) as Record<HyperparameterKey, unknown>;
   for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
   const chosen = config as Omit<Config, 'seed'>;
   checkCombination(chosen);
@@ -155,6 +159,47 @@ export function givenOn(cmd: Command): (flag: string) => boolean {
 export type BackendFlag = { backend: BackendChoice };
 
 export type DataFlag = { data?: string };
+
+/** The files of a run on tagged text, and how to read them. */
+export type TextDataFlags = DataFlag & { validationData?: string; testData?: string; tagColumn?: string; dataFormat?: CorpusFormat };
+
+/** --data and its companions for the commands that train (train). */
+export function addTextDataOptions(cmd: Command): Command {
+  cmd.option(
+    '--data <file>',
+    'train on your tagged text: CoNLL-U (.conllu), CoNLL columns (word first, tag last) or word/TAG tokens one sentence per line; the format is told by extension or content',
+  );
+  cmd.option('--validation-data <file>', 'score this file after every epoch (else --validation-split of --data)');
+  cmd.option('--test-data <file>', 'the held-out file scored after training (else the validation data)');
+  cmd.option('--tag-column <col>', 'the tags: upos (default) or xpos of CoNLL-U, or a column number of CoNLL columns (default: the last)');
+  cmd.addOption(new Option('--data-format <kind>', 'the format, when the extension and content do not tell it').choices([...CORPUS_FORMATS]));
+  return cmd;
+}
+
+/**
+ * The text files of a run read and encoded: from the flags for a new run, or from the config's
+ * data for a resumed one (whose files must not have changed). Undefined for the digit task.
+ */
+export async function readTextData(flags: TextDataFlags, config: Pick<Config, 'minCount' | 'lowercase' | 'maxLength' | 'data'>): Promise<TextRun | undefined> {
+  const spec = config.data;
+  if (flags.data === undefined && !spec) {
+    const stray = (['validationData', 'testData', 'tagColumn', 'dataFormat'] as const).find((k) => flags[k] !== undefined);
+    if (stray) throw new UserError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --data FILE (the training text)`, ExitCode.Usage);
+    return undefined;
+  }
+  const files = spec
+    ? { train: spec.train.path, validation: spec.validation?.path, test: spec.test?.path }
+    : { train: flags.data!, validation: flags.validationData, test: flags.testData };
+  if (/\.npz$/i.test(files.train))
+    throw new UserError(
+      `train --data ${files.train}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
+      ExitCode.Usage,
+    );
+  const column = spec ? spec.tagColumn : flags.tagColumn;
+  const tagColumn = column === undefined || column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
+  const format = spec ? (spec.train.format as CorpusFormat) : flags.dataFormat;
+  return readTextRun(files, { minCount: config.minCount, lowercase: config.lowercase, maxLength: config.maxLength, tagColumn, format }, spec);
+}
 
 /** --data: the user's own sequences instead of the task's generated digits. */
 export function addDataOption(cmd: Command, what: string): Command {

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend, type BackendInfo } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
 import { datasetOf, parseDigitSequence } from '../task/data.js';
 import { BadSequenceLine, sequenceBatches } from '../task/sequences-file.js';
@@ -10,7 +10,11 @@ import { tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../shared/random.js';
 import { plural, renderTagged, toJson } from '../report/render.js';
 import { loadModel, type LoadedModel } from '../model/store.js';
-import { tagSequences } from '../task/tagging.js';
+import { tagSequences, tagText } from '../task/tagging.js';
+import type { TextVocabulary } from '../config/config.js';
+import { readCorpus, sentenceCount } from '../task/corpus.js';
+import { invalidUtf8At, lines, LongLine } from '../task/lines.js';
+import { renderTaggedSentences } from '../report/text.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
@@ -72,13 +76,14 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
+  if (loaded.record?.text) return predictText(flags, path, loaded, loaded.record.text, backend);
   const model = asProbabilities(loaded.model, loaded.compile?.fromLogits);
   const probability = probabilityHead(loaded.description, loaded.compile);
   if (flags.input !== undefined) return predictInput(flags, flags.input, { path, loaded, model, probability });
   const { mask } = loaded.description;
   const seed = flags.digits || flags.data ? undefined : (flags.seed ?? freshSeed());
   let tagged;
-  if (flags.data) tagged = tagSequences(model, await userData(flags.data, loaded.description), probability, mask, flags.n);
+  if (flags.data) tagged = tagSequences(model, await userData(flags.data, loaded.description, loaded.record), probability, mask, flags.n);
   else {
     const encoding = taskEncoding(path, loaded.description);
     tagged = flags.digits
@@ -158,4 +163,74 @@ async function predictInput(
     throw new UserError(`--input ${input} cannot be read: ${describeFsError(err)}; give a text file with one sequence of 10 digits per line, or - for stdin`);
   }
   if (!flags.json) stderr().line(`${modelLine(path, loaded)}: ${plural(count, 'sequence')} of ${input === '-' ? 'stdin' : input}`);
+}
+
+/**
+ * A model trained on text: --input tags raw sentences (one per line, words split on spaces; - for
+ * stdin), streamed a batch at a time, as word/TAG lines (JSONL with --json); --data shows the first
+ * --n sentences of a tagged file with the right tag beside each wrong one.
+ */
+async function predictText(flags: PredictFlags, path: string, loaded: LoadedModel, vocabulary: TextVocabulary, backend: BackendInfo): Promise<void> {
+  if (flags.input === undefined && flags.data === undefined)
+    throw new UserError(
+      `${path} tags text: give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)`,
+      ExitCode.Usage,
+    );
+  if (flags.data !== undefined) {
+    const corpus = await readCorpus(flags.data);
+    const first = Math.min(flags.n, sentenceCount(corpus));
+    const words = Array.from({ length: first }, (_, s) => Array.from(corpus.words.subarray(corpus.starts[s], corpus.starts[s + 1]), (w) => corpus.forms[w]));
+    const truth = Array.from({ length: first }, (_, s) => Array.from(corpus.tags.subarray(corpus.starts[s], corpus.starts[s + 1]), (t) => corpus.tagNames[t]));
+    const tagged = tagText(loaded.model, words, vocabulary);
+    if (flags.json) {
+      printJson('predict', {
+        backend,
+        model: modelJson(path, loaded),
+        data: flags.data,
+        reading: 'probabilities',
+        predictions: tagged.map((t, i) => ({ ...t, truth: truth[i] })),
+      });
+      return;
+    }
+    const out = stdout();
+    out.line(`${modelLine(path, loaded)}\n${plural(first, 'sentence')} of ${flags.data} (a wrong tag shows the right one):\n`);
+    out.line(renderTaggedSentences(tagged, { style: out.style, truth }));
+    return;
+  }
+  const input = flags.input!;
+  const out = stdout();
+  let count = 0;
+  let batch: string[][] = [];
+  const flush = () => {
+    if (!batch.length) return;
+    const tagged = tagText(loaded.model, batch, vocabulary);
+    const lines = tagged.map((t) =>
+      flags.json ? toJson({ tokens: t.words, tags: t.tags, confidence: t.confidence }, 0) : t.words.map((w, k) => `${w}/${t.tags[k]}`).join(' '),
+    );
+    out.write(`${lines.join('\n')}\n`);
+    count += batch.length;
+    batch = [];
+  };
+  const decoder = new TextDecoder();
+  try {
+    for await (const line of lines(inputChunks(input), 2 ** 20)) {
+      const bad = invalidUtf8At(line.bytes);
+      if (bad !== -1) {
+        flush();
+        throw new UserError(
+          `--input ${input}:${line.number}: byte ${bad + 1} of the line (offset ${line.offset + bad} in the input) is not UTF-8${count ? ` (the ${plural(count, 'line')} before it ${count === 1 ? 'is' : 'are'} tagged above)` : ''}; convert it, e.g. iconv -f latin1 -t utf-8`,
+        );
+      }
+      const text = decoder.decode(line.bytes).trim();
+      batch.push(text === '' ? [] : text.split(/\s+/));
+      if (batch.length === INPUT_BATCH) flush();
+    }
+    flush();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if (err instanceof NotReadable) throw new UserError(`--input ${input} ${err.message}; give a text file with one sentence per line, or - for stdin`);
+    if (err instanceof LongLine) throw new UserError(`--input ${input}:${err.number}: the line is longer than 1 MiB; give one sentence per line`);
+    throw new UserError(`--input ${input} cannot be read: ${describeFsError(err)}; give a text file with one sentence per line, or - for stdin`);
+  }
+  if (!flags.json) stderr().line(`${modelLine(path, loaded)}: ${plural(count, 'sentence')} of ${input === '-' ? 'stdin' : input}`);
 }

@@ -1,12 +1,25 @@
 import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
-import { validationCount, type Config } from '../config/config.js';
+import { ORIGINAL_EXPERIMENT, validationCount, type Config } from '../config/config.js';
 import { terminalLossChart } from '../report/charts.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
 import { diagnose } from '../diagnosis/diagnosis.js';
-import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, tagFreshSequences } from '../training/experiment.js';
+import {
+  createExperiment,
+  createTextExperiment,
+  evaluateOnHeldOut,
+  HELD_OUT_SIZE,
+  runExperiment,
+  tagFreshSequences,
+  type Experiment,
+} from '../training/experiment.js';
+import type { TextRun } from '../task/text-data.js';
+import { describeTextRun, textSize } from '../report/text.js';
+import { textDiverged, textOutcome } from './train-text.js';
+import type { Evaluation } from '../task/metrics.js';
 import { labelEntropy } from '../task/metrics.js';
+
 import { nextStep } from '../diagnosis/next-step.js';
 import type { ModelSummary } from '../model/model.js';
 import {
@@ -25,7 +38,7 @@ import {
   thousands,
   type Style,
 } from '../report/render.js';
-import { ModelFolder, modelRecord, quotePath } from '../model/store.js';
+import { ModelFolder, modelRecord, quotePath, type ModelRecord } from '../model/store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest, setExitCode } from './output.js';
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
@@ -43,14 +56,17 @@ import {
   configFromFlags,
   givenOn,
   isCostly,
+  addTextDataOptions,
+  readTextData,
   type BackendFlag,
+  type TextDataFlags,
 } from './options.js';
 import { newRunConfig, resumePlan, type Plan, type RunFlags } from './resume.js';
 
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
 
-interface TrainFlags extends RunFlags, BackendFlag {
+interface TrainFlags extends RunFlags, BackendFlag, TextDataFlags {
   modelDir: string;
   /** The name the reading commands use for the same flag. */
   model?: string;
@@ -63,6 +79,7 @@ interface TrainFlags extends RunFlags, BackendFlag {
 export function trainCommand(): Command {
   const cmd = new Command('train').description('generate the data, train the tagger, show it on fresh sequences, save it');
   addExperimentOptions(cmd);
+  addTextDataOptions(cmd);
   addBackendOption(cmd);
   cmd.option('--model-dir <path>', 'where to save the model (a new or empty folder, or one seq-tag saved to)', DEFAULT_MODEL_DIR);
   cmd.addOption(new Option('--model <path>', 'refused: train saves to --model-dir').hideHelp());
@@ -93,6 +110,32 @@ export function trainCommand(): Command {
     return runTrain(flags, givenOn(cmd));
   });
   return cmd;
+}
+
+/** What a finished run shows and records: its held-out scores, a sample of its tagging, the loss floor. */
+interface Outcome {
+  evaluation?: Evaluation;
+  floor: number;
+  sampleTitle: string;
+  sample: string;
+  /** The held-out section, heading included. */
+  report: string;
+  json: Record<string, unknown>;
+}
+
+/** The digit task's: 5 fresh sequences and 1,000 held-out ones, with the next step when it learned nothing. */
+function taskOutcome({ model, config, data }: Experiment, style: Style, columns: number): Outcome {
+  const tagged = tagFreshSequences(model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
+  const evaluation = evaluateOnHeldOut(model, config.encoding, HELD_OUT_SIZE, config.seed);
+  const next = nextStep(config, evaluation);
+  return {
+    evaluation,
+    floor: labelEntropy(data.labels),
+    sampleTitle: `${TEST_VIEW_SIZE} fresh sequences`,
+    sample: renderTagged(tagged, { style, columns }),
+    report: `held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):\n${renderEvaluation(evaluation, style, { next })}`,
+    json: { test: tagged, evaluation, nextStep: next },
+  };
 }
 
 /** The header: what runs, where, with which seed. Shared by train and doctor. */
@@ -128,27 +171,43 @@ function runThreads(flags: TrainFlags, config: Config, resume: Checkpoint | unde
 }
 
 /** " (4,800 training, 1,200 validation; early stopping, patience 3)" with a validation split. */
-function validationText(config: Config): string {
-  const held = validationCount(config.samples, config.validationSplit);
+function validationText(config: Config, text?: TextRun): string {
+  const total = text ? text.train.data.n : config.samples;
+  const held = validationCount(total, config.validationSplit);
   const stopping =
     config.earlyStopping === null ? '' : `; early stopping, patience ${config.earlyStopping}${config.minDelta ? `, min delta ${config.minDelta}` : ''}`;
-  return held ? ` (${thousands(config.samples - held)} training, ${thousands(held)} validation${stopping})` : '';
+  return held
+    ? ` (${thousands(total - held)} training, ${thousands(held)} validation${stopping})`
+    : text?.validation && stopping
+      ? ` (${stopping.slice(2)})`
+      : '';
 }
 
-export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style, threads?: number): string {
+export function renderHeader(backend: BackendInfo, config: Config, summary: ModelSummary, style: Style, threads?: number, text?: TextRun): string {
+  const size = text ? `${textSize(text)}${validationText(config, text)}` : `${plural(config.samples, 'sequence')} × 10${validationText(config)}`;
   return (
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ` +
-    `${plural(config.samples, 'sequence')} × 10${validationText(config)} · ${thousands(summary.trainableParams)} params\n` +
-    describeExperiment(config, threads)
+    `${size} · ${thousands(summary.trainableParams)} params\n` +
+    (text ? describeTextRun(text).join('\n') + '\n' : '') +
+    describeExperiment(config, threads, text?.vocabulary.tags.length)
   );
+}
+
+/** The named flags that have a value (commander leaves unset ones undefined). */
+function definedOf<T extends object, K extends keyof T>(flags: T, keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]])) as Partial<Pick<T, K>>;
 }
 
 async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Promise<void> {
   if (flags.logBatches && flags.logdir === undefined)
     throw new UserError('--log-batches needs --logdir <dir>: the batch losses are TensorBoard logs written there');
-  // A new run's flags are checked before the folder is touched; --resume reads its config from the folder.
-  const fresh = flags.resume ? undefined : configFromFlags(flags, given);
-  if (fresh) affordable(fresh);
+  if (flags.resume && flags.data !== undefined)
+    throw new UserError('--resume continues on the files the run started with (its checkpoint names them): drop --data', ExitCode.Usage);
+  // A new run's flags and files are checked before the folder is touched; --resume reads its config from the folder.
+  const text = flags.resume ? undefined : await readTextData(flags, { ...ORIGINAL_EXPERIMENT, ...definedOf(flags, ['minCount', 'lowercase', 'maxLength']) });
+  const fresh = flags.resume ? undefined : configFromFlags(flags, given, text?.spec);
+  // Text runs are bounded by their data (LIMITS.dataBytes); the estimate is of the digit task.
+  if (fresh && !text) affordable(fresh);
   const folder = await ModelFolder.open(flags.modelDir);
   // Armed until the save is done: a Ctrl-C (or SIGTERM, SIGHUP) during the evaluation after training still saves.
   const stop = onStop((signal) =>
@@ -161,7 +220,7 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
     const checkpoint = flags.restart && !flags.resume ? undefined : await folder.readCheckpoint();
     const plan: Plan = fresh ? { config: newRunConfig(fresh, flags, checkpoint, flags.modelDir) } : resumePlan(flags, given, checkpoint, flags.modelDir);
     if (flags.restart) await folder.removeCheckpoint();
-    await trainInto(folder, flags, plan, stop);
+    await trainInto(folder, flags, plan, stop, text ?? (await readTextData({}, plan.config)));
   } catch (err) {
     // A checkpoint whose arrays are not those of the run its (checksummed) header describes.
     if (err instanceof StateMismatch)
@@ -175,7 +234,7 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
   }
 }
 
-async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest): Promise<void> {
+async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resume }: Plan, stop: StopRequest, text: TextRun | undefined): Promise<void> {
   // Opened before anything runs: an unusable --logdir is one line, not a lost run.
   const log = await openTrainingLog(flags.logdir, config);
   const { signal } = stop;
@@ -190,21 +249,21 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   const hadModel = await folder.hasModel();
   const unchanged = hadModel ? `${flags.modelDir} is unchanged` : `nothing was written to ${flags.modelDir}`;
 
-  const cost = affordable(config, 1, backend.name);
-  if (isCostly(cost))
+  const cost = text ? undefined : affordable(config, 1, backend.name);
+  if (cost && isCostly(cost))
     say(
       style.yellow(
         `estimate: about ${formatDuration(cost.seconds)} and ${formatBytes(cost.bytes)} of memory for this run (rates measured on a 2-core machine; Ctrl-C saves the last completed epoch)`,
       ),
     );
-  if (cost.initSeconds > 2)
+  if (cost && cost.initSeconds > 2)
     say(
       `initialising the ${thousands(config.units)}-unit recurrent kernel${config.bidirectional ? 's' : ''} (orthogonal, about ${formatDuration(cost.initSeconds)})…`,
     );
-  const experiment = createExperiment(config);
+  const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
   const threads = runThreads(flags, config, resume);
   const threadsUsed = arithmeticFor(config, threads).threads;
-  say(renderHeader(backend, config, experiment.summary, style, threads));
+  say(renderHeader(backend, config, experiment.summary, style, threads, text));
   say('');
   say(renderSummary(experiment.summary, style));
   say('');
@@ -258,6 +317,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     });
     // A diverged model is never saved: whatever is in --model-dir stays as it was; its run cannot be continued.
     await folder.removeCheckpoint();
+    if (text) return textDiverged(result, flags.json === true, { backend, config, summary: experiment.summary, unchanged });
     const diagnosis = diagnose(config, { trigger: result.divergence });
     setExitCode(ExitCode.Failed);
     if (flags.json) {
@@ -283,7 +343,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     return;
   }
 
-  const record = modelRecord(config, backend.name, result, resumes);
+  const record: ModelRecord = { ...modelRecord(config, backend.name, result, resumes), ...(text ? { text: text.vocabulary } : {}) };
   if (result.interrupted) {
     setExitCode(stop.received ? signalExitCode(stop.received) : ExitCode.Interrupted);
     const at = `${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted at epoch ${result.interrupted.atEpoch} of ${config.epochs}`;
@@ -300,13 +360,13 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     return;
   }
 
-  const tagged = tagFreshSequences(experiment.model, config.encoding, TEST_VIEW_SIZE, config.seed, config.activation === 'softmax');
-  const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
-  const next = nextStep(config, evaluation);
-  log('the held-out evaluation', (logs) => {
-    logs.heldOut(result.epochs.at(-1)!.epoch, evaluation);
-    logs.end('ok');
-  });
+  const outcome = text ? textOutcome(experiment.model, text, config, style) : taskOutcome(experiment, style, out.columns);
+  const evaluation = outcome.evaluation;
+  if (evaluation)
+    log('the held-out evaluation', (logs) => {
+      logs.heldOut(result.epochs.at(-1)!.epoch, evaluation);
+      logs.end('ok');
+    });
   await folder.save(experiment.model, record).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     throw new UserError(`${err.message}; the run's last checkpoint is kept: make room and finish it with: seq-tag train --resume --model-dir ${shownDir}`);
@@ -323,30 +383,27 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       engine: describeEngine(config, threads),
       saved: true,
       modelDir: flags.modelDir,
-      test: tagged,
-      evaluation,
+      ...outcome.json,
       earlyStopping: result.earlyStopping,
-      nextStep: next,
       ...(resumes ? { resumedAfter: resumes } : {}),
     });
     return;
   }
   const chart = terminalLossChart(
     result.epochs.map((e) => e.loss),
-    labelEntropy(experiment.data.labels),
+    outcome.floor,
     out.columns,
     undefined,
-    config.validationSplit > 0 ? result.epochs.map((e) => e.validation!.loss) : undefined,
+    result.epochs[0]?.validation ? result.epochs.map((e) => e.validation!.loss) : undefined,
   );
   if (chart) say(`\n${chart}`);
   if (result.earlyStopping) say(`\n${renderEarlyStopping(result.earlyStopping, result.epochs, config)}`);
   say('');
-  say(`trained ${plural(result.epochs.length, 'epoch')} in ${result.seconds.toFixed(2)} s; ${TEST_VIEW_SIZE} fresh sequences:`);
+  say(`trained ${plural(result.epochs.length, 'epoch')} in ${result.seconds.toFixed(2)} s; ${outcome.sampleTitle}:`);
   say('');
-  say(renderTagged(tagged, { style, columns: out.columns }));
+  say(outcome.sample);
   say('');
-  say(`held-out evaluation (${thousands(HELD_OUT_SIZE)} unseen sequences):`);
-  say(renderEvaluation(evaluation, style, { next }));
+  say(outcome.report);
   say('');
   say(`saved to ${flags.modelDir}  (next: seq-tag predict --model ${shownDir})`);
 }

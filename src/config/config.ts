@@ -11,15 +11,45 @@ export const SEQUENCE_LENGTH = 10;
 /** Label classes: index 0 = unique digit, index 1 = part of the repeated pair. */
 export const NUM_CLASSES = 2;
 
-/** How digits are fed to the network: the seed's raw value, or a one-hot vector of 10. */
-export const ENCODINGS = ['scalar', 'onehot'] as const;
+/** How inputs are fed to the network: a digit's raw value or a one-hot vector of 10, or a word id through an Embedding (text). */
+export const ENCODINGS = ['scalar', 'onehot', 'embedding'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 /** How a model reads the digits: an encoding seq-tag trains, or the digits as integer ids (a user's Embedding over 0..9). */
 export type TaskInput = Encoding | 'ids';
 
-/** Width of one time step's input vector. */
+/** Width of one time step's input vector (an embedding's input is one id). */
 export function inputWidth(encoding: Encoding): number {
   return encoding === 'onehot' ? 10 : 1;
+}
+
+/** A text file a run reads, as its records name it: a file that changed since is refused. */
+export interface DataRef {
+  path: string;
+  /** CoNLL-U, CoNLL columns or word/TAG (../task/corpus.ts). */
+  format: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What a model trained on text (../task/vocabulary.ts) saves beside its weights to read text again. */
+export interface TextVocabulary {
+  /** words[id]; words[0] is "" (padding), words[1] is "<unk>". */
+  words: string[];
+  /** Tag names by tag id (the model's output column). */
+  tags: string[];
+  lowercase: boolean;
+  minCount: number;
+  /** Sentences longer than this were split into pieces of at most this many words. */
+  maxLength: number;
+}
+
+/** The user's tagged text a run trains on, and where its held-out scores come from. */
+export interface DataSpec {
+  train: DataRef;
+  validation?: DataRef;
+  test?: DataRef;
+  /** The column the tags are read from: upos, xpos, a column number, or last. */
+  tagColumn: string;
 }
 
 export const RECURRENT_ACTIVATIONS = ['sigmoid', 'hardSigmoid'] as const;
@@ -107,6 +137,16 @@ export interface Config {
    * engine is float32 only: TensorFlow.js has no float64 tensors.
    */
   dtype: Dtype;
+  /** Width of the word vectors (--encoding embedding). */
+  embeddingDim: number;
+  /** Words seen fewer times than this in the training file read as <unk>. */
+  minCount: number;
+  /** Words are lowercased before they are looked up. */
+  lowercase: boolean;
+  /** Longer sentences are split into pieces of at most this many words. */
+  maxLength: number;
+  /** A run on the user's text: the files (absent: the digit task's generated sequences). */
+  data?: DataSpec;
   seed: number;
 }
 
@@ -147,6 +187,10 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   nanGuard: true,
   lstm: 'fused',
   dtype: 'float32',
+  embeddingDim: 64,
+  minCount: 1,
+  lowercase: false,
+  maxLength: 128,
 };
 
 /**
@@ -188,17 +232,29 @@ export function validationCount(n: number, split: number): number {
  * sweep's grid and a queue worker (on a job from Redis) all call it.
  */
 export function checkCombination(config: Omit<Config, 'seed'>): void {
+  if (config.data && config.encoding !== 'embedding')
+    throw new UserError(`--encoding ${config.encoding} feeds digits; words of --data are fed by --encoding embedding`, ExitCode.Usage);
+  if (!config.data && config.encoding === 'embedding')
+    throw new UserError('--encoding embedding reads the words of a tagged text: give it with --data FILE (CoNLL-U, CoNLL columns or word/TAG)', ExitCode.Usage);
+  if (config.data && config.lstm === 'fused')
+    throw new UserError("the fused engine does not run --encoding embedding yet: add --lstm layers (tf.layers, Keras's arithmetic)", ExitCode.Usage);
   if (config.dtype === 'float64' && config.lstm === 'layers') {
     throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
   }
-  if (config.earlyStopping !== null && config.validationSplit === 0) {
-    throw new UserError('--early-stopping watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
+  const validated = config.validationSplit > 0 || config.data?.validation !== undefined;
+  const add = config.data
+    ? 'add --validation-data FILE or --validation-split, e.g. --validation-split 0.1'
+    : 'add --validation-split, e.g. --validation-split 0.2';
+  if (config.earlyStopping !== null && !validated) {
+    throw new UserError(`--early-stopping watches the validation loss: ${add}`, ExitCode.Usage);
   }
-  if (config.lrSchedule === 'plateau' && config.validationSplit === 0) {
-    throw new UserError('--lr-schedule plateau watches the validation loss: add --validation-split, e.g. --validation-split 0.2', ExitCode.Usage);
+  if (config.lrSchedule === 'plateau' && !validated) {
+    throw new UserError(`--lr-schedule plateau watches the validation loss: ${add}`, ExitCode.Usage);
   }
+  if (config.data?.validation && config.validationSplit > 0)
+    throw new UserError('--validation-data is the validation set: drop --validation-split (or the file)', ExitCode.Usage);
   const held = validationCount(config.samples, config.validationSplit);
-  if (config.validationSplit > 0 && (held === config.samples || held === 0)) {
+  if (!config.data && config.validationSplit > 0 && (held === config.samples || held === 0)) {
     const problem = held === config.samples ? 'leaves no training sequences' : 'holds out no sequence';
     throw new UserError(
       `--validation-split ${config.validationSplit} of --samples ${config.samples} ${problem}; raise --samples or change the split`,

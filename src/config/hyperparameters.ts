@@ -65,7 +65,7 @@ export function fraction(below: number): z.ZodType<number, string> {
  * words of a choice; `schema` parses a number; a boolean is a switch (`negate` names its --no- form).
  */
 export interface Hyperparameter {
-  key: keyof Omit<Config, 'seed'>;
+  key: Exclude<keyof Config, 'seed' | 'data'>;
   flag: string;
   help: string;
   values?: readonly string[];
@@ -84,7 +84,40 @@ export interface Hyperparameter {
  * (../model/config.ts), so a preset is just a config.
  */
 export const HYPERPARAMETERS = [
-  { key: 'encoding', flag: '--encoding <kind>', help: 'digit input: scalar value (the original) or one-hot', values: ENCODINGS },
+  {
+    key: 'encoding',
+    flag: '--encoding <kind>',
+    help: "input: a digit's scalar value (the original) or one-hot; embedding: word ids through an Embedding(mask_zero=True), for --data text (its default there)",
+    values: ENCODINGS,
+  },
+  {
+    key: 'embeddingDim',
+    flag: '--embedding-dim <n>',
+    help: 'width of the word vectors of --encoding embedding',
+    schema: wholeNumber(1, 4096),
+    since: '0.3',
+  },
+  {
+    key: 'minCount',
+    flag: '--min-count <n>',
+    help: 'words seen fewer times in the training file read as <unk> (text data)',
+    schema: wholeNumber(1, 1_000_000),
+    since: '0.3',
+  },
+  {
+    key: 'lowercase',
+    flag: '--lowercase',
+    help: 'lowercase words before looking them up (text data)',
+    offHelp: 'keep the case of words (the default)',
+    since: '0.3',
+  },
+  {
+    key: 'maxLength',
+    flag: '--max-length <n>',
+    help: 'split longer sentences into pieces of at most this many words (text data)',
+    schema: wholeNumber(1, 100_000),
+    since: '0.3',
+  },
   {
     key: 'bidirectional',
     flag: '--bidirectional',
@@ -181,6 +214,11 @@ export function flagName(row: Hyperparameter): string {
   return row.flag.split(' ')[0];
 }
 
+/** A word of a command line as a shell reads it back: quoted when it holds spaces or shell characters. */
+export function quoteWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The largest seed any command accepts. */
 export const MAX_SEED = 2 ** 31 - 1;
 
@@ -210,9 +248,15 @@ export function canonicalConfig<T extends Partial<Config>>(config: T): T {
 }
 
 /** A whole experiment config checked against the table (and nothing else in it): what a queue worker accepts. */
+const dataRef = z.object({ path: z.string(), format: z.string(), bytes: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+
+/** The files of a run on text (Config.data). */
+export const dataSpecSchema = z.object({ train: dataRef, validation: dataRef.optional(), test: dataRef.optional(), tagColumn: z.string() }).strict();
+
 export const configSchema = z
   .object({
     ...Object.fromEntries((HYPERPARAMETERS as readonly Hyperparameter[]).map((row) => [row.key, configField(row)])),
+    data: dataSpecSchema.optional(),
     seed: z.number().int().min(0).max(MAX_SEED),
   })
   .strict();
@@ -230,6 +274,13 @@ export function commandLine(config: Config, command = 'seq-tag train'): string {
     const flag = flagName(row);
     if (typeof value === 'boolean') parts.push(value ? flag : `--no-${flag.slice(2)}`);
     else parts.push(flag, String(value));
+  }
+  const data = config.data;
+  if (data) {
+    parts.push('--data', quoteWord(data.train.path));
+    if (data.validation) parts.push('--validation-data', quoteWord(data.validation.path));
+    if (data.test) parts.push('--test-data', quoteWord(data.test.path));
+    if (!['last', 'upos', 'tag'].includes(data.tagColumn)) parts.push('--tag-column', data.tagColumn);
   }
   parts.push('--seed', String(config.seed));
   return parts.join(' ');

@@ -11,8 +11,23 @@ import { Bidirectional } from './keras/bidirectional.js';
 /** The subset of the config that determines the network's architecture. */
 export type ModelConfig = Pick<
   Config,
-  'units' | 'encoding' | 'bidirectional' | 'recurrentActivation' | 'activation' | 'batchNorm' | 'layerNorm' | 'kernelInitializer' | 'recurrentInitializer'
+  | 'units'
+  | 'encoding'
+  | 'bidirectional'
+  | 'recurrentActivation'
+  | 'activation'
+  | 'batchNorm'
+  | 'layerNorm'
+  | 'kernelInitializer'
+  | 'recurrentInitializer'
+  | 'embeddingDim'
 >;
+
+/** A text model's sizes, from its data: word ids (the vocabulary, padding and <unk> included) and tags. */
+export interface TextShape {
+  vocabulary: number;
+  tags: number;
+}
 
 type Initializer = ReturnType<typeof tfl.initializers.zeros>;
 
@@ -77,7 +92,7 @@ export function orthogonal(shape: number[], seed: number): tf.Tensor {
  * Initialisers match Keras (glorotUniform kernels, orthogonal recurrent kernel, unit forget bias)
  * and each gets its own seed drawn from `seed`, so the same seed gives the same initial weights.
  */
-export function buildModel(config: ModelConfig, seed: number): tfl.Sequential {
+export function buildModel(config: ModelConfig, seed: number, text?: TextShape): tfl.Sequential {
   // tfjs warns on console that orthogonal initialisation of matrices over 2,000 elements is slow; it
   // takes milliseconds here, and the warning would interleave with seq-tag's own output.
   // tfjs's unit-forget-bias initialiser leaves 4 intermediate tensors per LSTM behind; a scope frees
@@ -85,18 +100,30 @@ export function buildModel(config: ModelConfig, seed: number): tfl.Sequential {
   return withoutConsoleWarnings(() => {
     tf.engine().startScope();
     try {
-      return assemble(config, seed);
+      return assemble(config, seed, text);
     } finally {
       tf.engine().endScope();
     }
   });
 }
 
-function assemble(config: ModelConfig, seed: number): tfl.Sequential {
+function assemble(config: ModelConfig, seed: number, text?: TextShape): tfl.Sequential {
   const initSeeds = rngFor(seed, 'weights');
   const nextSeed = () => Math.floor(initSeeds() * 2 ** 31);
   const model = tfl.sequential({ name: 'seq_tag' });
-  const inputShape = [SEQUENCE_LENGTH, inputWidth(config.encoding)];
+  // Text: any sentence length; Keras's Embedding(mask_zero=True) hides the padding (id 0) from the LSTM and the loss.
+  if (text)
+    model.add(
+      tfl.layers.embedding({
+        name: 'embedding',
+        inputDim: text.vocabulary,
+        outputDim: config.embeddingDim,
+        maskZero: true,
+        inputShape: [null],
+        embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: nextSeed() }),
+      }),
+    );
+  const inputShape = text ? undefined : [SEQUENCE_LENGTH, inputWidth(config.encoding)];
   const lstm = tfl.layers.lstm({
     name: 'lstm',
     units: config.units,
@@ -105,10 +132,12 @@ function assemble(config: ModelConfig, seed: number): tfl.Sequential {
     unitForgetBias: true,
     kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
     recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
-    ...(config.bidirectional ? {} : { inputShape }),
+    ...(config.bidirectional || !inputShape ? {} : { inputShape }),
   }) as tfl.RNN;
   // Bidirectional clones the layer's config for the backward direction, as Keras does.
-  model.add(config.bidirectional ? new Bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', inputShape }) : lstm);
+  model.add(
+    config.bidirectional ? new Bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', ...(inputShape ? { inputShape } : {}) }) : lstm,
+  );
   const dense = initializer(config.kernelInitializer, nextSeed());
   if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization', momentum: BATCH_NORM.momentum, epsilon: BATCH_NORM.epsilon }));
   if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization', epsilon: LAYER_NORM.epsilon }));
@@ -117,7 +146,7 @@ function assemble(config: ModelConfig, seed: number): tfl.Sequential {
       name: 'time_distributed',
       layer: tfl.layers.dense({
         name: 'dense',
-        units: NUM_CLASSES,
+        units: text?.tags ?? NUM_CLASSES,
         activation: config.activation,
         kernelInitializer: dense,
       }),

@@ -3,8 +3,8 @@ import { basename, join, resolve } from 'node:path';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
-import { ORIGINAL_EXPERIMENT, type Config } from '../config/config.js';
-import { ADDED_ROWS } from '../config/hyperparameters.js';
+import { ORIGINAL_EXPERIMENT, type Config, type TextVocabulary } from '../config/config.js';
+import { ADDED_ROWS, quoteWord } from '../config/hyperparameters.js';
 import type { TrainingResult, ValidationScore } from '../config/records.js';
 import { VERSION } from '../version.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
@@ -57,6 +57,8 @@ export interface ModelRecord {
   resumedAfter?: number[];
   /** Set when Ctrl-C stopped training: the saved weights are those after epoch `atEpoch − 1`. */
   interrupted?: { atEpoch: number; epochs: number };
+  /** A model trained on text (config.data): the words and tags it reads and writes. */
+  text?: TextVocabulary;
 }
 
 /** The record a finished (or interrupted) run saves with its model: the CLI's and the API's alike. */
@@ -79,9 +81,7 @@ function corrupt(dir: string, what: string): UserError {
 }
 
 /** A path as the user should type it again: quoted when it holds spaces or shell characters. */
-export function quotePath(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
-}
+export const quotePath: (path: string) => string = quoteWord;
 
 function isRecord(meta: unknown): meta is ModelRecord {
   const r = meta as ModelRecord | undefined;

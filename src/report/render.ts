@@ -227,13 +227,14 @@ export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain, colu
 }
 
 /** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on · fused engine, float32 (WebAssembly SIMD, 1 thread: under 32 units)" */
-export function describeExperiment(config: Config, threads?: number): string {
+export function describeExperiment(config: Config, threads?: number, tags = 2): string {
+  const input = { onehot: 'one-hot input', scalar: 'scalar input', embedding: `Embedding ${config.embeddingDim} (mask_zero)` }[config.encoding];
   const layers = [
-    `${config.encoding === 'onehot' ? 'one-hot' : 'scalar'} input`,
+    input,
     `LSTM ${config.units}${config.bidirectional ? ' × 2 directions' : ''}`,
     ...(config.batchNorm ? ['BatchNorm'] : []),
     ...(config.layerNorm ? ['LayerNorm'] : []),
-    `Dense(2, ${config.activation})`,
+    `Dense(${tags}, ${config.activation})`,
   ];
   return `${layers.join(' → ')} · ${describeOptimizer(config)} · NaN guard ${config.nanGuard ? 'on' : 'off'} · ${describeEngine(config, threads)}`;
 }

@@ -12,6 +12,8 @@ export const LIMITS = {
   dataBytes: 2 ** 30,
   /** Nesting of a model's JSON: a Keras config is about ten levels deep. */
   jsonDepth: 64,
+  /** A text corpus (CoNLL, word/TAG): read as a stream, held as int32 ids (8 bytes a word). */
+  corpusBytes: 2 ** 30,
   /** Parameters a model's config may declare (128 MB of float32). */
   parameters: 32e6,
 } as const;

@@ -73,6 +73,14 @@ export const MAX_ERROR_LENGTH = 500;
 
 export { divergenceSchema, epochSchema, numberedFromOne };
 export const pruneSchema = z.object({ warmup: z.number().int().min(0), thresholds: z.array(anyNumber).max(100_000) }).strict();
+const chunkCounts = { precision: rate, recall: rate, f1: rate, support: z.number().int().min(0), predicted: z.number().int().min(0) };
+const entitySchema = z
+  .object({
+    ...chunkCounts,
+    macroF1: rate,
+    types: z.array(z.object({ type: z.string().max(200), ...chunkCounts }).strict()).max(10_000),
+  })
+  .strict();
 const evaluationSchema = z
   .object({
     sequences: z.number().int().min(1),
@@ -89,9 +97,17 @@ const evaluationSchema = z
     // Since seq-tag 0.2 (any number of tags); records of 0.1 have neither.
     tokens: z.number().int().min(0).optional(),
     perTag: z
-      .array(z.object({ tag: z.number().int().min(0), support: z.number().min(0), precision: rate, recall: rate }).strict())
+      .array(z.object({ tag: z.number().int().min(0), support: z.number().min(0), precision: rate, recall: rate, f1: rate.optional() }).strict())
       .max(10_000)
       .optional(),
+    // Since seq-tag 0.3 (tagging metrics, issue #34).
+    macroF1: rate.optional(),
+    confusions: z
+      .array(z.object({ truth: z.number().int().min(0), predicted: z.number().int().min(0), count: z.number().int().min(1) }).strict())
+      .max(5)
+      .optional(),
+    tagNames: z.array(z.string().max(200)).max(10_000).optional(),
+    entities: entitySchema.optional(),
   })
   .strict();
 const outcomeShape = {

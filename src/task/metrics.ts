@@ -1,3 +1,4 @@
+import type { EntityScores } from './entities.js';
 /**
  * The no-skill floor of the loss: the entropy (nats) of the label prior. A model that ignores its
  * input and predicts the base rate p = share of "repeated" positions scores exactly this crossentropy.
@@ -25,6 +26,15 @@ export interface TagScore {
   support: number;
   precision: number;
   recall: number;
+  /** Harmonic mean of precision and recall (absent in records of seq-tag before 0.3). */
+  f1?: number;
+}
+
+/** A true tag the model mistook for another, and how many times. */
+export interface Confusion {
+  truth: number;
+  predicted: number;
+  count: number;
 }
 
 /** Everything `evaluate` reports about a set of tagged sequences. Rates are in [0, 1]. */
@@ -53,6 +63,14 @@ export interface Evaluation {
   recall: number;
   f1: number;
   perTag?: TagScore[];
+  /** Mean F1 over the tags that are true or predicted somewhere (sklearn's and seqeval's macro average). */
+  macroF1?: number;
+  /** The most frequent mistakes, most frequent first (at most 5). */
+  confusions?: Confusion[];
+  /** Tag names by id, for data read from text. */
+  tagNames?: string[];
+  /** Entity-level scores (seqeval, conlleval) when the tags are IOB/BIO/IOBES. */
+  entities?: EntityScores;
   /** Recall on the earlier / later position of each tag-1 pair (the digit task's diagnostic). */
   recallFirst: number;
   recallSecond: number;
@@ -78,6 +96,7 @@ export function evaluateTags(
   const support = new Float64Array(tags);
   const claimed = new Float64Array(tags);
   const firstSecond = [0, 0, 0, 0]; // first hit, first total, second hit, second total
+  const mistakes = new Map<number, number>();
   let correct = 0;
   let exact = 0;
   let tokens = 0;
@@ -95,7 +114,10 @@ export function evaluateTags(
       if (y === p) {
         correct++;
         hits[y]++;
-      } else allRight = false;
+      } else {
+        allRight = false;
+        mistakes.set(y * tags + p, (mistakes.get(y * tags + p) ?? 0) + 1);
+      }
       if (y === 1) {
         const slot = seen++ === 0 ? 0 : 2;
         firstSecond[slot] += p === 1 ? 1 : 0;
@@ -104,12 +126,16 @@ export function evaluateTags(
     }
     if (allRight) exact++;
   }
-  const perTag = Array.from({ length: tags }, (_, tag) => ({
-    tag,
-    support: support[tag],
-    precision: rate(hits[tag], claimed[tag]),
-    recall: rate(hits[tag], support[tag]),
-  }));
+  const perTag = Array.from({ length: tags }, (_, tag) => {
+    const precision = rate(hits[tag], claimed[tag]);
+    const recall = rate(hits[tag], support[tag]);
+    return { tag, support: support[tag], precision, recall, f1: rate(2 * precision * recall, precision + recall) };
+  });
+  const present = perTag.filter((t) => support[t.tag] > 0 || claimed[t.tag] > 0);
+  const confusions = [...mistakes]
+    .map(([k, count]) => ({ truth: Math.floor(k / tags), predicted: k % tags, count }))
+    .sort((a, b) => b.count - a.count || a.truth - b.truth || a.predicted - b.predicted)
+    .slice(0, 5);
   const pick = (key: 'precision' | 'recall') => (tags === 2 ? perTag[1][key] : perTag.reduce((sum, t) => sum + t[key], 0) / tags);
   const precision = pick('precision');
   const recall = pick('recall');
@@ -125,6 +151,8 @@ export function evaluateTags(
     recall,
     f1: rate(2 * precision * recall, precision + recall),
     perTag,
+    macroF1: present.length ? present.reduce((sum, t) => sum + t.f1, 0) / present.length : 0,
+    confusions,
     recallFirst: rate(firstSecond[0], firstSecond[1]),
     recallSecond: rate(firstSecond[2], firstSecond[3]),
   };

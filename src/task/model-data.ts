@@ -4,6 +4,10 @@ import { describeShapes, type ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
 import type { TaskInput } from './data.js';
 import { checkFits, readDataFile, type TagData } from './tag-data.js';
+import type { DataSpec, TextVocabulary } from '../config/config.js';
+import { readCorpus } from './corpus.js';
+import { parseTagColumn } from './text-data.js';
+import { encodeCorpus } from './vocabulary.js';
 
 /** Seed of the generated data for a model seq-tag did not train, unless a seed is given. */
 export const FOREIGN_MODEL_SEED = 1;
@@ -16,8 +20,25 @@ export function taskEncoding(path: string, d: ModelDescription): TaskInput {
   );
 }
 
-/** A user's data for a loaded model: read, and checked to fit it. */
-export async function userData(file: string, d: ModelDescription): Promise<TagData> {
+/** What a model seq-tag trained on text saved about its data: the words and tags it reads, and where its tags came from. */
+export interface TextModel {
+  text?: TextVocabulary;
+  config?: { data?: DataSpec };
+}
+
+/**
+ * A user's data for a loaded model: read, and checked to fit it. A model trained on text reads a
+ * tagged text file through its own vocabulary (tags from the column it was trained on); any model
+ * reads an .npz of ids or features.
+ */
+export async function userData(file: string, d: ModelDescription, trained: TextModel = {}): Promise<TagData> {
+  if (trained.text && !/\.npz$/i.test(file)) {
+    const column = trained.config?.data?.tagColumn;
+    const tagColumn = column === undefined || column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
+    const data = encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data;
+    checkFits(data, d, file);
+    return data;
+  }
   const data = await readDataFile(file, { tags: d.tags, vocabulary: d.vocabulary });
   checkFits(data, d, file);
   return data;

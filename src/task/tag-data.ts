@@ -22,6 +22,10 @@ export interface TagData {
   tags: number;
   /** Where the data came from, for headers ("pos.npz", "generated, seed 1"). */
   source: string;
+  /** Tag names by tag id, for data read from text (a corpus's tag list). */
+  tagNames?: string[];
+  /** Sentences of the text it was read from (rows count a sentence over --max-length once per piece). */
+  sentences?: number;
   /** What to show for each position [n, steps] (the digits of the task's one-hot inputs); default: ids, or the first feature. */
   shown?: ArrayLike<number>;
 }

@@ -4,6 +4,7 @@ import tfl = require('@tensorflow/tfjs-layers');
 import { argMaxTags, predictAll } from '../model/model.js';
 import { inputTensor, positionMask, trueTags, type TagData } from './tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
+import { encodeSentences, type TextVocabulary } from './vocabulary.js';
 
 /** One sequence with its true tags and the model's, and what the model output at each position. */
 export interface TaggedSequence {
@@ -42,5 +43,39 @@ export function tagSequences(model: tfl.LayersModel, data: TagData, probability:
       predicted: positions.map((k) => predicted[k]),
       ...(probability ? { probs: rows.map((r) => r[1]), probabilities: rows } : { outputs: rows }),
     };
+  });
+}
+
+/** A sentence tagged by a text model: its words, the model's tags and each tag's probability. */
+export interface TaggedSentence {
+  words: string[];
+  tags: string[];
+  /** The probability the model gave each chosen tag (softmax head). */
+  confidence: number[];
+}
+
+/**
+ * Tags raw sentences (words already split) with a model trained on text: words through its
+ * vocabulary (unknown ones as <unk>), a sentence longer than its maxLength in pieces, and at each
+ * word the argmax tag by name. Empty sentences come back empty.
+ */
+export function tagText(model: tfl.LayersModel, sentences: string[][], vocabulary: TextVocabulary): TaggedSentence[] {
+  if (sentences.length === 0) return [];
+  const { x, n, steps, pieces } = encodeSentences(sentences, vocabulary);
+  const out = tf.tidy(() => predictAll(model, tf.tensor2d(Int32Array.from(x), [n, steps], 'int32')));
+  const values = out.dataSync() as Float32Array;
+  const predicted = argMaxTags(out);
+  out.dispose();
+  const tags = vocabulary.tags.length;
+  let row = 0;
+  return sentences.map((words, s) => {
+    const at = (k: number) => (row + Math.floor(k / vocabulary.maxLength)) * steps + (k % vocabulary.maxLength);
+    const tagged = {
+      words,
+      tags: words.map((_, k) => vocabulary.tags[predicted[at(k)]]),
+      confidence: words.map((_, k) => values[at(k) * tags + predicted[at(k)]]),
+    };
+    row += pieces[s];
+    return tagged;
   });
 }

@@ -8,7 +8,10 @@ import { evaluateData, type Scoring } from './scoring.js';
 import { buildModel, summarize, type ModelSummary } from '../model/model.js';
 import { rngFor } from '../shared/random.js';
 import { tagSequences, type TaggedSequence } from '../task/tagging.js';
-import { trainModel, type TrainingCallbacks, type TrainingResult } from './train.js';
+import { trainModel, trainTagged, type TrainingCallbacks, type TrainingResult } from './train.js';
+import { validationCount } from '../config/config.js';
+import { sliceTagData, type TextRun } from '../task/text-data.js';
+import type { TagData } from '../task/tag-data.js';
 
 export { evaluateData, type Scoring } from './scoring.js';
 
@@ -18,6 +21,8 @@ export interface Experiment {
   model: tfl.Sequential;
   summary: ModelSummary;
   data: Dataset;
+  /** A run on the user's text (config.data): its files as ids, and the vocabulary the model reads. */
+  text?: TextRun;
 }
 
 /** Generates the training set from the `train-data` stream and builds the model from the `weights` stream. */
@@ -27,7 +32,29 @@ export function createExperiment(config: Config): Experiment {
   return { config, model, summary: summarize(model), data: dataset };
 }
 
+/** An experiment on the user's text: the model sized by its vocabulary and tags. */
+export function createTextExperiment(config: Config, text: TextRun): Experiment {
+  const model = buildModel(config, config.seed, { vocabulary: text.vocabulary.words.length, tags: text.vocabulary.tags.length });
+  return { config, model, summary: summarize(model), data: { n: 0, digits: new Int32Array(0), labels: new Int32Array(0) }, text };
+}
+
+/**
+ * The sentences a text run trains on and validates with: the --validation-data file, else the last
+ * ⌈split × n⌉ sentences of the training file (as Keras's validation_split), else none.
+ */
+export function textSplit(text: TextRun, split: number): { train: TagData; validation?: TagData } {
+  const all = text.train.data;
+  if (text.validation) return { train: all, validation: text.validation.data };
+  const kept = all.n - validationCount(all.n, split);
+  if (kept === all.n) return { train: all };
+  return { train: sliceTagData(all, 0, kept), validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };
+}
+
 export async function runExperiment(experiment: Experiment, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
+  if (experiment.text) {
+    const { train, validation } = textSplit(experiment.text, experiment.config.validationSplit);
+    return trainTagged(experiment.model, train, validation, experiment.config, callbacks);
+  }
   return trainModel(experiment.model, experiment.data, experiment.config, callbacks);
 }
 

@@ -9,6 +9,7 @@ import { argMaxTags, predictAll, preActivations } from '../model/model.js';
 import { evaluateTags, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
 import { meanLoss, modelLoss } from './losses.js';
+import { entityScores, isChunkScheme } from '../task/entities.js';
 
 const CROSSENTROPIES = new Set(['categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy']);
 
@@ -34,7 +35,23 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   const loss = perToken ? batchedLoss(perToken, mask) : null;
   const lossWhy = loss !== null && !Number.isFinite(loss) ? nonFiniteLoss(perToken!, out, mask) : undefined;
   tf.dispose([out, perToken!].filter(Boolean));
-  return { ...evaluateTags(trueTags(data), predicted, data.steps, loss, { tags: data.tags, mask }), ...(lossWhy ? { lossWhy } : {}) };
+  const truth = trueTags(data);
+  const scores = evaluateTags(truth, predicted, data.steps, loss, { tags: data.tags, mask });
+  const named = data.tagNames ? { tagNames: data.tagNames, ...entitiesOf(data, truth, predicted, mask) } : {};
+  return { ...scores, ...named, ...(lossWhy ? { lossWhy } : {}) };
+}
+
+/** Entity scores of text data whose tags are IOB/BIO/IOBES, sentence by sentence over the real positions. */
+function entitiesOf(data: TagData, truth: Int32Array, predicted: Int32Array, mask?: Uint8Array): Pick<Evaluation, 'entities'> {
+  const names = data.tagNames!;
+  if (!isChunkScheme(names)) return {};
+  const sentences = (tags: Int32Array) =>
+    Array.from({ length: data.n }, (_, s) => {
+      const out: string[] = [];
+      for (let t = 0; t < data.steps; t++) if (!mask || mask[s * data.steps + t]) out.push(names[tags[s * data.steps + t]]);
+      return out;
+    });
+  return { entities: entityScores(sentences(truth), sentences(predicted)) };
 }
 
 /** Where a loss that is not finite comes from (see Evaluation.lossWhy). perToken: [n, steps]; out: [n, steps, tags]. */

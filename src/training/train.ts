@@ -10,7 +10,8 @@ import { FusedNetwork } from './fused/network.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
-import { taskData } from '../task/tag-data.js';
+import { inputTensor, targetTensor, taskData, type TagData } from '../task/tag-data.js';
+import { batchLoss, modelLoss } from './losses.js';
 import { evaluateData } from './scoring.js';
 import type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore } from '../config/records.js';
 export type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore };
@@ -185,19 +186,79 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
 export async function trainModel(model: tfl.LayersModel, all: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
   const { data, validation } = splitForValidation(all, config.validationSplit);
   const engine = config.lstm === 'fused' ? fusedEngine(model, data, config, callbacks.threads) : layersEngineOn(model, data, config);
-  const validate =
-    validation &&
-    ((): ValidationScore => {
-      engine.publish();
-      const e = evaluateData(model, taskData(validation, config.encoding, 'validation split'));
-      return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
-    });
+  const held = validation && taskData(validation, config.encoding, 'validation split');
+  return trainLoop(model, engine, data.n, held && validator(model, engine, held), config, callbacks);
+}
+
+/**
+ * Trains `model` on a user's tagged text (ids [n, steps], 0 = padding) with the layers engine and
+ * Keras's masked crossentropy (padding weighs nothing); `validation`, if given, is scored after
+ * every epoch. Otherwise as trainModel.
+ */
+export async function trainTagged(
+  model: tfl.LayersModel,
+  train: TagData,
+  validation: TagData | undefined,
+  config: Config,
+  callbacks: TrainingCallbacks = {},
+): Promise<TrainingResult> {
+  const x = inputTensor(train);
+  const y = targetTensor(train);
+  const base = layersEngine(model, x, y, config, undefined, batchLoss(modelLoss(undefined)!, PADDING_MASK), undefined, sentenceLengths(train));
+  const engine: Engine = {
+    ...base,
+    finish(completed) {
+      base.finish(completed);
+      tf.dispose([x, y]);
+    },
+  };
+  return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, PADDING_MASK), config, callbacks);
+}
+
+/** Each row's length: its last id other than padding, plus one. x: ids [n, steps]. */
+export function sentenceLengths(data: TagData): Int32Array {
+  const lengths = new Int32Array(data.n);
+  for (let r = 0; r < data.n; r++) {
+    let t = data.steps;
+    while (t > 0 && data.x[r * data.steps + t - 1] === 0) t--;
+    lengths[r] = t;
+  }
+  return lengths;
+}
+
+/** The longest of the rows at `indices` (at least 1 step). */
+function batchSteps(lengths: Int32Array, indices: Int32Array): number {
+  let steps = 1;
+  for (const i of indices) steps = Math.max(steps, lengths[i]);
+  return steps;
+}
+
+/** Id 0 is padding in a text model's inputs (Embedding(mask_zero=True)). */
+const PADDING_MASK = { of: 'ids', value: 0 } as const;
+
+/** Scores the engine's current weights on `data` (the validation split or file). */
+function validator(model: tfl.LayersModel, engine: Engine, data: TagData, mask?: typeof PADDING_MASK) {
+  return (): ValidationScore => {
+    engine.publish();
+    const e = evaluateData(model, data, { mask });
+    return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
+  };
+}
+
+/** The epochs of mini-batch descent over `n` sequences, whatever the engine and data. */
+async function trainLoop(
+  model: tfl.LayersModel,
+  engine: Engine,
+  n: number,
+  validate: (() => ValidationScore) | undefined,
+  config: Config,
+  callbacks: TrainingCallbacks,
+): Promise<TrainingResult> {
   const stopper = validate && config.earlyStopping !== null ? new EarlyStopping(config.earlyStopping, config.minDelta) : undefined;
   const plateau = validate && config.lrSchedule === 'plateau' ? new Plateau(config.lr, config.lrFactor, config.lrPatience, config.minLr) : undefined;
   const from = callbacks.resume;
   let best: tf.Tensor[] | undefined;
   let stoppedAfter = from?.earlyStopping?.stoppedAfter;
-  const n = data.n;
   const shuffleRng = rngFor(config.seed, 'shuffle');
   const epochs: EpochRecord[] = from ? from.epochs.map((e) => ({ ...e })) : [];
   const started = performance.now();
@@ -346,6 +407,7 @@ export function layersEngine(
   onGradients?: (grads: tf.NamedTensorMap) => void,
   loss: BatchLoss = tagLoss,
   plan?: OptimizerPlan,
+  lengths?: Int32Array,
 ): Engine {
   const optimizer = plan ? plan.make() : makeOptimizer(config);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -371,8 +433,10 @@ export function layersEngine(
       if (lr !== undefined) this.setLearningRate(lr);
       return tf.tidy(() => {
         const idx = tf.tensor1d(indices, 'int32');
-        const xb = tf.gather(x, idx);
-        const yb = tf.gather(y, idx);
+        // Padded text: the batch is cut after its longest sentence (masked steps change nothing but the time).
+        const steps = lengths && batchSteps(lengths, indices);
+        const xb = steps ? tf.slice(tf.gather(x, idx), [0, 0], [-1, steps]) : tf.gather(x, idx);
+        const yb = steps ? tf.slice(tf.gather(y, idx), [0, 0, 0], [-1, steps, -1]) : tf.gather(y, idx);
         const { value, grads } = tf.variableGrads(() => loss(yb, model.apply(xb, { training: true }) as tf.Tensor, xb), variables);
         onGradients?.(grads);
         const update = clipping ? clipGradients(grads, clip) : grads;

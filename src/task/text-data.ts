@@ -1,0 +1,83 @@
+// A run on the user's tagged text: its training, validation and test files read into the one
+// internal form, the vocabulary built from the training file, each file as ids, and the files'
+// identities (path, format, size, SHA-256) for the config, so a checkpoint refuses a changed file.
+import { ExitCode, UserError } from '../errors.js';
+import type { DataRef, DataSpec } from '../config/config.js';
+import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
+import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
+import type { TagData } from './tag-data.js';
+
+export interface TextFiles {
+  train: string;
+  validation?: string;
+  test?: string;
+}
+
+export interface TextRun {
+  vocabulary: TextVocabulary;
+  corpora: { train: Corpus; validation?: Corpus; test?: Corpus };
+  train: Encoded;
+  validation?: Encoded;
+  test?: Encoded;
+  spec: DataSpec;
+}
+
+/** "--tag-column upos|xpos|N" as typed, checked. */
+export function parseTagColumn(value: string): TagColumn {
+  if (value === 'upos' || value === 'xpos') return value;
+  if (/^\d+$/.test(value) && Number(value) >= 2) return Number(value);
+  throw new UserError(`--tag-column ${value}: give upos or xpos (CoNLL-U), or a column number from 2 (CoNLL columns; 1 is the word)`, ExitCode.Usage);
+}
+
+const refOf = (c: Corpus): DataRef => ({ path: c.path, format: c.format, bytes: c.bytes, sha256: c.sha256 });
+
+/**
+ * Reads the files and encodes them with the training file's vocabulary. `expected`, when given (a
+ * resumed run), holds the identities the files had: a file that changed since is refused.
+ */
+export async function readTextRun(
+  files: TextFiles,
+  options: VocabularyOptions & Pick<CorpusOptions, 'tagColumn' | 'format'>,
+  expected?: DataSpec,
+): Promise<TextRun> {
+  const read = async (path: string, role: keyof TextFiles): Promise<Corpus> => {
+    const corpus = await readCorpus(path, { tagColumn: options.tagColumn, format: options.format as CorpusFormat | undefined });
+    const was = expected?.[role];
+    if (was && was.sha256 !== corpus.sha256)
+      throw new UserError(
+        `${path} has changed since the run started (SHA-256 ${corpus.sha256.slice(0, 12)}…, was ${was.sha256.slice(0, 12)}…; ${corpus.bytes} bytes, were ${was.bytes}); the run cannot continue on other data: start a new one with --restart`,
+      );
+    return corpus;
+  };
+  const train = await read(files.train, 'train');
+  const validation = files.validation === undefined ? undefined : await read(files.validation, 'validation');
+  const test = files.test === undefined ? undefined : await read(files.test, 'test');
+  const vocabulary = buildVocabulary(train, options);
+  const spec: DataSpec = {
+    train: refOf(train),
+    ...(validation ? { validation: refOf(validation) } : {}),
+    ...(test ? { test: refOf(test) } : {}),
+    tagColumn: train.tagColumn,
+  };
+  return {
+    vocabulary,
+    corpora: { train, validation, test },
+    train: encodeCorpus(train, vocabulary, '--data'),
+    validation: validation && encodeCorpus(validation, vocabulary, '--validation-data', train.path),
+    test: test && encodeCorpus(test, vocabulary, '--test-data', train.path),
+    spec,
+  };
+}
+
+/** Rows from..to of `data` (a validation split's held-out sentences). */
+export function sliceTagData(data: TagData, from: number, to: number, source = data.source): TagData {
+  const width = data.features ?? 1;
+  return {
+    ...data,
+    n: to - from,
+    x: data.x.slice(from * data.steps * width, to * data.steps * width),
+    y: data.y.slice(from * data.steps * data.tags, to * data.steps * data.tags),
+    source,
+    shown: undefined,
+  };
+}

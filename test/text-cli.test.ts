@@ -1,0 +1,184 @@
+/**
+ * Your tagger, your data (issue #34), from the command line: `train --data` on tagged text saves the
+ * vocabulary and tags with the model and prints per-tag and entity scores; `predict --input` tags
+ * raw sentences and `evaluate --data` scores a tagged file with the model's own vocabulary; bad
+ * input is one line with its file and line.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { oneLine, seqTag, tempDir } from './helpers.js';
+
+const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
+
+/**
+ * The first `n` sentences of a fixture (word/TAG: a line each; CoNLL: a block each) whose tags all
+ * occur in `known` (a slice made before): a held-out tag that training never saw is refused.
+ */
+function slice(name: string, n: number, known?: string): string {
+  const conll = name.endsWith('.conll');
+  const sentencesOf = (text: string) => text.split(conll ? '\n\n' : '\n').filter((s) => s.trim());
+  const tagsOf = (s: string) => (conll ? s.split('\n').map((l) => l.trim().split(' ').at(-1)!) : s.split(' ').map((t) => t.slice(t.lastIndexOf('/') + 1)));
+  const allowed = known && new Set(sentencesOf(readFileSync(known, 'utf8')).flatMap(tagsOf));
+  const kept = sentencesOf(readFileSync(join(FIXTURES, name), 'utf8'))
+    .filter((s) => !allowed || tagsOf(s).every((t) => allowed.has(t)))
+    .slice(0, n);
+  const path = join(tempDir(), name);
+  writeFileSync(path, `${kept.join(conll ? '\n\n' : '\n')}\n`);
+  return path;
+}
+
+const SMALL = ['--units', '4', '--embedding-dim', '8', '--epochs', '2', '--max-length', '24', '--seed', '1', '--backend', 'wasm'];
+
+describe('train, predict and evaluate on tagged text', () => {
+  const dir = tempDir();
+  const model = join(dir, 'pos');
+  let train: string;
+  let dev: string;
+  let test: string;
+  let text: string;
+  before(async () => {
+    train = slice('pos-train.txt', 40);
+    [dev, test] = [slice('pos-dev.txt', 12, train), slice('pos-test.txt', 12, train)];
+    const run = await seqTag(['train', '--data', train, '--validation-data', dev, '--test-data', test, '--bidirectional', ...SMALL, '--model-dir', model]);
+    assert.equal(run.status, 0, run.stderr);
+    text = run.stdout;
+  });
+
+  it('says what it read, trains an Embedding(mask_zero) model on the layers engine, and scores the test file per tag', () => {
+    assert.match(text, new RegExp(`^train ${train}: 40 sentences, [\\d,]+ words \\(word/TAG per line; \\d+ sentences? over --max-length split\\)$`, 'm'));
+    assert.match(
+      text,
+      new RegExp(
+        `^validation ${dev}: 12 sentences, [\\d,]+ words \\(word/TAG per line; (\\d+ sentences? over --max-length split; )?[\\d.]+% of words unknown\\)$`,
+        'm',
+      ),
+    );
+    assert.match(text, /^vocabulary [\d,]+ ids \(padding, <unk>, words seen in training\) · \d+ tags$/m);
+    assert.match(text, /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · layers engine, float32 \(tfjs\)$/m);
+    assert.match(text, /^epoch 2\/2 {2}loss \d\.\d{4} {2}val loss \d\.\d{4}/m);
+    assert.match(text, new RegExp(`^held-out evaluation \\(--test-data ${test}; 12 sentences, [\\d,]+ words\\):$`, 'm'));
+    assert.match(text, /^ {2}tag +precision {2}recall {5}F1 {2}support$/m);
+    assert.match(text, /^ {2}DET +[\d.]+% +[\d.]+% +[\d.]+ +\d+$/m);
+    assert.match(text, /^verdict: /m);
+    assert.match(text, /^saved to /m);
+  });
+
+  it('saves the vocabulary, the tags and the files it read (with their SHA-256) with the model', () => {
+    const meta = JSON.parse(readFileSync(join(model, 'model.json'), 'utf8')).userDefinedMetadata;
+    assert.deepEqual(meta.text.words.slice(0, 2), ['', '<unk>']);
+    assert.ok(meta.text.tags.includes('DET') && meta.text.tags.includes('NN'));
+    assert.deepEqual([meta.text.minCount, meta.text.lowercase, meta.text.maxLength], [1, false, 24]);
+    assert.equal(meta.config.data.train.path, train);
+    assert.match(meta.config.data.test.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(meta.config.encoding, 'embedding');
+    assert.equal(meta.config.lstm, 'layers');
+  });
+
+  it('the same seed gives the same losses', async () => {
+    const again = await seqTag([
+      'train',
+      '--data',
+      train,
+      '--validation-data',
+      dev,
+      '--test-data',
+      test,
+      '--bidirectional',
+      ...SMALL,
+      '--model-dir',
+      join(dir, 'again'),
+    ]);
+    const losses = (s: string) => s.match(/^epoch .*$/gm)!.map((l) => l.replace(/ +[\d.]+ s$/, ''));
+    assert.deepEqual(losses(again.stdout), losses(text));
+  });
+
+  it('predict --input tags raw sentences as word/TAG (unknown words too), one line per line, and JSONL with --json', async () => {
+    const input = join(dir, 'raw.txt');
+    writeFileSync(input, 'The license shall mean the terms .\n\nZyzzyva quux\n');
+    const run = await seqTag(['predict', '--model', model, '--input', input, '--backend', 'wasm']);
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.match(lines[0], /^The\/\S+ license\/\S+ shall\/\S+ mean\/\S+ the\/\S+ terms\/\S+ \.\/\S+$/);
+    assert.equal(lines[1], '');
+    assert.match(lines[2], /^Zyzzyva\/\S+ quux\/\S+$/);
+    assert.match(run.stderr, /: 3 sentences of .*raw\.txt\n$/);
+    const json = await seqTag(['predict', '--model', model, '--input', input, '--json', '--backend', 'wasm']);
+    const first = JSON.parse(json.stdout.split('\n')[0]);
+    assert.deepEqual(first.tokens, ['The', 'license', 'shall', 'mean', 'the', 'terms', '.']);
+    assert.equal(first.tags.length, 7);
+    assert.ok(first.confidence.every((p: number) => p > 0 && p <= 1));
+  });
+
+  it('predict --data shows the first --n sentences of a tagged file with the right tags beside', async () => {
+    const run = await seqTag(['predict', '--model', model, '--data', test, '--n', '2', '--json', '--backend', 'wasm']);
+    assert.equal(run.status, 0, run.stderr);
+    const { predictions } = JSON.parse(run.stdout);
+    const first = readFileSync(test, 'utf8').split('\n')[0].split(' ');
+    assert.equal(predictions.length, 2);
+    assert.deepEqual(
+      predictions[0].words,
+      first.map((t) => t.slice(0, t.lastIndexOf('/'))),
+    );
+    assert.deepEqual(
+      predictions[0].truth,
+      first.map((t) => t.slice(t.lastIndexOf('/') + 1)),
+    );
+    assert.equal(predictions[0].tags.length, first.length);
+  });
+
+  it("evaluate --data scores a tagged file through the model's vocabulary: the numbers train printed", async () => {
+    const run = await seqTag(['evaluate', '--model', model, '--data', test, '--backend', 'wasm']);
+    assert.equal(run.status, 0, run.stderr);
+    const accuracy = (s: string) => s.match(/^ {2}token accuracy +([\d.]+%)/m)![1];
+    assert.equal(accuracy(run.stdout), accuracy(text));
+    oneLine(await seqTag(['evaluate', '--model', model, '--backend', 'wasm']), 2, /tags text .*: score it on tagged text with --data FILE/);
+    oneLine(await seqTag(['predict', '--model', model, '--backend', 'wasm']), 2, /tags text: give --input FILE/);
+  });
+
+  it('CoNLL chunks (BIO): entity scores as seqeval and conlleval, per entity type', async () => {
+    const chunks = slice('chunks-train.conll', 40);
+    const run = await seqTag(['train', '--data', chunks, '--test-data', slice('chunks-test.conll', 12, chunks), ...SMALL, '--model-dir', join(dir, 'chunks')]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /\(CoNLL columns, tags from the last column[;)]/);
+    assert.match(run.stdout, /^ {2}entity F1 +\d\.\d{3} {2}precision [\d.]+%, recall [\d.]+%; [\d,]+ chunks \(seqeval, conlleval\)$/m);
+    assert.match(run.stdout, /^ {2}entity +precision {2}recall {5}F1 {2}support\n {2}NP /m);
+  });
+});
+
+describe('train --data refuses in one line', () => {
+  it('a malformed line (FILE:LINE), a tag training never saw, flags that need --data, and the fused engine', async () => {
+    const bad = join(tempDir(), 'bad.txt');
+    writeFileSync(bad, 'The/DT dog/NN\nA/DT cat barks/VBZ\n');
+    oneLine(
+      await seqTag(['train', '--data', bad, ...SMALL, '--model-dir', join(tempDir(), 'm')]),
+      1,
+      new RegExp(`^seq-tag: ${bad}:2: token 2, "cat", is not word/TAG`),
+    );
+    const train = join(tempDir(), 't.txt');
+    const dev = join(tempDir(), 'd.txt');
+    writeFileSync(train, 'The/DT dog/NN\n');
+    writeFileSync(dev, 'The/DT dog/VB\n');
+    oneLine(
+      await seqTag(['train', '--data', train, '--validation-data', dev, ...SMALL, '--model-dir', join(tempDir(), 'm')]),
+      1,
+      new RegExp(`${dev}:1: tag "VB" \\(sentence 1\\) never occurs in the training data \\(${train}\\)`),
+    );
+    oneLine(await seqTag(['train', '--validation-data', dev, ...SMALL]), 2, /--validation-data goes with --data FILE/);
+    oneLine(await seqTag(['train', '--encoding', 'embedding', ...SMALL]), 2, /--encoding embedding reads the words of a tagged text: give it with --data FILE/);
+    oneLine(await seqTag(['train', '--data', train, '--encoding', 'onehot', ...SMALL]), 2, /--encoding onehot feeds digits/);
+    oneLine(
+      await seqTag(['train', '--data', train, '--lstm', 'fused', ...SMALL]),
+      2,
+      /the fused engine does not run --encoding embedding yet: add --lstm layers/,
+    );
+    oneLine(
+      await seqTag(['train', '--data', train, '--validation-data', train, '--validation-split', '0.2', ...SMALL]),
+      2,
+      /--validation-data is the validation set/,
+    );
+    oneLine(await seqTag(['train', '--data', join(tempDir(), 'x.npz'), ...SMALL]), 2, /training reads tagged text/);
+    oneLine(await seqTag(['train', '--data', train, '--tag-column', 'deprel', ...SMALL]), 2, /--tag-column deprel: give upos or xpos/);
+  });
+});
