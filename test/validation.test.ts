@@ -98,6 +98,11 @@ describe('the CLI, the record and old configs', () => {
       lrFactor: _f,
       lrPatience: _p,
       minLr: _l,
+      // Rows of 0.3 (text data).
+      embeddingDim: _d,
+      minCount: _c,
+      lowercase: _w,
+      maxLength: _x,
       ...old
     } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
     const parsed = configSchema.parse(old) as Config;

@@ -57,7 +57,8 @@ export async function* lines(chunks: AsyncIterable<Uint8Array>, maxLine: number)
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts as one array, in order. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

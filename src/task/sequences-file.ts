@@ -1,4 +1,5 @@
 import { datasetOf, parseDigitSequence, type Dataset } from './data.js';
+import { concat } from './lines.js';
 
 /** A line of a sequences file that is not 10 digits: its number (1-based) and text. */
 export class BadSequenceLine extends Error {
@@ -76,14 +77,4 @@ export async function* sequenceBatches(chunks: AsyncIterable<Uint8Array>, size: 
     }
   }
   if (rows.length) yield batch();
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
