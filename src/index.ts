@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExitCode, UserError } from './errors.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './model/backend.js';
 import { asProbabilities } from './model/describe.js';
-import { checkCombination, PRESETS, type Config, type PresetName } from './config/config.js';
+import { checkCombination, ORIGINAL_EXPERIMENT, PRESETS, type Config, type DataSpec, type PresetName, type TextVocabulary } from './config/config.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
 import { nextStep } from './diagnosis/next-step.js';
 import { configSchema } from './config/hyperparameters.js';
@@ -17,14 +17,16 @@ import { examine } from './diagnosis/examine.js';
 import { datasetOf, parseDigitSequence } from './task/data.js';
 import { freshSeed } from './shared/random.js';
 import { taskData } from './task/tag-data.js';
-import { tagSequences, type TaggedSequence } from './task/tagging.js';
+import { tagSequences, tagText, type TaggedSentence, type TaggedSequence } from './task/tagging.js';
+import type { CorpusFormat } from './task/corpus.js';
+import { parseTagColumn, readTextRun } from './task/text-data.js';
 import type { Evaluation } from './task/metrics.js';
-import { createExperiment, evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
+import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, textSplit } from './training/experiment.js';
 import type { EpochRecord, TrainingResult } from './training/train.js';
 import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './model/store.js';
 import { VERSION } from './version.js';
 
-export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSequence };
+export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSentence, TaggedSequence, TextVocabulary };
 export { VERSION };
 
 /** Every problem the API reports: `message` is the CLI's one line (what is wrong and what to do). */
@@ -59,6 +61,18 @@ export function predict(model: Model, sequences: ReadonlyArray<string | ArrayLik
 }
 
 /**
+ * Tags raw sentences with a model trained on text (`train` with `data`): each a string of words
+ * separated by spaces, or an array of words. Returns per sentence its words, their tags and each
+ * tag's probability.
+ */
+export function tagSentences(model: Model, sentences: ReadonlyArray<string | readonly string[]>): TaggedSentence[] {
+  const vocabulary = model.record?.text;
+  if (!vocabulary) throw new UserError(`${model.path} was not trained on text: tag digit sequences with predict()`, ExitCode.Usage);
+  const words = sentences.map((s) => (typeof s === 'string' ? s.trim().split(/\s+/).filter(Boolean) : [...s]));
+  return tagText(model.model, words, vocabulary);
+}
+
+/**
  * Scores a model against the no-skill baselines: on `samples` generated held-out sequences (seed:
  * the training seed's held-out stream, or 1), or on your own `.npz` with `data`.
  */
@@ -69,6 +83,9 @@ export async function evaluate(model: Model, options: { samples?: number; seed?:
   return evaluateOnHeldOut(model.model, taskEncoding(model.path, model.description), options.samples ?? HELD_OUT_SIZE, seed, scoring);
 }
 
+/** The text options of `train` (not hyperparameters: the files and how to read them). */
+type TextFlags = Pick<TrainOptions, 'data' | 'validationData' | 'testData' | 'tagColumn' | 'dataFormat'>;
+
 /** What `train` takes: a preset, any hyperparameter of the flag table (by its config key), and where to save. */
 export type TrainOptions = Partial<Omit<Config, 'seed' | 'data'>> & {
   preset?: PresetName;
@@ -78,6 +95,14 @@ export type TrainOptions = Partial<Omit<Config, 'seed' | 'data'>> & {
   modelDir?: string;
   onEpoch?: (epoch: EpochRecord) => void;
   signal?: AbortSignal;
+  /** Train on tagged text (CoNLL-U, CoNLL columns, word/TAG) instead of the digit task; see docs/data.md. */
+  data?: string;
+  validationData?: string;
+  /** Scored after training (else the validation data, else the training data). */
+  testData?: string;
+  /** upos or xpos (CoNLL-U), or a column number from 2 (CoNLL columns). */
+  tagColumn?: string;
+  dataFormat?: CorpusFormat;
 };
 
 export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence' | 'earlyStopping' | 'seconds'> {
@@ -85,18 +110,22 @@ export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence
   backend: BackendInfo;
   /** The trained network (tf.layers); dispose it when done. */
   model: tfl.LayersModel;
-  /** On 1,000 unseen sequences; absent when training diverged. */
+  /** On 1,000 unseen sequences (text: the test data, else the validation data); absent when training diverged. */
   evaluation?: Evaluation;
+  /** A run on text: the words and tags the model reads and writes (saved with it). */
+  vocabulary?: TextVocabulary;
   /** For a run that learned nothing, the step seq-tag measured to work. */
   nextStep?: ReturnType<typeof nextStep>;
   saved: boolean;
 }
 
 /** A config from a preset and overrides, checked as the command line checks flags. */
-export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 'onEpoch' | 'signal'> = {}): Config {
+export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 'onEpoch' | 'signal' | keyof TextFlags> = {}, data?: DataSpec): Config {
   const { preset = 'original', seed = freshSeed(), ...overrides } = options;
   if (!(preset in PRESETS)) throw new UserError(`unknown preset '${preset}'; use one of: ${Object.keys(PRESETS).join(', ')}`, ExitCode.Usage);
-  const parsed = configSchema.safeParse({ ...PRESETS[preset], ...overrides, seed });
+  // Text is read through an Embedding on the layers engine, as the command line does (cli/options.ts).
+  const text = data ? { encoding: 'embedding', lstm: 'layers', data } : {};
+  const parsed = configSchema.safeParse({ ...PRESETS[preset], ...text, ...overrides, seed });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new UserError(`${issue.path.join('.') || 'config'}: ${issue.message}`, ExitCode.Usage);
@@ -108,16 +137,35 @@ export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 
 
 /** Trains as `seq-tag train` does (same seed → same losses on the same backend), then evaluates and optionally saves. */
 export async function train(options: TrainOptions = {}): Promise<TrainResult> {
-  const { backend: choice, modelDir, onEpoch, signal, ...rest } = options;
-  const config = makeConfig(rest);
+  const { backend: choice, modelDir, onEpoch, signal, data, validationData, testData, tagColumn, dataFormat, ...rest } = options;
+  const text =
+    data === undefined
+      ? undefined
+      : await readTextRun(
+          { train: data, validation: validationData, test: testData },
+          {
+            minCount: rest.minCount ?? ORIGINAL_EXPERIMENT.minCount,
+            lowercase: rest.lowercase ?? ORIGINAL_EXPERIMENT.lowercase,
+            maxLength: rest.maxLength ?? ORIGINAL_EXPERIMENT.maxLength,
+            tagColumn: tagColumn === undefined ? undefined : parseTagColumn(tagColumn),
+            format: dataFormat,
+          },
+        );
+  const config = makeConfig(rest, text?.spec);
   const folder = modelDir === undefined ? undefined : await ModelFolder.open(modelDir);
   try {
     const backend = await initBackend(choice ?? 'auto');
-    const experiment = createExperiment(config);
+    const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
     const result = await runExperiment(experiment, { onEpochEnd: onEpoch, signal });
     const { epochs, divergence, earlyStopping, seconds } = result;
-    const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds };
+    const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds, ...(text ? { vocabulary: text.vocabulary } : {}) };
     if (divergence || result.interrupted) return { ...base, saved: false };
+    if (text) {
+      const held = text.test?.data ?? textSplit(text, config.validationSplit).validation ?? text.train.data;
+      const evaluation = evaluateData(experiment.model, held, { mask: { of: 'ids', value: 0 } });
+      if (folder) await folder.save(experiment.model, { ...modelRecord(config, backend.name, result), text: text.vocabulary });
+      return { ...base, evaluation, saved: folder !== undefined };
+    }
     const evaluation = evaluateOnHeldOut(experiment.model, config.encoding, HELD_OUT_SIZE, config.seed);
     if (folder) await folder.save(experiment.model, modelRecord(config, backend.name, result));
     return { ...base, evaluation, nextStep: nextStep(config, evaluation), saved: folder !== undefined };

@@ -5,10 +5,12 @@
  * input is one line with its file and line.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { oneLine, seqTag, tempDir } from './helpers.js';
+import { killGroup, oneLine, seqTag, startSeqTag, tempDir } from './helpers.js';
+import { loadModel, SeqTagError, tagSentences, train as trainApi } from '../src/index.js';
+import { sleep } from './redis.js';
 
 const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
 
@@ -111,6 +113,46 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.ok(first.confidence.every((p: number) => p > 0 && p <= 1));
   });
 
+  it('the API tags as the command line does (tagSentences, and train with data)', async () => {
+    const model = await loadModel(join(dir, 'pos'), { backend: 'wasm' });
+    const [first] = tagSentences(model, ['The license shall mean the terms .']);
+    const run = await seqTag(
+      ['predict', '--model', join(dir, 'pos'), '--input', '-', '--backend', 'wasm'],
+      {},
+      { stdin: 'The license shall mean the terms .\n' },
+    );
+    assert.equal(first.words.map((w, k) => `${w}/${first.tags[k]}`).join(' '), run.stdout.trim());
+    model.model.dispose();
+    const api = await trainApi({
+      data: train,
+      validationData: dev,
+      testData: test,
+      bidirectional: true,
+      units: 4,
+      embeddingDim: 8,
+      epochs: 2,
+      maxLength: 24,
+      seed: 1,
+      backend: 'wasm',
+    });
+    const losses = (s: string) => s.match(/^epoch .*$/gm)!.map((l) => l.match(/loss (\d\.\d{4})/)![1]);
+    assert.deepEqual(
+      api.epochs.map((e) => e.loss.toFixed(4)),
+      losses(text),
+      'the same losses as seq-tag train',
+    );
+    assert.deepEqual(api.vocabulary!.tags, JSON.parse(readFileSync(join(model.path, 'model.json'), 'utf8')).userDefinedMetadata.text.tags);
+    api.model.dispose();
+    const digitsDir = join(tempDir(), 'digits');
+    (await trainApi({ epochs: 1, samples: 32, seed: 1, backend: 'wasm', modelDir: digitsDir })).model.dispose();
+    const digits = await loadModel(digitsDir);
+    assert.throws(
+      () => tagSentences(digits, ['a b']),
+      (err: Error) => err instanceof SeqTagError && /was not trained on text/.test(err.message),
+    );
+    digits.model.dispose();
+  });
+
   it('predict --data shows the first --n sentences of a tagged file with the right tags beside', async () => {
     const run = await seqTag(['predict', '--model', model, '--data', test, '--n', '2', '--json', '--backend', 'wasm']);
     assert.equal(run.status, 0, run.stderr);
@@ -134,7 +176,14 @@ describe('train, predict and evaluate on tagged text', () => {
     const accuracy = (s: string) => s.match(/^ {2}token accuracy +([\d.]+%)/m)![1];
     assert.equal(accuracy(run.stdout), accuracy(text));
     oneLine(await seqTag(['evaluate', '--model', model, '--backend', 'wasm']), 2, /tags text .*: score it on tagged text with --data FILE/);
-    oneLine(await seqTag(['predict', '--model', model, '--backend', 'wasm']), 2, /tags text: give --input FILE/);
+    oneLine(await seqTag(['predict', '--model', model, '--backend', 'wasm']), 2, /tags text \(it was trained on .*pos-train\.txt\): give --input FILE/);
+    oneLine(await seqTag(['predict', '--model', model, '--digits', '4028561337', '--backend', 'wasm']), 2, /tags text .*: give --input FILE .*, not --digits/);
+    oneLine(await seqTag(['doctor', '--model', model, '--backend', 'wasm']), 2, /tags text .*: check it on tagged text with --data FILE/);
+    const doctor = await seqTag(['doctor', '--model', model, '--data', test, '--backend', 'wasm']);
+    assert.match(doctor.stdout, /✓ saved weights are finite/);
+    // Examined on the file, as it is: the header names the file, never generated sequences.
+    assert.match(doctor.stdout, /^checks on 12 sentences of .*pos-test\.txt; burst/m);
+    assert.doesNotMatch(doctor.stdout, /generated sequences/);
   });
 
   it('CoNLL chunks (BIO): entity scores as seqeval and conlleval, per entity type', async () => {
@@ -144,6 +193,53 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.match(run.stdout, /\(CoNLL columns, tags from the last column[;)]/);
     assert.match(run.stdout, /^ {2}entity F1 +\d\.\d{3} {2}precision [\d.]+%, recall [\d.]+%; [\d,]+ chunks \(seqeval, conlleval\)$/m);
     assert.match(run.stdout, /^ {2}entity +precision {2}recall {5}F1 {2}support\n {2}NP /m);
+  });
+});
+
+describe('train --resume on tagged text', () => {
+  it('after SIGTERM, --resume reads the same files (checked by SHA-256) and ends as a run never stopped; a changed file is refused', async () => {
+    const train = slice('pos-train.txt', 30);
+    const dev = slice('pos-dev.txt', 8, train);
+    const args = [
+      'train',
+      '--data',
+      train,
+      '--validation-data',
+      dev,
+      '--units',
+      '4',
+      '--embedding-dim',
+      '8',
+      '--max-length',
+      '24',
+      '--epochs',
+      '6',
+      '--seed',
+      '1',
+      '--backend',
+      'wasm',
+      '--json',
+    ];
+    const epochsOf = (stdout: string) => JSON.parse(stdout).epochs.map(({ seconds: _, ...e }: { seconds: number }) => e);
+    const whole = await seqTag([...args, '--model-dir', join(tempDir(), 'whole')]);
+    assert.equal(whole.status, 0, whole.stderr);
+    const dir = join(tempDir(), 'stopped');
+    const run = startSeqTag([...args, '--model-dir', dir]);
+    while (!existsSync(join(dir, 'checkpoint.seqtag'))) await sleep(10);
+    killGroup(run.child, 'SIGTERM');
+    assert.equal(await run.exited, 143, run.out());
+    const resumed = await seqTag(['train', '--resume', '--model-dir', dir, '--json', '--backend', 'wasm']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(epochsOf(resumed.stdout), epochsOf(whole.stdout));
+    assert.equal(JSON.parse(resumed.stdout).evaluation.tokenAccuracy, JSON.parse(whole.stdout).evaluation.tokenAccuracy);
+    // The same command stopped again, then its training file edited: the checkpoint refuses it.
+    const again = join(tempDir(), 'edited');
+    const second = startSeqTag([...args, '--model-dir', again]);
+    while (!existsSync(join(again, 'checkpoint.seqtag'))) await sleep(10);
+    killGroup(second.child, 'SIGTERM');
+    await second.exited;
+    appendFileSync(train, 'One/CD more/JJR ./PP\n');
+    oneLine(await seqTag(['train', '--resume', '--model-dir', again]), 1, new RegExp(`${train} has changed since the run started \\(SHA-256`));
   });
 });
 

@@ -22,6 +22,7 @@ import {
   type DataFlag,
   type ExperimentFlags,
   type ModelFlag,
+  textModelNeedsData,
 } from './options.js';
 import { ExitCode, modelJson, modelLine, printJson, stdout, setExitCode } from './output.js';
 import { renderHeader } from './train.js';
@@ -77,6 +78,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (path !== undefined) {
     loaded = await loadModel(path, { allowNonFinite: true });
     try {
+      if (flags.data === undefined) textModelNeedsData(path, loaded.record, 'check it on tagged text with --data FILE');
       data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description, loaded.record);
       ({ config, diagnosis } = examine(path, loaded, flags, data));
     } finally {
@@ -94,10 +96,13 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   }
   const out = stdout();
   const style = out.style;
-  if (loaded && !loaded.record) {
+  // A model on the user's data is examined as it is (examine.ts), whoever trained it: the header says so.
+  if (loaded && (!loaded.record || data)) {
     const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
-    const on = data ? `${plural(data.n, 'sequence')} of ${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
+    const on = data
+      ? `${plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence')} of ${flags.data}`
+      : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
     const optimizer = diagnosis.burstOptimizer!;
     const dropped = optimizer.dropped.length ? `; not run as Keras would: ${optimizer.dropped.join('; ')}` : '';
     out.line(

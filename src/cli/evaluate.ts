@@ -17,11 +17,11 @@ import {
   type BackendFlag,
   type DataFlag,
   type ModelFlag,
+  textModelNeedsData,
 } from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
 import { FOREIGN_MODEL_SEED } from '../task/model-data.js';
 import { renderTextEvaluation } from '../report/text.js';
-import { ExitCode, UserError } from '../errors.js';
 
 interface EvaluateFlags extends BackendFlag, ModelFlag, DataFlag {
   samples: number;
@@ -45,11 +45,7 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const backend = await initBackend(flags.backend);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
-  if (loaded.record?.text && flags.data === undefined)
-    throw new UserError(
-      `${path} tags text (it was trained on ${loaded.record.config.data?.train.path ?? 'a text file'}): score it on tagged text with --data FILE`,
-      ExitCode.Usage,
-    );
+  if (flags.data === undefined) textModelNeedsData(path, loaded.record, 'score it on tagged text with --data FILE');
   const scoring = { compile: loaded.compile, mask: loaded.description.mask };
   const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description, loaded.record);
   const seed = data ? undefined : (flags.seed ?? loaded.record?.config.seed ?? FOREIGN_MODEL_SEED);

@@ -160,6 +160,11 @@ export type BackendFlag = { backend: BackendChoice };
 
 export type DataFlag = { data?: string };
 
+/** A model trained on text reads tagged text only: without --data (or --input), one line saying so, not the digit task. */
+export function textModelNeedsData(path: string, record: { text?: unknown; config: Config } | undefined, what: string): void {
+  if (record?.text) throw new UserError(`${path} tags text (it was trained on ${record.config.data?.train.path ?? 'a text file'}): ${what}`, ExitCode.Usage);
+}
+
 /** The files of a run on tagged text, and how to read them. */
 export type TextDataFlags = DataFlag & { validationData?: string; testData?: string; tagColumn?: string; dataFormat?: CorpusFormat };
 

@@ -29,6 +29,7 @@ import {
   type BackendFlag,
   type DataFlag,
   type ModelFlag,
+  textModelNeedsData,
 } from './options.js';
 import { modelJson, modelLine, printJson, stderr, stdout, stdin } from './output.js';
 
@@ -171,11 +172,9 @@ async function predictInput(
  * --n sentences of a tagged file with the right tag beside each wrong one.
  */
 async function predictText(flags: PredictFlags, path: string, loaded: LoadedModel, vocabulary: TextVocabulary, backend: BackendInfo): Promise<void> {
+  if (flags.digits) textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line) or --data FILE, not --digits');
   if (flags.input === undefined && flags.data === undefined)
-    throw new UserError(
-      `${path} tags text: give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)`,
-      ExitCode.Usage,
-    );
+    textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)');
   if (flags.data !== undefined) {
     const corpus = await readCorpus(flags.data);
     const first = Math.min(flags.n, sentenceCount(corpus));
