@@ -93,6 +93,27 @@ def torch_side(data, vocab, n_tags, args):
             return self.dense(out)
 
     model = Tagger()
+    # Keras's initialisers, so that both sides train the same model from the same kind of start:
+    # Embedding uniform(-0.05, 0.05), glorot-uniform kernels, orthogonal recurrent kernels, zero biases
+    # with the forget gate's at 1 (PyTorch splits it in two biases: b_ih carries it), zero Dense bias.
+    with torch.no_grad():
+        nn.init.uniform_(model.embedding.weight, -0.05, 0.05)
+        for name, p in model.lstm.named_parameters():
+            if name.startswith("weight_ih"):
+                # Keras's glorot_uniform over the whole [input, 4 units] kernel.
+                bound = (6 / (p.shape[1] + p.shape[0])) ** 0.5
+                nn.init.uniform_(p, -bound, bound)
+            elif name.startswith("weight_hh"):
+                q = torch.empty(args.units, 4 * args.units)
+                nn.init.orthogonal_(q)
+                p.copy_(q.T)
+            elif name.startswith("bias_ih"):
+                p.zero_()
+                p[args.units : 2 * args.units] = 1.0
+            else:
+                p.zero_()
+        nn.init.xavier_uniform_(model.dense.weight)
+        nn.init.zeros_(model.dense.bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
     loss_of = nn.CrossEntropyLoss(ignore_index=-1)
     x_train, y_train = torch.tensor(xt), torch.tensor(np.where(xt == 0, -1, yt))
