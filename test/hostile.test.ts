@@ -167,6 +167,27 @@ describe('hostile model files: one line, exit 1, under 5 s and 1 GB', () => {
     refusedFast(predict(path), /is not a readable Keras model \(its config declares about 1,4\d\d,\d{3} parameters but its weights hold 1,186 values\)/);
   });
 
+  it('a functional graph whose nodes can never be built (its InputLayer made a Masking, found by fuzzing; TensorFlow.js loops forever on it)', () => {
+    const members = unzipSync(readFileSync(join(FIXTURES, 'pos-functional.keras')));
+    const config = JSON.parse(new TextDecoder().decode(members['config.json']));
+    config.config.layers[0].class_name = 'Masking';
+    const entries = Object.entries(members).map(([name, data]) => ({
+      name,
+      data: name === 'config.json' ? new TextEncoder().encode(JSON.stringify(config)) : data,
+    }));
+    refusedFast(predict(kerasFile(entries)), /its layer embedding\w* reads node 0 of input_layer\w*, which no input ever reaches/);
+  });
+
+  it('450 seeded edits of a functional graph: each loads or is refused in one line; none hangs or throws anything else', () => {
+    const script = fileURLToPath(new URL('./fixtures/fuzz-graph.js', import.meta.url));
+    const run = spawnSync(process.execPath, [script, join(FIXTURES, 'pos-functional.keras'), 'ops', '450'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, `status ${run.status} (null: killed at the time limit, a hang); ${run.stderr}`);
+    const outcome = JSON.parse(run.stdout) as { loaded: number; refused: number; unexpected: string[] };
+    assert.deepEqual(outcome.unexpected, []);
+    assert.equal(outcome.loaded + outcome.refused, 450);
+    assert.ok(outcome.loaded > 0 && outcome.refused > 0, JSON.stringify(outcome));
+  });
+
   it('a config nested 100,000 levels deep', () => {
     const deep = `{"class_name": "Sequential", "config": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     const path = kerasFile([stored('metadata.json'), stored('config.json', new TextEncoder().encode(deep)), stored('model.weights.h5')]);

@@ -243,6 +243,7 @@ describe('models seq-tag cannot run faithfully are refused in one line', () => {
     // A graph naming a layer it does not have: TensorFlow.js would wait for that layer forever.
     const dangling = edited((layers) => (layers[0].name = 'renamed'));
     await assert.rejects(loadModel(dangling), /its layer \w+ reads from \["input_layer\w*",0,0,\{\}\], which is not one of its layers/);
+    // A graph whose nodes can never be built: test/hostile.test.ts (in a process of its own: a regression would hang).
     const loaded = await loadModel(fixture('pos-functional.keras'));
     assert.deepEqual(loaded.description.mask, { of: 'ids', value: 0 });
     assert.ok(

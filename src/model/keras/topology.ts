@@ -294,6 +294,33 @@ function checkReferences(layers: Json[], config: Json): void {
 }
 
 /**
+ * The graph can be built as TensorFlow.js builds it: a layer's node is made once every layer it reads
+ * has the node it names (an InputLayer has its one node from the start), pass after pass until none is
+ * left. tfjs repeats the passes forever when one never can be (a hang on a crafted file: an InputLayer
+ * renamed to another class leaves the layers after it waiting), so a pass that makes nothing is refused.
+ */
+function checkBuildable(layers: Json[]): void {
+  const made = new Map<unknown, number>(layers.map((layer) => [layer.name, layer.class_name === 'InputLayer' ? 1 : 0]));
+  let pending = layers.flatMap((layer) =>
+    (Array.isArray(layer.inbound_nodes) ? layer.inbound_nodes : []).map((node) => ({ layer, refs: (Array.isArray(node) ? node : [node]) as unknown[] })),
+  );
+  const ready = (ref: unknown) => Array.isArray(ref) && (made.get(ref[0]) ?? 0) > (Number.isInteger(ref[1]) ? (ref[1] as number) : 0);
+  while (pending.length) {
+    const waiting = pending.filter(({ layer, refs }) => {
+      if (!refs.every(ready)) return true;
+      made.set(layer.name, (made.get(layer.name) ?? 0) + 1);
+      return false;
+    });
+    if (waiting.length === pending.length) {
+      const { layer, refs } = waiting[0];
+      const ref = refs.find((r) => !ready(r)) as unknown[];
+      throw new UnsupportedModel(`its layer ${String(layer.name)} reads node ${String(ref[1])} of ${String(ref[0])}, which no input ever reaches`);
+    }
+    pending = waiting;
+  }
+}
+
+/**
  * A Keras 2 or 3 model config as a tfjs Layers topology: Keras 3's wrappers dropped, dtype policies
  * made plain (float32 only), functional nodes in Keras 2 form, a Sequential's InputLayer folded
  * into the first layer's batch_input_shape. Throws UnsupportedModel for what tfjs would run wrongly.
@@ -315,6 +342,7 @@ export function topologyForTfjs(modelConfig: Json, kerasVersion: string, notes: 
     config.input_layers = tensorList(config.input_layers);
     config.output_layers = tensorList(config.output_layers);
     checkReferences(layers, config);
+    checkBuildable(layers);
   } else {
     throw new UnsupportedModel(`it is a ${String(model.class_name)}; seq-tag reads Sequential and functional models`);
   }
