@@ -21,7 +21,7 @@ import { tagSequences, tagText, type TaggedSentence, type TaggedSequence } from 
 import type { CorpusFormat } from './task/corpus.js';
 import { parseTagColumn, readTextRun } from './task/text-data.js';
 import type { Evaluation } from './task/metrics.js';
-import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment, textSplit } from './training/experiment.js';
+import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut, evaluateText, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
 import type { EpochRecord, TrainingResult } from './training/train.js';
 import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './model/store.js';
 import { VERSION } from './version.js';
@@ -161,8 +161,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds, ...(text ? { vocabulary: text.vocabulary } : {}) };
     if (divergence || result.interrupted) return { ...base, saved: false };
     if (text) {
-      const held = text.test?.data ?? textSplit(text, config.validationSplit).validation ?? text.train.data;
-      const evaluation = evaluateData(experiment.model, held, { mask: { of: 'ids', value: 0 } });
+      const evaluation = evaluateText(experiment.model, text, config.validationSplit);
       if (folder) await folder.save(experiment.model, { ...modelRecord(config, backend.name, result), text: text.vocabulary });
       return { ...base, evaluation, saved: folder !== undefined };
     }

@@ -11,6 +11,10 @@ import { before, describe, it } from 'node:test';
 import { killGroup, oneLine, seqTag, startSeqTag, tempDir } from './helpers.js';
 import { loadModel, SeqTagError, tagSentences, train as trainApi } from '../src/index.js';
 import { sleep } from './redis.js';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
+import { readTextOfFlags } from '../src/cli/options.js';
 
 const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
 
@@ -240,6 +244,127 @@ describe('train --resume on tagged text', () => {
     await second.exited;
     appendFileSync(train, 'One/CD more/JJR ./PP\n');
     oneLine(await seqTag(['train', '--resume', '--model-dir', again]), 1, new RegExp(`${train} has changed since the run started \\(SHA-256`));
+  });
+});
+
+describe('sweep and tune on tagged text', () => {
+  it('a sweep on --data: each record names the files by path, format, bytes and SHA-256 and is scored on the test file; the folder refuses another file', async () => {
+    const train = slice('pos-train.txt', 30);
+    const dev = slice('pos-dev.txt', 8, train);
+    const out = join(tempDir(), 'sweep');
+    const args = [
+      '--grid',
+      'units=2,4',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--embedding-dim',
+      '4',
+      '--max-length',
+      '24',
+      '--backend',
+      'wasm',
+      '--jobs',
+      '2',
+      '--out',
+      out,
+    ];
+    const run = await seqTag(['sweep', '--data', train, '--validation-data', dev, '--test-data', dev, ...args, '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    // In the order the runs ended: by label here.
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .sort((a, b) => (a.label < b.label ? -1 : 1));
+    assert.deepEqual(
+      records.map((r) => [r.label, r.status]),
+      [
+        ['units=2', 'ok'],
+        ['units=4', 'ok'],
+      ],
+    );
+    for (const r of records) {
+      assert.deepEqual([r.config.data.train.path, r.config.data.train.format, r.config.encoding, r.config.lstm], [train, 'word-tag', 'embedding', 'layers']);
+      assert.match(r.config.data.test.sha256, /^[0-9a-f]{64}$/);
+      assert.ok(r.evaluation.tagNames.includes('DET'), 'scored on the tagged test file');
+      assert.equal(r.evaluation.sequences, records[0].evaluation.sequences, 'every run scored on the same file');
+    }
+    // The no-skill floor is the tags' entropy on the file the runs were scored on, not the digit task's 0.5004.
+    assert.equal(JSON.parse(run.stdout).floor, records[0].evaluation.floor);
+    assert.ok(records[0].evaluation.floor > 1, `${records[0].evaluation.floor}`);
+    const other = slice('pos-train.txt', 20);
+    oneLine(
+      await seqTag(['sweep', '--data', other, '--validation-data', dev, '--test-data', dev, ...args]),
+      1,
+      /holds another sweep: 'units=2' has data .* there and .* here/,
+    );
+  });
+
+  it('a worker given a run whose file has changed since the sweep read it refuses it (no run is scored on other data)', async () => {
+    const train = slice('pos-train.txt', 10);
+    const text = await readTextOfFlags({ data: train });
+    const config = {
+      ...ORIGINAL_EXPERIMENT,
+      encoding: 'embedding' as const,
+      lstm: 'layers' as const,
+      units: 2,
+      embeddingDim: 4,
+      epochs: 1,
+      data: text!.spec,
+      seed: 1,
+    };
+    appendFileSync(train, 'One/CD more/JJR ./PP\n');
+    const worker = fork(fileURLToPath(new URL('../src/sweep/sweep-worker.js', import.meta.url)), [], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    const outcome = await new Promise<{ status: string; error?: string }>((resolve) => {
+      worker.once('message', (m) => resolve(m as { status: string; error?: string }));
+      worker.send({ spec: { key: 'k', label: 'l', seed: 1, config }, backend: 'wasm' });
+    });
+    worker.disconnect();
+    assert.equal(outcome.status, 'failed');
+    assert.match(outcome.error!, new RegExp(`${train} has changed since the run started \\(SHA-256`));
+  });
+
+  it('tune on --data with a --validation-data file: trials compared on it, the best one named with the command that trains it again', async () => {
+    const train = slice('pos-train.txt', 30);
+    const dev = slice('pos-dev.txt', 8, train);
+    const out = join(tempDir(), 'tune');
+    const run = await seqTag([
+      'tune',
+      '--data',
+      train,
+      '--validation-data',
+      dev,
+      '--space',
+      'lr=0.01..0.1:log',
+      '--trials',
+      '2',
+      '--jobs',
+      '2',
+      '--epochs',
+      '1',
+      '--units',
+      '2',
+      '--embedding-dim',
+      '4',
+      '--max-length',
+      '24',
+      '--seed',
+      '1',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.equal(doc.trials.length, 2);
+    assert.match(doc.best.command, new RegExp(`--data ${train} --validation-data ${dev}`));
   });
 });
 

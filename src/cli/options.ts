@@ -13,7 +13,7 @@ import {
   type PresetName,
 } from '../config/config.js';
 import { CORPUS_FORMATS, type CorpusFormat } from '../task/corpus.js';
-import { parseTagColumn, readTextRun, type TextRun } from '../task/text-data.js';
+import { parseTagColumn, readTextFor, readTextRun, type TextRun } from '../task/text-data.js';
 import { estimateCost, type Cost } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -192,18 +192,24 @@ export async function readTextData(flags: TextDataFlags, config: Pick<Config, 'm
     if (stray) throw new UserError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --data FILE (the training text)`, ExitCode.Usage);
     return undefined;
   }
-  const files = spec
-    ? { train: spec.train.path, validation: spec.validation?.path, test: spec.test?.path }
-    : { train: flags.data!, validation: flags.validationData, test: flags.testData };
-  if (/\.npz$/i.test(files.train))
+  if (spec) return readTextFor({ ...config, data: spec });
+  if (/\.npz$/i.test(flags.data!))
     throw new UserError(
-      `train --data ${files.train}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
+      `--data ${flags.data}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
       ExitCode.Usage,
     );
-  const column = spec ? spec.tagColumn : flags.tagColumn;
-  const tagColumn = column === undefined || column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
-  const format = spec ? (spec.train.format as CorpusFormat) : flags.dataFormat;
-  return readTextRun(files, { minCount: config.minCount, lowercase: config.lowercase, maxLength: config.maxLength, tagColumn, format }, spec);
+  const tagColumn = flags.tagColumn === undefined ? undefined : parseTagColumn(flags.tagColumn);
+  const { minCount, lowercase, maxLength } = config;
+  return readTextRun(
+    { train: flags.data!, validation: flags.validationData, test: flags.testData },
+    { minCount, lowercase, maxLength, tagColumn, format: flags.dataFormat },
+  );
+}
+
+/** readTextData for a new run: the vocabulary options as typed, else their defaults. */
+export function readTextOfFlags(flags: TextDataFlags & Partial<Pick<Config, 'minCount' | 'lowercase' | 'maxLength'>>): Promise<TextRun | undefined> {
+  const { minCount, lowercase, maxLength } = ORIGINAL_EXPERIMENT;
+  return readTextData(flags, { minCount: flags.minCount ?? minCount, lowercase: flags.lowercase ?? lowercase, maxLength: flags.maxLength ?? maxLength });
 }
 
 /** --data: the user's own sequences instead of the task's generated digits. */

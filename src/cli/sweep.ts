@@ -24,12 +24,16 @@ import {
   affordable,
   configFromFlags,
   givenOn,
+  addTextDataOptions,
+  readTextOfFlags,
   type BackendFlag,
   type ExperimentFlags,
+  type TextDataFlags,
 } from './options.js';
+import type { DataSpec } from '../config/config.js';
 import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
-interface SweepFlags extends ExperimentFlags, BackendFlag {
+interface SweepFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
   grid: string[];
   answers?: boolean;
   seeds?: number;
@@ -58,6 +62,7 @@ export const ANSWERS: { label: string; overrides: Partial<ExperimentFlags> }[] =
 export function sweepCommand(): Command {
   const cmd = new Command('sweep').description('train a grid of configurations over several seeds in parallel and say which remedies fix the NaN');
   addExperimentOptions(cmd);
+  addTextDataOptions(cmd);
   // Seeds are the sweep's own axis (--seeds, --first-seed); --seed stays parsed only to be refused clearly.
   cmd.options.find((o) => o.long === '--seed')?.hideHelp();
   addBackendOption(cmd);
@@ -97,7 +102,7 @@ const ANSWER_FLAGS = [...new Set(ANSWERS.flatMap((a) => Object.keys(a.overrides)
  * The sweep's configurations, from --answers or the grid. Configurations that are equal once presets
  * and defaults are applied are one configuration: kept under the first label, the others named in `merged`.
  */
-export function configsFor(flags: SweepFlags, cmd: Command): { configs: LabelledConfig[]; merged: string[] } {
+export function configsFor(flags: SweepFlags, cmd: Command, data?: DataSpec): { configs: LabelledConfig[]; merged: string[] } {
   if (flags.answers && flags.grid.length) throw new UserError('--answers is a grid of its own; use it or --grid, not both', ExitCode.Usage);
   if (!flags.answers && !flags.grid.length) throw new UserError('say what to sweep: --grid flag=v1,v2 (repeatable) or --answers', ExitCode.Usage);
   if (cmd.getOptionValueSource('seed') === 'cli')
@@ -109,7 +114,7 @@ export function configsFor(flags: SweepFlags, cmd: Command): { configs: Labelled
     throw new UserError(`--answers sets ${clash.long} itself in each of its configurations; drop ${clash.long}, or sweep it with --grid`, ExitCode.Usage);
   const prototype = addExperimentOptions(new Command());
   const all = (flags.answers ? ANSWERS : gridCombinations(flags.grid.map((g) => parseGridAxis(g, prototype)))).map(({ label, overrides }) => {
-    const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key));
+    const { seed: _, ...config } = configFromFlags({ ...flags, ...overrides } as ExperimentFlags, (key) => key in overrides || given(key), data);
     return { label, config };
   });
   const configs: LabelledConfig[] = [];
@@ -127,12 +132,15 @@ export function configsFor(flags: SweepFlags, cmd: Command): { configs: Labelled
 }
 
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
-  const { configs, merged } = configsFor(flags, cmd);
+  // The text is read once here for its identity (SHA-256 in every config); each worker reads it again and checks it.
+  const text = await readTextOfFlags(flags);
+  const { configs, merged } = configsFor(flags, cmd, text?.spec);
   const seedCount = flags.seeds ?? (flags.answers ? 10 : 5);
   const seeds = Array.from({ length: seedCount }, (_, k) => flags.firstSeed + k);
   const specs = expandRuns(configs, seeds);
   const jobs = flags.queue ? 1 : Math.min(flags.jobs, specs.length);
-  for (const { config } of configs) affordable(config, jobs);
+  // Text runs are bounded by their data (LIMITS.dataBytes); the estimate is of the digit task.
+  if (!text) for (const { config } of configs) affordable(config, jobs);
   await withSweepFolder(flags.out, configs, flags.queue, (folder, connection) => sweepInto(flags, { configs, merged, seeds, specs, jobs }, folder, connection));
 }
 
@@ -243,7 +251,10 @@ async function sweepInto(
 
   const baseline = flags.answers ? ANSWERS[0].label : undefined;
   const summaries = summarize(records, (label) => configs.find((c) => c.label === label)!.config.activation, baseline);
-  const floor = labelEntropy(generateDataset(HELD_OUT_SIZE, rngFor(seeds[0], 'held-out')).labels);
+  // On text, the runs' own floor (the tags' entropy on the data they were scored on); on the task, the held-out digits'.
+  const floor = configs[0].config.data
+    ? (summaries.find((s) => s.floor !== null)?.floor ?? NaN)
+    : labelEntropy(generateDataset(HELD_OUT_SIZE, rngFor(seeds[0], 'held-out')).labels);
   const svgPath = folder.path(CHART_FILE);
   const summaryPath = folder.path(SUMMARY_FILE);
   const configurations = summaries.map((s) => ({ ...s, config: configs.find((c) => c.label === s.label)!.config }));

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { initBackend, type BackendInfo } from '../model/backend.js';
-import { ORIGINAL_EXPERIMENT, validationCount, type Config } from '../config/config.js';
+import { validationCount, type Config } from '../config/config.js';
 import { terminalLossChart } from '../report/charts.js';
 import { formatDuration } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
@@ -58,6 +58,7 @@ import {
   isCostly,
   addTextDataOptions,
   readTextData,
+  readTextOfFlags,
   type BackendFlag,
   type TextDataFlags,
 } from './options.js';
@@ -193,18 +194,13 @@ export function renderHeader(backend: BackendInfo, config: Config, summary: Mode
   );
 }
 
-/** The named flags that have a value (commander leaves unset ones undefined). */
-function definedOf<T extends object, K extends keyof T>(flags: T, keys: K[]): Partial<Pick<T, K>> {
-  return Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]])) as Partial<Pick<T, K>>;
-}
-
 async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Promise<void> {
   if (flags.logBatches && flags.logdir === undefined)
     throw new UserError('--log-batches needs --logdir <dir>: the batch losses are TensorBoard logs written there');
   if (flags.resume && flags.data !== undefined)
     throw new UserError('--resume continues on the files the run started with (its checkpoint names them): drop --data', ExitCode.Usage);
   // A new run's flags and files are checked before the folder is touched; --resume reads its config from the folder.
-  const text = flags.resume ? undefined : await readTextData(flags, { ...ORIGINAL_EXPERIMENT, ...definedOf(flags, ['minCount', 'lowercase', 'maxLength']) });
+  const text = flags.resume ? undefined : await readTextOfFlags(flags);
   const fresh = flags.resume ? undefined : configFromFlags(flags, given, text?.spec);
   // Text runs are bounded by their data (LIMITS.dataBytes); the estimate is of the digit task.
   if (fresh && !text) affordable(fresh);

@@ -26,10 +26,14 @@ import {
   givenOn,
   type BackendFlag,
   type ExperimentFlags,
+  addTextDataOptions,
+  readTextOfFlags,
+  type TextDataFlags,
 } from './options.js';
+import type { DataSpec } from '../config/config.js';
 import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
-interface TuneFlags extends ExperimentFlags, BackendFlag {
+interface TuneFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
   space: string[];
   trials: number;
   minutes?: number;
@@ -53,6 +57,7 @@ export function tuneCommand(): Command {
     'search the train flags for the configuration with the lowest validation loss: TPE sampling, median-rule pruning, on the local workers or a queue',
   );
   addExperimentOptions(cmd);
+  addTextDataOptions(cmd);
   addBackendOption(cmd);
   cmd
     .option(
@@ -82,7 +87,7 @@ export function tuneCommand(): Command {
 }
 
 /** The tune's setup from the flags: the base config (with a validation split), the space, the budget. */
-function setupFrom(flags: TuneFlags, cmd: Command): TuneSetup {
+function setupFrom(flags: TuneFlags, cmd: Command, data?: DataSpec): TuneSetup {
   const given = givenOn(cmd);
   const dims = parseSpace(flags.space, addExperimentOptions(new Command()));
   const fixed = dims.find((d) => FIXED.has(d.flag));
@@ -92,16 +97,19 @@ function setupFrom(flags: TuneFlags, cmd: Command): TuneSetup {
       ExitCode.Usage,
     );
   refuseJobsWithQueue(flags, cmd);
-  const split = given('validationSplit') ? flags.validationSplit : DEFAULT_SPLIT;
-  const { seed, ...base } = configFromFlags({ ...flags, validationSplit: split }, (key) => key === 'validationSplit' || given(key));
-  if (split === 0) throw new UserError('--validation-split 0: tune compares trials by their validation loss; hold out a share, e.g. 0.2', ExitCode.Usage);
+  // A --validation-data file is the validation set; otherwise a share of the training data is held out.
+  const split = given('validationSplit') ? flags.validationSplit : data?.validation ? 0 : DEFAULT_SPLIT;
+  const { seed, ...base } = configFromFlags({ ...flags, validationSplit: split }, (key) => key === 'validationSplit' || given(key), data);
+  if (split === 0 && !data?.validation)
+    throw new UserError('--validation-split 0: tune compares trials by their validation loss; hold out a share, e.g. 0.2', ExitCode.Usage);
   const warmup = flags.warmup ?? Math.floor(base.epochs / 4);
   return { base, seed, dims, trials: flags.trials, minutes: flags.minutes, warmup, parallel: flags.queue ? Math.max(2, flags.jobs) : flags.jobs };
 }
 
 async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
-  const setup = setupFrom(flags, cmd);
-  affordable({ ...setup.base }, flags.queue ? 1 : flags.jobs);
+  const text = await readTextOfFlags(flags);
+  const setup = setupFrom(flags, cmd, text?.spec);
+  if (!text) affordable({ ...setup.base }, flags.queue ? 1 : flags.jobs);
   const identity = `tune ${setup.dims.map((d) => (d.kind === 'range' ? `${d.flag}=${d.low}..${d.high}${d.log ? ':log' : ''}` : `${d.flag}=${d.choices.map((c) => c.text).join(',')}`)).join(' ')} · seed ${setup.seed}`;
   await withSweepFolder(flags.out, [{ label: identity, config: setup.base }], flags.queue, (folder, connection) => tuneInto(flags, setup, folder, connection));
 }

@@ -382,7 +382,7 @@ export function renderSweepTable(summaries: ConfigSummary[], floor: number, styl
     widths.map((w) => '─'.repeat(w)).join('  '),
     ...summaries.map((s) => line(kept.map(([, f]) => f(s)))),
     '',
-    `no-skill floor (entropy of the labels): ${floor.toFixed(4)} nats; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
+    `no-skill floor (entropy of the labels): ${Number.isNaN(floor) ? 'none (no run was scored)' : `${floor.toFixed(4)} nats`}; NaN counts the wasm backend's loss pinned at −ln(1e-7) too`,
     `"learns": median final loss at least ${FLOOR_MARGIN} below the floor and exact-match above 0%; "at the floor": within ${FLOOR_MARGIN} of it`,
     '',
     // The verdicts name each configuration in full: beside it when that leaves room, else under it.

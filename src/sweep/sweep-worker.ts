@@ -4,16 +4,29 @@
  * data, and sends back the record. One process per core keeps the whole machine busy.
  */
 import { initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
-import { createExperiment, evaluateOnHeldOut, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
+import { createExperiment, createTextExperiment, evaluateOnHeldOut, evaluateText, HELD_OUT_SIZE, runExperiment } from '../training/experiment.js';
+import { readTextFor, type TextRun } from '../task/text-data.js';
+import type { Config } from '../config/config.js';
 import { failedOutcome, type RunOutcome, type RunSpec } from './records.js';
 import { shouldPrune } from './pruner.js';
 
 let backend: BackendInfo | undefined;
 
+/** The last text run read, by what it was read with: the runs of a sweep on text share their files. */
+let text: { key: string; run: TextRun } | undefined;
+
+async function textOf(config: Config): Promise<TextRun | undefined> {
+  if (!config.data) return undefined;
+  const key = JSON.stringify([config.data, config.minCount, config.lowercase, config.maxLength]);
+  if (text?.key !== key) text = { key, run: await readTextFor({ ...config, data: config.data }) };
+  return text.run;
+}
+
 async function run(spec: RunSpec, choice: BackendChoice): Promise<RunOutcome> {
   backend ??= await initBackend(choice);
   const started = performance.now();
-  const experiment = createExperiment(spec.config);
+  const corpus = await textOf(spec.config);
+  const experiment = corpus ? createTextExperiment(spec.config, corpus) : createExperiment(spec.config);
   try {
     // One thread: the pool already runs a process per core.
     const prune = new AbortController();
@@ -27,7 +40,12 @@ async function run(spec: RunSpec, choice: BackendChoice): Promise<RunOutcome> {
       },
     });
     const pruned = result.interrupted !== undefined;
-    const evaluation = result.divergence || pruned ? undefined : evaluateOnHeldOut(experiment.model, spec.config.encoding, HELD_OUT_SIZE, spec.seed);
+    const evaluation =
+      result.divergence || pruned
+        ? undefined
+        : corpus
+          ? evaluateText(experiment.model, corpus, spec.config.validationSplit)
+          : evaluateOnHeldOut(experiment.model, spec.config.encoding, HELD_OUT_SIZE, spec.seed);
     return {
       status: result.divergence ? 'diverged' : pruned ? 'pruned' : 'ok',
       epochs: result.epochs,

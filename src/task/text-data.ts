@@ -2,7 +2,7 @@
 // internal form, the vocabulary built from the training file, each file as ids, and the files'
 // identities (path, format, size, SHA-256) for the config, so a checkpoint refuses a changed file.
 import { ExitCode, UserError } from '../errors.js';
-import type { DataRef, DataSpec } from '../config/config.js';
+import type { Config, DataRef, DataSpec } from '../config/config.js';
 import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
 import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
 import type { TagData } from './tag-data.js';
@@ -80,4 +80,20 @@ export function sliceTagData(data: TagData, from: number, to: number, source = d
     source,
     shown: undefined,
   };
+}
+
+/**
+ * The text run a config names (config.data): its files read again with the vocabulary options of
+ * the config, each checked against the SHA-256 the config holds (a resumed run, a sweep's worker, a
+ * queue worker on another machine): a file that changed is refused, so no run is scored on other data.
+ */
+export async function readTextFor(config: Pick<Config, 'minCount' | 'lowercase' | 'maxLength'> & { data: DataSpec }): Promise<TextRun> {
+  const spec = config.data;
+  const column = spec.tagColumn;
+  const tagColumn = column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
+  return readTextRun(
+    { train: spec.train.path, validation: spec.validation?.path, test: spec.test?.path },
+    { minCount: config.minCount, lowercase: config.lowercase, maxLength: config.maxLength, tagColumn, format: spec.train.format as CorpusFormat },
+    spec,
+  );
 }

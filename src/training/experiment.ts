@@ -50,6 +50,16 @@ export function textSplit(text: TextRun, split: number): { train: TagData; valid
   return { train: sliceTagData(all, 0, kept), validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };
 }
 
+/** What a text run is scored on after training: the test file, else the validation data, else (said by the caller) the training data. */
+export function textHeldOut(text: TextRun, split: number): TagData {
+  return text.test?.data ?? textSplit(text, split).validation ?? text.train.data;
+}
+
+/** Scores a text model on its held-out data, padding masked. */
+export function evaluateText(model: tfl.LayersModel, text: TextRun, split: number): Evaluation {
+  return evaluateData(model, textHeldOut(text, split), { mask: { of: 'ids', value: 0 } });
+}
+
 export async function runExperiment(experiment: Experiment, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
   if (experiment.text) {
     const { train, validation } = textSplit(experiment.text, experiment.config.validationSplit);
