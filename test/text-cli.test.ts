@@ -115,6 +115,16 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.deepEqual(first.tokens, ['The', 'license', 'shall', 'mean', 'the', 'terms', '.']);
     assert.equal(first.tags.length, 7);
     assert.ok(first.confidence.every((p: number) => p > 0 && p <= 1));
+    // A byte-order mark is not a word; a line that is not UTF-8 stops it after the lines before, with its place.
+    const bad = join(dir, 'latin1.txt');
+    writeFileSync(bad, Buffer.concat([Buffer.from('\ufeffThe terms .\nCaf'), Buffer.from([0xe9]), Buffer.from(' ok\n')]));
+    const stopped = await seqTag(['predict', '--model', model, '--input', bad, '--backend', 'wasm']);
+    assert.equal(stopped.status, 1);
+    assert.match(stopped.stdout, /^The\/\S+ terms\/\S+ \.\/\S+\n$/);
+    assert.match(
+      stopped.stderr,
+      new RegExp(`^seq-tag: --input ${bad}:2: byte 4 of the line \\(offset 18 in the input\\) is not UTF-8 \\(the 1 line before it is tagged above\\)`),
+    );
   });
 
   it('the API tags as the command line does (tagSentences, and train with data)', async () => {

@@ -12,7 +12,7 @@ import { plural, renderTagged, toJson } from '../report/render.js';
 import { loadModel, type LoadedModel } from '../model/store.js';
 import { tagSequences, tagText } from '../task/tagging.js';
 import type { TextVocabulary } from '../config/config.js';
-import { readCorpus, sentenceCount } from '../task/corpus.js';
+import { readCorpus, sentencesOf } from '../task/corpus.js';
 import { invalidUtf8At, lines, LongLine } from '../task/lines.js';
 import { renderTaggedSentences } from '../report/text.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -176,10 +176,8 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
   if (flags.input === undefined && flags.data === undefined)
     textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)');
   if (flags.data !== undefined) {
-    const corpus = await readCorpus(flags.data);
-    const first = Math.min(flags.n, sentenceCount(corpus));
-    const words = Array.from({ length: first }, (_, s) => Array.from(corpus.words.subarray(corpus.starts[s], corpus.starts[s + 1]), (w) => corpus.forms[w]));
-    const truth = Array.from({ length: first }, (_, s) => Array.from(corpus.tags.subarray(corpus.starts[s], corpus.starts[s + 1]), (t) => corpus.tagNames[t]));
+    const { words, tags: truth } = sentencesOf(await readCorpus(flags.data), 0, flags.n);
+    const first = words.length;
     const tagged = tagText(loaded.model, words, vocabulary);
     if (flags.json) {
       printJson('predict', {
@@ -220,7 +218,10 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
           `--input ${input}:${line.number}: byte ${bad + 1} of the line (offset ${line.offset + bad} in the input) is not UTF-8${count ? ` (the ${plural(count, 'line')} before it ${count === 1 ? 'is' : 'are'} tagged above)` : ''}; convert it, e.g. iconv -f latin1 -t utf-8`,
         );
       }
-      const text = decoder.decode(line.bytes).trim();
+      const text = decoder
+        .decode(line.bytes)
+        .replace(/^\ufeff/, '')
+        .trim();
       batch.push(text === '' ? [] : text.split(/\s+/));
       if (batch.length === INPUT_BATCH) flush();
     }

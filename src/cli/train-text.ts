@@ -6,7 +6,7 @@ import { validationCount, type Config } from '../config/config.js';
 import type { ModelSummary } from '../model/model.js';
 import { renderTaggedSentences, renderTextEvaluation } from '../report/text.js';
 import { divergenceText, type Style } from '../report/render.js';
-import { sentenceCount, type Corpus } from '../task/corpus.js';
+import { sentenceCount, sentencesOf, type Corpus } from '../task/corpus.js';
 import { tagEntropy } from '../task/metrics.js';
 import type { TagData } from '../task/tag-data.js';
 import { tagText } from '../task/tagging.js';
@@ -24,18 +24,6 @@ export function tagCounts(data: TagData): Float64Array {
   const counts = new Float64Array(data.tags);
   for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) counts[k % data.tags]++;
   return counts;
-}
-
-/** Words and tags of sentences first..first+count of a corpus. */
-function sentencesOf(c: Corpus, first: number, count: number): { words: string[][]; tags: string[][] } {
-  const words: string[][] = [];
-  const tags: string[][] = [];
-  for (let s = first; s < Math.min(first + count, sentenceCount(c)); s++) {
-    const at = Array.from({ length: c.starts[s + 1] - c.starts[s] }, (_, k) => c.starts[s] + k);
-    words.push(at.map((k) => c.forms[c.words[k]]));
-    tags.push(at.map((k) => c.tagNames[c.tags[k]]));
-  }
-  return { words, tags };
 }
 
 /** The held-out data of a text run: the test file, else the validation file or split, else (said) the training data. */

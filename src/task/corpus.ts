@@ -64,6 +64,17 @@ export interface Corpus {
 }
 
 export const sentenceCount = (c: Corpus) => c.starts.length - 1;
+
+/** The words and tags of sentences first .. first + count − 1 (as many as there are). */
+export function sentencesOf(c: Corpus, first: number, count: number): { words: string[][]; tags: string[][] } {
+  const words: string[][] = [];
+  const tags: string[][] = [];
+  for (let s = first; s < Math.min(first + count, sentenceCount(c)); s++) {
+    words.push(Array.from(c.words.subarray(c.starts[s], c.starts[s + 1]), (w) => c.forms[w]));
+    tags.push(Array.from(c.tags.subarray(c.starts[s], c.starts[s + 1]), (t) => c.tagNames[t]));
+  }
+  return { words, tags };
+}
 export const tokenCount = (c: Corpus) => c.starts[c.starts.length - 1];
 
 /** The longest line read: a CoNLL line is a word and its columns; a word/TAG line, a whole sentence. */
