@@ -6,6 +6,7 @@ import { leadingEpochsToClip, terminalLossChart } from '../src/report/charts.js'
 import { seqTag, tempDir } from './helpers.js';
 
 const WIDTHS = [60, 80, 100];
+const CHUNKS = new URL('../../test/fixtures/corpus/chunks-dev.conll', import.meta.url).pathname;
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
 /** Code points, not UTF-16 units: "→" and "█" are one column each. */
 /** The longest line, leaving out commands to copy, which run past the width rather than break (issue #32). */
@@ -141,6 +142,29 @@ describe('every screen fits 60, 80 and 100 columns (train, predict, evaluate, do
     ],
     ['export', '--model', model, '--to', join(dir, 'model.keras')],
     ['train', '--help'],
+    // A tagger on text (issue #34): its header, per-tag and entity tables, tagged sentences (wasm: tf.layers is 3× faster there).
+    [
+      'train',
+      '--data',
+      CHUNKS,
+      '--test-data',
+      CHUNKS,
+      '--units',
+      '4',
+      '--embedding-dim',
+      '4',
+      '--epochs',
+      '1',
+      '--max-length',
+      '24',
+      '--model-dir',
+      join(dir, 'text'),
+      '--backend',
+      'wasm',
+    ],
+    ['evaluate', '--model', join(dir, 'text'), '--data', CHUNKS, '--backend', 'wasm'],
+    ['predict', '--model', join(dir, 'text'), '--data', CHUNKS, '--n', '2', '--backend', 'wasm'],
+    ['doctor', '--model', join(dir, 'text'), '--data', CHUNKS, '--backend', 'wasm'],
     [
       'tune',
       '--space',
