@@ -1,7 +1,7 @@
 // Screens of a run on the user's tagged text: the data it read, its tagging scores (per tag,
 // entities, confusions), and tagged sentences as word/TAG. The printer wraps the long lines.
 import type { Encoded } from '../task/vocabulary.js';
-import type { Evaluation } from '../task/metrics.js';
+import { isPresent, type Evaluation } from '../task/metrics.js';
 import type { TaggedSentence } from '../task/tagging.js';
 import { FORMAT_NAMES, sentenceCount, type Corpus } from '../task/corpus.js';
 import type { TextRun } from '../task/text-data.js';
@@ -75,8 +75,8 @@ export function renderTextEvaluation(e: Evaluation, style: Style = plain): strin
   }
   const width = Math.max(3, ...names.map((n) => Math.min(n.length, 12)));
   const tagRows = (e.perTag ?? [])
-    .filter((t) => t.support > 0 || t.precision > 0)
-    .sort((a, b) => b.support - a.support)
+    .filter(isPresent)
+    .sort((a, b) => b.support - a.support || (b.predicted ?? 0) - (a.predicted ?? 0))
     .map(
       (t) =>
         `  ${name(t.tag).slice(0, 12).padEnd(width)}  ${pct(t.precision).padStart(9)} ${pct(t.recall).padStart(7)} ${(t.f1 ?? 0).toFixed(3).padStart(6)} ${thousands(t.support).padStart(8)}`,

@@ -97,7 +97,18 @@ const evaluationSchema = z
     // Since seq-tag 0.2 (any number of tags); records of 0.1 have neither.
     tokens: z.number().int().min(0).optional(),
     perTag: z
-      .array(z.object({ tag: z.number().int().min(0), support: z.number().min(0), precision: rate, recall: rate, f1: rate.optional() }).strict())
+      .array(
+        z
+          .object({
+            tag: z.number().int().min(0),
+            support: z.number().min(0),
+            precision: rate,
+            recall: rate,
+            f1: rate.optional(),
+            predicted: z.number().min(0).optional(),
+          })
+          .strict(),
+      )
       .max(10_000)
       .optional(),
     // Since seq-tag 0.3 (tagging metrics, issue #34).

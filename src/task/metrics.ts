@@ -28,6 +28,8 @@ export interface TagScore {
   recall: number;
   /** Harmonic mean of precision and recall (absent in records of seq-tag before 0.3). */
   f1?: number;
+  /** Scored positions the model gave this tag (absent in records of seq-tag before 0.3). */
+  predicted?: number;
 }
 
 /** A true tag the model mistook for another, and how many times. */
@@ -77,6 +79,9 @@ export interface Evaluation {
 }
 
 const rate = (a: number, b: number) => (b === 0 ? 0 : a / b);
+
+/** A tag the macro average counts: true or predicted somewhere. */
+export const isPresent = (t: TagScore) => t.support > 0 || (t.predicted ?? 0) > 0;
 
 /**
  * Scores predictions against truth. `truth` and `predicted` hold a tag per position, sequence after
@@ -129,9 +134,9 @@ export function evaluateTags(
   const perTag = Array.from({ length: tags }, (_, tag) => {
     const precision = rate(hits[tag], claimed[tag]);
     const recall = rate(hits[tag], support[tag]);
-    return { tag, support: support[tag], precision, recall, f1: rate(2 * precision * recall, precision + recall) };
+    return { tag, support: support[tag], predicted: claimed[tag], precision, recall, f1: rate(2 * precision * recall, precision + recall) };
   });
-  const present = perTag.filter((t) => support[t.tag] > 0 || claimed[t.tag] > 0);
+  const present = perTag.filter(isPresent);
   const confusions = [...mistakes]
     .map(([k, count]) => ({ truth: Math.floor(k / tags), predicted: k % tags, count }))
     .sort((a, b) => b.count - a.count || a.truth - b.truth || a.predicted - b.predicted)
