@@ -411,5 +411,11 @@ describe('train --data refuses in one line', () => {
     );
     oneLine(await seqTag(['train', '--data', join(tempDir(), 'x.npz'), ...SMALL]), 2, /training reads tagged text/);
     oneLine(await seqTag(['train', '--data', train, '--tag-column', 'deprel', ...SMALL]), 2, /--tag-column deprel: give upos or xpos/);
+    // A search over values a text run cannot take is refused before any trial, naming the value.
+    oneLine(
+      await seqTag(['tune', '--data', train, '--space', 'encoding=embedding,onehot', '--trials', '2', '--out', join(tempDir(), 't')]),
+      2,
+      /^seq-tag: --space encoding=onehot: --encoding onehot feeds digits/,
+    );
   });
 });

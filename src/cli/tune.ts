@@ -30,7 +30,7 @@ import {
   readTextOfFlags,
   type TextDataFlags,
 } from './options.js';
-import type { DataSpec } from '../config/config.js';
+import { checkCombination, type DataSpec } from '../config/config.js';
 import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
 interface TuneFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
@@ -102,6 +102,17 @@ function setupFrom(flags: TuneFlags, cmd: Command, data?: DataSpec): TuneSetup {
   const { seed, ...base } = configFromFlags({ ...flags, validationSplit: split }, (key) => key === 'validationSplit' || given(key), data);
   if (split === 0 && !data?.validation)
     throw new UserError('--validation-split 0: tune compares trials by their validation loss; hold out a share, e.g. 0.2', ExitCode.Usage);
+  // Each listed value must make a valid run with the base (--space encoding=scalar on text would fail every such trial).
+  for (const d of dims)
+    if (d.kind === 'choice')
+      for (const c of d.choices) {
+        try {
+          checkCombination({ ...base, [d.attribute]: c.value });
+        } catch (err) {
+          if (err instanceof UserError) throw new UserError(`--space ${d.flag}=${c.text}: ${err.message}`, ExitCode.Usage);
+          throw err;
+        }
+      }
   const warmup = flags.warmup ?? Math.floor(base.epochs / 4);
   return { base, seed, dims, trials: flags.trials, minutes: flags.minutes, warmup, parallel: flags.queue ? Math.max(2, flags.jobs) : flags.jobs };
 }
