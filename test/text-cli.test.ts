@@ -196,7 +196,10 @@ describe('train, predict and evaluate on tagged text', () => {
     const doctor = await seqTag(['doctor', '--model', model, '--data', test, '--backend', 'wasm']);
     assert.match(doctor.stdout, /✓ saved weights are finite/);
     // Examined on the file, as it is: the header names the file, never generated sequences.
-    assert.match(doctor.stdout, /^checks on 12 sentences of .*pos-test\.txt; burst/m);
+    assert.match(
+      doctor.stdout,
+      /^checks on 12 sentences of .*pos-test\.txt; burst: 8 batches of 32 from its own weights, Adam \(lr 0\.001, epsilon 1e-7\) \(as it trained\)$/m,
+    );
     assert.doesNotMatch(doctor.stdout, /generated sequences/);
   });
 

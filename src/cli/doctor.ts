@@ -98,7 +98,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   const style = out.style;
   // A model on the user's data is examined as it is (examine.ts), whoever trained it: the header says so.
   if (loaded && (!loaded.record || data)) {
-    const from = loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults (the file has no optimizer)";
+    const from = loaded.compile?.optimizer ? "the file's compile config" : loaded.record ? 'as it trained' : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
     const on = data
       ? `${plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence')} of ${flags.data}`

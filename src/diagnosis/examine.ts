@@ -30,7 +30,8 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
   // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
   // The burst runs the file's own optimizer (schedule, momentum, weight decay …), naming what it cannot.
-  const optimizer = kerasOptimizer(loaded.compile?.keras?.optimizer);
+  // A model seq-tag trained (checked on the user's data) bursts with the optimizer it trained with.
+  const optimizer = kerasOptimizer(loaded.compile?.keras?.optimizer ?? (loaded.record && kerasOptimizerConfig(loaded.record.config)));
   const diagnosis = diagnoseModel(loaded.model, config, {
     burstBatches: flags.burst,
     saved: { ...saved, retrain, why },
@@ -46,4 +47,11 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   });
   const { name, described, dropped } = optimizer;
   return { config, diagnosis: { ...diagnosis, burstOptimizer: { name, described, dropped } } };
+}
+
+/** A seq-tag run's optimizer written as a Keras compile config names it (what kerasOptimizer reads). */
+function kerasOptimizerConfig(config: Config): Record<string, unknown> {
+  const names = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' } as const;
+  const epsilon = config.optimizer === 'adam' ? { epsilon: config.adamEpsilon } : {};
+  return { class_name: names[config.optimizer], config: { learning_rate: config.lr, ...epsilon, clipnorm: config.clipnorm, clipvalue: config.clipvalue } };
 }
