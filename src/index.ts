@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExitCode, UserError } from './errors.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './model/backend.js';
 import { asProbabilities } from './model/describe.js';
-import { checkCombination, ORIGINAL_EXPERIMENT, PRESETS, type Config, type DataSpec, type PresetName, type TextVocabulary } from './config/config.js';
+import { checkCombination, forText, PRESETS, type Config, type DataSpec, type PresetName, type TextVocabulary } from './config/config.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
 import { nextStep } from './diagnosis/next-step.js';
 import { configSchema } from './config/hyperparameters.js';
@@ -19,7 +19,7 @@ import { freshSeed } from './shared/random.js';
 import { taskData } from './task/tag-data.js';
 import { tagSequences, tagText, type TaggedSentence, type TaggedSequence } from './task/tagging.js';
 import type { CorpusFormat } from './task/corpus.js';
-import { parseTagColumn, readTextRun } from './task/text-data.js';
+import { readTextFiles } from './task/text-data.js';
 import type { Evaluation } from './task/metrics.js';
 import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut, evaluateText, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
 import type { EpochRecord, TrainingResult } from './training/train.js';
@@ -123,9 +123,8 @@ export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence
 export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 'onEpoch' | 'signal' | keyof TextFlags> = {}, data?: DataSpec): Config {
   const { preset = 'original', seed = freshSeed(), ...overrides } = options;
   if (!(preset in PRESETS)) throw new UserError(`unknown preset '${preset}'; use one of: ${Object.keys(PRESETS).join(', ')}`, ExitCode.Usage);
-  // Text is read through an Embedding on the layers engine, as the command line does (cli/options.ts).
-  const text = data ? { encoding: 'embedding', lstm: 'layers', data } : {};
-  const parsed = configSchema.safeParse({ ...PRESETS[preset], ...text, ...overrides, seed });
+  const base = data ? forText(PRESETS[preset], data) : PRESETS[preset];
+  const parsed = configSchema.safeParse({ ...base, ...overrides, seed });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new UserError(`${issue.path.join('.') || 'config'}: ${issue.message}`, ExitCode.Usage);
@@ -139,18 +138,7 @@ export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 
 export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const { backend: choice, modelDir, onEpoch, signal, data, validationData, testData, tagColumn, dataFormat, ...rest } = options;
   const text =
-    data === undefined
-      ? undefined
-      : await readTextRun(
-          { train: data, validation: validationData, test: testData },
-          {
-            minCount: rest.minCount ?? ORIGINAL_EXPERIMENT.minCount,
-            lowercase: rest.lowercase ?? ORIGINAL_EXPERIMENT.lowercase,
-            maxLength: rest.maxLength ?? ORIGINAL_EXPERIMENT.maxLength,
-            tagColumn: tagColumn === undefined ? undefined : parseTagColumn(tagColumn),
-            format: dataFormat,
-          },
-        );
+    data === undefined ? undefined : await readTextFiles({ train: data, validation: validationData, test: testData, tagColumn, format: dataFormat }, rest);
   const config = makeConfig(rest, text?.spec);
   const folder = modelDir === undefined ? undefined : await ModelFolder.open(modelDir);
   try {

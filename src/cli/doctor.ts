@@ -26,6 +26,7 @@ import {
 } from './options.js';
 import { ExitCode, modelJson, modelLine, printJson, stdout, setExitCode } from './output.js';
 import { renderHeader } from './train.js';
+import { dataSize } from '../report/text.js';
 
 interface DoctorFlags extends ExperimentFlags, BackendFlag, ModelFlag, DataFlag {
   burst: number;
@@ -100,9 +101,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
   if (loaded && (!loaded.record || data)) {
     const from = loaded.compile?.optimizer ? "the file's compile config" : loaded.record ? 'as it trained' : "Keras's defaults (the file has no optimizer)";
     out.line(`${modelLine(path!, loaded)} · backend ${backend.name}`);
-    const on = data
-      ? `${plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence')} of ${flags.data}`
-      : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
+    const on = data ? `${dataSize(data)} of ${flags.data}` : `${thousands(config.samples)} generated sequences (seed ${config.seed})`;
     const optimizer = diagnosis.burstOptimizer!;
     const dropped = optimizer.dropped.length ? `; not run as Keras would: ${optimizer.dropped.join('; ')}` : '';
     out.line(

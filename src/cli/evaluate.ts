@@ -21,7 +21,7 @@ import {
 } from './options.js';
 import { modelJson, modelLine, printJson, stdout } from './output.js';
 import { FOREIGN_MODEL_SEED } from '../task/model-data.js';
-import { renderTextEvaluation } from '../report/text.js';
+import { dataSize, renderTextEvaluation } from '../report/text.js';
 
 interface EvaluateFlags extends BackendFlag, ModelFlag, DataFlag {
   samples: number;
@@ -61,7 +61,7 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const out = stdout();
   const style = out.style;
   const on = data
-    ? `${plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence')} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
+    ? `${dataSize(data)} of ${flags.data}${loaded.description.mask ? ' (padding masked)' : ''}`
     : `${plural(flags.samples, 'held-out sequence')} (seed ${seed})`;
   out.line(`${modelLine(path, loaded)}\nbackend ${backend.name} · ${on}\n`);
   out.line(data?.tagNames ? renderTextEvaluation(evaluation, style) : renderEvaluation(evaluation, style, { task: !data, loss: loaded.compile?.loss, next }));

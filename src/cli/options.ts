@@ -4,6 +4,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import {
   checkCombination,
   DEFAULT_LR,
+  forText,
   ORIGINAL_EXPERIMENT,
   PRESET_ALIASES,
   PRESETS,
@@ -13,7 +14,7 @@ import {
   type PresetName,
 } from '../config/config.js';
 import { CORPUS_FORMATS, type CorpusFormat } from '../task/corpus.js';
-import { parseTagColumn, readTextFor, readTextRun, type TextRun } from '../task/text-data.js';
+import { readTextFiles, type TextRun } from '../task/text-data.js';
 import { estimateCost, type Cost } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -142,8 +143,7 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
     throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${flags.optimizer}`, ExitCode.Usage);
   }
   const preset = presetConfig(flags.preset);
-  // Text is read through an Embedding, which the layers engine runs (the fused one reads digits).
-  const config = (data ? { ...preset, encoding: 'embedding', lstm: 'layers', data } : { ...preset }) as Record<HyperparameterKey, unknown>;
+  const config = { ...(data ? forText(preset, data) : preset) } as Record<HyperparameterKey, unknown>;
   for (const { key } of HYPERPARAMETERS) if (given(key)) config[key] = flags[key];
   const chosen = config as Omit<Config, 'seed'>;
   checkCombination(chosen);
@@ -181,35 +181,17 @@ export function addTextDataOptions(cmd: Command): Command {
   return cmd;
 }
 
-/**
- * The text files of a run read and encoded: from the flags for a new run, or from the config's
- * data for a resumed one (whose files must not have changed). Undefined for the digit task.
- */
-export async function readTextData(flags: TextDataFlags, config: Pick<Config, 'minCount' | 'lowercase' | 'maxLength' | 'data'>): Promise<TextRun | undefined> {
-  const spec = config.data;
-  if (flags.data === undefined && !spec) {
+/** A new run's text files from its flags (vocabulary options as typed, else their defaults); undefined for the digit task. */
+export async function readTextOfFlags(flags: TextDataFlags & Partial<Pick<Config, 'minCount' | 'lowercase' | 'maxLength'>>): Promise<TextRun | undefined> {
+  if (flags.data === undefined) {
     const stray = (['validationData', 'testData', 'tagColumn', 'dataFormat'] as const).find((k) => flags[k] !== undefined);
     if (stray) throw new UserError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --data FILE (the training text)`, ExitCode.Usage);
     return undefined;
   }
-  if (spec) return readTextFor({ ...config, data: spec });
-  if (/\.npz$/i.test(flags.data!))
-    throw new UserError(
-      `--data ${flags.data}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
-      ExitCode.Usage,
-    );
-  const tagColumn = flags.tagColumn === undefined ? undefined : parseTagColumn(flags.tagColumn);
-  const { minCount, lowercase, maxLength } = config;
-  return readTextRun(
-    { train: flags.data!, validation: flags.validationData, test: flags.testData },
-    { minCount, lowercase, maxLength, tagColumn, format: flags.dataFormat },
+  return readTextFiles(
+    { train: flags.data, validation: flags.validationData, test: flags.testData, tagColumn: flags.tagColumn, format: flags.dataFormat },
+    flags,
   );
-}
-
-/** readTextData for a new run: the vocabulary options as typed, else their defaults. */
-export function readTextOfFlags(flags: TextDataFlags & Partial<Pick<Config, 'minCount' | 'lowercase' | 'maxLength'>>): Promise<TextRun | undefined> {
-  const { minCount, lowercase, maxLength } = ORIGINAL_EXPERIMENT;
-  return readTextData(flags, { minCount: flags.minCount ?? minCount, lowercase: flags.lowercase ?? lowercase, maxLength: flags.maxLength ?? maxLength });
 }
 
 /** --data: the user's own sequences instead of the task's generated digits. */

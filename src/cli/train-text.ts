@@ -11,7 +11,7 @@ import { tagEntropy } from '../task/metrics.js';
 import type { TagData } from '../task/tag-data.js';
 import { tagText } from '../task/tagging.js';
 import type { TextRun } from '../task/text-data.js';
-import { evaluateData, textSplit } from '../training/experiment.js';
+import { evaluateText, textHeldOut } from '../training/experiment.js';
 import type { TrainingResult } from '../training/train.js';
 import { plural, thousands } from '../shared/format.js';
 import { ExitCode, printJson, setExitCode, stdout } from './output.js';
@@ -26,27 +26,20 @@ export function tagCounts(data: TagData): Float64Array {
   return counts;
 }
 
-/** The held-out data of a text run: the test file, else the validation file or split, else (said) the training data. */
+/** The held-out data of a text run (textHeldOut), with what to call it and where its sentences are. */
 function heldOut(text: TextRun, config: Config): { data: TagData; corpus: Corpus; first: number; label: string; sentences: string } {
+  const { data, source } = textHeldOut(text, config.validationSplit);
   const { test, validation, train } = text.corpora;
   const whole = (c: Corpus) => plural(sentenceCount(c), 'sentence');
-  if (test) return { data: text.test!.data, corpus: test, first: 0, label: `--test-data ${test.path}`, sentences: whole(test) };
-  if (validation)
-    return { data: text.validation!.data, corpus: validation, first: 0, label: `--validation-data ${validation.path}`, sentences: whole(validation) };
-  const split = textSplit(text, config.validationSplit).validation;
-  if (split) {
+  if (source === 'test') return { data, corpus: test!, first: 0, label: `--test-data ${test!.path}`, sentences: whole(test!) };
+  if (source === 'validation') return { data, corpus: validation!, first: 0, label: `--validation-data ${validation!.path}`, sentences: whole(validation!) };
+  if (source === 'split') {
     // The split holds out rows (pieces of sentences over --max-length count as rows), as Keras's would.
     const held = validationCount(sentenceCount(train), config.validationSplit);
-    return {
-      data: split,
-      corpus: train,
-      first: sentenceCount(train) - held,
-      label: `the validation split of ${train.path}`,
-      sentences: plural(split.n, 'row'),
-    };
+    return { data, corpus: train, first: sentenceCount(train) - held, label: `the validation split of ${train.path}`, sentences: plural(data.n, 'row') };
   }
   return {
-    data: text.train.data,
+    data,
     corpus: train,
     first: 0,
     label: `the training data ${train.path}: no held-out data, give --test-data or --validation-data`,
@@ -57,7 +50,7 @@ function heldOut(text: TextRun, config: Config): { data: TagData; corpus: Corpus
 /** What `train` shows and records after a run on text (see train.ts's Outcome). */
 export function textOutcome(model: tfl.LayersModel, text: TextRun, config: Config, style: Style) {
   const held = heldOut(text, config);
-  const evaluation = evaluateData(model, held.data, { mask: { of: 'ids', value: 0 } });
+  const evaluation = evaluateText(model, text, config.validationSplit, held.data);
   const shown = sentencesOf(held.corpus, held.first, SAMPLE_SENTENCES);
   const tagged = tagText(model, shown.words, text.vocabulary);
   return {

@@ -14,7 +14,7 @@ import {
   tagFreshSequences,
   type Experiment,
 } from '../training/experiment.js';
-import type { TextRun } from '../task/text-data.js';
+import { readTextFor, type TextRun } from '../task/text-data.js';
 import { describeTextRun, textSize } from '../report/text.js';
 import { textDiverged, textOutcome } from './train-text.js';
 import type { Evaluation } from '../task/metrics.js';
@@ -57,7 +57,6 @@ import {
   givenOn,
   isCostly,
   addTextDataOptions,
-  readTextData,
   readTextOfFlags,
   type BackendFlag,
   type TextDataFlags,
@@ -216,7 +215,9 @@ async function runTrain(flags: TrainFlags, given: (flag: string) => boolean): Pr
     const checkpoint = flags.restart && !flags.resume ? undefined : await folder.readCheckpoint();
     const plan: Plan = fresh ? { config: newRunConfig(fresh, flags, checkpoint, flags.modelDir) } : resumePlan(flags, given, checkpoint, flags.modelDir);
     if (flags.restart) await folder.removeCheckpoint();
-    await trainInto(folder, flags, plan, stop, text ?? (await readTextData({}, plan.config)));
+    // A resumed run on text reads the files its config names, each checked against its SHA-256.
+    const data = plan.config.data;
+    await trainInto(folder, flags, plan, stop, text ?? (data && (await readTextFor({ ...plan.config, data }))));
   } catch (err) {
     // A checkpoint whose arrays are not those of the run its (checksummed) header describes.
     if (err instanceof StateMismatch)

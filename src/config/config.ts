@@ -210,6 +210,15 @@ export const SOLVE_EXPERIMENT: Omit<Config, 'seed'> = {
 };
 
 export const PRESETS = { original: ORIGINAL_EXPERIMENT, solve: SOLVE_EXPERIMENT } as const;
+
+/**
+ * What a run on text (config.data) changes in any preset before its flags apply: words are read
+ * through an Embedding, which the layers engine runs (the fused one reads digits). The command line
+ * and the API both apply it.
+ */
+export function forText(preset: Omit<Config, 'seed'>, data: DataSpec): Omit<Config, 'seed'> {
+  return { ...preset, encoding: 'embedding', lstm: 'layers', data };
+}
 export type PresetName = keyof typeof PRESETS;
 /** Earlier names of presets, still accepted: "seed" also meant the random seed. */
 export const PRESET_ALIASES: Record<string, PresetName> = { seed: 'original' };

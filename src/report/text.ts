@@ -5,6 +5,7 @@ import { isPresent, type Evaluation } from '../task/metrics.js';
 import type { TaggedSentence } from '../task/tagging.js';
 import { FORMAT_NAMES, sentenceCount, type Corpus } from '../task/corpus.js';
 import type { TextRun } from '../task/text-data.js';
+import type { TagData } from '../task/tag-data.js';
 import { plural, thousands } from '../shared/format.js';
 import { formatLoss, plain, type Style } from './render.js';
 
@@ -45,6 +46,11 @@ export function describeTextRun(text: TextRun): string[] {
   ];
 }
 
+/** "150 sentences" of text (rows of pieces counted once), or "96 sequences" of an .npz: what a command scored. */
+export function dataSize(data: TagData): string {
+  return plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence');
+}
+
 /** "sentences × words" for the header's first line. */
 export function textSize(text: TextRun): string {
   const { n, steps } = text.train.data;
@@ -61,11 +67,7 @@ export function renderTextEvaluation(e: Evaluation, style: Style = plain): strin
     row('loss', e.loss === null ? 'n/a' : formatLoss(e.loss), `floor ${e.floor.toFixed(4)} (entropy of the tags)`),
     row('token accuracy', pct(e.tokenAccuracy), `baseline ${pct(e.baselineAccuracy)} (every word the most frequent tag)`),
     row('sentences right', pct(e.exactMatch), `every tag right, of ${thousands(e.sequences)} (pieces of those over --max-length count apart)`),
-    row(
-      'macro F1',
-      (e.macroF1 ?? 0).toFixed(3),
-      `mean over ${e.perTag?.filter((t) => t.support > 0 || t.precision > 0).length} tags; micro F1 = token accuracy`,
-    ),
+    row('macro F1', (e.macroF1 ?? 0).toFixed(3), `mean over ${e.perTag?.filter(isPresent).length} tags; micro F1 = token accuracy`),
   ];
   if (e.entities) {
     const en = e.entities;
@@ -74,20 +76,19 @@ export function renderTextEvaluation(e: Evaluation, style: Style = plain): strin
     );
   }
   const width = Math.max(3, ...names.map((n) => Math.min(n.length, 12)));
+  // A row of the per-tag or per-entity table: the name cut to 12 columns, then precision, recall, F1, support.
+  const tableRow = (label: string, [p, r, f1, n]: string[]) =>
+    `  ${label.slice(0, 12).padEnd(width)}  ${p.padStart(9)} ${r.padStart(7)} ${f1.padStart(6)} ${n.padStart(8)}`;
+  const scores = (p: number, r: number, f1: number, n: number) => [pct(p), pct(r), f1.toFixed(3), thousands(n)];
+  const headings = ['precision', 'recall', 'F1', 'support'];
   const tagRows = (e.perTag ?? [])
     .filter(isPresent)
     .sort((a, b) => b.support - a.support || (b.predicted ?? 0) - (a.predicted ?? 0))
-    .map(
-      (t) =>
-        `  ${name(t.tag).slice(0, 12).padEnd(width)}  ${pct(t.precision).padStart(9)} ${pct(t.recall).padStart(7)} ${(t.f1 ?? 0).toFixed(3).padStart(6)} ${thousands(t.support).padStart(8)}`,
-    );
-  lines.push('', style.dim(`  ${'tag'.padEnd(width)}  precision  recall     F1  support`), ...tagRows);
+    .map((t) => tableRow(name(t.tag), scores(t.precision, t.recall, t.f1 ?? 0, t.support)));
+  lines.push('', style.dim(tableRow('tag', headings)), ...tagRows);
   if (e.entities?.types.length) {
-    lines.push('', style.dim(`  ${'entity'.padEnd(width)}  precision  recall     F1  support`));
-    for (const t of e.entities.types)
-      lines.push(
-        `  ${t.type.slice(0, 12).padEnd(width)}  ${pct(t.precision).padStart(9)} ${pct(t.recall).padStart(7)} ${t.f1.toFixed(3).padStart(6)} ${thousands(t.support).padStart(8)}`,
-      );
+    lines.push('', style.dim(tableRow('entity', headings)));
+    for (const t of e.entities.types) lines.push(tableRow(t.type, scores(t.precision, t.recall, t.f1, t.support)));
   }
   if (e.confusions?.length) {
     const pairs = e.confusions.map((c) => `${name(c.truth)} → ${name(c.predicted)} ${thousands(c.count)}`).join(', ');

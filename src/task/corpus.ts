@@ -7,7 +7,7 @@ import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { formatBytes, thousands } from '../shared/format.js';
 import { LIMITS } from '../shared/limits.js';
 import { fileChunks, NotReadable } from '../storage/files.js';
-import { invalidUtf8At, lines, LongLine, type Line } from './lines.js';
+import { invalidUtf8At, lines, LongLine } from './lines.js';
 
 export const CORPUS_FORMATS = ['conllu', 'conll', 'word-tag'] as const;
 export type CorpusFormat = (typeof CORPUS_FORMATS)[number];
@@ -275,7 +275,15 @@ export async function readCorpus(path: string, options: CorpusOptions = {}): Pro
     }
   }
   try {
-    const pending: Line[] = [];
+    // Lines before the first that holds a word, kept until it tells the format.
+    const pending: { text: string; number: number }[] = [];
+    const start = (first: string | undefined) => {
+      format ??= detectFormat(path, first);
+      if (format === 'conllu' && tagColumn === 'last') tagColumn = 'upos';
+      const reader = READERS[format](builder, tagColumn);
+      for (const p of pending) reader(p.text, p.number);
+      return reader;
+    };
     for await (const line of lines(counted(), MAX_LINE)) {
       const bad = invalidUtf8At(line.bytes);
       if (bad !== -1)
@@ -284,26 +292,19 @@ export async function readCorpus(path: string, options: CorpusOptions = {}): Pro
         );
       let text = decoder.decode(line.bytes);
       if (line.number === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      if (!read) {
-        // The format is known from the first line that holds a word.
-        pending.push({ ...line, bytes: new TextEncoder().encode(text) });
-        const trimmed = text.trim();
-        if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('-DOCSTART-')) continue;
-        format ??= detectFormat(path, text);
-        if (format === 'conllu' && tagColumn === 'last') tagColumn = 'upos';
-        read = READERS[format](builder, tagColumn);
-        for (const p of pending) read(decoder.decode(p.bytes), p.number);
-        pending.length = 0;
+      if (read) {
+        read(text, line.number);
         continue;
       }
-      read(text, line.number);
+      const trimmed = text.trim();
+      if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('-DOCSTART-')) pending.push({ text, number: line.number });
+      else {
+        read = start(text);
+        read(text, line.number);
+      }
     }
-    if (!read) {
-      format ??= detectFormat(path, undefined);
-      if (format === 'conllu' && tagColumn === 'last') tagColumn = 'upos';
-      read = READERS[format](builder, tagColumn);
-      for (const p of pending) read(decoder.decode(p.bytes), p.number);
-    }
+    // A file with no word line: its format from the name alone, its lines read (and refused) as that format.
+    if (!read) start(undefined);
     builder.end();
   } catch (err) {
     if (err instanceof Bad) throw new UserError(`${shown(err.line)}: ${err.message}`);

@@ -6,7 +6,7 @@ import type { TaskInput } from './data.js';
 import { checkFits, readDataFile, type TagData } from './tag-data.js';
 import type { DataSpec, TextVocabulary } from '../config/config.js';
 import { readCorpus } from './corpus.js';
-import { parseTagColumn } from './text-data.js';
+import { tagColumnOf } from './text-data.js';
 import { encodeCorpus } from './vocabulary.js';
 
 /** Seed of the generated data for a model seq-tag did not train, unless a seed is given. */
@@ -33,8 +33,7 @@ export interface TextModel {
  */
 export async function userData(file: string, d: ModelDescription, trained: TextModel = {}): Promise<TagData> {
   if (trained.text && !/\.npz$/i.test(file)) {
-    const column = trained.config?.data?.tagColumn;
-    const tagColumn = column === undefined || column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
+    const tagColumn = tagColumnOf(trained.config?.data?.tagColumn);
     const data = encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data;
     checkFits(data, d, file);
     return data;

@@ -2,7 +2,7 @@
 // internal form, the vocabulary built from the training file, each file as ids, and the files'
 // identities (path, format, size, SHA-256) for the config, so a checkpoint refuses a changed file.
 import { ExitCode, UserError } from '../errors.js';
-import type { Config, DataRef, DataSpec } from '../config/config.js';
+import { ORIGINAL_EXPERIMENT, type Config, type DataRef, type DataSpec } from '../config/config.js';
 import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
 import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
 import type { TagData } from './tag-data.js';
@@ -22,8 +22,12 @@ export interface TextRun {
   spec: DataSpec;
 }
 
-/** "--tag-column upos|xpos|N" as typed, checked. */
-export function parseTagColumn(value: string): TagColumn {
+/**
+ * "--tag-column upos|xpos|N" as typed (or as a config's data records it), checked; undefined, "last"
+ * and "tag" (a word/TAG file's) leave the format's own default.
+ */
+export function tagColumnOf(value: string | undefined): TagColumn | undefined {
+  if (value === undefined || value === 'last' || value === 'tag') return undefined;
   if (value === 'upos' || value === 'xpos') return value;
   if (/^\d+$/.test(value) && Number(value) >= 2) return Number(value);
   throw new UserError(`--tag-column ${value}: give upos or xpos (CoNLL-U), or a column number from 2 (CoNLL columns; 1 is the word)`, ExitCode.Usage);
@@ -89,11 +93,29 @@ export function sliceTagData(data: TagData, from: number, to: number, source = d
  */
 export async function readTextFor(config: Pick<Config, 'minCount' | 'lowercase' | 'maxLength'> & { data: DataSpec }): Promise<TextRun> {
   const spec = config.data;
-  const column = spec.tagColumn;
-  const tagColumn = column === 'last' || column === 'tag' ? undefined : parseTagColumn(column);
   return readTextRun(
     { train: spec.train.path, validation: spec.validation?.path, test: spec.test?.path },
-    { minCount: config.minCount, lowercase: config.lowercase, maxLength: config.maxLength, tagColumn, format: spec.train.format as CorpusFormat },
+    { ...vocabularyOptions(config), tagColumn: tagColumnOf(spec.tagColumn), format: spec.train.format as CorpusFormat },
     spec,
   );
+}
+
+/** The vocabulary options of a run, those not given at their defaults. */
+function vocabularyOptions(given: Partial<VocabularyOptions>): VocabularyOptions {
+  const { minCount, lowercase, maxLength } = { ...ORIGINAL_EXPERIMENT, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+  return { minCount, lowercase, maxLength };
+}
+
+/**
+ * A new run's text files as the user names them (the command line's --data, --validation-data,
+ * --test-data, --tag-column, --data-format, or the API's options), with its vocabulary options.
+ */
+export function readTextFiles(files: TextFiles & { tagColumn?: string; format?: CorpusFormat }, options: Partial<VocabularyOptions>): Promise<TextRun> {
+  if (/\.npz$/i.test(files.train))
+    throw new UserError(
+      `--data ${files.train}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
+      ExitCode.Usage,
+    );
+  const { train, validation, test } = files;
+  return readTextRun({ train, validation, test }, { ...vocabularyOptions(options), tagColumn: tagColumnOf(files.tagColumn), format: files.format });
 }

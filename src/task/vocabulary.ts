@@ -13,6 +13,8 @@ export type { TextVocabulary };
 export const PAD_ID = 0;
 export const UNKNOWN_ID = 1;
 export const UNKNOWN_WORD = '<unk>';
+/** The mask a text model reads its padding with (Keras's Embedding(mask_zero=True)). */
+export const PADDING_MASK = { of: 'ids', value: PAD_ID } as const;
 
 export interface VocabularyOptions {
   minCount: number;

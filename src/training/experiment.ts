@@ -11,6 +11,7 @@ import { tagSequences, type TaggedSequence } from '../task/tagging.js';
 import { trainModel, trainTagged, type TrainingCallbacks, type TrainingResult } from './train.js';
 import { validationCount } from '../config/config.js';
 import { sliceTagData, type TextRun } from '../task/text-data.js';
+import { PADDING_MASK } from '../task/vocabulary.js';
 import type { TagData } from '../task/tag-data.js';
 
 export { evaluateData, type Scoring } from './scoring.js';
@@ -50,14 +51,20 @@ export function textSplit(text: TextRun, split: number): { train: TagData; valid
   return { train: sliceTagData(all, 0, kept), validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };
 }
 
-/** What a text run is scored on after training: the test file, else the validation data, else (said by the caller) the training data. */
-export function textHeldOut(text: TextRun, split: number): TagData {
-  return text.test?.data ?? textSplit(text, split).validation ?? text.train.data;
+/** Where a text run's held-out scores come from. */
+export type HeldOutSource = 'test' | 'validation' | 'split' | 'train';
+
+/** What a text run is scored on after training: the test file, else the validation file or split, else (said by the caller) the training data. */
+export function textHeldOut(text: TextRun, split: number): { data: TagData; source: HeldOutSource } {
+  if (text.test) return { data: text.test.data, source: 'test' };
+  const validation = textSplit(text, split).validation;
+  if (validation) return { data: validation, source: text.validation ? 'validation' : 'split' };
+  return { data: text.train.data, source: 'train' };
 }
 
-/** Scores a text model on its held-out data, padding masked. */
-export function evaluateText(model: tfl.LayersModel, text: TextRun, split: number): Evaluation {
-  return evaluateData(model, textHeldOut(text, split), { mask: { of: 'ids', value: 0 } });
+/** Scores a text model on `data` (its held-out data unless given), padding masked. */
+export function evaluateText(model: tfl.LayersModel, text: TextRun, split: number, data = textHeldOut(text, split).data): Evaluation {
+  return evaluateData(model, data, { mask: PADDING_MASK });
 }
 
 export async function runExperiment(experiment: Experiment, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {

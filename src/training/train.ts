@@ -12,6 +12,7 @@ import { copyParameters, readParameters, writeParameters } from './fused/paramet
 import { permutation, rngFor } from '../shared/random.js';
 import { inputTensor, targetTensor, taskData, type TagData } from '../task/tag-data.js';
 import { batchLoss, modelLoss } from './losses.js';
+import { PADDING_MASK } from '../task/vocabulary.js';
 import { evaluateData } from './scoring.js';
 import type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore } from '../config/records.js';
 export type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore };
@@ -185,7 +186,10 @@ export function divergenceSymptom(loss: number): DivergenceSymptom | undefined {
  */
 export async function trainModel(model: tfl.LayersModel, all: Dataset, config: Config, callbacks: TrainingCallbacks = {}): Promise<TrainingResult> {
   const { data, validation } = splitForValidation(all, config.validationSplit);
-  const engine = config.lstm === 'fused' ? fusedEngine(model, data, config, callbacks.threads) : layersEngineOn(model, data, config);
+  const engine =
+    config.lstm === 'fused'
+      ? fusedEngine(model, data, config, callbacks.threads)
+      : layersEngineOwning(model, featureTensor(data.digits, config.encoding), labelTensor(data.labels), config);
   const held = validation && taskData(validation, config.encoding, 'validation split');
   return trainLoop(model, engine, data.n, held && validator(model, engine, held), config, callbacks);
 }
@@ -202,16 +206,8 @@ export async function trainTagged(
   config: Config,
   callbacks: TrainingCallbacks = {},
 ): Promise<TrainingResult> {
-  const x = inputTensor(train);
-  const y = targetTensor(train);
-  const base = layersEngine(model, x, y, config, undefined, batchLoss(modelLoss(undefined)!, PADDING_MASK), undefined, sentenceLengths(train));
-  const engine: Engine = {
-    ...base,
-    finish(completed) {
-      base.finish(completed);
-      tf.dispose([x, y]);
-    },
-  };
+  const loss = batchLoss(modelLoss(undefined)!, PADDING_MASK);
+  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, loss, sentenceLengths(train));
   return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, PADDING_MASK), config, callbacks);
 }
 
@@ -232,9 +228,6 @@ function batchSteps(lengths: Int32Array, indices: Int32Array): number {
   for (const i of indices) steps = Math.max(steps, lengths[i]);
   return steps;
 }
-
-/** Id 0 is padding in a text model's inputs (Embedding(mask_zero=True)). */
-const PADDING_MASK = { of: 'ids', value: 0 } as const;
 
 /** Scores the engine's current weights on `data` (the validation split or file). */
 function validator(model: tfl.LayersModel, engine: Engine, data: TagData, mask?: typeof PADDING_MASK) {
@@ -505,11 +498,9 @@ function optimizerState(optimizer: tf.Optimizer, variables: tf.Variable[]) {
   };
 }
 
-/** The layers engine on its own feature and target tensors, freed when training finishes. */
-function layersEngineOn(model: tfl.LayersModel, data: Dataset, config: Config): Engine {
-  const x = featureTensor(data.digits, config.encoding);
-  const y = labelTensor(data.labels);
-  const engine = layersEngine(model, x, y, config);
+/** The layers engine on inputs and targets it owns, freed when training finishes. */
+function layersEngineOwning(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, config: Config, loss?: BatchLoss, lengths?: Int32Array): Engine {
+  const engine = layersEngine(model, x, y, config, undefined, loss, undefined, lengths);
   return {
     ...engine,
     finish(completed) {
