@@ -25,6 +25,9 @@ import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut
 import type { EpochRecord, TrainingResult } from './training/train.js';
 import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './model/store.js';
 import { VERSION } from './version.js';
+import { prepareRetrain, runRetrain } from './diagnosis/retrain.js';
+import type { SetupFix } from './diagnosis/setup.js';
+import { exportModel } from './model/export.js';
 
 export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSentence, TaggedSequence, TextVocabulary };
 export { VERSION };
@@ -158,6 +161,71 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     return { ...base, evaluation, nextStep: nextStep(config, evaluation), saved: folder !== undefined };
   } finally {
     await folder?.release();
+  }
+}
+
+/** What `retrain` takes: the file, its data, the fix, and training settings (epochs, batchSize, lr, optimizer …; not the model's). */
+export type RetrainOptions = Partial<Omit<Config, 'data'>> & {
+  /** A Keras .keras or .h5 file, or a TensorFlow.js Layers folder. */
+  from: string;
+  /** An .npz of the model's inputs and tags; without it, the digit task (for a model of it). */
+  data?: string;
+  validationData?: string;
+  testData?: string;
+  /** Apply the doctor's fix for its loss and head first (a softmax output layer, or from_logits dropped). */
+  fix?: boolean;
+  /** Train its architecture from fresh weights (its initialisers, seeded by `seed`). */
+  reinit?: boolean;
+  backend?: BackendChoice;
+  /** Write the retrained model here: a .keras file or a new folder (atomically; never after a diverged run). */
+  to?: string;
+  /** Replace an existing `to` file. */
+  force?: boolean;
+  onEpoch?: (epoch: EpochRecord) => void;
+  signal?: AbortSignal;
+};
+
+export interface RetrainResult extends Pick<TrainingResult, 'epochs' | 'divergence' | 'seconds'> {
+  config: Config;
+  backend: BackendInfo;
+  /** The retrained network; dispose it when done. */
+  model: tfl.LayersModel;
+  /** The fix applied (with `fix`; undefined: nothing to fix in its loss and head). */
+  fix?: SetupFix;
+  /** On its held-out data (the test data, else the validation data, else 1,000 unseen sequences of the task, else the training data); absent when training diverged. */
+  evaluation?: Evaluation;
+  saved: boolean;
+}
+
+/** Retrains a model saved by Keras or TensorFlow.js as `seq-tag train --from` does, and writes it to `to` when given. */
+export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
+  const { from, data, validationData, testData, fix, reinit, backend: choice, to, force, onEpoch, signal, ...overrides } = options;
+  const backend = await initBackend(choice ?? 'auto');
+  const loaded = await loadFromDisk(from, { allowNonFinite: true });
+  let model: tfl.LayersModel | undefined;
+  try {
+    const prepared = await prepareRetrain(loaded, { from, data, validationData, testData, fix, reinit, overrides });
+    model = prepared.model;
+    const { result, evaluation } = await runRetrain(prepared, loaded, from, { onEpochEnd: onEpoch, signal });
+    const { epochs, divergence, seconds } = result;
+    if (evaluation && to !== undefined) await exportModel({ ...loaded, model, compile: prepared.compile, nonFinite: [] }, to, force === true);
+    // The caller owns the model returned; the file's, when a new one was built, is freed.
+    if (model !== loaded.model) loaded.model.dispose();
+    return {
+      config: prepared.config,
+      backend,
+      model,
+      fix: prepared.fix,
+      epochs,
+      divergence,
+      seconds,
+      evaluation,
+      saved: evaluation !== undefined && to !== undefined,
+    };
+  } catch (err) {
+    if (model && model !== loaded.model) model.dispose();
+    loaded.model.dispose();
+    throw err;
   }
 }
 

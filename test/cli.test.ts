@@ -284,7 +284,7 @@ describe('seq-tag CLI (spawned binary)', () => {
       [['doctor', '--model', 'm', '--preset', 'solve'], /^seq-tag: --preset does not apply with --model/],
       [
         ['train', '--model', 'tagger.keras', '--epochs', '1'],
-        /^seq-tag: train takes --model-dir \(the folder to save the new model in\), not --model tagger\.keras: to check or score a saved model, use seq-tag doctor or evaluate --model$/,
+        /^seq-tag: train takes --model-dir \(the folder to save the new model in\), not --model tagger\.keras: to retrain a model saved by Keras or TensorFlow\.js, use train --from tagger\.keras; to check or score a saved model, use seq-tag doctor or evaluate --model$/,
       ],
     ];
     for (const [args, pattern] of usage) {

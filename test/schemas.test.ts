@@ -125,6 +125,18 @@ describe('JSON Schemas of the --json outputs', { concurrency: 2 }, () => {
     assert.ok((entities.evaluation as { entities?: unknown }).entities, 'BIO tags: entity scores');
   });
 
+  it('train --from: a Keras file retrained with the fix (issue #34)', async () => {
+    const keras = new URL('../../test/fixtures/keras/', import.meta.url).pathname;
+    const args = ['train', '--from', `${keras}pos-linear.keras`, '--reinit', '--data', `${keras}pos.npz`, '--epochs', '1', '--seed', '1'];
+    const retrained = await json([...args, '--fix', '--to', join(dir, 'fixed.keras')]);
+    check('train', retrained);
+    assert.equal((retrained.fix as { head: string }).head, 'softmax');
+    // Without the fix it diverges at batch 1: nothing written, and the document says so.
+    const diverged = await json([...args, '--to', join(dir, 'nan.keras')], 3);
+    check('train', diverged);
+    assert.equal(diverged.saved, false);
+  });
+
   it('a document that breaks its schema is caught (the check can fail)', () => {
     const validate = ajv.getSchema('https://seq-tag.invalid/schemas/train.schema.json')!;
     const config = trained.config as Record<string, unknown>;

@@ -209,7 +209,7 @@ describe('your own data: --data FILE.npz', () => {
     assert.match(run.stdout, /✓ inputs and labels +[\d,]+ input values, all finite; labels are valid one-hot rows of 6 tags, each tag present/);
     assert.match(
       run.stdout,
-      /most likely cause: loss fits the output head \(setup\) — fix: Keras: Dense\(6, activation="softmax"\) as the output layer, or loss=CategoricalCrossentropy\(from_logits=True\)\n/,
+      /most likely cause: loss fits the output head \(setup\) — fix: Keras: Dense\(6, activation="softmax"\) as the output layer, or loss=CategoricalCrossentropy\(from_logits=True\); or retrain the file with the softmax head here: seq-tag train --from \S+pos-linear\.keras --fix --reinit --data \S+pos\.npz\n/,
     );
   });
 

@@ -20,7 +20,7 @@ import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../shared/random.js';
 export { taskEncoding, userData, probabilityHead } from '../task/model-data.js';
-import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type HyperparameterKey } from './flags.js';
+import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type Hyperparameter, type HyperparameterKey } from './flags.js';
 
 /** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */
 const WASM_MEMORY_BYTES = 3.5 * 2 ** 30;
@@ -151,6 +151,13 @@ export function configFromFlags(flags: ExperimentFlags, given: (flag: string) =>
   if (!given('lr') && given('optimizer')) chosen.lr = DEFAULT_LR[chosen.optimizer];
   return { ...chosen, seed: flags.seed ?? freshSeed() };
 }
+/** The training flags the user typed, for `train --from` (fileConfig refuses those that build a model). */
+export function typedOverrides(flags: ExperimentFlags, given: (flag: string) => boolean): Partial<Config> & { preset?: string } {
+  const typed = (HYPERPARAMETERS as readonly Hyperparameter[]).filter((row) => given(row.key));
+  const preset = given('preset') ? { preset: flags.preset } : {};
+  return { ...Object.fromEntries(typed.map((row) => [row.key, flags[row.key]])), ...preset, ...(flags.seed === undefined ? {} : { seed: flags.seed }) };
+}
+
 /** Whether a flag was typed by the user rather than filled in from its default. */
 export function givenOn(cmd: Command): (flag: string) => boolean {
   return (flag) => cmd.getOptionValueSource(flag) === 'cli';

@@ -62,6 +62,7 @@ import {
   type TextDataFlags,
 } from './options.js';
 import { newRunConfig, resumePlan, type Plan, type RunFlags } from './resume.js';
+import { ONLY_WITH_FROM, trainFrom, type FromFlags } from './train-from.js';
 
 const TEST_VIEW_SIZE = 5;
 const PROGRESS_AFTER_MS = 1000;
@@ -98,16 +99,31 @@ export function trainCommand(): Command {
     'also write TensorBoard event files there, as Keras does (train/, validation/ and held-out/ runs, and the flags for the HParams dashboard): tensorboard --logdir <dir>',
   );
   cmd.option('--log-batches', "with --logdir, also log every batch's loss (batch_loss, as Keras's update_freq='batch')");
+  cmd.option(
+    '--from <file>',
+    'retrain a model saved by Keras (.keras, .h5) or TensorFlow.js (a folder): its architecture, weights and compile settings, on --data FILE.npz (or the digit task for a model of it); written to --to',
+  );
+  cmd.option('--fix', "with --from: apply the doctor's fix for its loss and head first (a softmax output layer, or from_logits dropped on a softmax head)");
+  cmd.option('--reinit', 'with --from: train its architecture from fresh weights (its initialisers, seeded by --seed)');
+  cmd.option(
+    '--to <file>',
+    'with --from: where the retrained model goes, a .keras file or a new folder (default: beside it, NAME.retrained.keras or NAME.fixed.keras)',
+  );
+  cmd.option('--force', 'with --from: replace an existing --to file (the old one stays whole until the new one is complete)');
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');
-  cmd.action((flags: TrainFlags) => {
+  cmd.action((flags: TrainFlags & Partial<FromFlags>) => {
+    const given = givenOn(cmd);
     // --model names a model to read everywhere else; train writes one, to --model-dir.
     if (flags.model !== undefined) {
       throw new UserError(
-        `train takes --model-dir (the folder to save the new model in), not --model ${quotePath(flags.model)}: to check or score a saved model, use seq-tag doctor or evaluate --model`,
+        `train takes --model-dir (the folder to save the new model in), not --model ${quotePath(flags.model)}: to retrain a model saved by Keras or TensorFlow.js, use train --from ${quotePath(flags.model)}; to check or score a saved model, use seq-tag doctor or evaluate --model`,
         ExitCode.Usage,
       );
     }
-    return runTrain(flags, givenOn(cmd));
+    if (flags.from !== undefined) return trainFrom(flags as FromFlags, given);
+    const only = ONLY_WITH_FROM.find((key) => given(key));
+    if (only) throw new UserError(`--${only} needs --from FILE: it applies to retraining a model from a file`, ExitCode.Usage);
+    return runTrain(flags, given);
   });
   return cmd;
 }

@@ -58,6 +58,8 @@ export const OUTPUT_ACTIVATIONS = ['softmax', 'linear', 'sigmoid', 'relu'] as co
 export type OutputActivation = (typeof OUTPUT_ACTIVATIONS)[number];
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
+/** Keras's class name of each optimizer. */
+export const KERAS_OPTIMIZERS: Record<OptimizerName, string> = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
 export const LSTM_ENGINES = ['fused', 'layers'] as const;
 export type LstmEngine = (typeof LSTM_ENGINES)[number];
 export const DTYPES = ['float32', 'float64'] as const;

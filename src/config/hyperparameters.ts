@@ -16,6 +16,7 @@ import {
   ENCODINGS,
 } from './config.js';
 import { thousands } from '../shared/format.js';
+import { ExitCode, UserError } from '../errors.js';
 
 /** The largest LSTM measured to build, train and evaluate here (2 cores, 24 GiB): 4,096 exhausted wasm's 4 GiB. */
 export const MAX_UNITS = 1024;
@@ -76,6 +77,12 @@ export interface Hyperparameter {
   derived?: true;
   /** The seq-tag version that added the row; configs written before it mean its default. */
   since?: string;
+  /**
+   * Whether it applies to a model read from a file (`train --from`): 'training' (epochs, batches,
+   * validation), 'optimizer' (one given replaces the file's optimizer); unset, it builds seq-tag's
+   * own model or data, which a file brings itself.
+   */
+  scope?: 'training' | 'optimizer';
 }
 
 /**
@@ -124,11 +131,12 @@ export const HYPERPARAMETERS = [
     help: 'read the sequence both ways (Bidirectional LSTM)',
     offHelp: 'read left to right only (overrides --preset solve)',
   },
-  { key: 'epochs', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
-  { key: 'samples', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
-  { key: 'batchSize', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
+  { key: 'epochs', scope: 'training', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
+  { key: 'samples', scope: 'training', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },
+  { key: 'batchSize', scope: 'training', flag: '--batch-size <n>', help: 'sequences per gradient step', schema: wholeNumber(1, 1_000_000) },
   {
     key: 'validationSplit',
+    scope: 'training',
     flag: '--validation-split <fraction>',
     help: "hold out this share of the training sequences (the last ones, as Keras's validation_split) and score them after every epoch",
     schema: fraction(0.9),
@@ -136,6 +144,7 @@ export const HYPERPARAMETERS = [
   },
   {
     key: 'earlyStopping',
+    scope: 'training',
     flag: '--early-stopping <patience>',
     help: "stop after this many epochs without a better validation loss and keep the best epoch's weights (Keras's EarlyStopping(restore_best_weights=True)); needs --validation-split",
     schema: wholeNumber(1, 100_000),
@@ -143,6 +152,7 @@ export const HYPERPARAMETERS = [
   },
   {
     key: 'minDelta',
+    scope: 'training',
     flag: '--min-delta <x>',
     help: 'the least fall of the validation loss that counts as better, for --early-stopping',
     schema: nonNegativeNumber,
@@ -150,20 +160,36 @@ export const HYPERPARAMETERS = [
   },
   {
     key: 'lrSchedule',
+    scope: 'optimizer',
     flag: '--lr-schedule <kind>',
     help: "plateau: Keras's ReduceLROnPlateau on the validation loss (multiply the rate by --lr-factor after --lr-patience epochs without a fall of 1e-4); needs --validation-split",
     values: LR_SCHEDULES,
     since: '0.2',
   },
-  { key: 'lrFactor', flag: '--lr-factor <x>', help: 'the plateau schedule multiplies the learning rate by this', schema: fraction(1), since: '0.2' },
+  {
+    key: 'lrFactor',
+    scope: 'training',
+    flag: '--lr-factor <x>',
+    help: 'the plateau schedule multiplies the learning rate by this',
+    schema: fraction(1),
+    since: '0.2',
+  },
   {
     key: 'lrPatience',
+    scope: 'training',
     flag: '--lr-patience <epochs>',
     help: 'epochs without improvement before the plateau schedule lowers the rate',
     schema: wholeNumber(1, 100_000),
     since: '0.2',
   },
-  { key: 'minLr', flag: '--min-lr <x>', help: 'the plateau schedule never lowers the rate below this', schema: nonNegativeNumber, since: '0.2' },
+  {
+    key: 'minLr',
+    scope: 'training',
+    flag: '--min-lr <x>',
+    help: 'the plateau schedule never lowers the rate below this',
+    schema: nonNegativeNumber,
+    since: '0.2',
+  },
   {
     key: 'units',
     flag: '--units <n>',
@@ -172,6 +198,7 @@ export const HYPERPARAMETERS = [
   },
   {
     key: 'lr',
+    scope: 'optimizer',
     flag: '--lr <x>',
     help: "learning rate (default: Keras's for the optimizer: adam 0.001, sgd 0.01, rmsprop 0.001, adagrad 0.001)",
     schema: positiveNumber,
@@ -186,14 +213,21 @@ export const HYPERPARAMETERS = [
   { key: 'activation', flag: '--activation <name>', help: "output layer activation; linear reproduces the original's NaN", values: OUTPUT_ACTIVATIONS },
   { key: 'batchNorm', flag: '--batch-norm', help: 'answer 2: BatchNormalization after the LSTM' },
   { key: 'layerNorm', flag: '--layer-norm', help: 'answer 3: LayerNormalization after the LSTM' },
-  { key: 'optimizer', flag: '--optimizer <name>', help: 'optimizer', values: OPTIMIZERS },
-  { key: 'adamEpsilon', flag: '--adam-epsilon <x>', help: "Adam's epsilon", schema: positiveNumber },
-  { key: 'clipnorm', flag: '--clipnorm <x>', help: 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)', schema: positiveNumber },
-  { key: 'clipvalue', flag: '--clipvalue <x>', help: 'clip each gradient element to [-x, x] (Keras clipvalue)', schema: positiveNumber },
+  { key: 'optimizer', scope: 'optimizer', flag: '--optimizer <name>', help: 'optimizer', values: OPTIMIZERS },
+  { key: 'adamEpsilon', scope: 'optimizer', flag: '--adam-epsilon <x>', help: "Adam's epsilon", schema: positiveNumber },
+  {
+    key: 'clipnorm',
+    scope: 'optimizer',
+    flag: '--clipnorm <x>',
+    help: 'rescale each gradient tensor to at most this L2 norm (Keras clipnorm)',
+    schema: positiveNumber,
+  },
+  { key: 'clipvalue', scope: 'optimizer', flag: '--clipvalue <x>', help: 'clip each gradient element to [-x, x] (Keras clipvalue)', schema: positiveNumber },
   { key: 'kernelInitializer', flag: '--kernel-initializer <name>', help: 'initialiser of the LSTM and Dense kernels', values: INITIALIZERS },
   { key: 'recurrentInitializer', flag: '--recurrent-initializer <name>', help: 'initialiser of the LSTM recurrent kernel', values: INITIALIZERS },
   {
     key: 'nanGuard',
+    scope: 'training',
     flag: '--nan-guard',
     help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)',
     offHelp: 'train on through NaN, printing nan losses like the original program',
@@ -298,4 +332,28 @@ export function flagValues(config: Config): Record<string, number | string | boo
   }
   values.seed = config.seed;
   return values;
+}
+
+/**
+ * The config of a retrained file (`train --from`): the file's own (`base`, from its topology and
+ * compile config) with the training settings given; one that builds seq-tag's own model or data
+ * is refused in one line, since the file brings its model. `ownOptimizer`: an optimizer setting was
+ * given, so the config's optimizer replaces the file's.
+ */
+export function fileConfig(base: Config, overrides: Partial<Config> & { preset?: string }): { config: Config; ownOptimizer: boolean } {
+  const rows = (HYPERPARAMETERS as readonly Hyperparameter[]).filter((row) => overrides[row.key] !== undefined);
+  const stray = 'preset' in overrides && overrides.preset !== undefined ? '--preset' : rows.find((row) => row.scope === undefined)?.flag.split(' ')[0];
+  if (stray)
+    throw new UserError(
+      `${stray} does not apply with --from: the file brings its own model, trained as it is (--reinit for fresh weights); drop ${stray}`,
+      ExitCode.Usage,
+    );
+  const config = { ...base } as Record<HyperparameterKey, unknown>;
+  for (const { key } of rows) config[key] = overrides[key];
+  const chosen = config as Config;
+  if (overrides.adamEpsilon !== undefined && chosen.optimizer !== 'adam')
+    throw new UserError(`--adam-epsilon applies to --optimizer adam, not ${chosen.optimizer}`, ExitCode.Usage);
+  // A different optimizer brings its own Keras default rate unless --lr says otherwise.
+  if (overrides.lr === undefined && overrides.optimizer !== undefined) chosen.lr = DEFAULT_LR[chosen.optimizer];
+  return { config: { ...chosen, seed: overrides.seed ?? base.seed }, ownOptimizer: rows.some((row) => row.scope === 'optimizer') };
 }

@@ -173,7 +173,7 @@ export function checkOutput(out: Float32Array, activation: string, weights: Weig
       evidence:
         `${activation} head: ${pct(negative / rows)} of ${thousands(rows)} output rows have a negative entry, ${pct(nearZeroSum / rows)} sum to ~0, ${sums}; ` +
         (keras ? crossentropyOnRawOutputs(keras.loss) : 'crossentropy divides each row by its sum and takes the log, which gives NaN (or the clip bound)'),
-      fix: keras ? kerasHeadFix(tags, keras.loss) : '--activation softmax (or compute the loss from logits)',
+      fix: keras ? kerasHeadFix(tags, keras.loss, keras.retrain) : '--activation softmax (or compute the loss from logits)',
     };
   }
   if (offSum > 0) {
@@ -183,7 +183,7 @@ export function checkOutput(out: Float32Array, activation: string, weights: Weig
       verdict: 'warn',
       numbers,
       evidence: `${activation} head: entries are non-negative but ${pct(offSum / rows)} of rows do not sum to 1 (${sums}); the loss renormalises them, so it trains, but the outputs are not calibrated probabilities`,
-      fix: keras ? kerasHeadFix(tags, keras.loss) : '--activation softmax',
+      fix: keras ? kerasHeadFix(tags, keras.loss, keras.retrain) : '--activation softmax',
     };
   }
   return {
@@ -407,6 +407,8 @@ export interface DiagnoseOptions {
 /** The loss a user's file was compiled with (categorical crossentropy when it names none). */
 export interface KerasLoss {
   loss: string;
+  /** The seq-tag command that retrains the file with the fix applied (`train --from FILE --fix …`). */
+  retrain?: string;
 }
 
 /**

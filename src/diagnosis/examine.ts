@@ -1,4 +1,4 @@
-import type { Config } from '../config/config.js';
+import { KERAS_OPTIMIZERS, type Config } from '../config/config.js';
 import { configFromDescription } from '../model/describe.js';
 import { batchLoss, modelLoss } from '../training/losses.js';
 import { kerasOptimizer } from '../training/keras-optimizer.js';
@@ -13,7 +13,12 @@ import { checkSetup, readsDistribution } from './setup.js';
  * model as it is: its compile config against its head, its weights, then the checks and a burst on
  * its own weights.
  */
-export function examine(path: string, loaded: LoadedModel, flags: { burst: number; seed?: number }, data?: TagData): { config: Config; diagnosis: Diagnosis } {
+export function examine(
+  path: string,
+  loaded: LoadedModel,
+  flags: { burst: number; seed?: number; data?: string },
+  data?: TagData,
+): { config: Config; diagnosis: Diagnosis } {
   const saved = { dir: path, nonFinite: loaded.nonFinite, tensors: loaded.model.weights.length };
   if (loaded.record && !data) {
     // A seq-tag folder: the task's data as its config generates it, the burst from its saved weights.
@@ -22,10 +27,15 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   }
   const config = configFromDescription(loaded.description, loaded.compile, flags.seed ?? FOREIGN_MODEL_SEED);
   const input = data ? undefined : taskEncoding(path, loaded.description);
-  const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags);
+  // A file from Keras or tfjs (not a seq-tag folder) can be retrained here with the fix applied; from fresh weights when its own are not finite.
+  const fresh = loaded.nonFinite.length ? ' --reinit' : '';
+  const retrain = loaded.record
+    ? undefined
+    : `seq-tag train --from ${quotePath(path)} --fix${fresh}${flags.data === undefined ? '' : ` --data ${quotePath(flags.data)}`}`;
+  const setup = checkSetup(loaded.description.head, loaded.compile, loaded.description.tags, retrain);
   const perToken = modelLoss(loaded.compile);
   const { mask } = loaded.description;
-  const retrain = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
+  const again = `retrain it after the fix the first failing check names; then check it again with: seq-tag doctor --model ${quotePath(path)}`;
   // Keras saves whatever the last epoch left, NaN included; the setup check usually says why.
   const why = setup.verdict === 'fail' ? `why: the first check (${setup.title})` : undefined;
   // The burst trains with the file's own loss on the raw outputs (a from_logits loss softmaxes them itself).
@@ -34,13 +44,13 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
   const optimizer = kerasOptimizer(loaded.compile?.keras?.optimizer ?? (loaded.record && kerasOptimizerConfig(loaded.record.config)));
   const diagnosis = diagnoseModel(loaded.model, config, {
     burstBatches: flags.burst,
-    saved: { ...saved, retrain, why },
+    saved: { ...saved, retrain: again, why },
     setup,
     data,
     input,
     mask,
     readsDistribution: readsDistribution(loaded.compile),
-    keras: { loss: loaded.compile?.loss ?? 'categorical_crossentropy' },
+    keras: { loss: loaded.compile?.loss ?? 'categorical_crossentropy', retrain },
     loss: perToken && batchLoss(perToken, mask),
     scoring: { compile: loaded.compile, mask },
     optimizer,
@@ -51,7 +61,9 @@ export function examine(path: string, loaded: LoadedModel, flags: { burst: numbe
 
 /** A seq-tag run's optimizer written as a Keras compile config names it (what kerasOptimizer reads). */
 function kerasOptimizerConfig(config: Config): Record<string, unknown> {
-  const names = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' } as const;
   const epsilon = config.optimizer === 'adam' ? { epsilon: config.adamEpsilon } : {};
-  return { class_name: names[config.optimizer], config: { learning_rate: config.lr, ...epsilon, clipnorm: config.clipnorm, clipvalue: config.clipvalue } };
+  return {
+    class_name: KERAS_OPTIMIZERS[config.optimizer],
+    config: { learning_rate: config.lr, ...epsilon, clipnorm: config.clipnorm, clipvalue: config.clipvalue },
+  };
 }

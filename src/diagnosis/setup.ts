@@ -15,11 +15,12 @@ export function readsDistribution(compile: CompileInfo | undefined): boolean {
 const lossClass = (loss: string) => loss.replace(/(^|_)([a-z])/g, (_m, _s: string, c: string) => c.toUpperCase());
 
 /**
- * The seed's fix for a Keras file, in Keras's words and with the file's own loss: only Keras
- * changes, since seq-tag's flags mean nothing to a file seq-tag did not write.
+ * The seed's fix for a Keras file, in Keras's words and with the file's own loss, and the seq-tag
+ * command that applies it to the file (`retrain`: train --from FILE --fix …), when known.
  */
-export const kerasHeadFix = (tags: number, loss = 'categorical_crossentropy') =>
-  `Keras: Dense(${tags}, activation="softmax") as the output layer, or loss=${lossClass(loss)}(from_logits=True)`;
+export const kerasHeadFix = (tags: number, loss = 'categorical_crossentropy', retrain?: string) =>
+  `Keras: Dense(${tags}, activation="softmax") as the output layer, or loss=${lossClass(loss)}(from_logits=True)` +
+  (retrain ? `; or retrain the file with the softmax head here: ${retrain}` : '');
 
 /**
  * What a crossentropy without from_logits does to a head that is not softmax, as Keras 3's
@@ -33,13 +34,38 @@ export function crossentropyOnRawOutputs(loss: string): string {
     : 'categorical_crossentropy divides each row by its sum and takes the log; a negative output or a row summing to ~0 makes it NaN (or pins it at the clip bound)';
 }
 
+/** What `train --from FILE --fix` changes so that the setup check passes. */
+export interface SetupFix {
+  /** The output layer's new activation. */
+  head?: 'softmax';
+  /** The loss's from_logits, changed. */
+  fromLogits?: boolean;
+  /** What changed, in a few words and in Keras's. */
+  what: string;
+}
+
+/**
+ * The doctor's fix for a model's loss and head, as seq-tag applies it (checkSetup's fail and warn
+ * verdicts): a head that is not softmax under a crossentropy that reads probabilities becomes softmax,
+ * as the seed's accepted answer does; a softmax head under from_logits=True keeps its softmax and
+ * drops from_logits. Undefined when there is nothing to fix.
+ */
+export function setupFix(head: string, compile: CompileInfo | undefined, tags: number): SetupFix | undefined {
+  const loss = compile?.loss ?? 'categorical_crossentropy';
+  if (!CROSSENTROPY.has(loss)) return undefined;
+  if (compile?.fromLogits)
+    return head === 'softmax' ? { fromLogits: false, what: `${loss} without from_logits on the softmax head (Keras: from_logits=False)` } : undefined;
+  if (head === 'softmax') return undefined;
+  return { head: 'softmax', what: `output activation ${head} → softmax (Keras: Dense(${tags}, activation="softmax"))` };
+}
+
 /**
  * The seed's bug read statically from a model's compile config: a crossentropy loss without
  * `from_logits` treats the head's outputs as probabilities (each row divided by its sum, then the
  * log), so a head that is not softmax gives NaN as soon as an output is negative. `head` is the
  * output activation; `compile` what the file says it was compiled with (undefined: not saved).
  */
-export function checkSetup(head: string, compile: CompileInfo | undefined, tags = 2): Check {
+export function checkSetup(head: string, compile: CompileInfo | undefined, tags = 2, retrain?: string): Check {
   const loss = compile?.loss ?? 'categorical_crossentropy';
   const assumed = compile ? '' : ' (assumed: the file holds no loss; the task is trained with it)';
   const numbers = { softmaxHead: head === 'softmax' ? 1 : 0, fromLogits: compile?.fromLogits ? 1 : 0, lossSaved: compile ? 1 : 0 };
@@ -58,7 +84,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined, tags 
           ...base,
           verdict: 'warn',
           evidence: `${loss} with from_logits=True on a softmax head: softmax is applied twice, so the loss sees squashed probabilities; it trains, slowly, and its outputs are miscalibrated`,
-          fix: 'Keras: drop one of them: Dense(2) (linear) with from_logits=True, or a softmax head with from_logits=False',
+          fix: `Keras: drop one of them: Dense(${tags}) (linear) with from_logits=True, or a softmax head with from_logits=False${retrain ? `; or retrain the file without from_logits here: ${retrain}` : ''}`,
         }
       : { ...base, verdict: 'pass', evidence: `${loss} with from_logits=True on a ${head} head: the loss applies softmax to the logits itself` };
   }
@@ -67,7 +93,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined, tags 
       ...base,
       verdict: 'warn',
       evidence: `${loss} without from_logits${assumed} on a sigmoid head: each output is in (0, 1), so no NaN, but the rows do not sum to 1; the loss renormalises them, so it trains, with uncalibrated outputs`,
-      fix: kerasHeadFix(tags, loss),
+      fix: kerasHeadFix(tags, loss, retrain),
     };
   }
   if (head !== 'softmax') {
@@ -77,7 +103,7 @@ export function checkSetup(head: string, compile: CompileInfo | undefined, tags 
       evidence:
         `${loss} without from_logits${assumed} on a ${head} head: the seed's bug. The loss reads the raw outputs as probabilities: ` +
         crossentropyOnRawOutputs(loss),
-      fix: kerasHeadFix(tags, loss),
+      fix: kerasHeadFix(tags, loss, retrain),
     };
   }
   return { ...base, verdict: 'pass', evidence: `${loss}${assumed} on a softmax head: the outputs are probabilities, as the loss expects` };

@@ -92,7 +92,7 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
   if (odd) throw new UnsupportedModel(`it has a ${odd.getClassName()} layer, which seq-tag cannot run; seq-tag runs ${KERAS_LAYERS.join(', ')}`);
   const rnnLayer = layers.find((l) => RECURRENT.has(unwrap(l).getClassName()));
   const rnn = rnnLayer && unwrap(rnnLayer);
-  const headLayer = [...layers].reverse().find((l) => activationOf(unwrap(l)) !== undefined);
+  const head = headLayerOf(layers);
   const rnnConfig = rnn?.getConfig() as LayerConfig | undefined;
   const fitsTask = (input.steps === SEQUENCE_LENGTH || input.steps === null) && tags === NUM_CLASSES;
   const vocabulary = vocabularyOf(layers);
@@ -110,10 +110,20 @@ export function describeModel(model: tfl.LayersModel): ModelDescription {
       bidirectional: rnnLayer!.getClassName() === 'Bidirectional',
       recurrentActivation: typeof rnnConfig!.recurrentActivation === 'string' ? rnnConfig!.recurrentActivation : undefined,
     },
-    head: (headLayer && activationOf(unwrap(headLayer))) ?? 'linear',
+    head: (head && activationOf(unwrap(head))) ?? 'linear',
     batchNorm: layers.some((l) => l.getClassName() === 'BatchNormalization'),
     layerNorm: layers.some((l) => l.getClassName() === 'LayerNormalization'),
   };
+}
+
+/** The output layer as the head is read from: the last layer with an activation. */
+const headLayerOf = (layers: tfl.layers.Layer[]) => [...layers].reverse().find((l) => activationOf(unwrap(l)) !== undefined);
+
+/** The layer whose activation is the model's head (describeModel's `head`); a tagger always has one. */
+export function headLayer(model: tfl.LayersModel): tfl.layers.Layer {
+  const layer = headLayerOf(model.layers);
+  if (!layer) throw new UnsupportedModel('it has no layer with an activation to make softmax');
+  return layer;
 }
 
 /** The first masking layer's rule, which tfjs and Keras carry through to the output. */

@@ -28,6 +28,28 @@ export function compileFromConfig(config: Config): CompileInfo {
   };
 }
 
+/**
+ * The compile config a retrained file is written with (`train --from`): its own (or, when it had
+ * none, what trained it), with the fix's from_logits, and the optimizer the flags chose.
+ */
+export function retrainedCompile(compile: CompileInfo | undefined, config: Config, change: { fromLogits?: boolean; ownOptimizer?: boolean }): CompileInfo {
+  let result = compile ?? compileFromConfig(config);
+  if (change.fromLogits !== undefined) {
+    const loss = result.keras?.loss;
+    const kerasLoss =
+      typeof loss === 'object' && loss !== null
+        ? { ...loss, config: { ...((loss as { config?: object }).config ?? {}), from_logits: change.fromLogits } }
+        : loss;
+    result = { ...result, fromLogits: change.fromLogits, keras: result.keras && { ...result.keras, loss: kerasLoss } };
+  }
+  if (change.ownOptimizer) {
+    const { optimizer } = compileFromConfig(config);
+    const keras = result.keras && { ...result.keras, optimizer: kerasCompileConfig({ ...result, optimizer }).optimizer };
+    result = { ...result, optimizer, keras };
+  }
+  return result;
+}
+
 /** `.keras` → a Keras 3 file; anything else names a TensorFlow.js Layers folder. */
 export function exportFormat(to: string): ExportFormat {
   if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or a new folder', ExitCode.Usage);

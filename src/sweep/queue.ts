@@ -119,6 +119,20 @@ async function inspectJob(queue: Queue<JobData, unknown>, id: string, spec: RunS
   }
 }
 
+/** How long the coordinator waits for BullMQ to close its queue and event stream. */
+const CLOSE_MS = 1000;
+
+/**
+ * Waits for a BullMQ close at most `ms`. Closing waits on Redis: with Redis gone it may never settle,
+ * and with nothing else pending Node would end the process mid-await (exit 13, nothing said).
+ */
+async function closeWithin(closing: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolveWait) => (timer = setTimeout(resolveWait, ms)));
+  await Promise.race([closing.catch(() => {}), waited]);
+  clearTimeout(timer);
+}
+
 /** Waits `ms`, or less if the function handed to `setWake` is called; no timer outlives the wait (a finished coordinator exits at once). */
 function sleepUntilWoken(ms: number, setWake: (wake: () => void) => void): Promise<void> {
   return new Promise((resolveWait) => {
@@ -273,8 +287,8 @@ export async function runQueueSweep(
     clearInterval(watchdog);
     connection.off('end', onEnd);
     options.signal?.removeEventListener('abort', onAbort);
-    await events.close().catch(() => {});
-    await queue.close().catch(() => {});
+    await closeWithin(events.close(), CLOSE_MS);
+    await closeWithin(queue.close(), CLOSE_MS);
     eventsConnection.disconnect();
     connection.disconnect();
   }

@@ -113,7 +113,7 @@ function vocabularyOptions(given: Partial<VocabularyOptions>): VocabularyOptions
 export function readTextFiles(files: TextFiles & { tagColumn?: string; format?: CorpusFormat }, options: Partial<VocabularyOptions>): Promise<TextRun> {
   if (/\.npz$/i.test(files.train))
     throw new UserError(
-      `--data ${files.train}: training reads tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz can be scored (evaluate, doctor) but not trained on yet`,
+      `--data ${files.train}: seq-tag's own tagger trains on tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz trains the model it was made for: train --from MODEL.keras --data ${files.train}`,
       ExitCode.Usage,
     );
   const { train, validation, test } = files;

@@ -44,8 +44,12 @@ export function createTextExperiment(config: Config, text: TextRun): Experiment 
  * ⌈split × n⌉ sentences of the training file (as Keras's validation_split), else none.
  */
 export function textSplit(text: TextRun, split: number): { train: TagData; validation?: TagData } {
-  const all = text.train.data;
-  if (text.validation) return { train: all, validation: text.validation.data };
+  if (text.validation) return { train: text.train.data, validation: text.validation.data };
+  return splitTagData(text.train.data, split);
+}
+
+/** The first rows of `all` to train on and the last ⌈split × n⌉ to validate with, as Keras's validation_split; no split: all of it. */
+export function splitTagData(all: TagData, split: number): { train: TagData; validation?: TagData } {
   const kept = all.n - validationCount(all.n, split);
   if (kept === all.n) return { train: all };
   return { train: sliceTagData(all, 0, kept), validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };

@@ -13,7 +13,7 @@ import { permutation, rngFor } from '../shared/random.js';
 import { inputTensor, targetTensor, taskData, type TagData } from '../task/tag-data.js';
 import { batchLoss, modelLoss } from './losses.js';
 import { PADDING_MASK } from '../task/vocabulary.js';
-import { evaluateData } from './scoring.js';
+import { evaluateData, type Scoring } from './scoring.js';
 import type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore } from '../config/records.js';
 export type { Divergence, DivergenceSymptom, EpochRecord, TrainingResult, TrainingState, ValidationScore };
 import { namedCopies, stateArray, StateMismatch, type StateArrays } from './state.js';
@@ -194,10 +194,22 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
   return trainLoop(model, engine, data.n, held && validator(model, engine, held), config, callbacks);
 }
 
+/** How a model read from a file trains: its own loss (masked as it masks), its optimizer unless flags chose one, and how it is scored. */
+export interface OwnTraining {
+  loss: BatchLoss;
+  /** The file's optimizer (schedule, weight decay, clipping); undefined: the config's. */
+  plan?: OptimizerPlan;
+  scoring: Scoring;
+}
+
+/** Text seq-tag reads: Keras's masked crossentropy on a softmax head, id 0 padding. */
+const TEXT_TRAINING: OwnTraining = { loss: batchLoss(modelLoss(undefined)!, PADDING_MASK), scoring: { mask: PADDING_MASK } };
+
 /**
- * Trains `model` on a user's tagged text (ids [n, steps], 0 = padding) with the layers engine and
- * Keras's masked crossentropy (padding weighs nothing); `validation`, if given, is scored after
- * every epoch. Otherwise as trainModel.
+ * Trains `model` on tagged data (a user's text as ids [n, steps], 0 = padding, or a file's model on
+ * its .npz) with the layers engine, Keras's masked crossentropy by default (padding weighs nothing);
+ * `validation`, if given, is scored after every epoch. Batches of ids padded with 0 are cut after
+ * their longest row. Otherwise as trainModel.
  */
 export async function trainTagged(
   model: tfl.LayersModel,
@@ -205,10 +217,12 @@ export async function trainTagged(
   validation: TagData | undefined,
   config: Config,
   callbacks: TrainingCallbacks = {},
+  own: OwnTraining = TEXT_TRAINING,
 ): Promise<TrainingResult> {
-  const loss = batchLoss(modelLoss(undefined)!, PADDING_MASK);
-  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, loss, sentenceLengths(train));
-  return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, PADDING_MASK), config, callbacks);
+  const { mask } = own.scoring;
+  const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
+  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
+  return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, own.scoring), config, callbacks);
 }
 
 /** Each row's length: its last id other than padding, plus one. x: ids [n, steps]. */
@@ -230,10 +244,10 @@ function batchSteps(lengths: Int32Array, indices: Int32Array): number {
 }
 
 /** Scores the engine's current weights on `data` (the validation split or file). */
-function validator(model: tfl.LayersModel, engine: Engine, data: TagData, mask?: typeof PADDING_MASK) {
+function validator(model: tfl.LayersModel, engine: Engine, data: TagData, scoring: Scoring = {}) {
   return (): ValidationScore => {
     engine.publish();
-    const e = evaluateData(model, data, { mask });
+    const e = evaluateData(model, data, scoring);
     return { loss: e.loss ?? NaN, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
   };
 }
@@ -499,8 +513,16 @@ function optimizerState(optimizer: tf.Optimizer, variables: tf.Variable[]) {
 }
 
 /** The layers engine on inputs and targets it owns, freed when training finishes. */
-function layersEngineOwning(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, config: Config, loss?: BatchLoss, lengths?: Int32Array): Engine {
-  const engine = layersEngine(model, x, y, config, undefined, loss, undefined, lengths);
+function layersEngineOwning(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  config: Config,
+  loss?: BatchLoss,
+  lengths?: Int32Array,
+  plan?: OptimizerPlan,
+): Engine {
+  const engine = layersEngine(model, x, y, config, undefined, loss, plan, lengths);
   return {
     ...engine,
     finish(completed) {

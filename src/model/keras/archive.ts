@@ -22,6 +22,7 @@ import {
 import { buildInScope } from '../quiet.js';
 import './gru.js';
 import './bidirectional.js';
+import { KERAS_OPTIMIZERS, type OptimizerName } from '../../config/config.js';
 import { formatBytes } from '../../shared/format.js';
 import { LIMITS, nestsDeeperThan } from '../../shared/limits.js';
 import { BadZip, readZipEntry, zipEntries } from '../../storage/zip.js';
@@ -171,7 +172,7 @@ export function compileInfo(config: unknown): CompileInfo | undefined {
 }
 
 /** `compile` with `outputLogits` set when the model's last layer is a Dense or Activation ending in softmax or sigmoid. */
-function withHead(compile: CompileInfo | undefined, model: tfl.LayersModel): CompileInfo | undefined {
+export function withHead(compile: CompileInfo | undefined, model: tfl.LayersModel): CompileInfo | undefined {
   const last = model.layers[model.layers.length - 1];
   const activation = (last?.getConfig() as { activation?: unknown }).activation;
   const carries = ['Dense', 'Activation'].includes(last?.getClassName() ?? '') && (activation === 'softmax' || activation === 'sigmoid');
@@ -313,12 +314,16 @@ function tfjsTopology(model: tfl.LayersModel): Json {
 
 /** The compile_config seq-tag writes: categorical crossentropy and the optimizer it trained with. */
 export function kerasCompileConfig(compile: CompileInfo): Json {
-  const className: Record<string, string> = { adam: 'Adam', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
   const opt = compile.optimizer;
   const optimizerConfig: Json = { learning_rate: opt?.lr ?? 0.001, clipnorm: opt?.clipnorm ?? null, clipvalue: opt?.clipvalue ?? null };
   if (opt?.epsilon !== undefined) optimizerConfig.epsilon = opt.epsilon;
   return {
-    optimizer: { module: 'keras.optimizers', class_name: className[opt?.name ?? 'adam'] ?? 'Adam', config: optimizerConfig, registered_name: null },
+    optimizer: {
+      module: 'keras.optimizers',
+      class_name: KERAS_OPTIMIZERS[(opt?.name ?? 'adam') as OptimizerName] ?? 'Adam',
+      config: optimizerConfig,
+      registered_name: null,
+    },
     loss: compile.fromLogits
       ? { module: 'keras.losses', class_name: 'CategoricalCrossentropy', config: { from_logits: true }, registered_name: null }
       : compile.loss,
