@@ -52,7 +52,7 @@ describe('train, predict and evaluate on tagged text', () => {
     text = run.stdout;
   });
 
-  it('says what it read, trains an Embedding(mask_zero) model on the layers engine, and scores the test file per tag', () => {
+  it('says what it read, trains an Embedding(mask_zero) model on the fused engine, and scores the test file per tag', () => {
     assert.match(text, new RegExp(`^train ${train}: 40 sentences, [\\d,]+ words \\(word/TAG per line; \\d+ sentences? over --max-length split\\)$`, 'm'));
     assert.match(
       text,
@@ -62,7 +62,7 @@ describe('train, predict and evaluate on tagged text', () => {
       ),
     );
     assert.match(text, /^vocabulary [\d,]+ ids \(padding, <unk>, words seen in training\) · \d+ tags$/m);
-    assert.match(text, /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · layers engine, float32 \(tfjs\)$/m);
+    assert.match(text, /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · fused engine, float64 \(JavaScript\)$/m);
     assert.match(text, /^epoch 2\/2 {2}loss \d\.\d{4} {2}val loss \d\.\d{4}/m);
     assert.match(text, new RegExp(`^held-out evaluation \\(--test-data ${test}; 12 sentences, [\\d,]+ words\\):$`, 'm'));
     assert.match(text, /^ {2}tag +precision {2}recall {5}F1 {2}support$/m);
@@ -79,7 +79,7 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.equal(meta.config.data.train.path, train);
     assert.match(meta.config.data.test.sha256, /^[0-9a-f]{64}$/);
     assert.equal(meta.config.encoding, 'embedding');
-    assert.equal(meta.config.lstm, 'layers');
+    assert.equal(meta.config.lstm, 'fused');
   });
 
   it('the same seed gives the same losses', async () => {
@@ -299,7 +299,7 @@ describe('sweep and tune on tagged text', () => {
       ],
     );
     for (const r of records) {
-      assert.deepEqual([r.config.data.train.path, r.config.data.train.format, r.config.encoding, r.config.lstm], [train, 'word-tag', 'embedding', 'layers']);
+      assert.deepEqual([r.config.data.train.path, r.config.data.train.format, r.config.encoding, r.config.lstm], [train, 'word-tag', 'embedding', 'fused']);
       assert.match(r.config.data.test.sha256, /^[0-9a-f]{64}$/);
       assert.ok(r.evaluation.tagNames.includes('DET'), 'scored on the tagged test file');
       assert.equal(r.evaluation.sequences, records[0].evaluation.sequences, 'every run scored on the same file');
@@ -403,16 +403,21 @@ describe('train --data refuses in one line', () => {
     oneLine(await seqTag(['train', '--encoding', 'embedding', ...SMALL]), 2, /--encoding embedding reads the words of a tagged text: give it with --data FILE/);
     oneLine(await seqTag(['train', '--data', train, '--encoding', 'onehot', ...SMALL]), 2, /--encoding onehot feeds digits/);
     oneLine(
-      await seqTag(['train', '--data', train, '--lstm', 'fused', ...SMALL]),
+      await seqTag(['train', '--data', train, '--dtype', 'float32', ...SMALL]),
       2,
-      /the fused engine does not run --encoding embedding yet: add --lstm layers/,
+      /the fused engine runs text in float64 JavaScript for now: add --dtype float64, or --lstm layers/,
     );
+    oneLine(await seqTag(['train', '--data', train, '--activation', 'linear', ...SMALL]), 2, /a text tagger with a softmax head .*: add --lstm layers/);
     oneLine(
       await seqTag(['train', '--data', train, '--validation-data', train, '--validation-split', '0.2', ...SMALL]),
       2,
       /--validation-data is the validation set/,
     );
-    oneLine(await seqTag(['train', '--data', join(tempDir(), 'x.npz'), ...SMALL]), 2, /seq-tag's own tagger trains on tagged text .*: train --from MODEL\.keras --data /);
+    oneLine(
+      await seqTag(['train', '--data', join(tempDir(), 'x.npz'), ...SMALL]),
+      2,
+      /seq-tag's own tagger trains on tagged text .*: train --from MODEL\.keras --data /,
+    );
     oneLine(await seqTag(['train', '--data', train, '--tag-column', 'deprel', ...SMALL]), 2, /--tag-column deprel: give upos or xpos/);
     // A search over values a text run cannot take is refused before any trial, naming the value.
     oneLine(

@@ -219,7 +219,8 @@ export const PRESETS = { original: ORIGINAL_EXPERIMENT, solve: SOLVE_EXPERIMENT 
  * and the API both apply it.
  */
 export function forText(preset: Omit<Config, 'seed'>, data: DataSpec): Omit<Config, 'seed'> {
-  return { ...preset, encoding: 'embedding', lstm: 'layers', data };
+  // The fused engine runs text in float64 JavaScript (../training/fused/tagger.ts); --lstm layers runs tf.layers.
+  return { ...preset, encoding: 'embedding', lstm: 'fused', dtype: 'float64', data };
 }
 export type PresetName = keyof typeof PRESETS;
 /** Earlier names of presets, still accepted: "seed" also meant the random seed. */
@@ -247,9 +248,15 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
     throw new UserError(`--encoding ${config.encoding} feeds digits; words of --data are fed by --encoding embedding`, ExitCode.Usage);
   if (!config.data && config.encoding === 'embedding')
     throw new UserError('--encoding embedding reads the words of a tagged text: give it with --data FILE (CoNLL-U, CoNLL columns or word/TAG)', ExitCode.Usage);
-  if (config.data && config.lstm === 'fused')
-    throw new UserError("the fused engine does not run --encoding embedding yet: add --lstm layers (tf.layers, Keras's arithmetic)", ExitCode.Usage);
-  if (config.dtype === 'float64' && config.lstm === 'layers') {
+  if (config.data && config.lstm === 'fused' && config.dtype === 'float32')
+    throw new UserError('the fused engine runs text in float64 JavaScript for now: add --dtype float64, or --lstm layers (tf.layers, float32)', ExitCode.Usage);
+  if (config.data && config.lstm === 'fused' && (config.activation !== 'softmax' || config.batchNorm || config.layerNorm))
+    throw new UserError(
+      'the fused engine runs a text tagger with a softmax head and no normalisation layer: add --lstm layers for --activation other than softmax, --batch-norm or --layer-norm',
+      ExitCode.Usage,
+    );
+  // Text on tf.layers is float32 whatever --dtype says: --dtype chooses the fused engine's arithmetic (text's default is float64).
+  if (config.dtype === 'float64' && config.lstm === 'layers' && !config.data) {
     throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
   }
   const validated = config.validationSplit > 0 || config.data?.validation !== undefined;

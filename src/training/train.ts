@@ -7,6 +7,7 @@ import type { OptimizerPlan } from './keras-optimizer.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from '../config/constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
+import { FusedTagger, type TaggerShape } from './fused/tagger.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
@@ -221,7 +222,11 @@ export async function trainTagged(
 ): Promise<TrainingResult> {
   const { mask } = own.scoring;
   const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
-  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
+  // seq-tag's own text tagger on the fused engine; a file's model (its own loss and optimizer) on tf.layers.
+  const engine =
+    config.lstm === 'fused' && own === TEXT_TRAINING
+      ? fusedTaggerEngine(model, train, config, sentenceLengths(train))
+      : layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
   return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, own.scoring), config, callbacks);
 }
 
@@ -579,6 +584,69 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
     finish(completed) {
       writeParameters(model, completed ? network.params : saved);
       network.dispose();
+    },
+  };
+}
+
+/** The shape of seq-tag's text tagger from its weights: Embedding [V, E] first, Dense kernel [H, C] second to last. */
+export function taggerShape(model: tfl.LayersModel, config: Pick<Config, 'units' | 'bidirectional' | 'recurrentActivation'>): TaggerShape {
+  const shapes = model.trainableWeights.map((w) => w.shape as number[]);
+  const [vocabulary, dim] = shapes[0];
+  const tags = shapes[shapes.length - 2][1];
+  return { vocabulary, dim, tags, units: config.units, bidirectional: config.bidirectional, hard: config.recurrentActivation === 'hardSigmoid' };
+}
+
+/** Each position's tag id from one-hot rows [n, steps, tags] (−1 for an all-zero row: padding). */
+function tagIds(data: TagData): Int32Array {
+  const ids = new Int32Array(data.n * data.steps).fill(-1);
+  for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) ids[Math.floor(k / data.tags)] = k % data.tags;
+  return ids;
+}
+
+/** The fused engine on seq-tag's text tagger (./fused/tagger.ts): batches cut after their longest sentence, float64. */
+function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine {
+  const params = readParameters(model);
+  const network = new FusedTagger(taggerShape(model, config), params.tensors);
+  const optimizer = new TypedOptimizer(config, params.tensors);
+  const tags = tagIds(data);
+  const ids = new Int32Array(config.batchSize * data.steps);
+  const labels = new Int32Array(config.batchSize * data.steps);
+  const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  let saved = copyParameters(params);
+  return {
+    async snapshot() {
+      return [...namedCopies('param', params.tensors), ...optimizer.snapshot()];
+    },
+    async restore(arrays) {
+      params.tensors.forEach((t, i) => t.set(stateArray(arrays, `param/${i}`, t.length)));
+      optimizer.restore(arrays);
+      this.checkpoint();
+    },
+    step(indices) {
+      const T = batchSteps(lengths, indices);
+      for (let b = 0; b < indices.length; b++) {
+        const from = indices[b] * data.steps;
+        for (let t = 0; t < T; t++) {
+          ids[b * T + t] = data.x[from + t];
+          labels[b * T + t] = tags[from + t];
+        }
+      }
+      const loss = network.lossAndGradients(ids, labels, indices.length, T);
+      if (clipping) clipInPlace(network.grads, config.clipnorm, config.clipvalue);
+      optimizer.apply(params.tensors, network.grads);
+      return loss;
+    },
+    checkpoint() {
+      saved = copyParameters(params);
+    },
+    publish() {
+      writeParameters(model, params);
+    },
+    setLearningRate(lr) {
+      optimizer.lr = lr;
+    },
+    finish(completed) {
+      writeParameters(model, completed ? params : saved);
     },
   };
 }
