@@ -165,7 +165,7 @@ describe('train --from: a user-trained Keras tagger, retrained and written back'
       join(dir, 'd.keras'),
     ]);
     assert.equal(sgd.status, 0, sgd.stderr);
-    assert.match(sgd.stdout, /· SGD \(lr 0\.05\) \(set by the flags\) ·/);
+    assert.match(sgd.stdout, /· sgd \(lr 0\.05\) \(set by the flags\) ·/);
     const written = await loadModel(join(dir, 'd.keras'));
     assert.deepEqual([written.compile?.optimizer?.name, written.compile?.optimizer?.lr], ['sgd', 0.05]);
     written.model.dispose();

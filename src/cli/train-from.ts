@@ -13,7 +13,7 @@ import { terminalLossChart } from '../report/charts.js';
 import { divergenceText, plural, renderEpoch, renderEvaluation, type Style } from '../report/render.js';
 import { dataSize } from '../report/text.js';
 import { VERSION } from '../version.js';
-import { KERAS_OPTIMIZERS, type Config } from '../config/config.js';
+import { describeOptimizer } from '../config/config.js';
 import { ExitCode, UserError } from '../errors.js';
 import { typedOverrides, type BackendFlag, type ExperimentFlags, type TextDataFlags } from './options.js';
 import { modelJson, modelLine, onStop, printJson, setExitCode, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
@@ -39,13 +39,6 @@ const dashed = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerC
 export function defaultTarget(from: string, fix: boolean): string {
   const stem = from.replace(/[/\\]+$/, '').replace(/\.(keras|h5|hdf5)$/i, '');
   return `${stem}.${fix ? 'fixed' : 'retrained'}.keras`;
-}
-
-/** "lr 0.01, epsilon 1e-7, clipnorm 1": the settings the config's optimizer runs with. */
-function optimizerSettings(config: Config): string {
-  const epsilon = config.optimizer === 'adam' ? [`epsilon ${config.adamEpsilon}`] : [];
-  const clips = [config.clipnorm === null ? [] : [`clipnorm ${config.clipnorm}`], config.clipvalue === null ? [] : [`clipvalue ${config.clipvalue}`]].flat();
-  return [`lr ${config.lr}`, ...epsilon, ...clips].join(', ');
 }
 
 /** Refuses what cannot be done before anything is read or trained: stray flags, a target that exists. */
@@ -105,7 +98,7 @@ function describeRun({ flags, loaded, retrain }: Run, backend: BackendInfo, styl
   const loss = `${compile.loss}${compile.fromLogits ? ' (from logits)' : ''}${loaded.compile ? " (the file's)" : ' (assumed: the file holds no loss)'}`;
   const optimizer = own
     ? `${own.described} (${loaded.compile?.optimizer ? "the file's compile config" : "Keras's defaults: the file has no optimizer"})${own.dropped.length ? `; not run as Keras would: ${own.dropped.join('; ')}` : ''}`
-    : `${KERAS_OPTIMIZERS[config.optimizer]} (${optimizerSettings(config)}) (set by the flags)`;
+    : `${describeOptimizer(config)} (set by the flags)`;
   return [
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ${on}${validating}`,
     `from ${modelLine(flags.from, loaded)}`,

@@ -11,7 +11,8 @@ import { FusedTagger, type TaggerShape } from './fused/tagger.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
-import { inputTensor, targetTensor, taskData, type TagData } from '../task/tag-data.js';
+import { inputTensor, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
+import { evaluateTags } from '../task/metrics.js';
 import { batchLoss, modelLoss } from './losses.js';
 import { PADDING_MASK } from '../task/vocabulary.js';
 import { evaluateData, type Scoring } from './scoring.js';
@@ -223,10 +224,16 @@ export async function trainTagged(
   const { mask } = own.scoring;
   const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
   // seq-tag's own text tagger on the fused engine; a file's model (its own loss and optimizer) on tf.layers.
-  const engine =
-    config.lstm === 'fused' && own === TEXT_TRAINING
-      ? fusedTaggerEngine(model, train, config, sentenceLengths(train))
-      : layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
+  if (config.lstm === 'fused' && own === TEXT_TRAINING) {
+    const fused = fusedTaggerEngine(model, train, config, sentenceLengths(train));
+    // Published first, as validator() does: early stopping keeps the model's weights as they were scored.
+    const validate = () => {
+      fused.publish();
+      return fused.score(validation!);
+    };
+    return trainLoop(model, fused, train.n, validation && validate, config, callbacks);
+  }
+  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
   return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, own.scoring), config, callbacks);
 }
 
@@ -603,8 +610,12 @@ function tagIds(data: TagData): Int32Array {
   return ids;
 }
 
-/** The fused engine on seq-tag's text tagger (./fused/tagger.ts): batches cut after their longest sentence, float64. */
-function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine {
+/**
+ * The fused engine on seq-tag's text tagger (./fused/tagger.ts): batches cut after their longest
+ * sentence, float64; `score` rates its current weights on validation data as evaluateData does
+ * (Keras's masked loss, token accuracy, exact match), without tf.layers.
+ */
+function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine & { score(data: TagData): ValidationScore } {
   const params = readParameters(model);
   const network = new FusedTagger(taggerShape(model, config), params.tensors);
   const optimizer = new TypedOptimizer(config, params.tensors);
@@ -647,6 +658,14 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
     },
     finish(completed) {
       writeParameters(model, completed ? params : saved);
+    },
+    score(held) {
+      const truth = tagIds(held);
+      const predicted = new Int32Array(held.n * held.steps);
+      const loss = network.score(held.x, truth, held.n, held.steps, predicted);
+      const mask = Uint8Array.from(held.x, (id) => (id === 0 ? 0 : 1));
+      const e = evaluateTags(trueTags(held), predicted, held.steps, loss, { tags: held.tags, mask });
+      return { loss, tokenAccuracy: e.tokenAccuracy, exactMatch: e.exactMatch };
     },
   };
 }

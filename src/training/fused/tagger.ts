@@ -6,9 +6,11 @@ import type { DirectionWeights } from './parameters.js';
  * The fused engine for a tagger of text: Embedding(V, E, mask_zero) → LSTM (one or two directions)
  * → TimeDistributed(Dense(C, softmax)) → categorical crossentropy averaged over the real positions
  * (id 0 is padding), forward and backward on float64 typed arrays, in tf.layers' layouts and with
- * its masking rules: a hidden step keeps the previous state (tfjs's rnn), a bidirectional layer
- * outputs zeros there (Keras's, ../../model/keras/bidirectional.ts). Batches come trimmed to their
- * longest sentence, so T varies from batch to batch. Shapes: ids [B, T], features [B, T, H].
+ * its masking rules: a sentence's state starts at zero and ends with its last word, as tfjs's masked
+ * rnn keeps it, and only words are computed (packed sequences, longest first). Outputs at padding are
+ * zero (Keras's Bidirectional, ../../model/keras/bidirectional.ts; tfjs's LSTM would repeat the last
+ * state there, which no loss or score reads). Batches come trimmed to their longest sentence, so T
+ * varies from batch to batch. Shapes: ids [B, T], features [B, T, H].
  */
 
 /** What the network needs to know of the model. */
@@ -42,26 +44,65 @@ export function taggerLayout(shape: TaggerShape, tensors: Float64Array[]): Tagge
 }
 
 /**
- * One masked LSTM direction over embedded inputs [B, T, E]. Its buffers are in processing order
- * [step, B, ·] (direction 1 reads right to left, Keras's goBackwards).
+ * A batch's sentences longest first, as packed sequences: at each time t the sentences still going
+ * are a prefix of that order. Only words are computed; what a mask hides costs nothing.
  */
-class MaskedDirection {
-  private rows = 0;
-  private xs = new Float64Array(0); // [T·B, E]: inputs in processing order
-  private gates = new Float64Array(0); // [T·B, 4u]: i, f, g, o after activation
-  private cell = new Float64Array(0); // [T·B, u]
+export interface Packing {
+  /** The batch row of each sorted sentence. */
+  order: Int32Array;
+  /** Sentences longer than t, for each t < T (a prefix of `order`). */
+  active: Int32Array;
+  /** Words in the batch. */
+  words: number;
+}
+
+/** The packing of ids [B, T] whose padding (id 0) trails each sentence; throws on a word after padding (never made by seq-tag's encoder). */
+export function packBatch(ids: Int32Array, batch: number, T: number): Packing {
+  const lengths = new Int32Array(batch);
+  let words = 0;
+  for (let b = 0; b < batch; b++) {
+    let n = 0;
+    while (n < T && ids[b * T + n] !== 0) n++;
+    for (let t = n; t < T; t++) if (ids[b * T + t] !== 0) throw new Error(`fused tagger: a word after padding in row ${b}`);
+    lengths[b] = n;
+    words += n;
+  }
+  // Stable, longest first: equal lengths keep their batch order.
+  const order = Int32Array.from({ length: batch }, (_, b) => b).sort((a, b) => lengths[b] - lengths[a] || a - b);
+  const active = new Int32Array(T);
+  for (let t = 0; t < T; t++) {
+    let k = 0;
+    while (k < batch && lengths[order[k]] > t) k++;
+    active[t] = k;
+  }
+  return { order, active, words };
+}
+
+/**
+ * One LSTM direction over packed sentences (direction 1 reads right to left, Keras's goBackwards).
+ * Its buffers hold one row per word in processing order: step s's active sentences at offset[s].
+ * A sentence is hidden by the mask before its first word (right to left) or after its last (left to
+ * right): it starts from a zero state, as tfjs's masked rnn keeps it until then.
+ */
+class PackedDirection {
+  private capacity = 0;
+  private xs = new Float64Array(0); // [N, E]: inputs
+  private gates = new Float64Array(0); // [N, 4u]: i, f, g, o after activation
+  private cell = new Float64Array(0); // [N, u]
   private cellTanh = new Float64Array(0);
-  private hidden = new Float64Array(0); // [T·B, u]: the state after the step (held at a hidden step)
-  private dz = new Float64Array(0); // [T·B, 4u]
-  private kernelT = new Float64Array(0); // [4u, E]
+  private hidden = new Float64Array(0); // [N, u]
+  private hiddenPrev = new Float64Array(0); // [N, u]: the state each word's step starts from
+  private dz = new Float64Array(0); // [N, 4u]
+  private dxs = new Float64Array(0); // [N, E]
+  private xsT = new Float64Array(0);
+  private hiddenPrevT = new Float64Array(0);
+  private dzT = new Float64Array(0);
+  private readonly kernelT: Float64Array; // [4u, E]
   private readonly recurrentT: Float64Array; // [4u, u]
-  private dhNext = new Float64Array(0); // [B, u]
+  private dhNext = new Float64Array(0); // [B, u], by sorted sentence
   private dcNext = new Float64Array(0);
-  private held = new Float64Array(0); // [B, u]: dh of the rows a step hides
-  private dxs = new Float64Array(0); // [T·B, E]
-  private xsT = new Float64Array(0); // [E, T·B]
-  private hiddenT = new Float64Array(0); // [u, T·B]
-  private dzT = new Float64Array(0); // [4u, T·B]
+  private offsets = new Int32Array(0); // [T + 1]: first row of each step
+  private counts = new Int32Array(0); // [T]: sentences active at each step
 
   constructor(
     private readonly u: number,
@@ -75,25 +116,29 @@ class MaskedDirection {
     this.kernelT = new Float64Array(4 * u * E);
   }
 
-  private ensure(rows: number, batch: number): void {
-    if (rows > this.rows) {
-      const { u, E } = this;
-      this.rows = rows;
-      this.xs = new Float64Array(rows * E);
-      this.gates = new Float64Array(rows * 4 * u);
-      this.cell = new Float64Array(rows * u);
-      this.cellTanh = new Float64Array(rows * u);
-      this.hidden = new Float64Array(rows * u);
-      this.dz = new Float64Array(rows * 4 * u);
-      this.dxs = new Float64Array(rows * E);
-      this.xsT = new Float64Array(rows * E);
-      this.hiddenT = new Float64Array(rows * u);
-      this.dzT = new Float64Array(rows * 4 * u);
+  private ensure(words: number, batch: number, T: number): void {
+    const { u, E } = this;
+    if (words > this.capacity) {
+      this.capacity = words;
+      this.xs = new Float64Array(words * E);
+      this.gates = new Float64Array(words * 4 * u);
+      this.cell = new Float64Array(words * u);
+      this.cellTanh = new Float64Array(words * u);
+      this.hidden = new Float64Array(words * u);
+      this.hiddenPrev = new Float64Array(words * u);
+      this.dz = new Float64Array(words * 4 * u);
+      this.dxs = new Float64Array(words * E);
+      this.xsT = new Float64Array(words * E);
+      this.hiddenPrevT = new Float64Array(words * u);
+      this.dzT = new Float64Array(words * 4 * u);
     }
-    if (batch * this.u > this.dhNext.length) {
-      this.dhNext = new Float64Array(batch * this.u);
-      this.dcNext = new Float64Array(batch * this.u);
-      this.held = new Float64Array(batch * this.u);
+    if (batch * u > this.dhNext.length) {
+      this.dhNext = new Float64Array(batch * u);
+      this.dcNext = new Float64Array(batch * u);
+    }
+    if (T + 1 > this.offsets.length) {
+      this.offsets = new Int32Array(T + 1);
+      this.counts = new Int32Array(T);
     }
   }
 
@@ -101,135 +146,127 @@ class MaskedDirection {
     return this.reverse ? T - 1 - step : step;
   }
 
-  /**
-   * Runs the direction over x [B, T, E] (mask [B, T]: 1 = a word) and writes its outputs into
-   * features [B, T, H]; `zeroHidden`: a hidden step outputs zeros (Bidirectional) rather than the state it keeps.
-   */
-  forward(w: DirectionWeights, x: Float64Array, mask: Uint8Array, batch: number, T: number, features: Float64Array, H: number, zeroHidden: boolean): void {
+  /** Runs the direction over x [B, T, E] and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
+  forward(w: DirectionWeights, x: Float64Array, pack: Packing, batch: number, T: number, features: Float64Array, H: number): void {
     const { u, E } = this;
     const g4 = 4 * u;
-    const rows = batch * T;
-    this.ensure(rows, batch);
-    const { xs, gates, cell, cellTanh, hidden } = this;
+    this.ensure(pack.words, batch, T);
+    const { xs, gates, cell, cellTanh, hidden, hiddenPrev, offsets, counts } = this;
+    offsets[0] = 0;
     for (let s = 0; s < T; s++) {
       const t = this.time(s, T);
-      for (let b = 0; b < batch; b++) xs.set(x.subarray((b * T + t) * E, (b * T + t + 1) * E), (s * batch + b) * E);
+      counts[s] = pack.active[t];
+      offsets[s + 1] = offsets[s] + counts[s];
+      for (let i = 0; i < counts[s]; i++) {
+        const from = (pack.order[i] * T + t) * E;
+        xs.set(x.subarray(from, from + E), (offsets[s] + i) * E);
+      }
     }
+    const N = pack.words;
     transpose(this.kernelT, w.kernel, 0, E, g4);
     transpose(this.recurrentT, w.recurrent, 0, u, g4);
-    gemmNT(gates, 0, xs, 0, this.kernelT, 0, rows, g4, E, false);
+    gemmNT(gates, 0, xs, 0, this.kernelT, 0, N, g4, E, false);
     const hard = this.hard;
     for (let s = 0; s < T; s++) {
-      if (s > 0) gemmNT(gates, s * batch * g4, hidden, (s - 1) * batch * u, this.recurrentT, 0, batch, g4, u, true);
-      const t = this.time(s, T);
-      for (let b = 0; b < batch; b++) {
-        const gi = (s * batch + b) * g4;
-        const ci = (s * batch + b) * u;
-        const prev = ci - batch * u;
-        if (!mask[b * T + t]) {
-          // Hidden by the mask: the state is kept (zero before the first word), as tfjs's rnn keeps it.
-          for (let j = 0; j < u; j++) {
-            cell[ci + j] = s === 0 ? 0 : cell[prev + j];
-            hidden[ci + j] = s === 0 ? 0 : hidden[prev + j];
-          }
-          continue;
-        }
+      const k = counts[s];
+      // Sentences that were active the step before carry its state; the others start from zero.
+      const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
+      const row = offsets[s];
+      const prevRow = s === 0 ? 0 : offsets[s - 1];
+      if (carried > 0) gemmNT(gates, row * g4, hidden, prevRow * u, this.recurrentT, 0, carried, g4, u, true);
+      for (let i = 0; i < k; i++) {
+        const gi = (row + i) * g4;
+        const ci = (row + i) * u;
+        const pi = (prevRow + i) * u;
+        const has = i < carried;
         for (let j = 0; j < u; j++) {
-          const zi = gates[gi + j] + w.bias[j];
+          const i_ = gates[gi + j] + w.bias[j];
           const zf = gates[gi + u + j] + w.bias[u + j];
           const zg = gates[gi + 2 * u + j] + w.bias[2 * u + j];
           const zo = gates[gi + 3 * u + j] + w.bias[3 * u + j];
-          const i = hard ? hardSigmoid(zi) : sigmoid(zi);
+          const ig = hard ? hardSigmoid(i_) : sigmoid(i_);
           const f = hard ? hardSigmoid(zf) : sigmoid(zf);
           const g = tanh(zg);
           const o = hard ? hardSigmoid(zo) : sigmoid(zo);
-          const c = (s === 0 ? 0 : f * cell[prev + j]) + i * g;
+          const c = (has ? f * cell[pi + j] : 0) + ig * g;
           const tc = tanh(c);
-          gates[gi + j] = i;
+          gates[gi + j] = ig;
           gates[gi + u + j] = f;
           gates[gi + 2 * u + j] = g;
           gates[gi + 3 * u + j] = o;
           cell[ci + j] = c;
           cellTanh[ci + j] = tc;
           hidden[ci + j] = o * tc;
+          hiddenPrev[ci + j] = has ? hidden[pi + j] : 0;
         }
       }
     }
+    for (let r = 0; r < batch * T; r++) features.fill(0, r * H + this.offset, r * H + this.offset + u);
     for (let s = 0; s < T; s++) {
       const t = this.time(s, T);
-      for (let b = 0; b < batch; b++) {
-        const src = (s * batch + b) * u;
-        const dst = (b * T + t) * H + this.offset;
-        const zero = zeroHidden && !mask[b * T + t];
-        for (let j = 0; j < u; j++) features[dst + j] = zero ? 0 : hidden[src + j];
+      for (let i = 0; i < counts[s]; i++) {
+        const src = (offsets[s] + i) * u;
+        const dst = (pack.order[i] * T + t) * H + this.offset;
+        for (let j = 0; j < u; j++) features[dst + j] = hidden[src + j];
       }
     }
   }
 
-  /**
-   * Backpropagation through time from dFeatures [B, T, H]: adds this direction's weight gradients
-   * into `g` and d loss / d x into dx [B, T, E].
-   */
-  backward(w: DirectionWeights, g: DirectionWeights, mask: Uint8Array, batch: number, T: number, dFeatures: Float64Array, H: number, dx: Float64Array): void {
+  /** Backpropagation through time from dFeatures [B, T, H]: adds the weight gradients into `g` and d loss / d x into dx [B, T, E]. */
+  backward(w: DirectionWeights, g: DirectionWeights, pack: Packing, batch: number, T: number, dFeatures: Float64Array, H: number, dx: Float64Array): void {
     const { u, E } = this;
     const g4 = 4 * u;
-    const rows = batch * T;
-    const { gates, cell, cellTanh, dz, dhNext, dcNext, held } = this;
+    const { gates, cell, cellTanh, dz, dhNext, dcNext, offsets, counts } = this;
     const hard = this.hard;
+    const N = pack.words;
     dhNext.fill(0, 0, batch * u);
     dcNext.fill(0, 0, batch * u);
     for (let s = T - 1; s >= 0; s--) {
       const t = this.time(s, T);
-      for (let b = 0; b < batch; b++) {
-        const fi = (b * T + t) * H + this.offset;
-        const bu = b * u;
-        const gi = (s * batch + b) * g4;
-        const ci = (s * batch + b) * u;
-        if (!mask[b * T + t]) {
-          // A kept state passes its gradient straight to the step before; its output is zero or a copy of that state.
-          for (let j = 0; j < g4; j++) dz[gi + j] = 0;
-          for (let j = 0; j < u; j++) held[bu + j] = dFeatures[fi + j] + dhNext[bu + j];
-          continue;
-        }
+      const k = counts[s];
+      const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
+      const row = offsets[s];
+      const prevRow = s === 0 ? 0 : offsets[s - 1];
+      for (let i = 0; i < k; i++) {
+        const fi = (pack.order[i] * T + t) * H + this.offset;
+        const bu = i * u;
+        const gi = (row + i) * g4;
+        const ci = (row + i) * u;
+        const has = i < carried;
         for (let j = 0; j < u; j++) {
           const dh = dFeatures[fi + j] + dhNext[bu + j];
-          const i = gates[gi + j];
+          const ig = gates[gi + j];
           const f = gates[gi + u + j];
           const gg = gates[gi + 2 * u + j];
           const o = gates[gi + 3 * u + j];
           const tc = cellTanh[ci + j];
           const dc = dh * o * (1 - tc * tc) + dcNext[bu + j];
-          const cPrev = s === 0 ? 0 : cell[ci - batch * u + j];
-          dz[gi + j] = dc * gg * (hard ? hardSigmoidSlope(i) : i * (1 - i));
+          const cPrev = has ? cell[(prevRow + i) * u + j] : 0;
+          dz[gi + j] = dc * gg * (hard ? hardSigmoidSlope(ig) : ig * (1 - ig));
           dz[gi + u + j] = dc * cPrev * (hard ? hardSigmoidSlope(f) : f * (1 - f));
-          dz[gi + 2 * u + j] = dc * i * (1 - gg * gg);
+          dz[gi + 2 * u + j] = dc * ig * (1 - gg * gg);
           dz[gi + 3 * u + j] = dh * tc * (hard ? hardSigmoidSlope(o) : o * (1 - o));
-          dcNext[bu + j] = dc * f;
-          held[bu + j] = 0;
+          dcNext[bu + j] = has ? dc * f : 0;
         }
       }
-      if (s > 0) {
-        // dh of the step before: through the recurrent kernel from a computed step, straight through a kept one.
-        gemmNT(dhNext, 0, dz, s * batch * g4, w.recurrent, 0, batch, u, g4, false);
-        for (let k = 0; k < batch * u; k++) dhNext[k] += held[k];
-      }
+      // The step before sees the gradient of the sentences this step carried on; the rest start there.
+      if (carried > 0) gemmNT(dhNext, 0, dz, row * g4, w.recurrent, 0, carried, u, g4, false);
+      dhNext.fill(0, carried * u, batch * u);
+      dcNext.fill(0, carried * u, batch * u);
     }
-    for (let s = 0; s < rows; s++) for (let k = 0; k < g4; k++) g.bias[k] += dz[s * g4 + k];
-    // dRecurrent = Σ h_{s−1}ᵀ dz_s, dKernel = xsᵀ dz, dxs = dz · kernelᵀ (a hidden step's dz is zero).
-    if (T > 1) {
-      transpose(this.hiddenT, this.hidden, 0, rows - batch, u);
-      transpose(this.dzT, dz, batch * g4, rows - batch, g4);
-      gemmNT(g.recurrent, 0, this.hiddenT, 0, this.dzT, 0, u, g4, rows - batch, true);
-    }
-    transpose(this.xsT, this.xs, 0, rows, E);
-    transpose(this.dzT, dz, 0, rows, g4);
-    gemmNT(g.kernel, 0, this.xsT, 0, this.dzT, 0, E, g4, rows, true);
-    gemmNT(this.dxs, 0, dz, 0, w.kernel, 0, rows, E, g4, false);
+    for (let r = 0; r < N; r++) for (let k = 0; k < g4; k++) g.bias[k] += dz[r * g4 + k];
+    // dRecurrent = Σ h_prevᵀ dz, dKernel = xsᵀ dz, dxs = dz · kernelᵀ, each one product over the batch's words.
+    transpose(this.dzT, dz, 0, N, g4);
+    transpose(this.hiddenPrevT, this.hiddenPrev, 0, N, u);
+    gemmNT(g.recurrent, 0, this.hiddenPrevT, 0, this.dzT, 0, u, g4, N, true);
+    transpose(this.xsT, this.xs, 0, N, E);
+    gemmNT(g.kernel, 0, this.xsT, 0, this.dzT, 0, E, g4, N, true);
+    gemmNT(this.dxs, 0, dz, 0, w.kernel, 0, N, E, g4, false);
     for (let s = 0; s < T; s++) {
       const t = this.time(s, T);
-      for (let b = 0; b < batch; b++) {
-        const src = (s * batch + b) * E;
-        const dst = (b * T + t) * E;
+      for (let i = 0; i < counts[s]; i++) {
+        const src = (offsets[s] + i) * E;
+        const dst = (pack.order[i] * T + t) * E;
         for (let e = 0; e < E; e++) dx[dst + e] += this.dxs[src + e];
       }
     }
@@ -241,16 +278,16 @@ export class FusedTagger {
   readonly grads: Float64Array[];
   private readonly w: TaggerLayout;
   private readonly g: TaggerLayout;
-  private readonly directions: MaskedDirection[];
+  private readonly directions: PackedDirection[];
   private readonly H: number;
   private capacity = 0;
   private x = new Float64Array(0); // [B, T, E]: the embedded words
   private dx = new Float64Array(0);
   private mask = new Uint8Array(0); // [B, T]
+  private pack: Packing = { order: new Int32Array(0), active: new Int32Array(0), words: 0 };
   private features = new Float64Array(0); // [B, T, H]
   private dFeatures = new Float64Array(0);
   private out = new Float64Array(0); // [B, T, C]: softmax probabilities
-  private steps = 0;
 
   constructor(
     private readonly shape: TaggerShape,
@@ -260,7 +297,7 @@ export class FusedTagger {
     this.grads = tensors.map((t) => new Float64Array(t.length));
     this.g = taggerLayout(shape, this.grads);
     const { units: u, dim: E, hard } = shape;
-    this.directions = Array.from({ length: shape.bidirectional ? 2 : 1 }, (_, d) => new MaskedDirection(u, E, hard, d === 1, d * u));
+    this.directions = Array.from({ length: shape.bidirectional ? 2 : 1 }, (_, d) => new PackedDirection(u, E, hard, d === 1, d * u));
     this.H = this.directions.length * u;
   }
 
@@ -281,7 +318,6 @@ export class FusedTagger {
     const { dim: E, tags: C } = this.shape;
     const rows = batch * T;
     this.ensure(rows);
-    this.steps = T;
     const { x, mask, features, out } = this;
     const { embeddings } = this.w;
     for (let r = 0; r < rows; r++) {
@@ -289,10 +325,15 @@ export class FusedTagger {
       x.set(embeddings.subarray(ids[r] * E, (ids[r] + 1) * E), r * E);
     }
     const H = this.H;
-    const zeroHidden = this.directions.length === 2;
-    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], x, mask, batch, T, features, H, zeroHidden);
+    this.pack = packBatch(ids, batch, T);
+    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], x, this.pack, batch, T, features, H);
     const { kernel, bias } = this.w.dense;
     for (let r = 0; r < rows; r++) {
+      // Padding is neither scored nor read: its row stays zero.
+      if (!mask[r]) {
+        out.fill(0, r * C, (r + 1) * C);
+        continue;
+      }
       let max = -Infinity;
       for (let c = 0; c < C; c++) {
         let a = bias[c];
@@ -345,7 +386,7 @@ export class FusedTagger {
       }
     }
     this.dx.fill(0, 0, rows * E);
-    for (const [k, d] of this.directions.entries()) d.backward(this.w.directions[k], this.g.directions[k], mask, batch, T, dFeatures, H, this.dx);
+    for (const [k, d] of this.directions.entries()) d.backward(this.w.directions[k], this.g.directions[k], this.pack, batch, T, dFeatures, H, this.dx);
     const gEmb = this.g.embeddings;
     for (let r = 0; r < rows; r++) {
       const id = ids[r] * E;
@@ -354,9 +395,41 @@ export class FusedTagger {
     return lossSum * scale;
   }
 
-  /** The steps of the last batch. */
-  get lastSteps(): number {
-    return this.steps;
+  /**
+   * Keras's masked crossentropy over the real positions of `rows` sentences of ids [rows, steps]
+   * (mean over words; a word without a tag, −1, scores 0), and the argmax tag of every position
+   * into `predicted` (padding: 0). Batches of `chunk` sentences, each cut after its longest.
+   */
+  score(ids: Float32Array, tags: Int32Array, rows: number, steps: number, predicted: Int32Array, chunk = 64): number {
+    const C = this.shape.tags;
+    const batchIds = new Int32Array(chunk * steps);
+    let lossSum = 0;
+    let words = 0;
+    for (let start = 0; start < rows; start += chunk) {
+      const batch = Math.min(chunk, rows - start);
+      let T = 1;
+      for (let b = 0; b < batch; b++) for (let t = steps - 1; t >= T; t--) if (ids[(start + b) * steps + t] !== 0) T = t + 1;
+      for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) batchIds[b * T + t] = ids[(start + b) * steps + t];
+      const out = this.forward(batchIds, batch, T);
+      for (let b = 0; b < batch; b++) {
+        for (let t = 0; t < steps; t++) {
+          const k = (start + b) * steps + t;
+          predicted[k] = 0;
+          if (t >= T || batchIds[b * T + t] === 0) continue;
+          const r = (b * T + t) * C;
+          let best = 0;
+          for (let c = 1; c < C; c++) if (out[r + c] > out[r + best]) best = c;
+          predicted[k] = best;
+          words++;
+          if (tags[k] < 0) continue;
+          let sum = 0;
+          for (let c = 0; c < C; c++) sum += out[r + c];
+          const p = out[r + tags[k]] / sum;
+          lossSum -= Math.log(p < EPS ? EPS : p > 1 - EPS ? 1 - EPS : p);
+        }
+      }
+    }
+    return lossSum / Math.max(words, 1);
   }
 }
 
