@@ -21,7 +21,16 @@ import { tagSequences, tagText, type TaggedSentence, type TaggedSequence } from 
 import type { CorpusFormat } from './task/corpus.js';
 import { readTextFiles } from './task/text-data.js';
 import type { Evaluation } from './task/metrics.js';
-import { createExperiment, createTextExperiment, evaluateData, evaluateOnHeldOut, evaluateText, HELD_OUT_SIZE, runExperiment } from './training/experiment.js';
+import {
+  createExperiment,
+  createTextExperiment,
+  evaluateData,
+  fusedPredictor,
+  evaluateOnHeldOut,
+  evaluateText,
+  HELD_OUT_SIZE,
+  runExperiment,
+} from './training/experiment.js';
 import type { EpochRecord, TrainingResult } from './training/train.js';
 import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './model/store.js';
 import { VERSION } from './version.js';
@@ -72,7 +81,7 @@ export function tagSentences(model: Model, sentences: ReadonlyArray<string | rea
   const vocabulary = model.record?.text;
   if (!vocabulary) throw new UserError(`${model.path} was not trained on text: tag digit sequences with predict()`, ExitCode.Usage);
   const words = sentences.map((s) => (typeof s === 'string' ? s.trim().split(/\s+/).filter(Boolean) : [...s]));
-  return tagText(model.model, words, vocabulary);
+  return tagText(model.model, words, vocabulary, fusedPredictor(model.model));
 }
 
 /**

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ORIGINAL_EXPERIMENT, type Config } from '../src/config/config.js';
 import { buildModel } from '../src/model/model.js';
-import { FusedTagger } from '../src/training/fused/tagger.js';
+import { FusedTagger, taggerOf, taggerProbabilities } from '../src/training/fused/tagger.js';
 import { readParameters } from '../src/training/fused/parameters.js';
 import { batchLoss, modelLoss } from '../src/training/losses.js';
 import { taggerShape, trainTagged } from '../src/training/train.js';
@@ -98,6 +98,29 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       model.dispose();
     });
   }
+
+  it('inference: probabilities at every word within 1e-5 of model.predict, for the taggers it computes, and no others', () => {
+    const data = sentences(70, 8, 9);
+    for (const bidirectional of [false, true]) {
+      const model = buildModel(configOf(bidirectional), 1, { vocabulary: V, tags: C });
+      randomize(model, 5);
+      const tagger = taggerOf(model);
+      assert.ok(tagger, 'seq-tag text tagger: computed by the fused engine');
+      // 70 sentences in chunks of 64: two chunks, the second cut shorter than the first.
+      const fused = taggerProbabilities(tagger, data.x, data.n, data.steps);
+      const expected = tf.tidy(() => (model.predict(tf.tensor2d(Int32Array.from(data.x), [data.n, data.steps], 'int32')) as tf.Tensor).dataSync());
+      const words = (values: ArrayLike<number>) => Array.from(values).filter((_, k) => data.x[Math.floor(k / C)] !== 0);
+      assertClose(words(fused), words(expected), `${bidirectional ? 'BiLSTM' : 'LSTM'} probabilities`);
+      if (bidirectional) assertClose(fused, expected, 'BiLSTM probabilities at padding too (Keras zeroes its outputs there)');
+      model.dispose();
+    }
+    const linear = buildModel({ ...configOf(true), activation: 'linear' }, 1, { vocabulary: V, tags: C });
+    const digits = buildModel({ ...ORIGINAL_EXPERIMENT, units: 3 }, 1);
+    assert.equal(taggerOf(linear), undefined, 'a linear head');
+    assert.equal(taggerOf(digits), undefined, 'a model of the digit task');
+    linear.dispose();
+    digits.dispose();
+  });
 
   it('training runs follow the same loss curve as tf.layers (3 epochs, Adam, validation scored each epoch)', async () => {
     const data = sentences(40, 9, 5);

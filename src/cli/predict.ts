@@ -6,7 +6,7 @@ import { datasetOf, parseDigitSequence } from '../task/data.js';
 import { BadSequenceLine, sequenceBatches } from '../task/sequences-file.js';
 import { fileChunks, NotReadable } from '../storage/files.js';
 import { taskData } from '../task/tag-data.js';
-import { tagFreshSequences } from '../training/experiment.js';
+import { fusedPredictor, tagFreshSequences } from '../training/experiment.js';
 import { freshSeed } from '../shared/random.js';
 import { plural, renderTagged, toJson } from '../report/render.js';
 import { loadModel, type LoadedModel } from '../model/store.js';
@@ -175,10 +175,12 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
   if (flags.digits) textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line) or --data FILE, not --digits');
   if (flags.input === undefined && flags.data === undefined)
     textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)');
+  // The fused engine's forward pass for a tagger it computes (its weights read once), else tf.layers.
+  const fused = fusedPredictor(loaded.model);
   if (flags.data !== undefined) {
     const { words, tags: truth } = sentencesOf(await readCorpus(flags.data), 0, flags.n);
     const first = words.length;
-    const tagged = tagText(loaded.model, words, vocabulary);
+    const tagged = tagText(loaded.model, words, vocabulary, fused);
     if (flags.json) {
       printJson('predict', {
         backend,
@@ -200,7 +202,7 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
   let batch: string[][] = [];
   const flush = () => {
     if (!batch.length) return;
-    const tagged = tagText(loaded.model, batch, vocabulary);
+    const tagged = tagText(loaded.model, batch, vocabulary, fused);
     const lines = tagged.map((t) =>
       flags.json ? toJson({ tokens: t.words, tags: t.tags, confidence: t.confidence }, 0) : t.words.map((w, k) => `${w}/${t.tags[k]}`).join(' '),
     );

@@ -11,7 +11,7 @@ import { tagEntropy } from '../task/metrics.js';
 import type { TagData } from '../task/tag-data.js';
 import { tagText } from '../task/tagging.js';
 import type { TextRun } from '../task/text-data.js';
-import { evaluateText, textHeldOut } from '../training/experiment.js';
+import { evaluateText, fusedPredictor, textHeldOut } from '../training/experiment.js';
 import type { TrainingResult } from '../training/train.js';
 import { plural, thousands } from '../shared/format.js';
 import { ExitCode, printJson, setExitCode, stdout } from './output.js';
@@ -52,7 +52,7 @@ export function textOutcome(model: tfl.LayersModel, text: TextRun, config: Confi
   const held = heldOut(text, config);
   const evaluation = evaluateText(model, text, config.validationSplit, held.data);
   const shown = sentencesOf(held.corpus, held.first, SAMPLE_SENTENCES);
-  const tagged = tagText(model, shown.words, text.vocabulary);
+  const tagged = tagText(model, shown.words, text.vocabulary, fusedPredictor(model));
   return {
     evaluation,
     floor: tagEntropy(tagCounts(text.train.data)),

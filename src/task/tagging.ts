@@ -59,10 +59,18 @@ export interface TaggedSentence {
  * vocabulary (unknown ones as <unk>), a sentence longer than its maxLength in pieces, and at each
  * word the argmax tag by name. Empty sentences come back empty.
  */
-export function tagText(model: tfl.LayersModel, sentences: string[][], vocabulary: TextVocabulary): TaggedSentence[] {
+export function tagText(
+  model: tfl.LayersModel,
+  sentences: string[][],
+  vocabulary: TextVocabulary,
+  probabilities?: (ids: Float32Array, n: number, steps: number) => Float32Array,
+): TaggedSentence[] {
   if (sentences.length === 0) return [];
   const { x, n, steps, pieces } = encodeSentences(sentences, vocabulary);
-  const out = tf.tidy(() => predictAll(model, tf.tensor2d(Int32Array.from(x), [n, steps], 'int32')));
+  // The fused engine's forward pass when the caller has one for this model (../training/scoring.ts), else tf.layers.
+  const out = probabilities
+    ? tf.tensor3d(probabilities(x, n, steps), [n, steps, vocabulary.tags.length])
+    : tf.tidy(() => predictAll(model, tf.tensor2d(Int32Array.from(x), [n, steps], 'int32')));
   const values = out.dataSync() as Float32Array;
   const predicted = argMaxTags(out);
   out.dispose();

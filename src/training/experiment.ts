@@ -14,7 +14,7 @@ import { sliceTagData, type TextRun } from '../task/text-data.js';
 import { PADDING_MASK } from '../task/vocabulary.js';
 import type { TagData } from '../task/tag-data.js';
 
-export { evaluateData, type Scoring } from './scoring.js';
+export { evaluateData, fusedPredictor, type Scoring } from './scoring.js';
 
 /** A built, untrained model with its training data, ready for `trainModel`. */
 export interface Experiment {

@@ -1,6 +1,8 @@
 import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { gemmNT, hardSigmoid, hardSigmoidSlope, sigmoid, tanh, transpose } from './kernels.js';
-import type { DirectionWeights } from './parameters.js';
+import { readParameters, type DirectionWeights } from './parameters.js';
+// Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
+import tfl = require('@tensorflow/tfjs-layers');
 
 /**
  * The fused engine for a tagger of text: Embedding(V, E, mask_zero) → LSTM (one or two directions)
@@ -289,6 +291,21 @@ export class FusedTagger {
   private dFeatures = new Float64Array(0);
   private out = new Float64Array(0); // [B, T, C]: softmax probabilities
 
+  /** Tags per position. */
+  get tags(): number {
+    return this.shape.tags;
+  }
+
+  /** The head's probabilities on zero features (a padded position of a bidirectional tagger). */
+  padding(): Float32Array {
+    const { tags: C } = this.shape;
+    const { bias } = this.w.dense;
+    const max = Math.max(...bias);
+    const e = Float64Array.from(bias, (b) => Math.exp(b - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return Float32Array.from(e, (v) => v / sum).subarray(0, C);
+  }
+
   constructor(
     private readonly shape: TaggerShape,
     readonly tensors: Float64Array[],
@@ -328,12 +345,8 @@ export class FusedTagger {
     this.pack = packBatch(ids, batch, T);
     for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], x, this.pack, batch, T, features, H);
     const { kernel, bias } = this.w.dense;
+    // Padding too, as Keras computes it before the mask weights it: the head on zero features there.
     for (let r = 0; r < rows; r++) {
-      // Padding is neither scored nor read: its row stays zero.
-      if (!mask[r]) {
-        out.fill(0, r * C, (r + 1) * C);
-        continue;
-      }
       let max = -Infinity;
       for (let c = 0; c < C; c++) {
         let a = bias[c];
@@ -454,4 +467,81 @@ function crossentropyRow(out: Float64Array, off: number, C: number, tag: number,
   for (let c = 0; c < C; c++) dot += dOut(c) * out[off + c];
   for (let c = 0; c < C; c++) da[c] = out[off + c] * (dOut(c) - dot);
   return -Math.log(clipped);
+}
+
+type LayerConfig = Record<string, unknown>;
+
+/** An LSTM layer the fused tagger computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, no dropout. */
+function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
+  if (layer.getClassName() !== 'LSTM') return undefined;
+  const c = layer.getConfig() as LayerConfig;
+  const gates = c.recurrentActivation;
+  const plain =
+    c.returnSequences === true &&
+    c.activation === 'tanh' &&
+    (gates === 'sigmoid' || gates === 'hardSigmoid') &&
+    c.useBias !== false &&
+    !c.dropout &&
+    !c.recurrentDropout &&
+    c.goBackwards === backwards &&
+    !c.stateful;
+  return plain ? { units: Number(c.units), hard: gates === 'hardSigmoid' } : undefined;
+}
+
+/**
+ * The fused tagger of `model` when it is one: Embedding(mask_zero) → LSTM or Bidirectional(LSTM,
+ * concat) → TimeDistributed(Dense(softmax)), as seq-tag builds for text and as Keras users often
+ * write; undefined for any other model (tf.layers runs it).
+ */
+export function taggerOf(model: tfl.LayersModel): FusedTagger | undefined {
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  if (layers.length !== 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
+  const [embedding, recurrent, head] = layers;
+  if (embedding.getClassName() !== 'Embedding' || (embedding.getConfig() as LayerConfig).maskZero !== true) return undefined;
+  const wrapped = recurrent as unknown as { forwardLayer?: tfl.layers.Layer; backwardLayer?: tfl.layers.Layer; layer?: tfl.layers.Layer };
+  const bidirectional = recurrent.getClassName() === 'Bidirectional';
+  if (bidirectional && (recurrent.getConfig() as LayerConfig).mergeMode !== 'concat') return undefined;
+  const cell = plainLstm(bidirectional ? wrapped.forwardLayer! : recurrent);
+  if (!cell || (bidirectional && !plainLstm(wrapped.backwardLayer!, true))) return undefined;
+  const dense = (head as unknown as { layer?: tfl.layers.Layer }).layer;
+  if (head.getClassName() !== 'TimeDistributed' || dense?.getClassName() !== 'Dense') return undefined;
+  const d = dense.getConfig() as LayerConfig;
+  if (d.activation !== 'softmax' || d.useBias === false) return undefined;
+  const shapes = model.trainableWeights.map((w) => w.shape as number[]);
+  const [vocabulary, dim] = shapes[0];
+  const shape = { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional, hard: cell.hard };
+  try {
+    return new FusedTagger(shape, readParameters(model).tensors);
+  } catch {
+    return undefined; // weights in another order than tfjs's: tf.layers runs it
+  }
+}
+
+/**
+ * Softmax probabilities [n, steps, C] of ids [n, steps] (0: padding), `chunk` sentences at a time,
+ * each chunk cut after its longest sentence; positions past it get the head on zero features, as the
+ * padding inside it.
+ */
+export function taggerProbabilities(tagger: FusedTagger, ids: Float32Array, n: number, steps: number, chunk = 64): Float32Array {
+  const C = tagger.tags;
+  const out = new Float32Array(n * steps * C);
+  const batchIds = new Int32Array(chunk * steps);
+  for (let start = 0; start < n; start += chunk) {
+    const batch = Math.min(chunk, n - start);
+    let T = 1;
+    for (let b = 0; b < batch; b++) for (let t = steps - 1; t >= T; t--) if (ids[(start + b) * steps + t] !== 0) T = t + 1;
+    batchIds.fill(0, 0, batch * T);
+    for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) batchIds[b * T + t] = ids[(start + b) * steps + t];
+    const probabilities = tagger.forward(batchIds, batch, T);
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < steps; t++) {
+        // Past the chunk's longest sentence: the same as a padded position inside it (zero features).
+        const src = t < T ? (b * T + t) * C : -1;
+        const dst = ((start + b) * steps + t) * C;
+        if (src >= 0) for (let c = 0; c < C; c++) out[dst + c] = probabilities[src + c];
+        else out.set(tagger.padding(), dst);
+      }
+    }
+  }
+  return out;
 }
