@@ -34,7 +34,7 @@ import {
 import type { EpochRecord, TrainingResult } from './training/train.js';
 import { loadModel as loadFromDisk, ModelFolder, modelRecord, type LoadedModel } from './model/store.js';
 import { VERSION } from './version.js';
-import { prepareRetrain, runRetrain } from './diagnosis/retrain.js';
+import { prepareRetrain, runRetrain, type RetrainOptions as FileRetrain } from './diagnosis/retrain.js';
 import type { SetupFix } from './diagnosis/setup.js';
 import { exportModel } from './model/export.js';
 
@@ -173,26 +173,17 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   }
 }
 
-/** What `retrain` takes: the file, its data, the fix, and training settings (epochs, batchSize, lr, optimizer …; not the model's). */
-export type RetrainOptions = Partial<Omit<Config, 'data'>> & {
-  /** A Keras .keras or .h5 file, or a TensorFlow.js Layers folder. */
-  from: string;
-  /** An .npz of the model's inputs and tags; without it, the digit task (for a model of it). */
-  data?: string;
-  validationData?: string;
-  testData?: string;
-  /** Apply the doctor's fix for its loss and head first (a softmax output layer, or from_logits dropped). */
-  fix?: boolean;
-  /** Train its architecture from fresh weights (its initialisers, seeded by `seed`). */
-  reinit?: boolean;
-  backend?: BackendChoice;
-  /** Write the retrained model here: a .keras file or a new folder (atomically; never after a diverged run). */
-  to?: string;
-  /** Replace an existing `to` file. */
-  force?: boolean;
-  onEpoch?: (epoch: EpochRecord) => void;
-  signal?: AbortSignal;
-};
+/** What `retrain` takes: the file, its data, the fix (diagnosis/retrain.ts), training settings by config key (epochs, batchSize, lr, optimizer …; not the model's), and where to write it. */
+export type RetrainOptions = Partial<Omit<Config, 'data'>> &
+  Omit<FileRetrain, 'overrides'> & {
+    backend?: BackendChoice;
+    /** Write the retrained model here: a .keras file or a new folder (atomically; never after a diverged run). */
+    to?: string;
+    /** Replace an existing `to` file. */
+    force?: boolean;
+    onEpoch?: (epoch: EpochRecord) => void;
+    signal?: AbortSignal;
+  };
 
 export interface RetrainResult extends Pick<TrainingResult, 'epochs' | 'divergence' | 'seconds'> {
   config: Config;

@@ -16,22 +16,13 @@ import { taggerShape, trainTagged } from '../src/training/train.js';
 import { PADDING_MASK } from '../src/task/vocabulary.js';
 import type { TagData } from '../src/task/tag-data.js';
 import { rngFor } from '../src/shared/random.js';
-import { useBackend } from './helpers.js';
+import { assertClose as close, useBackend } from './helpers.js';
 
 const V = 13;
 const C = 5;
 
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rel = 1e-5): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  assert.ok(scale > 0, `${what}: not all zero (the check would be vacuous)`);
-  assert.ok(maxDiff <= rel * scale + 1e-9, `${what}: max difference ${maxDiff.toExponential(2)} vs scale ${scale.toExponential(2)}`);
-}
+/** Within 1e-5, and not all zero (a gradient that is zero everywhere would pass vacuously). */
+const assertClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => close(actual, expected, what, 1e-5, true);
 
 /** `n` right-padded sentences of 1 … T words (ids 1 … V−1) with tags, as text-data encodes them. */
 function sentences(n: number, T: number, seed: number): TagData {

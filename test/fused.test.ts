@@ -10,19 +10,7 @@ import { readParameters } from '../src/training/fused/parameters.js';
 import { buildModel } from '../src/model/model.js';
 import { rngFor } from '../src/shared/random.js';
 import { tagLoss } from '../src/training/train.js';
-import { useBackend } from './helpers.js';
-
-/** ‖actual − expected‖∞ ≤ 1e-5 · ‖expected‖∞ (+ a float32 floor for all-zero tensors). */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rel = 1e-5): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  assert.ok(maxDiff <= rel * scale + 1e-9, `${what}: max difference ${maxDiff.toExponential(2)} vs scale ${scale.toExponential(2)}`);
-}
+import { assertClose, useBackend } from './helpers.js';
 
 /**
  * Random weights of a wider spread than the initialisers, so that no gate sits in its linear region

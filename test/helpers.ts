@@ -147,3 +147,19 @@ export function oneLine(run: Run, code: number, pattern: RegExp): void {
   assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
   assert.match(lines[0], pattern);
 }
+
+/**
+ * ‖actual − expected‖∞ ≤ rel · ‖expected‖∞ (+ a float32 floor for all-zero tensors); `nonZero`: an
+ * all-zero `expected` fails, so that the comparison cannot hold vacuously.
+ */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rel = 1e-5, nonZero = false): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  if (nonZero) assert.ok(scale > 0, `${what}: not all zero (the check would be vacuous)`);
+  assert.ok(maxDiff <= rel * scale + 1e-9, `${what}: max difference ${maxDiff.toExponential(2)} vs scale ${scale.toExponential(2)}`);
+}

@@ -31,6 +31,10 @@ interface Printed {
 }
 const json = (stdout: string) => JSON.parse(stdout) as Printed;
 
+/** train --from the healthy tagger on pos.npz, one epoch, seed 1, written to `to`. */
+const fromTagger = (to: string, ...flags: string[]) =>
+  seqTag(['train', '--from', fixture('pos-tagger.keras'), '--data', POS, '--epochs', '1', '--seed', '1', '--to', to, ...flags]);
+
 describe('train --from: a user-trained Keras tagger, retrained and written back', () => {
   it("the seed's bug in a user's file: NaN weights need --reinit; without --fix NaN at batch 1, nothing written; with --fix it learns, and the file reads back the same", async () => {
     const dir = tempDir();
@@ -98,72 +102,17 @@ describe('train --from: a user-trained Keras tagger, retrained and written back'
 
   it('a healthy file continues from its own weights (nothing to fix), a fresh one starts over; optimizer flags replace the file’s and are written', async () => {
     const dir = tempDir();
-    const own = await seqTag([
-      'train',
-      '--from',
-      fixture('pos-tagger.keras'),
-      '--fix',
-      '--data',
-      POS,
-      '--epochs',
-      '1',
-      '--seed',
-      '1',
-      '--to',
-      join(dir, 'a.keras'),
-      '--json',
-    ]);
-    const fresh = await seqTag([
-      'train',
-      '--from',
-      fixture('pos-tagger.keras'),
-      '--reinit',
-      '--data',
-      POS,
-      '--epochs',
-      '1',
-      '--seed',
-      '1',
-      '--to',
-      join(dir, 'b.keras'),
-      '--json',
-    ]);
+    const own = await fromTagger(join(dir, 'a.keras'), '--fix', '--json');
+    const fresh = await fromTagger(join(dir, 'b.keras'), '--reinit', '--json');
     assert.equal(own.status, 0, own.stderr);
     assert.equal(json(own.stdout).fix, undefined);
     // Keras trained it 8 epochs with Adam(0.01): its first epoch here starts far below fresh weights' (log 6 = 1.79).
     assert.ok(json(own.stdout).epochs[0].loss < 0.5 * json(fresh.stdout).epochs[0].loss, 'its own weights are used');
-    const text = await seqTag([
-      'train',
-      '--from',
-      fixture('pos-tagger.keras'),
-      '--fix',
-      '--data',
-      POS,
-      '--epochs',
-      '1',
-      '--seed',
-      '1',
-      '--to',
-      join(dir, 'c.keras'),
-    ]);
+    const text = await fromTagger(join(dir, 'c.keras'), '--fix');
     assert.match(text.stdout, /fix \(--fix\): nothing to fix in its loss and head/);
     assert.match(text.stdout, /training its own weights · categorical_crossentropy \(the file's\) · Adam \(lr 0\.01/);
 
-    const sgd = await seqTag([
-      'train',
-      '--from',
-      fixture('pos-tagger.keras'),
-      '--data',
-      POS,
-      '--epochs',
-      '1',
-      '--optimizer',
-      'sgd',
-      '--lr',
-      '0.05',
-      '--to',
-      join(dir, 'd.keras'),
-    ]);
+    const sgd = await fromTagger(join(dir, 'd.keras'), '--optimizer', 'sgd', '--lr', '0.05');
     assert.equal(sgd.status, 0, sgd.stderr);
     assert.match(sgd.stdout, /· sgd \(lr 0\.05\) \(set by the flags\) ·/);
     const written = await loadModel(join(dir, 'd.keras'));
