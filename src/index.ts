@@ -81,7 +81,7 @@ export function tagSentences(model: Model, sentences: ReadonlyArray<string | rea
   const vocabulary = model.record?.text;
   if (!vocabulary) throw new UserError(`${model.path} was not trained on text: tag digit sequences with predict()`, ExitCode.Usage);
   const words = sentences.map((s) => (typeof s === 'string' ? s.trim().split(/\s+/).filter(Boolean) : [...s]));
-  return tagText(model.model, words, vocabulary, fusedPredictor(model.model));
+  return tagText(model.model, words, vocabulary, fusedPredictor(model.model, 'ids'));
 }
 
 /**

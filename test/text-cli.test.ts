@@ -349,7 +349,7 @@ describe('sweep and tune on tagged text', () => {
     const train = slice('pos-train.txt', 30);
     const dev = slice('pos-dev.txt', 8, train);
     const out = join(tempDir(), 'tune');
-    const run = await seqTag([
+    const args = [
       'tune',
       '--data',
       train,
@@ -375,12 +375,15 @@ describe('sweep and tune on tagged text', () => {
       'wasm',
       '--out',
       out,
-      '--json',
-    ]);
+    ];
+    const run = await seqTag([...args, '--json']);
     assert.equal(run.status, 0, run.stderr);
     const doc = JSON.parse(run.stdout);
     assert.equal(doc.trials.length, 2);
     assert.match(doc.best.command, new RegExp(`--data ${train} --validation-data ${dev}`));
+    // Run again, the trials are there: the report names what the held-out scores are on (it said 1,000 unseen sequences).
+    const text = await seqTag(args);
+    assert.match(text.stdout, new RegExp(`held-out \\(--validation-data ${dev}\\) exact-match`));
   });
 });
 

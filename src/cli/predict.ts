@@ -88,7 +88,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   else {
     const encoding = taskEncoding(path, loaded.description);
     tagged = flags.digits
-      ? tagSequences(model, taskData(datasetOf(flags.digits), encoding, 'typed'), probability, mask)
+      ? tagWithFused(model, (fused) => tagSequences(model, taskData(datasetOf(flags.digits!), encoding, 'typed'), probability, mask, undefined, fused))
       : tagFreshSequences(model, encoding, flags.n, seed!, probability);
   }
   const reading = probability
@@ -133,9 +133,11 @@ async function predictInput(
   const encoding = taskEncoding(path, loaded.description);
   const out = stdout();
   let count = 0;
+  // The fused engine's forward pass when it computes this model (its weights read once), else tf.layers.
+  const fused = fusedPredictor(model, 'digits');
   try {
     for await (const part of sequenceBatches(inputChunks(input), INPUT_BATCH)) {
-      const tagged = tagSequences(model, taskData(part, encoding, input), probability, loaded.description.mask);
+      const tagged = tagSequences(model, taskData(part, encoding, input), probability, loaded.description.mask, undefined, fused);
       // One write per batch: a line per write would be a system call per sequence.
       const lines = tagged.map((t) =>
         flags.json
@@ -162,8 +164,20 @@ async function predictInput(
       );
     if (err instanceof UserError) throw err;
     throw new UserError(`--input ${input} cannot be read: ${describeFsError(err)}; give a text file with one sequence of 10 digits per line, or - for stdin`);
+  } finally {
+    fused?.dispose();
   }
   if (!flags.json) stderr().line(`${modelLine(path, loaded)}: ${plural(count, 'sequence')} of ${input === '-' ? 'stdin' : input}`);
+}
+
+/** Runs `tag` with the fused forward pass of a digit model the engine computes (else undefined: tf.layers), then frees it. */
+function tagWithFused<T>(model: LoadedModel['model'], tag: (fused: ReturnType<typeof fusedPredictor>) => T): T {
+  const fused = fusedPredictor(model, 'digits');
+  try {
+    return tag(fused);
+  } finally {
+    fused?.dispose();
+  }
 }
 
 /**
@@ -176,7 +190,7 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
   if (flags.input === undefined && flags.data === undefined)
     textModelNeedsData(path, loaded.record, 'give --input FILE (one sentence per line, words split on spaces; - for stdin) or --data FILE (a tagged file)');
   // The fused engine's forward pass for a tagger it computes (its weights read once), else tf.layers.
-  const fused = fusedPredictor(loaded.model);
+  const fused = fusedPredictor(loaded.model, 'ids');
   if (flags.data !== undefined) {
     const { words, tags: truth } = sentencesOf(await readCorpus(flags.data), 0, flags.n);
     const first = words.length;

@@ -52,7 +52,7 @@ export function textOutcome(model: tfl.LayersModel, text: TextRun, config: Confi
   const held = heldOut(text, config);
   const evaluation = evaluateText(model, text, config.validationSplit, held.data);
   const shown = sentencesOf(held.corpus, held.first, SAMPLE_SENTENCES);
-  const tagged = tagText(model, shown.words, text.vocabulary, fusedPredictor(model));
+  const tagged = tagText(model, shown.words, text.vocabulary, fusedPredictor(model, 'ids'));
   return {
     evaluation,
     floor: tagEntropy(tagCounts(text.train.data)),

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { toJson, plural } from '../report/render.js';
+import { toJson, plural, thousands } from '../report/render.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
@@ -30,7 +30,8 @@ import {
   readTextOfFlags,
   type TextDataFlags,
 } from './options.js';
-import { checkCombination, type DataSpec } from '../config/config.js';
+import { checkCombination, type Config, type DataSpec } from '../config/config.js';
+import { HELD_OUT_SIZE } from '../training/experiment.js';
 import { ExitCode as Exit, onStop, printJson, signalExitCode, signalName, stderr, stdout, setExitCode } from './output.js';
 
 interface TuneFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
@@ -237,6 +238,15 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
   };
 }
 
+/** What a run's held-out scores are on: the digit task's unseen sequences, or a text run's test file (else its validation data, as textHeldOut chooses). */
+function heldOutOf(config: Config): string {
+  const data = config.data;
+  if (!data) return `${thousands(HELD_OUT_SIZE)} unseen sequences`;
+  if (data.test) return `--test-data ${data.test.path}`;
+  if (data.validation) return `--validation-data ${data.validation.path}`;
+  return config.validationSplit > 0 ? `the validation split of ${data.train.path}` : `the training data ${data.train.path}`;
+}
+
 async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, trials: Trial[], seconds: number): Promise<void> {
   const out = stdout();
   const style = out.style;
@@ -251,7 +261,7 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
     if (best) {
       const e = best.record.evaluation!;
       out.line(
-        `best: trial ${best.number} (${describePoint(setup.dims, best.point)}): val loss ${best.value.toFixed(4)}; held-out (1,000 unseen sequences) exact-match ${(100 * e.exactMatch).toFixed(1)}%, token accuracy ${(100 * e.tokenAccuracy).toFixed(2)}%`,
+        `best: trial ${best.number} (${describePoint(setup.dims, best.point)}): val loss ${best.value.toFixed(4)}; held-out (${heldOutOf(best.record.config)}) exact-match ${(100 * e.exactMatch).toFixed(1)}%, token accuracy ${(100 * e.tokenAccuracy).toFixed(2)}%`,
       );
       out.line(`verdict (held-out): ${verdict(e)}`);
       out.line(`run it: ${style.bold(commandLine(best.record.config))}`);

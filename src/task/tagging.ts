@@ -6,6 +6,9 @@ import { inputTensor, positionMask, trueTags, type TagData } from './tag-data.js
 import type { ModelDescription } from '../model/describe.js';
 import { encodeSentences, type TextVocabulary } from './vocabulary.js';
 
+/** A model's outputs [rows, steps, tags] for the first `rows` sequences of `data`, computed outside tf.layers (the fused engine's forward pass, ../training/fused/inference.ts). */
+export type FusedForward = (data: TagData, rows: number) => Float32Array;
+
 /** One sequence with its true tags and the model's, and what the model output at each position. */
 export interface TaggedSequence {
   /** The inputs: digits or ids per position (other features: the first one). */
@@ -25,9 +28,16 @@ export interface TaggedSequence {
  * Tags the first `count` sequences of `data` (masked padding left out). `probability` says whether
  * the model's outputs are probabilities (then `probs` is P(tag 1)); otherwise the raw rows are kept.
  */
-export function tagSequences(model: tfl.LayersModel, data: TagData, probability: boolean, mask?: ModelDescription['mask'], count = data.n): TaggedSequence[] {
+export function tagSequences(
+  model: tfl.LayersModel,
+  data: TagData,
+  probability: boolean,
+  mask?: ModelDescription['mask'],
+  count = data.n,
+  predict?: FusedForward,
+): TaggedSequence[] {
   const n = Math.min(count, data.n);
-  const out = tf.tidy(() => predictAll(model, inputTensor(data, n)));
+  const out = predict ? tf.tensor3d(predict(data, n), [n, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data, n)));
   const values = out.dataSync() as Float32Array;
   const predicted = argMaxTags(out);
   out.dispose();
@@ -59,22 +69,17 @@ export interface TaggedSentence {
  * vocabulary (unknown ones as <unk>), a sentence longer than its maxLength in pieces, and at each
  * word the argmax tag by name. Empty sentences come back empty.
  */
-export function tagText(
-  model: tfl.LayersModel,
-  sentences: string[][],
-  vocabulary: TextVocabulary,
-  probabilities?: (ids: Float32Array, n: number, steps: number) => Float32Array,
-): TaggedSentence[] {
+export function tagText(model: tfl.LayersModel, sentences: string[][], vocabulary: TextVocabulary, predict?: FusedForward): TaggedSentence[] {
   if (sentences.length === 0) return [];
   const { x, n, steps, pieces } = encodeSentences(sentences, vocabulary);
-  // The fused engine's forward pass when the caller has one for this model (../training/scoring.ts), else tf.layers.
-  const out = probabilities
-    ? tf.tensor3d(probabilities(x, n, steps), [n, steps, vocabulary.tags.length])
+  const tags = vocabulary.tags.length;
+  // The fused engine's forward pass when the caller has one for this model (../training/fused/inference.ts), else tf.layers.
+  const out = predict
+    ? tf.tensor3d(predict({ n, steps, features: null, x, y: new Float32Array(0), tags, source: 'sentences' }, n), [n, steps, tags])
     : tf.tidy(() => predictAll(model, tf.tensor2d(Int32Array.from(x), [n, steps], 'int32')));
   const values = out.dataSync() as Float32Array;
   const predicted = argMaxTags(out);
   out.dispose();
-  const tags = vocabulary.tags.length;
   let row = 0;
   return sentences.map((words, s) => {
     const at = (k: number) => (row + Math.floor(k / vocabulary.maxLength)) * steps + (k % vocabulary.maxLength);

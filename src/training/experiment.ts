@@ -15,6 +15,7 @@ import { PADDING_MASK } from '../task/vocabulary.js';
 import type { TagData } from '../task/tag-data.js';
 
 export { evaluateData, fusedPredictor, type Scoring } from './scoring.js';
+import { fusedPredictor } from './scoring.js';
 
 /** A built, untrained model with its training data, ready for `trainModel`. */
 export interface Experiment {
@@ -81,7 +82,12 @@ export async function runExperiment(experiment: Experiment, callbacks: TrainingC
 
 /** Tags `n` fresh sequences from a stream distinct from the training data (the seed's test view). */
 export function tagFreshSequences(model: tfl.LayersModel, encoding: TaskInput, n: number, seed: number, probability = true): TaggedSequence[] {
-  return tagSequences(model, taskData(generateDataset(n, rngFor(seed, 'test-view')), encoding, `generated, seed ${seed}`), probability);
+  const fused = fusedPredictor(model, 'digits');
+  try {
+    return tagSequences(model, taskData(generateDataset(n, rngFor(seed, 'test-view')), encoding, `generated, seed ${seed}`), probability, undefined, n, fused);
+  } finally {
+    fused?.dispose();
+  }
 }
 
 /** Held-out sequences evaluated after training unless asked otherwise. */

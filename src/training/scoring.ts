@@ -10,7 +10,8 @@ import { evaluateTags, type Evaluation } from '../task/metrics.js';
 import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
 import { meanLoss, modelLoss } from './losses.js';
 import { entityScores, isChunkScheme } from '../task/entities.js';
-import { taggerOf, taggerProbabilities } from './fused/tagger.js';
+import { fusedInput, fusedPredictor } from './fused/inference.js';
+export { fusedPredictor, type Predictor } from './fused/inference.js';
 
 const CROSSENTROPIES = new Set(['categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy']);
 
@@ -27,9 +28,11 @@ export interface Scoring {
  */
 export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}): Evaluation {
   const mask = positionMask(data, scoring.mask);
-  // A tagger the fused engine computes (Embedding → (Bi)LSTM → softmax) runs there; logits read through a last Dense do not.
-  const fused = data.features === null && !scoring.compile?.outputLogits ? fusedPredictor(model) : undefined;
-  const out = fused ? tf.tensor3d(fused(data.x, data.n, data.steps), [data.n, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data)));
+  // A model the fused engine computes runs there (./fused/inference.ts); logits read through a last Dense do not.
+  const input = fusedInput(data);
+  const fused = scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
+  const out = fused ? tf.tensor3d(fused(data, data.n), [data.n, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data)));
+  fused?.dispose();
   const predicted = argMaxTags(out);
   // Keras's crossentropies read a softmax or sigmoid head's input as logits (CompileInfo.outputLogits).
   const logits = scoring.compile?.outputLogits && CROSSENTROPIES.has(scoring.compile.loss);
@@ -42,15 +45,6 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   const scores = evaluateTags(truth, predicted, data.steps, loss, { tags: data.tags, mask });
   const named = data.tagNames ? { tagNames: data.tagNames, ...entitiesOf(data, truth, predicted, mask) } : {};
   return { ...scores, ...named, ...(lossWhy ? { lossWhy } : {}) };
-}
-
-/** Probabilities [n, steps, C] of ids [n, steps], computed by the fused tagger (./fused/tagger.ts); undefined for a model it does not compute. */
-export type Predictor = (ids: Float32Array, n: number, steps: number) => Float32Array;
-
-/** The fused engine's forward pass for `model` when it is a tagger the engine computes (taggerOf), reading its weights as they are now. */
-export function fusedPredictor(model: tfl.LayersModel): Predictor | undefined {
-  const tagger = taggerOf(model);
-  return tagger && ((ids, n, steps) => taggerProbabilities(tagger, ids, n, steps));
 }
 
 /** Entity scores of text data whose tags are IOB/BIO/IOBES, sentence by sentence over the real positions. */

@@ -471,8 +471,8 @@ function crossentropyRow(out: Float64Array, off: number, C: number, tag: number,
 
 type LayerConfig = Record<string, unknown>;
 
-/** An LSTM layer the fused tagger computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, no dropout. */
-function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
+/** An LSTM layer the fused engine computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, no dropout. */
+export function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
   if (layer.getClassName() !== 'LSTM') return undefined;
   const c = layer.getConfig() as LayerConfig;
   const gates = c.recurrentActivation;
