@@ -148,8 +148,13 @@ describe('presets', () => {
       lowercase: true,
       maxLength: 50,
       seed: 6,
+      // The recurrent layers' rows, at their defaults here: another cell or depth needs --lstm layers (below).
+      cell: 'lstm',
+      layers: 1,
     });
     assert.equal(parse(['--lstm', 'layers']).lstm, 'layers');
+    const stacked = parse(['--cell', 'gru', '--layers', '3', '--lstm', 'layers']);
+    assert.deepEqual([stacked.cell, stacked.layers, stacked.lstm], ['gru', 3, 'layers']);
     assert.deepEqual(Object.keys(config).sort(), [...HYPERPARAMETERS.map((h) => h.key), 'seed'].sort(), 'one row per config key');
   });
 

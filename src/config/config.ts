@@ -53,6 +53,9 @@ export interface DataSpec {
 }
 
 export const RECURRENT_ACTIVATIONS = ['sigmoid', 'hardSigmoid'] as const;
+/** The recurrent cell: Keras's LSTM, or its GRU (TensorFlow.js's, reset_after=False). */
+export const CELLS = ['lstm', 'gru'] as const;
+export type Cell = (typeof CELLS)[number];
 export type RecurrentActivation = (typeof RECURRENT_ACTIVATIONS)[number];
 export const OUTPUT_ACTIVATIONS = ['softmax', 'linear', 'sigmoid', 'relu'] as const;
 export type OutputActivation = (typeof OUTPUT_ACTIVATIONS)[number];
@@ -94,6 +97,10 @@ export interface Config {
   units: number;
   /** Read the sequence both ways (a second LSTM right to left, outputs concatenated). */
   bidirectional: boolean;
+  /** The recurrent cell of every recurrent layer. */
+  cell: Cell;
+  /** Recurrent layers stacked, each reading the whole sequence of the one before. */
+  layers: number;
   /** Gate activation of the LSTM. tfjs defaults to hardSigmoid (Keras <= 2.2); Keras >= 2.3 uses sigmoid. */
   recurrentActivation: RecurrentActivation;
   /** Activation of the per-step Dense(2) head. `linear` is the seed program's bug. */
@@ -165,6 +172,8 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   encoding: 'scalar',
   units: 16,
   bidirectional: false,
+  cell: 'lstm',
+  layers: 1,
   recurrentActivation: 'sigmoid',
   activation: 'softmax',
   batchNorm: false,
@@ -248,6 +257,11 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
     throw new UserError(`--encoding ${config.encoding} feeds digits; words of --data are fed by --encoding embedding`, ExitCode.Usage);
   if (!config.data && config.encoding === 'embedding')
     throw new UserError('--encoding embedding reads the words of a tagged text: give it with --data FILE (CoNLL-U, CoNLL columns or word/TAG)', ExitCode.Usage);
+  if (config.lstm === 'fused' && (config.cell !== 'lstm' || config.layers > 1))
+    throw new UserError(
+      `the fused engine computes one LSTM layer: --${config.cell !== 'lstm' ? `cell ${config.cell}` : `layers ${config.layers}`} runs on tf.layers, add --lstm layers`,
+      ExitCode.Usage,
+    );
   if (config.data && config.lstm === 'fused' && config.dtype === 'float32')
     throw new UserError('the fused engine runs text in float64 JavaScript for now: add --dtype float64, or --lstm layers (tf.layers, float32)', ExitCode.Usage);
   if (config.data && config.lstm === 'fused' && (config.activation !== 'softmax' || config.batchNorm || config.layerNorm))

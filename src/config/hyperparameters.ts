@@ -14,6 +14,7 @@ import {
   RECURRENT_ACTIVATIONS,
   type Config,
   ENCODINGS,
+  CELLS,
 } from './config.js';
 import { thousands } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -130,6 +131,20 @@ export const HYPERPARAMETERS = [
     flag: '--bidirectional',
     help: 'read the sequence both ways (Bidirectional LSTM)',
     offHelp: 'read left to right only (overrides --preset solve)',
+  },
+  {
+    key: 'cell',
+    flag: '--cell <kind>',
+    help: "the recurrent cell: Keras's LSTM, or its GRU (as TensorFlow.js computes it, reset_after=False); gru runs on --lstm layers",
+    values: CELLS,
+    since: '0.3',
+  },
+  {
+    key: 'layers',
+    flag: '--layers <n>',
+    help: 'recurrent layers stacked, each reading the whole output sequence of the one before; over 1 runs on --lstm layers',
+    schema: wholeNumber(1, 8),
+    since: '0.3',
   },
   { key: 'epochs', scope: 'training', flag: '--epochs <n>', help: 'training epochs', schema: wholeNumber(1, 100_000) },
   { key: 'samples', scope: 'training', flag: '--samples <n>', help: 'training sequences', schema: wholeNumber(1, 10_000_000) },

@@ -14,6 +14,8 @@ export type ModelConfig = Pick<
   | 'units'
   | 'encoding'
   | 'bidirectional'
+  | 'cell'
+  | 'layers'
   | 'recurrentActivation'
   | 'activation'
   | 'batchNorm'
@@ -124,20 +126,24 @@ function assemble(config: ModelConfig, seed: number, text?: TextShape): tfl.Sequ
       }),
     );
   const inputShape = text ? undefined : [SEQUENCE_LENGTH, inputWidth(config.encoding)];
-  const lstm = tfl.layers.lstm({
-    name: 'lstm',
-    units: config.units,
-    returnSequences: true,
-    recurrentActivation: config.recurrentActivation,
-    unitForgetBias: true,
-    kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
-    recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
-    ...(config.bidirectional || !inputShape ? {} : { inputShape }),
-  }) as tfl.RNN;
-  // Bidirectional clones the layer's config for the backward direction, as Keras does.
-  model.add(
-    config.bidirectional ? new Bidirectional({ name: 'bidirectional', layer: lstm, mergeMode: 'concat', ...(inputShape ? { inputShape } : {}) }) : lstm,
-  );
+  // Stacked layers are named lstm, lstm_2, … (gru, gru_2, …), each reading the whole sequence of the one before.
+  for (let k = 1; k <= (config.layers ?? 1); k++) {
+    const first = k === 1 && !!inputShape;
+    const name = `${config.cell ?? 'lstm'}${k > 1 ? `_${k}` : ''}`;
+    const args = {
+      name,
+      units: config.units,
+      returnSequences: true,
+      recurrentActivation: config.recurrentActivation,
+      kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
+      recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
+      ...(config.bidirectional || !first ? {} : { inputShape }),
+    };
+    const rnn = (config.cell === 'gru' ? tfl.layers.gru(args) : tfl.layers.lstm({ ...args, unitForgetBias: true })) as tfl.RNN;
+    // Bidirectional clones the layer's config for the backward direction, as Keras does.
+    const bidirectionalName = `bidirectional${k > 1 ? `_${k}` : ''}`;
+    model.add(config.bidirectional ? new Bidirectional({ name: bidirectionalName, layer: rnn, mergeMode: 'concat', ...(first ? { inputShape } : {}) }) : rnn);
+  }
   const dense = initializer(config.kernelInitializer, nextSeed());
   if (config.batchNorm) model.add(tfl.layers.batchNormalization({ name: 'batch_normalization', momentum: BATCH_NORM.momentum, epsilon: BATCH_NORM.epsilon }));
   if (config.layerNorm) model.add(tfl.layers.layerNormalization({ name: 'layer_normalization', epsilon: LAYER_NORM.epsilon }));

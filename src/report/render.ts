@@ -44,7 +44,7 @@ export function renderModelLine(path: string, loaded: LoadedModel): string {
     const last = record.losses.at(-1);
     const interrupted = record.interrupted ? ` (interrupted at epoch ${record.interrupted.atEpoch} of ${record.interrupted.epochs})` : '';
     return (
-      `model ${path} · LSTM ${c.units}${c.bidirectional ? ' × 2 directions' : ''}, ${c.encoding} input, ${c.activation} head · ` +
+      `model ${path} · ${describeRecurrent(c)}, ${c.encoding} input, ${c.activation} head · ` +
       `${plural(record.losses.length, 'epoch')}${interrupted}, final loss ${last === undefined ? 'n/a' : formatLoss(last)} · seed ${c.seed}`
     );
   }
@@ -226,12 +226,18 @@ export function renderDiagnosis(diagnosis: Diagnosis, style: Style = plain, colu
   return lines.join('\n');
 }
 
+/** "LSTM 16 × 2 directions", "GRU 32 × 2 layers": the recurrent layers of a config. */
+export function describeRecurrent(config: Pick<Config, 'cell' | 'units' | 'bidirectional' | 'layers'>): string {
+  const layers = config.layers > 1 ? ` × ${config.layers} layers` : '';
+  return `${config.cell === 'gru' ? 'GRU' : 'LSTM'} ${config.units}${config.bidirectional ? ' × 2 directions' : ''}${layers}`;
+}
+
 /** "LSTM 16 → BatchNorm → Dense(2, softmax) · adam (lr 0.001, epsilon 1e-7) · NaN guard on · fused engine, float32 (WebAssembly SIMD, 1 thread: under 32 units)" */
 export function describeExperiment(config: Config, threads?: number, tags = 2): string {
   const input = { onehot: 'one-hot input', scalar: 'scalar input', embedding: `Embedding ${config.embeddingDim} (mask_zero)` }[config.encoding];
   const layers = [
     input,
-    `LSTM ${config.units}${config.bidirectional ? ' × 2 directions' : ''}`,
+    describeRecurrent(config),
     ...(config.batchNorm ? ['BatchNorm'] : []),
     ...(config.layerNorm ? ['LayerNorm'] : []),
     `Dense(${tags}, ${config.activation})`,
