@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { batchProgress, Printer } from '../src/cli/output.js';
 import { describe, it } from 'node:test';
 import { lossCurvesSvg, niceTicks, terminalLossChart } from '../src/report/charts.js';
 import {
@@ -235,5 +236,23 @@ describe('the evaluation table on user data (issue #32)', () => {
       assert.ok(Math.abs(shown('precision') - mean(2)) <= 0.05 + 1e-9, `${tags} tags: precision ${shown('precision')} vs rows' mean ${mean(2)}`);
       assert.ok(Math.abs(shown('recall') - mean(1)) <= 0.05 + 1e-9, `${tags} tags: recall ${shown('recall')} vs rows' mean ${mean(1)}`);
     }
+  });
+});
+
+describe('batch progress on a terminal (train, train --from)', () => {
+  it('after the threshold, one line rewritten in place and cleared before the epoch line; nothing off a terminal or with --json', () => {
+    const written = (isTTY: boolean, json: boolean) => {
+      let text = '';
+      const out = new Printer({ write: (t: string) => (text += t), isTTY, columns: 80 }, { NO_COLOR: '1' });
+      const progress = batchProgress(out, json, 3, 0);
+      for (let batch = 1; batch <= 2; batch++) progress.batch({ epoch: 1, batch, batches: 2, size: 8, loss: 0.5 });
+      progress.clear();
+      progress.clear();
+      return text;
+    };
+    const shown = written(true, false);
+    assert.match(shown, /^\repoch 1\/3 .*1\/2 batches.*\x1b\[K\repoch 1\/3 .*2\/2 batches.*\x1b\[K\r\x1b\[K$/s);
+    assert.equal(written(false, false), '');
+    assert.equal(written(true, true), '');
   });
 });

@@ -98,11 +98,13 @@ describe('the CLI, the record and old configs', () => {
       lrFactor: _f,
       lrPatience: _p,
       minLr: _l,
-      // Rows of 0.3 (text data).
+      // Rows of 0.3 (text data, the recurrent layers).
       embeddingDim: _d,
       minCount: _c,
       lowercase: _w,
       maxLength: _x,
+      cell: _cell,
+      layers: _layers,
       ...old
     } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
     const parsed = configSchema.parse(old) as Config;

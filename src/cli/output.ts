@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { constants } from 'node:os';
 import { thousands } from '../shared/format.js';
-import { styleFor, toJson, type Style } from '../report/render.js';
+import { renderBatchProgress, styleFor, toJson, type Style } from '../report/render.js';
+import type { BatchRecord } from '../training/train.js';
 import { columnsFor, wrapText } from '../report/wrap.js';
 import { VERSION } from '../version.js';
 
@@ -188,6 +189,32 @@ export function onStop(onFirst?: (signal: StopSignal) => void, onAgain?: (signal
     },
     dispose: () => {
       for (const [name, handler] of handlers) process.off(name, handler);
+    },
+  };
+}
+
+/** The batch after which an epoch that is still running shows its progress on a terminal. */
+const PROGRESS_AFTER_MS = 1000;
+
+/**
+ * On a terminal (and not --json), an epoch that takes more than a second shows its batches as they
+ * go, on one line that the epoch's own line replaces: `batch` after each batch, `clear` before the
+ * epoch's line and after training.
+ */
+export function batchProgress(out: Printer, json: boolean, epochs: number, afterMs = PROGRESS_AFTER_MS): { batch(b: BatchRecord): void; clear(): void } {
+  const live = !json && out.isTTY;
+  let started = performance.now();
+  let shown = false;
+  return {
+    batch(b) {
+      if (b.batch === 1) started = performance.now();
+      if (!live || performance.now() - started < afterMs) return;
+      out.write(`\r${renderBatchProgress(b, epochs, out.style, out.columns)}\x1b[K`);
+      shown = true;
+    },
+    clear() {
+      if (shown) out.write('\r\x1b[K');
+      shown = false;
     },
   };
 }

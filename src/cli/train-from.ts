@@ -16,7 +16,7 @@ import { VERSION } from '../version.js';
 import { describeOptimizer } from '../config/config.js';
 import { ExitCode, UserError } from '../errors.js';
 import { typedOverrides, type BackendFlag, type ExperimentFlags, type TextDataFlags } from './options.js';
-import { modelJson, modelLine, onStop, printJson, setExitCode, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
+import { batchProgress, modelJson, modelLine, onStop, printJson, setExitCode, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import { tagCounts } from './train-text.js';
 
 export interface FromFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
@@ -117,10 +117,16 @@ async function trainAndWrite(run: Run, backend: BackendInfo): Promise<void> {
   };
   say(describeRun(run, backend, style));
   say('');
+  const progress = batchProgress(out, flags.json === true, config.epochs);
   const { result, evaluation } = await runRetrain(retrain, loaded, flags.from, {
     signal: run.stop.signal,
-    onEpochEnd: (record) => say(renderEpoch(record, config.epochs, style)),
+    onBatchEnd: (batch) => progress.batch(batch),
+    onEpochEnd: (record) => {
+      progress.clear();
+      say(renderEpoch(record, config.epochs, style));
+    },
   });
+  progress.clear();
   const common = { backend, from: modelJson(flags.from, loaded), fix: retrain.fix, reinit: flags.reinit === true, config, epochs: result.epochs };
   if (!evaluation) return notWritten(run, result, common);
   const written = await exportModel({ ...loaded, model: retrain.model, compile: retrain.compile, nonFinite: [] }, to, flags.force === true);

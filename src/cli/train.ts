@@ -28,7 +28,6 @@ import {
   divergenceText,
   formatLoss,
   plural,
-  renderBatchProgress,
   renderDiagnosis,
   renderEpoch,
   renderEvaluation,
@@ -40,7 +39,7 @@ import {
 } from '../report/render.js';
 import { ModelFolder, modelRecord, quotePath, type ModelRecord } from '../model/store.js';
 import type { Checkpoint } from '../storage/checkpoint.js';
-import { ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest, setExitCode } from './output.js';
+import { batchProgress, ExitCode, onStop, printJson, signalExitCode, signalName, stderr, stdout, type StopRequest, setExitCode } from './output.js';
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
@@ -65,7 +64,6 @@ import { newRunConfig, resumePlan, type Plan, type RunFlags } from './resume.js'
 import { ONLY_WITH_FROM, trainFrom, type FromFlags } from './train-from.js';
 
 const TEST_VIEW_SIZE = 5;
-const PROGRESS_AFTER_MS = 1000;
 
 interface TrainFlags extends RunFlags, BackendFlag, TextDataFlags {
   modelDir: string;
@@ -295,10 +293,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
       resumes,
       threads: config.lstm === 'fused' ? threadsUsed : undefined,
     });
-  // On a terminal, an epoch that takes more than a second shows its batches as they go.
-  const live = !flags.json && out.isTTY;
-  let epochStarted = performance.now();
-  let progressShown = false;
+  const progress = batchProgress(out, flags.json === true, config.epochs);
   const result = await runExperiment(experiment, {
     signal,
     threads,
@@ -307,20 +302,15 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     onBatchEnd: (batch) => {
       if (flags.logBatches)
         log(`epoch ${batch.epoch}, batch ${batch.batch}`, (logs) => logs.batch((batch.epoch - 1) * batch.batches + batch.batch, batch.loss));
-      if (batch.batch === 1) epochStarted = performance.now();
-      if (live && performance.now() - epochStarted > PROGRESS_AFTER_MS) {
-        out.write(`\r${renderBatchProgress(batch, config.epochs, style, out.columns)}\x1b[K`);
-        progressShown = true;
-      }
+      progress.batch(batch);
     },
     onEpochEnd: (record) => {
       log(`epoch ${record.epoch}`, (logs) => logs.epoch({ ...record, lr: record.lr ?? config.lr }));
-      if (progressShown) out.write('\r\x1b[K');
-      progressShown = false;
+      progress.clear();
       say(renderEpoch(record, config.epochs, style));
     },
   });
-  if (progressShown) out.write('\r\x1b[K');
+  progress.clear();
 
   if (result.divergence) {
     const d = result.divergence;
