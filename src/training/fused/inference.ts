@@ -9,9 +9,7 @@ import type { FusedForward } from '../../task/tagging.js';
 import { FusedNetwork } from './network.js';
 import { LAYER_NORM } from '../../config/constants.js';
 import { readParameters } from './parameters.js';
-import { plainLstm, taggerOf, taggerProbabilities } from './tagger.js';
-
-type LayerConfig = Record<string, unknown>;
+import { denseHeadOf, lstmLayerOf, taggerOf, taggerProbabilities, type LayerConfig } from './tagger.js';
 
 /** The head's outputs [rows, steps, tags] of the first `rows` sequences of `data` (tagging's FusedForward). */
 export type Predictor = FusedForward;
@@ -38,16 +36,9 @@ function digitNetworkOf(model: tfl.LayersModel): FusedNetwork | undefined {
   const [recurrent, ...rest] = layers;
   const layerNorm = rest.length === 2 && rest[0].getClassName() === 'LayerNormalization';
   if (rest.length !== (layerNorm ? 2 : 1)) return undefined;
-  const head = rest[rest.length - 1];
-  const wrapped = recurrent as unknown as { forwardLayer?: tfl.layers.Layer; backwardLayer?: tfl.layers.Layer };
-  const bidirectional = recurrent.getClassName() === 'Bidirectional';
-  if (bidirectional && (recurrent.getConfig() as LayerConfig).mergeMode !== 'concat') return undefined;
-  const cell = plainLstm(bidirectional ? wrapped.forwardLayer! : recurrent);
-  if (!cell || (bidirectional && !plainLstm(wrapped.backwardLayer!, true))) return undefined;
-  const dense = (head as unknown as { layer?: tfl.layers.Layer }).layer;
-  if (head.getClassName() !== 'TimeDistributed' || dense?.getClassName() !== 'Dense') return undefined;
-  const d = dense.getConfig() as LayerConfig;
-  if (Number(d.units) !== 2 || d.useBias === false || !(OUTPUT_ACTIVATIONS as readonly unknown[]).includes(d.activation)) return undefined;
+  const cell = lstmLayerOf(recurrent);
+  const d = denseHeadOf(rest[rest.length - 1]);
+  if (!cell || !d || Number(d.units) !== 2 || !(OUTPUT_ACTIVATIONS as readonly unknown[]).includes(d.activation)) return undefined;
   if (layerNorm) {
     const n = rest[0].getConfig() as LayerConfig;
     // Over the features only (the last of [batch, steps, features]), with the engine's epsilon.
@@ -57,7 +48,7 @@ function digitNetworkOf(model: tfl.LayersModel): FusedNetwork | undefined {
   const config = {
     units: cell.units,
     encoding: input[2] === 1 ? ('scalar' as const) : ('onehot' as const),
-    bidirectional,
+    bidirectional: cell.bidirectional,
     recurrentActivation: cell.hard ? ('hardSigmoid' as const) : ('sigmoid' as const),
     activation: d.activation as OutputActivation,
     batchNorm: false,

@@ -469,10 +469,10 @@ function crossentropyRow(out: Float64Array, off: number, C: number, tag: number,
   return -Math.log(clipped);
 }
 
-type LayerConfig = Record<string, unknown>;
+export type LayerConfig = Record<string, unknown>;
 
 /** An LSTM layer the fused engine computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, no dropout. */
-export function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
+function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
   if (layer.getClassName() !== 'LSTM') return undefined;
   const c = layer.getConfig() as LayerConfig;
   const gates = c.recurrentActivation;
@@ -488,6 +488,26 @@ export function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: 
   return plain ? { units: Number(c.units), hard: gates === 'hardSigmoid' } : undefined;
 }
 
+/** An LSTM layer, or a Bidirectional(LSTM) concatenating its directions, that the fused engine computes; else undefined. */
+export function lstmLayerOf(layer: tfl.layers.Layer): { units: number; hard: boolean; bidirectional: boolean } | undefined {
+  if (layer.getClassName() !== 'Bidirectional') {
+    const cell = plainLstm(layer);
+    return cell && { ...cell, bidirectional: false };
+  }
+  const wrapped = layer as unknown as { forwardLayer: tfl.layers.Layer; backwardLayer: tfl.layers.Layer };
+  if ((layer.getConfig() as LayerConfig).mergeMode !== 'concat') return undefined;
+  const cell = plainLstm(wrapped.forwardLayer);
+  return cell && plainLstm(wrapped.backwardLayer, true) ? { ...cell, bidirectional: true } : undefined;
+}
+
+/** The config of the Dense a TimeDistributed head wraps, when it has a bias; else undefined. */
+export function denseHeadOf(layer: tfl.layers.Layer): LayerConfig | undefined {
+  const dense = (layer as unknown as { layer?: tfl.layers.Layer }).layer;
+  if (layer.getClassName() !== 'TimeDistributed' || dense?.getClassName() !== 'Dense') return undefined;
+  const d = dense.getConfig() as LayerConfig;
+  return d.useBias === false ? undefined : d;
+}
+
 /**
  * The fused tagger of `model` when it is one: Embedding(mask_zero) → LSTM or Bidirectional(LSTM,
  * concat) → TimeDistributed(Dense(softmax)), as seq-tag builds for text and as Keras users often
@@ -498,18 +518,11 @@ export function taggerOf(model: tfl.LayersModel): FusedTagger | undefined {
   if (layers.length !== 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
   const [embedding, recurrent, head] = layers;
   if (embedding.getClassName() !== 'Embedding' || (embedding.getConfig() as LayerConfig).maskZero !== true) return undefined;
-  const wrapped = recurrent as unknown as { forwardLayer?: tfl.layers.Layer; backwardLayer?: tfl.layers.Layer; layer?: tfl.layers.Layer };
-  const bidirectional = recurrent.getClassName() === 'Bidirectional';
-  if (bidirectional && (recurrent.getConfig() as LayerConfig).mergeMode !== 'concat') return undefined;
-  const cell = plainLstm(bidirectional ? wrapped.forwardLayer! : recurrent);
-  if (!cell || (bidirectional && !plainLstm(wrapped.backwardLayer!, true))) return undefined;
-  const dense = (head as unknown as { layer?: tfl.layers.Layer }).layer;
-  if (head.getClassName() !== 'TimeDistributed' || dense?.getClassName() !== 'Dense') return undefined;
-  const d = dense.getConfig() as LayerConfig;
-  if (d.activation !== 'softmax' || d.useBias === false) return undefined;
+  const cell = lstmLayerOf(recurrent);
+  if (!cell || denseHeadOf(head)?.activation !== 'softmax') return undefined;
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
-  const shape = { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional, hard: cell.hard };
+  const shape = { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional: cell.bidirectional, hard: cell.hard };
   try {
     return new FusedTagger(shape, readParameters(model).tensors);
   } catch {
