@@ -56,12 +56,14 @@ function randomize(model: tfl.LayersModel, seed: number): void {
 describe('the fused engine on text taggers matches tf.layers', () => {
   before(() => useBackend('cpu'));
 
-  for (const [bidirectional, activation] of [
-    [false, 'sigmoid'],
-    [true, 'sigmoid'],
-    [true, 'hardSigmoid'],
+  for (const [bidirectional, activation, precision] of [
+    [false, 'sigmoid', 'float32'],
+    [true, 'sigmoid', 'float32'],
+    [true, 'hardSigmoid', 'float32'],
+    [false, 'sigmoid', 'float64'],
+    [true, 'hardSigmoid', 'float64'],
   ] as const) {
-    it(`${bidirectional ? 'BiLSTM' : 'LSTM'} (${activation} gates): one batch's loss, outputs at the words, and every gradient within 1e-5`, () => {
+    it(`${bidirectional ? 'BiLSTM' : 'LSTM'} (${activation} gates, ${precision}): one batch's loss, outputs at the words, and every gradient within 1e-5`, () => {
       const config = configOf(bidirectional, activation);
       const model = buildModel(config, 1, { vocabulary: V, tags: C });
       randomize(model, 3);
@@ -78,7 +80,8 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       });
       const tags = new Int32Array(data.n * data.steps).fill(-1);
       for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) tags[Math.floor(k / C)] = k % C;
-      const fused = new FusedTagger(taggerShape(model, config), readParameters(model).tensors);
+      const fused = new FusedTagger(taggerShape(model, config), readParameters(model).tensors, precision);
+      assert.equal(fused.precision, precision);
       const loss = fused.lossAndGradients(ids, tags, data.n, data.steps);
       assert.ok(Math.abs(loss - expected.loss) <= 1e-5 * expected.loss, `loss ${loss} vs ${expected.loss}`);
       const out = fused.forward(ids, data.n, data.steps);
@@ -113,21 +116,23 @@ describe('the fused engine on text taggers matches tf.layers', () => {
     digits.dispose();
   });
 
-  it('training runs follow the same loss curve as tf.layers (3 epochs, Adam, validation scored each epoch)', async () => {
+  it('training runs follow the same loss curve as tf.layers, in float32 and float64 (3 epochs, Adam, validation scored each epoch)', async () => {
     const data = sentences(40, 9, 5);
     const validation = sentences(12, 9, 6);
-    const run = async (lstm: Config['lstm']) => {
-      const config = { ...configOf(true), lstm, dtype: lstm === 'fused' ? ('float64' as const) : ('float32' as const), epochs: 3, batchSize: 8, lr: 0.05 };
+    const run = async (lstm: Config['lstm'], dtype: Config['dtype'] = 'float32') => {
+      const config = { ...configOf(true), lstm, dtype, epochs: 3, batchSize: 8, lr: 0.05 };
       const model = buildModel(config, 1, { vocabulary: V, tags: C });
       const result = await trainTagged(model, data, validation, config);
       model.dispose();
       return result.epochs;
     };
     const layers = await run('layers');
-    const fused = await run('fused');
-    for (const [k, e] of layers.entries()) {
-      assert.ok(Math.abs(fused[k].loss - e.loss) < 1e-4, `epoch ${e.epoch}: fused ${fused[k].loss}, layers ${e.loss}`);
-      assert.ok(Math.abs(fused[k].validation!.loss - e.validation!.loss) < 1e-4, `epoch ${e.epoch}: validation`);
+    for (const dtype of ['float32', 'float64'] as const) {
+      const fused = await run('fused', dtype);
+      for (const [k, e] of layers.entries()) {
+        assert.ok(Math.abs(fused[k].loss - e.loss) < 1e-4, `${dtype}, epoch ${e.epoch}: fused ${fused[k].loss}, layers ${e.loss}`);
+        assert.ok(Math.abs(fused[k].validation!.loss - e.validation!.loss) < 1e-4, `${dtype}, epoch ${e.epoch}: validation`);
+      }
     }
     assert.ok(layers.at(-1)!.loss < 0.8 * layers[0].loss, 'it learns (the comparison is not of two flat lines)');
   });

@@ -62,7 +62,10 @@ describe('train, predict and evaluate on tagged text', () => {
       ),
     );
     assert.match(text, /^vocabulary [\d,]+ ids \(padding, <unk>, words seen in training\) · \d+ tags$/m);
-    assert.match(text, /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · fused engine, float64 \(JavaScript\)$/m);
+    assert.match(
+      text,
+      /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · fused engine, float32 \(WebAssembly SIMD, 1 thread\)$/m,
+    );
     assert.match(text, /^epoch 2\/2 {2}loss \d\.\d{4} {2}val loss \d\.\d{4}/m);
     assert.match(text, new RegExp(`^held-out evaluation \\(--test-data ${test}; 12 sentences, [\\d,]+ words\\):$`, 'm'));
     assert.match(text, /^ {2}tag +precision {2}recall {5}F1 {2}support$/m);
@@ -409,9 +412,9 @@ describe('train --data refuses in one line', () => {
     oneLine(await seqTag(['train', '--encoding', 'embedding', ...SMALL]), 2, /--encoding embedding reads the words of a tagged text: give it with --data FILE/);
     oneLine(await seqTag(['train', '--data', train, '--encoding', 'onehot', ...SMALL]), 2, /--encoding onehot feeds digits/);
     oneLine(
-      await seqTag(['train', '--data', train, '--dtype', 'float32', ...SMALL]),
+      await seqTag(['train', '--data', train, '--threads', '2', ...SMALL]),
       2,
-      /the fused engine runs text in float64 JavaScript for now: add --dtype float64, or --lstm layers/,
+      /--threads 2: the fused engine runs a text tagger on one thread; drop --threads/,
     );
     oneLine(await seqTag(['train', '--data', train, '--activation', 'linear', ...SMALL]), 2, /a text tagger with a softmax head .*: add --lstm layers/);
     oneLine(

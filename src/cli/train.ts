@@ -273,6 +273,8 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     );
   const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
   const threads = runThreads(flags, config, resume);
+  if (config.data && threads !== undefined && threads > 1)
+    throw new UserError(`--threads ${threads}: the fused engine runs a text tagger on one thread; drop --threads`, ExitCode.Usage);
   const threadsUsed = arithmeticFor(config, threads).threads;
   say(renderHeader(backend, config, experiment.summary, style, threads, text));
   say('');

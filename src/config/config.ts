@@ -228,8 +228,8 @@ export const PRESETS = { original: ORIGINAL_EXPERIMENT, solve: SOLVE_EXPERIMENT 
  * and the API both apply it.
  */
 export function forText(preset: Omit<Config, 'seed'>, data: DataSpec): Omit<Config, 'seed'> {
-  // The fused engine runs text in float64 JavaScript (../training/fused/tagger.ts); --lstm layers runs tf.layers.
-  return { ...preset, encoding: 'embedding', lstm: 'fused', dtype: 'float64', data };
+  // The fused engine runs text in float32 WebAssembly (../training/fused/tagger.ts; --dtype float64: JavaScript); --lstm layers runs tf.layers.
+  return { ...preset, encoding: 'embedding', lstm: 'fused', dtype: 'float32', data };
 }
 export type PresetName = keyof typeof PRESETS;
 /** Earlier names of presets, still accepted: "seed" also meant the random seed. */
@@ -262,14 +262,12 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
       `the fused engine computes one LSTM layer: --${config.cell !== 'lstm' ? `cell ${config.cell}` : `layers ${config.layers}`} runs on tf.layers, add --lstm layers`,
       ExitCode.Usage,
     );
-  if (config.data && config.lstm === 'fused' && config.dtype === 'float32')
-    throw new UserError('the fused engine runs text in float64 JavaScript for now: add --dtype float64, or --lstm layers (tf.layers, float32)', ExitCode.Usage);
   if (config.data && config.lstm === 'fused' && (config.activation !== 'softmax' || config.batchNorm || config.layerNorm))
     throw new UserError(
       'the fused engine runs a text tagger with a softmax head and no normalisation layer: add --lstm layers for --activation other than softmax, --batch-norm or --layer-norm',
       ExitCode.Usage,
     );
-  // Text on tf.layers is float32 whatever --dtype says: --dtype chooses the fused engine's arithmetic (text's default is float64).
+  // A text run on tf.layers recorded while text's default was float64 says so: it ran, and resumes, in float32.
   if (config.dtype === 'float64' && config.lstm === 'layers' && !config.data) {
     throw new UserError('--dtype float64 needs --lstm fused: TensorFlow.js has no float64 tensors', ExitCode.Usage);
   }

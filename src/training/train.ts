@@ -612,12 +612,12 @@ function tagIds(data: TagData): Int32Array {
 
 /**
  * The fused engine on seq-tag's text tagger (./fused/tagger.ts): batches cut after their longest
- * sentence, float64; `score` rates its current weights on validation data as evaluateData does
+ * sentence, in --dtype's arithmetic; `score` rates its current weights on validation data as evaluateData does
  * (Keras's masked loss, token accuracy, exact match), without tf.layers.
  */
 function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine & { score(data: TagData): ValidationScore } {
   const params = readParameters(model);
-  const network = new FusedTagger(taggerShape(model, config), params.tensors);
+  const network = new FusedTagger(taggerShape(model, config), params.tensors, config.dtype);
   const optimizer = new TypedOptimizer(config, params.tensors);
   const tags = tagIds(data);
   const ids = new Int32Array(config.batchSize * data.steps);

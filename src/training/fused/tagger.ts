@@ -1,5 +1,6 @@
 import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
-import { gemmNT, hardSigmoid, hardSigmoidSlope, sigmoid, tanh, transpose } from './kernels.js';
+import { hardSigmoid, hardSigmoidSlope, sigmoid, tanh } from './kernels.js';
+import { matricesFor, transposeInto, type Floats, type Matrices } from './matrices.js';
 import { readParameters, type DirectionWeights } from './parameters.js';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
@@ -7,7 +8,8 @@ import tfl = require('@tensorflow/tfjs-layers');
 /**
  * The fused engine for a tagger of text: Embedding(V, E, mask_zero) → LSTM (one or two directions)
  * → TimeDistributed(Dense(C, softmax)) → categorical crossentropy averaged over the real positions
- * (id 0 is padding), forward and backward on float64 typed arrays, in tf.layers' layouts and with
+ * (id 0 is padding), forward and backward in float32 WebAssembly or float64 JavaScript
+ * (./matrices.ts), in tf.layers' layouts and with
  * its masking rules: a sentence's state starts at zero and ends with its last word, as tfjs's masked
  * rnn keeps it, and only words are computed (packed sequences, longest first). Outputs at padding are
  * zero (Keras's Bidirectional, ../../model/keras/bidirectional.ts; tfjs's LSTM would repeat the last
@@ -84,29 +86,32 @@ export function packBatch(ids: Int32Array, batch: number, T: number): Packing {
  * One LSTM direction over packed sentences (direction 1 reads right to left, Keras's goBackwards).
  * Its buffers hold one row per word in processing order: step s's active sentences at offset[s].
  * A sentence is hidden by the mask before its first word (right to left) or after its last (left to
- * right): it starts from a zero state, as tfjs's masked rnn keeps it until then.
+ * right): it starts from a zero state, as tfjs's masked rnn keeps it until then. Its arrays and
+ * products are the tagger's arithmetic's (./matrices.ts); its weights, float64, are copied in.
  */
 class PackedDirection {
   private capacity = 0;
-  private xs = new Float64Array(0); // [N, E]: inputs
-  private gates = new Float64Array(0); // [N, 4u]: i, f, g, o after activation
-  private cell = new Float64Array(0); // [N, u]
-  private cellTanh = new Float64Array(0);
-  private hidden = new Float64Array(0); // [N, u]
-  private hiddenPrev = new Float64Array(0); // [N, u]: the state each word's step starts from
-  private dz = new Float64Array(0); // [N, 4u]
-  private dxs = new Float64Array(0); // [N, E]
-  private xsT = new Float64Array(0);
-  private hiddenPrevT = new Float64Array(0);
-  private dzT = new Float64Array(0);
-  private readonly kernelT: Float64Array; // [4u, E]
-  private readonly recurrentT: Float64Array; // [4u, u]
-  private dhNext = new Float64Array(0); // [B, u], by sorted sentence
+  private xs: Floats; // [N, E]: inputs
+  private gates: Floats; // [N, 4u]: i, f, g, o after activation
+  private cell: Floats; // [N, u]
+  private cellTanh: Floats;
+  private hidden: Floats; // [N, u]
+  private hiddenPrev: Floats; // [N, u]: the state each word's step starts from
+  private dz: Floats; // [N, 4u]
+  private dxs: Floats; // [N, E]
+  private readonly kernel: Floats; // [E, 4u]
+  private readonly recurrent: Floats; // [u, 4u]
+  private readonly kernelT: Floats; // [4u, E]
+  private readonly recurrentT: Floats; // [4u, u]
+  private readonly gKernel: Floats;
+  private readonly gRecurrent: Floats;
+  private dhNext: Floats; // [B, u], by sorted sentence
   private dcNext = new Float64Array(0);
   private offsets = new Int32Array(0); // [T + 1]: first row of each step
   private counts = new Int32Array(0); // [T]: sentences active at each step
 
   constructor(
+    private readonly m: Matrices,
     private readonly u: number,
     private readonly E: number,
     private readonly hard: boolean,
@@ -114,28 +119,31 @@ class PackedDirection {
     /** Where this direction's outputs sit in a feature row of width H. */
     private readonly offset: number,
   ) {
-    this.recurrentT = new Float64Array(4 * u * u);
-    this.kernelT = new Float64Array(4 * u * E);
+    this.xs = this.gates = this.cell = this.cellTanh = this.hidden = this.hiddenPrev = this.dz = this.dxs = this.dhNext = m.alloc(0);
+    this.kernel = m.alloc(E * 4 * u);
+    this.recurrent = m.alloc(u * 4 * u);
+    this.kernelT = m.alloc(4 * u * E);
+    this.recurrentT = m.alloc(4 * u * u);
+    this.gKernel = m.alloc(E * 4 * u);
+    this.gRecurrent = m.alloc(u * 4 * u);
   }
 
   private ensure(words: number, batch: number, T: number): void {
-    const { u, E } = this;
+    const { u, E, m } = this;
     if (words > this.capacity) {
-      this.capacity = words;
-      this.xs = new Float64Array(words * E);
-      this.gates = new Float64Array(words * 4 * u);
-      this.cell = new Float64Array(words * u);
-      this.cellTanh = new Float64Array(words * u);
-      this.hidden = new Float64Array(words * u);
-      this.hiddenPrev = new Float64Array(words * u);
-      this.dz = new Float64Array(words * 4 * u);
-      this.dxs = new Float64Array(words * E);
-      this.xsT = new Float64Array(words * E);
-      this.hiddenPrevT = new Float64Array(words * u);
-      this.dzT = new Float64Array(words * 4 * u);
+      // A little room to grow: a float32 tagger's memory keeps what it handed out.
+      const n = (this.capacity = Math.max(words, Math.ceil(this.capacity * 1.25)));
+      this.xs = m.alloc(n * E);
+      this.gates = m.alloc(n * 4 * u);
+      this.cell = m.alloc(n * u);
+      this.cellTanh = m.alloc(n * u);
+      this.hidden = m.alloc(n * u);
+      this.hiddenPrev = m.alloc(n * u);
+      this.dz = m.alloc(n * 4 * u);
+      this.dxs = m.alloc(n * E);
     }
-    if (batch * u > this.dhNext.length) {
-      this.dhNext = new Float64Array(batch * u);
+    if (batch * u > this.dcNext.length) {
+      this.dhNext = m.alloc(batch * u);
       this.dcNext = new Float64Array(batch * u);
     }
     if (T + 1 > this.offsets.length) {
@@ -148,9 +156,9 @@ class PackedDirection {
     return this.reverse ? T - 1 - step : step;
   }
 
-  /** Runs the direction over x [B, T, E] and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
-  forward(w: DirectionWeights, x: Float64Array, pack: Packing, batch: number, T: number, features: Float64Array, H: number): void {
-    const { u, E } = this;
+  /** Runs the direction over the words ids [B, T] (embedded by `embeddings` [V, E]) and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
+  forward(w: DirectionWeights, embeddings: Float64Array, ids: Int32Array, pack: Packing, batch: number, T: number, features: Floats, H: number): void {
+    const { u, E, m } = this;
     const g4 = 4 * u;
     this.ensure(pack.words, batch, T);
     const { xs, gates, cell, cellTanh, hidden, hiddenPrev, offsets, counts } = this;
@@ -160,14 +168,14 @@ class PackedDirection {
       counts[s] = pack.active[t];
       offsets[s + 1] = offsets[s] + counts[s];
       for (let i = 0; i < counts[s]; i++) {
-        const from = (pack.order[i] * T + t) * E;
-        xs.set(x.subarray(from, from + E), (offsets[s] + i) * E);
+        const from = ids[pack.order[i] * T + t] * E;
+        xs.set(embeddings.subarray(from, from + E), (offsets[s] + i) * E);
       }
     }
     const N = pack.words;
-    transpose(this.kernelT, w.kernel, 0, E, g4);
-    transpose(this.recurrentT, w.recurrent, 0, u, g4);
-    gemmNT(gates, 0, xs, 0, this.kernelT, 0, N, g4, E, false);
+    this.kernel.set(w.kernel);
+    this.recurrent.set(w.recurrent);
+    m.gemm(gates, 0, g4, xs, 0, E, 1, this.kernel, 0, g4, N, g4, E, false);
     const hard = this.hard;
     for (let s = 0; s < T; s++) {
       const k = counts[s];
@@ -175,7 +183,7 @@ class PackedDirection {
       const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
       const row = offsets[s];
       const prevRow = s === 0 ? 0 : offsets[s - 1];
-      if (carried > 0) gemmNT(gates, row * g4, hidden, prevRow * u, this.recurrentT, 0, carried, g4, u, true);
+      if (carried > 0) m.gemm(gates, row * g4, g4, hidden, prevRow * u, u, 1, this.recurrent, 0, g4, carried, g4, u, true);
       for (let i = 0; i < k; i++) {
         const gi = (row + i) * g4;
         const ci = (row + i) * u;
@@ -214,13 +222,18 @@ class PackedDirection {
     }
   }
 
-  /** Backpropagation through time from dFeatures [B, T, H]: adds the weight gradients into `g` and d loss / d x into dx [B, T, E]. */
-  backward(w: DirectionWeights, g: DirectionWeights, pack: Packing, batch: number, T: number, dFeatures: Float64Array, H: number, dx: Float64Array): void {
-    const { u, E } = this;
+  /**
+   * Backpropagation through time from dFeatures [B, T, H]: adds the weight gradients into `g` and
+   * d loss / d embedding of each word into gEmbeddings [V, E].
+   */
+  backward(g: DirectionWeights, ids: Int32Array, pack: Packing, batch: number, T: number, dFeatures: Floats, H: number, gEmbeddings: Float64Array): void {
+    const { u, E, m } = this;
     const g4 = 4 * u;
     const { gates, cell, cellTanh, dz, dhNext, dcNext, offsets, counts } = this;
     const hard = this.hard;
     const N = pack.words;
+    transposeInto(this.recurrentT, this.recurrent, u, g4);
+    transposeInto(this.kernelT, this.kernel, E, g4);
     dhNext.fill(0, 0, batch * u);
     dcNext.fill(0, 0, batch * u);
     for (let s = T - 1; s >= 0; s--) {
@@ -252,44 +265,53 @@ class PackedDirection {
         }
       }
       // The step before sees the gradient of the sentences this step carried on; the rest start there.
-      if (carried > 0) gemmNT(dhNext, 0, dz, row * g4, w.recurrent, 0, carried, u, g4, false);
+      if (carried > 0) m.gemm(dhNext, 0, u, dz, row * g4, g4, 1, this.recurrentT, 0, u, carried, u, g4, false);
       dhNext.fill(0, carried * u, batch * u);
       dcNext.fill(0, carried * u, batch * u);
     }
     for (let r = 0; r < N; r++) for (let k = 0; k < g4; k++) g.bias[k] += dz[r * g4 + k];
     // dRecurrent = Σ h_prevᵀ dz, dKernel = xsᵀ dz, dxs = dz · kernelᵀ, each one product over the batch's words.
-    transpose(this.dzT, dz, 0, N, g4);
-    transpose(this.hiddenPrevT, this.hiddenPrev, 0, N, u);
-    gemmNT(g.recurrent, 0, this.hiddenPrevT, 0, this.dzT, 0, u, g4, N, true);
-    transpose(this.xsT, this.xs, 0, N, E);
-    gemmNT(g.kernel, 0, this.xsT, 0, this.dzT, 0, E, g4, N, true);
-    gemmNT(this.dxs, 0, dz, 0, w.kernel, 0, N, E, g4, false);
+    m.gemm(this.gRecurrent, 0, g4, this.hiddenPrev, 0, 1, u, dz, 0, g4, u, g4, N, false);
+    m.gemm(this.gKernel, 0, g4, this.xs, 0, 1, E, dz, 0, g4, E, g4, N, false);
+    m.gemm(this.dxs, 0, E, dz, 0, g4, 1, this.kernelT, 0, E, N, E, g4, false);
+    addInto(g.recurrent, this.gRecurrent);
+    addInto(g.kernel, this.gKernel);
     for (let s = 0; s < T; s++) {
       const t = this.time(s, T);
       for (let i = 0; i < counts[s]; i++) {
         const src = (offsets[s] + i) * E;
-        const dst = (pack.order[i] * T + t) * E;
-        for (let e = 0; e < E; e++) dx[dst + e] += this.dxs[src + e];
+        const dst = ids[pack.order[i] * T + t] * E;
+        for (let e = 0; e < E; e++) gEmbeddings[dst + e] += this.dxs[src + e];
       }
     }
   }
 }
 
-/** The fused tagger's forward and backward pass over a batch; the optimizer step is ./optimizers.ts. */
+function addInto(to: Float64Array, from: Floats): void {
+  for (let k = 0; k < to.length; k++) to[k] += from[k];
+}
+
+/**
+ * The fused tagger's forward and backward pass over a batch; the optimizer step is ./optimizers.ts.
+ * Its weights and gradients are float64 (the optimizer's); the batch's arithmetic is `precision`'s.
+ */
 export class FusedTagger {
   readonly grads: Float64Array[];
   private readonly w: TaggerLayout;
   private readonly g: TaggerLayout;
+  private readonly m: Matrices;
   private readonly directions: PackedDirection[];
   private readonly H: number;
   private capacity = 0;
-  private x = new Float64Array(0); // [B, T, E]: the embedded words
-  private dx = new Float64Array(0);
   private mask = new Uint8Array(0); // [B, T]
   private pack: Packing = { order: new Int32Array(0), active: new Int32Array(0), words: 0 };
-  private features = new Float64Array(0); // [B, T, H]
-  private dFeatures = new Float64Array(0);
-  private out = new Float64Array(0); // [B, T, C]: softmax probabilities
+  private features: Floats; // [B, T, H]
+  private dFeatures: Floats;
+  private out: Floats; // [B, T, C]: softmax probabilities
+  private dOut: Floats; // [B, T, C]: d loss / d the head's input
+  private readonly dense: Floats; // [H, C]
+  private readonly denseT: Floats; // [C, H]
+  private readonly gDense: Floats;
 
   /** Tags per position. */
   get tags(): number {
@@ -309,49 +331,54 @@ export class FusedTagger {
   constructor(
     private readonly shape: TaggerShape,
     readonly tensors: Float64Array[],
+    precision: 'float32' | 'float64' = 'float32',
   ) {
     this.w = taggerLayout(shape, tensors);
     this.grads = tensors.map((t) => new Float64Array(t.length));
     this.g = taggerLayout(shape, this.grads);
-    const { units: u, dim: E, hard } = shape;
-    this.directions = Array.from({ length: shape.bidirectional ? 2 : 1 }, (_, d) => new PackedDirection(u, E, hard, d === 1, d * u));
+    const m = (this.m = matricesFor(precision));
+    const { units: u, dim: E, hard, tags: C } = shape;
+    this.directions = Array.from({ length: shape.bidirectional ? 2 : 1 }, (_, d) => new PackedDirection(m, u, E, hard, d === 1, d * u));
     this.H = this.directions.length * u;
+    this.features = this.dFeatures = this.out = this.dOut = m.alloc(0);
+    this.dense = m.alloc(this.H * C);
+    this.denseT = m.alloc(C * this.H);
+    this.gDense = m.alloc(this.H * C);
+  }
+
+  /** The arithmetic its batches run in. */
+  get precision(): 'float32' | 'float64' {
+    return this.m.precision;
   }
 
   private ensure(rows: number): void {
     if (rows <= this.capacity) return;
-    this.capacity = rows;
-    const { dim: E, tags: C } = this.shape;
-    this.x = new Float64Array(rows * E);
-    this.dx = new Float64Array(rows * E);
-    this.mask = new Uint8Array(rows);
-    this.features = new Float64Array(rows * this.H);
-    this.dFeatures = new Float64Array(rows * this.H);
-    this.out = new Float64Array(rows * C);
+    const n = (this.capacity = Math.max(rows, Math.ceil(this.capacity * 1.25)));
+    const { tags: C } = this.shape;
+    this.mask = new Uint8Array(n);
+    this.features = this.m.alloc(n * this.H);
+    this.dFeatures = this.m.alloc(n * this.H);
+    this.out = this.m.alloc(n * C);
+    this.dOut = this.m.alloc(n * C);
   }
 
   /** Softmax probabilities [B, T, C] of word ids [B, T] (0 = padding; any id ≥ the vocabulary is refused earlier). */
-  forward(ids: Int32Array, batch: number, T: number): Float64Array {
-    const { dim: E, tags: C } = this.shape;
+  forward(ids: Int32Array, batch: number, T: number): Floats {
+    const { tags: C } = this.shape;
     const rows = batch * T;
     this.ensure(rows);
-    const { x, mask, features, out } = this;
-    const { embeddings } = this.w;
-    for (let r = 0; r < rows; r++) {
-      mask[r] = ids[r] === 0 ? 0 : 1;
-      x.set(embeddings.subarray(ids[r] * E, (ids[r] + 1) * E), r * E);
-    }
-    const H = this.H;
+    const { mask, features, out, H } = this;
+    for (let r = 0; r < rows; r++) mask[r] = ids[r] === 0 ? 0 : 1;
     this.pack = packBatch(ids, batch, T);
-    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], x, this.pack, batch, T, features, H);
+    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], this.w.embeddings, ids, this.pack, batch, T, features, H);
     const { kernel, bias } = this.w.dense;
+    this.dense.set(kernel);
     // Padding too, as Keras computes it before the mask weights it: the head on zero features there.
+    this.m.gemm(out, 0, C, features, 0, H, 1, this.dense, 0, C, rows, C, H, false);
     for (let r = 0; r < rows; r++) {
       let max = -Infinity;
       for (let c = 0; c < C; c++) {
-        let a = bias[c];
-        for (let j = 0; j < H; j++) a += features[r * H + j] * kernel[j * C + c];
-        out[r * C + c] = a;
+        const a = (out[r * C + c] += bias[c]);
         if (a > max) max = a;
       }
       let sum = 0;
@@ -369,42 +396,28 @@ export class FusedTagger {
   lossAndGradients(ids: Int32Array, tags: Int32Array, batch: number, T: number): number {
     const out = this.forward(ids, batch, T);
     for (const g of this.grads) g.fill(0);
-    const { tags: C, dim: E } = this.shape;
-    const H = this.H;
+    const { tags: C } = this.shape;
+    const { H, mask, features, dFeatures, dOut } = this;
     const rows = batch * T;
-    const { mask, features, dFeatures } = this;
     let real = 0;
     for (let r = 0; r < rows; r++) real += mask[r];
     const scale = 1 / Math.max(real, 1);
-    const { kernel } = this.w.dense;
-    const { kernel: gKernel, bias: gBias } = this.g.dense;
-    const da = new Float64Array(C);
+    const gBias = this.g.dense.bias;
     let lossSum = 0;
     for (let r = 0; r < rows; r++) {
-      const f = r * H;
       if (!mask[r]) {
-        dFeatures.fill(0, f, f + H);
+        dOut.fill(0, r * C, (r + 1) * C);
         continue;
       }
-      lossSum += crossentropyRow(out, r * C, C, tags[r], scale, da);
-      for (let c = 0; c < C; c++) gBias[c] += da[c];
-      for (let j = 0; j < H; j++) {
-        const v = features[f + j];
-        let acc = 0;
-        for (let c = 0; c < C; c++) {
-          gKernel[j * C + c] += v * da[c];
-          acc += da[c] * kernel[j * C + c];
-        }
-        dFeatures[f + j] = acc;
-      }
+      lossSum += crossentropyRow(out, r * C, C, tags[r], scale, dOut);
+      for (let c = 0; c < C; c++) gBias[c] += dOut[r * C + c];
     }
-    this.dx.fill(0, 0, rows * E);
-    for (const [k, d] of this.directions.entries()) d.backward(this.w.directions[k], this.g.directions[k], this.pack, batch, T, dFeatures, H, this.dx);
-    const gEmb = this.g.embeddings;
-    for (let r = 0; r < rows; r++) {
-      const id = ids[r] * E;
-      for (let e = 0; e < E; e++) gEmb[id + e] += this.dx[r * E + e];
-    }
+    // The head's gradients, one product each over the batch's positions (padding's rows are zero).
+    transposeInto(this.denseT, this.dense, H, C);
+    this.m.gemm(this.gDense, 0, C, features, 0, 1, H, dOut, 0, C, H, C, rows, false);
+    addInto(this.g.dense.kernel, this.gDense);
+    this.m.gemm(dFeatures, 0, H, dOut, 0, C, 1, this.denseT, 0, H, rows, H, C, false);
+    for (const [k, d] of this.directions.entries()) d.backward(this.g.directions[k], ids, this.pack, batch, T, dFeatures, H, this.g.embeddings);
     return lossSum * scale;
   }
 
@@ -451,9 +464,9 @@ export class FusedTagger {
  * clipped to [ε, 1 − ε], −log of the true tag's), with its gradient at the softmax's input into
  * `da`, scaled by `scale`. tag −1 (no tag): loss 0, no gradient.
  */
-function crossentropyRow(out: Float64Array, off: number, C: number, tag: number, scale: number, da: Float64Array): number {
+function crossentropyRow(out: Floats, off: number, C: number, tag: number, scale: number, da: Floats): number {
   if (tag < 0) {
-    da.fill(0);
+    da.fill(0, off, off + C);
     return 0;
   }
   let sum = 0;
@@ -465,7 +478,7 @@ function crossentropyRow(out: Float64Array, off: number, C: number, tag: number,
   const dOut = (c: number) => (c === tag ? gp / sum : 0) - (gp * out[off + tag]) / (sum * sum);
   let dot = 0;
   for (let c = 0; c < C; c++) dot += dOut(c) * out[off + c];
-  for (let c = 0; c < C; c++) da[c] = out[off + c] * (dOut(c) - dot);
+  for (let c = 0; c < C; c++) da[off + c] = out[off + c] * (dOut(c) - dot);
   return -Math.log(clipped);
 }
 
