@@ -85,4 +85,18 @@ describe("the doctor's burst runs the file's own optimizer, step for step as Ker
     });
     assert.deepEqual([0, 9, 10, 25].map(exp.lrAt), [1, 1, 0.5, 0.25]);
   });
+
+  it("only Adam at a constant rate with Keras's betas and nothing dropped is plain (the fused engine's Adam runs it)", () => {
+    const plain = (optimizer: unknown) => kerasOptimizer(optimizer).plainAdam;
+    assert.equal(plain(undefined), true, "no optimizer: Keras's default Adam");
+    assert.equal(plain({ class_name: 'Adam', config: { learning_rate: 0.01, epsilon: 1e-6 } }), true);
+    assert.equal(plain({ class_name: 'Adam', config: { beta_2: 0.98 } }), false);
+    assert.equal(plain({ class_name: 'Adam', config: { amsgrad: true } }), false);
+    assert.equal(plain({ class_name: 'AdamW', config: { weight_decay: 0.004 } }), false);
+    assert.equal(
+      plain({ class_name: 'Adam', config: { learning_rate: { class_name: 'ExponentialDecay', config: { initial_learning_rate: 1, decay_steps: 10 } } } }),
+      false,
+    );
+    assert.equal(plain({ class_name: 'SGD', config: { learning_rate: 0.01 } }), false);
+  });
 });

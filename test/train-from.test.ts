@@ -120,6 +120,39 @@ describe('train --from: a user-trained Keras tagger, retrained and written back'
     written.model.dispose();
   });
 
+  it("a file's Embedding tagger trains on the fused engine as on tf.layers; other models, losses and optimizers on tf.layers; --lstm chooses", async () => {
+    const dir = tempDir();
+    const run = async (...flags: string[]) => {
+      const args = ['train', '--from', LINEAR, '--fix', '--reinit', '--data', POS, '--validation-split', '0.2', '--epochs', '2', '--seed', '1'];
+      const done = await seqTag([...args, '--to', join(dir, `${flags.join('') || 'default'}.keras`), ...flags, '--json']);
+      assert.equal(done.status, 0, done.stderr);
+      return json(done.stdout) as Printed & { config: { lstm: string } };
+    };
+    const [fused, layers] = [await run(), await run('--lstm', 'layers')];
+    assert.deepEqual([fused.config.lstm, layers.config.lstm], ['fused', 'layers']);
+    // Adam in float64 on the fused engine, float32 in tfjs: the same curve, not the same bits.
+    fused.epochs.forEach((e, k) => {
+      assert.ok(Math.abs(e.loss - layers.epochs[k].loss) < 1e-5, `epoch ${k + 1}: ${e.loss} vs ${layers.epochs[k].loss}`);
+      const [v, w] = [(e.validation as { loss: number }).loss, (layers.epochs[k].validation as { loss: number }).loss];
+      assert.ok(Math.abs(v - w) < 1e-4, `epoch ${k + 1} validation: ${v} vs ${w}`);
+    });
+    assert.ok(Math.abs(fused.evaluation.loss - layers.evaluation.loss) < 1e-4);
+    assert.match((await fromTagger(join(dir, 'h.keras'))).stdout, /· 1 epoch · fused engine, float32 \(WebAssembly SIMD, 1 thread\)\n/);
+    // A model the fused engine does not compute runs on tf.layers, and --lstm fused is refused for it.
+    const schedule = ['train', '--from', fixture('adamw-schedule.keras'), '--epochs', '1', '--seed', '1'];
+    assert.match((await seqTag([...schedule, '--to', join(dir, 's.keras')])).stdout, /· layers engine, float32 \(tfjs\)\n/);
+    oneLine(
+      await seqTag([...schedule, '--to', join(dir, 't.keras'), '--lstm', 'fused']),
+      2,
+      /--lstm fused cannot train this model as Keras would: it is not Embedding/,
+    );
+    oneLine(
+      await seqTag(['train', '--from', fixture('pos-tagger.keras'), '--data', POS, '--lstm', 'layers', '--dtype', 'float64', '--to', join(dir, 'u.keras')]),
+      2,
+      /--dtype float64 needs the fused engine, which does not train this model: drop --dtype/,
+    );
+  });
+
   it('a softmax head under from_logits=True: --fix drops from_logits, and the file is written without it', async () => {
     const dir = tempDir();
     const loaded = await loadModel(fixture('seed-softmax.keras'));

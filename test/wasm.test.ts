@@ -128,6 +128,9 @@ describe('float32 engine', () => {
     assert.equal(describeArithmetic({ dtype: 'float32', units: 16 }), 'float32 (WebAssembly SIMD, 1 thread: under 32 units)');
     assert.equal(describeArithmetic({ dtype: 'float32', units: 64 }, 1), 'float32 (WebAssembly SIMD, 1 thread, set by --threads)');
     assert.equal(describeArithmetic({ dtype: 'float64', units: 64 }), 'float64 (JavaScript)');
+    // The tagger of words runs on one thread: text, or a file's Embedding tagger retrained.
+    assert.deepEqual(arithmeticFor({ dtype: 'float32', units: 64, encoding: 'embedding' }), F32);
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 64, encoding: 'embedding' }), 'float32 (WebAssembly SIMD, 1 thread)');
   });
 
   it('one direction on 2 threads (two halves of each batch): the same gradients within 1e-6, the same losses run to run', async () => {

@@ -10,7 +10,7 @@ import { nextStep } from '../diagnosis/next-step.js';
 import { tagEntropy } from '../task/metrics.js';
 import type { TrainingResult } from '../training/train.js';
 import { terminalLossChart } from '../report/charts.js';
-import { divergenceText, plural, renderEpoch, renderEvaluation, type Style } from '../report/render.js';
+import { describeEngine, divergenceText, plural, renderEpoch, renderEvaluation, type Style } from '../report/render.js';
 import { dataSize } from '../report/text.js';
 import { VERSION } from '../version.js';
 import { describeOptimizer } from '../config/config.js';
@@ -103,7 +103,7 @@ function describeRun({ flags, loaded, retrain }: Run, backend: BackendInfo, styl
     `seq-tag ${VERSION} · backend ${style.bold(backend.name)} (${backend.reason}) · seed ${style.bold(String(config.seed))} · ${on}${validating}`,
     `from ${modelLine(flags.from, loaded)}`,
     ...fix,
-    `training ${weights} · ${loss} · ${optimizer} · batch ${config.batchSize} · ${plural(config.epochs, 'epoch')}`,
+    `training ${weights} · ${loss} · ${optimizer} · batch ${config.batchSize} · ${plural(config.epochs, 'epoch')} · ${describeEngine(config)}`,
   ].join('\n');
 }
 

@@ -247,9 +247,16 @@ export const HYPERPARAMETERS = [
     help: 'stop at the first diverged batch (NaN, infinite, or pinned at the clip bound)',
     offHelp: 'train on through NaN, printing nan losses like the original program',
   },
-  { key: 'lstm', flag: '--lstm <engine>', help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)', values: LSTM_ENGINES },
+  {
+    key: 'lstm',
+    scope: 'training',
+    flag: '--lstm <engine>',
+    help: 'training engine: fused (typed arrays, fast) or layers (tf.layers on the backend)',
+    values: LSTM_ENGINES,
+  },
   {
     key: 'dtype',
+    scope: 'training',
     flag: '--dtype <type>',
     help: "arithmetic: float32 (the fused LSTM in WebAssembly SIMD, as tfjs) or float64 (the fused engine in JavaScript; answer 3's double precision)",
     values: DTYPES,

@@ -2,6 +2,7 @@
 // user's .npz, or on the generated digit task when it is a model of it; with `fix`, the doctor's fix
 // for its loss and head applied first (./setup.ts). `train --from` and the API's train({ from }).
 import type tfl from '@tensorflow/tfjs-layers';
+import { taggerOf } from '../training/fused/tagger.js';
 import { configFromDescription } from '../model/describe.js';
 import { quotePath, type LoadedModel } from '../model/store.js';
 import { rebuildModel } from '../model/rebuild.js';
@@ -124,7 +125,55 @@ export async function prepareRetrain(loaded: LoadedModel, options: RetrainOption
   // A softmax head that is the last layer is read through by Keras's crossentropies (CompileInfo.outputLogits).
   const compile = withHead(retrainedCompile(loaded.compile, config, { fromLogits: fix?.fromLogits, ownOptimizer }), model)!;
   const optimizer = ownOptimizer ? undefined : kerasOptimizer(loaded.compile?.keras?.optimizer);
-  return { model, config, fix, compile, optimizer, own: { loss: batchLoss(perToken, mask), plan: optimizer, scoring: { compile, mask } }, ...data };
+  const lstm = retrainEngine(model, compile, optimizer, [data.train, data.validation], options.overrides?.lstm);
+  if (lstm === 'layers' && config.dtype === 'float64')
+    throw new UserError('--dtype float64 needs the fused engine, which does not train this model: drop --dtype', ExitCode.Usage);
+  // The fused engine's tagger reads words through the file's Embedding.
+  const runs: Config = lstm === 'fused' ? { ...config, lstm, encoding: 'embedding' } : { ...config, lstm };
+  const own = { loss: batchLoss(perToken, mask), plan: optimizer, scoring: { compile, mask }, fusedTagger: lstm === 'fused' };
+  return { model, config: runs, fix, compile, optimizer, own, ...data };
+}
+
+/** Each row's ids are words, then padding (0) only: what the fused tagger packs. */
+function paddingTrails(data: TagData): boolean {
+  if (data.features !== null) return false;
+  for (let r = 0; r < data.n; r++) {
+    let padded = false;
+    for (let t = 0; t < data.steps; t++) {
+      const id = data.x[r * data.steps + t];
+      if (padded && id !== 0) return false;
+      padded ||= id === 0;
+    }
+  }
+  return true;
+}
+
+/**
+ * The engine a retrain runs on: the fused one (float32 WebAssembly) when it trains the file's model
+ * exactly as tf.layers would — the fused tagger (Embedding(mask_zero) → LSTM or Bidirectional(LSTM)
+ * → TimeDistributed(Dense(softmax))), categorical crossentropy on the softmax, the flags' optimizer
+ * or the file's plain Adam, ids padded after each row's words — else tf.layers (--lstm layers
+ * chooses it; --lstm fused on a model it cannot train is refused, saying why).
+ */
+function retrainEngine(
+  model: tfl.LayersModel,
+  compile: CompileInfo,
+  optimizer: KerasOptimizer | undefined,
+  data: (TagData | undefined)[],
+  asked?: Config['lstm'],
+): Config['lstm'] {
+  if (asked === 'layers') return 'layers';
+  const why = !taggerOf(model, 'float64')
+    ? 'it is not Embedding(mask_zero) → LSTM or Bidirectional(LSTM) → TimeDistributed(Dense(softmax))'
+    : compile.loss !== 'categorical_crossentropy' || compile.fromLogits || compile.labelSmoothing || compile.outputLogits
+      ? `its loss is ${compile.loss}${compile.fromLogits ? ' from logits' : ''}${compile.labelSmoothing ? ' with label smoothing' : ''}; the fused engine computes categorical crossentropy on the softmax`
+      : optimizer && !optimizer.plainAdam
+        ? `its optimizer is ${optimizer.described}; --optimizer and --lr choose one the fused engine runs`
+        : data.some((d) => d && !paddingTrails(d))
+          ? 'its data has padding (id 0) before a word'
+          : undefined;
+  if (why && asked === 'fused') throw new UserError(`--lstm fused cannot train this model as Keras would: ${why}; drop --lstm`, ExitCode.Usage);
+  return why ? 'layers' : 'fused';
 }
 
 /** Trains a prepared retrain; scores it on its held-out data unless it diverged or was interrupted. */

@@ -27,6 +27,8 @@ export interface KerasOptimizer extends OptimizerPlan {
   described: string;
   /** What the burst cannot run as Keras would, each in a few words ("use_ema (weights not averaged)"). */
   dropped: string[];
+  /** Adam at a constant rate with Keras's betas, nothing dropped and no weight decay: what config's adam (the fused engine's) runs too. */
+  plainAdam: boolean;
 }
 
 /** A Keras 3 learning-rate schedule as a function of the step, or undefined for a schedule seq-tag does not compute. */
@@ -146,5 +148,6 @@ export function kerasOptimizer(optimizer: unknown): KerasOptimizer {
   if (given(c.global_clipnorm)) dropped.push(`global_clipnorm ${String(c.global_clipnorm)}`);
   if (c.use_ema === true) dropped.push('use_ema (its weights are not averaged)');
   if (given(c.gradient_accumulation_steps)) dropped.push(`gradient_accumulation_steps ${String(c.gradient_accumulation_steps)}`);
-  return { name, described: `${name} (${settings.join(', ')})`, dropped, make, lrAt, weightDecay, clipnorm, clipvalue };
+  const plainAdam = name === 'Adam' && !isObject(c.learning_rate) && beta1 === 0.9 && beta2 === 0.999 && !weightDecay && !dropped.length;
+  return { name, described: `${name} (${settings.join(', ')})`, dropped, plainAdam, make, lrAt, weightDecay, clipnorm, clipvalue };
 }

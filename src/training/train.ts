@@ -7,7 +7,7 @@ import type { OptimizerPlan } from './keras-optimizer.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from '../config/constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
-import { FusedTagger, type TaggerShape } from './fused/tagger.js';
+import { FusedTagger, taggerShapeOf } from './fused/tagger.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
@@ -199,6 +199,8 @@ export async function trainModel(model: tfl.LayersModel, all: Dataset, config: C
 /** How a model read from a file trains: its own loss (masked as it masks), its optimizer unless flags chose one, and how it is scored. */
 export interface OwnTraining {
   loss: BatchLoss;
+  /** The loss, optimizer and model are the fused tagger's (diagnosis/retrain.ts checks): it may train there, as --lstm says. */
+  fusedTagger?: boolean;
   /** The file's optimizer (schedule, weight decay, clipping); undefined: the config's. */
   plan?: OptimizerPlan;
   scoring: Scoring;
@@ -223,8 +225,8 @@ export async function trainTagged(
 ): Promise<TrainingResult> {
   const { mask } = own.scoring;
   const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
-  // seq-tag's own text tagger on the fused engine; a file's model (its own loss and optimizer) on tf.layers.
-  if (config.lstm === 'fused' && own === TEXT_TRAINING) {
+  // seq-tag's own text tagger, or a file's that is the same network trained the same way, on the fused engine; other files' models on tf.layers.
+  if (config.lstm === 'fused' && (own === TEXT_TRAINING || own.fusedTagger)) {
     const fused = fusedTaggerEngine(model, train, config, sentenceLengths(train));
     // Published first, as validator() does: early stopping keeps the model's weights as they were scored.
     const validate = () => {
@@ -595,14 +597,6 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
   };
 }
 
-/** The shape of seq-tag's text tagger from its weights: Embedding [V, E] first, Dense kernel [H, C] second to last. */
-export function taggerShape(model: tfl.LayersModel, config: Pick<Config, 'units' | 'bidirectional' | 'recurrentActivation'>): TaggerShape {
-  const shapes = model.trainableWeights.map((w) => w.shape as number[]);
-  const [vocabulary, dim] = shapes[0];
-  const tags = shapes[shapes.length - 2][1];
-  return { vocabulary, dim, tags, units: config.units, bidirectional: config.bidirectional, hard: config.recurrentActivation === 'hardSigmoid' };
-}
-
 /** Each position's tag id from one-hot rows [n, steps, tags] (−1 for an all-zero row: padding). */
 function tagIds(data: TagData): Int32Array {
   const ids = new Int32Array(data.n * data.steps).fill(-1);
@@ -617,7 +611,9 @@ function tagIds(data: TagData): Int32Array {
  */
 function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine & { score(data: TagData): ValidationScore } {
   const params = readParameters(model);
-  const network = new FusedTagger(taggerShape(model, config), params.tensors, config.dtype);
+  const shape = taggerShapeOf(model);
+  if (!shape) throw new Error('the fused engine was given a model that is not its tagger');
+  const network = new FusedTagger(shape, params.tensors, config.dtype);
   const optimizer = new TypedOptimizer(config, params.tensors);
   const tags = tagIds(data);
   const ids = new Int32Array(config.batchSize * data.steps);

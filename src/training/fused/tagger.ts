@@ -526,7 +526,18 @@ export function denseHeadOf(layer: tfl.layers.Layer): LayerConfig | undefined {
  * concat) → TimeDistributed(Dense(softmax)), as seq-tag builds for text and as Keras users often
  * write; undefined for any other model (tf.layers runs it).
  */
-export function taggerOf(model: tfl.LayersModel): FusedTagger | undefined {
+export function taggerOf(model: tfl.LayersModel, precision: 'float32' | 'float64' = 'float32'): FusedTagger | undefined {
+  const shape = taggerShapeOf(model);
+  if (!shape) return undefined;
+  try {
+    return new FusedTagger(shape, readParameters(model).tensors, precision);
+  } catch {
+    return undefined; // weights in another order than tfjs's: tf.layers runs it
+  }
+}
+
+/** The shape of `model` when it is a tagger the fused engine computes (see taggerOf); else undefined. */
+export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   if (layers.length !== 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
   const [embedding, recurrent, head] = layers;
@@ -535,12 +546,7 @@ export function taggerOf(model: tfl.LayersModel): FusedTagger | undefined {
   if (!cell || denseHeadOf(head)?.activation !== 'softmax') return undefined;
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
-  const shape = { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional: cell.bidirectional, hard: cell.hard };
-  try {
-    return new FusedTagger(shape, readParameters(model).tensors);
-  } catch {
-    return undefined; // weights in another order than tfjs's: tf.layers runs it
-  }
+  return { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional: cell.bidirectional, hard: cell.hard };
 }
 
 /**
