@@ -93,6 +93,77 @@ describe('the fused engine on text taggers matches tf.layers', () => {
     });
   }
 
+  it("dropout as Keras 3's LSTMCell applies it: one sentence's masks are its kernels' rows scaled (checked against tf.layers), and the gradient is the loss's (finite differences)", () => {
+    const config = { ...configOf(true), dropout: 0.3, recurrentDropout: 0.4 };
+    const model = buildModel(config, 1, { vocabulary: V, tags: C });
+    randomize(model, 7);
+    const shape = taggerShapeOf(model)!;
+    assert.deepEqual([shape.dropout, shape.recurrentDropout], [0.3, 0.4], 'the rates read from the model');
+    const one = sentences(8, 6, 11);
+    const row = Array.from({ length: one.n }, (_, s) => s).find((s) => one.x[s * one.steps + 3] !== 0)!;
+    const ids = Int32Array.from(one.x.subarray(row * one.steps, (row + 1) * one.steps));
+    const tags = new Int32Array(ids.length).fill(-1);
+    ids.forEach((id, t) => id && (tags[t] = id % C));
+    const fused = new FusedTagger(shape, readParameters(model).tensors, 'float64');
+    const masks = fused.dropoutMasks(1, rngFor(5, 'masks'));
+    assert.equal(masks.length, 2, 'one set a direction');
+    assert.ok(
+      masks.every((m) => m.input!.some((v) => v === 0) && m.recurrent!.some((v) => v > 1)),
+      'masks drop and scale',
+    );
+    const loss = fused.lossAndGradients(ids, tags, 1, ids.length, undefined, masks);
+    const probabilities = Array.from(fused.forward(ids, 1, ids.length, masks));
+    // The same sentence through tf.layers without dropout, each direction's kernel rows scaled by its input mask and recurrent rows by its state mask.
+    const plain = buildModel({ ...config, dropout: 0, recurrentDropout: 0 }, 1, { vocabulary: V, tags: C });
+    const scaled = model.getWeights().map((w, k) => {
+      const direction = k >= 1 && k <= 6 ? Math.floor((k - 1) / 3) : -1;
+      const kind = (k - 1) % 3;
+      if (direction < 0 || kind === 2) return w.clone();
+      const mask = kind === 0 ? masks[direction].input! : masks[direction].recurrent!;
+      return tf.mul(w, tf.tensor2d(Float32Array.from(mask), [mask.length, 1]));
+    });
+    plain.setWeights(scaled);
+    tf.dispose(scaled);
+    const expected = tf.tidy(() => (plain.predict(tf.tensor2d(ids, [1, ids.length], 'int32')) as tf.Tensor).dataSync());
+    const words = (values: ArrayLike<number>) => Array.from(values).filter((_, k) => ids[Math.floor(k / C)] !== 0);
+    assertClose(words(probabilities), words(expected), 'probabilities under dropout');
+    // d loss / d w by central differences on a few weights of each tensor, the masks held.
+    const h = 1e-6;
+    const grads = fused.grads.map((g) => Float64Array.from(g));
+    fused.tensors.forEach((t, k) => {
+      for (const at of [0, Math.floor(t.length / 2), t.length - 1]) {
+        const w = t[at];
+        t[at] = w + h;
+        const up = fused.lossAndGradients(ids, tags, 1, ids.length, undefined, masks);
+        t[at] = w - h;
+        const down = fused.lossAndGradients(ids, tags, 1, ids.length, undefined, masks);
+        t[at] = w;
+        const numeric = (up - down) / (2 * h);
+        assert.ok(Math.abs(numeric - grads[k][at]) <= 1e-6 + 1e-4 * Math.abs(numeric), `tensor ${k}[${at}]: ${grads[k][at]} vs ${numeric}`);
+      }
+    });
+    assert.ok(Number.isFinite(loss));
+    assert.throws(() => fused.lossAndGradients(ids, tags, 1, ids.length), /dropout needs a random source/);
+    // A batch (sorted longest first inside): each sentence keeps its own row of every mask, so the
+    // batch's loss is its sentences' losses weighted by their words.
+    const batch = sentences(5, 6, 12);
+    const batchIds = Int32Array.from(batch.x);
+    const batchTags = Int32Array.from(batchIds, (id) => (id ? id % C : -1));
+    const batchMasks = fused.dropoutMasks(batch.n, rngFor(6, 'masks'));
+    const together = fused.lossAndGradients(batchIds, batchTags, batch.n, batch.steps, undefined, batchMasks);
+    const T = batch.steps;
+    let weighted = 0;
+    for (let s = 0; s < batch.n; s++) {
+      const own = batchMasks.map((m) => ({ input: m.input!.slice(s * 4, (s + 1) * 4), recurrent: m.recurrent!.slice(s * 3, (s + 1) * 3) }));
+      const words = batchIds.subarray(s * T, (s + 1) * T).filter((id) => id !== 0).length;
+      weighted += words * fused.lossAndGradients(batchIds.slice(s * T, (s + 1) * T), batchTags.slice(s * T, (s + 1) * T), 1, T, undefined, own);
+    }
+    const total = batchIds.filter((id) => id !== 0).length;
+    assert.ok(Math.abs(together - weighted / total) < 1e-12, `batch ${together} vs its sentences ${weighted / total}`);
+    model.dispose();
+    plain.dispose();
+  });
+
   it('inference: probabilities at every word within 1e-5 of model.predict, for the taggers it computes, and no others', () => {
     const data = sentences(70, 8, 9);
     for (const bidirectional of [false, true]) {

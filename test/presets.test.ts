@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
-import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT } from '../src/config/config.js';
+import { PRESETS, ORIGINAL_EXPERIMENT, SOLVE_EXPERIMENT, type DataSpec } from '../src/config/config.js';
 import { HYPERPARAMETERS } from '../src/config/hyperparameters.js';
 import { seqTag } from './helpers.js';
 import { addExperimentOptions, configFromFlags, givenOn, type ExperimentFlags } from '../src/cli/options.js';
 
-function parse(args: string[]) {
+function parse(args: string[], data?: DataSpec) {
   const cmd = addExperimentOptions(new Command('t')).exitOverride();
   cmd.parse(args, { from: 'user' });
-  return configFromFlags(cmd.opts() as ExperimentFlags, givenOn(cmd));
+  return configFromFlags(cmd.opts() as ExperimentFlags, givenOn(cmd), data);
 }
 
 describe('presets', () => {
@@ -148,11 +148,19 @@ describe('presets', () => {
       lowercase: true,
       maxLength: 50,
       seed: 6,
+      // Dropout's rows, at their defaults here: they need text (below).
+      dropout: 0,
+      recurrentDropout: 0,
       // The recurrent layers' rows, at their defaults here: another cell or depth needs --lstm layers (below).
       cell: 'lstm',
       layers: 1,
     });
     assert.equal(parse(['--lstm', 'layers']).lstm, 'layers');
+    const text = parse(['--dropout', '0.25', '--recurrent-dropout', '0.1'], {
+      train: { path: 't.txt', format: 'tagged', bytes: 1, sha256: '0'.repeat(64) },
+      tagColumn: 'tag',
+    });
+    assert.deepEqual([text.dropout, text.recurrentDropout], [0.25, 0.1]);
     const stacked = parse(['--cell', 'gru', '--layers', '3', '--lstm', 'layers']);
     assert.deepEqual([stacked.cell, stacked.layers, stacked.lstm], ['gru', 3, 'layers']);
     assert.deepEqual(Object.keys(config).sort(), [...HYPERPARAMETERS.map((h) => h.key), 'seed'].sort(), 'one row per config key');

@@ -15,6 +15,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { readTextOfFlags } from '../src/cli/options.js';
+import { readZipEntry, zipEntries } from '../src/storage/zip.js';
 
 const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
 
@@ -34,6 +35,9 @@ function slice(name: string, n: number, known?: string): string {
   writeFileSync(path, `${kept.join(conll ? '\n\n' : '\n')}\n`);
   return path;
 }
+
+/** The epoch lines of a run's output, without their times. */
+const losses = (s: string) => s.match(/^epoch .*$/gm)!.map((l) => l.replace(/ +[\d.]+ s$/, ''));
 
 const SMALL = ['--units', '4', '--embedding-dim', '8', '--epochs', '2', '--max-length', '24', '--seed', '1', '--backend', 'wasm'];
 
@@ -99,8 +103,46 @@ describe('train, predict and evaluate on tagged text', () => {
       '--model-dir',
       join(dir, 'again'),
     ]);
-    const losses = (s: string) => s.match(/^epoch .*$/gm)!.map((l) => l.replace(/ +[\d.]+ s$/, ''));
     assert.deepEqual(losses(again.stdout), losses(text));
+  });
+
+  it("--dropout and --recurrent-dropout: masks from the seed (same seed, same losses; another seed, others), Keras's LSTM(dropout) in the export, none at inference", async () => {
+    const run = async (seed: string, name: string, dropout = ['--dropout', '0.3', '--recurrent-dropout', '0.2']) => {
+      const args = ['train', '--data', train, '--validation-data', dev, '--bidirectional', ...SMALL, ...dropout, '--json'];
+      const done = await seqTag([...args, '--seed', seed, '--model-dir', join(dir, name)]);
+      assert.equal(done.status, 0, done.stderr);
+      return JSON.parse(done.stdout) as { config: { dropout: number }; epochs: { loss: number }[] };
+    };
+    const [a, b, c] = [await run('1', 'd1'), await run('1', 'd2'), await run('2', 'd3')];
+    assert.equal(a.config.dropout, 0.3);
+    assert.deepEqual(
+      a.epochs.map((e) => e.loss),
+      b.epochs.map((e) => e.loss),
+    );
+    assert.notDeepEqual(
+      a.epochs.map((e) => e.loss),
+      c.epochs.map((e) => e.loss),
+    );
+    assert.notEqual(a.epochs[0].loss, (await run('1', 'd0', [])).epochs[0].loss, 'dropout changed the training');
+    // Inference has no dropout: evaluating twice gives the same numbers, and the Keras export carries the rates.
+    const scores = async () => (await seqTag(['evaluate', '--model', join(dir, 'd1'), '--data', dev, '--json'])).stdout;
+    assert.equal(await scores(), await scores());
+    const keras = join(dir, 'd1.keras');
+    assert.equal((await seqTag(['export', '--model', join(dir, 'd1'), '--to', keras])).status, 0);
+    const bytes = readFileSync(keras);
+    const config = new TextDecoder().decode(readZipEntry(bytes, zipEntries(bytes).get('config.json')!, 1e7));
+    assert.match(config, /"dropout": ?0\.3.*"recurrent_dropout": ?0\.2/s);
+    oneLine(
+      await seqTag(['train', '--dropout', '0.2', ...SMALL]),
+      2,
+      /--dropout trains a text tagger \(--data\) on the fused engine, which draws its masks from --seed; the digit task has none/,
+    );
+    oneLine(
+      await seqTag(['train', '--data', train, '--recurrent-dropout', '0.2', '--lstm', 'layers', ...SMALL]),
+      2,
+      /tf\.layers' dropout is not seeded: drop --lstm layers/,
+    );
+    oneLine(await seqTag(['train', '--data', train, '--dropout', '1', ...SMALL]), 2, /--dropout/);
   });
 
   it('predict --input tags raw sentences as word/TAG (unknown words too), one line per line, and JSONL with --json', async () => {
@@ -237,6 +279,11 @@ describe('train --resume on tagged text', () => {
       '150',
       '--batch-size',
       '4',
+      // Masks from (seed, batch number): the resumed run draws the ones the whole run drew.
+      '--dropout',
+      '0.2',
+      '--recurrent-dropout',
+      '0.1',
       '--seed',
       '1',
       '--backend',

@@ -98,13 +98,15 @@ describe('the CLI, the record and old configs', () => {
       lrFactor: _f,
       lrPatience: _p,
       minLr: _l,
-      // Rows of 0.3 (text data, the recurrent layers).
+      // Rows of 0.3 (text data, the recurrent layers, dropout).
       embeddingDim: _d,
       minCount: _c,
       lowercase: _w,
       maxLength: _x,
       cell: _cell,
       layers: _layers,
+      dropout: _dropout,
+      recurrentDropout: _recurrentDropout,
       ...old
     } = { ...ORIGINAL_EXPERIMENT, seed: 1 };
     const parsed = configSchema.parse(old) as Config;

@@ -101,6 +101,10 @@ export interface Config {
   cell: Cell;
   /** Recurrent layers stacked, each reading the whole sequence of the one before. */
   layers: number;
+  /** Keras's LSTM(dropout): the share of each sentence's inputs zeroed in training (one mask a sentence, drawn from the seed). */
+  dropout: number;
+  /** Keras's LSTM(recurrent_dropout): the same for the state carried from step to step. */
+  recurrentDropout: number;
   /** Gate activation of the LSTM. tfjs defaults to hardSigmoid (Keras <= 2.2); Keras >= 2.3 uses sigmoid. */
   recurrentActivation: RecurrentActivation;
   /** Activation of the per-step Dense(2) head. `linear` is the seed program's bug. */
@@ -174,6 +178,8 @@ export const ORIGINAL_EXPERIMENT: Omit<Config, 'seed'> = {
   bidirectional: false,
   cell: 'lstm',
   layers: 1,
+  dropout: 0,
+  recurrentDropout: 0,
   recurrentActivation: 'sigmoid',
   activation: 'softmax',
   batchNorm: false,
@@ -260,6 +266,11 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
   if (config.lstm === 'fused' && (config.cell !== 'lstm' || config.layers > 1))
     throw new UserError(
       `the fused engine computes one LSTM layer: --${config.cell !== 'lstm' ? `cell ${config.cell}` : `layers ${config.layers}`} runs on tf.layers, add --lstm layers`,
+      ExitCode.Usage,
+    );
+  if ((config.dropout > 0 || config.recurrentDropout > 0) && (!config.data || config.lstm !== 'fused'))
+    throw new UserError(
+      `--${config.dropout > 0 ? 'dropout' : 'recurrent-dropout'} trains a text tagger (--data) on the fused engine, which draws its masks from --seed; ${config.data ? "tf.layers' dropout is not seeded: drop --lstm layers" : 'the digit task has none'}`,
       ExitCode.Usage,
     );
   if (config.data && config.lstm === 'fused' && (config.activation !== 'softmax' || config.batchNorm || config.layerNorm))

@@ -140,6 +140,20 @@ export const HYPERPARAMETERS = [
     since: '0.3',
   },
   {
+    key: 'dropout',
+    flag: '--dropout <fraction>',
+    help: "Keras's LSTM(dropout): the share of a sentence's inputs zeroed while training (text, fused engine; masks drawn from --seed)",
+    schema: fraction(1),
+    since: '0.3',
+  },
+  {
+    key: 'recurrentDropout',
+    flag: '--recurrent-dropout <fraction>',
+    help: "Keras's LSTM(recurrent_dropout): the same for the state carried between steps",
+    schema: fraction(1),
+    since: '0.3',
+  },
+  {
     key: 'layers',
     flag: '--layers <n>',
     help: 'recurrent layers stacked, each reading the whole output sequence of the one before; over 1 runs on --lstm layers',

@@ -23,7 +23,8 @@ export type ModelConfig = Pick<
   | 'kernelInitializer'
   | 'recurrentInitializer'
   | 'embeddingDim'
->;
+> &
+  Partial<Pick<Config, 'dropout' | 'recurrentDropout'>>;
 
 /** A text model's sizes, from its data: word ids (the vocabulary, padding and <unk> included) and tags. */
 export interface TextShape {
@@ -135,6 +136,9 @@ function assemble(config: ModelConfig, seed: number, text?: TextShape): tfl.Sequ
       units: config.units,
       returnSequences: true,
       recurrentActivation: config.recurrentActivation,
+      // Written into the model (and its Keras export) only when set: a model without dropout reads as before.
+      ...(config.dropout ? { dropout: config.dropout } : {}),
+      ...(config.recurrentDropout ? { recurrentDropout: config.recurrentDropout } : {}),
       kernelInitializer: initializer(config.kernelInitializer, nextSeed()),
       recurrentInitializer: initializer(config.recurrentInitializer, nextSeed()),
       ...(config.bidirectional || !first ? {} : { inputShape }),

@@ -619,14 +619,22 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
   const ids = new Int32Array(config.batchSize * data.steps);
   const labels = new Int32Array(config.batchSize * data.steps);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
+  // Dropout masks come from (seed, batch number): a resumed run draws the ones it would have.
+  const dropout = (shape.dropout ?? 0) > 0 || (shape.recurrentDropout ?? 0) > 0;
+  let batches = 0;
   let saved = copyParameters(params);
   return {
     async snapshot() {
-      return [...namedCopies('param', params.tensors), ...optimizer.snapshot()];
+      return [
+        ...namedCopies('param', params.tensors),
+        ...optimizer.snapshot(),
+        ...(dropout ? [{ name: 'dropout/batches', values: Float64Array.of(batches) }] : []),
+      ];
     },
     async restore(arrays) {
       params.tensors.forEach((t, i) => t.set(stateArray(arrays, `param/${i}`, t.length)));
       optimizer.restore(arrays);
+      if (dropout) batches = stateArray(arrays, 'dropout/batches', 1)[0];
       this.checkpoint();
     },
     step(indices) {
@@ -638,7 +646,7 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
           labels[b * T + t] = tags[from + t];
         }
       }
-      const loss = network.lossAndGradients(ids, labels, indices.length, T);
+      const loss = network.lossAndGradients(ids, labels, indices.length, T, dropout ? rngFor(config.seed, `dropout:${batches++}`) : undefined);
       if (clipping) clipInPlace(network.grads, config.clipnorm, config.clipvalue);
       optimizer.apply(params.tensors, network.grads);
       return loss;

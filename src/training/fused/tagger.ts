@@ -26,6 +26,18 @@ export interface TaggerShape {
   bidirectional: boolean;
   /** Gates use the hard sigmoid (Keras 2, tfjs's default) instead of the sigmoid. */
   hard: boolean;
+  /** Keras's LSTM(dropout, recurrent_dropout): shares of the inputs and of the carried state zeroed while training. */
+  dropout?: number;
+  recurrentDropout?: number;
+}
+
+/**
+ * One direction's dropout masks for a batch, as Keras 3's LSTMCell draws them: one per sentence
+ * (batch row) for all its steps, 0 or 1 / (1 − rate) per input feature [B, E] and per unit [B, u].
+ */
+export interface DropoutMasks {
+  input?: Float64Array;
+  recurrent?: Float64Array;
 }
 
 /** The arrays of a tagger in model.trainableWeights order. */
@@ -157,7 +169,17 @@ class PackedDirection {
   }
 
   /** Runs the direction over the words ids [B, T] (embedded by `embeddings` [V, E]) and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
-  forward(w: DirectionWeights, embeddings: Float64Array, ids: Int32Array, pack: Packing, batch: number, T: number, features: Floats, H: number): void {
+  forward(
+    w: DirectionWeights,
+    embeddings: Float64Array,
+    ids: Int32Array,
+    pack: Packing,
+    batch: number,
+    T: number,
+    features: Floats,
+    H: number,
+    masks: DropoutMasks = {},
+  ): void {
     const { u, E, m } = this;
     const g4 = 4 * u;
     this.ensure(pack.words, batch, T);
@@ -169,7 +191,9 @@ class PackedDirection {
       offsets[s + 1] = offsets[s] + counts[s];
       for (let i = 0; i < counts[s]; i++) {
         const from = ids[pack.order[i] * T + t] * E;
-        xs.set(embeddings.subarray(from, from + E), (offsets[s] + i) * E);
+        const to = (offsets[s] + i) * E;
+        xs.set(embeddings.subarray(from, from + E), to);
+        if (masks.input) for (let e = 0; e < E; e++) xs[to + e] *= masks.input[pack.order[i] * E + e];
       }
     }
     const N = pack.words;
@@ -183,7 +207,15 @@ class PackedDirection {
       const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
       const row = offsets[s];
       const prevRow = s === 0 ? 0 : offsets[s - 1];
-      if (carried > 0) m.gemm(gates, row * g4, g4, hidden, prevRow * u, u, 1, this.recurrent, 0, g4, carried, g4, u, true);
+      // The state each sentence starts this step from, through its recurrent dropout mask: what the recurrent product reads.
+      for (let i = 0; i < k; i++) {
+        const ci = (row + i) * u;
+        const pi = (prevRow + i) * u;
+        const mask = masks.recurrent;
+        const mi = pack.order[i] * u;
+        for (let j = 0; j < u; j++) hiddenPrev[ci + j] = i >= carried ? 0 : mask ? hidden[pi + j] * mask[mi + j] : hidden[pi + j];
+      }
+      if (carried > 0) m.gemm(gates, row * g4, g4, hiddenPrev, row * u, u, 1, this.recurrent, 0, g4, carried, g4, u, true);
       for (let i = 0; i < k; i++) {
         const gi = (row + i) * g4;
         const ci = (row + i) * u;
@@ -207,7 +239,6 @@ class PackedDirection {
           cell[ci + j] = c;
           cellTanh[ci + j] = tc;
           hidden[ci + j] = o * tc;
-          hiddenPrev[ci + j] = has ? hidden[pi + j] : 0;
         }
       }
     }
@@ -226,7 +257,17 @@ class PackedDirection {
    * Backpropagation through time from dFeatures [B, T, H]: adds the weight gradients into `g` and
    * d loss / d embedding of each word into gEmbeddings [V, E].
    */
-  backward(g: DirectionWeights, ids: Int32Array, pack: Packing, batch: number, T: number, dFeatures: Floats, H: number, gEmbeddings: Float64Array): void {
+  backward(
+    g: DirectionWeights,
+    ids: Int32Array,
+    pack: Packing,
+    batch: number,
+    T: number,
+    dFeatures: Floats,
+    H: number,
+    gEmbeddings: Float64Array,
+    masks: DropoutMasks = {},
+  ): void {
     const { u, E, m } = this;
     const g4 = 4 * u;
     const { gates, cell, cellTanh, dz, dhNext, dcNext, offsets, counts } = this;
@@ -266,6 +307,8 @@ class PackedDirection {
       }
       // The step before sees the gradient of the sentences this step carried on; the rest start there.
       if (carried > 0) m.gemm(dhNext, 0, u, dz, row * g4, g4, 1, this.recurrentT, 0, u, carried, u, g4, false);
+      const mask = masks.recurrent;
+      if (mask) for (let i = 0; i < carried; i++) for (let j = 0; j < u; j++) dhNext[i * u + j] *= mask[pack.order[i] * u + j];
       dhNext.fill(0, carried * u, batch * u);
       dcNext.fill(0, carried * u, batch * u);
     }
@@ -281,7 +324,9 @@ class PackedDirection {
       for (let i = 0; i < counts[s]; i++) {
         const src = (offsets[s] + i) * E;
         const dst = ids[pack.order[i] * T + t] * E;
-        for (let e = 0; e < E; e++) gEmbeddings[dst + e] += this.dxs[src + e];
+        const mask = masks.input;
+        const mi = pack.order[i] * E;
+        for (let e = 0; e < E; e++) gEmbeddings[dst + e] += mask ? this.dxs[src + e] * mask[mi + e] : this.dxs[src + e];
       }
     }
   }
@@ -346,6 +391,21 @@ export class FusedTagger {
     this.gDense = m.alloc(this.H * C);
   }
 
+  /**
+   * Each direction's masks for a batch of `batch` sentences, drawn from `random` as Keras's dropout
+   * draws them (kept with probability 1 − rate, scaled by 1 / (1 − rate)); none without dropout.
+   */
+  dropoutMasks(batch: number, random?: () => number): DropoutMasks[] {
+    const { dropout = 0, recurrentDropout = 0, dim: E, units: u } = this.shape;
+    if (!dropout && !recurrentDropout) return [];
+    if (!random) throw new Error('fused tagger: dropout needs a random source');
+    const draw = (n: number, rate: number) => Float64Array.from({ length: n }, () => (random() < rate ? 0 : 1 / (1 - rate)));
+    return this.directions.map(() => ({
+      ...(dropout ? { input: draw(batch * E, dropout) } : {}),
+      ...(recurrentDropout ? { recurrent: draw(batch * u, recurrentDropout) } : {}),
+    }));
+  }
+
   /** The arithmetic its batches run in. */
   get precision(): 'float32' | 'float64' {
     return this.m.precision;
@@ -362,15 +422,15 @@ export class FusedTagger {
     this.dOut = this.m.alloc(n * C);
   }
 
-  /** Softmax probabilities [B, T, C] of word ids [B, T] (0 = padding; any id ≥ the vocabulary is refused earlier). */
-  forward(ids: Int32Array, batch: number, T: number): Floats {
+  /** Softmax probabilities [B, T, C] of word ids [B, T] (0 = padding; any id ≥ the vocabulary is refused earlier), as at inference: no dropout. */
+  forward(ids: Int32Array, batch: number, T: number, masks: DropoutMasks[] = []): Floats {
     const { tags: C } = this.shape;
     const rows = batch * T;
     this.ensure(rows);
     const { mask, features, out, H } = this;
     for (let r = 0; r < rows; r++) mask[r] = ids[r] === 0 ? 0 : 1;
     this.pack = packBatch(ids, batch, T);
-    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], this.w.embeddings, ids, this.pack, batch, T, features, H);
+    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], this.w.embeddings, ids, this.pack, batch, T, features, H, masks[k]);
     const { kernel, bias } = this.w.dense;
     this.dense.set(kernel);
     // Padding too, as Keras computes it before the mask weights it: the head on zero features there.
@@ -391,10 +451,10 @@ export class FusedTagger {
   /**
    * Forward and backward for one batch: fills `grads` (trainableWeights order) and returns the mean
    * categorical crossentropy over the real positions, as Keras's masked loss. tags: [B, T] tag
-   * ids (−1: no tag, at padding).
+   * ids (−1: no tag, at padding). With dropout, `random` draws the batch's masks (or `masks` gives them).
    */
-  lossAndGradients(ids: Int32Array, tags: Int32Array, batch: number, T: number): number {
-    const out = this.forward(ids, batch, T);
+  lossAndGradients(ids: Int32Array, tags: Int32Array, batch: number, T: number, random?: () => number, masks = this.dropoutMasks(batch, random)): number {
+    const out = this.forward(ids, batch, T, masks);
     for (const g of this.grads) g.fill(0);
     const { tags: C } = this.shape;
     const { H, mask, features, dFeatures, dOut } = this;
@@ -417,7 +477,7 @@ export class FusedTagger {
     this.m.gemm(this.gDense, 0, C, features, 0, 1, H, dOut, 0, C, H, C, rows, false);
     addInto(this.g.dense.kernel, this.gDense);
     this.m.gemm(dFeatures, 0, H, dOut, 0, C, 1, this.denseT, 0, H, rows, H, C, false);
-    for (const [k, d] of this.directions.entries()) d.backward(this.g.directions[k], ids, this.pack, batch, T, dFeatures, H, this.g.embeddings);
+    for (const [k, d] of this.directions.entries()) d.backward(this.g.directions[k], ids, this.pack, batch, T, dFeatures, H, this.g.embeddings, masks[k]);
     return lossSum * scale;
   }
 
@@ -484,8 +544,8 @@ function crossentropyRow(out: Floats, off: number, C: number, tag: number, scale
 
 export type LayerConfig = Record<string, unknown>;
 
-/** An LSTM layer the fused engine computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, no dropout. */
-function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean } | undefined {
+/** An LSTM layer the fused engine computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, with or without dropout (training only). */
+function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean; dropout: number; recurrentDropout: number } | undefined {
   if (layer.getClassName() !== 'LSTM') return undefined;
   const c = layer.getConfig() as LayerConfig;
   const gates = c.recurrentActivation;
@@ -494,15 +554,18 @@ function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number;
     c.activation === 'tanh' &&
     (gates === 'sigmoid' || gates === 'hardSigmoid') &&
     c.useBias !== false &&
-    !c.dropout &&
-    !c.recurrentDropout &&
     c.goBackwards === backwards &&
     !c.stateful;
-  return plain ? { units: Number(c.units), hard: gates === 'hardSigmoid' } : undefined;
+  // Dropout acts only in training, where the tagger draws its masks (FusedTagger.dropoutMasks).
+  return plain
+    ? { units: Number(c.units), hard: gates === 'hardSigmoid', dropout: Number(c.dropout ?? 0), recurrentDropout: Number(c.recurrentDropout ?? 0) }
+    : undefined;
 }
 
 /** An LSTM layer, or a Bidirectional(LSTM) concatenating its directions, that the fused engine computes; else undefined. */
-export function lstmLayerOf(layer: tfl.layers.Layer): { units: number; hard: boolean; bidirectional: boolean } | undefined {
+export function lstmLayerOf(
+  layer: tfl.layers.Layer,
+): { units: number; hard: boolean; bidirectional: boolean; dropout: number; recurrentDropout: number } | undefined {
   if (layer.getClassName() !== 'Bidirectional') {
     const cell = plainLstm(layer);
     return cell && { ...cell, bidirectional: false };
@@ -546,7 +609,8 @@ export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   if (!cell || denseHeadOf(head)?.activation !== 'softmax') return undefined;
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
-  return { vocabulary, dim, units: cell.units, tags: shapes[shapes.length - 1][0], bidirectional: cell.bidirectional, hard: cell.hard };
+  const { units, bidirectional, hard, dropout, recurrentDropout } = cell;
+  return { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout };
 }
 
 /**
