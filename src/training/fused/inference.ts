@@ -29,7 +29,7 @@ export function fusedInput(data: Pick<TagData, 'features' | 'shown' | 'steps'>):
  * LayerNormalization → TimeDistributed(Dense(2)) (BatchNormalization is left to tf.layers: the
  * engine's forward pass uses a batch's statistics, as in training).
  */
-function digitNetworkOf(model: tfl.LayersModel): FusedNetwork | undefined {
+function digitNetworkOf(model: tfl.LayersModel, threads = 1): FusedNetwork | undefined {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const input = model.inputs.length === 1 ? model.inputs[0].shape : undefined;
   if (!input || input.length !== 3 || (input[1] !== SEQUENCE_LENGTH && input[1] !== null) || (input[2] !== 1 && input[2] !== 10)) return undefined;
@@ -55,7 +55,7 @@ function digitNetworkOf(model: tfl.LayersModel): FusedNetwork | undefined {
     layerNorm,
   };
   try {
-    return new FusedNetwork(config, readParameters(model), { precision: 'float32', threads: 1 });
+    return new FusedNetwork(config, readParameters(model), { precision: 'float32', threads });
   } catch {
     return undefined; // weights in another order than tfjs's: tf.layers runs it
   }
@@ -74,16 +74,26 @@ export function fusedPredictor(model: tfl.LayersModel, input: 'ids' | 'digits'):
   }
   const network = digitNetworkOf(model);
   if (!network) return undefined;
+  // A full chunk of 1,024 sequences pays for a helper thread at any size (a training batch of 32 needs
+  // 32 units, THREADS_FROM_UNITS): the second direction, or the chunk's second half, runs beside the
+  // first, with the same outputs.
+  let pair: FusedNetwork | undefined;
   const predict = (d: TagData, rows: number) => {
     const T = SEQUENCE_LENGTH;
     const out = new Float32Array(rows * T * 2);
     const digits = new Int32Array(Math.min(rows, CHUNK) * T);
+    const runs = rows >= CHUNK ? (pair ??= digitNetworkOf(model, 2)!) : network;
     for (let start = 0; start < rows; start += CHUNK) {
       const batch = Math.min(CHUNK, rows - start);
       for (let k = 0; k < batch * T; k++) digits[k] = d.shown![start * T + k];
-      out.set(network.forward(digits, batch), start * T * 2);
+      out.set(runs.forward(digits, batch), start * T * 2);
     }
     return out;
   };
-  return Object.assign(predict, { dispose: () => network.dispose() });
+  return Object.assign(predict, {
+    dispose: () => {
+      network.dispose();
+      pair?.dispose();
+    },
+  });
 }
