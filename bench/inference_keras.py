@@ -7,13 +7,11 @@ size. Prints {"LSTM 16": seconds, ...} as JSON.
 import argparse
 import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
-from scale_common import dataset, features  # noqa: E402
+from scale_common import dataset, features, timed  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--samples", type=int, default=10000)
@@ -22,15 +20,6 @@ keras.utils.set_random_seed(1)
 digits, _ = dataset(a.samples, 1)
 x = features(digits, "onehot")
 
-
-def timed(f):
-    f()
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        f()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
 
 
 out = {}

@@ -5,12 +5,10 @@ median of 3 timed passes after a warm-up, for each size. Prints {"LSTM 16": seco
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 
-from scale_common import dataset, features
+from scale_common import dataset, features, timed
 
 p = argparse.ArgumentParser()
 p.add_argument("--samples", type=int, default=10000)
@@ -29,15 +27,6 @@ class Tagger(torch.nn.Module):
     def forward(self, inputs):
         return torch.softmax(self.head(self.lstm(inputs)[0]), -1)
 
-
-def timed(f):
-    f()
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        f()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
 
 
 out = {}

@@ -4,6 +4,8 @@ Sequences of 10 digits: a shuffled 0..9 in which one digit overwrites another, s
 repeats; each position is labelled 1 when it holds the repeated digit (as src/task/data.ts).
 """
 import argparse
+import statistics
+import time
 
 import numpy as np
 
@@ -36,3 +38,14 @@ def features(digits, encoding):
     if encoding == "onehot":
         return np.eye(10, dtype=np.float32)[digits]
     return digits[..., None].astype(np.float32)
+
+
+def timed(f):
+    """Median seconds of 3 calls of f after one unmeasured call (bench/inference_*.py)."""
+    f()
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        f()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)

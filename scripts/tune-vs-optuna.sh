@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
 space=(--space lr=1e-4..3e-2:log --space units=8..128 --space bidirectional=on,off --space encoding=scalar,onehot)
 for seed in ${SEEDS:-1 2 3}; do
   node dist/src/cli/main.js tune --preset solve "${space[@]}" --trials 40 --jobs 2 --seed "$seed" --out "$out/seq-tag-$seed" --json > "$out/seq-tag-$seed.json"

@@ -7,34 +7,11 @@ import { kernels, MAX_PAGES, newMemory, PAGE_BYTES, type LstmKernels } from './w
  */
 export type Floats = Float64Array | Float32Array;
 
-export interface Matrices {
-  readonly precision: 'float32' | 'float64';
-  /** n zeros in this arithmetic's storage (only such arrays go into `gemm`). */
-  alloc(n: number): Floats;
-  /**
-   * C[m×n] (+)= A·B. A(i, q) = a[aOff + i·ars + q·acs], so a transposed A costs nothing; B is [k×n]
-   * with rows at bOff + q·ldb, C [m×n] with rows at cOff + i·ldc.
-   */
-  gemm(
-    c: Floats,
-    cOff: number,
-    ldc: number,
-    a: Floats,
-    aOff: number,
-    ars: number,
-    acs: number,
-    b: Floats,
-    bOff: number,
-    ldb: number,
-    m: number,
-    n: number,
-    k: number,
-    accumulate: boolean,
-  ): void;
-}
-
-/** The float64 products: each row of C a sum of rows of B, four at a time (one pass over C's row per four). */
-function gemm64(
+/**
+ * C[m×n] (+)= A·B. A(i, q) = a[aOff + i·ars + q·acs], so a transposed A costs nothing; B is [k×n]
+ * with rows at bOff + q·ldb, C [m×n] with rows at cOff + i·ldc.
+ */
+export type Gemm = (
   c: Floats,
   cOff: number,
   ldc: number,
@@ -49,7 +26,17 @@ function gemm64(
   n: number,
   k: number,
   accumulate: boolean,
-): void {
+) => void;
+
+export interface Matrices {
+  readonly precision: 'float32' | 'float64';
+  /** n zeros in this arithmetic's storage (only such arrays go into `gemm`). */
+  alloc(n: number): Floats;
+  gemm: Gemm;
+}
+
+/** The float64 products: each row of C a sum of rows of B, four at a time (one pass over C's row per four). */
+const gemm64: Gemm = (c, cOff, ldc, a, aOff, ars, acs, b, bOff, ldb, m, n, k, accumulate) => {
   for (let i = 0; i < m; i++) {
     const ci = cOff + i * ldc;
     if (!accumulate) c.fill(0, ci, ci + n);
@@ -72,7 +59,7 @@ function gemm64(
       for (let j = 0; j < n; j++) c[ci + j] += v * b[bq + j];
     }
   }
-}
+};
 
 export const FLOAT64: Matrices = { precision: 'float64', alloc: (n) => new Float64Array(n), gemm: gemm64 };
 
@@ -99,25 +86,10 @@ export class WasmMatrices implements Matrices {
     return view;
   }
 
-  gemm(
-    c: Floats,
-    cOff: number,
-    ldc: number,
-    a: Floats,
-    aOff: number,
-    ars: number,
-    acs: number,
-    b: Floats,
-    bOff: number,
-    ldb: number,
-    m: number,
-    n: number,
-    k: number,
-    accumulate: boolean,
-  ): void {
+  readonly gemm: Gemm = (c, cOff, ldc, a, aOff, ars, acs, b, bOff, ldb, m, n, k, accumulate) => {
     if (m === 0 || n === 0) return;
     this.kernels.gemm(c.byteOffset + 4 * cOff, ldc, a.byteOffset + 4 * aOff, ars, acs, b.byteOffset + 4 * bOff, ldb, m, n, k, accumulate ? 1 : 0);
-  }
+  };
 }
 
 /** The arithmetic of a tagger: float64 JavaScript, or a fresh float32 WebAssembly memory. */
