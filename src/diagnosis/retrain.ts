@@ -2,7 +2,7 @@
 // user's .npz, or on the generated digit task when it is a model of it; with `fix`, the doctor's fix
 // for its loss and head applied first (./setup.ts). `train --from` and the API's train({ from }).
 import type tfl from '@tensorflow/tfjs-layers';
-import { taggerOf } from '../training/fused/tagger.js';
+import { taggerShapeOf } from '../training/fused/tagger.js';
 import { configFromDescription } from '../model/describe.js';
 import { quotePath, type LoadedModel } from '../model/store.js';
 import { rebuildModel } from '../model/rebuild.js';
@@ -163,7 +163,7 @@ function retrainEngine(
   asked?: Config['lstm'],
 ): Config['lstm'] {
   if (asked === 'layers') return 'layers';
-  const why = !taggerOf(model, 'float64')
+  const why = !taggerShapeOf(model)
     ? 'it is not Embedding(mask_zero) → LSTM or Bidirectional(LSTM) → TimeDistributed(Dense(softmax))'
     : compile.loss !== 'categorical_crossentropy' || compile.fromLogits || compile.labelSmoothing || compile.outputLogits
       ? `its loss is ${compile.loss}${compile.fromLogits ? ' from logits' : ''}${compile.labelSmoothing ? ' with label smoothing' : ''}; the fused engine computes categorical crossentropy on the softmax`

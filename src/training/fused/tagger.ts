@@ -49,14 +49,20 @@ export interface TaggerLayout {
 
 /** Names `tensors` (trainableWeights order: embeddings; per direction kernel, recurrent kernel, bias; Dense kernel, bias), checking their sizes. */
 export function taggerLayout(shape: TaggerShape, tensors: Float64Array[]): TaggerLayout {
-  const { vocabulary: V, dim: E, units: u, tags: C } = shape;
   const count = shape.bidirectional ? 2 : 1;
-  const sizes = [V * E, ...Array.from({ length: count }, () => [E * 4 * u, u * 4 * u, 4 * u]).flat(), count * u * C, C];
+  const sizes = taggerSizes(shape);
   if (tensors.length !== sizes.length || tensors.some((t, i) => t.length !== sizes[i]))
     throw new Error(`fused tagger: the model's weights (${tensors.map((t) => t.length).join(', ')}) do not match the shape (${sizes.join(', ')})`);
   let next = 1;
   const directions = Array.from({ length: count }, () => ({ kernel: tensors[next++], recurrent: tensors[next++], bias: tensors[next++] }));
   return { embeddings: tensors[0], directions, dense: { kernel: tensors[next], bias: tensors[next + 1] } };
+}
+
+/** The sizes of a tagger's weights in model.trainableWeights order. */
+function taggerSizes(shape: TaggerShape): number[] {
+  const { vocabulary: V, dim: E, units: u, tags: C } = shape;
+  const count = shape.bidirectional ? 2 : 1;
+  return [V * E, ...Array.from({ length: count }, () => [E * 4 * u, u * 4 * u, 4 * u]).flat(), count * u * C, C];
 }
 
 /**
@@ -591,15 +597,13 @@ export function denseHeadOf(layer: tfl.layers.Layer): LayerConfig | undefined {
  */
 export function taggerOf(model: tfl.LayersModel, precision: 'float32' | 'float64' = 'float32'): FusedTagger | undefined {
   const shape = taggerShapeOf(model);
-  if (!shape) return undefined;
-  try {
-    return new FusedTagger(shape, readParameters(model).tensors, precision);
-  } catch {
-    return undefined; // weights in another order than tfjs's: tf.layers runs it
-  }
+  return shape && new FusedTagger(shape, readParameters(model).tensors, precision);
 }
 
-/** The shape of `model` when it is a tagger the fused engine computes (see taggerOf); else undefined. */
+/**
+ * The shape of `model` when it is a tagger the fused engine computes (see taggerOf), its weights in
+ * tfjs's order (read from their shapes, no value copied); else undefined.
+ */
 export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   if (layers.length !== 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
@@ -610,7 +614,11 @@ export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
   const { units, bidirectional, hard, dropout, recurrentDropout } = cell;
-  return { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout };
+  const shape = { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout };
+  const sizes = taggerSizes(shape);
+  // Weights in another order than tfjs's: tf.layers runs it.
+  const inOrder = shapes.length === sizes.length && shapes.every((s, i) => s.reduce((a, b) => a * b, 1) === sizes[i]);
+  return inOrder ? shape : undefined;
 }
 
 /**
