@@ -630,6 +630,7 @@ export function taggerProbabilities(tagger: FusedTagger, ids: Float32Array, n: n
   const C = tagger.tags;
   const out = new Float32Array(n * steps * C);
   const batchIds = new Int32Array(chunk * steps);
+  const padding = tagger.padding();
   for (let start = 0; start < n; start += chunk) {
     const batch = Math.min(chunk, n - start);
     let T = 1;
@@ -643,7 +644,7 @@ export function taggerProbabilities(tagger: FusedTagger, ids: Float32Array, n: n
         const src = t < T ? (b * T + t) * C : -1;
         const dst = ((start + b) * steps + t) * C;
         if (src >= 0) for (let c = 0; c < C; c++) out[dst + c] = probabilities[src + c];
-        else out.set(tagger.padding(), dst);
+        else out.set(padding, dst);
       }
     }
   }
