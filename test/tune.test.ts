@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
@@ -196,6 +196,36 @@ describe('the search loop', () => {
     assert.ok(deadlines.every((d) => d >= before + 30_000 && d <= performance.now() + 30_000));
     await tune({ ...setup, trials: 11 }, [], { run: (specs, startBy) => (deadlines.push(startBy), run(specs)) });
     assert.equal(deadlines.at(-1), Infinity);
+  });
+
+  it('--goal: a round in which a trial reaches the held-out exact-match ends the search, not as an interruption; given trials that reached it start none', async () => {
+    const rounds: RunSpec[][] = [];
+    // Trial 13's held-out exact-match is the first to reach 0.9; the pool leaves out what it had not started.
+    const run = async (specs: RunSpec[]) => {
+      rounds.push(specs);
+      const records = specs
+        .filter((spec) => spec.label !== 'trial 14')
+        .map((spec) => ({
+          ...recordWith([0.9, 0.5]),
+          key: spec.key,
+          label: spec.label,
+          config: spec.config,
+          evaluation: { exactMatch: spec.label === 'trial 13' ? 0.95 : 0.5 },
+        }));
+      return { records: records as RunRecord[], interrupted: specs.some((s) => s.label === 'trial 14') };
+    };
+    const result = await tune({ ...setup, trials: 30, goal: 0.9 }, [], { run });
+    assert.deepEqual([result.goalReached, result.interrupted], [true, false]);
+    assert.deepEqual(
+      rounds.map((r) => r.length),
+      [10, 2, 2],
+    );
+    assert.equal(result.trials.length, 13);
+    const again: RunSpec[][] = [];
+    const rerun = await tune({ ...setup, trials: 30, goal: 0.9 }, result.trials, { run: fakeRun(again) });
+    assert.deepEqual([again.length, rerun.goalReached], [0, true]);
+    const higher = await tune({ ...setup, trials: 16, goal: 0.99 }, result.trials, { run: fakeRun(again) });
+    assert.deepEqual([again.length > 0, higher.goalReached], [true, false]);
   });
 });
 
@@ -396,6 +426,27 @@ describe('seq-tag tune', () => {
     const best = JSON.parse(readFileSync(join(out, 'tune.json'), 'utf8')).best;
     assert.equal(best.verdict, verdict(best.heldOut));
     assert.match(text.stdout.replace(/\n/g, ' '), new RegExp(`verdict \\(held-out\\): ${best.verdict.slice(0, 30).replace(/[.()]/g, '\\$&')}`));
+  });
+
+  it('--goal: no trial starts once one reached the held-out exact-match; said, and in --json and tune.json', async () => {
+    const dir = tempDir();
+    const file = join(dir, 't.txt');
+    writeFileSync(file, 'The/DT dog/NN barks/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\nThe/DT cat/NN barks/VBZ ./.\n'.repeat(10));
+    const text = ['--data', file, '--validation-data', file, '--test-data', file, '--units', '8', '--embedding-dim', '8', '--epochs', '30'];
+    const args = ['tune', ...text, '--space', 'lr=0.02..0.1:log', '--trials', '12', '--jobs', '2', '--seed', '1', '--goal', '0.9', '--out', join(dir, 'tune')];
+    const shown = await seqTag(args);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /· 12 trials or held-out exact-match 90\.0% ·/);
+    assert.match(shown.stdout, /goal reached: trial \d+'s held-out exact-match 100\.0% ≥ 90\.0%; no trial started after it \(\d+ trials of --trials 12\)/);
+    const doc = jsonOf(await seqTag([...args, '--json']));
+    assert.deepEqual([doc.goal, doc.goalReached], [0.9, true]);
+    assert.ok(doc.trials.length < 12, `${doc.trials.length} trials`);
+    assert.equal(doc.trials.filter((t: { finishedAt: number | null }) => t.finishedAt !== null).length, 0, 'run again: the goal was reached, nothing new ran');
+    for (const goal of ['0', '1.5', 'x']) {
+      const run = await seqTag(['tune', '--space', 'lr=1e-3..1e-2', '--goal', goal, '--out', join(dir, 'g')]);
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /--goal.*expected a fraction above 0 and at most 1/);
+    }
   });
 
   it('refuses in one line what it cannot search', async () => {

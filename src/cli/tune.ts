@@ -12,10 +12,10 @@ import { MEDIAN_RULE } from '../sweep/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
 import { verdict } from '../task/metrics.js';
 import { TPE } from '../tune/tpe.js';
-import { bestTrial, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
+import { bestTrial, reachesGoal, trialOf, trialsFrom, tune, type Trial, type TuneSetup } from '../tune/tune.js';
 import { VERSION } from '../version.js';
 import { openRunLog } from './logdir.js';
-import { commandLine, parserOf, positiveNumber, wholeNumber } from './flags.js';
+import { commandLine, parserOf, positiveNumber, share, wholeNumber } from './flags.js';
 import { refuseJobsWithQueue, withSweepFolder } from './sweep.js';
 import {
   addBackendOption,
@@ -38,6 +38,7 @@ interface TuneFlags extends ExperimentFlags, BackendFlag, TextDataFlags {
   space: string[];
   trials: number;
   minutes?: number;
+  goal?: number;
   warmup?: number;
   jobs: number;
   out: string;
@@ -72,6 +73,11 @@ export function tuneCommand(): Command {
       '--minutes <m>',
       'start no trial after this many minutes, from the first (the running ones finish; with --queue, checked between rounds)',
       parserOf(positiveNumber),
+    )
+    .option(
+      '--goal <fraction>',
+      'start no trial once one has reached this held-out exact-match, e.g. 0.98 (the running ones finish; with --queue, checked between rounds)',
+      parserOf(share),
     )
     .option('--warmup <epochs>', 'epochs before a trial can be pruned (default: a quarter of --epochs)', parserOf(wholeNumber(0, 100_000)))
     .addOption(
@@ -115,7 +121,16 @@ function setupFrom(flags: TuneFlags, cmd: Command, data?: DataSpec): TuneSetup {
         }
       }
   const warmup = flags.warmup ?? Math.floor(base.epochs / 4);
-  return { base, seed, dims, trials: flags.trials, minutes: flags.minutes, warmup, parallel: flags.queue ? Math.max(2, flags.jobs) : flags.jobs };
+  return {
+    base,
+    seed,
+    dims,
+    trials: flags.trials,
+    minutes: flags.minutes,
+    goal: flags.goal,
+    warmup,
+    parallel: flags.queue ? Math.max(2, flags.jobs) : flags.jobs,
+  };
 }
 
 async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
@@ -149,7 +164,8 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const done = trialsFrom(stored.records, setup.dims);
   const started = performance.now();
   const workers = flags.queue ? `queue ${redactUrl(flags.queue)}` : plural(flags.jobs, 'worker');
-  const budget = `${plural(setup.trials, 'trial')}${setup.minutes ? ` or ${setup.minutes} min` : ''}`;
+  const goal = setup.goal === undefined ? '' : ` or held-out exact-match ${(100 * setup.goal).toFixed(1)}%`;
+  const budget = `${plural(setup.trials, 'trial')}${setup.minutes ? ` or ${setup.minutes} min` : ''}${goal}`;
   say(
     `seq-tag ${VERSION} tune · ${plural(setup.dims.length, 'dimension')} · ${budget} · ${searchPlan(setup.trials, setup.warmup)} · ${workers} · seed ${setup.seed} · results in ${flags.out}`,
   );
@@ -159,7 +175,10 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const stop = onStop();
   const finishTimes = new Map<string, number>();
   // Each trial is shown as it ends; the leaderboard after every ten.
+  // A trial that reaches the --goal: no more start (the local pool asks before each run).
+  let goalHit = done.some((t) => reachesGoal(t.record, setup.goal));
   const onRecord = (record: RunRecord) => {
+    goalHit ||= reachesGoal(record, setup.goal);
     log(record);
     finishTimes.set(record.key, (performance.now() - started) / 1000);
     const trial = trialOf(record, setup.dims);
@@ -173,7 +192,9 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
     signal: stop.signal,
     finishTimes,
     run: async (specs, startBy) => {
-      if (!connection) return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend, startBy });
+      const startNoLater = () => (goalHit ? -Infinity : startBy);
+      if (!connection)
+        return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend, startBy: startNoLater });
       // A queue sweep closes its connection when it ends: each round after the first connects anew.
       const { connectRedis, runQueueSweep } = await import('../sweep/queue.js');
       const link = rounds++ === 0 ? connection : await connectRedis(flags.queue!);
@@ -235,6 +256,8 @@ export function tuneSummary(setup: TuneSetup, trials: Trial[], seconds: number) 
       ? { trial: first.number, trialsEnded: ended.indexOf(first) + 1, finishedAt: first.finishedAt ?? null, exactMatch: first.record.evaluation!.exactMatch }
       : null,
     bestHeldOutExactMatch: bestExact,
+    goal: setup.goal ?? null,
+    goalReached: trials.some((t) => reachesGoal(t.record, setup.goal)),
   };
 }
 
@@ -264,6 +287,12 @@ async function report(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder, t
         `best: trial ${best.number} (${describePoint(setup.dims, best.point)}): val loss ${best.value.toFixed(4)}; held-out (${heldOutOf(best.record.config)}) exact-match ${(100 * e.exactMatch).toFixed(1)}%, token accuracy ${(100 * e.tokenAccuracy).toFixed(2)}%`,
       );
       out.line(`verdict (held-out): ${verdict(e)}`);
+      if (summary.goalReached) {
+        const first = [...trials].filter((t) => reachesGoal(t.record, setup.goal)).sort((a, b) => (a.finishedAt ?? -1) - (b.finishedAt ?? -1))[0];
+        out.line(
+          `goal reached: trial ${first.number}'s held-out exact-match ${(100 * first.record.evaluation!.exactMatch).toFixed(1)}% ≥ ${(100 * setup.goal!).toFixed(1)}%; no trial started after it (${plural(trials.length, 'trial')} of --trials ${setup.trials})`,
+        );
+      }
       out.line(`run it: ${style.bold(commandLine(best.record.config))}`);
     } else out.line(style.red('no trial completed: every one was pruned, diverged or failed; widen --space or raise --epochs'));
   }

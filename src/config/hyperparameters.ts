@@ -51,6 +51,14 @@ export const nonNegativeNumber: z.ZodType<number, string> = z
   .transform(Number)
   .pipe(z.number().finite('expected a finite number.'));
 
+/** A share reached or aimed at: a decimal number above 0 and at most 1 (tune's --goal). */
+export const share: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .regex(/^\+?(\d+\.?\d*|\.\d+)$/, 'expected a fraction above 0 and at most 1, e.g. 0.98.')
+  .transform(Number)
+  .pipe(z.number().gt(0, 'expected a fraction above 0 and at most 1, e.g. 0.98.').max(1, 'expected a fraction above 0 and at most 1, e.g. 0.98.'));
+
 /** A share of the data: a decimal number from 0 up to (not including) `below`. */
 export function fraction(below: number): z.ZodType<number, string> {
   const expected = `expected a fraction from 0 to below ${below}, e.g. 0.2.`;

@@ -95,8 +95,11 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The worker module; tests substitute one that crashes or lies. */
   workerPath?: string | URL;
-  /** No run starts after this moment (performance.now() ms): the runs under way finish, the rest are left out. */
-  startBy?: number;
+  /**
+   * No run starts after this moment (performance.now() ms): the runs under way finish, the rest are
+   * left out. A function is asked before each run (tune's --goal moves the moment to now).
+   */
+  startBy?: number | (() => number);
 }
 
 export interface SweepResult {
@@ -132,6 +135,7 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
       if (collector.writeError) stopAll();
     });
   options.signal?.addEventListener('abort', stopAll);
+  const startBy = () => (typeof options.startBy === 'function' ? options.startBy() : (options.startBy ?? Infinity));
 
   const runWorker = (first: RunSpec): Promise<void> =>
     new Promise((resolveWorker) => {
@@ -139,7 +143,7 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
       let started = 0;
       let child: ChildProcess;
       const next = (given?: RunSpec) => {
-        if (options.startBy !== undefined && performance.now() >= options.startBy) queue.length = 0;
+        if (performance.now() >= startBy()) queue.length = 0;
         current = given ?? queue.shift();
         if (!current) {
           if (child.connected) child.disconnect();
@@ -181,7 +185,7 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
 
   // Each worker's first run is taken at one instant, before any worker starts: a --minutes budget
   // that holds when the sweep starts starts --jobs runs, however long the processes take to start.
-  const budgetLeft = options.startBy === undefined || performance.now() < options.startBy;
+  const budgetLeft = performance.now() < startBy();
   const firsts = budgetLeft ? queue.splice(0, Math.max(1, Math.min(options.jobs, queue.length))) : [];
   try {
     await Promise.all(firsts.map(runWorker));

@@ -26,6 +26,8 @@ export interface TuneSetup {
   trials: number;
   /** No trial starts after this many minutes (the ones running finish). */
   minutes?: number;
+  /** No trial starts once one has reached this held-out exact-match (the ones running finish). */
+  goal?: number;
   /** Epochs before the median rule may stop a trial. */
   warmup: number;
   /** Trials run at once after the random start: one per worker. */
@@ -46,6 +48,11 @@ export interface TuneHooks {
 }
 
 const LABEL = /^trial (\d+)$/;
+
+/** Whether a record reached `goal` (held-out exact-match); never without a goal. */
+export function reachesGoal(record: RunRecord, goal: number | undefined): boolean {
+  return goal !== undefined && record.status === 'ok' && (record.evaluation?.exactMatch ?? 0) >= goal;
+}
 
 /** The objective of a record: lower is better. */
 export function objective(record: RunRecord): number {
@@ -84,13 +91,14 @@ function specFor(setup: TuneSetup, number: number, point: Point, prune: PruneRul
  * trials that fall behind, and every trial is a sweep run recorded exactly once. Continues the
  * trials of `done` (an interrupted tune run again). Returns every trial, in order.
  */
-export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): Promise<{ trials: Trial[]; interrupted: boolean }> {
+export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): Promise<{ trials: Trial[]; interrupted: boolean; goalReached: boolean }> {
   const trials = [...done];
   const startup = startupPoints(setup.dims, rngFor(setup.seed, 'tune-startup'));
   const started = performance.now();
   const deadline = setup.minutes === undefined ? Infinity : started + setup.minutes * 60_000;
-  while (trials.length < setup.trials && performance.now() < deadline) {
-    if (hooks.signal?.aborted) return { trials, interrupted: true };
+  const reached = () => trials.some((t) => reachesGoal(t.record, setup.goal));
+  while (trials.length < setup.trials && performance.now() < deadline && !reached()) {
+    if (hooks.signal?.aborted) return { trials, interrupted: true, goalReached: false };
     const size = Math.min(setup.trials - trials.length, trials.length < TPE.startup ? TPE.startup - trials.length : setup.parallel);
     const history: Observation[] = trials.map((t) => ({ point: t.point, value: t.value }));
     const numbers = nextNumbers(trials, size);
@@ -116,10 +124,10 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
       if (record && record.status !== 'failed') trials.push({ number, point, record, value: objective(record), finishedAt });
     }
     hooks.onRound?.(trials);
-    // Runs left out because the --minutes budget ran out end the search; anything else interrupted it.
-    if (result.interrupted && (hooks.signal?.aborted || performance.now() < deadline)) return { trials, interrupted: true };
+    // Runs left out because the --minutes budget ran out, or a trial reached the --goal, end the search; anything else interrupted it.
+    if (result.interrupted && (hooks.signal?.aborted || (performance.now() < deadline && !reached()))) return { trials, interrupted: true, goalReached: false };
   }
-  return { trials, interrupted: false };
+  return { trials, interrupted: false, goalReached: reached() };
 }
 
 /**
