@@ -174,9 +174,9 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   say('');
   const stop = onStop();
   const finishTimes = new Map<string, number>();
-  // Each trial is shown as it ends; the leaderboard after every ten.
   // A trial that reaches the --goal: no more start (the local pool asks before each run).
   let goalHit = done.some((t) => reachesGoal(t.record, setup.goal));
+  // Each trial is shown as it ends; the leaderboard after every ten.
   const onRecord = (record: RunRecord) => {
     goalHit ||= reachesGoal(record, setup.goal);
     log(record);
