@@ -1,4 +1,4 @@
-import { kernels, MAX_PAGES, newMemory, PAGE_BYTES, type LstmKernels } from './wasm/instance.js';
+import { growTo, kernels, LAYOUT_BASE, newMemory, type LstmKernels } from './wasm/instance.js';
 
 /**
  * Where the text tagger's arrays live and how their matrix products run, in one interface for
@@ -72,15 +72,12 @@ export class WasmMatrices implements Matrices {
   readonly precision = 'float32';
   private readonly memory = newMemory();
   private readonly kernels: LstmKernels = kernels(this.memory);
-  // Below PAGE_BYTES: AssemblyScript's (empty) static data and stack.
-  private top = PAGE_BYTES;
+  private top = LAYOUT_BASE;
 
   alloc(n: number): Float32Array {
     const bytes = Math.ceil((4 * n) / 16) * 16;
-    const pages = Math.ceil((this.top + bytes) / PAGE_BYTES);
-    const have = this.memory.buffer.byteLength / PAGE_BYTES;
-    if (pages > MAX_PAGES) throw new RangeError(`the fused tagger needs ${pages} pages of WebAssembly memory, more than its ${MAX_PAGES}`);
-    if (pages > have) this.memory.grow(pages - have);
+    if (!growTo(this.memory, this.top + bytes))
+      throw new RangeError(`the fused tagger needs ${Math.ceil((this.top + bytes) / 2 ** 20)} MiB of WebAssembly memory, more than its 4 GiB`);
     const view = new Float32Array(this.memory.buffer, this.top, n);
     this.top += bytes;
     return view;

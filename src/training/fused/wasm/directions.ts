@@ -2,7 +2,7 @@ import { SEQUENCE_LENGTH } from '../../../task/data.js';
 import type { CellShape } from '../lstm.js';
 import type { DirectionWeights } from '../parameters.js';
 import type { Recurrent } from '../recurrent.js';
-import { kernels, MAX_PAGES, newMemory, PAGE_BYTES, type LstmKernels } from './instance.js';
+import { growTo, kernels, LAYOUT_BASE, newMemory, type LstmKernels } from './instance.js';
 import { Helper } from './thread.js';
 
 const T = SEQUENCE_LENGTH;
@@ -34,9 +34,6 @@ const FIELDS = [
 ] as const;
 type Field = (typeof FIELDS)[number];
 type Region = Exclude<Field, 'units' | 'batch' | 'steps' | 'onehot' | 'hard' | 'reverse' | 'digits'>;
-
-/** Where the JavaScript side's layout starts: below it, AssemblyScript's (empty) static data and stack. */
-const BASE = PAGE_BYTES;
 
 /** One direction's weights, read by every part that runs it. */
 type WeightRegion = 'kernel' | 'recurrent' | 'bias';
@@ -106,7 +103,7 @@ export class WasmDirections implements Recurrent {
       gRecurrent: u * g4,
       gBias: g4,
     };
-    let next = BASE;
+    let next = LAYOUT_BASE;
     // 16-byte aligned regions, so every four-lane load is aligned.
     const take = (floats: number) => {
       const at = next;
@@ -122,11 +119,8 @@ export class WasmDirections implements Recurrent {
     this.digits = take(batch * T);
     this.weights = Array.from({ length: this.count }, () => place(weightSizes));
     this.buffers = Array.from({ length: this.slots }, () => place(partSizes));
-    const pages = Math.ceil(next / PAGE_BYTES);
-    if (pages > MAX_PAGES) {
+    if (!growTo(this.memory, next))
       throw new Error(`fused engine: batches of ${batch} need ${Math.ceil(next / 2 ** 20)} MiB of float32 buffers, more than WebAssembly's 4 GiB`);
-    }
-    if (pages > this.memory.buffer.byteLength / PAGE_BYTES) this.memory.grow(pages - this.memory.buffer.byteLength / PAGE_BYTES);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
   }

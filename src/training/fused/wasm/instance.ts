@@ -14,6 +14,18 @@ export interface LstmKernels {
 export const MAX_PAGES = 65536;
 export const PAGE_BYTES = 65536;
 
+/** Where JavaScript's layouts in a memory start: below it, AssemblyScript's (empty) static data and stack. */
+export const LAYOUT_BASE = PAGE_BYTES;
+
+/** Grows `memory` to hold `bytes` from its start; false (nothing grown) past WebAssembly's 4 GiB. */
+export function growTo(memory: WebAssembly.Memory, bytes: number): boolean {
+  const pages = Math.ceil(bytes / PAGE_BYTES);
+  if (pages > MAX_PAGES) return false;
+  const have = memory.buffer.byteLength / PAGE_BYTES;
+  if (pages > have) memory.grow(pages - have);
+  return true;
+}
+
 /** A memory the module can run on, shared so a helper thread can work on it too. */
 export function newMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
