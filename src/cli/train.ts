@@ -43,7 +43,7 @@ import { batchProgress, ExitCode, onStop, printJson, signalExitCode, signalName,
 import { StateMismatch, type EpochRecord, type TrainingResult, type TrainingState } from '../training/train.js';
 import { VERSION } from '../version.js';
 import { UserError } from '../errors.js';
-import { arithmeticFor, THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
+import { arithmeticFor, tagsWords, THREADS_FROM_UNITS } from '../training/fused/arithmetic.js';
 import { parserOf, wholeNumber } from './flags.js';
 import { openTrainingLog } from './logdir.js';
 import {
@@ -273,7 +273,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
     );
   const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
   const threads = runThreads(flags, config, resume);
-  if (config.data && threads !== undefined && threads > 1)
+  if (tagsWords(config) && threads !== undefined && threads > 1)
     throw new UserError(`--threads ${threads}: the fused engine runs a text tagger on one thread; drop --threads`, ExitCode.Usage);
   const threadsUsed = arithmeticFor(config, threads).threads;
   say(renderHeader(backend, config, experiment.summary, style, threads, text));

@@ -8,14 +8,20 @@ import type { Arithmetic } from './network.js';
  */
 export const THREADS_FROM_UNITS = 32;
 
+type ArithmeticConfig = Pick<Config, 'dtype' | 'units' | 'data'> & Partial<Pick<Config, 'encoding'>>;
+
+/** Whether `config` trains a tagger of words (./tagger.ts: text, or a file's Embedding tagger), which runs on one thread. */
+export function tagsWords(config: Pick<Config, 'data'> & Partial<Pick<Config, 'encoding'>>): boolean {
+  return config.data !== undefined || config.encoding === 'embedding';
+}
+
 /**
  * How the fused engine computes `config`: its --dtype, and for float32 the threads that pay
  * (`threads` overrides, e.g. 1 when a sweep already runs a process per core).
  */
-export function arithmeticFor(config: Pick<Config, 'dtype' | 'units' | 'data'> & Partial<Pick<Config, 'encoding'>>, threads?: number): Arithmetic {
+export function arithmeticFor(config: ArithmeticConfig, threads?: number): Arithmetic {
   if (config.dtype !== 'float32') return { precision: 'float64', threads: 1 };
-  // The tagger of words (./tagger.ts: text, or a file's Embedding tagger) runs on this thread only.
-  if (config.data || config.encoding === 'embedding') return { precision: 'float32', threads: 1 };
+  if (tagsWords(config)) return { precision: 'float32', threads: 1 };
   return { precision: 'float32', threads: threads ?? (config.units >= THREADS_FROM_UNITS ? 2 : 1) };
 }
 
@@ -23,10 +29,10 @@ export function arithmeticFor(config: Pick<Config, 'dtype' | 'units' | 'data'> &
  * "float32 (WebAssembly SIMD, 2 threads: 32 units or more)", for the run's header: what runs and,
  * when seq-tag picked the threads (`threads` not given), why.
  */
-export function describeArithmetic(config: Pick<Config, 'dtype' | 'units' | 'data'> & Partial<Pick<Config, 'encoding'>>, threads?: number): string {
+export function describeArithmetic(config: ArithmeticConfig, threads?: number): string {
   const a = arithmeticFor(config, threads);
   if (a.precision === 'float64') return 'float64 (JavaScript)';
-  if (arithmeticFor(config).threads === 1 && (config.data || config.encoding === 'embedding')) return 'float32 (WebAssembly SIMD, 1 thread)';
+  if (tagsWords(config)) return 'float32 (WebAssembly SIMD, 1 thread)';
   const why = threads !== undefined ? ', set by --threads' : a.threads > 1 ? `: ${THREADS_FROM_UNITS} units or more` : `: under ${THREADS_FROM_UNITS} units`;
   return `float32 (WebAssembly SIMD, ${a.threads} thread${a.threads > 1 ? 's' : ''}${why})`;
 }
