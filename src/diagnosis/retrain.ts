@@ -2,7 +2,7 @@
 // user's .npz, or on the generated digit task when it is a model of it; with `fix`, the doctor's fix
 // for its loss and head applied first (./setup.ts). `train --from` and the API's train({ from }).
 import type tfl from '@tensorflow/tfjs-layers';
-import { taggerShapeOf } from '../training/fused/tagger.js';
+import { taggerShapeOf, wordsInRow } from '../training/fused/tagger.js';
 import { configFromDescription } from '../model/describe.js';
 import { quotePath, type LoadedModel } from '../model/store.js';
 import { rebuildModel } from '../model/rebuild.js';
@@ -137,14 +137,7 @@ export async function prepareRetrain(loaded: LoadedModel, options: RetrainOption
 /** Each row's ids are words, then padding (0) only: what the fused tagger packs. */
 function paddingTrails(data: TagData): boolean {
   if (data.features !== null) return false;
-  for (let r = 0; r < data.n; r++) {
-    let padded = false;
-    for (let t = 0; t < data.steps; t++) {
-      const id = data.x[r * data.steps + t];
-      if (padded && id !== 0) return false;
-      padded ||= id === 0;
-    }
-  }
+  for (let r = 0; r < data.n; r++) if (wordsInRow(data.x, r, data.steps) < 0) return false;
   return true;
 }
 

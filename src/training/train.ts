@@ -227,7 +227,7 @@ export async function trainTagged(
   const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
   // seq-tag's own text tagger, or a file's that is the same network trained the same way, on the fused engine; other files' models on tf.layers.
   if (config.lstm === 'fused' && (own === TEXT_TRAINING || own.fusedTagger)) {
-    const fused = fusedTaggerEngine(model, train, config, sentenceLengths(train));
+    const fused = fusedTaggerEngine(model, train, config, lengths ?? sentenceLengths(train));
     // Published first, as validator() does: early stopping keeps the model's weights as they were scored.
     const validate = () => {
       fused.publish();

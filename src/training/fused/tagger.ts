@@ -78,14 +78,21 @@ export interface Packing {
   words: number;
 }
 
+/** The words of row `row` of ids [rows, T], when its padding (id 0) only trails them; −1 for a word after padding. */
+export function wordsInRow(ids: ArrayLike<number>, row: number, T: number): number {
+  let n = 0;
+  while (n < T && ids[row * T + n] !== 0) n++;
+  for (let t = n; t < T; t++) if (ids[row * T + t] !== 0) return -1;
+  return n;
+}
+
 /** The packing of ids [B, T] whose padding (id 0) trails each sentence; throws on a word after padding (never made by seq-tag's encoder). */
 export function packBatch(ids: Int32Array, batch: number, T: number): Packing {
   const lengths = new Int32Array(batch);
   let words = 0;
   for (let b = 0; b < batch; b++) {
-    let n = 0;
-    while (n < T && ids[b * T + n] !== 0) n++;
-    for (let t = n; t < T; t++) if (ids[b * T + t] !== 0) throw new Error(`fused tagger: a word after padding in row ${b}`);
+    const n = wordsInRow(ids, b, T);
+    if (n < 0) throw new Error(`fused tagger: a word after padding in row ${b}`);
     lengths[b] = n;
     words += n;
   }
