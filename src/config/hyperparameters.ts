@@ -51,13 +51,15 @@ export const nonNegativeNumber: z.ZodType<number, string> = z
   .transform(Number)
   .pipe(z.number().finite('expected a finite number.'));
 
+const SHARE = 'expected a fraction above 0 and at most 1, e.g. 0.98.';
+
 /** A share reached or aimed at: a decimal number above 0 and at most 1 (tune's --goal). */
 export const share: z.ZodType<number, string> = z
   .string()
   .trim()
-  .regex(/^\+?(\d+\.?\d*|\.\d+)$/, 'expected a fraction above 0 and at most 1, e.g. 0.98.')
+  .regex(/^\+?(\d+\.?\d*|\.\d+)$/, SHARE)
   .transform(Number)
-  .pipe(z.number().gt(0, 'expected a fraction above 0 and at most 1, e.g. 0.98.').max(1, 'expected a fraction above 0 and at most 1, e.g. 0.98.'));
+  .pipe(z.number().gt(0, SHARE).max(1, SHARE));
 
 /** A share of the data: a decimal number from 0 up to (not including) `below`. */
 export function fraction(below: number): z.ZodType<number, string> {

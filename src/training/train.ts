@@ -7,7 +7,7 @@ import type { OptimizerPlan } from './keras-optimizer.js';
 import { ADAGRAD, ADAM, CROSSENTROPY_EPSILON, RMSPROP } from '../config/constants.js';
 import { arithmeticFor } from './fused/arithmetic.js';
 import { FusedNetwork } from './fused/network.js';
-import { FusedTagger, taggerShapeOf } from './fused/tagger.js';
+import { dropsOut, FusedTagger, taggerShapeOf } from './fused/tagger.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
@@ -620,7 +620,7 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
   const labels = new Int32Array(config.batchSize * data.steps);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
   // Dropout masks come from (seed, batch number): a resumed run draws the ones it would have.
-  const dropout = (shape.dropout ?? 0) > 0 || (shape.recurrentDropout ?? 0) > 0;
+  const dropout = dropsOut(shape);
   let batches = 0;
   let saved = copyParameters(params);
   return {

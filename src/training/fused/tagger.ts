@@ -31,6 +31,11 @@ export interface TaggerShape {
   recurrentDropout?: number;
 }
 
+/** Whether a tagger of `shape` drops anything out in training (it then needs a random source a batch). */
+export function dropsOut(shape: Pick<TaggerShape, 'dropout' | 'recurrentDropout'>): boolean {
+  return (shape.dropout ?? 0) > 0 || (shape.recurrentDropout ?? 0) > 0;
+}
+
 /**
  * One direction's dropout masks for a batch, as Keras 3's LSTMCell draws them: one per sentence
  * (batch row) for all its steps, 0 or 1 / (1 − rate) per input feature [B, E] and per unit [B, u].
@@ -410,7 +415,7 @@ export class FusedTagger {
    */
   dropoutMasks(batch: number, random?: () => number): DropoutMasks[] {
     const { dropout = 0, recurrentDropout = 0, dim: E, units: u } = this.shape;
-    if (!dropout && !recurrentDropout) return [];
+    if (!dropsOut(this.shape)) return [];
     if (!random) throw new Error('fused tagger: dropout needs a random source');
     const draw = (n: number, rate: number) => Float64Array.from({ length: n }, () => (random() < rate ? 0 : 1 / (1 - rate)));
     return this.directions.map(() => ({
