@@ -24,8 +24,8 @@ const readRecordsOf = (dir: string): RunRecord[] =>
     .split('\n')
     .map((l) => JSON.parse(l, (_k, v) => (v === 'NaN' ? NaN : v)) as RunRecord);
 
-/** softmax runs of ~2 s (long enough to be killed mid-run), linear ones that diverge at once. */
-const GRID = ['--grid', 'activation=softmax,linear', '--seeds', '3', '--samples', '1000', '--epochs', '30', '--backend', 'cpu'];
+/** softmax runs of ~1 s (long enough to be killed mid-run), linear ones that diverge at once. */
+const GRID = ['--grid', 'activation=softmax,linear', '--seeds', '3', '--samples', '1000', '--epochs', '15', '--backend', 'cpu'];
 
 describe('sweep --queue over a real Redis with worker processes', () => {
   let redis: RedisServer;

@@ -22,7 +22,7 @@ const deadTag = () => `${HOST}.${deadPid()}.12345`;
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n');
 const SMALL = ['--samples', '32', '--epochs', '1', '--backend', 'cpu'];
 /** Runs of about a second each, so a test can act between them. */
-const SLOW = ['--grid', 'units=8,9,10,11,12,13', '--seeds', '1', '--samples', '20000', '--epochs', '4', '--jobs', '1', '--backend', 'cpu'];
+const SLOW = ['--grid', 'units=8,9,10,11,12,13', '--seeds', '1', '--samples', '10000', '--epochs', '4', '--jobs', '1', '--backend', 'cpu'];
 
 describe('sweep --out: only new, empty, or the same sweep', () => {
   it("refuses a folder holding another tool's results.jsonl, summary.json and loss-curves.svg, and changes nothing in it", async () => {

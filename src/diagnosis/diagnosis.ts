@@ -8,11 +8,11 @@ import { learnedNothing, tagEntropy, verdict as evaluationVerdict, type Evaluati
 import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
-import { buildModel, predictAll, summarize, type ModelSummary } from '../model/model.js';
+import { buildModel, summarize, type ModelSummary } from '../model/model.js';
 import { crossentropyOnRawOutputs, kerasHeadFix } from './setup.js';
 import { permutation, rngFor } from '../shared/random.js';
 import { CLIP_BOUND_LOSS, divergenceSymptom, globalNorm, layersEngine, type BatchLoss, type Divergence } from '../training/train.js';
-import { evaluateData, type Scoring } from '../training/scoring.js';
+import { evaluateData, outputsOf, type Scoring } from '../training/scoring.js';
 import type { OptimizerPlan } from '../training/keras-optimizer.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'info';
@@ -437,7 +437,7 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
   const y = targetTensor(data);
   try {
     const rows = Math.min(OUTPUT_SAMPLE, data.n);
-    const out = tf.tidy(() => predictAll(model, tf.slice(x, 0, rows)).dataSync() as Float32Array);
+    const out = tf.tidy(() => outputsOf(model, data, rows, options.scoring).dataSync() as Float32Array);
     const read = positionMask(data, options.mask);
     const checks: Check[] = [
       ...(options.setup ? [options.setup] : []),

@@ -22,17 +22,28 @@ export interface Scoring {
 }
 
 /**
+ * The model's outputs on the first `rows` sequences of `data`, [rows, steps, tags]: the fused
+ * engine's forward pass where it computes the model (./fused/inference.ts), else tf.layers'. Logits
+ * read through a last Dense (scoring.compile.outputLogits) go through tf.layers.
+ */
+export function outputsOf(model: tfl.LayersModel, data: TagData, rows = data.n, scoring: Scoring = {}): tf.Tensor3D {
+  const input = fusedInput(data);
+  const fused = scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
+  try {
+    return fused ? tf.tensor3d(fused(data, rows), [rows, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data, rows)) as tf.Tensor3D);
+  } finally {
+    fused?.dispose();
+  }
+}
+
+/**
  * Scores `model` on `data` as Keras's `model.evaluate` does: the model's own loss on its raw
  * outputs, averaged over the positions it reads, and tags by argmax (token accuracy is Keras's
  * accuracy); then exact-match and per-tag scores against the no-skill baselines.
  */
 export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}): Evaluation {
   const mask = positionMask(data, scoring.mask);
-  // A model the fused engine computes runs there (./fused/inference.ts); logits read through a last Dense do not.
-  const input = fusedInput(data);
-  const fused = scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
-  const out = fused ? tf.tensor3d(fused(data, data.n), [data.n, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data)));
-  fused?.dispose();
+  const out = outputsOf(model, data, data.n, scoring);
   const predicted = argMaxTags(out);
   // Keras's crossentropies read a softmax or sigmoid head's input as logits (CompileInfo.outputLogits).
   const logits = scoring.compile?.outputLogits && CROSSENTROPIES.has(scoring.compile.loss);
