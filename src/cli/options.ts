@@ -179,7 +179,7 @@ export type TextDataFlags = DataFlag & { validationData?: string; testData?: str
 export function addTextDataOptions(cmd: Command): Command {
   cmd.option(
     '--data <file>',
-    'train on your tagged text: CoNLL-U (.conllu), CoNLL columns (word first, tag last) or word/TAG tokens one sentence per line; the format is told by extension or content',
+    'train on your tagged text: CoNLL-U (.conllu), CoNLL columns (word first, tag last) or word/TAG tokens one sentence per line, told by extension or content; or an .npz of word ids (x [n, T], 0 = padding) and tags (y)',
   );
   cmd.option('--validation-data <file>', 'score this file after every epoch (else --validation-split of --data)');
   cmd.option('--test-data <file>', 'the held-out file scored after training (else the validation data)');

@@ -13,6 +13,7 @@ import { loadModel, type LoadedModel } from '../model/store.js';
 import { tagSequences, tagText } from '../task/tagging.js';
 import type { TextVocabulary } from '../config/config.js';
 import { readCorpus, sentencesOf } from '../task/corpus.js';
+import { isNpz, readIdCorpus } from '../task/id-data.js';
 import { invalidUtf8At, lines, LongLine } from '../task/lines.js';
 import { renderTaggedSentences } from '../report/text.js';
 import { parserOf, wholeNumber } from './flags.js';
@@ -192,7 +193,8 @@ async function predictText(flags: PredictFlags, path: string, loaded: LoadedMode
   // The fused engine's forward pass for a tagger it computes (its weights read once), else tf.layers.
   const fused = fusedPredictor(loaded.model, 'ids');
   if (flags.data !== undefined) {
-    const { words, tags: truth } = sentencesOf(await readCorpus(flags.data), 0, flags.n);
+    const corpus = isNpz(flags.data) ? await readIdCorpus(flags.data, vocabulary) : await readCorpus(flags.data);
+    const { words, tags: truth } = sentencesOf(corpus, 0, flags.n);
     const first = words.length;
     const tagged = tagText(loaded.model, words, vocabulary, fused);
     if (flags.json) {

@@ -41,6 +41,8 @@ export interface TextVocabulary {
   minCount: number;
   /** Sentences longer than this were split into pieces of at most this many words. */
   maxLength: number;
+  /** Trained on `.npz` files of ids: words[i] is the id i itself, written as a number (../task/id-data.ts). */
+  ids?: boolean;
 }
 
 /** The user's tagged text a run trains on, and where its held-out scores come from. */
@@ -48,9 +50,12 @@ export interface DataSpec {
   train: DataRef;
   validation?: DataRef;
   test?: DataRef;
-  /** The column the tags are read from: upos, xpos, a column number, or last. */
+  /** The column the tags are read from: upos, xpos, a column number, or last (word/TAG: tag; an .npz: NPZ_TAGS). */
   tagColumn: string;
 }
+
+/** The "tag column" of a run on `.npz` files of ids: their tags are the array y (../task/id-data.ts). */
+export const NPZ_TAGS = 'y';
 
 export const RECURRENT_ACTIVATIONS = ['sigmoid', 'hardSigmoid'] as const;
 /** The recurrent cell: Keras's LSTM, or its GRU (TensorFlow.js's, reset_after=False). */

@@ -9,6 +9,7 @@ import {
   LR_SCHEDULES,
   LSTM_ENGINES,
   OPTIMIZERS,
+  NPZ_TAGS,
   ORIGINAL_EXPERIMENT,
   OUTPUT_ACTIVATIONS,
   RECURRENT_ACTIVATIONS,
@@ -360,7 +361,7 @@ export function commandLine(config: Config, command = 'seq-tag train'): string {
     parts.push('--data', quoteWord(data.train.path));
     if (data.validation) parts.push('--validation-data', quoteWord(data.validation.path));
     if (data.test) parts.push('--test-data', quoteWord(data.test.path));
-    if (!['last', 'upos', 'tag'].includes(data.tagColumn)) parts.push('--tag-column', data.tagColumn);
+    if (!['last', 'upos', 'tag', NPZ_TAGS].includes(data.tagColumn)) parts.push('--tag-column', data.tagColumn);
   }
   parts.push('--seed', String(config.seed));
   return parts.join(' ');

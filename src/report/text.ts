@@ -19,10 +19,11 @@ function fileNote(c: Corpus): string {
     s.multiwordTokens && plural(s.multiwordTokens, 'multi-word token line'),
     s.emptyNodes && plural(s.emptyNodes, 'empty node'),
     s.docstarts && plural(s.docstarts, '-DOCSTART- line'),
-    s.emptySentences && plural(s.emptySentences, 'empty sentence'),
+    s.emptySentences &&
+      plural(s.emptySentences, c.format === 'npz' ? 'row with no word' : 'empty sentence', c.format === 'npz' ? 'rows with no word' : undefined),
   ].filter(Boolean);
   const column =
-    c.format === 'word-tag'
+    c.format === 'word-tag' || c.format === 'npz'
       ? ''
       : `, tags from ${/^\d+$/.test(c.tagColumn) ? `column ${c.tagColumn}` : c.tagColumn === 'last' ? 'the last column' : c.tagColumn}`;
   return `${FORMAT_NAMES[c.format]}${column}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`;
@@ -30,7 +31,7 @@ function fileNote(c: Corpus): string {
 
 function fileLine(role: string, c: Corpus, e: Encoded): string {
   const pieces = e.split ? `; ${plural(e.split, 'sentence')} over --max-length split` : '';
-  const unknown = role === 'train' ? '' : `; ${pct(e.tokens ? e.unknown / e.tokens : 0)} of words unknown`;
+  const unknown = role === 'train' || c.format === 'npz' ? '' : `; ${pct(e.tokens ? e.unknown / e.tokens : 0)} of words unknown`;
   return `${role} ${c.path}: ${plural(sentenceCount(c), 'sentence')}, ${plural(e.tokens, 'word')} (${fileNote(c)}${pieces}${unknown})`;
 }
 
@@ -42,7 +43,9 @@ export function describeTextRun(text: TextRun): string[] {
     fileLine('train', train, text.train),
     ...(validation ? [fileLine('validation', validation, text.validation!)] : []),
     ...(test ? [fileLine('test', test, text.test!)] : []),
-    `vocabulary ${thousands(v.words.length)} ids (padding, <unk>, words seen ${v.minCount > 1 ? `${v.minCount}+ times` : 'in training'}${v.lowercase ? ', lowercased' : ''}) · ${plural(v.tags.length, 'tag')}`,
+    v.ids
+      ? `vocabulary ${thousands(v.words.length)} ids (the files' own; 0 = padding) · ${plural(v.tags.length, 'tag')} (y's ids)`
+      : `vocabulary ${thousands(v.words.length)} ids (padding, <unk>, words seen ${v.minCount > 1 ? `${v.minCount}+ times` : 'in training'}${v.lowercase ? ', lowercased' : ''}) · ${plural(v.tags.length, 'tag')}`,
   ];
 }
 

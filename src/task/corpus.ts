@@ -12,10 +12,11 @@ import { invalidUtf8At, lines, LongLine } from './lines.js';
 export const CORPUS_FORMATS = ['conllu', 'conll', 'word-tag'] as const;
 export type CorpusFormat = (typeof CORPUS_FORMATS)[number];
 
-export const FORMAT_NAMES: Record<CorpusFormat, string> = {
+export const FORMAT_NAMES: Record<CorpusFormat | 'npz', string> = {
   conllu: 'CoNLL-U',
   conll: 'CoNLL columns',
   'word-tag': 'word/TAG per line',
+  npz: 'NumPy .npz of word ids',
 };
 
 /** Which column holds the tag: CoNLL-U's upos or xpos, or a column number (1-based) of a CoNLL file. */
@@ -48,7 +49,8 @@ export interface Skipped {
  */
 export interface Corpus {
   path: string;
-  format: CorpusFormat;
+  /** Text, or an .npz of ids read as text's internal form (./id-data.ts). */
+  format: CorpusFormat | 'npz';
   /** The column the tags were read from ("upos", "xpos", "4"; word/TAG: "tag"). */
   tagColumn: string;
   bytes: number;

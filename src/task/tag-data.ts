@@ -2,6 +2,7 @@
 // `.npz` (np.savez of `x` and `y`). Every command that runs a model on data reads it through here.
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tf = require('@tensorflow/tfjs-core');
+import { createHash } from 'node:crypto';
 import { describeFsError, UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
 import { LIMITS } from '../shared/limits.js';
@@ -196,6 +197,11 @@ function checkMemory(path: string, x: NpyHeader, n: number, steps: number, tags:
  * is counted before any is inflated; then every value is checked (see inputProblem, labelProblem).
  */
 export async function readDataFile(path: string, expect: DataExpectations = {}): Promise<TagData> {
+  return (await readDataFileOf(path, expect)).data;
+}
+
+/** readDataFile, with the identity of the bytes it read (a run records it, so a changed file is refused). */
+export async function readDataFileOf(path: string, expect: DataExpectations = {}): Promise<{ data: TagData; bytes: number; sha256: string }> {
   let bytes: Uint8Array;
   try {
     bytes = await readBounded(path, LIMITS.fileBytes);
@@ -236,7 +242,8 @@ export async function readDataFile(path: string, expect: DataExpectations = {}):
   checkMemory(path, xHeader, n, steps, tags);
   const problem = labelProblem(y, ys.length === 2 ? tags : undefined) ?? inputProblem(x, xs.length === 2, expect.vocabulary);
   if (problem) throw new UserError(`--data ${path}: ${problem}`);
-  return { n, steps, features: xs.length === 3 ? xs[2] : null, x: x.values, y: oneHot(y, tags), tags, source: path };
+  const data: TagData = { n, steps, features: xs.length === 3 ? xs[2] : null, x: x.values, y: oneHot(y, tags), tags, source: path };
+  return { data, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** The largest whole id in `values` (-1 when there is none), for labels whose tag count no model gives. */

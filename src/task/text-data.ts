@@ -2,10 +2,11 @@
 // internal form, the vocabulary built from the training file, each file as ids, and the files'
 // identities (path, format, size, SHA-256) for the config, so a checkpoint refuses a changed file.
 import { ExitCode, UserError } from '../errors.js';
-import { ORIGINAL_EXPERIMENT, type Config, type DataRef, type DataSpec } from '../config/config.js';
+import { NPZ_TAGS, ORIGINAL_EXPERIMENT, type Config, type DataRef, type DataSpec } from '../config/config.js';
 import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
 import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
 import type { TagData } from './tag-data.js';
+import { isNpz, readIdRun } from './id-data.js';
 
 export interface TextFiles {
   train: string;
@@ -27,7 +28,7 @@ export interface TextRun {
  * and "tag" (a word/TAG file's) leave the format's own default.
  */
 export function tagColumnOf(value: string | undefined): TagColumn | undefined {
-  if (value === undefined || value === 'last' || value === 'tag') return undefined;
+  if (value === undefined || value === 'last' || value === 'tag' || value === NPZ_TAGS) return undefined;
   if (value === 'upos' || value === 'xpos') return value;
   if (/^\d+$/.test(value) && Number(value) >= 2) return Number(value);
   throw new UserError(`--tag-column ${value}: give upos or xpos (CoNLL-U), or a column number from 2 (CoNLL columns; 1 is the word)`, ExitCode.Usage);
@@ -44,6 +45,16 @@ export async function readTextRun(
   options: VocabularyOptions & Pick<CorpusOptions, 'tagColumn' | 'format'>,
   expected?: DataSpec,
 ): Promise<TextRun> {
+  const npz = [files.train, files.validation, files.test].filter((f): f is string => f !== undefined);
+  if (npz.some(isNpz)) {
+    const other = npz.find((f) => !isNpz(f));
+    if (other)
+      throw new UserError(
+        `${other} is text and ${npz.find(isNpz)} an .npz: give the run's files in one kind, all .npz of ids or all tagged text`,
+        ExitCode.Usage,
+      );
+    return readIdRun(files, options.maxLength, expected);
+  }
   const read = async (path: string, role: keyof TextFiles): Promise<Corpus> => {
     const corpus = await readCorpus(path, { tagColumn: options.tagColumn, format: options.format as CorpusFormat | undefined });
     const was = expected?.[role];
@@ -111,11 +122,24 @@ function vocabularyOptions(given: Partial<VocabularyOptions>): VocabularyOptions
  * --test-data, --tag-column, --data-format, or the API's options), with its vocabulary options.
  */
 export function readTextFiles(files: TextFiles & { tagColumn?: string; format?: CorpusFormat }, options: Partial<VocabularyOptions>): Promise<TextRun> {
-  if (/\.npz$/i.test(files.train))
-    throw new UserError(
-      `--data ${files.train}: seq-tag's own tagger trains on tagged text (CoNLL-U, CoNLL columns, word/TAG); an .npz trains the model it was made for: train --from MODEL.keras --data ${files.train}`,
-      ExitCode.Usage,
-    );
+  if (isNpz(files.train)) {
+    // An .npz's ids are its vocabulary: the options that build one from words do not apply.
+    const stray =
+      files.tagColumn !== undefined && files.tagColumn !== NPZ_TAGS
+        ? '--tag-column'
+        : files.format !== undefined
+          ? '--data-format'
+          : options.minCount !== undefined && options.minCount !== 1
+            ? '--min-count'
+            : options.lowercase
+              ? '--lowercase'
+              : undefined;
+    if (stray)
+      throw new UserError(
+        `${stray} applies to tagged text; ${files.train} holds ids (x) and tags (y), which are the vocabulary and the tag list as they are`,
+        ExitCode.Usage,
+      );
+  }
   const { train, validation, test } = files;
   return readTextRun({ train, validation, test }, { ...vocabularyOptions(options), tagColumn: tagColumnOf(files.tagColumn), format: files.format });
 }
