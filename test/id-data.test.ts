@@ -108,6 +108,16 @@ describe('train, predict, evaluate, sweep and tune on an .npz of ids', () => {
     assert.equal(doc.predictions.length, 2);
     assert.deepEqual(doc.predictions[0].words.slice(0, 2), ['2', '16'], "the file's own ids, as words");
     assert.ok(doc.predictions[0].tags.every((t: string) => /^[0-5]$/.test(t)));
+    // Exported to a legacy .h5, read back: the same tags on the same ids.
+    const h5 = join(tempDir(), 'tagger.h5');
+    const exported = await seqTag(['export', '--model', model, '--to', h5]);
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.match(exported.stdout, /: a legacy Keras \.h5 file, [\d,]+ bytes/);
+    const fromH5 = JSON.parse((await seqTag(['predict', '--model', h5, '--data', ids, '--n', '2', '--json'])).stdout);
+    assert.deepEqual(
+      fromH5.predictions.map((p: { predicted: number[] }) => p.predicted.map(String)),
+      doc.predictions.map((p: { tags: string[] }) => p.tags),
+    );
     const evaluate = await seqTag(['evaluate', '--model', model, '--data', ids]);
     assert.equal(evaluate.status, 0, evaluate.stderr);
     assert.match(evaluate.stdout, /50 sequences of \S+pos-ids\.npz \(padding masked\)/);

@@ -13,7 +13,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { unzipSync, zipSync } from 'fflate';
 import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { buildModel } from '../src/model/model.js';
-import { kerasArchive, readKerasArchive } from '../src/model/keras/archive.js';
+import { kerasArchive, kerasH5, readKerasArchive, readLegacyH5 } from '../src/model/keras/archive.js';
 import { lookup3, readHdf5, writeHdf5 } from '../src/model/keras/hdf5.js';
 import { snakeCase, weightKeys } from '../src/model/keras/topology.js';
 import { exportModel } from '../src/model/export.js';
@@ -267,17 +267,46 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
   before(() => useBackend('cpu'));
 
   for (const name of ['seed-softmax.keras', 'logits.keras', 'bilstm-onehot.h5', 'norms.h5', 'gru.keras']) {
-    it(`${name} → .keras → read back: the same outputs, the same compile config`, async () => {
+    it(`${name} → .keras and → legacy .h5 → read back: the same outputs, the same compile config`, async () => {
       const original = await loadModel(fixture(name));
-      const back = await readKerasArchive(await kerasArchive(original.model, original.compile));
       const expected = expectedFor(name);
-      assert.deepEqual(outputOn(back.model, expected), outputOn(original.model, expected));
-      // Settings a Keras 2-form .h5 holds that Keras 3 cannot take are said once, at the export.
-      assert.deepEqual({ ...back.compile, dropped: [] }, { ...original.compile, dropped: [] });
+      for (const back of [
+        await readKerasArchive(await kerasArchive(original.model, original.compile)),
+        await readLegacyH5(await kerasH5(original.model, original.compile)),
+      ]) {
+        assert.deepEqual(outputOn(back.model, expected), outputOn(original.model, expected));
+        // Settings a Keras 2-form .h5 holds that Keras 3 cannot take are said once, at the export.
+        assert.deepEqual({ ...back.compile, keras: undefined, dropped: [] }, { ...original.compile, keras: undefined, dropped: [] });
+        back.model.dispose();
+      }
       original.model.dispose();
-      back.model.dispose();
     });
   }
+
+  it("a legacy .h5 export holds what Keras reads: model_config, training_config and each layer's weight_names as string attributes", async () => {
+    const original = await loadModel(fixture('pos-tagger.keras'));
+    const bytes = await kerasH5(original.model, original.compile);
+    const read = await readHdf5(bytes, (file) => ({
+      version: file.attribute('', 'keras_version'),
+      config: JSON.parse(String(file.attribute('', 'model_config'))),
+      training: JSON.parse(String(file.attribute('', 'training_config'))),
+      layers: file.attribute('model_weights', 'layer_names') as string[],
+      names: file.attribute('model_weights/embedding', 'weight_names') as string[],
+      embedding: file.dataset(`model_weights/embedding/${String((file.attribute('model_weights/embedding', 'weight_names') as string[])[0])}`),
+    }));
+    assert.equal(read.version, '3.15.1');
+    assert.equal(read.config.class_name, 'Sequential');
+    assert.equal(read.training.loss, 'categorical_crossentropy');
+    assert.equal(read.training.optimizer_config.class_name, 'Adam');
+    assert.deepEqual(
+      read.layers,
+      original.model.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name),
+    );
+    assert.equal(read.names.length, 1);
+    assert.deepEqual(read.embedding!.shape, [301, 16]);
+    assert.deepEqual(Array.from(read.embedding!.values), Array.from(original.model.layers[0].getWeights()[0].dataSync()));
+    original.model.dispose();
+  });
 
   it('a seq-tag model (BatchNorm + LayerNorm) → .keras and → tfjs folder through the CLI; both predict the same', async () => {
     const dir = join(tempDir(), 'model');
@@ -312,7 +341,7 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
     );
   });
 
-  it('never overwrites: an existing file needs --force (then is replaced whole), a non-empty folder is refused, .h5 is not written', async () => {
+  it('never overwrites: an existing file (.keras or .h5) needs --force (then is replaced whole), a non-empty folder is refused', async () => {
     const source = await loadModel(fixture('seed-softmax.keras'));
     const out = tempDir();
     const file = join(out, 'mine.keras');
@@ -326,7 +355,12 @@ describe('export: to Keras 3 and to TensorFlow.js, and back', () => {
     writeFileSync(join(folder, 'todo.txt'), 'keep');
     await assert.rejects(exportModel(source, folder), /is a folder that is not empty/);
     assert.equal(readFileSync(join(folder, 'todo.txt'), 'utf8'), 'keep');
-    await assert.rejects(exportModel(source, join(out, 'x.h5')), /not legacy \.h5; use --to .*x\.keras/);
+    const h5 = join(out, 'mine.h5');
+    writeFileSync(h5, "the user's own file");
+    await assert.rejects(exportModel(source, h5), /mine\.h5 exists; add --force to replace it/);
+    assert.equal(readFileSync(h5, 'utf8'), "the user's own file");
+    await exportModel(source, h5, true);
+    assert.equal((await loadModel(h5)).format, 'h5');
   });
 
   it('a stock TensorFlow.js folder with its weights in two shards and no seq-tag metadata reads as the model it exported', async () => {

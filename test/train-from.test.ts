@@ -95,7 +95,7 @@ describe('train --from: a user-trained Keras tagger, retrained and written back'
     assert.match(again.stdout, /fix \(--fix\): output activation linear → softmax/);
     assert.match(again.stdout, /training fresh weights from its initialisers \(--reinit, seed 3\)/);
     assert.match(again.stdout, /held-out evaluation \(--test-data .*pos\.npz\)/);
-    assert.match(again.stdout, /saved to .*again\.keras \(a Keras \.keras file\)\nnext: seq-tag evaluate --model /);
+    assert.match(again.stdout, /saved to .*again\.keras \(a Keras 3 \.keras file\)\nnext: seq-tag evaluate --model /);
     // An existing target is kept unless --force.
     oneLine(await seqTag([...args, '--to', fixed]), 2, /fixed\.keras exists; give another --to, or add --force/);
   });

@@ -258,7 +258,7 @@ describe('exit codes and numbers', () => {
       [['train', '--lr', 'abc'], /'abc' is invalid\. expected a number greater than 0, in decimal notation/],
       [['sweep', '--grid', 'lr=0o7', '--out', join(tempDir(), 'x')], /'0o7' is invalid for --lr: expected a number greater than 0, in decimal notation/],
       [['sweep', '--grid', 'lr=0.1', '--queue', 'http://x', '--out', join(tempDir(), 'x')], /--queue http:\/\/x: expected a redis:\/\/ or rediss:\/\/ URL/],
-      [['export', '--model', tempDir(), '--to', 'out.h5'], /not legacy \.h5; use --to out\.keras/],
+      [['export', '--model', tempDir(), '--to', ' '], /--to is empty; give a file name ending in \.keras or \.h5, or a new folder/],
     ] as const) {
       const run = await seqTag([...args]);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);

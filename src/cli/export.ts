@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { initBackend } from '../model/backend.js';
 import { thousands } from '../report/render.js';
-import { exportFormat, exportModel } from '../model/export.js';
+import { EXPORTED, exportFormat, exportModel } from '../model/export.js';
 import { FORMAT_NAMES, loadModel, quotePath } from '../model/store.js';
 import { addBackendOption, addJsonOption, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
 import { modelJson, printJson, stdout } from './output.js';
@@ -16,8 +16,8 @@ export function exportCommand(): Command {
   const cmd = new Command('export').description('write a model as a Keras 3 .keras file (keras.models.load_model reads it) or a TensorFlow.js Layers folder');
   addModelOption(cmd, 'the model to export: a seq-tag or TensorFlow.js folder, or a Keras .keras or .h5 file');
   cmd
-    .requiredOption('--to <path>', 'FILE.keras for Keras 3, or a new folder for TensorFlow.js (model.json + weights.bin)')
-    .option('--force', 'replace an existing .keras file (atomically: the old one stays whole until the new one is complete)');
+    .requiredOption('--to <path>', 'FILE.keras for Keras 3, FILE.h5 for the legacy Keras format, or a new folder for TensorFlow.js (model.json + weights.bin)')
+    .option('--force', 'replace an existing .keras or .h5 file (atomically: the old one stays whole until the new one is complete)');
   addJsonOption(cmd, 'what was written');
   addBackendOption(cmd);
   cmd.action(runExport);
@@ -38,9 +38,9 @@ async function runExport(flags: ExportFlags): Promise<void> {
     printJson('export', { backend, model: modelJson(path, loaded), to: flags.to, format, bytes, dropped });
     return;
   }
-  const what = format === 'keras' ? 'a Keras 3 .keras file' : 'a TensorFlow.js Layers folder';
+  const what = EXPORTED[format];
   const next =
-    format === 'keras'
+    format !== 'tfjs'
       ? `in Python: keras.models.load_model(${JSON.stringify(flags.to)})`
       : `seq-tag predict --model ${quotePath(flags.to)}, or tf.loadLayersModel in TensorFlow.js`;
   stdout().line(`exported ${path} (${FORMAT_NAMES[loaded.format]}) to ${flags.to}: ${what}, ${thousands(bytes)} bytes  (next: ${next})`);

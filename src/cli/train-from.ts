@@ -4,7 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { loadModel, quotePath, type LoadedModel } from '../model/store.js';
-import { exportFormat, exportModel } from '../model/export.js';
+import { EXPORTED, exportFormat, exportModel } from '../model/export.js';
 import { prepareRetrain, runRetrain, type Retrain } from '../diagnosis/retrain.js';
 import { nextStep } from '../diagnosis/next-step.js';
 import { tagEntropy } from '../task/metrics.js';
@@ -158,7 +158,7 @@ async function trainAndWrite(run: Run, backend: BackendInfo): Promise<void> {
   const next = flags.data === undefined ? nextStep({ bidirectional: recurrent?.bidirectional ?? false, encoding }, evaluation) : undefined;
   say(renderEvaluation(evaluation, style, { task: flags.data === undefined, loss: retrain.compile.loss, next }));
   const check = `seq-tag evaluate --model ${quotePath(to)}${flags.data === undefined ? '' : ` --data ${quotePath(flags.testData ?? flags.validationData ?? flags.data)}`}`;
-  say(`\nsaved to ${to} (${written.format === 'keras' ? 'a Keras .keras file' : 'a TensorFlow.js folder'})\nnext: ${check}`);
+  say(`\nsaved to ${to} (${EXPORTED[written.format]})\nnext: ${check}`);
 }
 
 /** A diverged or interrupted retrain: nothing is written, and the exit code says why. */

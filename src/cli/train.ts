@@ -105,7 +105,7 @@ export function trainCommand(): Command {
   cmd.option('--reinit', 'with --from: train its architecture from fresh weights (its initialisers, seeded by --seed)');
   cmd.option(
     '--to <file>',
-    'with --from: where the retrained model goes, a .keras file or a new folder (default: beside it, NAME.retrained.keras or NAME.fixed.keras)',
+    'with --from: where the retrained model goes, a .keras or .h5 file or a new folder (default: beside it, NAME.retrained.keras or NAME.fixed.keras)',
   );
   cmd.option('--force', 'with --from: replace an existing --to file (the old one stays whole until the new one is complete)');
   addJsonOption(cmd, 'the config, per-epoch losses and predictions');

@@ -1,14 +1,21 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/config.js';
-import { kerasArchive, kerasCompileConfig, type CompileInfo } from './keras/archive.js';
+import { kerasArchive, kerasCompileConfig, kerasH5, type CompileInfo } from './keras/archive.js';
 import { UnsupportedModel } from './keras/topology.js';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
 import { makeFolder, removeOrphanTemps, syncFolder, writeFileAtomic, writeNewFile } from '../storage/files.js';
 import { tempName } from '../storage/owner.js';
 import { COMPILE_METADATA, MODEL_JSON, quotePath, serialize, type LoadedModel } from './store.js';
 
-export type ExportFormat = 'keras' | 'tfjs';
+export type ExportFormat = 'keras' | 'h5' | 'tfjs';
+
+/** What each export format is, as the commands say it. */
+export const EXPORTED: Record<ExportFormat, string> = {
+  keras: 'a Keras 3 .keras file',
+  h5: 'a legacy Keras .h5 file',
+  tfjs: 'a TensorFlow.js Layers folder',
+};
 
 /** The weights file of an exported TensorFlow.js folder. */
 const EXPORTED_WEIGHTS = 'weights.bin';
@@ -50,25 +57,21 @@ export function retrainedCompile(compile: CompileInfo | undefined, config: Confi
   return result;
 }
 
-/** `.keras` → a Keras 3 file; anything else names a TensorFlow.js Layers folder. */
+/** `.keras` → a Keras 3 file; `.h5`/`.hdf5` → a legacy Keras file; anything else names a TensorFlow.js Layers folder. */
 export function exportFormat(to: string): ExportFormat {
-  if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or a new folder', ExitCode.Usage);
-  if (/\.(h5|hdf5)$/i.test(to)) {
-    throw new UserError(
-      `--to ${to}: seq-tag writes Keras 3 .keras files (or a TensorFlow.js folder), not legacy .h5; use --to ${to.replace(/\.(h5|hdf5)$/i, '.keras')}`,
-      ExitCode.Usage,
-    );
-  }
-  return /\.keras$/i.test(to) ? 'keras' : 'tfjs';
+  if (to.trim() === '') throw new UserError('--to is empty; give a file name ending in .keras or .h5, or a new folder', ExitCode.Usage);
+  return /\.keras$/i.test(to) ? 'keras' : /\.(h5|hdf5)$/i.test(to) ? 'h5' : 'tfjs';
 }
 
-async function writeKeras(loaded: LoadedModel, to: string, force: boolean): Promise<number> {
+/** A Keras file (.keras, or legacy .h5), written atomically. */
+async function writeKeras(loaded: LoadedModel, to: string, force: boolean, format: 'keras' | 'h5'): Promise<number> {
   const existing = await stat(to).catch(() => undefined);
-  if (existing?.isDirectory()) throw new UserError(`--to ${to} is a folder; give a file name ending in .keras`);
+  if (existing?.isDirectory()) throw new UserError(`--to ${to} is a folder; give a file name ending in .${format}`);
   if (existing && !force) throw new UserError(`${to} exists; add --force to replace it (the old file stays whole until the new one is complete)`);
   let bytes: Uint8Array;
   try {
-    bytes = await kerasArchive(loaded.model, loaded.compile ?? (loaded.record && compileFromConfig(loaded.record.config)));
+    const compile = loaded.compile ?? (loaded.record && compileFromConfig(loaded.record.config));
+    bytes = format === 'keras' ? await kerasArchive(loaded.model, compile) : await kerasH5(loaded.model, compile);
   } catch (err) {
     if (err instanceof UnsupportedModel) throw new UserError(`cannot export to Keras: ${err.message}`);
     throw err;
@@ -115,7 +118,7 @@ async function writeTfjsFolder(loaded: LoadedModel, to: string): Promise<number>
 export async function exportModel(loaded: LoadedModel, to: string, force = false): Promise<{ format: ExportFormat; bytes: number }> {
   const format = exportFormat(to);
   try {
-    const bytes = format === 'keras' ? await writeKeras(loaded, to, force) : await writeTfjsFolder(loaded, to);
+    const bytes = format === 'tfjs' ? await writeTfjsFolder(loaded, to) : await writeKeras(loaded, to, force, format);
     return { format, bytes };
   } catch (err) {
     if (err instanceof UserError) throw err;

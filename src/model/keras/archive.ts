@@ -4,7 +4,7 @@
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { zipSync } from 'fflate';
-import { readHdf5, writeHdf5, type Array32, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
+import { readHdf5, writeHdf5, type Array32, type Hdf5Attribute, type Hdf5Content, type Hdf5Reader } from './hdf5.js';
 import {
   declaredParameters,
   kerasClassName,
@@ -364,4 +364,50 @@ export async function kerasArchive(model: tfl.LayersModel, compile?: CompileInfo
   const metadata = { keras_version: EXPORTED_KERAS_VERSION, date_saved: new Date().toISOString() };
   const encode = (json: Json) => new TextEncoder().encode(JSON.stringify(json));
   return zipSync({ 'metadata.json': encode(metadata), 'config.json': encode(config), 'model.weights.h5': h5 }, { level: 0 });
+}
+
+/**
+ * `model` as a legacy Keras `.h5` file, as Keras's model.save("x.h5") lays one out: the model's
+ * config (model_config, Keras 3's form, which its legacy loader reads) and compile settings
+ * (training_config) as root attributes; model_weights/<layer> holding each layer's weights, named
+ * in its weight_names attribute, in layer.weights order, the order Keras sets them back in.
+ */
+export async function kerasH5(model: tfl.LayersModel, compile?: CompileInfo): Promise<Uint8Array> {
+  const config = kerasConfigFromTfjs(tfjsTopology(model));
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const content: Hdf5Content = { groups: ['model_weights'], datasets: [], attributes: [] };
+  const attribute = (path: string, name: string, value: Hdf5Attribute) => content.attributes!.push({ path, name, value });
+  attribute('', 'backend', 'tensorflow');
+  attribute('', 'keras_version', EXPORTED_KERAS_VERSION);
+  attribute('', 'model_config', JSON.stringify(config));
+  if (compile) attribute('', 'training_config', JSON.stringify(legacyTrainingConfig(compile.keras ?? kerasCompileConfig(compile))));
+  attribute(
+    'model_weights',
+    'layer_names',
+    layers.map((l) => l.name),
+  );
+  attribute('model_weights', 'backend', 'tensorflow');
+  attribute('model_weights', 'keras_version', EXPORTED_KERAS_VERSION);
+  for (const layer of layers) {
+    const group = `model_weights/${layer.name}`;
+    const names = layer.weights.map((w, i) => `${layer.name}/${i}_${w.name.split('/').at(-1)}`);
+    content.groups.push(group);
+    attribute(group, 'weight_names', names);
+    layer.weights.forEach((w, i) =>
+      content.datasets.push({ path: `${group}/${names[i]}`, data: { shape: w.shape as number[], values: w.read().dataSync() as Float32Array } }),
+    );
+  }
+  try {
+    return await writeHdf5(content);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UnsupportedModel(`a legacy .h5 cannot hold it (${err.message}); export to .keras`);
+    throw err;
+  }
+}
+
+/** A Keras 3 compile_config as a legacy .h5's training_config (optimizer_config: class name and config). */
+function legacyTrainingConfig(compile: Json): Json {
+  const optimizer = isObject(compile.optimizer) ? compile.optimizer : undefined;
+  const { optimizer: _dropped, ...rest } = compile;
+  return { ...rest, ...(optimizer ? { optimizer_config: { class_name: optimizer.class_name, config: optimizer.config } } : {}) };
 }

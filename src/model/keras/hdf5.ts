@@ -57,10 +57,17 @@ function withoutPadding(value: unknown): unknown {
   return Array.isArray(value) ? value.map(strip) : strip(value);
 }
 
-/** What to write: groups and float32 datasets, by path ("layers/lstm/cell/vars/0"); parents are created as needed. */
+/** An attribute's value: a string, or a list of strings (fixed-length UTF-8, as h5py writes NumPy's bytes arrays). */
+export type Hdf5Attribute = string | string[];
+
+/**
+ * What to write: groups and float32 datasets, by path ("layers/lstm/cell/vars/0"); parents are
+ * created as needed. `attributes` go on groups ("" is the root).
+ */
 export interface Hdf5Content {
   groups: string[];
   datasets: { path: string; data: Array32 }[];
+  attributes?: { path: string; name: string; value: Hdf5Attribute }[];
 }
 
 const UNDEFINED_ADDRESS = 0xffffffffffffffffn;
@@ -157,19 +164,21 @@ class Bytes {
 function objectHeader(messages: [number, Uint8Array][]): Uint8Array {
   const body = new Bytes();
   // Message flags: 1 = constant (the datatype, the fill value), as the library writes them.
-  for (const [type, data] of messages)
+  for (const [type, data] of messages) {
+    if (data.length > 0xffff) throw new RangeError(`an HDF5 header message of ${data.length} bytes (at most 65,535 in a compact object header)`);
     body
       .u8(type)
       .u16(data.length)
       .u8(type === 3 || type === 5 ? 1 : 0)
       .bytes(data);
+  }
   const header = new Bytes().bytes([0x4f, 0x48, 0x44, 0x52]).u8(2, 0x02).u32(body.length).bytes(body.done()); // "OHDR", v2, 4-byte chunk size
   const bytes = header.done();
   return new Bytes().bytes(bytes).u32(lookup3(bytes)).done();
 }
 
-/** A new-style group: link info (compact, no heap), group info, one hard link per child. */
-function groupHeader(children: [string, bigint][]): Uint8Array {
+/** A new-style group: link info (compact, no heap), group info, one hard link per child, then its attributes. */
+function groupHeader(children: [string, bigint][], attributes: [string, Hdf5Attribute][] = []): Uint8Array {
   const linkInfo = new Bytes().u8(0, 0).u64(UNDEFINED_ADDRESS).u64(UNDEFINED_ADDRESS).done();
   const groupInfo = new Bytes().u8(0, 0).done();
   const links = children.map(([name, address]): [number, Uint8Array] => {
@@ -177,7 +186,8 @@ function groupHeader(children: [string, bigint][]): Uint8Array {
     if (utf8.length > 255) throw new Error(`HDF5 link name too long: ${name}`);
     return [6, new Bytes().u8(1, 0, utf8.length).bytes(utf8).u64(address).done()];
   });
-  return objectHeader([[2, linkInfo], [10, groupInfo], ...links]);
+  const attrs = attributes.map(([name, value]): [number, Uint8Array] => [12, attributeMessage(name, value)]);
+  return objectHeader([[2, linkInfo], [10, groupInfo], ...links, ...attrs]);
 }
 
 /** A contiguous little-endian float32 dataset at `address` (its `size` bytes written there). */
@@ -199,24 +209,53 @@ function datasetHeader(shape: number[], address: bigint, size: number): Uint8Arr
   ]);
 }
 
+/**
+ * An attribute message (version 3): a fixed-length, null-padded UTF-8 string datatype as long as the
+ * longest value, over a scalar dataspace (a string) or a simple one (a list; an empty list is one
+ * of no elements of a 1-byte string).
+ */
+function attributeMessage(name: string, value: Hdf5Attribute): Uint8Array {
+  const utf8 = new TextEncoder();
+  const values = (typeof value === 'string' ? [value] : value).map((v) => utf8.encode(v));
+  const size = Math.max(1, ...values.map((v) => v.length));
+  const datatype = new Bytes().u8(0x13, 0x11, 0, 0).u32(size).done(); // string, version 1; null pad, UTF-8
+  const dataspace = typeof value === 'string' ? new Bytes().u8(2, 0, 0, 0).done() : new Bytes().u8(2, 1, 0, 1).u64(values.length).done();
+  const data = new Uint8Array(values.length * size);
+  values.forEach((v, i) => data.set(v, i * size));
+  const nameBytes = utf8.encode(`${name}\0`);
+  return new Bytes()
+    .u8(3, 0)
+    .u16(nameBytes.length)
+    .u16(datatype.length)
+    .u16(dataspace.length)
+    .u8(1)
+    .bytes(nameBytes)
+    .bytes(datatype)
+    .bytes(dataspace)
+    .bytes(data)
+    .done();
+}
+
 interface Node {
   children: Map<string, Node>;
   data?: Array32;
+  attributes: [string, Hdf5Attribute][];
 }
 
 /** Builds an HDF5 file in memory: children are written before their parents, so every address is known when it is written. */
 export async function writeHdf5(content: Hdf5Content): Promise<Uint8Array> {
-  const root: Node = { children: new Map() };
+  const root: Node = { children: new Map(), attributes: [] };
   const at = (path: string): Node =>
     path
       .split('/')
       .filter(Boolean)
       .reduce((node, name) => {
-        if (!node.children.has(name)) node.children.set(name, { children: new Map() });
+        if (!node.children.has(name)) node.children.set(name, { children: new Map(), attributes: [] });
         return node.children.get(name)!;
       }, root);
   for (const group of content.groups) at(group);
   for (const { path, data } of content.datasets) at(path).data = data;
+  for (const { path, name, value } of content.attributes ?? []) at(path).attributes.push([name, value]);
 
   const SUPERBLOCK_SIZE = 48;
   const chunks: Uint8Array[] = [];
@@ -233,7 +272,7 @@ export async function writeHdf5(content: Hdf5Content): Promise<Uint8Array> {
       return append(datasetHeader(node.data.shape, address, raw.length));
     }
     const links = [...node.children].map(([name, child]): [string, bigint] => [name, write(child)]);
-    return append(groupHeader(links));
+    return append(groupHeader(links, node.attributes));
   };
   const rootAddress = write(root);
   const superblock = new Bytes().bytes(SIGNATURE).u8(2, 8, 8, 0).u64(0).u64(UNDEFINED_ADDRESS).u64(offset).u64(rootAddress).done();
