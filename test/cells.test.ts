@@ -1,6 +1,6 @@
 /**
  * --cell gru and --layers N (issue #34): stacked GRU or LSTM layers on tf.layers, for the digit task
- * and for text; the fused engine, which computes one LSTM layer, refuses them in one line; a model
+ * and for text; the fused engine stacks a tagger's LSTM layers and refuses GRU in one line; a model
  * of them saves, reads back and exports to Keras with the same outputs.
  */
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ describe('--cell gru and --layers N', () => {
     assert.notDeepEqual(await losses(stacked, 'e'), await losses(['--lstm', 'layers'], 'f'));
   });
 
-  it('on text too; the fused engine refuses them in one line', async () => {
+  it("on text too; the fused engine stacks LSTM layers of a tagger, and refuses GRU and the digit task's stacks in one line", async () => {
     const train = join(tempDir(), 't.txt');
     writeFileSync(train, 'The/DT dog/NN barks/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\n');
     const run = await seqTag(['train', '--data', train, '--cell', 'gru', '--lstm', 'layers', ...SMALL, '--model-dir', join(tempDir(), 'm')]);
@@ -50,9 +50,16 @@ describe('--cell gru and --layers N', () => {
     oneLine(
       await seqTag(['train', '--cell', 'gru', ...SMALL]),
       2,
-      /^seq-tag: the fused engine computes one LSTM layer: --cell gru runs on tf\.layers, add --lstm layers$/,
+      /^seq-tag: the fused engine computes LSTM layers: --cell gru runs on tf\.layers, add --lstm layers$/,
     );
-    oneLine(await seqTag(['train', '--data', train, '--layers', '2', ...SMALL]), 2, /--layers 2 runs on tf\.layers, add --lstm layers/);
+    oneLine(
+      await seqTag(['train', '--layers', '2', ...SMALL]),
+      2,
+      /^seq-tag: the fused engine stacks the LSTM layers of a text tagger \(--data\): the digit task's --layers 2 runs on tf\.layers, add --lstm layers$/,
+    );
+    const stacked = await seqTag(['train', '--data', train, '--layers', '2', '--bidirectional', ...SMALL, '--model-dir', join(tempDir(), 's')]);
+    assert.equal(stacked.status, 0, stacked.stderr);
+    assert.match(stacked.stdout, /LSTM 4 × 2 directions × 2 layers .*fused engine/s);
     oneLine(await seqTag(['train', '--layers', '0', ...SMALL]), 2, /--layers.*expected a whole number from 1 to 8/);
   });
 });

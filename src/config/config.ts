@@ -268,9 +268,12 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
     throw new UserError(`--encoding ${config.encoding} feeds digits; words of --data are fed by --encoding embedding`, ExitCode.Usage);
   if (!config.data && config.encoding === 'embedding')
     throw new UserError('--encoding embedding reads the words of a tagged text: give it with --data FILE (CoNLL-U, CoNLL columns or word/TAG)', ExitCode.Usage);
-  if (config.lstm === 'fused' && (config.cell !== 'lstm' || config.layers > 1))
+  // The fused engine stacks LSTM layers of a text tagger; GRU cells, and the digit task's stacked layers, run on tf.layers.
+  if (config.lstm === 'fused' && config.cell !== 'lstm')
+    throw new UserError(`the fused engine computes LSTM layers: --cell ${config.cell} runs on tf.layers, add --lstm layers`, ExitCode.Usage);
+  if (config.lstm === 'fused' && config.layers > 1 && !config.data)
     throw new UserError(
-      `the fused engine computes one LSTM layer: --${config.cell !== 'lstm' ? `cell ${config.cell}` : `layers ${config.layers}`} runs on tf.layers, add --lstm layers`,
+      `the fused engine stacks the LSTM layers of a text tagger (--data): the digit task's --layers ${config.layers} runs on tf.layers, add --lstm layers`,
       ExitCode.Usage,
     );
   if ((config.dropout > 0 || config.recurrentDropout > 0) && (!config.data || config.lstm !== 'fused'))

@@ -24,6 +24,8 @@ export interface TaggerShape {
   units: number;
   tags: number;
   bidirectional: boolean;
+  /** Stacked recurrent layers of `units` each (Keras's LSTM(return_sequences=True) one above the other); 1 when not given. */
+  layers?: number;
   /** Gates use the hard sigmoid (Keras 2, tfjs's default) instead of the sigmoid. */
   hard: boolean;
   /** Keras's LSTM(dropout, recurrent_dropout): shares of the inputs and of the carried state zeroed while training. */
@@ -48,13 +50,14 @@ export interface DropoutMasks {
 /** The arrays of a tagger in model.trainableWeights order. */
 export interface TaggerLayout {
   embeddings: Float64Array;
+  /** Layer by layer, direction by direction: layer l's direction d is [l × directions + d]. */
   directions: DirectionWeights[];
   dense: { kernel: Float64Array; bias: Float64Array };
 }
 
 /** Names `tensors` (trainableWeights order: embeddings; per direction kernel, recurrent kernel, bias; Dense kernel, bias), checking their sizes. */
 export function taggerLayout(shape: TaggerShape, tensors: Float64Array[]): TaggerLayout {
-  const count = shape.bidirectional ? 2 : 1;
+  const count = (shape.bidirectional ? 2 : 1) * (shape.layers ?? 1);
   const sizes = taggerSizes(shape);
   if (tensors.length !== sizes.length || tensors.some((t, i) => t.length !== sizes[i]))
     throw new Error(`fused tagger: the model's weights (${tensors.map((t) => t.length).join(', ')}) do not match the shape (${sizes.join(', ')})`);
@@ -66,9 +69,22 @@ export function taggerLayout(shape: TaggerShape, tensors: Float64Array[]): Tagge
 /** The sizes of a tagger's weights in model.trainableWeights order. */
 function taggerSizes(shape: TaggerShape): number[] {
   const { vocabulary: V, dim: E, units: u, tags: C } = shape;
-  const count = shape.bidirectional ? 2 : 1;
-  return [V * E, ...Array.from({ length: count }, () => [E * 4 * u, u * 4 * u, 4 * u]).flat(), count * u * C, C];
+  const D = shape.bidirectional ? 2 : 1;
+  const layer = (l: number) => Array.from({ length: D }, () => [inputWidth(shape, l) * 4 * u, u * 4 * u, 4 * u]).flat();
+  return [V * E, ...Array.from({ length: shape.layers ?? 1 }, (_, l) => layer(l)).flat(), D * u * C, C];
 }
+
+/** The width of layer l's inputs: the embedding for the first, the features (all directions) of the layer below for the rest. */
+function inputWidth(shape: TaggerShape, l: number): number {
+  return l === 0 ? shape.dim : (shape.bidirectional ? 2 : 1) * shape.units;
+}
+
+/**
+ * Where a layer reads its inputs: the embedding rows of the words' ids (the first layer, whose
+ * gradient goes into the embeddings' rows), or the features [B, T, width] of the layer below (whose
+ * gradient goes into that layer's dFeatures). Positions are rows b × T + t.
+ */
+type Source = { embeddings: Float64Array; ids: Int32Array } | { features: Floats };
 
 /**
  * A batch's sentences longest first, as packed sequences: at each time t the sentences still going
@@ -186,18 +202,8 @@ class PackedDirection {
     return this.reverse ? T - 1 - step : step;
   }
 
-  /** Runs the direction over the words ids [B, T] (embedded by `embeddings` [V, E]) and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
-  forward(
-    w: DirectionWeights,
-    embeddings: Float64Array,
-    ids: Int32Array,
-    pack: Packing,
-    batch: number,
-    T: number,
-    features: Floats,
-    H: number,
-    masks: DropoutMasks = {},
-  ): void {
+  /** Runs the direction over the words of `source` and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
+  forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks: DropoutMasks = {}): void {
     const { u, E, m } = this;
     const g4 = 4 * u;
     this.ensure(pack.words, batch, T);
@@ -208,9 +214,10 @@ class PackedDirection {
       counts[s] = pack.active[t];
       offsets[s + 1] = offsets[s] + counts[s];
       for (let i = 0; i < counts[s]; i++) {
-        const from = ids[pack.order[i] * T + t] * E;
+        const at = pack.order[i] * T + t;
+        const from = 'ids' in source ? source.ids[at] * E : at * E;
         const to = (offsets[s] + i) * E;
-        xs.set(embeddings.subarray(from, from + E), to);
+        xs.set(('ids' in source ? source.embeddings : source.features).subarray(from, from + E), to);
         if (masks.input) for (let e = 0; e < E; e++) xs[to + e] *= masks.input[pack.order[i] * E + e];
       }
     }
@@ -273,17 +280,18 @@ class PackedDirection {
 
   /**
    * Backpropagation through time from dFeatures [B, T, H]: adds the weight gradients into `g` and
-   * d loss / d embedding of each word into gEmbeddings [V, E].
+   * d loss / d input of each word into `dInput`: the embedding rows [V, E] of its id (the first layer),
+   * or the dFeatures [B, T, E] of the layer below.
    */
   backward(
     g: DirectionWeights,
-    ids: Int32Array,
+    source: Source,
     pack: Packing,
     batch: number,
     T: number,
     dFeatures: Floats,
     H: number,
-    gEmbeddings: Float64Array,
+    dInput: Float64Array | Floats,
     masks: DropoutMasks = {},
   ): void {
     const { u, E, m } = this;
@@ -341,10 +349,11 @@ class PackedDirection {
       const t = this.time(s, T);
       for (let i = 0; i < counts[s]; i++) {
         const src = (offsets[s] + i) * E;
-        const dst = ids[pack.order[i] * T + t] * E;
+        const at = pack.order[i] * T + t;
+        const dst = ('ids' in source ? source.ids[at] : at) * E;
         const mask = masks.input;
         const mi = pack.order[i] * E;
-        for (let e = 0; e < E; e++) gEmbeddings[dst + e] += mask ? this.dxs[src + e] * mask[mi + e] : this.dxs[src + e];
+        for (let e = 0; e < E; e++) dInput[dst + e] += mask ? this.dxs[src + e] * mask[mi + e] : this.dxs[src + e];
       }
     }
   }
@@ -368,7 +377,11 @@ export class FusedTagger {
   private capacity = 0;
   private mask = new Uint8Array(0); // [B, T]
   private pack: Packing = { order: new Int32Array(0), active: new Int32Array(0), words: 0 };
-  private features: Floats; // [B, T, H]
+  private readonly D: number; // directions per layer
+  private readonly L: number; // stacked layers
+  private layerFeatures: Floats[] = []; // per layer [B, T, H]; the last one feeds the head
+  private layerDFeatures: Floats[] = [];
+  private features: Floats; // [B, T, H]: the last layer's
   private dFeatures: Floats;
   private out: Floats; // [B, T, C]: softmax probabilities
   private dOut: Floats; // [B, T, C]: d loss / d the head's input
@@ -401,8 +414,13 @@ export class FusedTagger {
     this.g = taggerLayout(shape, this.grads);
     const m = (this.m = matricesFor(precision));
     const { units: u, dim: E, hard, tags: C } = shape;
-    this.directions = Array.from({ length: shape.bidirectional ? 2 : 1 }, (_, d) => new PackedDirection(m, u, E, hard, d === 1, d * u));
-    this.H = this.directions.length * u;
+    this.D = shape.bidirectional ? 2 : 1;
+    this.L = shape.layers ?? 1;
+    this.H = this.D * u;
+    this.directions = Array.from({ length: this.L * this.D }, (_, k) => {
+      const [l, d] = [Math.floor(k / this.D), k % this.D];
+      return new PackedDirection(m, u, l === 0 ? E : this.H, hard, d === 1, d * u);
+    });
     this.features = this.dFeatures = this.out = this.dOut = m.alloc(0);
     this.dense = m.alloc(this.H * C);
     this.denseT = m.alloc(C * this.H);
@@ -418,8 +436,8 @@ export class FusedTagger {
     if (!dropsOut(this.shape)) return [];
     if (!random) throw new Error('fused tagger: dropout needs a random source');
     const draw = (n: number, rate: number) => Float64Array.from({ length: n }, () => (random() < rate ? 0 : 1 / (1 - rate)));
-    return this.directions.map(() => ({
-      ...(dropout ? { input: draw(batch * E, dropout) } : {}),
+    return this.directions.map((_, k) => ({
+      ...(dropout ? { input: draw(batch * (k < this.D ? E : this.H), dropout) } : {}),
       ...(recurrentDropout ? { recurrent: draw(batch * u, recurrentDropout) } : {}),
     }));
   }
@@ -434,8 +452,10 @@ export class FusedTagger {
     const n = (this.capacity = Math.max(rows, Math.ceil(this.capacity * 1.25)));
     const { tags: C } = this.shape;
     this.mask = new Uint8Array(n);
-    this.features = this.m.alloc(n * this.H);
-    this.dFeatures = this.m.alloc(n * this.H);
+    this.layerFeatures = Array.from({ length: this.L }, () => this.m.alloc(n * this.H));
+    this.layerDFeatures = Array.from({ length: this.L }, () => this.m.alloc(n * this.H));
+    this.features = this.layerFeatures[this.L - 1];
+    this.dFeatures = this.layerDFeatures[this.L - 1];
     this.out = this.m.alloc(n * C);
     this.dOut = this.m.alloc(n * C);
   }
@@ -448,7 +468,10 @@ export class FusedTagger {
     const { mask, features, out, H } = this;
     for (let r = 0; r < rows; r++) mask[r] = ids[r] === 0 ? 0 : 1;
     this.pack = packBatch(ids, batch, T);
-    for (const [k, d] of this.directions.entries()) d.forward(this.w.directions[k], this.w.embeddings, ids, this.pack, batch, T, features, H, masks[k]);
+    for (const [k, d] of this.directions.entries()) {
+      const l = Math.floor(k / this.D);
+      d.forward(this.w.directions[k], this.sourceOf(l, ids), this.pack, batch, T, this.layerFeatures[l], H, masks[k]);
+    }
     const { kernel, bias } = this.w.dense;
     this.dense.set(kernel);
     // Padding too, as Keras computes it before the mask weights it: the head on zero features there.
@@ -495,8 +518,21 @@ export class FusedTagger {
     this.m.gemm(this.gDense, 0, C, features, 0, 1, H, dOut, 0, C, H, C, rows, false);
     addInto(this.g.dense.kernel, this.gDense);
     this.m.gemm(dFeatures, 0, H, dOut, 0, C, 1, this.denseT, 0, H, rows, H, C, false);
-    for (const [k, d] of this.directions.entries()) d.backward(this.g.directions[k], ids, this.pack, batch, T, dFeatures, H, this.g.embeddings, masks[k]);
+    // Top layer first; each layer's directions add the gradient at its inputs into the layer below's dFeatures.
+    for (let l = this.L - 1; l >= 0; l--) {
+      const below = l === 0 ? this.g.embeddings : this.layerDFeatures[l - 1];
+      if (l > 0) below.fill(0, 0, rows * H);
+      for (let d = 0; d < this.D; d++) {
+        const k = l * this.D + d;
+        this.directions[k].backward(this.g.directions[k], this.sourceOf(l, ids), this.pack, batch, T, this.layerDFeatures[l], H, below, masks[k]);
+      }
+    }
     return lossSum * scale;
+  }
+
+  /** Where layer l reads its inputs (see Source). */
+  private sourceOf(l: number, ids: Int32Array): Source {
+    return l === 0 ? { embeddings: this.w.embeddings, ids } : { features: this.layerFeatures[l - 1] };
   }
 
   /**
@@ -604,8 +640,8 @@ export function denseHeadOf(layer: tfl.layers.Layer): LayerConfig | undefined {
 
 /**
  * The fused tagger of `model` when it is one: Embedding(mask_zero) → LSTM or Bidirectional(LSTM,
- * concat) → TimeDistributed(Dense(softmax)), as seq-tag builds for text and as Keras users often
- * write; undefined for any other model (tf.layers runs it).
+ * concat), one or stacked alike → TimeDistributed(Dense(softmax)), as seq-tag builds for text and as
+ * Keras users often write; undefined for any other model (tf.layers runs it).
  */
 export function taggerOf(model: tfl.LayersModel, precision: 'float32' | 'float64' = 'float32'): FusedTagger | undefined {
   const shape = taggerShapeOf(model);
@@ -618,15 +654,18 @@ export function taggerOf(model: tfl.LayersModel, precision: 'float32' | 'float64
  */
 export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  if (layers.length !== 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
-  const [embedding, recurrent, head] = layers;
+  if (layers.length < 3 || model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
+  const [embedding, ...rest] = layers;
+  const head = rest.pop()!;
   if (embedding.getClassName() !== 'Embedding' || (embedding.getConfig() as LayerConfig).maskZero !== true) return undefined;
-  const cell = lstmLayerOf(recurrent);
-  if (!cell || denseHeadOf(head)?.activation !== 'softmax') return undefined;
+  // Stacked layers alike (units, directions, gates, dropout), as seq-tag's --layers builds them; others run on tf.layers.
+  const cells = rest.map(lstmLayerOf);
+  const cell = cells[0];
+  if (!cell || cells.some((c) => JSON.stringify(c) !== JSON.stringify(cell)) || denseHeadOf(head)?.activation !== 'softmax') return undefined;
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
   const { units, bidirectional, hard, dropout, recurrentDropout } = cell;
-  const shape = { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout };
+  const shape = { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout, layers: rest.length };
   const sizes = taggerSizes(shape);
   // Weights in another order than tfjs's: tf.layers runs it.
   const inOrder = shapes.length === sizes.length && shapes.every((s, i) => s.reduce((a, b) => a * b, 1) === sizes[i]);
