@@ -41,7 +41,7 @@ describe('--cell gru and --layers N', () => {
     assert.notDeepEqual(await losses(stacked, 'e'), await losses(['--lstm', 'layers'], 'f'));
   });
 
-  it("on text too; the fused engine stacks LSTM layers of a tagger, and refuses GRU and the digit task's stacks in one line", async () => {
+  it("on text too, where the fused engine runs GRU and stacked layers; the digit task's are refused there in one line", async () => {
     const train = join(tempDir(), 't.txt');
     writeFileSync(train, 'The/DT dog/NN barks/VBZ ./.\nA/DT cat/NN sleeps/VBZ ./.\n');
     const run = await seqTag(['train', '--data', train, '--cell', 'gru', '--lstm', 'layers', ...SMALL, '--model-dir', join(tempDir(), 'm')]);
@@ -50,16 +50,24 @@ describe('--cell gru and --layers N', () => {
     oneLine(
       await seqTag(['train', '--cell', 'gru', ...SMALL]),
       2,
-      /^seq-tag: the fused engine computes LSTM layers: --cell gru runs on tf\.layers, add --lstm layers$/,
+      /^seq-tag: the fused engine computes the digit task's one LSTM layer: --cell gru runs on tf\.layers, add --lstm layers \(a text tagger, --data, runs them fused\)$/,
     );
     oneLine(
       await seqTag(['train', '--layers', '2', ...SMALL]),
       2,
-      /^seq-tag: the fused engine stacks the LSTM layers of a text tagger \(--data\): the digit task's --layers 2 runs on tf\.layers, add --lstm layers$/,
+      /^seq-tag: the fused engine computes the digit task's one LSTM layer: --layers 2 runs on tf\.layers/,
     );
     const stacked = await seqTag(['train', '--data', train, '--layers', '2', '--bidirectional', ...SMALL, '--model-dir', join(tempDir(), 's')]);
     assert.equal(stacked.status, 0, stacked.stderr);
     assert.match(stacked.stdout, /LSTM 4 × 2 directions × 2 layers .*fused engine/s);
+    const gru = await seqTag(['train', '--data', train, '--cell', 'gru', ...SMALL, '--model-dir', join(tempDir(), 'g')]);
+    assert.equal(gru.status, 0, gru.stderr);
+    assert.match(gru.stdout, /GRU 4 .*fused engine/s);
+    oneLine(
+      await seqTag(['train', '--data', train, '--cell', 'gru', '--dropout', '0.2', ...SMALL]),
+      2,
+      /--dropout is drawn for LSTM layers; --cell gru trains without dropout here/,
+    );
     oneLine(await seqTag(['train', '--layers', '0', ...SMALL]), 2, /--layers.*expected a whole number from 1 to 8/);
   });
 });

@@ -41,8 +41,8 @@ function sentences(n: number, T: number, seed: number): TagData {
   return { n, steps: T, features: null, x, y, tags: C, source: 'generated sentences' };
 }
 
-function configOf(bidirectional: boolean, recurrentActivation: Config['recurrentActivation'] = 'sigmoid', layers = 1): Config {
-  return { ...ORIGINAL_EXPERIMENT, encoding: 'embedding', embeddingDim: 4, units: 3, bidirectional, recurrentActivation, layers, seed: 1 };
+function configOf(bidirectional: boolean, recurrentActivation: Config['recurrentActivation'] = 'sigmoid', layers = 1, cell: Config['cell'] = 'lstm'): Config {
+  return { ...ORIGINAL_EXPERIMENT, encoding: 'embedding', embeddingDim: 4, units: 3, bidirectional, recurrentActivation, layers, cell, seed: 1 };
 }
 
 /** Spread the weights wider than their initialisers, so that no gate sits in its linear region only. */
@@ -56,18 +56,22 @@ function randomize(model: tfl.LayersModel, seed: number): void {
 describe('the fused engine on text taggers matches tf.layers', () => {
   before(() => useBackend('cpu'));
 
-  for (const [bidirectional, activation, precision, layers] of [
-    [false, 'sigmoid', 'float32', 1],
-    [true, 'sigmoid', 'float32', 1],
-    [true, 'hardSigmoid', 'float32', 1],
-    [false, 'sigmoid', 'float64', 1],
-    [true, 'hardSigmoid', 'float64', 1],
-    [false, 'sigmoid', 'float64', 2],
-    [true, 'sigmoid', 'float64', 3],
-    [true, 'sigmoid', 'float32', 2],
+  for (const [bidirectional, activation, precision, layers, cell] of [
+    [false, 'sigmoid', 'float32', 1, 'lstm'],
+    [true, 'sigmoid', 'float32', 1, 'lstm'],
+    [true, 'hardSigmoid', 'float32', 1, 'lstm'],
+    [false, 'sigmoid', 'float64', 1, 'lstm'],
+    [true, 'hardSigmoid', 'float64', 1, 'lstm'],
+    [false, 'sigmoid', 'float64', 2, 'lstm'],
+    [true, 'sigmoid', 'float64', 3, 'lstm'],
+    [true, 'sigmoid', 'float32', 2, 'lstm'],
+    [false, 'sigmoid', 'float64', 1, 'gru'],
+    [true, 'hardSigmoid', 'float64', 1, 'gru'],
+    [true, 'sigmoid', 'float32', 2, 'gru'],
   ] as const) {
-    it(`${layers > 1 ? `${layers} stacked ` : ''}${bidirectional ? 'BiLSTM' : 'LSTM'} (${activation} gates, ${precision}): one batch's loss, outputs at the words, and every gradient within 1e-5`, () => {
-      const config = configOf(bidirectional, activation, layers);
+    const name = `${bidirectional ? 'Bi' : ''}${cell.toUpperCase()}`;
+    it(`${layers > 1 ? `${layers} stacked ` : ''}${name} (${activation} gates, ${precision}): one batch's loss, outputs at the words, and every gradient within 1e-5`, () => {
+      const config = configOf(bidirectional, activation, layers, cell);
       const model = buildModel(config, 1, { vocabulary: V, tags: C });
       randomize(model, 3);
       const data = sentences(6, 7, 2);
@@ -85,6 +89,7 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) tags[Math.floor(k / C)] = k % C;
       const shape = taggerShapeOf(model)!;
       assert.equal(shape.layers, layers, 'the stacked layers read from the model');
+      assert.equal(shape.cell, cell, 'the cell read from the model');
       const fused = new FusedTagger(shape, readParameters(model).tensors, precision);
       assert.equal(fused.precision, precision);
       // Twice: what one batch leaves in the engine's buffers must not reach the next batch's gradients.
@@ -215,21 +220,23 @@ describe('the fused engine on text taggers matches tf.layers', () => {
     assert.ok(layers.at(-1)!.loss < 0.8 * layers[0].loss, 'it learns (the comparison is not of two flat lines)');
   });
 
-  it('a stack of two BiLSTM layers trains on the same loss curve as tf.layers (float32, 3 epochs, Adam)', async () => {
-    const data = sentences(40, 9, 7);
-    const validation = sentences(12, 9, 8);
-    const run = async (lstm: Config['lstm']) => {
-      const config = { ...configOf(true, 'sigmoid', 2), lstm, dtype: 'float32' as const, epochs: 3, batchSize: 8, lr: 0.05 };
-      const model = buildModel(config, 1, { vocabulary: V, tags: C });
-      const result = await trainTagged(model, data, validation, config);
-      model.dispose();
-      return result.epochs;
-    };
-    const [layers, fused] = [await run('layers'), await run('fused')];
-    for (const [k, e] of layers.entries()) {
-      assert.ok(Math.abs(fused[k].loss - e.loss) < 1e-4, `epoch ${e.epoch}: fused ${fused[k].loss}, layers ${e.loss}`);
-      assert.ok(Math.abs(fused[k].validation!.loss - e.validation!.loss) < 1e-4, `epoch ${e.epoch}: validation`);
-    }
-    assert.ok(layers.at(-1)!.loss < 0.9 * layers[0].loss, 'it learns');
-  });
+  for (const cell of ['lstm', 'gru'] as const) {
+    it(`a stack of two Bi${cell.toUpperCase()} layers trains on the same loss curve as tf.layers (float32, 3 epochs, Adam)`, async () => {
+      const data = sentences(40, 9, 7);
+      const validation = sentences(12, 9, 8);
+      const run = async (lstm: Config['lstm']) => {
+        const config = { ...configOf(true, 'sigmoid', 2, cell), lstm, dtype: 'float32' as const, epochs: 3, batchSize: 8, lr: 0.05 };
+        const model = buildModel(config, 1, { vocabulary: V, tags: C });
+        const result = await trainTagged(model, data, validation, config);
+        model.dispose();
+        return result.epochs;
+      };
+      const [layers, fused] = [await run('layers'), await run('fused')];
+      for (const [k, e] of layers.entries()) {
+        assert.ok(Math.abs(fused[k].loss - e.loss) < 1e-4, `epoch ${e.epoch}: fused ${fused[k].loss}, layers ${e.loss}`);
+        assert.ok(Math.abs(fused[k].validation!.loss - e.validation!.loss) < 1e-4, `epoch ${e.epoch}: validation`);
+      }
+      assert.ok(layers.at(-1)!.loss < 0.9 * layers[0].loss, 'it learns');
+    });
+  }
 });

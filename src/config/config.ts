@@ -268,12 +268,15 @@ export function checkCombination(config: Omit<Config, 'seed'>): void {
     throw new UserError(`--encoding ${config.encoding} feeds digits; words of --data are fed by --encoding embedding`, ExitCode.Usage);
   if (!config.data && config.encoding === 'embedding')
     throw new UserError('--encoding embedding reads the words of a tagged text: give it with --data FILE (CoNLL-U, CoNLL columns or word/TAG)', ExitCode.Usage);
-  // The fused engine stacks LSTM layers of a text tagger; GRU cells, and the digit task's stacked layers, run on tf.layers.
-  if (config.lstm === 'fused' && config.cell !== 'lstm')
-    throw new UserError(`the fused engine computes LSTM layers: --cell ${config.cell} runs on tf.layers, add --lstm layers`, ExitCode.Usage);
-  if (config.lstm === 'fused' && config.layers > 1 && !config.data)
+  // The fused engine runs a text tagger's LSTM or GRU layers, stacked or not; the digit task's GRU and stacks run on tf.layers.
+  if (config.lstm === 'fused' && !config.data && (config.cell !== 'lstm' || config.layers > 1))
     throw new UserError(
-      `the fused engine stacks the LSTM layers of a text tagger (--data): the digit task's --layers ${config.layers} runs on tf.layers, add --lstm layers`,
+      `the fused engine computes the digit task's one LSTM layer: --${config.cell !== 'lstm' ? `cell ${config.cell}` : `layers ${config.layers}`} runs on tf.layers, add --lstm layers (a text tagger, --data, runs them fused)`,
+      ExitCode.Usage,
+    );
+  if (config.cell === 'gru' && (config.dropout > 0 || config.recurrentDropout > 0))
+    throw new UserError(
+      `--${config.dropout > 0 ? 'dropout' : 'recurrent-dropout'} is drawn for LSTM layers; --cell gru trains without dropout here`,
       ExitCode.Usage,
     );
   if ((config.dropout > 0 || config.recurrentDropout > 0) && (!config.data || config.lstm !== 'fused'))

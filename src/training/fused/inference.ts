@@ -38,7 +38,7 @@ function digitNetworkOf(model: tfl.LayersModel, threads = 1): FusedNetwork | und
   if (rest.length !== (layerNorm ? 2 : 1)) return undefined;
   const cell = lstmLayerOf(recurrent);
   const d = denseHeadOf(rest[rest.length - 1]);
-  if (!cell || !d || Number(d.units) !== 2 || !(OUTPUT_ACTIVATIONS as readonly unknown[]).includes(d.activation)) return undefined;
+  if (!cell || cell.cell !== 'lstm' || !d || Number(d.units) !== 2 || !(OUTPUT_ACTIVATIONS as readonly unknown[]).includes(d.activation)) return undefined;
   if (layerNorm) {
     const n = rest[0].getConfig() as LayerConfig;
     // Over the features only (the last of [batch, steps, features]), with the engine's epsilon.

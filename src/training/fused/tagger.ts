@@ -24,6 +24,8 @@ export interface TaggerShape {
   units: number;
   tags: number;
   bidirectional: boolean;
+  /** The recurrent cell: Keras's LSTM, or its GRU as TensorFlow.js computes it (reset_after=False); LSTM when not given. */
+  cell?: 'lstm' | 'gru';
   /** Stacked recurrent layers of `units` each (Keras's LSTM(return_sequences=True) one above the other); 1 when not given. */
   layers?: number;
   /** Gates use the hard sigmoid (Keras 2, tfjs's default) instead of the sigmoid. */
@@ -70,9 +72,13 @@ export function taggerLayout(shape: TaggerShape, tensors: Float64Array[]): Tagge
 function taggerSizes(shape: TaggerShape): number[] {
   const { vocabulary: V, dim: E, units: u, tags: C } = shape;
   const D = shape.bidirectional ? 2 : 1;
-  const layer = (l: number) => Array.from({ length: D }, () => [inputWidth(shape, l) * 4 * u, u * 4 * u, 4 * u]).flat();
+  const G = gatesOf(shape) * u;
+  const layer = (l: number) => Array.from({ length: D }, () => [inputWidth(shape, l) * G, u * G, G]).flat();
   return [V * E, ...Array.from({ length: shape.layers ?? 1 }, (_, l) => layer(l)).flat(), D * u * C, C];
 }
+
+/** Gates per unit: the LSTM's i, f, g, o; the GRU's z, r, h. */
+const gatesOf = (shape: Pick<TaggerShape, 'cell'>) => (shape.cell === 'gru' ? 3 : 4);
 
 /** The width of layer l's inputs: the embedding for the first, the features (all directions) of the layer below for the rest. */
 function inputWidth(shape: TaggerShape, l: number): number {
@@ -135,7 +141,23 @@ export function packBatch(ids: Int32Array, batch: number, T: number): Packing {
  * right): it starts from a zero state, as tfjs's masked rnn keeps it until then. Its arrays and
  * products are the tagger's arithmetic's (./matrices.ts); its weights, float64, are copied in.
  */
-class PackedDirection {
+/** One direction of one layer over a packed batch (the LSTM's or the GRU's). */
+interface Direction {
+  forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks?: DropoutMasks): void;
+  backward(
+    g: DirectionWeights,
+    source: Source,
+    pack: Packing,
+    batch: number,
+    T: number,
+    dFeatures: Floats,
+    H: number,
+    dInput: Float64Array | Floats,
+    masks?: DropoutMasks,
+  ): void;
+}
+
+class PackedDirection implements Direction {
   private capacity = 0;
   private xs: Floats; // [N, E]: inputs
   private gates: Floats; // [N, 4u]: i, f, g, o after activation
@@ -208,19 +230,7 @@ class PackedDirection {
     const g4 = 4 * u;
     this.ensure(pack.words, batch, T);
     const { xs, gates, cell, cellTanh, hidden, hiddenPrev, offsets, counts } = this;
-    offsets[0] = 0;
-    for (let s = 0; s < T; s++) {
-      const t = this.time(s, T);
-      counts[s] = pack.active[t];
-      offsets[s + 1] = offsets[s] + counts[s];
-      for (let i = 0; i < counts[s]; i++) {
-        const at = pack.order[i] * T + t;
-        const from = 'ids' in source ? source.ids[at] * E : at * E;
-        const to = (offsets[s] + i) * E;
-        xs.set(('ids' in source ? source.embeddings : source.features).subarray(from, from + E), to);
-        if (masks.input) for (let e = 0; e < E; e++) xs[to + e] *= masks.input[pack.order[i] * E + e];
-      }
-    }
+    gatherInputs(source, pack, T, E, this.reverse, masks, xs, offsets, counts);
     const N = pack.words;
     this.kernel.set(w.kernel);
     this.recurrent.set(w.recurrent);
@@ -267,15 +277,7 @@ class PackedDirection {
         }
       }
     }
-    for (let r = 0; r < batch * T; r++) features.fill(0, r * H + this.offset, r * H + this.offset + u);
-    for (let s = 0; s < T; s++) {
-      const t = this.time(s, T);
-      for (let i = 0; i < counts[s]; i++) {
-        const src = (offsets[s] + i) * u;
-        const dst = (pack.order[i] * T + t) * H + this.offset;
-        for (let j = 0; j < u; j++) features[dst + j] = hidden[src + j];
-      }
-    }
+    emitHidden(hidden, pack, batch, T, u, this.reverse, offsets, counts, features, H, this.offset);
   }
 
   /**
@@ -345,16 +347,267 @@ class PackedDirection {
     m.gemm(this.dxs, 0, E, dz, 0, g4, 1, this.kernelT, 0, E, N, E, g4, false);
     addInto(g.recurrent, this.gRecurrent);
     addInto(g.kernel, this.gKernel);
+    scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, offsets, counts, masks, dInput);
+  }
+}
+
+/**
+ * One direction of a GRU layer as TensorFlow.js computes it (reset_after=False, Keras 2's): gates z,
+ * r, h in that order, the bias on the input side; z = σ(x W_z + h U_z + b_z), r likewise,
+ * h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h), h' = z ⊙ h + (1 − z) ⊙ h̃. No dropout (checkCombination).
+ */
+class PackedGruDirection implements Direction {
+  private capacity = 0;
+  private xs: Floats; // [N, E]
+  private gates: Floats; // [N, 3u]: z, r, h̃ after activation
+  private hidden: Floats; // [N, u]
+  private hiddenPrev: Floats; // [N, u]: the state each word's step starts from
+  private resetPrev: Floats; // [N, u]: r ⊙ that state, what U_h multiplies
+  private dz: Floats; // [N, 3u]: at the gates' inputs
+  private dxs: Floats; // [N, E]
+  private dReset: Floats; // [B, u]: d loss / d (r ⊙ h) of a step
+  private readonly kernel: Floats; // [E, 3u]
+  private readonly recurrent: Floats; // [u, 3u]
+  private readonly kernelT: Floats; // [3u, E]
+  private readonly recurrentT: Floats; // [3u, u]
+  private readonly gKernel: Floats;
+  private readonly gRecurrent: Floats;
+  private dhNext: Floats; // [B, u], by sorted sentence
+  private dhCarry = new Float64Array(0); // [B, u]: the part of dh that flows through z ⊙ h
+  private offsets = new Int32Array(0);
+  private counts = new Int32Array(0);
+
+  constructor(
+    private readonly m: Matrices,
+    private readonly u: number,
+    private readonly E: number,
+    private readonly hard: boolean,
+    private readonly reverse: boolean,
+    private readonly offset: number,
+  ) {
+    this.xs = this.gates = this.hidden = this.hiddenPrev = this.resetPrev = this.dz = this.dxs = this.dReset = this.dhNext = m.alloc(0);
+    this.kernel = m.alloc(E * 3 * u);
+    this.recurrent = m.alloc(u * 3 * u);
+    this.kernelT = m.alloc(3 * u * E);
+    this.recurrentT = m.alloc(3 * u * u);
+    this.gKernel = m.alloc(E * 3 * u);
+    this.gRecurrent = m.alloc(u * 3 * u);
+  }
+
+  private ensure(words: number, batch: number, T: number): void {
+    const { u, E, m } = this;
+    if (words > this.capacity) {
+      const n = (this.capacity = Math.max(words, Math.ceil(this.capacity * 1.25)));
+      this.xs = m.alloc(n * E);
+      this.gates = m.alloc(n * 3 * u);
+      this.hidden = m.alloc(n * u);
+      this.hiddenPrev = m.alloc(n * u);
+      this.resetPrev = m.alloc(n * u);
+      this.dz = m.alloc(n * 3 * u);
+      this.dxs = m.alloc(n * E);
+    }
+    if (batch * u > this.dhCarry.length) {
+      this.dhNext = m.alloc(batch * u);
+      this.dReset = m.alloc(batch * u);
+      this.dhCarry = new Float64Array(batch * u);
+    }
+    if (T + 1 > this.offsets.length) {
+      this.offsets = new Int32Array(T + 1);
+      this.counts = new Int32Array(T);
+    }
+  }
+
+  forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks: DropoutMasks = {}): void {
+    const { u, E, m, hard } = this;
+    const g3 = 3 * u;
+    this.ensure(pack.words, batch, T);
+    const { xs, gates, hidden, hiddenPrev, resetPrev, offsets, counts } = this;
+    gatherInputs(source, pack, T, E, this.reverse, masks, xs, offsets, counts);
+    this.kernel.set(w.kernel);
+    this.recurrent.set(w.recurrent);
+    m.gemm(gates, 0, g3, xs, 0, E, 1, this.kernel, 0, g3, pack.words, g3, E, false);
+    const act = (x: number) => (hard ? hardSigmoid(x) : sigmoid(x));
     for (let s = 0; s < T; s++) {
-      const t = this.time(s, T);
-      for (let i = 0; i < counts[s]; i++) {
-        const src = (offsets[s] + i) * E;
-        const at = pack.order[i] * T + t;
-        const dst = ('ids' in source ? source.ids[at] : at) * E;
-        const mask = masks.input;
-        const mi = pack.order[i] * E;
-        for (let e = 0; e < E; e++) dInput[dst + e] += mask ? this.dxs[src + e] * mask[mi + e] : this.dxs[src + e];
+      const k = counts[s];
+      const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
+      const row = offsets[s];
+      const prevRow = s === 0 ? 0 : offsets[s - 1];
+      for (let i = 0; i < k; i++) for (let j = 0; j < u; j++) hiddenPrev[(row + i) * u + j] = i < carried ? hidden[(prevRow + i) * u + j] : 0;
+      // z and r read h U over their 2u columns; h̃ reads (r ⊙ h) U_h once r is known.
+      if (carried > 0) m.gemm(gates, row * g3, g3, hiddenPrev, row * u, u, 1, this.recurrent, 0, g3, carried, 2 * u, u, true);
+      for (let i = 0; i < k; i++) {
+        const gi = (row + i) * g3;
+        const ci = (row + i) * u;
+        for (let j = 0; j < u; j++) {
+          const z = act(gates[gi + j] + w.bias[j]);
+          const r = act(gates[gi + u + j] + w.bias[u + j]);
+          gates[gi + j] = z;
+          gates[gi + u + j] = r;
+          resetPrev[ci + j] = r * hiddenPrev[ci + j];
+        }
       }
+      if (carried > 0) m.gemm(gates, row * g3 + 2 * u, g3, resetPrev, row * u, u, 1, this.recurrent, 2 * u, g3, carried, u, u, true);
+      for (let i = 0; i < k; i++) {
+        const gi = (row + i) * g3;
+        const ci = (row + i) * u;
+        for (let j = 0; j < u; j++) {
+          const hh = tanh(gates[gi + 2 * u + j] + w.bias[2 * u + j]);
+          gates[gi + 2 * u + j] = hh;
+          const z = gates[gi + j];
+          hidden[ci + j] = z * hiddenPrev[ci + j] + (1 - z) * hh;
+        }
+      }
+    }
+    emitHidden(hidden, pack, batch, T, u, this.reverse, offsets, counts, features, H, this.offset);
+  }
+
+  backward(
+    g: DirectionWeights,
+    source: Source,
+    pack: Packing,
+    batch: number,
+    T: number,
+    dFeatures: Floats,
+    H: number,
+    dInput: Float64Array | Floats,
+    masks: DropoutMasks = {},
+  ): void {
+    const { u, E, m, hard } = this;
+    const g3 = 3 * u;
+    const { gates, hiddenPrev, dz, dhNext, dhCarry, dReset, offsets, counts } = this;
+    const slope = (y: number) => (hard ? hardSigmoidSlope(y) : y * (1 - y));
+    const N = pack.words;
+    transposeInto(this.recurrentT, this.recurrent, u, g3);
+    transposeInto(this.kernelT, this.kernel, E, g3);
+    dhNext.fill(0, 0, batch * u);
+    for (let s = T - 1; s >= 0; s--) {
+      const t = this.reverse ? T - 1 - s : s;
+      const k = counts[s];
+      const carried = s === 0 ? 0 : Math.min(k, counts[s - 1]);
+      const row = offsets[s];
+      for (let i = 0; i < k; i++) {
+        const fi = (pack.order[i] * T + t) * H + this.offset;
+        const gi = (row + i) * g3;
+        const ci = (row + i) * u;
+        for (let j = 0; j < u; j++) {
+          const dh = dFeatures[fi + j] + dhNext[i * u + j];
+          const z = gates[gi + j];
+          const hh = gates[gi + 2 * u + j];
+          const hPrev = hiddenPrev[ci + j];
+          dz[gi + j] = dh * (hPrev - hh) * slope(z);
+          dz[gi + 2 * u + j] = dh * (1 - z) * (1 - hh * hh);
+          dz[gi + u + j] = 0;
+          dhCarry[i * u + j] = dh * z;
+        }
+      }
+      if (carried > 0) {
+        // d (r ⊙ h) = dh̃ U_hᵀ; then r's gradient, and the state's through r.
+        m.gemm(dReset, 0, u, dz, row * g3 + 2 * u, g3, 1, this.recurrentT, 2 * u * u, u, carried, u, u, false);
+        for (let i = 0; i < carried; i++) {
+          const gi = (row + i) * g3;
+          const ci = (row + i) * u;
+          for (let j = 0; j < u; j++) {
+            const r = gates[gi + u + j];
+            dz[gi + u + j] = dReset[i * u + j] * hiddenPrev[ci + j] * slope(r);
+            dhCarry[i * u + j] += dReset[i * u + j] * r;
+          }
+        }
+        // The step before: through z ⊙ h, through r ⊙ h, and through the z and r gates' h U.
+        m.gemm(dhNext, 0, u, dz, row * g3, g3, 1, this.recurrentT, 0, u, carried, u, 2 * u, false);
+        for (let x = 0; x < carried * u; x++) dhNext[x] += dhCarry[x];
+      }
+      dhNext.fill(0, carried * u, batch * u);
+    }
+    for (let r = 0; r < N; r++) for (let k = 0; k < g3; k++) g.bias[k] += dz[r * g3 + k];
+    // dU_zr = hᵀ dz_zr, dU_h = (r ⊙ h)ᵀ dz_h, dKernel = xsᵀ dz, dxs = dz · kernelᵀ.
+    m.gemm(this.gRecurrent, 0, g3, hiddenPrev, 0, 1, u, dz, 0, g3, u, 2 * u, N, false);
+    m.gemm(this.gRecurrent, 2 * u, g3, this.resetPrev, 0, 1, u, dz, 2 * u, g3, u, u, N, false);
+    m.gemm(this.gKernel, 0, g3, this.xs, 0, 1, E, dz, 0, g3, E, g3, N, false);
+    m.gemm(this.dxs, 0, E, dz, 0, g3, 1, this.kernelT, 0, E, N, E, g3, false);
+    addInto(g.recurrent, this.gRecurrent);
+    addInto(g.kernel, this.gKernel);
+    scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, offsets, counts, masks, dInput);
+  }
+}
+
+/**
+ * Fills `xs` [words, E] with the inputs of the packed batch's words, step by step in the direction's
+ * order (through the input dropout mask), and `offsets`/`counts`: each step's first row and sentences.
+ */
+function gatherInputs(
+  source: Source,
+  pack: Packing,
+  T: number,
+  E: number,
+  reverse: boolean,
+  masks: DropoutMasks,
+  xs: Floats,
+  offsets: Int32Array,
+  counts: Int32Array,
+): void {
+  offsets[0] = 0;
+  const values = 'ids' in source ? source.embeddings : source.features;
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    counts[s] = pack.active[t];
+    offsets[s + 1] = offsets[s] + counts[s];
+    for (let i = 0; i < counts[s]; i++) {
+      const at = pack.order[i] * T + t;
+      const from = ('ids' in source ? source.ids[at] : at) * E;
+      const to = (offsets[s] + i) * E;
+      xs.set(values.subarray(from, from + E), to);
+      if (masks.input) for (let e = 0; e < E; e++) xs[to + e] *= masks.input[pack.order[i] * E + e];
+    }
+  }
+}
+
+/** Writes a direction's hidden states [words, u] into its columns of features [B, T, H] (zero at padding). */
+function emitHidden(
+  hidden: Floats,
+  pack: Packing,
+  batch: number,
+  T: number,
+  u: number,
+  reverse: boolean,
+  offsets: Int32Array,
+  counts: Int32Array,
+  features: Floats,
+  H: number,
+  offset: number,
+): void {
+  for (let r = 0; r < batch * T; r++) features.fill(0, r * H + offset, r * H + offset + u);
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    for (let i = 0; i < counts[s]; i++) {
+      const src = (offsets[s] + i) * u;
+      const dst = (pack.order[i] * T + t) * H + offset;
+      for (let j = 0; j < u; j++) features[dst + j] = hidden[src + j];
+    }
+  }
+}
+
+/** Adds d loss / d input of each word (dxs [words, E], through the input mask) into its embedding row or the layer below's dFeatures. */
+function scatterInputGradients(
+  dxs: Floats,
+  source: Source,
+  pack: Packing,
+  T: number,
+  E: number,
+  reverse: boolean,
+  offsets: Int32Array,
+  counts: Int32Array,
+  masks: DropoutMasks,
+  dInput: Float64Array | Floats,
+): void {
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    for (let i = 0; i < counts[s]; i++) {
+      const src = (offsets[s] + i) * E;
+      const at = pack.order[i] * T + t;
+      const dst = ('ids' in source ? source.ids[at] : at) * E;
+      const mask = masks.input;
+      const mi = pack.order[i] * E;
+      for (let e = 0; e < E; e++) dInput[dst + e] += mask ? dxs[src + e] * mask[mi + e] : dxs[src + e];
     }
   }
 }
@@ -372,7 +625,7 @@ export class FusedTagger {
   private readonly w: TaggerLayout;
   private readonly g: TaggerLayout;
   private readonly m: Matrices;
-  private readonly directions: PackedDirection[];
+  private readonly directions: Direction[];
   private readonly H: number;
   private capacity = 0;
   private mask = new Uint8Array(0); // [B, T]
@@ -419,7 +672,8 @@ export class FusedTagger {
     this.H = this.D * u;
     this.directions = Array.from({ length: this.L * this.D }, (_, k) => {
       const [l, d] = [Math.floor(k / this.D), k % this.D];
-      return new PackedDirection(m, u, l === 0 ? E : this.H, hard, d === 1, d * u);
+      const width = l === 0 ? E : this.H;
+      return shape.cell === 'gru' ? new PackedGruDirection(m, u, width, hard, d === 1, d * u) : new PackedDirection(m, u, width, hard, d === 1, d * u);
     });
     this.features = this.dFeatures = this.out = this.dOut = m.alloc(0);
     this.dense = m.alloc(this.H * C);
@@ -599,8 +853,12 @@ function crossentropyRow(out: Floats, off: number, C: number, tag: number, scale
 export type LayerConfig = Record<string, unknown>;
 
 /** An LSTM layer the fused engine computes as tfjs does: all sequences out, tanh, (hard) sigmoid gates, with or without dropout (training only). */
-function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number; hard: boolean; dropout: number; recurrentDropout: number } | undefined {
-  if (layer.getClassName() !== 'LSTM') return undefined;
+function plainLstm(
+  layer: tfl.layers.Layer,
+  backwards = false,
+): { units: number; hard: boolean; dropout: number; recurrentDropout: number; cell: 'lstm' | 'gru' } | undefined {
+  const cell = layer.getClassName() === 'LSTM' ? 'lstm' : layer.getClassName() === 'GRU' ? 'gru' : undefined;
+  if (!cell) return undefined;
   const c = layer.getConfig() as LayerConfig;
   const gates = c.recurrentActivation;
   const plain =
@@ -609,17 +867,19 @@ function plainLstm(layer: tfl.layers.Layer, backwards = false): { units: number;
     (gates === 'sigmoid' || gates === 'hardSigmoid') &&
     c.useBias !== false &&
     c.goBackwards === backwards &&
-    !c.stateful;
+    !c.stateful &&
+    // The GRU runs without dropout here (its masks are not drawn as Keras's GRUCell draws them).
+    (cell === 'lstm' || (!Number(c.dropout ?? 0) && !Number(c.recurrentDropout ?? 0)));
   // Dropout acts only in training, where the tagger draws its masks (FusedTagger.dropoutMasks).
   return plain
-    ? { units: Number(c.units), hard: gates === 'hardSigmoid', dropout: Number(c.dropout ?? 0), recurrentDropout: Number(c.recurrentDropout ?? 0) }
+    ? { units: Number(c.units), hard: gates === 'hardSigmoid', dropout: Number(c.dropout ?? 0), recurrentDropout: Number(c.recurrentDropout ?? 0), cell }
     : undefined;
 }
 
-/** An LSTM layer, or a Bidirectional(LSTM) concatenating its directions, that the fused engine computes; else undefined. */
+/** An LSTM or (tfjs's) GRU layer, or a Bidirectional one concatenating its directions, that the fused engine computes; else undefined. */
 export function lstmLayerOf(
   layer: tfl.layers.Layer,
-): { units: number; hard: boolean; bidirectional: boolean; dropout: number; recurrentDropout: number } | undefined {
+): { units: number; hard: boolean; bidirectional: boolean; dropout: number; recurrentDropout: number; cell: 'lstm' | 'gru' } | undefined {
   if (layer.getClassName() !== 'Bidirectional') {
     const cell = plainLstm(layer);
     return cell && { ...cell, bidirectional: false };
@@ -627,7 +887,7 @@ export function lstmLayerOf(
   const wrapped = layer as unknown as { forwardLayer: tfl.layers.Layer; backwardLayer: tfl.layers.Layer };
   if ((layer.getConfig() as LayerConfig).mergeMode !== 'concat') return undefined;
   const cell = plainLstm(wrapped.forwardLayer);
-  return cell && plainLstm(wrapped.backwardLayer, true) ? { ...cell, bidirectional: true } : undefined;
+  return cell && plainLstm(wrapped.backwardLayer, true)?.cell === cell.cell ? { ...cell, bidirectional: true } : undefined;
 }
 
 /** The config of the Dense a TimeDistributed head wraps, when it has a bias; else undefined. */
@@ -665,7 +925,18 @@ export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   const shapes = model.trainableWeights.map((w) => w.shape as number[]);
   const [vocabulary, dim] = shapes[0];
   const { units, bidirectional, hard, dropout, recurrentDropout } = cell;
-  const shape = { vocabulary, dim, units, tags: shapes[shapes.length - 1][0], bidirectional, hard, dropout, recurrentDropout, layers: rest.length };
+  const shape: TaggerShape = {
+    vocabulary,
+    dim,
+    units,
+    tags: shapes[shapes.length - 1][0],
+    bidirectional,
+    hard,
+    dropout,
+    recurrentDropout,
+    layers: rest.length,
+    cell: cell.cell,
+  };
   const sizes = taggerSizes(shape);
   // Weights in another order than tfjs's: tf.layers runs it.
   const inOrder = shapes.length === sizes.length && shapes.every((s, i) => s.reduce((a, b) => a * b, 1) === sizes[i]);
