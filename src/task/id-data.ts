@@ -8,6 +8,8 @@ import { thousands } from '../shared/format.js';
 import type { Corpus } from './corpus.js';
 import { readDataFileOf, type TagData } from './tag-data.js';
 import type { Encoded } from './vocabulary.js';
+// A type only: text-data.ts reads .npz runs through here.
+import type { TextRun } from './text-data.js';
 
 export const isNpz = (path: string) => /\.npz$/i.test(path);
 
@@ -148,23 +150,13 @@ function corpusOf(file: IdFile, vocabulary: TextVocabulary): Corpus {
   };
 }
 
-/** What a run on `.npz` files of ids holds (a TextRun's fields). */
-export interface IdRun {
-  vocabulary: TextVocabulary;
-  corpora: { train: Corpus; validation?: Corpus; test?: Corpus };
-  train: Encoded;
-  validation?: Encoded;
-  test?: Encoded;
-  spec: DataSpec;
-}
-
 /**
  * Reads the `.npz` files of a run: the vocabulary is ids 0..V − 1, V one more than the largest id
  * in any of them (ids the training file lacks keep their initial embedding, as in Keras), and the
  * tags are the training file's. A row longer than `maxLength` is refused (--max-length says how
  * long a sentence may be). `expected` (a resumed run, a worker) holds the files' SHA-256.
  */
-export async function readIdRun(files: IdFiles, maxLength: number, expected?: DataSpec): Promise<IdRun> {
+export async function readIdRun(files: IdFiles, maxLength: number, expected?: DataSpec): Promise<TextRun> {
   const train = await readIdFile(files.train, FLAG.train, expected?.train);
   const validation = files.validation === undefined ? undefined : await readIdFile(files.validation, FLAG.validation, expected?.validation);
   const test = files.test === undefined ? undefined : await readIdFile(files.test, FLAG.test, expected?.test);

@@ -157,67 +157,98 @@ interface Direction {
   ): void;
 }
 
-class PackedDirection implements Direction {
+/**
+ * What a direction of either cell keeps for a batch: its inputs, gate values and states by packed
+ * word (grown as batches need, with a little room: a float32 tagger's memory keeps what it handed
+ * out), its weights as its arithmetic holds them with their transposes and gradients, and the
+ * steps' layout. `G` gates per unit; `grow` adds a cell's own buffers.
+ */
+abstract class PackedRecurrence implements Direction {
   private capacity = 0;
-  private xs: Floats; // [N, E]: inputs
-  private gates: Floats; // [N, 4u]: i, f, g, o after activation
-  private cell: Floats; // [N, u]
-  private cellTanh: Floats;
-  private hidden: Floats; // [N, u]
-  private hiddenPrev: Floats; // [N, u]: the state each word's step starts from
-  private dz: Floats; // [N, 4u]
-  private dxs: Floats; // [N, E]
-  private readonly kernel: Floats; // [E, 4u]
-  private readonly recurrent: Floats; // [u, 4u]
-  private readonly kernelT: Floats; // [4u, E]
-  private readonly recurrentT: Floats; // [4u, u]
-  private readonly gKernel: Floats;
-  private readonly gRecurrent: Floats;
-  private dhNext: Floats; // [B, u], by sorted sentence
-  private dcNext = new Float64Array(0);
-  private offsets = new Int32Array(0); // [T + 1]: first row of each step
-  private counts = new Int32Array(0); // [T]: sentences active at each step
+  private batchCapacity = 0;
+  protected xs: Floats; // [N, E]: inputs
+  protected gates: Floats; // [N, G u]: after activation
+  protected hidden: Floats; // [N, u]
+  protected hiddenPrev: Floats; // [N, u]: the state each word's step starts from
+  protected dz: Floats; // [N, G u]: at the gates' inputs
+  protected dxs: Floats; // [N, E]
+  protected readonly kernel: Floats; // [E, G u]
+  protected readonly recurrent: Floats; // [u, G u]
+  protected readonly kernelT: Floats; // [G u, E]
+  protected readonly recurrentT: Floats; // [G u, u]
+  protected readonly gKernel: Floats;
+  protected readonly gRecurrent: Floats;
+  protected dhNext: Floats; // [B, u], by sorted sentence
+  protected offsets = new Int32Array(0); // [T + 1]: first row of each step
+  protected counts = new Int32Array(0); // [T]: sentences active at each step
 
   constructor(
-    private readonly m: Matrices,
-    private readonly u: number,
-    private readonly E: number,
-    private readonly hard: boolean,
-    private readonly reverse: boolean,
+    protected readonly m: Matrices,
+    protected readonly u: number,
+    protected readonly E: number,
+    protected readonly hard: boolean,
+    protected readonly reverse: boolean,
     /** Where this direction's outputs sit in a feature row of width H. */
-    private readonly offset: number,
+    protected readonly offset: number,
+    G: number,
   ) {
-    this.xs = this.gates = this.cell = this.cellTanh = this.hidden = this.hiddenPrev = this.dz = this.dxs = this.dhNext = m.alloc(0);
-    this.kernel = m.alloc(E * 4 * u);
-    this.recurrent = m.alloc(u * 4 * u);
-    this.kernelT = m.alloc(4 * u * E);
-    this.recurrentT = m.alloc(4 * u * u);
-    this.gKernel = m.alloc(E * 4 * u);
-    this.gRecurrent = m.alloc(u * 4 * u);
+    this.xs = this.gates = this.hidden = this.hiddenPrev = this.dz = this.dxs = this.dhNext = m.alloc(0);
+    this.kernel = m.alloc(E * G * u);
+    this.recurrent = m.alloc(u * G * u);
+    this.kernelT = m.alloc(G * u * E);
+    this.recurrentT = m.alloc(G * u * u);
+    this.gKernel = m.alloc(E * G * u);
+    this.gRecurrent = m.alloc(u * G * u);
   }
 
-  private ensure(words: number, batch: number, T: number): void {
+  /** A cell's own buffers for `words` packed words and `batch` sentences. */
+  protected abstract grow(words: number, batch: number): void;
+
+  protected ensure(words: number, batch: number, T: number): void {
     const { u, E, m } = this;
+    const G = this.kernel.length / (E * u);
     if (words > this.capacity) {
-      // A little room to grow: a float32 tagger's memory keeps what it handed out.
       const n = (this.capacity = Math.max(words, Math.ceil(this.capacity * 1.25)));
       this.xs = m.alloc(n * E);
-      this.gates = m.alloc(n * 4 * u);
-      this.cell = m.alloc(n * u);
-      this.cellTanh = m.alloc(n * u);
+      this.gates = m.alloc(n * G * u);
       this.hidden = m.alloc(n * u);
       this.hiddenPrev = m.alloc(n * u);
-      this.dz = m.alloc(n * 4 * u);
+      this.dz = m.alloc(n * G * u);
       this.dxs = m.alloc(n * E);
+      this.grow(n, 0);
     }
-    if (batch * u > this.dcNext.length) {
+    if (batch > this.batchCapacity) {
+      this.batchCapacity = batch;
       this.dhNext = m.alloc(batch * u);
-      this.dcNext = new Float64Array(batch * u);
+      this.grow(0, batch);
     }
     if (T + 1 > this.offsets.length) {
       this.offsets = new Int32Array(T + 1);
       this.counts = new Int32Array(T);
     }
+  }
+
+  abstract forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks?: DropoutMasks): void;
+  abstract backward(g: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, dFeatures: Floats, H: number, dInput: Float64Array | Floats, masks?: DropoutMasks): void;
+}
+
+/** One direction of an LSTM layer (gates i, f, g, o). */
+class PackedDirection extends PackedRecurrence {
+  private cell: Floats; // [N, u]
+  private cellTanh: Floats;
+  private dcNext = new Float64Array(0); // [B, u]
+
+  constructor(m: Matrices, u: number, E: number, hard: boolean, reverse: boolean, offset: number) {
+    super(m, u, E, hard, reverse, offset, 4);
+    this.cell = this.cellTanh = m.alloc(0);
+  }
+
+  protected grow(words: number, batch: number): void {
+    if (words) {
+      this.cell = this.m.alloc(words * this.u);
+      this.cellTanh = this.m.alloc(words * this.u);
+    }
+    if (batch) this.dcNext = new Float64Array(batch * this.u);
   }
 
   private time(step: number, T: number): number {
@@ -356,64 +387,21 @@ class PackedDirection implements Direction {
  * r, h in that order, the bias on the input side; z = σ(x W_z + h U_z + b_z), r likewise,
  * h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h), h' = z ⊙ h + (1 − z) ⊙ h̃. No dropout (checkCombination).
  */
-class PackedGruDirection implements Direction {
-  private capacity = 0;
-  private xs: Floats; // [N, E]
-  private gates: Floats; // [N, 3u]: z, r, h̃ after activation
-  private hidden: Floats; // [N, u]
-  private hiddenPrev: Floats; // [N, u]: the state each word's step starts from
-  private resetPrev: Floats; // [N, u]: r ⊙ that state, what U_h multiplies
-  private dz: Floats; // [N, 3u]: at the gates' inputs
-  private dxs: Floats; // [N, E]
+class PackedGruDirection extends PackedRecurrence {
+  private resetPrev: Floats; // [N, u]: r ⊙ the state each word's step starts from, what U_h multiplies
   private dReset: Floats; // [B, u]: d loss / d (r ⊙ h) of a step
-  private readonly kernel: Floats; // [E, 3u]
-  private readonly recurrent: Floats; // [u, 3u]
-  private readonly kernelT: Floats; // [3u, E]
-  private readonly recurrentT: Floats; // [3u, u]
-  private readonly gKernel: Floats;
-  private readonly gRecurrent: Floats;
-  private dhNext: Floats; // [B, u], by sorted sentence
   private dhCarry = new Float64Array(0); // [B, u]: the part of dh that flows through z ⊙ h
-  private offsets = new Int32Array(0);
-  private counts = new Int32Array(0);
 
-  constructor(
-    private readonly m: Matrices,
-    private readonly u: number,
-    private readonly E: number,
-    private readonly hard: boolean,
-    private readonly reverse: boolean,
-    private readonly offset: number,
-  ) {
-    this.xs = this.gates = this.hidden = this.hiddenPrev = this.resetPrev = this.dz = this.dxs = this.dReset = this.dhNext = m.alloc(0);
-    this.kernel = m.alloc(E * 3 * u);
-    this.recurrent = m.alloc(u * 3 * u);
-    this.kernelT = m.alloc(3 * u * E);
-    this.recurrentT = m.alloc(3 * u * u);
-    this.gKernel = m.alloc(E * 3 * u);
-    this.gRecurrent = m.alloc(u * 3 * u);
+  constructor(m: Matrices, u: number, E: number, hard: boolean, reverse: boolean, offset: number) {
+    super(m, u, E, hard, reverse, offset, 3);
+    this.resetPrev = this.dReset = m.alloc(0);
   }
 
-  private ensure(words: number, batch: number, T: number): void {
-    const { u, E, m } = this;
-    if (words > this.capacity) {
-      const n = (this.capacity = Math.max(words, Math.ceil(this.capacity * 1.25)));
-      this.xs = m.alloc(n * E);
-      this.gates = m.alloc(n * 3 * u);
-      this.hidden = m.alloc(n * u);
-      this.hiddenPrev = m.alloc(n * u);
-      this.resetPrev = m.alloc(n * u);
-      this.dz = m.alloc(n * 3 * u);
-      this.dxs = m.alloc(n * E);
-    }
-    if (batch * u > this.dhCarry.length) {
-      this.dhNext = m.alloc(batch * u);
-      this.dReset = m.alloc(batch * u);
-      this.dhCarry = new Float64Array(batch * u);
-    }
-    if (T + 1 > this.offsets.length) {
-      this.offsets = new Int32Array(T + 1);
-      this.counts = new Int32Array(T);
+  protected grow(words: number, batch: number): void {
+    if (words) this.resetPrev = this.m.alloc(words * this.u);
+    if (batch) {
+      this.dReset = this.m.alloc(batch * this.u);
+      this.dhCarry = new Float64Array(batch * this.u);
     }
   }
 
