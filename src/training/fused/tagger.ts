@@ -229,7 +229,17 @@ abstract class PackedRecurrence implements Direction {
   }
 
   abstract forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks?: DropoutMasks): void;
-  abstract backward(g: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, dFeatures: Floats, H: number, dInput: Float64Array | Floats, masks?: DropoutMasks): void;
+  abstract backward(
+    g: DirectionWeights,
+    source: Source,
+    pack: Packing,
+    batch: number,
+    T: number,
+    dFeatures: Floats,
+    H: number,
+    dInput: Float64Array | Floats,
+    masks?: DropoutMasks,
+  ): void;
 }
 
 /** One direction of an LSTM layer (gates i, f, g, o). */
