@@ -55,6 +55,16 @@ for (const backend of OFFLINE_BACKENDS) {
         const data = await readDataFile(join(FIXTURES, expected.data), loaded.description);
         const e = evaluateData(loaded.model, data, { compile: loaded.compile, mask: loaded.description.mask });
         assert.ok(Math.abs(e.tokenAccuracy - expected.evaluate.accuracy) < 1e-6, `accuracy ${e.tokenAccuracy} vs ${expected.evaluate.accuracy}`);
+        // Scored 32 rows at a time (the data in several chunks): the same scores, the same account of a nan.
+        assert.ok(data.n > 64, `${data.n} rows: several chunks of 32`);
+        const chunked = evaluateData(loaded.model, data, { compile: loaded.compile, mask: loaded.description.mask }, 32);
+        const close = (a: number | null | undefined, b: number | null | undefined) => {
+          const [x, y] = [a ?? NaN, b ?? NaN];
+          return x === y || (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-12 * Math.abs(y);
+        };
+        assert.ok(close(chunked.loss, e.loss), `chunked loss ${chunked.loss} vs ${e.loss}`);
+        assert.ok(close(chunked.lossWhy?.otherLoss, e.lossWhy?.otherLoss), `otherLoss ${chunked.lossWhy?.otherLoss} vs ${e.lossWhy?.otherLoss}`);
+        assert.deepEqual({ ...chunked, loss: 0, lossWhy: { ...chunked.lossWhy, otherLoss: 0 } }, { ...e, loss: 0, lossWhy: { ...e.lossWhy, otherLoss: 0 } });
         if (expected.evaluate.loss === null) {
           assert.ok(Number.isNaN(e.loss), `Keras: nan; seq-tag: ${e.loss}`);
           // Said why, with the loss of the other positions beside it: scored positions whose rows sum to
@@ -64,6 +74,24 @@ for (const backend of OFFLINE_BACKENDS) {
           if (expected.realLoss !== undefined) assert.equal(why.positions > 0, expected.realLoss === null, JSON.stringify(why));
           if (typeof expected.realLoss === 'number')
             assert.ok(Math.abs(why.otherLoss! - expected.realLoss) <= 1e-5 * expected.realLoss, `${why.otherLoss} vs ${expected.realLoss}`);
+          if (typeof expected.realLoss === 'number') {
+            // Chunks of 32 whose rows are whole (no padding: finite) before chunks whose padding is nan:
+            // the loss over the real positions gathers the finite chunks too.
+            const width = data.features ?? 1;
+            const mixed = { ...data, x: Float32Array.from(data.x), y: Float32Array.from(data.y) };
+            for (let r = 0; r < 64; r++)
+              for (let t = 1; t < data.steps; t++) {
+                mixed.x.copyWithin((r * data.steps + t) * width, r * data.steps * width, (r * data.steps + 1) * width);
+                mixed.y.copyWithin((r * data.steps + t) * data.tags, r * data.steps * data.tags, (r * data.steps + 1) * data.tags);
+              }
+            const scoring = { compile: loaded.compile, mask: loaded.description.mask };
+            const [whole, parts] = [evaluateData(loaded.model, mixed, scoring), evaluateData(loaded.model, mixed, scoring, 32)];
+            assert.ok(Number.isNaN(parts.loss) && whole.lossWhy!.positions === 0, JSON.stringify(whole.lossWhy));
+            assert.ok(
+              Math.abs(parts.lossWhy!.otherLoss! - whole.lossWhy!.otherLoss!) <= 1e-12 * whole.lossWhy!.otherLoss!,
+              `${parts.lossWhy!.otherLoss} vs ${whole.lossWhy!.otherLoss}`,
+            );
+          }
           const text = renderEvaluation(e, undefined, { task: false }).replace(/\n(?!loss|verdict|$)/g, ' ');
           assert.match(
             text,

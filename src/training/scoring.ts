@@ -36,22 +36,50 @@ export function outputsOf(model: tfl.LayersModel, data: TagData, rows = data.n, 
   }
 }
 
+/** Rows scored at a time: a multiple of Keras's evaluate batch, so the loss is the one it reports; its outputs and losses stay a few tens of MB. */
+export const SCORING_CHUNK = 1024;
+
+/** A view of rows from..to of `data` (no copy). */
+function rowsOf(data: TagData, from: number, to: number): TagData {
+  const width = data.features ?? 1;
+  return {
+    ...data,
+    n: to - from,
+    x: data.x.subarray(from * data.steps * width, to * data.steps * width),
+    y: data.y.subarray(from * data.steps * data.tags, to * data.steps * data.tags),
+    shown: data.shown && Array.prototype.slice.call(data.shown, from * data.steps, to * data.steps),
+  };
+}
+
 /**
  * Scores `model` on `data` as Keras's `model.evaluate` does: the model's own loss on its raw
  * outputs, averaged over the positions it reads, and tags by argmax (token accuracy is Keras's
- * accuracy); then exact-match and per-tag scores against the no-skill baselines.
+ * accuracy); then exact-match and per-tag scores against the no-skill baselines. Rows go through
+ * the model `chunk` at a time (a multiple of 32), so memory holds one chunk's outputs, not the data's.
  */
-export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}): Evaluation {
+export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}, chunk = SCORING_CHUNK): Evaluation {
   const mask = positionMask(data, scoring.mask);
-  const out = outputsOf(model, data, data.n, scoring);
-  const predicted = argMaxTags(out);
+  const predicted = new Int32Array(data.n * data.steps);
   // Keras's crossentropies read a softmax or sigmoid head's input as logits (CompileInfo.outputLogits).
   const logits = scoring.compile?.outputLogits && CROSSENTROPIES.has(scoring.compile.loss);
   const lossOf = modelLoss(logits ? { ...scoring.compile!, fromLogits: true } : scoring.compile);
-  const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(data), logits ? preActivations(model, inputTensor(data)) : out));
-  const loss = perToken ? batchedLoss(perToken, mask) : null;
-  const lossWhy = loss !== null && !Number.isFinite(loss) ? nonFiniteLoss(perToken!, out, mask) : undefined;
-  tf.dispose([out, perToken!].filter(Boolean));
+  const why = new LossWhy();
+  let lossSum = 0;
+  for (let from = 0; from < data.n; from += chunk) {
+    const rows = rowsOf(data, from, Math.min(from + chunk, data.n));
+    const rowMask = mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
+    const out = outputsOf(model, rows, rows.n, scoring);
+    predicted.set(argMaxTags(out), from * data.steps);
+    const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(rows), logits ? preActivations(model, inputTensor(rows)) : out));
+    if (perToken) {
+      const sum = batchedLoss(perToken, rowMask);
+      lossSum += sum;
+      why.add(perToken, out, sum, rowMask);
+    }
+    tf.dispose([out, perToken!].filter(Boolean));
+  }
+  const loss = lossOf ? lossSum / data.n : null;
+  const lossWhy = loss !== null && !Number.isFinite(loss) ? why.result(data.n) : undefined;
   const truth = trueTags(data);
   const scores = evaluateTags(truth, predicted, data.steps, loss, { tags: data.tags, mask });
   const named = data.tagNames ? { tagNames: data.tagNames, ...entitiesOf(data, truth, predicted, mask) } : {};
@@ -71,39 +99,58 @@ function entitiesOf(data: TagData, truth: Int32Array, predicted: Int32Array, mas
   return { entities: entityScores(sentences(truth), sentences(predicted)) };
 }
 
-/** Where a loss that is not finite comes from (see Evaluation.lossWhy). perToken: [n, steps]; out: [n, steps, tags]. */
-function nonFiniteLoss(perToken: tf.Tensor, out: tf.Tensor, mask?: Uint8Array): NonNullable<Evaluation['lossWhy']> {
-  const losses = perToken.dataSync();
-  const rows = out.dataSync();
-  const tags = out.shape[2]!;
-  const count = { scored: 0, scoredZero: 0, padded: 0, paddedZero: 0 };
-  let other = 0;
-  let others = 0;
-  for (let k = 0; k < losses.length; k++) {
-    const scored = !mask || mask[k] === 1;
-    if (Number.isFinite(losses[k])) {
-      if (scored) {
-        other += losses[k];
-        others++;
-      }
-      continue;
+/**
+ * Where a loss that is not finite comes from (see Evaluation.lossWhy), gathered chunk by chunk:
+ * the non-finite positions the loss reads and those under padding, how many of each have outputs
+ * summing to 0, and the loss of the rest.
+ */
+class LossWhy {
+  private readonly count = { scored: 0, scoredZero: 0, padded: 0, paddedZero: 0 };
+  private other = 0;
+  private others = 0;
+  /** Σ over batches of (size × the batch's loss with non-finite positions read as 0). */
+  private finiteSum = 0;
+
+  /** One chunk: perToken [rows, steps], out [rows, steps, tags], `sum` its batchedLoss. */
+  add(perToken: tf.Tensor, out: tf.Tensor, sum: number, mask?: Uint8Array): void {
+    if (Number.isFinite(sum)) {
+      this.finiteSum += sum;
+      return;
     }
-    let sum = 0;
-    for (let c = 0; c < tags; c++) sum += rows[k * tags + c];
-    count[scored ? 'scored' : 'padded']++;
-    if (sum === 0) count[scored ? 'scoredZero' : 'paddedZero']++;
+    const losses = perToken.dataSync();
+    const rows = out.dataSync();
+    const tags = out.shape[2]!;
+    for (let k = 0; k < losses.length; k++) {
+      const scored = !mask || mask[k] === 1;
+      if (Number.isFinite(losses[k])) {
+        if (scored) {
+          this.other += losses[k];
+          this.others++;
+        }
+        continue;
+      }
+      let rowSum = 0;
+      for (let c = 0; c < tags; c++) rowSum += rows[k * tags + c];
+      this.count[scored ? 'scored' : 'padded']++;
+      if (rowSum === 0) this.count[scored ? 'scoredZero' : 'paddedZero']++;
+    }
+    const real = tf.tidy(() => tf.where(tf.isFinite(perToken), perToken, tf.zerosLike(perToken)));
+    this.finiteSum += batchedLoss(real, mask);
+    real.dispose();
   }
-  // Only padding at fault: the loss Keras would report had the padded outputs been finite.
-  const real = count.scored === 0 ? tf.tidy(() => tf.where(tf.isFinite(perToken), perToken, tf.zerosLike(perToken))) : undefined;
-  const otherLoss = real ? batchedLoss(real, mask) : others ? other / others : null;
-  real?.dispose();
-  return { positions: count.scored, zeroSumRows: count.scoredZero, padded: count.padded, paddedZeroSumRows: count.paddedZero, otherLoss };
+
+  /** The account of a loss over `n` rows. Only padding at fault: otherLoss is the loss Keras would report had the padded outputs been finite. */
+  result(n: number): NonNullable<Evaluation['lossWhy']> {
+    const c = this.count;
+    const otherLoss = c.scored === 0 ? this.finiteSum / n : this.others ? this.other / this.others : null;
+    return { positions: c.scored, zeroSumRows: c.scoredZero, padded: c.padded, paddedZeroSumRows: c.paddedZero, otherLoss };
+  }
 }
 
 /** model.evaluate's default batch size: its loss is the mean of the batches' losses, weighted by their sizes. */
 const KERAS_EVALUATE_BATCH = 32;
 
-/** The loss as model.evaluate reports it: each batch's (masked) mean, averaged over batches by size. perToken: [n, steps]. */
+/** Σ over model.evaluate's batches of (size × the batch's masked mean): divided by the rows, the loss it reports. perToken: [n, steps]. */
 function batchedLoss(perToken: tf.Tensor, mask?: Uint8Array): number {
   const [n, steps] = perToken.shape;
   let total = 0;
@@ -115,5 +162,5 @@ function batchedLoss(perToken: tf.Tensor, mask?: Uint8Array): number {
     });
     total += value * size;
   }
-  return total / n;
+  return total;
 }
