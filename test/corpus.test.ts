@@ -12,6 +12,7 @@ import { chunks, entityScores, isChunkScheme } from '../src/task/entities.js';
 import { invalidUtf8At, lines } from '../src/task/lines.js';
 import { evaluateTags } from '../src/task/metrics.js';
 import { buildVocabulary, encodeCorpus, encodeSentences, UNKNOWN_ID, wordIds } from '../src/task/vocabulary.js';
+import { LIMITS } from '../src/shared/limits.js';
 import { tempDir } from './helpers.js';
 
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -191,15 +192,33 @@ describe('vocabulary and ids', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(lower)), lower);
   });
 
-  it('encodes sentences as ids padded with 0 and one-hot tags with zero rows there; long sentences become pieces', async () => {
+  it('counts the memory of ids and tag ids (9 bytes a padded position), not one-hot rows, before allocating', async () => {
+    const c = await readCorpus(file('m.txt', 'a/X b/Y c/X d/Y\nb/Y\n'));
+    const v = buildVocabulary(c, { minCount: 1, lowercase: false, maxLength: 128 });
+    const limits = LIMITS as { dataBytes: number };
+    const saved = limits.dataBytes;
+    try {
+      limits.dataBytes = 2 * 4 * 9; // 2 rows × 4 positions × 9 bytes: just fits
+      assert.equal(encodeCorpus(c, v, '--data').data.labels.length, 8);
+      limits.dataBytes = 2 * 4 * 9 - 1;
+      assert.throws(() => encodeCorpus(c, v, '--data'), {
+        message:
+          /^--data \S+m\.txt would take \S+ \S+ in memory \(2 sentences × 4 words, the longest, as ids and tag ids\), more than the \S+ \S+ seq-tag holds; lower --max-length or split the file$/,
+      });
+    } finally {
+      limits.dataBytes = saved;
+    }
+  });
+
+  it('encodes sentences as ids padded with 0 and tag ids with −1 there; long sentences become pieces', async () => {
     const c = await readCorpus(file('t.txt', 'a/X b/Y c/X d/Y e/X\nb/Y\n'));
     const v = buildVocabulary(c, { minCount: 1, lowercase: false, maxLength: 3 });
     const { data, split, unknown } = encodeCorpus(c, v, '--data');
     assert.deepEqual([data.n, data.steps, data.tags, split, unknown], [3, 3, 2, 1, 0]);
     const id = wordIds(v);
     assert.deepEqual(Array.from(data.x), [id('a'), id('b'), id('c'), id('d'), id('e'), 0, id('b'), 0, 0]);
-    assert.deepEqual(Array.from(data.y.subarray(0, 6)), [1, 0, 0, 1, 1, 0]);
-    assert.deepEqual(Array.from(data.y.subarray(10, 12)), [0, 0], 'padding has no tag');
+    assert.deepEqual(Array.from(data.labels.subarray(0, 3)), [0, 1, 0]);
+    assert.deepEqual(Array.from(data.labels.subarray(5, 6)), [-1], 'padding has no tag');
     const raw = encodeSentences([['a', 'zzz', 'c', 'd'], []], v);
     assert.deepEqual([raw.n, raw.steps, raw.pieces], [3, 3, [2, 1]]);
     assert.deepEqual(Array.from(raw.x.subarray(0, 6)), [id('a'), UNKNOWN_ID, id('c'), id('d'), 0, 0]);

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { zipSync } from 'fflate';
 import seedrandom from 'seedrandom';
 import { UserError } from '../src/errors.js';
-import { readDataFile } from '../src/task/tag-data.js';
+import { oneHotLabels, readDataFile } from '../src/task/tag-data.js';
 import { seqTag, oneLine, tempDir } from './helpers.js';
 import { npyBytes } from './npy.js';
 
@@ -90,15 +90,16 @@ describe('labels are checked before anything is scored', () => {
     await refused(data([1, 1]), { tags: 2 }, /y\[4, 2\] = \[1, 1\] is not one-hot/);
     await refused(data([-1, 0]), { tags: 2 }, /y\[4, 2\] = \[-1, 0\] is not one-hot/);
     const padded = await readDataFile(data([0, 0]), { tags: 2 });
-    assert.deepEqual(Array.from(padded.y.subarray(84, 86)), [0, 0]);
+    assert.equal(padded.labels[42], -1, 'an all-zero row: padding');
   });
 
-  it('negative ids are padding: an all-zero one-hot row', async () => {
+  it('negative ids are padding: no tag there (an all-zero one-hot row)', async () => {
     const data = await readDataFile(
       digitData((_x, y) => (y[3] = -1)),
       { tags: 2 },
     );
-    assert.deepEqual(Array.from(data.y.subarray(6, 12)), [0, 0, 1, 0, 0, 1]);
+    assert.deepEqual(Array.from(data.labels.subarray(3, 6)), [-1, 0, 1]);
+    assert.deepEqual(Array.from(oneHotLabels(data).subarray(6, 12)), [0, 0, 1, 0, 0, 1]);
   });
 
   it('non-finite inputs, and ids that are negative, fractional or outside the Embedding', async () => {

@@ -14,7 +14,7 @@ import { readParameters } from '../src/training/fused/parameters.js';
 import { batchLoss, modelLoss } from '../src/training/losses.js';
 import { trainTagged } from '../src/training/train.js';
 import { PADDING_MASK } from '../src/task/vocabulary.js';
-import type { TagData } from '../src/task/tag-data.js';
+import { targetTensor, type TagData } from '../src/task/tag-data.js';
 import { rngFor } from '../src/shared/random.js';
 import { assertClose as close, useBackend } from './helpers.js';
 
@@ -28,17 +28,17 @@ const assertClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 function sentences(n: number, T: number, seed: number): TagData {
   const rng = rngFor(seed, 'sentences');
   const x = new Float32Array(n * T);
-  const y = new Float32Array(n * T * C);
+  const labels = new Int32Array(n * T).fill(-1);
   for (let s = 0; s < n; s++) {
     const length = 1 + Math.floor(rng() * T);
     for (let t = 0; t < length; t++) {
       const id = 1 + Math.floor(rng() * (V - 1));
       x[s * T + t] = id;
       // A learnable rule: the tag follows the word.
-      y[(s * T + t) * C + (id % C)] = 1;
+      labels[s * T + t] = id % C;
     }
   }
-  return { n, steps: T, features: null, x, y, tags: C, source: 'generated sentences' };
+  return { n, steps: T, features: null, x, labels, tags: C, source: 'generated sentences' };
 }
 
 function configOf(bidirectional: boolean, recurrentActivation: Config['recurrentActivation'] = 'sigmoid', layers = 1, cell: Config['cell'] = 'lstm'): Config {
@@ -78,15 +78,14 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       const ids = Int32Array.from(data.x);
       const expected = tf.tidy(() => {
         const x = tf.tensor2d(ids, [data.n, data.steps], 'int32');
-        const y = tf.tensor3d(data.y, [data.n, data.steps, C]);
+        const y = targetTensor(data);
         const loss = batchLoss(modelLoss(undefined)!, PADDING_MASK);
         const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
         const { value, grads } = tf.variableGrads(() => loss(y, model.apply(x) as tf.Tensor, x), vars);
         const out = (model.apply(x) as tf.Tensor).dataSync();
         return { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name].dataSync()), out };
       });
-      const tags = new Int32Array(data.n * data.steps).fill(-1);
-      for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) tags[Math.floor(k / C)] = k % C;
+      const tags = data.labels;
       const shape = taggerShapeOf(model)!;
       assert.equal(shape.layers, layers, 'the stacked layers read from the model');
       assert.equal(shape.cell, cell, 'the cell read from the model');

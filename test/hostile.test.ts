@@ -241,7 +241,7 @@ describe('hostile data files (issue #31): what the arrays become is counted from
     oneLine(
       run,
       1,
-      /--data .*huge\.npz would take 2\.5 GiB in memory \(x 20,971,520 × 10 as float32, labels 20,971,520 × 10 × 2 one-hot\), more than the 1\.0 GiB seq-tag reads; split it into smaller files/,
+      /--data .*huge\.npz would take 2\.5 GiB in memory \(x 20,971,520 × 10 and y 20,971,520 × 10 as float32, and their tag ids\), more than the 1\.0 GiB seq-tag reads; split it into smaller files/,
     );
     assert.ok(run.peakMB < 300, `peak memory ${run.peakMB.toFixed(0)} MB`);
     assert.ok(run.seconds < 2 + 0.7 /* the process's own start-up */, `took ${run.seconds.toFixed(2)} s of CPU`);

@@ -78,11 +78,11 @@ for (const backend of OFFLINE_BACKENDS) {
             // Chunks of 32 whose rows are whole (no padding: finite) before chunks whose padding is nan:
             // the loss over the real positions gathers the finite chunks too.
             const width = data.features ?? 1;
-            const mixed = { ...data, x: Float32Array.from(data.x), y: Float32Array.from(data.y) };
+            const mixed = { ...data, x: Float32Array.from(data.x), labels: Int32Array.from(data.labels) };
             for (let r = 0; r < 64; r++)
               for (let t = 1; t < data.steps; t++) {
                 mixed.x.copyWithin((r * data.steps + t) * width, r * data.steps * width, (r * data.steps + 1) * width);
-                mixed.y.copyWithin((r * data.steps + t) * data.tags, r * data.steps * data.tags, (r * data.steps + 1) * data.tags);
+                mixed.labels[r * data.steps + t] = mixed.labels[r * data.steps];
               }
             const scoring = { compile: loaded.compile, mask: loaded.description.mask };
             const [whole, parts] = [evaluateData(loaded.model, mixed, scoring), evaluateData(loaded.model, mixed, scoring, 32)];

@@ -377,7 +377,7 @@ describe('.npz as numpy writes it', () => {
     assert.deepEqual([onehot.n, onehot.steps, onehot.features, onehot.tags], [600, 24, null, 6]);
     assert.deepEqual([ids.n, ids.steps, ids.features, ids.tags], [50, 24, null, 6]);
     assert.deepEqual(Array.from(ids.x), Array.from(onehot.x.subarray(0, 50 * 24)));
-    assert.deepEqual(Array.from(ids.y), Array.from(onehot.y.subarray(0, 50 * 24 * 6)));
+    assert.deepEqual(Array.from(ids.labels), Array.from(onehot.labels.subarray(0, 50 * 24)));
     const digits = await readDataFile(fixture('digits.npz'));
     assert.deepEqual([digits.n, digits.steps, digits.features, digits.tags], [200, 10, 1, 2]);
   });

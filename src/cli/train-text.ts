@@ -19,10 +19,10 @@ import { ExitCode, printJson, setExitCode, stdout } from './output.js';
 /** Sentences shown tagged after training. */
 const SAMPLE_SENTENCES = 3;
 
-/** How often each tag occurs in `data`'s real positions (one-hot rows; padding rows are all zero). */
+/** How often each tag occurs in `data`'s real positions (padding has none). */
 export function tagCounts(data: TagData): Float64Array {
   const counts = new Float64Array(data.tags);
-  for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) counts[k % data.tags]++;
+  for (const tag of data.labels) if (tag >= 0) counts[tag]++;
   return counts;
 }
 

@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import { thousands } from '../shared/format.js';
 import { generateDataset, type TaskInput } from '../task/data.js';
 import { learnedNothing, tagEntropy, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
-import { inputTensor, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
+import { inputTensor, oneHotLabels, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
 import { buildModel, summarize, type ModelSummary } from '../model/model.js';
@@ -442,7 +442,7 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
     const checks: Check[] = [
       ...(options.setup ? [options.setup] : []),
       ...(options.saved ? [checkSavedWeights(options.saved)] : []),
-      checkData(data.x, data.y, data.tags, read),
+      checkData(data.x, oneHotLabels(data), data.tags, read),
       ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags, options.keras)]),
     ];
     // What the saved model has learned, measured before the burst changes it.

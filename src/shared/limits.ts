@@ -8,7 +8,7 @@ export const LIMITS = {
   jsonBytes: 2 ** 24,
   /** The weights entry of a `.keras`, or an array of an `.npz`, once inflated. */
   entryBytes: 2 ** 28,
-  /** What a data file's arrays become in memory: float32 inputs, one-hot float32 labels, the mask. */
+  /** What a data file's arrays become in memory: float32 inputs, int32 tag ids, the mask (one-hot rows are made a chunk at a time). */
   dataBytes: 2 ** 30,
   /** Nesting of a model's JSON: a Keras config is about ten levels deep. */
   jsonDepth: 64,

@@ -31,22 +31,19 @@ interface IdFile {
 }
 
 /**
- * The position of the first problem in a row of ids [n, T] with one-hot labels, or undefined: a
+ * The position of the first problem in a row of ids [n, T] with its tag ids, or undefined: a
  * word after padding (the tagger reads each row's words first, as seq-tag's own encoder writes
  * them), or a word without a tag. Labels under padding are masked, as Keras's Embedding(mask_zero) does.
  */
 function rowProblem(d: TagData, r: number): string | undefined {
-  const { x, y, steps: T, tags: C } = d;
+  const { x, labels, steps: T } = d;
   let words = 0;
   while (words < T && x[r * T + words] !== 0) words++;
   for (let t = words; t < T; t++)
     if (x[r * T + t] !== 0)
       return `x[${r}, ${t}] = ${x[r * T + t]} is a word after padding (x[${r}, ${words}] = 0); seq-tag's tagger reads each row's words first, then padding (0)`;
-  for (let t = 0; t < words; t++) {
-    let labelled = false;
-    for (let c = 0; c < C; c++) if (y[(r * T + t) * C + c] === 1) labelled = true;
-    if (!labelled) return `y[${r}, ${t}] is padding (no tag) but x[${r}, ${t}] = ${x[r * T + t]} is a word; every word needs a tag`;
-  }
+  for (let t = 0; t < words; t++)
+    if (labels[r * T + t] < 0) return `y[${r}, ${t}] is padding (no tag) but x[${r}, ${t}] = ${x[r * T + t]} is a word; every word needs a tag`;
   return undefined;
 }
 
@@ -62,7 +59,7 @@ async function readIdFile(path: string, flag: string, expected?: DataRef): Promi
       `${flag} ${path} holds features per step (x [${thousands(data.n)}, ${data.steps}, ${data.features}]); seq-tag's own tagger reads word ids (x [n, T], 0 = padding), and features train the model they were made for: train --from MODEL.keras --data ${path}`,
       ExitCode.Usage,
     );
-  const { steps: T, tags: C } = data;
+  const T = data.steps;
   const kept: number[] = [];
   for (let r = 0; r < data.n; r++) {
     const problem = rowProblem(data, r);
@@ -71,13 +68,13 @@ async function readIdFile(path: string, flag: string, expected?: DataRef): Promi
   }
   if (kept.length === 0) throw new UserError(`${flag} ${path} has no row with a word (every x is 0, padding)`);
   const x = new Float32Array(kept.length * T);
-  const y = new Float32Array(kept.length * T * C);
+  const labels = new Int32Array(kept.length * T).fill(-1);
   kept.forEach((r, i) => {
     x.set(data.x.subarray(r * T, (r + 1) * T), i * T);
-    for (let t = 0; t < T && data.x[r * T + t] !== 0; t++) y.set(data.y.subarray((r * T + t) * C, (r * T + t + 1) * C), (i * T + t) * C);
+    for (let t = 0; t < T && data.x[r * T + t] !== 0; t++) labels[i * T + t] = data.labels[r * T + t];
   });
   return {
-    data: { ...data, n: kept.length, x, y, sentences: kept.length },
+    data: { ...data, n: kept.length, x, labels, sentences: kept.length },
     ref: { path, format: 'npz', bytes, sha256 },
     empty: data.n - kept.length,
   };
@@ -101,19 +98,12 @@ function overTags(held: IdFile, flag: string, C: number, V: number, trainedOn: s
     throw new UserError(
       `${flag} ${d.source}: x[${Math.floor(beyond / d.steps)}, ${beyond % d.steps}] = ${d.x[beyond]}, but ${trainedOn} has word ids 0..${V - 1}; give data written with the same ids`,
     );
-  if (d.tags === C) return d;
-  const y = new Float32Array(d.n * d.steps * C);
-  for (let k = 0; k < d.n * d.steps; k++) {
-    for (let c = 0; c < d.tags; c++) {
-      if (d.y[k * d.tags + c] !== 1) continue;
-      if (c >= C)
-        throw new UserError(
-          `${flag} ${d.source}: y[${Math.floor(k / d.steps)}, ${k % d.steps}] is tag ${c}, which ${trainedOn} (tags 0..${C - 1}) never has, so the model cannot output it; fix the tag or train on data that has it`,
-        );
-      y[k * C + c] = 1;
-    }
-  }
-  return { ...d, y, tags: C };
+  const past = d.labels.findIndex((tag) => tag >= C);
+  if (past >= 0)
+    throw new UserError(
+      `${flag} ${d.source}: y[${Math.floor(past / d.steps)}, ${past % d.steps}] is tag ${d.labels[past]}, which ${trainedOn} (tags 0..${C - 1}) never has, so the model cannot output it; fix the tag or train on data that has it`,
+    );
+  return { ...d, tags: C };
 }
 
 /** A file of ids in the one internal form: its words are the ids themselves, written as numbers. */
@@ -133,7 +123,7 @@ function corpusOf(file: IdFile, vocabulary: TextVocabulary): Corpus {
   for (let r = 0, k = 0; r < d.n; r++) {
     for (let t = 0; t < starts[r + 1] - starts[r]; t++, k++) {
       words[k] = d.x[r * T + t];
-      for (let c = 0; c < d.tags; c++) if (d.y[(r * T + t) * d.tags + c] === 1) tags[k] = c;
+      tags[k] = d.labels[r * T + t];
     }
   }
   return {

@@ -18,8 +18,8 @@ export interface TagData {
   features: number | null;
   /** Inputs, row-major: [n, steps, features] or [n, steps]. */
   x: Float32Array;
-  /** Labels one-hot [n, steps, tags], row-major; an all-zero row is padding. */
-  y: Float32Array;
+  /** Each position's tag id [n, steps], row-major; −1 where there is none (padding). One-hot rows are made only where a loss needs them (targetTensor). */
+  labels: Int32Array;
   tags: number;
   /** Where the data came from, for headers ("pos.npz", "generated, seed 1"). */
   source: string;
@@ -33,14 +33,13 @@ export interface TagData {
 
 /** The task's generated sequences as TagData, encoded as the model takes them (ids: the digits themselves, [n, 10]). */
 export function taskData(data: Dataset, encoding: TaskInput, source: string): TagData {
-  const y = new Float32Array(data.n * SEQUENCE_LENGTH * NUM_CLASSES);
-  data.labels.forEach((label, k) => (y[k * NUM_CLASSES + label] = 1));
+  const labels = Int32Array.from(data.labels);
   if (encoding === 'ids')
-    return { n: data.n, steps: SEQUENCE_LENGTH, features: null, x: Float32Array.from(data.digits), y, tags: NUM_CLASSES, source, shown: data.digits };
+    return { n: data.n, steps: SEQUENCE_LENGTH, features: null, x: Float32Array.from(data.digits), labels, tags: NUM_CLASSES, source, shown: data.digits };
   const width = inputWidth(encoding);
   const x = new Float32Array(data.n * SEQUENCE_LENGTH * width);
   data.digits.forEach((d, k) => (x[encoding === 'scalar' ? k : k * width + d] = encoding === 'scalar' ? d : 1));
-  return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, y, tags: NUM_CLASSES, source, shown: data.digits };
+  return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, labels, tags: NUM_CLASSES, source, shown: data.digits };
 }
 
 /** Inputs of the first `rows` sequences as the model takes them: float32 [rows, steps, features], or int32 ids [rows, steps]. */
@@ -49,19 +48,23 @@ export function inputTensor(data: TagData, rows = data.n): tf.Tensor {
   return data.features === null ? tf.tensor2d(Int32Array.from(x), [rows, data.steps], 'int32') : tf.tensor3d(x, [rows, data.steps, data.features]);
 }
 
-export function targetTensor(data: TagData): tf.Tensor3D {
-  return tf.tensor3d(data.y, [data.n, data.steps, data.tags]);
+/** The labels as one-hot rows [n × steps × tags] (all zero where there is no tag), as Keras's categorical losses read them. */
+export function oneHotLabels(data: TagData): Float32Array {
+  const rows = new Float32Array(data.labels.length * data.tags);
+  data.labels.forEach((tag, k) => {
+    if (tag >= 0) rows[k * data.tags + tag] = 1;
+  });
+  return rows;
 }
 
-/** Each position's true tag as Keras's accuracy reads it: the argmax of its label row (0 for an all-zero row). */
+/** The labels one-hot [n, steps, tags]: what Keras's losses compare the outputs with. */
+export function targetTensor(data: TagData): tf.Tensor3D {
+  return tf.tensor3d(oneHotLabels(data), [data.n, data.steps, data.tags]);
+}
+
+/** Each position's true tag as Keras's accuracy reads it: the argmax of its one-hot row (0 for an all-zero row: padding). */
 export function trueTags(data: TagData): Int32Array {
-  const tags = new Int32Array(data.n * data.steps);
-  for (let k = 0; k < tags.length; k++) {
-    let best = 0;
-    for (let c = 1; c < data.tags; c++) if (data.y[k * data.tags + c] > data.y[k * data.tags + best]) best = c;
-    tags[k] = best;
-  }
-  return tags;
+  return Int32Array.from(data.labels, (tag) => (tag < 0 ? 0 : tag));
 }
 
 /**
@@ -171,22 +174,22 @@ function labelProblem(y: NpyArray, tags: number | undefined): string | undefined
   return undefined;
 }
 
-/** `y` as one-hot rows: [n, steps, tags] as given, or [n, steps] tag ids (a negative id is padding) spread over `tags` columns. */
-function oneHot(y: NpyArray, tags: number): Float32Array {
-  if (y.shape.length === 3) return y.values;
-  const values = new Float32Array(y.values.length * tags);
-  y.values.forEach((v, k) => {
-    if (v >= 0) values[k * tags + v] = 1;
-  });
-  return values;
+/** `y` (checked by labelProblem) as tag ids [n × steps]: [n, steps] ids as given (a negative id: −1, padding), or each one-hot row's 1 (−1 for an all-zero row). */
+function tagIdsOf(y: NpyArray): Int32Array {
+  if (y.shape.length === 2) return Int32Array.from(y.values, (v) => (v < 0 ? -1 : v));
+  const width = y.shape[2];
+  const ids = new Int32Array(y.values.length / width).fill(-1);
+  for (let k = 0; k < y.values.length; k++) if (y.values[k] === 1) ids[Math.floor(k / width)] = k % width;
+  return ids;
 }
 
 /** Refuses arrays that would become more than LIMITS.dataBytes in memory, naming the numbers. */
-function checkMemory(path: string, x: NpyHeader, n: number, steps: number, tags: number): void {
-  const bytes = x.count * 4 + n * steps * tags * 4 + n * steps;
+function checkMemory(path: string, x: NpyHeader, y: NpyHeader, n: number, steps: number): void {
+  // x and y as float32 as read, then each position's tag id and mask.
+  const bytes = (x.count + y.count) * 4 + n * steps * 5;
   if (bytes > LIMITS.dataBytes) {
     throw new UserError(
-      `--data ${path} would take ${formatBytes(bytes)} in memory (x ${x.shape.map(thousands).join(' × ')} as float32, labels ${[n, steps, tags].map(thousands).join(' × ')} one-hot), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag reads; split it into smaller files`,
+      `--data ${path} would take ${formatBytes(bytes)} in memory (x ${x.shape.map(thousands).join(' × ')} and y ${y.shape.map(thousands).join(' × ')} as float32, and their tag ids), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag reads; split it into smaller files`,
     );
   }
 }
@@ -228,8 +231,8 @@ export async function readDataFileOf(path: string, expect: DataExpectations = {}
       `--data ${path} holds x ${JSON.stringify(xs)} and y ${JSON.stringify(ys)}; seq-tag reads x [n, T] (ids) or [n, T, F] and y [n, T, C] (one-hot) or [n, T] (tag ids)`,
     );
   }
-  // Before anything is inflated: the tags the labels will be spread over, at least 2 while unknown.
-  checkMemory(path, xHeader, n, steps, ys.length === 3 ? ys[2] : (expect.tags ?? 2));
+  // Before anything is inflated.
+  checkMemory(path, xHeader, yHeader, n, steps);
   let x: NpyArray;
   let y: NpyArray;
   try {
@@ -239,10 +242,9 @@ export async function readDataFileOf(path: string, expect: DataExpectations = {}
     throw unreadable(err);
   }
   const tags = ys.length === 3 ? ys[2] : (expect.tags ?? Math.max(2, largestId(y.values) + 1));
-  checkMemory(path, xHeader, n, steps, tags);
   const problem = labelProblem(y, ys.length === 2 ? tags : undefined) ?? inputProblem(x, xs.length === 2, expect.vocabulary);
   if (problem) throw new UserError(`--data ${path}: ${problem}`);
-  const data: TagData = { n, steps, features: xs.length === 3 ? xs[2] : null, x: x.values, y: oneHot(y, tags), tags, source: path };
+  const data: TagData = { n, steps, features: xs.length === 3 ? xs[2] : null, x: x.values, labels: tagIdsOf(y), tags, source: path };
   return { data, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 

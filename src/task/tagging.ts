@@ -75,7 +75,7 @@ export function tagText(model: tfl.LayersModel, sentences: string[][], vocabular
   const tags = vocabulary.tags.length;
   // The fused engine's forward pass when the caller has one for this model (../training/fused/inference.ts), else tf.layers.
   const out = predict
-    ? tf.tensor3d(predict({ n, steps, features: null, x, y: new Float32Array(0), tags, source: 'sentences' }, n), [n, steps, tags])
+    ? tf.tensor3d(predict({ n, steps, features: null, x, labels: new Int32Array(0), tags, source: 'sentences' }, n), [n, steps, tags])
     : tf.tidy(() => predictAll(model, tf.tensor2d(Int32Array.from(x), [n, steps], 'int32')));
   const values = out.dataSync() as Float32Array;
   const predicted = argMaxTags(out);

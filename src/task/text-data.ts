@@ -91,7 +91,7 @@ export function sliceTagData(data: TagData, from: number, to: number, source = d
     ...data,
     n: to - from,
     x: data.x.slice(from * data.steps * width, to * data.steps * width),
-    y: data.y.slice(from * data.steps * data.tags, to * data.steps * data.tags),
+    labels: data.labels.slice(from * data.steps, to * data.steps),
     source,
     shown: undefined,
   };

@@ -63,7 +63,7 @@ export interface Encoded {
 }
 
 /**
- * A corpus as ids [n, steps] (0 = padding) and one-hot tags [n, steps, tags], steps being the
+ * A corpus as ids [n, steps] (0 = padding) and tag ids [n, steps] (−1 = padding), steps being the
  * longest sentence (or piece). `role` names the flag in messages. Refuses a tag the vocabulary's
  * tag list lacks (naming it, its line and the training file) and data that would not fit in
  * LIMITS.dataBytes, counted before anything is allocated.
@@ -89,13 +89,14 @@ export function encodeCorpus(corpus: Corpus, vocabulary: TextVocabulary, role: s
     }
   }
   const tags = vocabulary.tags.length;
-  const bytes = n * steps * (4 + 4 * tags + 1);
+  // Ids, tag ids and the mask a position: padded to the longest sentence (or piece).
+  const bytes = n * steps * (4 + 4 + 1);
   if (bytes > LIMITS.dataBytes)
     throw new UserError(
-      `${role} ${corpus.path} would take ${formatBytes(bytes)} in memory (${thousands(n)} sentences × ${steps} words, the longest, × ${tags} tags one-hot), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; lower --max-length or split the file`,
+      `${role} ${corpus.path} would take ${formatBytes(bytes)} in memory (${thousands(n)} sentences × ${steps} words, the longest, as ids and tag ids), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; lower --max-length or split the file`,
     );
   const x = new Float32Array(n * steps);
-  const y = new Float32Array(n * steps * tags);
+  const labels = new Int32Array(n * steps).fill(-1);
   let row = 0;
   let unknown = 0;
   for (let s = 0; s < sentences; s++) {
@@ -106,11 +107,11 @@ export function encodeCorpus(corpus: Corpus, vocabulary: TextVocabulary, role: s
         if (w === UNKNOWN_ID) unknown++;
         const at = row * steps + (k - from);
         x[at] = w;
-        y[at * tags + tagIds[corpus.tags[k]]] = 1;
+        labels[at] = tagIds[corpus.tags[k]];
       }
     }
   }
-  const data: TagData = { n, steps, features: null, x, y, tags, source: corpus.path, tagNames: vocabulary.tags, sentences };
+  const data: TagData = { n, steps, features: null, x, labels, tags, source: corpus.path, tagNames: vocabulary.tags, sentences };
   return { data, split, unknown, tokens: corpus.words.length };
 }
 

@@ -46,7 +46,7 @@ function rowsOf(data: TagData, from: number, to: number): TagData {
     ...data,
     n: to - from,
     x: data.x.subarray(from * data.steps * width, to * data.steps * width),
-    y: data.y.subarray(from * data.steps * data.tags, to * data.steps * data.tags),
+    labels: data.labels.subarray(from * data.steps, to * data.steps),
     shown: data.shown && Array.prototype.slice.call(data.shown, from * data.steps, to * data.steps),
   };
 }

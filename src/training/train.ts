@@ -597,13 +597,6 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
   };
 }
 
-/** Each position's tag id from one-hot rows [n, steps, tags] (−1 for an all-zero row: padding). */
-function tagIds(data: TagData): Int32Array {
-  const ids = new Int32Array(data.n * data.steps).fill(-1);
-  for (let k = 0; k < data.y.length; k++) if (data.y[k] === 1) ids[Math.floor(k / data.tags)] = k % data.tags;
-  return ids;
-}
-
 /**
  * The fused engine on seq-tag's text tagger (./fused/tagger.ts): batches cut after their longest
  * sentence, in --dtype's arithmetic; `score` rates its current weights on validation data as evaluateData does
@@ -615,7 +608,7 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
   if (!shape) throw new Error('the fused engine was given a model that is not its tagger');
   const network = new FusedTagger(shape, params.tensors, config.dtype);
   const optimizer = new TypedOptimizer(config, params.tensors);
-  const tags = tagIds(data);
+  const tags = data.labels;
   const ids = new Int32Array(config.batchSize * data.steps);
   const labels = new Int32Array(config.batchSize * data.steps);
   const clipping = config.clipnorm !== null || config.clipvalue !== null;
@@ -664,7 +657,7 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
       writeParameters(model, completed ? params : saved);
     },
     score(held) {
-      const truth = tagIds(held);
+      const truth = held.labels;
       const predicted = new Int32Array(held.n * held.steps);
       const loss = network.score(held.x, truth, held.n, held.steps, predicted);
       const mask = Uint8Array.from(held.x, (id) => (id === 0 ? 0 : 1));
