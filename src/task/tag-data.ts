@@ -42,6 +42,18 @@ export function taskData(data: Dataset, encoding: TaskInput, source: string): Ta
   return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, labels, tags: NUM_CLASSES, source, shown: data.digits };
 }
 
+/** Rows from..to of `data`: views of its arrays, or copies (`copy`) for data kept apart from it. */
+export function rowsOf(data: TagData, from: number, to: number, copy = false): TagData {
+  const part = <A extends Float32Array | Int32Array>(a: A, per: number): A => (copy ? a.slice(from * per, to * per) : a.subarray(from * per, to * per)) as A;
+  return {
+    ...data,
+    n: to - from,
+    x: part(data.x, data.steps * (data.features ?? 1)),
+    labels: part(data.labels, data.steps),
+    shown: data.shown && Array.prototype.slice.call(data.shown, from * data.steps, to * data.steps),
+  };
+}
+
 /** Inputs of the first `rows` sequences as the model takes them: float32 [rows, steps, features], or int32 ids [rows, steps]. */
 export function inputTensor(data: TagData, rows = data.n): tf.Tensor {
   const x = data.x.subarray(0, rows * data.steps * (data.features ?? 1));

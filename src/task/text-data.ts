@@ -5,7 +5,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { NPZ_TAGS, ORIGINAL_EXPERIMENT, type Config, type DataRef, type DataSpec } from '../config/config.js';
 import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
 import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
-import type { TagData } from './tag-data.js';
+import { rowsOf, type TagData } from './tag-data.js';
 import { isNpz, readIdRun } from './id-data.js';
 
 export interface TextFiles {
@@ -84,17 +84,9 @@ export async function readTextRun(
   };
 }
 
-/** Rows from..to of `data` (a validation split's held-out sentences). */
+/** Rows from..to of `data`, copied (a validation split's held-out sentences). */
 export function sliceTagData(data: TagData, from: number, to: number, source = data.source): TagData {
-  const width = data.features ?? 1;
-  return {
-    ...data,
-    n: to - from,
-    x: data.x.slice(from * data.steps * width, to * data.steps * width),
-    labels: data.labels.slice(from * data.steps, to * data.steps),
-    source,
-    shown: undefined,
-  };
+  return { ...rowsOf(data, from, to, true), source, shown: undefined };
 }
 
 /**

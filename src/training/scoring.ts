@@ -7,7 +7,7 @@ import type { ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
 import { argMaxTags, predictAll, preActivations } from '../model/model.js';
 import { evaluateTags, type Evaluation } from '../task/metrics.js';
-import { inputTensor, positionMask, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
+import { inputTensor, positionMask, rowsOf, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
 import { meanLoss, modelLoss } from './losses.js';
 import { entityScores, isChunkScheme } from '../task/entities.js';
 import { fusedInput, fusedPredictor } from './fused/inference.js';
@@ -38,18 +38,6 @@ export function outputsOf(model: tfl.LayersModel, data: TagData, rows = data.n, 
 
 /** Rows scored at a time: a multiple of Keras's evaluate batch, so the loss is the one it reports; its outputs and losses stay a few tens of MB. */
 export const SCORING_CHUNK = 1024;
-
-/** A view of rows from..to of `data` (no copy). */
-function rowsOf(data: TagData, from: number, to: number): TagData {
-  const width = data.features ?? 1;
-  return {
-    ...data,
-    n: to - from,
-    x: data.x.subarray(from * data.steps * width, to * data.steps * width),
-    labels: data.labels.subarray(from * data.steps, to * data.steps),
-    shown: data.shown && Array.prototype.slice.call(data.shown, from * data.steps, to * data.steps),
-  };
-}
 
 /**
  * Scores `model` on `data` as Keras's `model.evaluate` does: the model's own loss on its raw
