@@ -13,6 +13,7 @@ import { invalidUtf8At, lines } from '../src/task/lines.js';
 import { evaluateTags } from '../src/task/metrics.js';
 import { buildVocabulary, encodeCorpus, encodeSentences, UNKNOWN_ID, wordIds } from '../src/task/vocabulary.js';
 import { LIMITS } from '../src/shared/limits.js';
+import { oneHotLabels } from '../src/task/tag-data.js';
 import { tempDir } from './helpers.js';
 
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -200,6 +201,15 @@ describe('vocabulary and ids', () => {
     try {
       limits.dataBytes = 2 * 4 * 9; // 2 rows × 4 positions × 9 bytes: just fits
       assert.equal(encodeCorpus(c, v, '--data').data.labels.length, 8);
+      // One-hot rows of the whole data (tf.layers' training, the doctor): 2 × 4 × 2 tags × 4 bytes = 64.
+      const { data } = encodeCorpus(c, v, '--data');
+      limits.dataBytes = 63;
+      assert.throws(() => oneHotLabels(data), {
+        message:
+          /^\S+m\.txt: its tags one-hot \(2 × 4 × 2\) would take \S+ \S+ in memory, more than the \S+ \S+ seq-tag holds; the fused engine \(the default for --data\) trains without them, or give a smaller file$/,
+      });
+      limits.dataBytes = 64;
+      assert.equal(oneHotLabels(data).length, 16);
       limits.dataBytes = 2 * 4 * 9 - 1;
       assert.throws(() => encodeCorpus(c, v, '--data'), {
         message:

@@ -60,8 +60,17 @@ export function inputTensor(data: TagData, rows = data.n): tf.Tensor {
   return data.features === null ? tf.tensor2d(Int32Array.from(x), [rows, data.steps], 'int32') : tf.tensor3d(x, [rows, data.steps, data.features]);
 }
 
-/** The labels as one-hot rows [n × steps × tags] (all zero where there is no tag), as Keras's categorical losses read them. */
+/**
+ * The labels as one-hot rows [n × steps × tags] (all zero where there is no tag), as Keras's
+ * categorical losses read them. Scoring makes them a chunk at a time; what makes them for a whole
+ * data set (tf.layers' training, the doctor) is refused, in one line, past LIMITS.dataBytes.
+ */
 export function oneHotLabels(data: TagData): Float32Array {
+  const bytes = data.labels.length * data.tags * 4;
+  if (bytes > LIMITS.dataBytes)
+    throw new UserError(
+      `${data.source}: its tags one-hot (${[data.n, data.steps, data.tags].map(thousands).join(' × ')}) would take ${formatBytes(bytes)} in memory, more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; the fused engine (the default for --data) trains without them, or give a smaller file`,
+    );
   const rows = new Float32Array(data.labels.length * data.tags);
   data.labels.forEach((tag, k) => {
     if (tag >= 0) rows[k * data.tags + tag] = 1;
