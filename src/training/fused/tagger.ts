@@ -190,7 +190,8 @@ abstract class PackedRecurrence implements Direction {
     protected readonly reverse: boolean,
     /** Where this direction's outputs sit in a feature row of width H. */
     protected readonly offset: number,
-    G: number,
+    /** Gates per unit. */
+    private readonly G: number,
   ) {
     this.xs = this.gates = this.hidden = this.hiddenPrev = this.dz = this.dxs = this.dhNext = m.alloc(0);
     this.kernel = m.alloc(E * G * u);
@@ -205,8 +206,7 @@ abstract class PackedRecurrence implements Direction {
   protected abstract grow(words: number, batch: number): void;
 
   protected ensure(words: number, batch: number, T: number): void {
-    const { u, E, m } = this;
-    const G = this.kernel.length / (E * u);
+    const { u, E, m, G } = this;
     if (words > this.capacity) {
       const n = (this.capacity = Math.max(words, Math.ceil(this.capacity * 1.25)));
       this.xs = m.alloc(n * E);
@@ -226,6 +226,37 @@ abstract class PackedRecurrence implements Direction {
       this.offsets = new Int32Array(T + 1);
       this.counts = new Int32Array(T);
     }
+  }
+
+  /**
+   * The start of a forward pass: room for the batch, its words' inputs gathered (gatherInputs), the
+   * weights copied into the arithmetic's arrays, and every word's input projection x · kernel into
+   * `gates` in one product; the cell's steps add the recurrent part.
+   */
+  protected project(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, masks: DropoutMasks): void {
+    const g = this.G * this.u;
+    this.ensure(pack.words, batch, T);
+    gatherInputs(source, pack, T, this.E, this.reverse, masks, this.xs, this.offsets, this.counts);
+    this.kernel.set(w.kernel);
+    this.recurrent.set(w.recurrent);
+    this.m.gemm(this.gates, 0, g, this.xs, 0, this.E, 1, this.kernel, 0, g, pack.words, g, this.E, false);
+  }
+
+  /**
+   * The end of a backward pass, once `dz` holds every word's gradient at the gates' inputs: the
+   * bias's and the kernel's gradients into `grads`, and d loss / d input of each word (dz · kernelᵀ,
+   * through the input mask) into `dInput`; the cell adds its recurrent kernel's gradient.
+   */
+  protected inputGradients(grads: DirectionWeights, source: Source, pack: Packing, T: number, dInput: Float64Array | Floats, masks: DropoutMasks): void {
+    const { E, m, dz } = this;
+    const g = this.G * this.u;
+    const N = pack.words;
+    for (let r = 0; r < N; r++) for (let k = 0; k < g; k++) grads.bias[k] += dz[r * g + k];
+    transposeInto(this.kernelT, this.kernel, E, g);
+    m.gemm(this.gKernel, 0, g, this.xs, 0, 1, E, dz, 0, g, E, g, N, false);
+    m.gemm(this.dxs, 0, E, dz, 0, g, 1, this.kernelT, 0, E, N, E, g, false);
+    addInto(grads.kernel, this.gKernel);
+    scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, this.offsets, this.counts, masks, dInput);
   }
 
   abstract forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks?: DropoutMasks): void;
@@ -267,15 +298,10 @@ class PackedDirection extends PackedRecurrence {
 
   /** Runs the direction over the words of `source` and writes its outputs into features [B, T, H] (zero where the mask hides a step). */
   forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks: DropoutMasks = {}): void {
-    const { u, E, m } = this;
+    const { u, m } = this;
     const g4 = 4 * u;
-    this.ensure(pack.words, batch, T);
-    const { xs, gates, cell, cellTanh, hidden, hiddenPrev, offsets, counts } = this;
-    gatherInputs(source, pack, T, E, this.reverse, masks, xs, offsets, counts);
-    const N = pack.words;
-    this.kernel.set(w.kernel);
-    this.recurrent.set(w.recurrent);
-    m.gemm(gates, 0, g4, xs, 0, E, 1, this.kernel, 0, g4, N, g4, E, false);
+    this.project(w, source, pack, batch, T, masks);
+    const { gates, cell, cellTanh, hidden, hiddenPrev, offsets, counts } = this;
     const hard = this.hard;
     for (let s = 0; s < T; s++) {
       const k = counts[s];
@@ -337,13 +363,11 @@ class PackedDirection extends PackedRecurrence {
     dInput: Float64Array | Floats,
     masks: DropoutMasks = {},
   ): void {
-    const { u, E, m } = this;
+    const { u, m } = this;
     const g4 = 4 * u;
     const { gates, cell, cellTanh, dz, dhNext, dcNext, offsets, counts } = this;
     const hard = this.hard;
-    const N = pack.words;
     transposeInto(this.recurrentT, this.recurrent, u, g4);
-    transposeInto(this.kernelT, this.kernel, E, g4);
     dhNext.fill(0, 0, batch * u);
     dcNext.fill(0, 0, batch * u);
     for (let s = T - 1; s >= 0; s--) {
@@ -381,14 +405,10 @@ class PackedDirection extends PackedRecurrence {
       dhNext.fill(0, carried * u, batch * u);
       dcNext.fill(0, carried * u, batch * u);
     }
-    for (let r = 0; r < N; r++) for (let k = 0; k < g4; k++) g.bias[k] += dz[r * g4 + k];
-    // dRecurrent = Σ h_prevᵀ dz, dKernel = xsᵀ dz, dxs = dz · kernelᵀ, each one product over the batch's words.
-    m.gemm(this.gRecurrent, 0, g4, this.hiddenPrev, 0, 1, u, dz, 0, g4, u, g4, N, false);
-    m.gemm(this.gKernel, 0, g4, this.xs, 0, 1, E, dz, 0, g4, E, g4, N, false);
-    m.gemm(this.dxs, 0, E, dz, 0, g4, 1, this.kernelT, 0, E, N, E, g4, false);
+    // dRecurrent = Σ h_prevᵀ dz, one product over the batch's words; then the bias, kernel and inputs.
+    m.gemm(this.gRecurrent, 0, g4, this.hiddenPrev, 0, 1, u, dz, 0, g4, u, g4, pack.words, false);
     addInto(g.recurrent, this.gRecurrent);
-    addInto(g.kernel, this.gKernel);
-    scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, offsets, counts, masks, dInput);
+    this.inputGradients(g, source, pack, T, dInput, masks);
   }
 }
 
@@ -416,14 +436,10 @@ class PackedGruDirection extends PackedRecurrence {
   }
 
   forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks: DropoutMasks = {}): void {
-    const { u, E, m, hard } = this;
+    const { u, m, hard } = this;
     const g3 = 3 * u;
-    this.ensure(pack.words, batch, T);
-    const { xs, gates, hidden, hiddenPrev, resetPrev, offsets, counts } = this;
-    gatherInputs(source, pack, T, E, this.reverse, masks, xs, offsets, counts);
-    this.kernel.set(w.kernel);
-    this.recurrent.set(w.recurrent);
-    m.gemm(gates, 0, g3, xs, 0, E, 1, this.kernel, 0, g3, pack.words, g3, E, false);
+    this.project(w, source, pack, batch, T, masks);
+    const { gates, hidden, hiddenPrev, resetPrev, offsets, counts } = this;
     const act = (x: number) => (hard ? hardSigmoid(x) : sigmoid(x));
     for (let s = 0; s < T; s++) {
       const k = counts[s];
@@ -470,13 +486,11 @@ class PackedGruDirection extends PackedRecurrence {
     dInput: Float64Array | Floats,
     masks: DropoutMasks = {},
   ): void {
-    const { u, E, m, hard } = this;
+    const { u, m, hard } = this;
     const g3 = 3 * u;
     const { gates, hiddenPrev, dz, dhNext, dhCarry, dReset, offsets, counts } = this;
     const slope = (y: number) => (hard ? hardSigmoidSlope(y) : y * (1 - y));
-    const N = pack.words;
     transposeInto(this.recurrentT, this.recurrent, u, g3);
-    transposeInto(this.kernelT, this.kernel, E, g3);
     dhNext.fill(0, 0, batch * u);
     for (let s = T - 1; s >= 0; s--) {
       const t = this.reverse ? T - 1 - s : s;
@@ -516,15 +530,12 @@ class PackedGruDirection extends PackedRecurrence {
       }
       dhNext.fill(0, carried * u, batch * u);
     }
-    for (let r = 0; r < N; r++) for (let k = 0; k < g3; k++) g.bias[k] += dz[r * g3 + k];
-    // dU_zr = hᵀ dz_zr, dU_h = (r ⊙ h)ᵀ dz_h, dKernel = xsᵀ dz, dxs = dz · kernelᵀ.
+    // dU_zr = hᵀ dz_zr, dU_h = (r ⊙ h)ᵀ dz_h; then the bias, kernel and inputs.
+    const N = pack.words;
     m.gemm(this.gRecurrent, 0, g3, hiddenPrev, 0, 1, u, dz, 0, g3, u, 2 * u, N, false);
     m.gemm(this.gRecurrent, 2 * u, g3, this.resetPrev, 0, 1, u, dz, 2 * u, g3, u, u, N, false);
-    m.gemm(this.gKernel, 0, g3, this.xs, 0, 1, E, dz, 0, g3, E, g3, N, false);
-    m.gemm(this.dxs, 0, E, dz, 0, g3, 1, this.kernelT, 0, E, N, E, g3, false);
     addInto(g.recurrent, this.gRecurrent);
-    addInto(g.kernel, this.gKernel);
-    scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, offsets, counts, masks, dInput);
+    this.inputGradients(g, source, pack, T, dInput, masks);
   }
 }
 
