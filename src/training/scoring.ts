@@ -27,13 +27,23 @@ export interface Scoring {
  * read through a last Dense (scoring.compile.outputLogits) go through tf.layers.
  */
 export function outputsOf(model: tfl.LayersModel, data: TagData, rows = data.n, scoring: Scoring = {}): tf.Tensor3D {
-  const input = fusedInput(data);
-  const fused = scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
+  const fused = predictorFor(model, data, scoring);
   try {
-    return fused ? tf.tensor3d(fused(data, rows), [rows, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data, rows)) as tf.Tensor3D);
+    return outputsWith(model, fused, data, rows);
   } finally {
     fused?.dispose();
   }
+}
+
+/** The fused engine's forward pass for `model` on data like `data`, when it computes it (logits read through a last Dense do not). */
+function predictorFor(model: tfl.LayersModel, data: TagData, scoring: Scoring): ReturnType<typeof fusedPredictor> {
+  const input = fusedInput(data);
+  return scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
+}
+
+/** outputsOf with the predictor given (made once for many calls). */
+function outputsWith(model: tfl.LayersModel, fused: ReturnType<typeof fusedPredictor>, data: TagData, rows: number): tf.Tensor3D {
+  return fused ? tf.tensor3d(fused(data, rows), [rows, data.steps, data.tags]) : tf.tidy(() => predictAll(model, inputTensor(data, rows)) as tf.Tensor3D);
 }
 
 /** Rows scored at a time: a multiple of Keras's evaluate batch, so the loss is the one it reports; its outputs and losses stay a few tens of MB. */
@@ -53,18 +63,24 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   const lossOf = modelLoss(logits ? { ...scoring.compile!, fromLogits: true } : scoring.compile);
   const why = new LossWhy();
   let lossSum = 0;
-  for (let from = 0; from < data.n; from += chunk) {
-    const rows = rowsOf(data, from, Math.min(from + chunk, data.n));
-    const rowMask = mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
-    const out = outputsOf(model, rows, rows.n, scoring);
-    predicted.set(argMaxTags(out), from * data.steps);
-    const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(rows), logits ? preActivations(model, inputTensor(rows)) : out));
-    if (perToken) {
-      const sum = batchedLoss(perToken, rowMask);
-      lossSum += sum;
-      why.add(perToken, out, sum, rowMask);
+  // The model's weights read once for every chunk.
+  const fused = predictorFor(model, data, scoring);
+  try {
+    for (let from = 0; from < data.n; from += chunk) {
+      const rows = rowsOf(data, from, Math.min(from + chunk, data.n));
+      const rowMask = mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
+      const out = outputsWith(model, fused, rows, rows.n);
+      predicted.set(argMaxTags(out), from * data.steps);
+      const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(rows), logits ? preActivations(model, inputTensor(rows)) : out));
+      if (perToken) {
+        const sum = batchedLoss(perToken, rowMask);
+        lossSum += sum;
+        why.add(perToken, out, sum, rowMask);
+      }
+      tf.dispose([out, perToken!].filter(Boolean));
     }
-    tf.dispose([out, perToken!].filter(Boolean));
+  } finally {
+    fused?.dispose();
   }
   const loss = lossOf ? lossSum / data.n : null;
   const lossWhy = loss !== null && !Number.isFinite(loss) ? why.result(data.n) : undefined;
