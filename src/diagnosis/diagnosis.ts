@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import { thousands } from '../shared/format.js';
 import { generateDataset, type TaskInput } from '../task/data.js';
 import { learnedNothing, tagEntropy, verdict as evaluationVerdict, type Evaluation } from '../task/metrics.js';
-import { inputTensor, oneHotLabels, positionMask, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
+import { inputTensor, oneHotLabels, positionMask, taskData, trueTags, type TagData } from '../task/tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 import { structuralLimit, type ModelShape } from './next-step.js';
 import { buildModel, summarize, type ModelSummary } from '../model/model.js';
@@ -434,7 +434,9 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
     options.data ??
     taskData(generateDataset(config.samples, rngFor(config.seed, 'train-data')), options.input ?? config.encoding, `generated, seed ${config.seed}`);
   const x = inputTensor(data);
-  const y = targetTensor(data);
+  // One-hot once: the data check reads the rows, the burst their tensor.
+  const labelRows = oneHotLabels(data);
+  const y = tf.tensor3d(labelRows, [data.n, data.steps, data.tags]);
   try {
     const rows = Math.min(OUTPUT_SAMPLE, data.n);
     const out = tf.tidy(() => outputsOf(model, data, rows, options.scoring).dataSync() as Float32Array);
@@ -442,7 +444,7 @@ export function diagnoseModel(model: tfl.LayersModel, config: Config, options: D
     const checks: Check[] = [
       ...(options.setup ? [options.setup] : []),
       ...(options.saved ? [checkSavedWeights(options.saved)] : []),
-      checkData(data.x, oneHotLabels(data), data.tags, read),
+      checkData(data.x, labelRows, data.tags, read),
       ...(options.readsDistribution === false ? [] : [checkOutput(out, config.activation, weights, data.tags, options.keras)]),
     ];
     // What the saved model has learned, measured before the burst changes it.
