@@ -5,7 +5,7 @@
 import { ExitCode, UserError } from '../errors.js';
 import { NPZ_TAGS, type DataRef, type DataSpec, type TextVocabulary } from '../config/config.js';
 import { thousands } from '../shared/format.js';
-import type { Corpus } from './corpus.js';
+import { tokenCount, type Corpus } from './corpus.js';
 import { readDataFileOf, type TagData } from './tag-data.js';
 import type { Encoded } from './vocabulary.js';
 // A type only: text-data.ts reads .npz runs through here.
@@ -166,16 +166,14 @@ export async function readIdRun(files: IdFiles, maxLength: number, expected?: Da
     maxLength,
     ids: true,
   };
+  const corpora = { train: corpusOf(train, vocabulary), validation: validation && corpusOf(validation, vocabulary), test: test && corpusOf(test, vocabulary) };
   const encoded = (file: IdFile, role: Role): Encoded => {
     const held = role === 'train' ? file.data : overTags(file, FLAG[role], train.data.tags, ids, `the training data (${train.ref.path})`);
-    const data = { ...held, tagNames: vocabulary.tags };
-    let tokens = 0;
-    for (const v of data.x) if (v !== 0) tokens++;
-    return { data, split: 0, unknown: 0, tokens };
+    return { data: { ...held, tagNames: vocabulary.tags }, split: 0, unknown: 0, tokens: tokenCount(corpora[role]!) };
   };
   return {
     vocabulary,
-    corpora: { train: corpusOf(train, vocabulary), validation: validation && corpusOf(validation, vocabulary), test: test && corpusOf(test, vocabulary) },
+    corpora,
     train: encoded(train, 'train'),
     validation: validation && encoded(validation, 'validation'),
     test: test && encoded(test, 'test'),
