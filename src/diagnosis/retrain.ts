@@ -2,7 +2,7 @@
 // user's .npz, or on the generated digit task when it is a model of it; with `fix`, the doctor's fix
 // for its loss and head applied first (./setup.ts). `train --from` and the API's train({ from }).
 import type tfl from '@tensorflow/tfjs-layers';
-import { taggerShapeOf, wordsInRow } from '../training/fused/tagger.js';
+import { taggerShapeOf } from '../training/fused/tagger.js';
 import { configFromDescription } from '../model/describe.js';
 import { quotePath, type LoadedModel } from '../model/store.js';
 import { rebuildModel } from '../model/rebuild.js';
@@ -11,7 +11,7 @@ import { withHead, type CompileInfo } from '../model/keras/archive.js';
 import { fileConfig } from '../config/hyperparameters.js';
 import type { Config } from '../config/config.js';
 import { generateDataset } from '../task/data.js';
-import { taskData, type TagData } from '../task/tag-data.js';
+import { taskData, wordsInRow, type TagData } from '../task/tag-data.js';
 import { taskEncoding, userData } from '../task/model-data.js';
 import type { Evaluation } from '../task/metrics.js';
 import { freshSeed, rngFor } from '../shared/random.js';

@@ -6,7 +6,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { NPZ_TAGS, type DataRef, type DataSpec, type TextVocabulary } from '../config/config.js';
 import { thousands } from '../shared/format.js';
 import { tokenCount, type Corpus } from './corpus.js';
-import { readDataFileOf, type TagData } from './tag-data.js';
+import { readDataFileOf, wordsInRow, type TagData } from './tag-data.js';
 import type { Encoded } from './vocabulary.js';
 // A type only: text-data.ts reads .npz runs through here.
 import type { TextRun } from './text-data.js';
@@ -112,10 +112,9 @@ function corpusOf(file: IdFile, vocabulary: TextVocabulary): Corpus {
   const T = d.steps;
   const starts = new Int32Array(d.n + 1);
   let tokens = 0;
+  // Rows were checked (readIdFile): words first, then padding.
   for (let r = 0; r < d.n; r++) {
-    let n = 0;
-    while (n < T && d.x[r * T + n] !== 0) n++;
-    tokens += n;
+    tokens += wordsInRow(d.x, r, T);
     starts[r + 1] = tokens;
   }
   const words = new Int32Array(tokens);

@@ -54,6 +54,14 @@ export function rowsOf(data: TagData, from: number, to: number, copy = false): T
   };
 }
 
+/** The words of row `row` of ids [rows, T], when its padding (id 0) only trails them; −1 for a word after padding. */
+export function wordsInRow(ids: ArrayLike<number>, row: number, T: number): number {
+  let n = 0;
+  while (n < T && ids[row * T + n] !== 0) n++;
+  for (let t = n; t < T; t++) if (ids[row * T + t] !== 0) return -1;
+  return n;
+}
+
 /** Inputs of the first `rows` sequences as the model takes them: float32 [rows, steps, features], or int32 ids [rows, steps]. */
 export function inputTensor(data: TagData, rows = data.n): tf.Tensor {
   const x = data.x.subarray(0, rows * data.steps * (data.features ?? 1));

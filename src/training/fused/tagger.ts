@@ -2,6 +2,7 @@ import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { hardSigmoid, hardSigmoidSlope, sigmoid, tanh } from './kernels.js';
 import { matricesFor, transposeInto, type Floats, type Matrices } from './matrices.js';
 import { readParameters, type DirectionWeights } from './parameters.js';
+import { wordsInRow } from '../../task/tag-data.js';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
 
@@ -103,14 +104,6 @@ export interface Packing {
   active: Int32Array;
   /** Words in the batch. */
   words: number;
-}
-
-/** The words of row `row` of ids [rows, T], when its padding (id 0) only trails them; −1 for a word after padding. */
-export function wordsInRow(ids: ArrayLike<number>, row: number, T: number): number {
-  let n = 0;
-  while (n < T && ids[row * T + n] !== 0) n++;
-  for (let t = n; t < T; t++) if (ids[row * T + t] !== 0) return -1;
-  return n;
 }
 
 /** The packing of ids [B, T] whose padding (id 0) trails each sentence; throws on a word after padding (never made by seq-tag's encoder). */
