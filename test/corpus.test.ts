@@ -13,7 +13,7 @@ import { invalidUtf8At, lines } from '../src/task/lines.js';
 import { evaluateTags } from '../src/task/metrics.js';
 import { buildVocabulary, encodeCorpus, encodeSentences, UNKNOWN_ID, wordIds } from '../src/task/vocabulary.js';
 import { LIMITS } from '../src/shared/limits.js';
-import { oneHotLabels } from '../src/task/tag-data.js';
+import { oneHotLabels, packedRows, padded, rowLengths, rowsOf } from '../src/task/tag-data.js';
 import { tempDir } from './helpers.js';
 
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -193,28 +193,36 @@ describe('vocabulary and ids', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(lower)), lower);
   });
 
-  it('counts the memory of ids and tag ids (9 bytes a padded position), not one-hot rows, before allocating', async () => {
+  it('counts the memory of ids and tag ids (8 bytes a word, 4 a row) and of padded rows (9 a position), not one-hot rows, before allocating', async () => {
     const c = await readCorpus(file('m.txt', 'a/X b/Y c/X d/Y\nb/Y\n'));
     const v = buildVocabulary(c, { minCount: 1, lowercase: false, maxLength: 128 });
     const limits = LIMITS as { dataBytes: number };
     const saved = limits.dataBytes;
     try {
-      limits.dataBytes = 2 * 4 * 9; // 2 rows × 4 positions × 9 bytes: just fits
-      assert.equal(encodeCorpus(c, v, '--data').data.labels.length, 8);
-      // One-hot rows of the whole data (tf.layers' training, the doctor): 2 × 4 × 2 tags × 4 bytes = 64.
+      limits.dataBytes = 5 * 8 + 3 * 4; // 5 words × 8 bytes, 3 row offsets × 4: just fits
       const { data } = encodeCorpus(c, v, '--data');
+      assert.equal(data.labels.length, 5);
+      limits.dataBytes = 5 * 8 + 3 * 4 - 1;
+      assert.throws(() => encodeCorpus(c, v, '--data'), {
+        message: /^--data \S+m\.txt would take \S+ \S+ in memory \(5 words as ids and tag ids\), more than the \S+ \S+ seq-tag holds; split the file$/,
+      });
+      // Padded (tf.layers' training, a validation or test file): 2 rows × 4 positions × 9 bytes.
+      limits.dataBytes = 2 * 4 * 9 - 1;
+      assert.throws(() => padded(data, '--validation-data'), {
+        message:
+          /^--validation-data \S+m\.txt would take \S+ \S+ in memory padded \(2 sentences × 4 words, the longest, as ids and tag ids\), more than the \S+ \S+ seq-tag holds; lower --max-length or split the file$/,
+      });
+      limits.dataBytes = 2 * 4 * 9;
+      const rows = padded(data);
+      assert.equal(rows.labels.length, 8);
+      // One-hot rows of the whole data (tf.layers' training, the doctor): 2 × 4 × 2 tags × 4 bytes = 64.
       limits.dataBytes = 63;
-      assert.throws(() => oneHotLabels(data), {
+      assert.throws(() => oneHotLabels(rows), {
         message:
           /^\S+m\.txt: its tags one-hot \(2 × 4 × 2\) would take \S+ \S+ in memory, more than the \S+ \S+ seq-tag holds; the fused engine \(the default for --data\) trains without them, or give a smaller file$/,
       });
       limits.dataBytes = 64;
-      assert.equal(oneHotLabels(data).length, 16);
-      limits.dataBytes = 2 * 4 * 9 - 1;
-      assert.throws(() => encodeCorpus(c, v, '--data'), {
-        message:
-          /^--data \S+m\.txt would take \S+ \S+ in memory \(2 sentences × 4 words, the longest, as ids and tag ids\), more than the \S+ \S+ seq-tag holds; lower --max-length or split the file$/,
-      });
+      assert.equal(oneHotLabels(rows).length, 16);
     } finally {
       limits.dataBytes = saved;
     }
@@ -223,12 +231,23 @@ describe('vocabulary and ids', () => {
   it('encodes sentences as ids padded with 0 and tag ids with −1 there; long sentences become pieces', async () => {
     const c = await readCorpus(file('t.txt', 'a/X b/Y c/X d/Y e/X\nb/Y\n'));
     const v = buildVocabulary(c, { minCount: 1, lowercase: false, maxLength: 3 });
-    const { data, split, unknown } = encodeCorpus(c, v, '--data');
-    assert.deepEqual([data.n, data.steps, data.tags, split, unknown], [3, 3, 2, 1, 0]);
+    const { data: packed, split, unknown } = encodeCorpus(c, v, '--data');
+    assert.deepEqual([packed.n, packed.steps, packed.tags, split, unknown], [3, 3, 2, 1, 0]);
     const id = wordIds(v);
+    assert.deepEqual(Array.from(packed.starts), [0, 3, 5, 6], 'rows without padding: a piece of 3, a piece of 2, a sentence of 1');
+    assert.deepEqual(Array.from(packed.ids), ['a', 'b', 'c', 'd', 'e', 'b'].map(id));
+    assert.deepEqual(Array.from(rowLengths(packed)), [3, 2, 1]);
+    const data = padded(packed);
     assert.deepEqual(Array.from(data.x), [id('a'), id('b'), id('c'), id('d'), id('e'), 0, id('b'), 0, 0]);
     assert.deepEqual(Array.from(data.labels.subarray(0, 3)), [0, 1, 0]);
     assert.deepEqual(Array.from(data.labels.subarray(5, 6)), [-1], 'padding has no tag');
+    assert.deepEqual(Array.from(rowLengths(data)), [3, 2, 1], 'the same lengths read from the padding');
+    // Rows 1..2 as a view (the same arrays), and padded to their own longest row.
+    const view = packedRows(packed, 1, 3);
+    assert.equal(view.ids, packed.ids);
+    assert.deepEqual([view.n, view.steps], [2, 2]);
+    const two = rowsOf(packed, 1, 3);
+    assert.deepEqual([two.n, two.steps, Array.from(two.x), Array.from(two.labels)], [2, 2, [id('d'), id('e'), id('b'), 0], [1, 0, 1, -1]]);
     const raw = encodeSentences([['a', 'zzz', 'c', 'd'], []], v);
     assert.deepEqual([raw.n, raw.steps, raw.pieces], [3, 3, [2, 1]]);
     assert.deepEqual(Array.from(raw.x.subarray(0, 6)), [id('a'), UNKNOWN_ID, id('c'), id('d'), 0, 0]);

@@ -14,7 +14,8 @@ import { readParameters } from '../src/training/fused/parameters.js';
 import { batchLoss, modelLoss } from '../src/training/losses.js';
 import { trainTagged } from '../src/training/train.js';
 import { PADDING_MASK } from '../src/task/vocabulary.js';
-import { targetTensor, type TagData } from '../src/task/tag-data.js';
+import { packedRows, rowLengths, rowsOf, targetTensor, type PackedRows, type Rows, type TagData } from '../src/task/tag-data.js';
+import { evaluateData, splitTagData } from '../src/training/experiment.js';
 import { rngFor } from '../src/shared/random.js';
 import { assertClose as close, useBackend } from './helpers.js';
 
@@ -39,6 +40,22 @@ function sentences(n: number, T: number, seed: number): TagData {
     }
   }
   return { n, steps: T, features: null, x, labels, tags: C, source: 'generated sentences' };
+}
+
+/** `data`'s rows without their padding, as a text file's training data is held. */
+function packedOf(data: TagData): PackedRows {
+  const lengths = rowLengths(data);
+  const starts = new Int32Array(data.n + 1);
+  lengths.forEach((l, r) => (starts[r + 1] = starts[r] + l));
+  const ids = new Int32Array(starts[data.n]);
+  const labels = new Int32Array(starts[data.n]);
+  for (let r = 0; r < data.n; r++)
+    for (let t = 0; t < lengths[r]; t++) {
+      ids[starts[r] + t] = data.x[r * data.steps + t];
+      labels[starts[r] + t] = data.labels[r * data.steps + t];
+    }
+  const { x: _x, labels: _l, shown: _s, ...rest } = data;
+  return { ...rest, features: null, starts, ids, labels };
 }
 
 function configOf(bidirectional: boolean, recurrentActivation: Config['recurrentActivation'] = 'sigmoid', layers = 1, cell: Config['cell'] = 'lstm'): Config {
@@ -217,6 +234,36 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       }
     }
     assert.ok(layers.at(-1)!.loss < 0.8 * layers[0].loss, 'it learns (the comparison is not of two flat lines)');
+  });
+
+  it("packed rows (a text file's training data, without padding) train and score as the same rows padded", async () => {
+    const data = { ...sentences(40, 9, 11), tagNames: ['B-A', 'B-B', 'I-A', 'I-B', 'O'] };
+    const packed = packedOf(data);
+    assert.ok(packed.ids.length < (data.n * data.steps) / 1.5, 'the rows are shorter than the padded ones');
+    const run = async (rows: Rows, lstm: Config['lstm']) => {
+      const config = { ...configOf(true), lstm, epochs: 2, batchSize: 8, lr: 0.05, validationSplit: 0.25 };
+      const model = buildModel(config, 1, { vocabulary: V, tags: C });
+      const { train, validation } = splitTagData(rows, config.validationSplit);
+      const result = await trainTagged(model, train, validation, config);
+      return { losses: result.epochs.map((e) => [e.loss, e.validation!.loss]), model };
+    };
+    for (const lstm of ['fused', 'layers'] as const) {
+      const [a, b] = [await run(data, lstm), await run(packed, lstm)];
+      assert.deepEqual(b.losses, a.losses, `${lstm}: the same losses, bit for bit`);
+      // Scored in chunks of 8 rows: padded to 9 steps, or to each chunk's longest row.
+      const [ea, eb] = [evaluateData(a.model, data, { mask: PADDING_MASK }, 8), evaluateData(b.model, packed, { mask: PADDING_MASK }, 8)];
+      assert.ok(Math.abs(eb.loss! - ea.loss!) < 1e-6, `${lstm}: loss ${eb.loss} against ${ea.loss}`);
+      assert.deepEqual({ ...eb, loss: 0 }, { ...ea, loss: 0 }, `${lstm}: every score but the loss the same`);
+      assert.ok(ea.entities && ea.tokens === packed.ids.length && ea.exactMatch > 0, 'entities, tokens and sentences scored');
+      // A run of rows that does not start at the first (a view's offsets are into the whole arrays).
+      const [va, vb] = [
+        evaluateData(a.model, rowsOf(data, 5, 40), { mask: PADDING_MASK }, 8),
+        evaluateData(b.model, packedRows(packed, 5, 40), { mask: PADDING_MASK }, 8),
+      ];
+      assert.deepEqual({ ...vb, loss: 0 }, { ...va, loss: 0 }, `${lstm}: rows 5..39 scored alike`);
+      a.model.dispose();
+      b.model.dispose();
+    }
   });
 
   for (const cell of ['lstm', 'gru'] as const) {

@@ -10,7 +10,7 @@ import { UserError } from '../src/errors.js';
 import type { Evaluation } from '../src/task/metrics.js';
 import { RESULTS_FILE, REJECTED_FILE, SweepFolder } from '../src/sweep/folder.js';
 import { expandRuns, type RunRecord, type RunSpec } from '../src/sweep/records.js';
-import { FLOOR_MARGIN, runSweep, summarize, verdictFor } from '../src/sweep/sweep.js';
+import { FLOOR_MARGIN, runSweep, summarize, verdictFor, WorkerPool } from '../src/sweep/sweep.js';
 import { renderSweepTable } from '../src/report/render.js';
 import { VERSION } from '../src/version.js';
 import { seqTag, tempDir } from './helpers.js';
@@ -147,7 +147,7 @@ function fakeWorker(_dir?: string): string {
       if (spec.label === 'liar') return process.send(null);
       const epochs = Array.from({ length: spec.config.epochs }, (_, k) => ({ epoch: k + 1, loss: 0.6, seconds: 0.01 }));
       const evaluation = { sequences: 1000, loss: 0.6, floor: 0.5, tokenAccuracy: 0.8, baselineAccuracy: 0.8, exactMatch: 0, precision: 0, recall: 0, f1: 0, recallFirst: 0, recallSecond: 0 };
-      process.send({ status: 'ok', epochs, evaluation, seconds: 0.01 });
+      process.send({ status: 'ok', epochs, evaluation, seconds: process.pid });
     });`,
   );
   return path;
@@ -243,6 +243,49 @@ describe('runSweep', () => {
     const third = await sweepInto(dir, few, workerPath);
     assert.equal(third.stored.tornTail, false);
     assert.equal(third.stored.rejected.length, 0, 'reported once');
+  });
+
+  it("a pool's workers serve one sweep after another (a tune's rounds) and exit when it closes; a dead one is replaced", async () => {
+    const workerPath = fakeWorker();
+    const sweeps = async (pool?: WorkerPool) => {
+      const pids = new Set<number>();
+      for (const seeds of [[1, 2], [3], [4, 5, 6]]) {
+        const dir = tempDir();
+        const folder = await SweepFolder.open(dir, CONFIGS);
+        try {
+          const { records } = await runSweep(expandRuns(CONFIGS.slice(0, 1), seeds), folder, new Map(), { jobs: 2, backend: 'cpu', workerPath, pool });
+          assert.ok(records.every((r) => r.status === 'ok'));
+          for (const r of records) pids.add(r.seconds);
+        } finally {
+          await folder.release();
+        }
+      }
+      return pids;
+    };
+    assert.equal((await sweeps()).size, 5, 'without a pool: two workers, one, then two, each sweep its own');
+    const pool = new WorkerPool();
+    const pids = await sweeps(pool);
+    assert.equal(pids.size, 2, `with a pool: the same two workers throughout (${[...pids].join(', ')})`);
+    // A crash in a pooled sweep fails that run only, and a new worker takes the rest.
+    const dir = tempDir();
+    const folder = await SweepFolder.open(dir, CONFIGS);
+    const crashing = await runSweep(expandRuns(CONFIGS.slice(1), [1, 2, 3]), folder, new Map(), { jobs: 1, backend: 'cpu', workerPath, pool });
+    await folder.release();
+    assert.deepEqual(
+      crashing.records.map((r) => r.status),
+      ['ok', 'failed', 'ok'],
+    );
+    pool.close();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let wait = 0; [...pids].some(alive) && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([...pids].filter(alive), [], 'closed: every worker has exited');
   });
 
   it('run keys change when any setting changes, so a changed sweep does not reuse old runs', () => {

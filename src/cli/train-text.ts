@@ -8,7 +8,7 @@ import { renderTaggedSentences, renderTextEvaluation } from '../report/text.js';
 import { divergenceText, type Style } from '../report/render.js';
 import { sentenceCount, sentencesOf, type Corpus } from '../task/corpus.js';
 import { tagEntropy } from '../task/metrics.js';
-import type { TagData } from '../task/tag-data.js';
+import type { Rows } from '../task/tag-data.js';
 import { tagText } from '../task/tagging.js';
 import type { TextRun } from '../task/text-data.js';
 import { evaluateText, fusedPredictor, textHeldOut } from '../training/experiment.js';
@@ -20,14 +20,14 @@ import { ExitCode, printJson, setExitCode, stdout } from './output.js';
 const SAMPLE_SENTENCES = 3;
 
 /** How often each tag occurs in `data`'s real positions (padding has none). */
-export function tagCounts(data: TagData): Float64Array {
+export function tagCounts(data: Pick<Rows, 'tags' | 'labels'>): Float64Array {
   const counts = new Float64Array(data.tags);
   for (const tag of data.labels) if (tag >= 0) counts[tag]++;
   return counts;
 }
 
 /** The held-out data of a text run (textHeldOut), with what to call it and where its sentences are. */
-function heldOut(text: TextRun, config: Config): { data: TagData; corpus: Corpus; first: number; label: string; sentences: string } {
+function heldOut(text: TextRun, config: Config): { data: Rows; corpus: Corpus; first: number; label: string; sentences: string } {
   const { data, source } = textHeldOut(text, config.validationSplit);
   const { test, validation, train } = text.corpora;
   const whole = (c: Corpus) => plural(sentenceCount(c), 'sentence');

@@ -6,7 +6,7 @@ import { toJson, plural, thousands } from '../report/render.js';
 import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js';
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
-import { runSweep } from '../sweep/sweep.js';
+import { runSweep, WorkerPool } from '../sweep/sweep.js';
 import type { RunRecord } from '../sweep/records.js';
 import { MEDIAN_RULE } from '../sweep/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
@@ -186,6 +186,8 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
     else if (record.status === 'failed') say(`${record.label}: failed: ${record.error}`);
   };
   const common = { signal: stop.signal, onRecord };
+  // The local workers stay up from round to round.
+  const pool = new WorkerPool();
   let shown = done.length;
   let rounds = 0;
   const { trials, interrupted } = await tune(setup, done, {
@@ -194,7 +196,7 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
     run: async (specs, startBy) => {
       const startNoLater = () => (goalHit ? -Infinity : startBy);
       if (!connection)
-        return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend, startBy: startNoLater });
+        return runSweep(specs, folder, new Map(), { ...common, jobs: Math.min(flags.jobs, specs.length), backend: flags.backend, startBy: startNoLater, pool });
       // A queue sweep closes its connection when it ends: each round after the first connects anew.
       const { connectRedis, runQueueSweep } = await import('../sweep/queue.js');
       const link = rounds++ === 0 ? connection : await connectRedis(flags.queue!);
@@ -205,7 +207,10 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
         say(`\n${renderLeaderboard(all, setup.dims, 5, style, out.columns)}\n`);
       shown = all.length;
     },
-  }).finally(stop.dispose);
+  }).finally(() => {
+    stop.dispose();
+    pool.close();
+  });
   if (interrupted) {
     setExitCode(stop.received ? signalExitCode(stop.received) : Exit.Interrupted);
     stderr().line(

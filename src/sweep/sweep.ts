@@ -95,6 +95,8 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The worker module; tests substitute one that crashes or lies. */
   workerPath?: string | URL;
+  /** Idle workers to take before starting new ones, and to give them back to (a tune's rounds). */
+  pool?: WorkerPool;
   /**
    * No run starts after this moment (performance.now() ms): the runs under way finish, the rest are
    * left out. A function is asked before each run (tune's --goal moves the moment to now).
@@ -109,6 +111,26 @@ export interface SweepResult {
 }
 
 const DEFAULT_WORKER = new URL('./sweep-worker.js', import.meta.url);
+
+/**
+ * Worker processes kept between sweeps: a tune runs a sweep a round, and each round takes the idle
+ * workers before starting new ones, so a 40-trial tune starts --jobs processes, not --jobs a round
+ * (each start loads Node and TensorFlow.js: about half a second of a core). close() lets them exit.
+ */
+export class WorkerPool {
+  private idle: ChildProcess[] = [];
+  take(): ChildProcess | undefined {
+    for (let child = this.idle.pop(); child; child = this.idle.pop()) if (child.connected) return child;
+    return undefined;
+  }
+  give(child: ChildProcess): void {
+    this.idle.push(child);
+  }
+  close(): void {
+    for (const child of this.idle) if (child.connected) child.disconnect();
+    this.idle = [];
+  }
+}
 
 /**
  * Runs every spec not yet in the folder's results.jsonl in parallel worker processes (one training
@@ -142,29 +164,35 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
       let current: RunSpec | undefined;
       let started = 0;
       let child: ChildProcess;
+      let release = () => {};
       const next = (given?: RunSpec) => {
         if (performance.now() >= startBy()) queue.length = 0;
         current = given ?? queue.shift();
         if (!current) {
-          if (child.connected) child.disconnect();
+          // Kept for the next sweep of a pool, else let go (it exits when disconnected).
+          if (options.pool && child.connected && !stopping) {
+            release();
+            options.pool.give(child);
+            resolveWorker();
+          } else if (child.connected) child.disconnect();
           return;
         }
         started = performance.now();
         child.send({ spec: current, backend: options.backend });
       };
       const spawn = () => {
-        child = fork(workerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+        child = options.pool?.take() ?? fork(workerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
         children.add(child);
         let stderr = '';
-        child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-        child.on('message', (data: unknown) => {
+        const onStderr = (d: Buffer) => (stderr = (stderr + String(d)).slice(-2000));
+        const onMessage = (data: unknown) => {
           if (!current) return;
           finish(current, data);
           current = undefined;
           next();
-        });
-        child.on('exit', (code, signal) => {
-          children.delete(child);
+        };
+        const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+          release();
           if (current && !stopping) {
             const why = signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
             const lastLine = stderr.trim().split('\n').at(-1);
@@ -177,7 +205,17 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
             }
           }
           resolveWorker();
-        });
+        };
+        child.stderr?.on('data', onStderr);
+        child.on('message', onMessage);
+        child.on('exit', onExit);
+        const mine = child;
+        release = () => {
+          mine.stderr?.off('data', onStderr);
+          mine.off('message', onMessage);
+          mine.off('exit', onExit);
+          children.delete(mine);
+        };
       };
       spawn();
       next(first);

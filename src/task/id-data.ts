@@ -166,7 +166,7 @@ export async function readIdRun(files: IdFiles, maxLength: number, expected?: Da
     ids: true,
   };
   const corpora = { train: corpusOf(train, vocabulary), validation: validation && corpusOf(validation, vocabulary), test: test && corpusOf(test, vocabulary) };
-  const encoded = (file: IdFile, role: Role): Encoded => {
+  const encoded = (file: IdFile, role: Role): Encoded<TagData> => {
     const held = role === 'train' ? file.data : overTags(file, FLAG[role], train.data.tags, ids, `the training data (${train.ref.path})`);
     return { data: { ...held, tagNames: vocabulary.tags }, split: 0, unknown: 0, tokens: tokenCount(corpora[role]!) };
   };

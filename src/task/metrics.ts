@@ -83,20 +83,26 @@ const rate = (a: number, b: number) => (b === 0 ? 0 : a / b);
 /** A tag the macro average counts: true or predicted somewhere. */
 export const isPresent = (t: TagScore) => t.support > 0 || (t.predicted ?? 0) > 0;
 
+/** Where sequence `s` lies in per-position arrays: `length` positions each, or packed rows' offsets (from the first). */
+export function sequenceSpan(length: number | Int32Array, s: number): [number, number] {
+  return typeof length === 'number' ? [s * length, (s + 1) * length] : [length[s] - length[0], length[s + 1] - length[0]];
+}
+
 /**
  * Scores predictions against truth. `truth` and `predicted` hold a tag per position, sequence after
- * sequence (`length` positions each); positions where `mask` is 0 are padding and not scored. A
+ * sequence: `length` positions each, or (packed rows) sequence s from length[s] − length[0] up to
+ * length[s + 1] − length[0]; positions where `mask` is 0 are padding and not scored. A
  * rate whose denominator is zero is reported as 0 (precision with no positive predictions too).
  */
 export function evaluateTags(
   truth: ArrayLike<number>,
   predicted: ArrayLike<number>,
-  length: number,
+  length: number | Int32Array,
   loss: number | null = null,
   options: { tags?: number; mask?: ArrayLike<number> } = {},
 ): Evaluation {
   const tags = options.tags ?? 2;
-  const n = truth.length / length;
+  const n = typeof length === 'number' ? truth.length / length : length.length - 1;
   const hits = new Float64Array(tags);
   const support = new Float64Array(tags);
   const claimed = new Float64Array(tags);
@@ -108,8 +114,8 @@ export function evaluateTags(
   for (let s = 0; s < n; s++) {
     let allRight = true;
     let seen = 0;
-    for (let t = 0; t < length; t++) {
-      const k = s * length + t;
+    const [start, end] = sequenceSpan(length, s);
+    for (let k = start; k < end; k++) {
       if (options.mask && !options.mask[k]) continue;
       const y = truth[k];
       const p = predicted[k];

@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
 import type { TaskInput } from './data.js';
-import { checkFits, readDataFile, type TagData } from './tag-data.js';
+import { checkFits, padded, readDataFile, type TagData } from './tag-data.js';
 import type { DataSpec, TextVocabulary } from '../config/config.js';
 import { readCorpus } from './corpus.js';
 import { tagColumnOf } from './text-data.js';
@@ -34,7 +34,7 @@ export interface TextModel {
 export async function userData(file: string, d: ModelDescription, trained: TextModel = {}): Promise<TagData> {
   if (trained.text && !/\.npz$/i.test(file)) {
     const tagColumn = tagColumnOf(trained.config?.data?.tagColumn);
-    const data = encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data;
+    const data = padded(encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data);
     checkFits(data, d, file);
     return data;
   }

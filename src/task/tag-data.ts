@@ -42,8 +42,83 @@ export function taskData(data: Dataset, encoding: TaskInput, source: string): Ta
   return { n: data.n, steps: SEQUENCE_LENGTH, features: width, x, labels, tags: NUM_CLASSES, source, shown: data.digits };
 }
 
-/** Rows from..to of `data`: views of its arrays, or copies (`copy`) for data kept apart from it. */
-export function rowsOf(data: TagData, from: number, to: number, copy = false): TagData {
+/**
+ * Rows without padding: a text corpus's sentences as ids, 8 bytes a word where padded rows take 8
+ * a position of the longest (sentences of 28 words padded to 128: 4.5 times as much). Row r is
+ * positions starts[r] .. starts[r + 1] − 1 of `ids` and `labels` (offsets into the whole arrays,
+ * so a run of rows is a view). No `x`: code that reads padded rows takes them from rowsOf or padded.
+ */
+export interface PackedRows extends Omit<TagData, 'x' | 'labels' | 'features' | 'shown'> {
+  features: null;
+  /** n + 1 offsets. */
+  starts: Int32Array;
+  /** Word ids (never 0: padding is what the rows leave out). */
+  ids: Int32Array;
+  /** Tag ids, one a word. */
+  labels: Int32Array;
+}
+
+/** Tagged rows, padded or packed. */
+export type Rows = TagData | PackedRows;
+
+export const isPacked = (data: Rows): data is PackedRows => 'starts' in data;
+
+/** Rows from..to of packed rows, as a view (the same arrays). */
+export function packedRows(data: PackedRows, from: number, to: number): PackedRows {
+  let steps = 1;
+  for (let r = from; r < to; r++) steps = Math.max(steps, data.starts[r + 1] - data.starts[r]);
+  return { ...data, n: to - from, steps, starts: data.starts.subarray(from, to + 1) };
+}
+
+/** Each row's length: the positions before its trailing padding (padded ids [n, steps]), or its words (packed). */
+export function rowLengths(data: Rows): Int32Array {
+  const lengths = new Int32Array(data.n);
+  for (let r = 0; r < data.n; r++) {
+    if (isPacked(data)) lengths[r] = data.starts[r + 1] - data.starts[r];
+    else {
+      let t = data.steps;
+      while (t > 0 && data.x[r * data.steps + t - 1] === 0) t--;
+      lengths[r] = t;
+    }
+  }
+  return lengths;
+}
+
+/** Bytes packed rows take padded to `steps`: ids, tag ids and a mask a position. */
+export const paddedBytes = (n: number, steps: number) => n * steps * (4 + 4 + 1);
+
+/**
+ * Rows as padded TagData (the same object if it is): ids [n, steps] (0 = padding) and tag ids (−1).
+ * Refuses, in one line naming `role`, rows that would take more than LIMITS.dataBytes padded.
+ */
+export function padded(data: Rows, role = '--data'): TagData {
+  if (!isPacked(data)) return data;
+  const bytes = paddedBytes(data.n, data.steps);
+  if (bytes > LIMITS.dataBytes)
+    throw new UserError(
+      `${role} ${data.source} would take ${formatBytes(bytes)} in memory padded (${thousands(data.n)} sentences × ${data.steps} words, the longest, as ids and tag ids), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; lower --max-length or split the file`,
+    );
+  return rowsOf(data, 0, data.n, true, data.steps);
+}
+
+/**
+ * Rows from..to of `data`: views of its arrays, or copies (`copy`) for data kept apart from it.
+ * Packed rows come out padded (a copy) to `steps`, by default the longest of those rows.
+ */
+export function rowsOf(data: Rows, from: number, to: number, copy = false, steps?: number): TagData {
+  if (isPacked(data)) {
+    const T = steps ?? packedRows(data, from, to).steps;
+    const x = new Float32Array((to - from) * T);
+    const labels = new Int32Array((to - from) * T).fill(-1);
+    for (let r = from; r < to; r++) {
+      const start = data.starts[r];
+      const length = data.starts[r + 1] - start;
+      for (let t = 0; t < length; t++) x[(r - from) * T + t] = data.ids[start + t];
+      labels.set(data.labels.subarray(start, start + length), (r - from) * T);
+    }
+    const { starts: _s, ids: _i, ...rest } = data;
+    return { ...rest, n: to - from, steps: T, x, labels };
+  }
   const part = <A extends Float32Array | Int32Array>(a: A, per: number): A => (copy ? a.slice(from * per, to * per) : a.subarray(from * per, to * per)) as A;
   return {
     ...data,

@@ -5,7 +5,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { NPZ_TAGS, ORIGINAL_EXPERIMENT, type Config, type DataRef, type DataSpec } from '../config/config.js';
 import { readCorpus, type Corpus, type CorpusFormat, type CorpusOptions, type TagColumn } from './corpus.js';
 import { buildVocabulary, encodeCorpus, type Encoded, type TextVocabulary, type VocabularyOptions } from './vocabulary.js';
-import { rowsOf, type TagData } from './tag-data.js';
+import { padded, rowsOf, type Rows, type TagData } from './tag-data.js';
 import { isNpz, readIdRun } from './id-data.js';
 
 export interface TextFiles {
@@ -17,9 +17,11 @@ export interface TextFiles {
 export interface TextRun {
   vocabulary: TextVocabulary;
   corpora: { train: Corpus; validation?: Corpus; test?: Corpus };
+  /** Packed rows for a text file (only the fused engine reads them whole), padded for an .npz. */
   train: Encoded;
-  validation?: Encoded;
-  test?: Encoded;
+  /** Padded: scored whole after every epoch or once. */
+  validation?: Encoded<TagData>;
+  test?: Encoded<TagData>;
   spec: DataSpec;
 }
 
@@ -78,15 +80,17 @@ export async function readTextRun(
     vocabulary,
     corpora: { train, validation, test },
     train: encodeCorpus(train, vocabulary, '--data'),
-    validation: validation && encodeCorpus(validation, vocabulary, '--validation-data', train.path),
-    test: test && encodeCorpus(test, vocabulary, '--test-data', train.path),
+    validation: validation && paddedEncoding(encodeCorpus(validation, vocabulary, '--validation-data', train.path), '--validation-data'),
+    test: test && paddedEncoding(encodeCorpus(test, vocabulary, '--test-data', train.path), '--test-data'),
     spec,
   };
 }
 
-/** Rows from..to of `data`, copied (a validation split's held-out sentences). */
-export function sliceTagData(data: TagData, from: number, to: number, source = data.source): TagData {
-  return { ...rowsOf(data, from, to, true), source, shown: undefined };
+const paddedEncoding = (e: Encoded, role: string): Encoded<TagData> => ({ ...e, data: padded(e.data, role) });
+
+/** Rows from..to of `data`, copied and padded to the longest of all (a validation split's held-out sentences). */
+export function sliceTagData(data: Rows, from: number, to: number, source = data.source): TagData {
+  return { ...rowsOf(data, from, to, true, data.steps), source, shown: undefined };
 }
 
 /**

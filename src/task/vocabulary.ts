@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { formatBytes, thousands } from '../shared/format.js';
 import { LIMITS } from '../shared/limits.js';
 import { sentenceCount, type Corpus } from './corpus.js';
-import type { TagData } from './tag-data.js';
+import type { PackedRows, Rows } from './tag-data.js';
 import type { TextVocabulary } from '../config/config.js';
 export type { TextVocabulary };
 
@@ -53,8 +53,8 @@ export function wordIds(vocabulary: TextVocabulary): (word: string) => number {
 }
 
 /** How a corpus became model inputs: pieces of long sentences, and words the vocabulary lacked. */
-export interface Encoded {
-  data: TagData;
+export interface Encoded<D extends Rows = Rows> {
+  data: D;
   /** Sentences longer than maxLength, each split into pieces. */
   split: number;
   /** Words (tokens) mapped to <unk>. */
@@ -63,12 +63,12 @@ export interface Encoded {
 }
 
 /**
- * A corpus as ids [n, steps] (0 = padding) and tag ids [n, steps] (−1 = padding), steps being the
- * longest sentence (or piece). `role` names the flag in messages. Refuses a tag the vocabulary's
- * tag list lacks (naming it, its line and the training file) and data that would not fit in
- * LIMITS.dataBytes, counted before anything is allocated.
+ * A corpus as packed rows (./tag-data.ts: ids and tag ids of each sentence, without padding; a
+ * sentence longer than maxLength as several rows). `role` names the flag in messages. Refuses a
+ * tag the vocabulary's tag list lacks (naming it, its line and the training file) and data that
+ * would not fit in LIMITS.dataBytes, counted before anything is allocated.
  */
-export function encodeCorpus(corpus: Corpus, vocabulary: TextVocabulary, role: string, trainedOn?: string): Encoded {
+export function encodeCorpus(corpus: Corpus, vocabulary: TextVocabulary, role: string, trainedOn?: string): Encoded<PackedRows> {
   const id = wordIds(vocabulary);
   const tagIds = corpus.tagNames.map((name) => vocabulary.tags.indexOf(name));
   const max = vocabulary.maxLength;
@@ -88,31 +88,40 @@ export function encodeCorpus(corpus: Corpus, vocabulary: TextVocabulary, role: s
         );
     }
   }
-  const tags = vocabulary.tags.length;
-  // Ids, tag ids and the mask a position: padded to the longest sentence (or piece).
-  const bytes = n * steps * (4 + 4 + 1);
+  const tokens = corpus.words.length;
+  // Ids and tag ids a word, and each row's offset.
+  const bytes = tokens * (4 + 4) + (n + 1) * 4;
   if (bytes > LIMITS.dataBytes)
     throw new UserError(
-      `${role} ${corpus.path} would take ${formatBytes(bytes)} in memory (${thousands(n)} sentences × ${steps} words, the longest, as ids and tag ids), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; lower --max-length or split the file`,
+      `${role} ${corpus.path} would take ${formatBytes(bytes)} in memory (${thousands(tokens)} words as ids and tag ids), more than the ${formatBytes(LIMITS.dataBytes)} seq-tag holds; split the file`,
     );
-  const x = new Float32Array(n * steps);
-  const labels = new Int32Array(n * steps).fill(-1);
-  let row = 0;
+  // Each form's id looked up once, not once a word.
+  const formIds = Int32Array.from(corpus.forms, id);
+  const ids = new Int32Array(tokens);
+  const labels = new Int32Array(tokens);
+  const starts = new Int32Array(n + 1);
   let unknown = 0;
-  for (let s = 0; s < sentences; s++) {
-    for (let from = corpus.starts[s]; from < corpus.starts[s + 1]; from += max, row++) {
-      const to = Math.min(from + max, corpus.starts[s + 1]);
-      for (let k = from; k < to; k++) {
-        const w = id(corpus.forms[corpus.words[k]]);
-        if (w === UNKNOWN_ID) unknown++;
-        const at = row * steps + (k - from);
-        x[at] = w;
-        labels[at] = tagIds[corpus.tags[k]];
-      }
-    }
+  for (let k = 0; k < tokens; k++) {
+    ids[k] = formIds[corpus.words[k]];
+    if (ids[k] === UNKNOWN_ID) unknown++;
+    labels[k] = tagIds[corpus.tags[k]];
   }
-  const data: TagData = { n, steps, features: null, x, labels, tags, source: corpus.path, tagNames: vocabulary.tags, sentences };
-  return { data, split, unknown, tokens: corpus.words.length };
+  let row = 0;
+  for (let s = 0; s < sentences; s++)
+    for (let from = corpus.starts[s]; from < corpus.starts[s + 1]; from += max) starts[++row] = Math.min(from + max, corpus.starts[s + 1]);
+  const data: PackedRows = {
+    n,
+    steps,
+    features: null,
+    starts,
+    ids,
+    labels,
+    tags: vocabulary.tags.length,
+    source: corpus.path,
+    tagNames: vocabulary.tags,
+    sentences,
+  };
+  return { data, split, unknown, tokens };
 }
 
 /**

@@ -12,7 +12,7 @@ import { trainModel, trainTagged, type TrainingCallbacks, type TrainingResult } 
 import { validationCount } from '../config/config.js';
 import { sliceTagData, type TextRun } from '../task/text-data.js';
 import { PADDING_MASK } from '../task/vocabulary.js';
-import type { TagData } from '../task/tag-data.js';
+import { isPacked, packedRows, type Rows, type TagData } from '../task/tag-data.js';
 
 export { evaluateData, fusedPredictor, type Scoring } from './scoring.js';
 import { fusedPredictor } from './scoring.js';
@@ -44,23 +44,25 @@ export function createTextExperiment(config: Config, text: TextRun): Experiment 
  * The sentences a text run trains on and validates with: the --validation-data file, else the last
  * ⌈split × n⌉ sentences of the training file (as Keras's validation_split), else none.
  */
-export function textSplit(text: TextRun, split: number): { train: TagData; validation?: TagData } {
+export function textSplit(text: TextRun, split: number): { train: Rows; validation?: TagData } {
   if (text.validation) return { train: text.train.data, validation: text.validation.data };
   return splitTagData(text.train.data, split);
 }
 
 /** The first rows of `all` to train on and the last ⌈split × n⌉ to validate with, as Keras's validation_split; no split: all of it. */
-export function splitTagData(all: TagData, split: number): { train: TagData; validation?: TagData } {
+export function splitTagData<D extends Rows>(all: D, split: number): { train: D; validation?: TagData } {
   const kept = all.n - validationCount(all.n, split);
   if (kept === all.n) return { train: all };
-  return { train: sliceTagData(all, 0, kept), validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };
+  // Packed rows train from a view of themselves; padded rows, from a copy.
+  const train = (isPacked(all) ? packedRows(all, 0, kept) : sliceTagData(all as TagData, 0, kept)) as D;
+  return { train, validation: sliceTagData(all, kept, all.n, `${all.source} (validation split)`) };
 }
 
 /** Where a text run's held-out scores come from. */
 export type HeldOutSource = 'test' | 'validation' | 'split' | 'train';
 
 /** What a text run is scored on after training: the test file, else the validation file or split, else (said by the caller) the training data. */
-export function textHeldOut(text: TextRun, split: number): { data: TagData; source: HeldOutSource } {
+export function textHeldOut(text: TextRun, split: number): { data: Rows; source: HeldOutSource } {
   if (text.test) return { data: text.test.data, source: 'test' };
   const validation = textSplit(text, split).validation;
   if (validation) return { data: validation, source: text.validation ? 'validation' : 'split' };
@@ -68,7 +70,7 @@ export function textHeldOut(text: TextRun, split: number): { data: TagData; sour
 }
 
 /** Scores a text model on `data` (its held-out data unless given), padding masked. */
-export function evaluateText(model: tfl.LayersModel, text: TextRun, split: number, data = textHeldOut(text, split).data): Evaluation {
+export function evaluateText(model: tfl.LayersModel, text: TextRun, split: number, data: Rows = textHeldOut(text, split).data): Evaluation {
   return evaluateData(model, data, { mask: PADDING_MASK });
 }
 

@@ -6,8 +6,9 @@ import tfl = require('@tensorflow/tfjs-layers');
 import type { ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
 import { argMaxTags, predictAll, preActivations } from '../model/model.js';
-import { evaluateTags, type Evaluation } from '../task/metrics.js';
-import { inputTensor, positionMask, rowsOf, targetTensor, trueTags, type TagData } from '../task/tag-data.js';
+import { evaluateTags, sequenceSpan, type Evaluation } from '../task/metrics.js';
+import { inputTensor, isPacked, padded, positionMask, rowsOf, targetTensor, trueTags, type Rows, type TagData } from '../task/tag-data.js';
+import { PAD_ID } from '../task/vocabulary.js';
 import { meanLoss, modelLoss } from './losses.js';
 import { entityScores, isChunkScheme } from '../task/entities.js';
 import { fusedInput, fusedPredictor } from './fused/inference.js';
@@ -55,22 +56,34 @@ export const SCORING_CHUNK = 1024;
  * accuracy); then exact-match and per-tag scores against the no-skill baselines. Rows go through
  * the model `chunk` at a time (a multiple of 32), so memory holds one chunk's outputs, not the data's.
  */
-export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Scoring = {}, chunk = SCORING_CHUNK): Evaluation {
-  const mask = positionMask(data, scoring.mask);
-  const predicted = new Int32Array(data.n * data.steps);
+export function evaluateData(model: tfl.LayersModel, all: Rows, scoring: Scoring = {}, chunk = SCORING_CHUNK): Evaluation {
+  // Packed rows keep only real positions: a model that masks its padding scores just those;
+  // one that reads padding too is scored on the rows padded, as Keras would score them.
+  const packed = isPacked(all) && scoring.mask?.of === 'ids' && scoring.mask.value === PAD_ID ? all : undefined;
+  const data = packed ?? padded(all);
+  const mask = isPacked(data) ? undefined : positionMask(data, scoring.mask);
+  const steps = packed ? packed.starts : data.steps;
+  const positions = packed ? packed.starts[packed.n] - packed.starts[0] : data.n * data.steps;
+  const predicted = new Int32Array(positions);
   // Keras's crossentropies read a softmax or sigmoid head's input as logits (CompileInfo.outputLogits).
   const logits = scoring.compile?.outputLogits && CROSSENTROPIES.has(scoring.compile.loss);
   const lossOf = modelLoss(logits ? { ...scoring.compile!, fromLogits: true } : scoring.compile);
   const why = new LossWhy();
   let lossSum = 0;
   // The model's weights read once for every chunk.
-  const fused = predictorFor(model, data, scoring);
+  const fused = predictorFor(model, rowsOf(data, 0, Math.min(1, data.n)), scoring);
   try {
     for (let from = 0; from < data.n; from += chunk) {
       const rows = rowsOf(data, from, Math.min(from + chunk, data.n));
-      const rowMask = mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
+      const rowMask = packed ? positionMask(rows, scoring.mask) : mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
       const out = outputsWith(model, fused, rows, rows.n);
-      predicted.set(argMaxTags(out), from * data.steps);
+      const tags = argMaxTags(out);
+      if (!packed) predicted.set(tags, from * data.steps);
+      else
+        for (let r = 0; r < rows.n; r++) {
+          const [start, end] = [packed.starts[from + r], packed.starts[from + r + 1]];
+          predicted.set(tags.subarray(r * rows.steps, r * rows.steps + end - start), start - packed.starts[0]);
+        }
       const perToken = lossOf && tf.tidy(() => lossOf(targetTensor(rows), logits ? preActivations(model, inputTensor(rows)) : out));
       if (perToken) {
         const sum = batchedLoss(perToken, rowMask);
@@ -84,20 +97,27 @@ export function evaluateData(model: tfl.LayersModel, data: TagData, scoring: Sco
   }
   const loss = lossOf ? lossSum / data.n : null;
   const lossWhy = loss !== null && !Number.isFinite(loss) ? why.result(data.n) : undefined;
-  const truth = trueTags(data);
-  const scores = evaluateTags(truth, predicted, data.steps, loss, { tags: data.tags, mask });
-  const named = data.tagNames ? { tagNames: data.tagNames, ...entitiesOf(data, truth, predicted, mask) } : {};
+  const truth = packed ? packed.labels.subarray(packed.starts[0], packed.starts[packed.n]) : trueTags(data as TagData);
+  const scores = evaluateTags(truth, predicted, steps, loss, { tags: data.tags, mask });
+  const named = data.tagNames ? { tagNames: data.tagNames, ...entitiesOf(data.tagNames, data.n, steps, truth, predicted, mask) } : {};
   return { ...scores, ...named, ...(lossWhy ? { lossWhy } : {}) };
 }
 
 /** Entity scores of text data whose tags are IOB/BIO/IOBES, sentence by sentence over the real positions. */
-function entitiesOf(data: TagData, truth: Int32Array, predicted: Int32Array, mask?: Uint8Array): Pick<Evaluation, 'entities'> {
-  const names = data.tagNames!;
+function entitiesOf(
+  names: string[],
+  n: number,
+  length: number | Int32Array,
+  truth: Int32Array,
+  predicted: Int32Array,
+  mask?: Uint8Array,
+): Pick<Evaluation, 'entities'> {
   if (!isChunkScheme(names)) return {};
   const sentences = (tags: Int32Array) =>
-    Array.from({ length: data.n }, (_, s) => {
+    Array.from({ length: n }, (_, s) => {
       const out: string[] = [];
-      for (let t = 0; t < data.steps; t++) if (!mask || mask[s * data.steps + t]) out.push(names[tags[s * data.steps + t]]);
+      const [start, end] = sequenceSpan(length, s);
+      for (let k = start; k < end; k++) if (!mask || mask[k]) out.push(names[tags[k]]);
       return out;
     });
   return { entities: entityScores(sentences(truth), sentences(predicted)) };

@@ -11,7 +11,7 @@ import { dropsOut, FusedTagger, taggerShapeOf } from './fused/tagger.js';
 import { clipInPlace, TypedOptimizer } from './fused/optimizers.js';
 import { copyParameters, readParameters, writeParameters } from './fused/parameters.js';
 import { permutation, rngFor } from '../shared/random.js';
-import { inputTensor, targetTensor, taskData, trueTags, type TagData } from '../task/tag-data.js';
+import { inputTensor, isPacked, padded, rowLengths, targetTensor, taskData, trueTags, type Rows, type TagData } from '../task/tag-data.js';
 import { evaluateTags } from '../task/metrics.js';
 import { batchLoss, modelLoss } from './losses.js';
 import { PADDING_MASK } from '../task/vocabulary.js';
@@ -217,17 +217,17 @@ const TEXT_TRAINING: OwnTraining = { loss: batchLoss(modelLoss(undefined)!, PADD
  */
 export async function trainTagged(
   model: tfl.LayersModel,
-  train: TagData,
+  train: Rows,
   validation: TagData | undefined,
   config: Config,
   callbacks: TrainingCallbacks = {},
   own: OwnTraining = TEXT_TRAINING,
 ): Promise<TrainingResult> {
   const { mask } = own.scoring;
-  const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? sentenceLengths(train) : undefined;
+  const lengths = train.features === null && mask?.of === 'ids' && mask.value === 0 ? rowLengths(train) : undefined;
   // seq-tag's own text tagger, or a file's that is the same network trained the same way, on the fused engine; other files' models on tf.layers.
   if (config.lstm === 'fused' && (own === TEXT_TRAINING || own.fusedTagger)) {
-    const fused = fusedTaggerEngine(model, train, config, lengths ?? sentenceLengths(train));
+    const fused = fusedTaggerEngine(model, train, config, lengths ?? rowLengths(train));
     // Published first, as validator() does: early stopping keeps the model's weights as they were scored.
     const validate = () => {
       fused.publish();
@@ -235,19 +235,10 @@ export async function trainTagged(
     };
     return trainLoop(model, fused, train.n, validation && validate, config, callbacks);
   }
-  const engine = layersEngineOwning(model, inputTensor(train), targetTensor(train), config, own.loss, lengths, own.plan);
+  // tf.layers takes the whole data padded (refused in one line past the memory limit).
+  const whole = padded(train);
+  const engine = layersEngineOwning(model, inputTensor(whole), targetTensor(whole), config, own.loss, lengths, own.plan);
   return trainLoop(model, engine, train.n, validation && validator(model, engine, validation, own.scoring), config, callbacks);
-}
-
-/** Each row's length: its last id other than padding, plus one. x: ids [n, steps]. */
-export function sentenceLengths(data: TagData): Int32Array {
-  const lengths = new Int32Array(data.n);
-  for (let r = 0; r < data.n; r++) {
-    let t = data.steps;
-    while (t > 0 && data.x[r * data.steps + t - 1] === 0) t--;
-    lengths[r] = t;
-  }
-  return lengths;
 }
 
 /** The longest of the rows at `indices` (at least 1 step). */
@@ -602,12 +593,15 @@ function fusedEngine(model: tfl.LayersModel, data: Dataset, config: Config, thre
  * sentence, in --dtype's arithmetic; `score` rates its current weights on validation data as evaluateData does
  * (Keras's masked loss, token accuracy, exact match), without tf.layers.
  */
-function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config, lengths: Int32Array): Engine & { score(data: TagData): ValidationScore } {
+function fusedTaggerEngine(model: tfl.LayersModel, data: Rows, config: Config, lengths: Int32Array): Engine & { score(data: TagData): ValidationScore } {
   const params = readParameters(model);
   const shape = taggerShapeOf(model);
   if (!shape) throw new Error('the fused engine was given a model that is not its tagger');
   const network = new FusedTagger(shape, params.tensors, config.dtype);
   const optimizer = new TypedOptimizer(config, params.tensors);
+  // Where each row's words start in the data's arrays (padded rows: every `steps`).
+  const starts = isPacked(data) ? data.starts : undefined;
+  const words = isPacked(data) ? data.ids : data.x;
   const tags = data.labels;
   const ids = new Int32Array(config.batchSize * data.steps);
   const labels = new Int32Array(config.batchSize * data.steps);
@@ -633,10 +627,13 @@ function fusedTaggerEngine(model: tfl.LayersModel, data: TagData, config: Config
     step(indices) {
       const T = batchSteps(lengths, indices);
       for (let b = 0; b < indices.length; b++) {
-        const from = indices[b] * data.steps;
+        const from = starts ? starts[indices[b]] : indices[b] * data.steps;
+        const length = lengths[indices[b]];
+        // Packed rows end at their last word; padded rows hold their padding.
+        const end = starts ? length : T;
         for (let t = 0; t < T; t++) {
-          ids[b * T + t] = data.x[from + t];
-          labels[b * T + t] = tags[from + t];
+          ids[b * T + t] = t < end ? words[from + t] : 0;
+          labels[b * T + t] = t < end ? tags[from + t] : -1;
         }
       }
       const loss = network.lossAndGradients(ids, labels, indices.length, T, dropout ? rngFor(config.seed, `dropout:${batches++}`) : undefined);
