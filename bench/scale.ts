@@ -129,6 +129,17 @@ console.log(`seq-tag bench:scale · ${machineLine()} · ${repeats === 1 ? 'one r
 // The physical limit for this arithmetic: the engine's own matrix-product kernel on one thread.
 const peak = kernelPeak();
 console.log(`matrix-product kernel alone (${peak.shape}, one thread): ${peak.gflops.toFixed(1)} GFLOP/s, so ${(2 * peak.gflops).toFixed(1)} on two threads`);
+// The same product in PyTorch (AVX-512 and FMA on these cores): what the machine gives this shape.
+const torchPython = only === 'seq-tag' ? undefined : python('torch');
+if (torchPython) {
+  const result = measured(torchPython, [`${here}kernel_torch.py`]);
+  try {
+    const rate = (JSON.parse(result.stdout.trim()) as { gflops: number }).gflops;
+    console.log(`the same product in PyTorch (one thread): ${rate.toFixed(1)} GFLOP/s (×${(rate / peak.gflops).toFixed(2)} the engine's kernel)`);
+  } catch {
+    console.log(`the same product in PyTorch: failed (${result.stderr.trim().split('\n').pop()})`);
+  }
+}
 const header = ['configuration', ...frameworks.map((f) => `${f.name} fit / whole s · MiB`), 'seq-tag GFLOP/s (of 2-thread peak)'];
 if (frameworks.length > 1) header.push('vs fastest other (fit)');
 const out = [header];
