@@ -15,7 +15,7 @@ import { batchLoss, modelLoss } from '../src/training/losses.js';
 import { trainTagged } from '../src/training/train.js';
 import { PADDING_MASK } from '../src/task/vocabulary.js';
 import { packedRows, rowLengths, rowsOf, targetTensor, type PackedRows, type Rows, type TagData } from '../src/task/tag-data.js';
-import { evaluateData, splitTagData } from '../src/training/experiment.js';
+import { evaluateData, fusedPredictor, splitTagData } from '../src/training/experiment.js';
 import { rngFor } from '../src/shared/random.js';
 import { assertClose as close, useBackend } from './helpers.js';
 
@@ -201,6 +201,10 @@ describe('the fused engine on text taggers matches tf.layers', () => {
       assert.ok(tagger, 'seq-tag text tagger: computed by the fused engine');
       // 70 sentences in chunks of 64: two chunks, the second cut shorter than the first.
       const fused = taggerProbabilities(tagger, data.x, data.n, data.steps);
+      // What scoring and predict call: the tagger's forward pass, for word ids.
+      const predictor = fusedPredictor(model, 'ids');
+      assert.ok(predictor, 'fusedPredictor gives the tagger for ids');
+      assert.deepEqual(predictor(data, data.n), fused);
       const expected = tf.tidy(() => (model.predict(tf.tensor2d(Int32Array.from(data.x), [data.n, data.steps], 'int32')) as tf.Tensor).dataSync());
       const words = (values: ArrayLike<number>) => Array.from(values).filter((_, k) => data.x[Math.floor(k / C)] !== 0);
       assertClose(words(fused), words(expected), `${bidirectional ? 'BiLSTM' : 'LSTM'} probabilities`);

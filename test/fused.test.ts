@@ -13,6 +13,7 @@ import { tagLoss } from '../src/training/train.js';
 import { assertClose, useBackend } from './helpers.js';
 import { fusedPredictor } from '../src/training/fused/inference.js';
 import { taskData } from '../src/task/tag-data.js';
+import { LAYER_NORM } from '../src/config/constants.js';
 import type { TaskInput } from '../src/config/config.js';
 
 /**
@@ -93,6 +94,55 @@ describe('the fused forward pass at inference (predict, evaluate) matches model.
       assertClose(out, expected, `${c.encoding} ${c.bidirectional ? 'bi' : 'uni'} ${c.activation}${c.layerNorm ? ' LN' : ''}`, 1e-5, true);
       model.dispose();
     }
+  });
+});
+
+describe('LayerNormalization at inference: computed fused only in the form the engine trains', () => {
+  before(() => useBackend('cpu'));
+
+  /** LSTM(6) on one-hot digits → LayerNormalization(options) → Dense(2, softmax), weights spread. */
+  function withNorm(options: Record<string, unknown>, steps: number | null = 10): tfl.LayersModel {
+    const model = tfl.sequential();
+    model.add(tfl.layers.lstm({ units: 6, returnSequences: true, inputShape: [steps, 10] }));
+    model.add(tfl.layers.layerNormalization(options));
+    model.add(tfl.layers.timeDistributed({ layer: tfl.layers.dense({ units: 2, activation: 'softmax' }) }));
+    randomizeWeights(model, 11, 'softmax');
+    return model;
+  }
+  const data = generateDataset(40, rngFor(8, 'norm-forms'));
+
+  it('each spelling of the last axis (-1, [-1], 2, [2]) with epsilon 1e-3, centred and scaled: fused, within 1e-5 of model.predict', () => {
+    for (const axis of [-1, [-1], 2, [2]]) {
+      const model = withNorm({ axis, epsilon: LAYER_NORM.epsilon });
+      const fused = fusedPredictor(model, 'digits');
+      assert.ok(fused, `axis ${JSON.stringify(axis)}: computed by the fused engine`);
+      const out = fused(taskData(data, 'onehot', 'norm'), data.n);
+      fused.dispose();
+      const expected = tf.tidy(() => (model.predict(featureTensor(data.digits, 'onehot')) as tf.Tensor).dataSync());
+      assertClose(out, expected, `axis ${JSON.stringify(axis)}`, 1e-5, true);
+      model.dispose();
+    }
+  });
+
+  it('another axis, epsilon, or no centre or scale: left to tf.layers', () => {
+    for (const options of [{ axis: 1 }, { epsilon: 1e-5 }, { center: false }, { scale: false }]) {
+      const model = withNorm({ epsilon: LAYER_NORM.epsilon, ...options });
+      assert.equal(fusedPredictor(model, 'digits'), undefined, JSON.stringify(options));
+      model.dispose();
+    }
+  });
+
+  it("an input of any length (Keras's None) is the digit network too; one of 12 steps is not", () => {
+    const open = withNorm({ epsilon: LAYER_NORM.epsilon }, null);
+    const fused = fusedPredictor(open, 'digits');
+    assert.ok(fused, 'steps None: computed by the fused engine');
+    const expected = tf.tidy(() => (open.predict(featureTensor(data.digits, 'onehot')) as tf.Tensor).dataSync());
+    assertClose(fused(taskData(data, 'onehot', 'norm'), data.n), expected, 'steps None', 1e-5, true);
+    fused.dispose();
+    open.dispose();
+    const twelve = withNorm({ epsilon: LAYER_NORM.epsilon }, 12);
+    assert.equal(fusedPredictor(twelve, 'digits'), undefined);
+    twelve.dispose();
   });
 });
 
