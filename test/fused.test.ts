@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -130,6 +131,20 @@ describe('LayerNormalization at inference: computed fused only in the form the e
       assert.equal(fusedPredictor(model, 'digits'), undefined, JSON.stringify(options));
       model.dispose();
     }
+  });
+
+  it('a predictor that ran a full chunk on two threads ends its helper thread when disposed', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const many = generateDataset(1024, rngFor(9, 'threads'));
+    const models = [0, 1, 2].map(() => withNorm({ epsilon: LAYER_NORM.epsilon }));
+    const predictors = models.map((m) => fusedPredictor(m, 'digits')!);
+    // 1,024 rows: the second half of each chunk on a helper thread, one per predictor.
+    for (const p of predictors) p(taskData(many, 'onehot', 'threads'), many.n);
+    const running = threads();
+    predictors.forEach((p) => p.dispose());
+    for (let i = 0; i < 100 && running - threads() < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(running - threads() >= 3, `${running} threads with the predictors, ${threads()} after disposing them`);
+    models.forEach((m) => m.dispose());
   });
 
   it("an input of any length (Keras's None) is the digit network too; one of 12 steps is not", () => {

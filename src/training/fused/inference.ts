@@ -41,9 +41,9 @@ function digitNetworkOf(model: tfl.LayersModel, threads = 1): FusedNetwork | und
   if (!cell || cell.cell !== 'lstm' || !d || Number(d.units) !== 2 || !(OUTPUT_ACTIVATIONS as readonly unknown[]).includes(d.activation)) return undefined;
   if (layerNorm) {
     const n = rest[0].getConfig() as LayerConfig;
-    // Over the features only (the last of [batch, steps, features]), with the engine's epsilon.
-    const axis = JSON.stringify(n.axis);
-    if (n.center === false || n.scale === false || !['-1', '[-1]', '2', '[2]'].includes(axis) || n.epsilon !== LAYER_NORM.epsilon) return undefined;
+    // Over the features only (the last of [batch, steps, features]; tfjs spells every way of saying
+    // so, -1 or [-1] or 2, as [2]), with the engine's epsilon.
+    if (n.center === false || n.scale === false || JSON.stringify(n.axis) !== '[2]' || n.epsilon !== LAYER_NORM.epsilon) return undefined;
   }
   const config = {
     units: cell.units,
