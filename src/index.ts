@@ -12,7 +12,7 @@ import { checkCombination, forText, PRESETS, type Config, type DataSpec, type Pr
 import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
 import { nextStep } from './diagnosis/next-step.js';
 import { configSchema } from './config/hyperparameters.js';
-import { FOREIGN_MODEL_SEED, probabilityHead, taskEncoding, userData } from './task/model-data.js';
+import { FOREIGN_MODEL_SEED, probabilityHead, taskEncoding, userData, userRows } from './task/model-data.js';
 import { examine } from './diagnosis/examine.js';
 import { datasetOf, parseDigitSequence } from './task/data.js';
 import { freshSeed } from './shared/random.js';
@@ -90,7 +90,7 @@ export function tagSentences(model: Model, sentences: ReadonlyArray<string | rea
  */
 export async function evaluate(model: Model, options: { samples?: number; seed?: number; data?: string } = {}): Promise<Evaluation> {
   const scoring = { compile: model.compile, mask: model.description.mask };
-  if (options.data !== undefined) return evaluateData(model.model, await userData(options.data, model.description, model.record), scoring);
+  if (options.data !== undefined) return evaluateData(model.model, await userRows(options.data, model.description, model.record), scoring);
   const seed = options.seed ?? model.record?.config.seed ?? FOREIGN_MODEL_SEED;
   return evaluateOnHeldOut(model.model, taskEncoding(model.path, model.description), options.samples ?? HELD_OUT_SIZE, seed, scoring);
 }

@@ -16,6 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { ORIGINAL_EXPERIMENT } from '../src/config/config.js';
 import { readTextOfFlags } from '../src/cli/options.js';
 import { readZipEntry, zipEntries } from '../src/storage/zip.js';
+import { loadModel as readModel } from '../src/model/store.js';
+import { userData, userRows } from '../src/task/model-data.js';
+import { isPacked } from '../src/task/tag-data.js';
+import { evaluateData } from '../src/training/experiment.js';
 
 const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
 
@@ -234,6 +238,18 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.equal(run.status, 0, run.stderr);
     const accuracy = (s: string) => s.match(/^ {2}token accuracy +([\d.]+%)/m)![1];
     assert.equal(accuracy(run.stdout), accuracy(text));
+    // The file is read as packed rows, scored a chunk at a time: the same scores as the rows padded.
+    const loaded = await readModel(model);
+    const rows = await userRows(test, loaded.description, loaded.record);
+    assert.ok(isPacked(rows), 'a text file for a text model: packed rows');
+    const scoring = { mask: loaded.description.mask };
+    const [packedScores, paddedScores] = [
+      evaluateData(loaded.model, rows, scoring, 64),
+      evaluateData(loaded.model, await userData(test, loaded.description, loaded.record), scoring, 64),
+    ];
+    assert.ok(Math.abs(packedScores.loss! - paddedScores.loss!) < 1e-6);
+    assert.deepEqual({ ...packedScores, loss: 0 }, { ...paddedScores, loss: 0 });
+    loaded.model.dispose();
     oneLine(await seqTag(['evaluate', '--model', model, '--backend', 'wasm']), 2, /tags text .*: score it on tagged text with --data FILE/);
     oneLine(await seqTag(['predict', '--model', model, '--backend', 'wasm']), 2, /tags text \(it was trained on .*pos-train\.txt\): give --input FILE/);
     oneLine(await seqTag(['predict', '--model', model, '--digits', '4028561337', '--backend', 'wasm']), 2, /tags text .*: give --input FILE .*, not --digits/);

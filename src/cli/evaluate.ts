@@ -13,7 +13,7 @@ import {
   addSeedOption,
   modelPath,
   taskEncoding,
-  userData,
+  userRows,
   type BackendFlag,
   type DataFlag,
   type ModelFlag,
@@ -47,7 +47,7 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const loaded = await loadModel(path);
   if (flags.data === undefined) textModelNeedsData(path, loaded.record, 'score it on tagged text with --data FILE');
   const scoring = { compile: loaded.compile, mask: loaded.description.mask };
-  const data = flags.data === undefined ? undefined : await userData(flags.data, loaded.description, loaded.record);
+  const data = flags.data === undefined ? undefined : await userRows(flags.data, loaded.description, loaded.record);
   const seed = data ? undefined : (flags.seed ?? loaded.record?.config.seed ?? FOREIGN_MODEL_SEED);
   const evaluation = data
     ? evaluateData(loaded.model, data, scoring)

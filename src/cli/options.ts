@@ -19,7 +19,7 @@ import { estimateCost, type Cost } from '../training/cost.js';
 import { formatBytes } from '../shared/format.js';
 import { ExitCode, UserError } from '../errors.js';
 import { freshSeed } from '../shared/random.js';
-export { taskEncoding, userData, probabilityHead } from '../task/model-data.js';
+export { taskEncoding, userData, userRows, probabilityHead } from '../task/model-data.js';
 import { addHyperparameters, HYPERPARAMETERS, MAX_SEED, parserOf, wholeNumber, type Hyperparameter, type HyperparameterKey } from './flags.js';
 
 /** WebAssembly's 32-bit memory, less what tfjs needs besides the data. */

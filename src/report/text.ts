@@ -5,7 +5,7 @@ import { isPresent, type Evaluation } from '../task/metrics.js';
 import type { TaggedSentence } from '../task/tagging.js';
 import { FORMAT_NAMES, sentenceCount, type Corpus } from '../task/corpus.js';
 import type { TextRun } from '../task/text-data.js';
-import type { TagData } from '../task/tag-data.js';
+import type { Rows } from '../task/tag-data.js';
 import { plural, thousands } from '../shared/format.js';
 import { formatLoss, plain, type Style } from './render.js';
 
@@ -50,7 +50,7 @@ export function describeTextRun(text: TextRun): string[] {
 }
 
 /** "150 sentences" of text (rows of pieces counted once), or "96 sequences" of an .npz: what a command scored. */
-export function dataSize(data: TagData): string {
+export function dataSize(data: Pick<Rows, 'sentences' | 'n' | 'tagNames'>): string {
   return plural(data.sentences ?? data.n, data.tagNames ? 'sentence' : 'sequence');
 }
 

@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { describeShapes, type ModelDescription } from '../model/describe.js';
 import type { CompileInfo } from '../model/keras/archive.js';
 import type { TaskInput } from './data.js';
-import { checkFits, padded, readDataFile, type TagData } from './tag-data.js';
+import { checkFits, padded, readDataFile, type Rows, type TagData } from './tag-data.js';
 import type { DataSpec, TextVocabulary } from '../config/config.js';
 import { readCorpus } from './corpus.js';
 import { tagColumnOf } from './text-data.js';
@@ -28,19 +28,25 @@ export interface TextModel {
 
 /**
  * A user's data for a loaded model: read, and checked to fit it. A model trained on text reads a
- * tagged text file through its own vocabulary (tags from the column it was trained on); any model
+ * tagged text file through its own vocabulary (tags from the column it was trained on), as packed
+ * rows (scoring pads a chunk at a time, so a large file is scored in bounded memory); any model
  * reads an .npz of ids or features.
  */
-export async function userData(file: string, d: ModelDescription, trained: TextModel = {}): Promise<TagData> {
+export async function userRows(file: string, d: ModelDescription, trained: TextModel = {}): Promise<Rows> {
   if (trained.text && !/\.npz$/i.test(file)) {
     const tagColumn = tagColumnOf(trained.config?.data?.tagColumn);
-    const data = padded(encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data);
+    const data = encodeCorpus(await readCorpus(file, { tagColumn }), trained.text, '--data').data;
     checkFits(data, d, file);
     return data;
   }
   const data = await readDataFile(file, { tags: d.tags, vocabulary: d.vocabulary });
   checkFits(data, d, file);
   return data;
+}
+
+/** userRows, padded: for what reads every row at once (tagging, the doctor). */
+export async function userData(file: string, d: ModelDescription, trained: TextModel = {}): Promise<TagData> {
+  return padded(await userRows(file, d, trained));
 }
 
 /** Whether a model's outputs are probabilities as it is run (softmax head, or logits seq-tag softmaxes). */

@@ -194,7 +194,7 @@ export function positionMask(data: TagData, mask: ModelDescription['mask']): Uin
 }
 
 /** Refuses data the model cannot read, in one line naming both shapes. */
-export function checkFits(data: TagData, d: ModelDescription, shown: string): void {
+export function checkFits(data: Pick<Rows, 'features' | 'steps' | 'tags'>, d: ModelDescription, shown: string): void {
   const problem =
     d.input.features !== data.features
       ? data.features === null
