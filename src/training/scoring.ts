@@ -61,7 +61,8 @@ export function evaluateData(model: tfl.LayersModel, all: Rows, scoring: Scoring
   // one that reads padding too is scored on the rows padded, as Keras would score them.
   const packed = isPacked(all) && scoring.mask?.of === 'ids' && scoring.mask.value === PAD_ID ? all : undefined;
   const data = packed ?? padded(all);
-  const mask = isPacked(data) ? undefined : positionMask(data, scoring.mask);
+  // Padded rows' mask, filled chunk by chunk (a whole-data mask tensor would hold the data again).
+  const mask = isPacked(data) || !scoring.mask ? undefined : new Uint8Array(data.n * data.steps);
   const steps = packed ? packed.starts : data.steps;
   const positions = packed ? packed.starts[packed.n] - packed.starts[0] : data.n * data.steps;
   const predicted = new Int32Array(positions);
@@ -75,7 +76,8 @@ export function evaluateData(model: tfl.LayersModel, all: Rows, scoring: Scoring
   try {
     for (let from = 0; from < data.n; from += chunk) {
       const rows = rowsOf(data, from, Math.min(from + chunk, data.n));
-      const rowMask = packed ? positionMask(rows, scoring.mask) : mask?.subarray(from * data.steps, (from + rows.n) * data.steps);
+      const rowMask = positionMask(rows, scoring.mask);
+      if (mask && rowMask) mask.set(rowMask, from * data.steps);
       const out = outputsWith(model, fused, rows, rows.n);
       const tags = argMaxTags(out);
       if (!packed) predicted.set(tags, from * data.steps);
