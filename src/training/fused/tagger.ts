@@ -732,7 +732,15 @@ export class FusedTagger {
     this.dense.set(kernel);
     // Padding too, as Keras computes it before the mask weights it: the head on zero features there.
     this.m.gemm(out, 0, C, features, 0, H, 1, this.dense, 0, C, rows, C, H, false);
+    // Every row of zero features gets the same softmax (of the bias): computed once, then copied.
+    let zeroRow = -1;
     for (let r = 0; r < rows; r++) {
+      const zero = mask[r] === 0 && isZero(features, r * H, H);
+      if (zero && zeroRow >= 0) {
+        out.copyWithin(r * C, zeroRow * C, zeroRow * C + C);
+        continue;
+      }
+      if (zero) zeroRow = r;
       let max = -Infinity;
       for (let c = 0; c < C; c++) {
         const a = (out[r * C + c] += bias[c]);
@@ -943,6 +951,12 @@ export function taggerShapeOf(model: tfl.LayersModel): TaggerShape | undefined {
   // Weights in another order than tfjs's: tf.layers runs it.
   const inOrder = shapes.length === sizes.length && shapes.every((s, i) => s.reduce((a, b) => a * b, 1) === sizes[i]);
   return inOrder ? shape : undefined;
+}
+
+/** Whether a[from .. from + n − 1] are all 0. */
+function isZero(a: Floats, from: number, n: number): boolean {
+  for (let i = from; i < from + n; i++) if (a[i] !== 0) return false;
+  return true;
 }
 
 /**
