@@ -2,7 +2,7 @@
 import tf = require('@tensorflow/tfjs-core');
 import tfl = require('@tensorflow/tfjs-layers');
 import { argMaxTags, predictAll } from '../model/model.js';
-import { inputTensor, positionMask, trueTags, type TagData } from './tag-data.js';
+import { inputTensor, positionMask, rowsOf, trueTags, type TagData } from './tag-data.js';
 import type { ModelDescription } from '../model/describe.js';
 import { encodeSentences, type TextVocabulary } from './vocabulary.js';
 
@@ -41,8 +41,10 @@ export function tagSequences(
   const values = out.dataSync() as Float32Array;
   const predicted = argMaxTags(out);
   out.dispose();
-  const truth = trueTags(data);
-  const read = positionMask(data, mask);
+  // Only the rows shown: a large file's whole mask would hold the data again.
+  const shown = rowsOf(data, 0, n);
+  const truth = trueTags(shown);
+  const read = positionMask(shown, mask);
   const width = data.features ?? 1;
   return Array.from({ length: n }, (_, s) => {
     const positions = Array.from({ length: data.steps }, (_, t) => s * data.steps + t).filter((k) => !read || read[k]);
