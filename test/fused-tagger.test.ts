@@ -240,6 +240,23 @@ describe('the fused engine on text taggers matches tf.layers', () => {
     assert.ok(layers.at(-1)!.loss < 0.8 * layers[0].loss, 'it learns (the comparison is not of two flat lines)');
   });
 
+  it('--clipnorm and --clipvalue: fused training follows tf.layers, and the clip changes the run', async () => {
+    const data = sentences(40, 9, 12);
+    const run = async (lstm: Config['lstm'], clip: Partial<Config>) => {
+      const config = { ...configOf(true), lstm, epochs: 2, batchSize: 8, lr: 0.05, ...clip };
+      const model = buildModel(config, 1, { vocabulary: V, tags: C });
+      const result = await trainTagged(model, data, undefined, config);
+      model.dispose();
+      return result.epochs.map((e) => e.loss);
+    };
+    const free = await run('fused', {});
+    for (const clip of [{ clipnorm: 0.05 }, { clipvalue: 0.002 }]) {
+      const [layers, fused] = [await run('layers', clip), await run('fused', clip)];
+      fused.forEach((loss, k) => assert.ok(Math.abs(loss - layers[k]) < 1e-4, `${JSON.stringify(clip)}, epoch ${k + 1}: fused ${loss}, layers ${layers[k]}`));
+      assert.ok(Math.abs(fused[1] - free[1]) > 1e-3, `${JSON.stringify(clip)} changes the run (${fused[1]} against ${free[1]} unclipped)`);
+    }
+  });
+
   it("packed rows (a text file's training data, without padding) train and score as the same rows padded", async () => {
     const data = { ...sentences(40, 9, 11), tagNames: ['B-A', 'B-B', 'I-A', 'I-B', 'O'] };
     const packed = packedOf(data);

@@ -26,9 +26,10 @@ export default {
     // whole runs of the fused engine against tf.layers, which is what kills the loop's data copying;
     // wasm: the float32 engine's kernels, threads and choice; resume: the optimizers' state saved and restored;
     // slice-kernels: the cpu and wasm backends' Slice and SplitV against tfjs's own; fused-tagger: the
-    // text tagger's batches, gradients and inference against tf.layers, packed rows against padded).
+    // text tagger's batches, gradients, clipping and inference against tf.layers, packed rows against
+    // padded; corpus: the corpus's packed rows, views and memory counts).
     testFiles: [
-      'dist/test/{fused,fused-tagger,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume,slice-kernels}.test.js',
+      'dist/test/{corpus,fused,fused-tagger,head,engine-units,remedy-steps,remedies,metrics,diagnosis,diagnosis-checks,train,fused-training,wasm,resume,slice-kernels}.test.js',
     ],
     nodeArgs: ['--test-reporter=tap', '--import', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
