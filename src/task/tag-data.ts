@@ -72,20 +72,18 @@ export function packedRows(data: PackedRows, from: number, to: number): PackedRo
 
 /** Each row's length: the positions before its trailing padding (padded ids [n, steps]), or its words (packed). */
 export function rowLengths(data: Rows): Int32Array {
+  if (isPacked(data)) return Int32Array.from({ length: data.n }, (_, r) => data.starts[r + 1] - data.starts[r]);
   const lengths = new Int32Array(data.n);
   for (let r = 0; r < data.n; r++) {
-    if (isPacked(data)) lengths[r] = data.starts[r + 1] - data.starts[r];
-    else {
-      let t = data.steps;
-      while (t > 0 && data.x[r * data.steps + t - 1] === 0) t--;
-      lengths[r] = t;
-    }
+    let t = data.steps;
+    while (t > 0 && data.x[r * data.steps + t - 1] === 0) t--;
+    lengths[r] = t;
   }
   return lengths;
 }
 
 /** Bytes packed rows take padded to `steps`: ids, tag ids and a mask a position. */
-export const paddedBytes = (n: number, steps: number) => n * steps * (4 + 4 + 1);
+const paddedBytes = (n: number, steps: number) => n * steps * (4 + 4 + 1);
 
 /**
  * Rows as padded TagData (the same object if it is): ids [n, steps] (0 = padding) and tag ids (−1).

@@ -37,7 +37,7 @@ export function outputsOf(model: tfl.LayersModel, data: TagData, rows = data.n, 
 }
 
 /** The fused engine's forward pass for `model` on data like `data`, when it computes it (logits read through a last Dense do not). */
-function predictorFor(model: tfl.LayersModel, data: TagData, scoring: Scoring): ReturnType<typeof fusedPredictor> {
+function predictorFor(model: tfl.LayersModel, data: Parameters<typeof fusedInput>[0], scoring: Scoring): ReturnType<typeof fusedPredictor> {
   const input = fusedInput(data);
   return scoring.compile?.outputLogits || !input ? undefined : fusedPredictor(model, input);
 }
@@ -72,7 +72,7 @@ export function evaluateData(model: tfl.LayersModel, all: Rows, scoring: Scoring
   const why = new LossWhy();
   let lossSum = 0;
   // The model's weights read once for every chunk.
-  const fused = predictorFor(model, rowsOf(data, 0, Math.min(1, data.n)), scoring);
+  const fused = predictorFor(model, data, scoring);
   try {
     for (let from = 0; from < data.n; from += chunk) {
       const rows = rowsOf(data, from, Math.min(from + chunk, data.n));

@@ -156,7 +156,7 @@ interface Direction {
  * out), its weights as its arithmetic holds them with their transposes and gradients, and the
  * steps' layout. `G` gates per unit; `grow` adds a cell's own buffers.
  */
-abstract class PackedRecurrence implements Direction {
+abstract class PackedRecurrence {
   private capacity = 0;
   private batchCapacity = 0;
   protected xs: Floats; // [N, E]: inputs
@@ -251,23 +251,10 @@ abstract class PackedRecurrence implements Direction {
     addInto(grads.kernel, this.gKernel);
     scatterInputGradients(this.dxs, source, pack, T, E, this.reverse, this.offsets, this.counts, masks, dInput);
   }
-
-  abstract forward(w: DirectionWeights, source: Source, pack: Packing, batch: number, T: number, features: Floats, H: number, masks?: DropoutMasks): void;
-  abstract backward(
-    g: DirectionWeights,
-    source: Source,
-    pack: Packing,
-    batch: number,
-    T: number,
-    dFeatures: Floats,
-    H: number,
-    dInput: Float64Array | Floats,
-    masks?: DropoutMasks,
-  ): void;
 }
 
 /** One direction of an LSTM layer (gates i, f, g, o). */
-class PackedDirection extends PackedRecurrence {
+class PackedDirection extends PackedRecurrence implements Direction {
   private cell: Floats; // [N, u]
   private cellTanh: Floats;
   private dcNext = new Float64Array(0); // [B, u]
@@ -410,7 +397,7 @@ class PackedDirection extends PackedRecurrence {
  * r, h in that order, the bias on the input side; z = σ(x W_z + h U_z + b_z), r likewise,
  * h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h), h' = z ⊙ h + (1 − z) ⊙ h̃. No dropout (checkCombination).
  */
-class PackedGruDirection extends PackedRecurrence {
+class PackedGruDirection extends PackedRecurrence implements Direction {
   private resetPrev: Floats; // [N, u]: r ⊙ the state each word's step starts from, what U_h multiplies
   private dReset: Floats; // [B, u]: d loss / d (r ⊙ h) of a step
   private dhCarry = new Float64Array(0); // [B, u]: the part of dh that flows through z ⊙ h
