@@ -72,7 +72,7 @@ describe('train, predict and evaluate on tagged text', () => {
     assert.match(text, /^vocabulary [\d,]+ ids \(padding, <unk>, words seen in training\) · \d+ tags$/m);
     assert.match(
       text,
-      /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · fused engine, float32 \(WebAssembly SIMD, 1 thread\)$/m,
+      /^Embedding 8 \(mask_zero\) → LSTM 4 × 2 directions → Dense\(\d+, softmax\) · adam .* · fused engine, float32 \((?:WebAssembly SIMD|native [\w-]+), 1 thread\)$/m,
     );
     assert.match(text, /^epoch 2\/2 {2}loss \d\.\d{4} {2}val loss \d\.\d{4}/m);
     assert.match(text, new RegExp(`^held-out evaluation \\(--test-data ${test}; 12 sentences, [\\d,]+ words\\):$`, 'm'));

@@ -137,7 +137,7 @@ describe('train --from: a user-trained Keras tagger, retrained and written back'
       assert.ok(Math.abs(v - w) < 1e-4, `epoch ${k + 1} validation: ${v} vs ${w}`);
     });
     assert.ok(Math.abs(fused.evaluation.loss - layers.evaluation.loss) < 1e-4);
-    assert.match((await fromTagger(join(dir, 'h.keras'))).stdout, /· 1 epoch · fused engine, float32 \(WebAssembly SIMD, 1 thread\)\n/);
+    assert.match((await fromTagger(join(dir, 'h.keras'))).stdout, /· 1 epoch · fused engine, float32 \((?:WebAssembly SIMD|native [\w-]+), 1 thread\)\n/);
     // A model the fused engine does not compute runs on tf.layers, and --lstm fused is refused for it.
     const schedule = ['train', '--from', fixture('adamw-schedule.keras'), '--epochs', '1', '--seed', '1'];
     assert.match((await seqTag([...schedule, '--to', join(dir, 's.keras')])).stdout, /· layers engine, float32 \(tfjs\)\n/);

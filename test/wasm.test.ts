@@ -10,7 +10,7 @@ import { arithmeticFor, describeArithmetic } from '../src/training/fused/arithme
 import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
 import { readParameters } from '../src/training/fused/parameters.js';
 import { WasmDirections } from '../src/training/fused/wasm/directions.js';
-import { kernels, newMemory, PAGE_BYTES } from '../src/training/fused/wasm/instance.js';
+import { describeKernels, kernels, nativeKernels, newMemory, PAGE_BYTES, useKernels, type KernelKind } from '../src/training/fused/wasm/instance.js';
 import { Helper } from '../src/training/fused/wasm/thread.js';
 import { SOURCE_SHA256 } from '../src/training/fused/wasm/module.js';
 import { createExperiment, runExperiment } from '../src/training/experiment.js';
@@ -19,66 +19,80 @@ import { useBackend } from './helpers.js';
 const F32: Arithmetic = { precision: 'float32', threads: 1 };
 const F32X2: Arithmetic = { precision: 'float32', threads: 2 };
 
+/**
+ * The kernels every kernel test runs on: the WebAssembly module, and the native build where there is
+ * one. CI sets SEQ_TAG_REQUIRE_NATIVE=1 (.ci/run), so there a missing build fails instead of skipping.
+ */
+export const KINDS: KernelKind[] = nativeKernels() ? ['wasm', 'native'] : ['wasm'];
+
 describe('the WebAssembly module', () => {
   it('was built from the committed AssemblyScript source (npm run wasm after editing it)', () => {
     const source = readFileSync(new URL('../../tools/wasm/assembly/lstm.ts', import.meta.url));
     assert.equal(createHash('sha256').update(source).digest('hex'), SOURCE_SHA256);
   });
 
-  it('tanh and sigmoid within 4e-7 of the float64 functions (absolute) over [−20, 20], exact at 0 and ±1 far out', () => {
-    const memory = newMemory();
-    const wasm = kernels(memory);
-    const f32 = new Float32Array(memory.buffer);
-    const n = 8001;
-    for (let i = 0; i < n; i++) f32[1024 + i] = -20 + (40 * i) / (n - 1);
-    f32[1024 + n] = 1e-5; // below 4e-4: tanh(x) = x
-    for (const [name, exact] of [
-      ['tanhOf', Math.tanh],
-      ['sigmoidOf', (x: number) => 1 / (1 + Math.exp(-x))],
-    ] as const) {
-      wasm[name](4 * 16384, 4 * 1024, n + 1);
-      let worst = 0;
-      for (let i = 0; i <= n; i++) worst = Math.max(worst, Math.abs(f32[16384 + i] - exact(f32[1024 + i])));
-      assert.ok(worst <= 4e-7, `${name}: ${worst}`);
-    }
-    wasm.tanhOf(4 * 16384, 4 * 1024, n + 1);
-    assert.equal(f32[16384 + n], Math.fround(1e-5));
-    assert.equal(f32[16384], -1);
-    assert.equal(f32[16384 + (n - 1) / 2], 0);
+  it('the native kernels are built where CI requires them', () => {
+    if (process.env.SEQ_TAG_REQUIRE_NATIVE === '1') assert.ok(nativeKernels(), 'native/build/Release/seqtag_kernels.node did not load');
   });
+});
 
-  it('gemm: every block and tail (4×8, 4×4, single rows and columns), strided A, accumulation', () => {
-    const memory = newMemory();
-    const wasm = kernels(memory);
-    const f32 = new Float32Array(memory.buffer);
-    for (const [m, n, k] of [
-      [9, 21, 7],
-      [4, 8, 1],
-      [1, 3, 5],
-      [13, 64, 30],
-    ]) {
-      for (const transposed of [false, true]) {
-        for (const accumulate of [false, true]) {
-          const [a, b, c] = [1024, 8192, 16384]; // float offsets of A, B, C
-          for (let i = 0; i < m * k; i++) f32[a + i] = Math.sin(i + 1);
-          for (let i = 0; i < k * n; i++) f32[b + i] = Math.cos(i * 0.7);
-          f32.fill(0.5, c, c + m * (n + 2));
-          // A stored [m×k], or [k×m] and read transposed through the strides.
-          const [ars, acs] = transposed ? [1, m] : [k, 1];
-          wasm.gemm(4 * c, n + 2, 4 * a, ars, acs, 4 * b, n, m, n, k, accumulate ? 1 : 0);
-          for (let i = 0; i < m; i++) {
-            for (let j = 0; j < n + 2; j++) {
-              let s = accumulate || j >= n ? 0.5 : 0;
-              if (j < n) for (let q = 0; q < k; q++) s += f32[a + i * ars + q * acs] * f32[b + q * n + j];
-              const got = f32[c + i * (n + 2) + j];
-              assert.ok(Math.abs(got - s) <= 1e-5 * (1 + Math.abs(s)), `${m}×${n}×${k} ${transposed ? 'Aᵀ' : 'A'} C[${i},${j}] ${got} vs ${s}`);
+for (const kind of KINDS)
+  describe(`the ${kind} kernels`, () => {
+    it('tanh and sigmoid within 4e-7 of the float64 functions (absolute) over [−20, 20], exact at 0 and ±1 far out', () => {
+      const memory = newMemory();
+      const wasm = kernels(memory, undefined, kind);
+      const f32 = new Float32Array(memory.buffer);
+      const n = 8001;
+      for (let i = 0; i < n; i++) f32[1024 + i] = -20 + (40 * i) / (n - 1);
+      f32[1024 + n] = 1e-5; // below 4e-4: tanh(x) = x
+      for (const [name, exact] of [
+        ['tanhOf', Math.tanh],
+        ['sigmoidOf', (x: number) => 1 / (1 + Math.exp(-x))],
+      ] as const) {
+        wasm[name](4 * 16384, 4 * 1024, n + 1);
+        let worst = 0;
+        for (let i = 0; i <= n; i++) worst = Math.max(worst, Math.abs(f32[16384 + i] - exact(f32[1024 + i])));
+        assert.ok(worst <= 4e-7, `${name}: ${worst}`);
+      }
+      wasm.tanhOf(4 * 16384, 4 * 1024, n + 1);
+      assert.equal(f32[16384 + n], Math.fround(1e-5));
+      assert.equal(f32[16384], -1);
+      assert.equal(f32[16384 + (n - 1) / 2], 0);
+    });
+
+    it('gemm: every block and tail (4×8, 4×4, single rows and columns), strided A, accumulation', () => {
+      const memory = newMemory();
+      const wasm = kernels(memory, undefined, kind);
+      const f32 = new Float32Array(memory.buffer);
+      for (const [m, n, k] of [
+        [9, 21, 7],
+        [4, 8, 1],
+        [1, 3, 5],
+        [13, 64, 30],
+        [6, 53, 9],
+      ]) {
+        for (const transposed of [false, true]) {
+          for (const accumulate of [false, true]) {
+            const [a, b, c] = [1024, 8192, 16384]; // float offsets of A, B, C
+            for (let i = 0; i < m * k; i++) f32[a + i] = Math.sin(i + 1);
+            for (let i = 0; i < k * n; i++) f32[b + i] = Math.cos(i * 0.7);
+            f32.fill(0.5, c, c + m * (n + 2));
+            // A stored [m×k], or [k×m] and read transposed through the strides.
+            const [ars, acs] = transposed ? [1, m] : [k, 1];
+            wasm.gemm(4 * c, n + 2, 4 * a, ars, acs, 4 * b, n, m, n, k, accumulate ? 1 : 0);
+            for (let i = 0; i < m; i++) {
+              for (let j = 0; j < n + 2; j++) {
+                let s = accumulate || j >= n ? 0.5 : 0;
+                if (j < n) for (let q = 0; q < k; q++) s += f32[a + i * ars + q * acs] * f32[b + q * n + j];
+                const got = f32[c + i * (n + 2) + j];
+                assert.ok(Math.abs(got - s) <= 1e-5 * (1 + Math.abs(s)), `${m}×${n}×${k} ${transposed ? 'Aᵀ' : 'A'} C[${i},${j}] ${got} vs ${s}`);
+              }
             }
           }
         }
       }
-    }
+    });
   });
-});
 
 describe('float32 engine', () => {
   before(() => useBackend('cpu'));
@@ -124,13 +138,16 @@ describe('float32 engine', () => {
     assert.deepEqual(at(128, 1), F32);
     assert.deepEqual(at(16, 2), F32X2);
     assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128 }), FLOAT64);
-    assert.equal(describeArithmetic({ dtype: 'float32', units: 32 }), 'float32 (WebAssembly SIMD, 2 threads: 32 units or more)');
-    assert.equal(describeArithmetic({ dtype: 'float32', units: 16 }), 'float32 (WebAssembly SIMD, 1 thread: under 32 units)');
-    assert.equal(describeArithmetic({ dtype: 'float32', units: 64 }, 1), 'float32 (WebAssembly SIMD, 1 thread, set by --threads)');
+    // The kernels that run here: "WebAssembly SIMD", or "native AVX-512" (or AVX2, NEON) where they are built.
+    const k = describeKernels();
+    assert.match(k, /^(WebAssembly SIMD|native (AVX-512|AVX2|NEON|SSE2|scalar))$/);
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 32 }), `float32 (${k}, 2 threads: 32 units or more)`);
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 16 }), `float32 (${k}, 1 thread: under 32 units)`);
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 64 }, 1), `float32 (${k}, 1 thread, set by --threads)`);
     assert.equal(describeArithmetic({ dtype: 'float64', units: 64 }), 'float64 (JavaScript)');
     // The tagger of words runs on one thread: text, or a file's Embedding tagger retrained.
     assert.deepEqual(arithmeticFor({ dtype: 'float32', units: 64, encoding: 'embedding' }), F32);
-    assert.equal(describeArithmetic({ dtype: 'float32', units: 64, encoding: 'embedding' }), 'float32 (WebAssembly SIMD, 1 thread)');
+    assert.equal(describeArithmetic({ dtype: 'float32', units: 64, encoding: 'embedding' }), `float32 (${k}, 1 thread)`);
   });
 
   it('one direction on 2 threads (two halves of each batch): the same gradients within 1e-6, the same losses run to run', async () => {
@@ -166,7 +183,7 @@ describe('the helper thread and the memory limit', () => {
   });
 
   it('a helper that cannot start is one error after its start-up time, and does not take the process down', async () => {
-    const helper = new Helper(newMemory(), { module: new WebAssembly.Module(CANNOT_START), startTimeoutMs: 200 });
+    const helper = new Helper(newMemory(), { kind: 'wasm', module: new WebAssembly.Module(CANNOT_START), startTimeoutMs: 200 });
     helper.start('lstmForward', 0);
     assert.throws(() => helper.wait(), /^Error: fused engine: the helper thread did not start; use --threads 1$/);
     // Its thread's error event arrives once this thread is free again; the next wait names it.
@@ -200,5 +217,88 @@ describe('the helper thread and the memory limit', () => {
       },
     );
     lstm.dispose();
+  });
+});
+
+describe('the native kernels against the WebAssembly ones', { skip: !nativeKernels() && 'the native kernels are not built here' }, () => {
+  before(() => useBackend('cpu'));
+  /** `run` with the fused engine's kernels set to `kind` (networks take theirs when they are made). */
+  const withKernels = <T>(kind: KernelKind, run: () => T): T => {
+    const before = useKernels(kind);
+    try {
+      return run();
+    } finally {
+      useKernels(before);
+    }
+  };
+
+  it('one batch of BiLSTM 128 and of LSTM 37 (every tail) on 1 and 2 threads: the loss within 1e-6, every gradient within 1e-5 of its scale, and not the same bits', () => {
+    for (const [units, bidirectional, encoding] of [
+      [128, true, 'onehot'],
+      [37, false, 'scalar'],
+    ] as const) {
+      const config: Config = { ...ORIGINAL_EXPERIMENT, encoding, bidirectional, units, recurrentInitializer: 'glorotUniform', seed: 5 };
+      const model = buildModel(config, encoding === 'onehot' ? 4 : 1);
+      const data = generateDataset(13, rngFor(13, 'native'));
+      for (const a of [F32, F32X2]) {
+        const nets = (['wasm', 'native'] as const).map((kind) => withKernels(kind, () => new FusedNetwork(config, readParameters(model), a)));
+        const [wasm, native] = nets.map((net) => net.lossAndGradients(data.digits, data.labels, 13));
+        assert.ok(Math.abs(native - wasm) < 1e-6, `${units} units: loss ${native} vs ${wasm}`);
+        let same = true;
+        nets[0].grads.forEach((g, k) => {
+          const scale = Math.max(...g.map(Math.abs));
+          const diff = Math.max(...g.map((v, i) => Math.abs(v - nets[1].grads[k][i])));
+          same &&= diff === 0;
+          assert.ok(scale > 0 && diff <= 1e-5 * scale, `${units} units, gradient ${k}: ${diff} vs scale ${scale}`);
+        });
+        assert.ok(!same, `${units} units: the same bits, so one kernel ran twice`);
+        nets.forEach((n) => n.dispose());
+      }
+      model.dispose();
+    }
+  });
+
+  it('train to the losses of the WebAssembly kernels within 1e-4, and to the same losses run to run', async () => {
+    const config: Config = { ...ORIGINAL_EXPERIMENT, encoding: 'onehot', bidirectional: true, units: 24, samples: 256, epochs: 3, seed: 8 };
+    const run = (kind: KernelKind) => withKernels(kind, () => runExperiment(createExperiment(config))).then((r) => r.epochs.map((e) => e.loss));
+    const [wasm, native] = [await run('wasm'), await run('native')];
+    native.forEach((loss, k) => assert.ok(Math.abs(loss - wasm[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${wasm[k]}`));
+    assert.deepEqual(await run('native'), native);
+  });
+
+  it('a descriptor, region, digit or product outside the memory is a RangeError before anything is written', () => {
+    const memory = newMemory();
+    const native = kernels(memory, undefined, 'native');
+    const i32 = new Int32Array(memory.buffer);
+    const f32 = new Float32Array(memory.buffer);
+    const outside = /^RangeError: native kernels: a descriptor outside the memory$/;
+    // Past the end, unaligned, negative.
+    for (const at of [2 * PAGE_BYTES - 4, 1026, -4]) assert.throws(() => native.lstmForward(at), outside);
+    // A descriptor of 4 units, a batch of 1, 10 steps, one-hot: its digits at 8192 bytes, every other region at 16384 …
+    const d = 1024;
+    i32.fill(0, d, d + 22);
+    i32.set([4, 1, 10, 1, 0, 0, 8192], d);
+    for (let k = 7; k < 22; k++) i32[d + k] = 16384;
+    i32.fill(3, 8192 / 4, 8192 / 4 + 10);
+    native.lstmForward(4 * d); // … is inside: it runs.
+    native.lstmBackward(4 * d);
+    // A region that runs past the end; a one-hot digit that is not 0..9; units far too many.
+    for (const [k, v] of [
+      [11, 2 * PAGE_BYTES - 64],
+      [6, -4],
+      [0, 1 << 20],
+    ]) {
+      const kept = i32[d + k];
+      i32[d + k] = v;
+      assert.throws(() => native.lstmForward(4 * d), outside);
+      assert.throws(() => native.lstmBackward(4 * d), outside);
+      i32[d + k] = kept;
+    }
+    i32[8192 / 4 + 3] = 10;
+    assert.throws(() => native.lstmForward(4 * d), outside);
+    const before = f32.slice();
+    assert.throws(() => native.gemm(2 * PAGE_BYTES - 16, 8, 0, 8, 1, 0, 8, 2, 8, 8, 0), /^RangeError: native kernels: a product outside the memory$/);
+    assert.throws(() => native.tanhOf(0, 2 * PAGE_BYTES - 8, 4), /^RangeError: native kernels: an activation outside the memory$/);
+    assert.deepEqual(f32, before);
   });
 });

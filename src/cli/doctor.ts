@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { initBackend } from '../model/backend.js';
 import type { Config } from '../config/config.js';
 import type { TagData } from '../task/tag-data.js';
 import { UserError } from '../errors.js';
@@ -10,6 +9,7 @@ import { loadModel, type LoadedModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
+  initCompute,
   addDataOption,
   addExperimentOptions,
   addJsonOption,
@@ -71,7 +71,7 @@ async function runDoctor(flags: DoctorFlags, cmd: Command): Promise<void> {
       ExitCode.Usage,
     );
   }
-  const backend = await initBackend(flags.backend);
+  const backend = await initCompute(flags);
   let loaded: LoadedModel | undefined;
   let config: Config;
   let diagnosis: Diagnosis;

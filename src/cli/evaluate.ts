@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { initBackend } from '../model/backend.js';
 import { evaluateData, evaluateOnHeldOut, HELD_OUT_SIZE } from '../training/experiment.js';
 import { nextStep } from '../diagnosis/next-step.js';
 import { plural, renderEvaluation } from '../report/render.js';
@@ -7,6 +6,7 @@ import { loadModel } from '../model/store.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
+  initCompute,
   addDataOption,
   addJsonOption,
   addModelOption,
@@ -42,7 +42,7 @@ export function evaluateCommand(): Command {
 }
 
 async function runEvaluate(flags: EvaluateFlags): Promise<void> {
-  const backend = await initBackend(flags.backend);
+  const backend = await initCompute(flags);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
   if (flags.data === undefined) textModelNeedsData(path, loaded.record, 'score it on tagged text with --data FILE');

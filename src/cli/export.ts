@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { initBackend } from '../model/backend.js';
 import { thousands } from '../report/render.js';
 import { EXPORTED, exportFormat, exportModel } from '../model/export.js';
 import { FORMAT_NAMES, loadModel, quotePath } from '../model/store.js';
-import { addBackendOption, addJsonOption, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
+import { addBackendOption, addJsonOption, initCompute, addModelOption, modelPath, type BackendFlag, type ModelFlag } from './options.js';
 import { modelJson, printJson, stdout } from './output.js';
 
 interface ExportFlags extends BackendFlag, ModelFlag {
@@ -26,7 +25,7 @@ export function exportCommand(): Command {
 
 async function runExport(flags: ExportFlags): Promise<void> {
   exportFormat(flags.to); // a bad --to is a bad command line: refused before the model is read
-  const backend = await initBackend(flags.backend);
+  const backend = await initCompute(flags);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
   // Said before anything is written: what of a Keras 2 file's compile config Keras 3 cannot take.

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import { BACKEND_CHOICES, initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
+import { KERNEL_CHOICES, useKernels, type KernelChoice } from '../training/fused/wasm/instance.js';
 import {
   checkCombination,
   DEFAULT_LR,
@@ -85,9 +86,22 @@ export function addExperimentOptions(cmd: Command): Command {
 }
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--backend <name>', 'TensorFlow.js backend (auto picks the fastest available)').choices([...BACKEND_CHOICES]).default('auto'),
-  );
+  return cmd
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (auto picks the fastest available)').choices([...BACKEND_CHOICES]).default('auto'))
+    .addOption(
+      new Option(
+        '--kernels <kind>',
+        "the fused float32 engine's kernels: native (compiled for this CPU at install, when a C++ compiler was found) or wasm (WebAssembly SIMD, everywhere); auto takes native when built; results agree to float32 rounding, not bit for bit",
+      )
+        .choices([...KERNEL_CHOICES])
+        .default('auto'),
+    );
+}
+
+/** Picks the fused engine's kernels (--kernels), then starts the TensorFlow.js backend (--backend). */
+export async function initCompute(flags: BackendFlag, backend: BackendChoice = flags.backend): Promise<BackendInfo> {
+  useKernels(flags.kernels);
+  return initBackend(backend);
 }
 
 /** --seed, with what it fixes for this command. */
@@ -163,7 +177,7 @@ export function givenOn(cmd: Command): (flag: string) => boolean {
   return (flag) => cmd.getOptionValueSource(flag) === 'cli';
 }
 
-export type BackendFlag = { backend: BackendChoice };
+export type BackendFlag = { backend: BackendChoice; kernels: KernelChoice };
 
 export type DataFlag = { data?: string };
 

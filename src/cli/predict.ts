@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeFsError, ExitCode, UserError } from '../errors.js';
-import { initBackend, type BackendInfo } from '../model/backend.js';
+import type { BackendInfo } from '../model/backend.js';
 import { asProbabilities } from '../model/describe.js';
 import { datasetOf, parseDigitSequence } from '../task/data.js';
 import { BadSequenceLine, sequenceBatches } from '../task/sequences-file.js';
@@ -19,6 +19,7 @@ import { renderTaggedSentences } from '../report/text.js';
 import { parserOf, wholeNumber } from './flags.js';
 import {
   addBackendOption,
+  initCompute,
   addDataOption,
   addJsonOption,
   addModelOption,
@@ -75,7 +76,7 @@ export function predictCommand(): Command {
 async function runPredict(flags: PredictFlags): Promise<void> {
   const sources = [flags.digits && '--digits', flags.data !== undefined && '--data', flags.input !== undefined && '--input'].filter(Boolean);
   if (sources.length > 1) throw new UserError(`give one of --digits, --data and --input, not ${sources.join(' and ')}`, ExitCode.Usage);
-  const backend = await initBackend(flags.backend);
+  const backend = await initCompute(flags);
   const path = modelPath(flags)!;
   const loaded = await loadModel(path);
   if (loaded.record?.text) return predictText(flags, path, loaded, loaded.record.text, backend);

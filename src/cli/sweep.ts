@@ -14,6 +14,7 @@ import { redactUrl } from '../sweep/queue-settings.js';
 import { gridCombinations, parseGridAxis } from '../sweep/grid.js';
 import { expandRuns, type RunRecord, type RunSpec } from '../sweep/records.js';
 import { FLOOR_MARGIN, runSweep, summarize } from '../sweep/sweep.js';
+import { useKernels } from '../training/fused/wasm/instance.js';
 import { VERSION } from '../version.js';
 import { parserOf, wholeNumber } from './flags.js';
 import { openRunLog } from './logdir.js';
@@ -132,6 +133,8 @@ export function configsFor(flags: SweepFlags, cmd: Command, data?: DataSpec): { 
 }
 
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
+  // Its workers inherit the choice (SEQ_TAG_KERNELS).
+  useKernels(flags.kernels);
   // The text is read once here for its identity (SHA-256 in every config); each worker reads it again and checks it.
   const text = await readTextOfFlags(flags);
   const { configs, merged } = configsFor(flags, cmd, text?.spec);

@@ -2,7 +2,7 @@
 // folder) on the user's .npz, or on the generated digit task when it is a model of it; with --fix,
 // the doctor's fix for its loss and head applied first. Written back as a Keras file (or a tfjs folder).
 import { readdir, stat } from 'node:fs/promises';
-import { initBackend, type BackendInfo } from '../model/backend.js';
+import type { BackendInfo } from '../model/backend.js';
 import { loadModel, quotePath, type LoadedModel } from '../model/store.js';
 import { EXPORTED, exportFormat, exportModel } from '../model/export.js';
 import { prepareRetrain, runRetrain, type Retrain } from '../diagnosis/retrain.js';
@@ -15,7 +15,7 @@ import { dataSize } from '../report/text.js';
 import { VERSION } from '../version.js';
 import { describeOptimizer } from '../config/config.js';
 import { ExitCode, UserError } from '../errors.js';
-import { typedOverrides, type BackendFlag, type ExperimentFlags, type TextDataFlags } from './options.js';
+import { initCompute, typedOverrides, type BackendFlag, type ExperimentFlags, type TextDataFlags } from './options.js';
 import { batchProgress, modelJson, modelLine, onStop, printJson, setExitCode, signalExitCode, signalName, stderr, stdout, type StopRequest } from './output.js';
 import { tagCounts } from './train-text.js';
 
@@ -62,7 +62,7 @@ async function checkFlags(flags: FromFlags, given: (flag: string) => boolean, to
 export async function trainFrom(flags: FromFlags, given: (flag: string) => boolean): Promise<void> {
   const to = flags.to ?? defaultTarget(flags.from, flags.fix === true);
   await checkFlags(flags, given, to);
-  const backend = await initBackend(flags.backend);
+  const backend = await initCompute(flags);
   const loaded = await loadModel(flags.from, { allowNonFinite: true });
   let retrain: Retrain | undefined;
   const stop = onStop((signal) => stderr().line(`\nseq-tag: ${signalName(signal)}: stopping after this batch (nothing is written; ${to} is not touched)`));

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { initBackend, type BackendInfo } from '../model/backend.js';
+import type { BackendInfo } from '../model/backend.js';
 import { validationCount, type Config } from '../config/config.js';
 import { terminalLossChart } from '../report/charts.js';
 import { formatDuration } from '../training/cost.js';
@@ -48,6 +48,7 @@ import { parserOf, wholeNumber } from './flags.js';
 import { openTrainingLog } from './logdir.js';
 import {
   addBackendOption,
+  initCompute,
   addExperimentOptions,
   addJsonOption,
   affordable,
@@ -250,7 +251,7 @@ async function trainInto(folder: ModelFolder, flags: TrainFlags, { config, resum
   const log = await openTrainingLog(flags.logdir, config);
   const { signal } = stop;
   // A resumed run continues on the backend that wrote its checkpoint unless told otherwise.
-  const backend = await initBackend(flags.backend === 'auto' && resume ? resume.backend : flags.backend);
+  const backend = await initCompute(flags, flags.backend === 'auto' && resume ? resume.backend : flags.backend);
   const out = stdout();
   const style = out.style;
   const say = (text: string) => {

@@ -7,6 +7,7 @@ import { renderLeaderboard, renderTrial, tuneChartSvg } from '../report/tune.js'
 import { SweepFolder } from '../sweep/folder.js';
 import { redactUrl } from '../sweep/queue-settings.js';
 import { runSweep, WorkerPool } from '../sweep/sweep.js';
+import { useKernels } from '../training/fused/wasm/instance.js';
 import type { RunRecord } from '../sweep/records.js';
 import { MEDIAN_RULE } from '../sweep/pruner.js';
 import { describePoint, parseSpace } from '../tune/space.js';
@@ -134,6 +135,8 @@ function setupFrom(flags: TuneFlags, cmd: Command, data?: DataSpec): TuneSetup {
 }
 
 async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
+  // Its workers inherit the choice (SEQ_TAG_KERNELS).
+  useKernels(flags.kernels);
   const text = await readTextOfFlags(flags);
   const setup = setupFrom(flags, cmd, text?.spec);
   if (!text) affordable({ ...setup.base }, flags.queue ? 1 : flags.jobs);

@@ -7,6 +7,7 @@ import { estimateCost, formatDuration } from '../training/cost.js';
 import { VERSION } from '../version.js';
 import { configSchema, parserOf, wholeNumber } from './flags.js';
 import { checkCombination } from '../config/config.js';
+import { useKernels } from '../training/fused/wasm/instance.js';
 import { addBackendOption, affordable, type BackendFlag } from './options.js';
 import { onStop, signalName, stderr, stdout } from './output.js';
 
@@ -73,6 +74,7 @@ export function workerCommand(): Command {
 }
 
 async function runWorker(flags: WorkerFlags): Promise<void> {
+  useKernels(flags.kernels);
   const out = stdout();
   const { startQueueWorker } = await import('../sweep/queue.js');
   const worker = await startQueueWorker({

@@ -29,6 +29,7 @@ export const QUEUE_NAME = 'seq-tag-runs';
  */
 export { DEFAULT_LOCK_SECONDS, redactUrl } from './queue-settings.js';
 import { DEFAULT_LOCK_SECONDS, redactUrl } from './queue-settings.js';
+import { activeKernels } from '../training/fused/wasm/instance.js';
 export const ATTEMPTS = 3;
 export const STALLED_LIMIT = 2;
 
@@ -315,7 +316,7 @@ class ProcessPool {
         this.idle.push(child);
         resolveRun(outcome);
       });
-      child.send({ spec, backend: this.backend });
+      child.send({ spec, backend: this.backend, kernels: activeKernels() });
     });
   }
 

@@ -7,6 +7,7 @@ import { canonicalConfig, configSchema } from '../config/hyperparameters.js';
 import type { Config } from '../config/config.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { Divergence, EpochRecord } from '../training/train.js';
+import { describeKernels } from '../training/fused/wasm/instance.js';
 import { VERSION } from '../version.js';
 import { reviveNumber, spellNumber } from '../shared/format.js';
 
@@ -181,7 +182,7 @@ export function checkOutcome(data: unknown, spec: RunSpec): RunOutcome {
 /** What trained a sweep run: each run has one thread (a sweep runs a process per core). */
 function engineOf(config: Config): string {
   if (config.lstm === 'layers') return 'layers engine, float32 (tfjs)';
-  return `fused engine, ${config.dtype === 'float64' ? 'float64 (JavaScript)' : 'float32 (WebAssembly SIMD, 1 thread)'}`;
+  return `fused engine, ${config.dtype === 'float64' ? 'float64 (JavaScript)' : `float32 (${describeKernels()}, 1 thread)`}`;
 }
 
 /** The record of `spec`'s outcome, as this seq-tag writes it. */

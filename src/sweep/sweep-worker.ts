@@ -9,6 +9,7 @@ import { readTextFor, type TextRun } from '../task/text-data.js';
 import type { Config } from '../config/config.js';
 import { failedOutcome, type RunOutcome, type RunSpec } from './records.js';
 import { shouldPrune } from './pruner.js';
+import { useKernels, type KernelKind } from '../training/fused/wasm/instance.js';
 
 let backend: BackendInfo | undefined;
 
@@ -64,9 +65,13 @@ process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group; the sweep process decides what happens to this run.
 process.on('SIGINT', () => {});
 
-async function answer(message: { spec: RunSpec; backend: BackendChoice }): Promise<void> {
+/** A run to do: the sweep's backend and the kernels its process runs (so every run of a sweep uses the same). */
+type Message = { spec: RunSpec; backend: BackendChoice; kernels: KernelKind };
+
+async function answer(message: Message): Promise<void> {
   let outcome: RunOutcome;
   try {
+    useKernels(message.kernels);
     outcome = await run(message.spec, message.backend);
   } catch (err) {
     outcome = failedOutcome((err as Error).message.split('\n')[0]);
@@ -74,4 +79,4 @@ async function answer(message: { spec: RunSpec; backend: BackendChoice }): Promi
   if (process.connected) process.send!(outcome);
 }
 
-process.on('message', (message: { spec: RunSpec; backend: BackendChoice }) => void answer(message));
+process.on('message', (message: Message) => void answer(message));

@@ -5,6 +5,7 @@ import { describeFsError, UserError } from '../errors.js';
 import type { Evaluation } from '../task/metrics.js';
 import type { SweepFolder } from './folder.js';
 import { checkOutcome, failedOutcome, recordFor, type RunOutcome, type RunRecord, type RunSpec } from './records.js';
+import { activeKernels } from '../training/fused/wasm/instance.js';
 
 /** Called as each run finishes (or is found already done), with how many are done in all. */
 export type OnRecord = (record: RunRecord, done: number, total: number, resumed: boolean) => void;
@@ -178,7 +179,7 @@ export async function runSweep(specs: RunSpec[], folder: SweepFolder, previous: 
           return;
         }
         started = performance.now();
-        child.send({ spec: current, backend: options.backend });
+        child.send({ spec: current, backend: options.backend, kernels: activeKernels() });
       };
       const spawn = () => {
         child = options.pool?.take() ?? fork(workerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });

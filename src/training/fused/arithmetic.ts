@@ -1,5 +1,6 @@
 import type { Config } from '../../config/config.js';
 import type { Arithmetic } from './network.js';
+import { describeKernels } from './wasm/instance.js';
 
 /**
  * Units from which the float32 engine hands half of each batch's work to a helper thread (a
@@ -26,13 +27,13 @@ export function arithmeticFor(config: ArithmeticConfig, threads?: number): Arith
 }
 
 /**
- * "float32 (WebAssembly SIMD, 2 threads: 32 units or more)", for the run's header: what runs and,
- * when seq-tag picked the threads (`threads` not given), why.
+ * "float32 (WebAssembly SIMD, 2 threads: 32 units or more)" or "float32 (native AVX-512, …)", for
+ * the run's header: what runs and, when seq-tag picked the threads (`threads` not given), why.
  */
 export function describeArithmetic(config: ArithmeticConfig, threads?: number): string {
   const a = arithmeticFor(config, threads);
   if (a.precision === 'float64') return 'float64 (JavaScript)';
-  if (tagsWords(config)) return 'float32 (WebAssembly SIMD, 1 thread)';
+  if (tagsWords(config)) return `float32 (${describeKernels()}, 1 thread)`;
   const why = threads !== undefined ? ', set by --threads' : a.threads > 1 ? `: ${THREADS_FROM_UNITS} units or more` : `: under ${THREADS_FROM_UNITS} units`;
-  return `float32 (WebAssembly SIMD, ${a.threads} thread${a.threads > 1 ? 's' : ''}${why})`;
+  return `float32 (${describeKernels()}, ${a.threads} thread${a.threads > 1 ? 's' : ''}${why})`;
 }

@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../../errors.js';
 import { WASM_BASE64 } from './module.js';
 
 /** The module's exports (tools/wasm/assembly/lstm.ts): pointers are byte offsets in the memory. */
@@ -39,7 +42,72 @@ export function lstmModule(): WebAssembly.Module {
   return compiled;
 }
 
-/** An instance of the kernels on `memory` (shared with the helper thread's instance). */
-export function kernels(memory: WebAssembly.Memory, module = lstmModule()): LstmKernels {
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as LstmKernels;
+/** What --kernels accepts: `auto` takes the native build when there is one. */
+export const KERNEL_CHOICES = ['auto', 'native', 'wasm'] as const;
+export type KernelChoice = (typeof KERNEL_CHOICES)[number];
+/** The kernels that run: the WebAssembly module, or the same functions compiled for this machine (native/kernels.cc). */
+export type KernelKind = 'native' | 'wasm';
+
+/** The native build's exports: the module's functions, each taking the memory's buffer first. */
+type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike, ...args: Parameters<LstmKernels[K]>) => void } & {
+  /** The vector instructions it was compiled for: "AVX-512", "AVX2", "NEON" or "scalar". */
+  target(): string;
+};
+
+let native: NativeKernels | null | undefined;
+
+/** The native build (`npm install` compiles it where a C++ compiler is found), or null. */
+export function nativeKernels(): NativeKernels | null {
+  if (native === undefined) {
+    try {
+      native = createRequire(import.meta.url)(nativePath()) as NativeKernels;
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+
+/** Where native/build.mjs puts the build: dist/src/training/fused/wasm/ → the package root's native/. */
+function nativePath(): string {
+  return fileURLToPath(new URL('../../../../../native/build/Release/seqtag_kernels.node', import.meta.url));
+}
+
+let chosen: KernelKind | undefined;
+
+/**
+ * Picks the kernels this thread runs from now on (its helper threads and sweep workers are handed
+ * the same): `auto` the native build when it loads, else WebAssembly. Throws a UserError for
+ * `native` without a build.
+ */
+export function useKernels(choice: KernelChoice): KernelKind {
+  const kind: KernelKind = choice === 'wasm' ? 'wasm' : nativeKernels() ? 'native' : 'wasm';
+  if (choice === 'native' && kind !== 'native')
+    throw new UserError('cannot use --kernels native: they are not built here (npm run build:native needs a C++ compiler); try --kernels auto');
+  chosen = kind;
+  return kind;
+}
+
+/** The kernels this thread runs: as useKernels set them, else auto's choice. */
+export function activeKernels(): KernelKind {
+  return (chosen ??= nativeKernels() ? 'native' : 'wasm');
+}
+
+/** "native (AVX-512)" or "WebAssembly SIMD": for the run's header. */
+export function describeKernels(kind: KernelKind = activeKernels()): string {
+  return kind === 'native' ? `native ${nativeKernels()!.target()}` : 'WebAssembly SIMD';
+}
+
+/** The kernels on `memory` (shared with the helper thread's): the native build's or an instance of the module. */
+export function kernels(memory: WebAssembly.Memory, module = lstmModule(), kind: KernelKind = activeKernels()): LstmKernels {
+  const n = kind === 'native' ? nativeKernels() : null;
+  if (!n) return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as LstmKernels;
+  // memory.buffer is read at each call: a grown memory hands out a new (longer) buffer object.
+  return {
+    lstmForward: (d) => n.lstmForward(memory.buffer, d),
+    lstmBackward: (d) => n.lstmBackward(memory.buffer, d),
+    tanhOf: (to, from, count) => n.tanhOf(memory.buffer, to, from, count),
+    sigmoidOf: (to, from, count) => n.sigmoidOf(memory.buffer, to, from, count),
+    gemm: (c, ldc, a, ars, acs, b, ldb, m, n2, k, acc) => n.gemm(memory.buffer, c, ldc, a, ars, acs, b, ldb, m, n2, k, acc),
+  };
 }

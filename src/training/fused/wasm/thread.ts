@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { lstmModule } from './instance.js';
+import { activeKernels, lstmModule, type KernelKind } from './instance.js';
 
 /** Control words shared with the helper: state (0 idle, 1 work posted), call, descriptor, failed, ready. */
 export const STATE = 0;
@@ -12,6 +12,12 @@ const START_TIMEOUT_MS = 30_000;
 export const CALLS = ['lstmForward', 'lstmBackward'] as const;
 export type Call = (typeof CALLS)[number];
 
+interface HelperOptions {
+  kind?: KernelKind;
+  module?: WebAssembly.Module;
+  startTimeoutMs?: number;
+}
+
 /**
  * A second thread that runs one kernel call at a time on the shared memory. Posting and waiting go
  * through Atomics on a shared control block (~10 µs), not messages: a step posts twice per batch.
@@ -23,11 +29,11 @@ export class Helper {
   /** Why the helper's thread ended, once its 'error' event has arrived (it cannot while wait() blocks). */
   private died?: Error;
 
-  /** `module` and `startTimeoutMs` are for the tests: a module that cannot start, a shorter wait. */
-  constructor(memory: WebAssembly.Memory, { module = lstmModule(), startTimeoutMs = START_TIMEOUT_MS } = {}) {
+  /** `kind`: the kernels it runs (this thread's); `module` and `startTimeoutMs` are for the tests: a module that cannot start, a shorter wait. */
+  constructor(memory: WebAssembly.Memory, { kind = activeKernels(), module = lstmModule(), startTimeoutMs = START_TIMEOUT_MS }: HelperOptions = {}) {
     this.startTimeoutMs = startTimeoutMs;
     this.worker = new Worker(new URL('./helper.js', import.meta.url), {
-      workerData: { memory, module, control: this.control },
+      workerData: { memory, module, control: this.control, kind },
     });
     // Without a listener, a helper that dies would take the whole process down with a stack trace.
     this.worker.on('error', (err) => (this.died = err));

@@ -1,0 +1,388 @@
+// The fused engine's float32 kernels compiled for this machine's own vector unit (AVX-512, AVX2,
+// NEON: whatever -march=native finds), an optional build beside the WebAssembly module.
+//
+// A port of tools/wasm/assembly/lstm.ts: the same functions, the same descriptor, the same layout
+// in the same (shared) WebAssembly memory, so the JavaScript side is unchanged and either kernel can
+// run any call. The arithmetic is the same but for the compiler's fused multiply-adds (one rounding
+// instead of two), so results agree with the WebAssembly kernels to float32 rounding, not bit for
+// bit; a run's kernel is part of what makes it reproducible (`kernels` in its JSON).
+//
+// Everything read from the memory is checked against its length before a loop touches it: a layout
+// bug must throw in JavaScript, not write past the buffer.
+
+#include <node.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+// The descriptor: i32 fields at these indexes (the same table is in directions.ts and lstm.ts).
+enum Field {
+  UNITS, BATCH, STEPS, ONEHOT, HARD, REVERSE, DIGITS, KERNEL, RECURRENT, RECURRENT_T, BIAS, GATES,
+  CELL, CELL_TANH, HIDDEN, DZ, DH_NEXT, DC_NEXT, DH_OUT, G_KERNEL, G_RECURRENT, G_BIAS, FIELDS
+};
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+
+template <typename V> inline V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+template <typename V> inline void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+template <typename V> inline void put(float* p, V s, bool acc) { store<V>(p, acc ? load<V>(p) + s : s); }
+
+// ---------------------------------------------------------------------------------------------
+// Activations: the WebAssembly module's formulas, one lane at a time (the compiler vectorises the
+// loops that call them).
+
+/** tanh as Eigen computes it for float32: a degree-13/6 rational on x clamped to ±7.9053. */
+inline float tanhf_(float x) {
+  const float clamp = 7.90531110763549805f;
+  const float c = std::min(std::max(x, -clamp), clamp);
+  const float x2 = c * c;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-8f;
+  p = p * x2 + 1.48572235717979e-5f;
+  p = p * x2 + 6.37261928875436e-4f;
+  p = p * x2 + 4.89352455891786e-3f;
+  p = p * c;
+  float q = 1.19825839466702e-6f;
+  q = q * x2 + 1.18534705686654e-4f;
+  q = q * x2 + 2.26843463243900e-3f;
+  q = q * x2 + 4.89352518554385e-3f;
+  return std::fabs(x) < 0.0004f ? x : p / q;
+}
+inline float sigmoidf_(float x) { return 0.5f + 0.5f * tanhf_(x * 0.5f); }
+inline float hardf_(float x) { return std::min(std::max(x * 0.2f + 0.5f, 0.0f), 1.0f); }
+template <bool HARD> inline float gate(float x) { return HARD ? hardf_(x) : sigmoidf_(x); }
+template <bool HARD> inline float gateSlope(float y) {
+  return HARD ? (y > 0.0f && y < 1.0f ? 0.2f : 0.0f) : y * (1.0f - y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// C[m×n] (+)= A·B. A(i, q) = a[i·ars + q·acs]; B [k×n] and C [m×n] row-major, strides ldb, ldc.
+// Blocks of 4 rows × 32 columns: 8 accumulators of 16 lanes, each A value broadcast once per two
+// B vectors; then 16, 8 and single columns.
+
+template <typename V, int R>
+inline void block(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int i, int j, int k, bool acc) {
+  constexpr int W = sizeof(V) / sizeof(float);
+  V s0[R] = {}, s1[R] = {};
+  const float* bp = b + j;
+  for (int q = 0; q < k; q++, bp += ldb) {
+    const V b0 = load<V>(bp), b1 = load<V>(bp + W);
+    for (int r = 0; r < R; r++) {
+      const float x = a[(i + r) * ars + q * acs];
+      s0[r] += x * b0;
+      s1[r] += x * b1;
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    put<V>(c + (i + r) * ldc + j, s0[r], acc);
+    put<V>(c + (i + r) * ldc + j + W, s1[r], acc);
+  }
+}
+
+template <int R>
+inline void rows(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int i, int n, int k, bool acc) {
+  int j = 0;
+  for (; j + 31 < n; j += 32) block<v16, R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
+  for (; j + 15 < n; j += 16) block<v8, R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
+  for (; j < n; j++) {
+    for (int r = 0; r < R; r++) {
+      float s = 0;
+      for (int q = 0; q < k; q++) s += a[(i + r) * ars + q * acs] * b[q * ldb + j];
+      float& out = c[(i + r) * ldc + j];
+      out = acc ? out + s : s;
+    }
+  }
+}
+
+void gemm(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int m, int n, int k, bool acc) {
+  int i = 0;
+  for (; i + 3 < m; i += 4) rows<4>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
+  for (; i < m; i++) rows<1>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One LSTM direction over a part of a batch (tf.layers.lstm's layout, gates i, f, c, o).
+
+struct Direction {
+  uint8_t* base;
+  const int32_t* f;
+  int u, batch, T, g4;
+  Direction(uint8_t* memory, int32_t at) : base(memory), f(reinterpret_cast<const int32_t*>(memory + at)) {
+    u = f[UNITS];
+    batch = f[BATCH];
+    T = f[STEPS];
+    g4 = 4 * u;
+  }
+  float* p(Field k) const { return reinterpret_cast<float*>(base + f[k]); }
+  const int32_t* digits() const { return reinterpret_cast<const int32_t*>(base + f[DIGITS]); }
+  int width() const { return f[ONEHOT] ? 10 : 1; }
+  int position(int step) const { return f[REVERSE] ? T - 1 - step : step; }
+};
+
+/** Whether every region the descriptor names lies inside the memory, and one-hot digits are 0..9. */
+bool valid(uint8_t* memory, size_t length, int32_t at) {
+  if (at < 0 || (at & 3) || size_t(at) + FIELDS * 4 > length) return false;
+  const Direction d(memory, at);
+  if (d.u <= 0 || d.batch <= 0 || d.T <= 0 || d.u > (1 << 16) || d.batch > (1 << 20) || d.T > (1 << 16)) return false;
+  const uint64_t u = d.u, B = d.batch, T = d.T, g4 = d.g4;
+  const struct { Field field; uint64_t floats; } regions[] = {
+    {DIGITS, B * T}, {KERNEL, d.width() * g4}, {RECURRENT, u * g4}, {RECURRENT_T, u * g4}, {BIAS, g4},
+    {GATES, T * B * g4}, {CELL, T * B * u}, {CELL_TANH, T * B * u}, {HIDDEN, T * B * u}, {DZ, T * B * g4},
+    {DH_NEXT, B * u}, {DC_NEXT, B * u}, {DH_OUT, T * B * u}, {G_KERNEL, d.width() * g4},
+    {G_RECURRENT, u * g4}, {G_BIAS, g4},
+  };
+  for (const auto& r : regions) {
+    const int32_t start = d.f[r.field];
+    if (start < 0 || (start & 3) || uint64_t(start) + 4 * r.floats > length) return false;
+  }
+  if (d.f[ONEHOT]) {
+    const int32_t* digits = d.digits();
+    for (uint64_t k = 0; k < B * T; k++) if (digits[k] < 0 || digits[k] > 9) return false;
+  }
+  return true;
+}
+
+void inputProjection(const Direction& d, int step) {
+  const int t = d.position(step);
+  const bool onehot = d.f[ONEHOT] != 0;
+  const float* kernel = d.p(KERNEL);
+  const float* bias = d.p(BIAS);
+  for (int b = 0; b < d.batch; b++) {
+    const int digit = d.digits()[b * d.T + t];
+    float* __restrict__ z = d.p(GATES) + (step * d.batch + b) * d.g4;
+    const float* __restrict__ row = onehot ? kernel + digit * d.g4 : kernel;
+    const float x = onehot ? 1.0f : float(digit);
+    for (int k = 0; k < d.g4; k++) z[k] = bias[k] + x * row[k];
+  }
+}
+
+template <bool HARD>
+void cellForward(const Direction& d, int step) {
+  const int u = d.u;
+  for (int b = 0; b < d.batch; b++) {
+    const int row = step * d.batch + b;
+    float* __restrict__ gi = d.p(GATES) + row * d.g4;
+    float* __restrict__ gf = gi + u;
+    float* __restrict__ gg = gi + 2 * u;
+    float* __restrict__ go = gi + 3 * u;
+    float* __restrict__ cell = d.p(CELL) + row * u;
+    float* __restrict__ cellTanh = d.p(CELL_TANH) + row * u;
+    float* __restrict__ hidden = d.p(HIDDEN) + row * u;
+    const float* __restrict__ prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
+    for (int j = 0; j < u; j++) {
+      const float i = gate<HARD>(gi[j]), f = gate<HARD>(gf[j]), g = tanhf_(gg[j]), o = gate<HARD>(go[j]);
+      const float c = (prev ? f * prev[j] : 0.0f) + i * g;
+      const float tc = tanhf_(c);
+      gi[j] = i;
+      gf[j] = f;
+      gg[j] = g;
+      go[j] = o;
+      cell[j] = c;
+      cellTanh[j] = tc;
+      hidden[j] = o * tc;
+    }
+  }
+}
+
+void lstmForward(uint8_t* memory, int32_t at) {
+  const Direction d(memory, at);
+  for (int step = 0; step < d.T; step++) {
+    inputProjection(d, step);
+    if (step > 0) {
+      float* z = d.p(GATES) + step * d.batch * d.g4;
+      const float* h = d.p(HIDDEN) + (step - 1) * d.batch * d.u;
+      gemm(z, d.g4, h, d.u, 1, d.p(RECURRENT), d.g4, d.batch, d.g4, d.u, true);
+    }
+    if (d.f[HARD]) cellForward<true>(d, step);
+    else cellForward<false>(d, step);
+  }
+}
+
+template <bool HARD>
+void cellBackward(const Direction& d, int step) {
+  const int u = d.u;
+  for (int b = 0; b < d.batch; b++) {
+    const int row = step * d.batch + b;
+    const float* __restrict__ gi = d.p(GATES) + row * d.g4;
+    const float* __restrict__ gf = gi + u;
+    const float* __restrict__ gg = gi + 2 * u;
+    const float* __restrict__ go = gi + 3 * u;
+    float* __restrict__ dzi = d.p(DZ) + row * d.g4;
+    float* __restrict__ dzf = dzi + u;
+    float* __restrict__ dzg = dzi + 2 * u;
+    float* __restrict__ dzo = dzi + 3 * u;
+    const float* __restrict__ cellTanh = d.p(CELL_TANH) + row * u;
+    const float* __restrict__ prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
+    const float* __restrict__ dOut = d.p(DH_OUT) + row * u;
+    const float* __restrict__ dhNext = d.p(DH_NEXT) + b * u;
+    float* __restrict__ dcNext = d.p(DC_NEXT) + b * u;
+    for (int j = 0; j < u; j++) {
+      const float i = gi[j], f = gf[j], g = gg[j], o = go[j], tc = cellTanh[j];
+      const float cPrev = prev ? prev[j] : 0.0f;
+      const float dh = dOut[j] + dhNext[j];
+      const float dc = dh * o * (1.0f - tc * tc) + dcNext[j];
+      dzi[j] = dc * g * gateSlope<HARD>(i);
+      dzf[j] = dc * cPrev * gateSlope<HARD>(f);
+      dzg[j] = dc * i * (1.0f - g * g);
+      dzo[j] = dh * tc * gateSlope<HARD>(o);
+      dcNext[j] = dc * f;
+    }
+  }
+}
+
+/** Kernel and bias gradients: a one-hot input touches one kernel row, a scalar one scales the single row. */
+void inputWeightGradients(const Direction& d) {
+  const bool onehot = d.f[ONEHOT] != 0;
+  float* __restrict__ gBias = d.p(G_BIAS);
+  float* gKernel = d.p(G_KERNEL);
+  for (int step = 0; step < d.T; step++) {
+    const int t = d.position(step);
+    for (int b = 0; b < d.batch; b++) {
+      const float* __restrict__ dz = d.p(DZ) + (step * d.batch + b) * d.g4;
+      const int digit = d.digits()[b * d.T + t];
+      float* __restrict__ row = onehot ? gKernel + digit * d.g4 : gKernel;
+      const float x = onehot ? 1.0f : float(digit);
+      for (int k = 0; k < d.g4; k++) {
+        gBias[k] += dz[k];
+        row[k] += x * dz[k];
+      }
+    }
+  }
+}
+
+void lstmBackward(uint8_t* memory, int32_t at) {
+  const Direction d(memory, at);
+  const int u = d.u, g4 = d.g4, B = d.batch;
+  float* rt = d.p(RECURRENT_T);
+  const float* r = d.p(RECURRENT);
+  for (int i = 0; i < u; i++)
+    for (int j = 0; j < g4; j++) rt[j * u + i] = r[i * g4 + j];
+  std::memset(d.p(DH_NEXT), 0, sizeof(float) * B * u);
+  std::memset(d.p(DC_NEXT), 0, sizeof(float) * B * u);
+  std::memset(d.p(G_KERNEL), 0, sizeof(float) * d.width() * g4);
+  std::memset(d.p(G_RECURRENT), 0, sizeof(float) * u * g4);
+  std::memset(d.p(G_BIAS), 0, sizeof(float) * g4);
+  for (int step = d.T - 1; step >= 0; step--) {
+    if (d.f[HARD]) cellBackward<true>(d, step);
+    else cellBackward<false>(d, step);
+    // dh_{step−1} = dz_step · Rᵀ
+    if (step > 0) gemm(d.p(DH_NEXT), u, d.p(DZ) + step * B * g4, g4, 1, rt, u, B, u, g4, false);
+  }
+  // dR = Σ_step h_{step−1}ᵀ dz_step over all steps at once: A = hiddenᵀ read by strides.
+  gemm(d.p(G_RECURRENT), g4, d.p(HIDDEN), 1, u, d.p(DZ) + B * g4, g4, u, g4, (d.T - 1) * B, true);
+  inputWeightGradients(d);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bindings: (memory.buffer, byte offsets and sizes as int32) → the calls above.
+
+using v8::FunctionCallbackInfo;
+using v8::Local;
+using v8::SharedArrayBuffer;
+using v8::Value;
+
+struct Memory {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+};
+
+Memory memoryOf(const FunctionCallbackInfo<Value>& args) {
+  Memory m;
+  if (args.Length() < 1 || !args[0]->IsSharedArrayBuffer()) return m;
+  Local<SharedArrayBuffer> buffer = args[0].As<SharedArrayBuffer>();
+  m.data = static_cast<uint8_t*>(buffer->Data());
+  m.length = buffer->ByteLength();
+  return m;
+}
+
+/** The int32 argument k, or fails (nothing a caller of ours passes is anything else). */
+bool ints(const FunctionCallbackInfo<Value>& args, int first, int count, int32_t* out) {
+  if (args.Length() < first + count) return false;
+  for (int k = 0; k < count; k++) {
+    if (!args[first + k]->IsInt32()) return false;
+    out[k] = args[first + k].As<v8::Int32>()->Value();
+  }
+  return true;
+}
+
+void fail(const FunctionCallbackInfo<Value>& args, const char* why) {
+  v8::Isolate* isolate = args.GetIsolate();
+  isolate->ThrowException(v8::Exception::RangeError(v8::String::NewFromUtf8(isolate, why).ToLocalChecked()));
+}
+
+template <void (*Run)(uint8_t*, int32_t)>
+void Lstm(const FunctionCallbackInfo<Value>& args) {
+  const Memory m = memoryOf(args);
+  int32_t at;
+  if (!m.data || !ints(args, 1, 1, &at) || !valid(m.data, m.length, at)) return fail(args, "native kernels: a descriptor outside the memory");
+  Run(m.data, at);
+}
+
+/** Whether byte offset `p` with float strides reaches no further than the memory's end. */
+bool inside(const Memory& m, int64_t p, int64_t lastFloat) {
+  return p >= 0 && (p & 3) == 0 && lastFloat >= 0 && uint64_t(p) + 4 * uint64_t(lastFloat + 1) <= m.length;
+}
+
+// gemm(memory, c, ldc, a, ars, acs, b, ldb, m, n, k, accumulate)
+void Gemm(const FunctionCallbackInfo<Value>& args) {
+  const Memory mem = memoryOf(args);
+  int32_t v[11];
+  if (!mem.data || !ints(args, 1, 10, v) || args.Length() < 12) return fail(args, "native kernels: gemm's arguments");
+  const int32_t c = v[0], ldc = v[1], a = v[2], ars = v[3], acs = v[4], b = v[5], ldb = v[6], m = v[7], n = v[8], k = v[9];
+  const bool acc = args[11]->BooleanValue(args.GetIsolate());
+  if (m <= 0 || n <= 0 || k <= 0) {
+    if (m > 0 && n > 0 && !acc && inside(mem, c, int64_t(m - 1) * ldc + n - 1))
+      for (int i = 0; i < m; i++) std::memset(mem.data + c + 4 * int64_t(i) * ldc, 0, 4 * size_t(n));
+    return;
+  }
+  if (ldc < 0 || ars < 0 || acs < 0 || ldb < 0 || !inside(mem, c, int64_t(m - 1) * ldc + n - 1) ||
+      !inside(mem, a, int64_t(m - 1) * ars + int64_t(k - 1) * acs) || !inside(mem, b, int64_t(k - 1) * ldb + n - 1))
+    return fail(args, "native kernels: a product outside the memory");
+  auto f = [&](int32_t p) { return reinterpret_cast<float*>(mem.data + p); };
+  gemm(f(c), ldc, f(a), ars, acs, f(b), ldb, m, n, k, acc);
+}
+
+template <float (*Fn)(float)>
+void Activation(const FunctionCallbackInfo<Value>& args) {
+  const Memory m = memoryOf(args);
+  int32_t v[3];
+  if (!m.data || !ints(args, 1, 3, v) || v[2] < 0 || (v[2] > 0 && (!inside(m, v[0], v[2] - 1) || !inside(m, v[1], v[2] - 1))))
+    return fail(args, "native kernels: an activation outside the memory");
+  float* to = reinterpret_cast<float*>(m.data + v[0]);
+  const float* from = reinterpret_cast<const float*>(m.data + v[1]);
+  for (int i = 0; i < v[2]; i++) to[i] = Fn(from[i]);
+}
+
+void Target(const FunctionCallbackInfo<Value>& args) {
+#if defined(__AVX512F__)
+  const char* target = "AVX-512";
+#elif defined(__AVX2__)
+  const char* target = "AVX2";
+#elif defined(__ARM_NEON)
+  const char* target = "NEON";
+#elif defined(__SSE2__)
+  const char* target = "SSE2";
+#else
+  const char* target = "scalar";
+#endif
+  args.GetReturnValue().Set(v8::String::NewFromUtf8(args.GetIsolate(), target).ToLocalChecked());
+}
+
+}  // namespace
+
+// Context-aware: the helper thread (a worker) loads it too.
+NODE_MODULE_INIT(/* exports, module, context */) {
+  NODE_SET_METHOD(exports, "lstmForward", Lstm<lstmForward>);
+  NODE_SET_METHOD(exports, "lstmBackward", Lstm<lstmBackward>);
+  NODE_SET_METHOD(exports, "gemm", Gemm);
+  NODE_SET_METHOD(exports, "tanhOf", Activation<tanhf_>);
+  NODE_SET_METHOD(exports, "sigmoidOf", Activation<sigmoidf_>);
+  NODE_SET_METHOD(exports, "target", Target);
+}
