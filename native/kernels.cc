@@ -293,10 +293,11 @@ struct Memory {
   size_t length = 0;
 };
 
-Memory memoryOf(const FunctionCallbackInfo<Value>& args) {
+/** Argument k (the first by default): the WebAssembly memory's buffer, or no data. */
+Memory memoryOf(const FunctionCallbackInfo<Value>& args, int k = 0) {
   Memory m;
-  if (args.Length() < 1 || !args[0]->IsSharedArrayBuffer()) return m;
-  Local<SharedArrayBuffer> buffer = args[0].As<SharedArrayBuffer>();
+  if (args.Length() <= k || !args[k]->IsSharedArrayBuffer()) return m;
+  Local<SharedArrayBuffer> buffer = args[k].As<SharedArrayBuffer>();
   m.data = static_cast<uint8_t*>(buffer->Data());
   m.length = buffer->ByteLength();
   return m;
@@ -360,6 +361,101 @@ void Activation(const FunctionCallbackInfo<Value>& args) {
   for (int i = 0; i < v[2]; i++) to[i] = Fn(from[i]);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The float64 bookkeeping around the kernels, with the same operations in the same order as the
+// JavaScript it replaces (src/training/fused/optimizers.ts and wasm/directions.ts), and no fused
+// multiply-add: the same bits.
+
+/** A Float64Array argument's numbers, or false. */
+bool doubles(Local<Value> value, double** data, size_t* length) {
+  if (!value->IsFloat64Array()) return false;
+  Local<v8::Float64Array> array = value.As<v8::Float64Array>();
+  *data = reinterpret_cast<double*>(static_cast<uint8_t*>(array->Buffer()->Data()) + array->ByteOffset());
+  *length = array->Length();
+  return true;
+}
+
+bool numbers(const FunctionCallbackInfo<Value>& args, int first, int count, double* out) {
+  if (args.Length() < first + count) return false;
+  for (int k = 0; k < count; k++) {
+    if (!args[first + k]->IsNumber()) return false;
+    out[k] = args[first + k].As<v8::Number>()->Value();
+  }
+  return true;
+}
+
+/** Adam as TypedOptimizer applies it: lr·m̂ / (√v̂ + ε) with the bias corrections folded into step and scale. */
+__attribute__((optimize("fp-contract=off"))) void adamStep(double* __restrict__ p, const double* __restrict__ g, double* __restrict__ m, double* __restrict__ v,
+                                                           size_t n, double step, double scale, double eps, double b1, double b2) {
+#pragma STDC FP_CONTRACT OFF
+  const double c1 = 1 - b1, c2 = 1 - b2;
+  for (size_t i = 0; i < n; i++) {
+    const double gi = g[i];
+    const double mi = b1 * m[i] + c1 * gi;
+    const double vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= (step * mi) / (std::sqrt(vi) * scale + eps);
+  }
+}
+
+// adam(params, grads, m, v, step, scale, epsilon, beta1, beta2): Float64Arrays of one length.
+void Adam(const FunctionCallbackInfo<Value>& args) {
+  double* a[4];
+  size_t n[4];
+  double x[5];
+  for (int k = 0; k < 4; k++)
+    if (args.Length() <= k || !doubles(args[k], &a[k], &n[k]) || n[k] != n[0]) return fail(args, "native kernels: adam's arrays");
+  if (!numbers(args, 4, 5, x)) return fail(args, "native kernels: adam's numbers");
+  adamStep(a[0], a[1], a[2], a[3], n[0], x[0], x[1], x[2], x[3], x[4]);
+}
+
+// addInto(target, memory, a, b): target[i] += f32[a][i] (+ f32[b][i]), b = -1 for one part; byte offsets.
+void AddInto(const FunctionCallbackInfo<Value>& args) {
+  double* target;
+  size_t n;
+  const Memory m = memoryOf(args, 1);
+  int32_t at[2];
+  if (!m.data || !doubles(args[0], &target, &n) || !ints(args, 2, 2, at) || n == 0 || !inside(m, at[0], int64_t(n) - 1) ||
+      (at[1] != -1 && !inside(m, at[1], int64_t(n) - 1)))
+    return fail(args, "native kernels: addInto outside the memory");
+  const float* a = reinterpret_cast<const float*>(m.data + at[0]);
+  if (at[1] == -1) {
+    for (size_t i = 0; i < n; i++) target[i] += a[i];
+    return;
+  }
+  const float* b = reinterpret_cast<const float*>(m.data + at[1]);
+  for (size_t i = 0; i < n; i++) target[i] = target[i] + a[i] + b[i];
+}
+
+// copySteps(memory, at, features, H, direction, first, count, units, steps, toFeatures): a part's
+// buffer [step, count, u] at byte offset `at` to its rows and columns of features [B, T, H], or back.
+void CopySteps(const FunctionCallbackInfo<Value>& args) {
+  const Memory m = memoryOf(args);
+  double* features;
+  size_t n;
+  int32_t v[7];
+  if (!m.data || !ints(args, 1, 1, v) || args.Length() < 10 || !doubles(args[2], &features, &n) || !ints(args, 3, 6, v + 1))
+    return fail(args, "native kernels: copySteps' arguments");
+  const int32_t at = v[0], H = v[1], direction = v[2], first = v[3], count = v[4], u = v[5], T = v[6];
+  const bool toFeatures = args[9]->BooleanValue(args.GetIsolate());
+  if (count <= 0 || u <= 0 || T <= 0 || first < 0 || H < (direction + 1) * u || !inside(m, at, int64_t(T) * count * u - 1) ||
+      uint64_t(first + count) * T * H > n)
+    return fail(args, "native kernels: copySteps outside its arrays");
+  float* buffer = reinterpret_cast<float*>(m.data + at);
+  for (int step = 0; step < T; step++) {
+    const int t = direction == 1 ? T - 1 - step : step;
+    for (int b = 0; b < count; b++) {
+      float* src = buffer + (int64_t(step) * count + b) * u;
+      double* dst = features + (int64_t(first + b) * T + t) * H + direction * u;
+      if (toFeatures)
+        for (int j = 0; j < u; j++) dst[j] = src[j];
+      else
+        for (int j = 0; j < u; j++) src[j] = float(dst[j]);
+    }
+  }
+}
+
 void Target(const FunctionCallbackInfo<Value>& args) {
 #if defined(__AVX512F__)
   const char* target = "AVX-512";
@@ -385,4 +481,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "tanhOf", Activation<tanhf_>);
   NODE_SET_METHOD(exports, "sigmoidOf", Activation<sigmoidf_>);
   NODE_SET_METHOD(exports, "target", Target);
+  NODE_SET_METHOD(exports, "adam", Adam);
+  NODE_SET_METHOD(exports, "addInto", AddInto);
+  NODE_SET_METHOD(exports, "copySteps", CopySteps);
 }

@@ -10,6 +10,7 @@ import { arithmeticFor, describeArithmetic } from '../src/training/fused/arithme
 import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/network.js';
 import { readParameters } from '../src/training/fused/parameters.js';
 import { WasmDirections } from '../src/training/fused/wasm/directions.js';
+import { TypedOptimizer } from '../src/training/fused/optimizers.js';
 import { describeKernels, kernels, nativeKernels, newMemory, PAGE_BYTES, useKernels, type KernelKind } from '../src/training/fused/wasm/instance.js';
 import { Helper } from '../src/training/fused/wasm/thread.js';
 import { SOURCE_SHA256 } from '../src/training/fused/wasm/module.js';
@@ -300,5 +301,87 @@ describe('the native kernels against the WebAssembly ones', { skip: !nativeKerne
     assert.throws(() => native.gemm(2 * PAGE_BYTES - 16, 8, 0, 8, 1, 0, 8, 2, 8, 8, 0), /^RangeError: native kernels: a product outside the memory$/);
     assert.throws(() => native.tanhOf(0, 2 * PAGE_BYTES - 8, 4), /^RangeError: native kernels: an activation outside the memory$/);
     assert.deepEqual(f32, before);
+  });
+});
+
+describe('the native bookkeeping: the same bits as the JavaScript it replaces', { skip: !nativeKernels() && 'the native kernels are not built here' }, () => {
+  const withKernels = <T>(kind: KernelKind, run: () => T): T => {
+    const before = useKernels(kind);
+    try {
+      return run();
+    } finally {
+      useKernels(before);
+    }
+  };
+  const filled = (n: number, f: (i: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i));
+
+  it('Adam: three steps on weights of 1, 37 and 1,000 numbers (tiny, huge and zero gradients) give the same weights and slots', () => {
+    const lengths = [1, 37, 1000];
+    const run = (kind: KernelKind) =>
+      withKernels(kind, () => {
+        const params = lengths.map((n) => filled(n, (i) => Math.sin(i + n)));
+        const optimizer = new TypedOptimizer({ optimizer: 'adam', lr: 0.003, adamEpsilon: 1e-7 }, params);
+        for (let step = 0; step < 3; step++) {
+          const grads = lengths.map((n) => filled(n, (i) => (i % 7 === 0 ? 0 : Math.cos(i * (step + 1)) * 10 ** ((i % 13) - 6))));
+          optimizer.apply(params, grads);
+        }
+        return [...params, ...optimizer.snapshot().map((a) => a.values)];
+      });
+    const [js, native] = [run('wasm'), run('native')];
+    native.forEach((a, k) => assert.deepEqual(a, js[k], `array ${k}`));
+  });
+
+  it('copySteps and addInto: a part of a batch to and from the features, forwards and reversed; the sums of one and two parts', () => {
+    const n = nativeKernels()!;
+    const memory = newMemory();
+    const f32 = new Float32Array(memory.buffer);
+    const [T, u, H, count, first, B] = [10, 5, 12, 3, 2, 6];
+    for (const direction of [0, 1]) {
+      for (let i = 0; i < T * count * u; i++) f32[256 + i] = Math.fround(Math.sin(i) * 3);
+      const features = filled(B * T * H, (i) => i / 7);
+      const expected = features.slice();
+      for (let step = 0; step < T; step++) {
+        const t = direction === 1 ? T - 1 - step : step;
+        for (let b = 0; b < count; b++)
+          for (let j = 0; j < u; j++) expected[((first + b) * T + t) * H + direction * u + j] = f32[256 + (step * count + b) * u + j];
+      }
+      n.copySteps(memory.buffer, 1024, features, H, direction, first, count, u, T, true);
+      assert.deepEqual(features, expected);
+      // Back: features → the buffer, rounded to float32.
+      features.forEach((_, i) => (features[i] = Math.sin(i * 0.3) / 3));
+      n.copySteps(memory.buffer, 1024, features, H, direction, first, count, u, T, false);
+      for (let step = 0; step < T; step++) {
+        const t = direction === 1 ? T - 1 - step : step;
+        for (let b = 0; b < count; b++)
+          for (let j = 0; j < u; j++) assert.equal(f32[256 + (step * count + b) * u + j], Math.fround(features[((first + b) * T + t) * H + direction * u + j]));
+      }
+    }
+    const target = filled(9, (i) => i * 0.1);
+    const sum = filled(9, (i) => i * 0.1 + f32[256 + i] + f32[512 + i]);
+    n.addInto(target, memory.buffer, 1024, 2048);
+    assert.deepEqual(target, sum);
+    n.addInto(target, memory.buffer, 1024, -1);
+    assert.deepEqual(
+      target,
+      sum.map((v, i) => v + f32[256 + i]),
+    );
+    // Outside the memory or the arrays: refused.
+    assert.throws(() => n.addInto(target, memory.buffer, 2 * PAGE_BYTES - 8, -1), /^RangeError: native kernels: addInto outside the memory$/);
+    assert.throws(() => n.copySteps(memory.buffer, 1024, target, H, 0, first, count, u, T, true), /^RangeError: native kernels: copySteps outside its arrays$/);
+    assert.throws(
+      () =>
+        n.adam(
+          target,
+          target,
+          target,
+          filled(3, () => 0),
+          1,
+          1,
+          1e-7,
+          0.9,
+          0.999,
+        ),
+      /^RangeError: native kernels: adam's arrays$/,
+    );
   });
 });

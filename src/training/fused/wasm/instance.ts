@@ -49,9 +49,27 @@ export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 export type KernelKind = 'native' | 'wasm';
 
 /** The native build's exports: the module's functions, each taking the memory's buffer first. */
-type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike, ...args: Parameters<LstmKernels[K]>) => void } & {
+export type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike, ...args: Parameters<LstmKernels[K]>) => void } & {
   /** The vector instructions it was compiled for: "AVX-512", "AVX2", "NEON" or "scalar". */
   target(): string;
+  // The float64 bookkeeping around the kernels, the same bits as the JavaScript it replaces:
+  /** optimizers.ts's adamStep. */
+  adam(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, step: number, scale: number, eps: number, beta1: number, beta2: number): void;
+  /** directions.ts's addInto: target += the float32 arrays at byte offsets a and b (b = −1: a alone). */
+  addInto(target: Float64Array, buffer: ArrayBufferLike, a: number, b: number): void;
+  /** directions.ts's copySteps. */
+  copySteps(
+    buffer: ArrayBufferLike,
+    at: number,
+    features: Float64Array,
+    H: number,
+    direction: number,
+    first: number,
+    count: number,
+    units: number,
+    steps: number,
+    toFeatures: boolean,
+  ): void;
 };
 
 let native: NativeKernels | null | undefined;
@@ -91,6 +109,11 @@ export function useKernels(choice: KernelChoice): KernelKind {
 /** The kernels this thread runs: as useKernels set them, else auto's choice. */
 export function activeKernels(): KernelKind {
   return (chosen ??= nativeKernels() ? 'native' : 'wasm');
+}
+
+/** The native build when this thread runs it (for the float64 bookkeeping around the kernels), else null. */
+export function nativeBookkeeping(): NativeKernels | null {
+  return activeKernels() === 'native' ? nativeKernels() : null;
 }
 
 /** "native (AVX-512)" or "WebAssembly SIMD": for the run's header. */
