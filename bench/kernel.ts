@@ -1,18 +1,19 @@
 /**
- * The peak of the fused engine's float32 arithmetic on this machine: its WebAssembly matrix-product
- * kernel (tools/wasm/assembly/lstm.ts, gemm) alone, on one thread, on the shape of a 128-unit step's
+ * The peak of the fused engine's float32 arithmetic on this machine: its matrix-product kernel
+ * (gemm: the WebAssembly module's, tools/wasm/assembly/lstm.ts, or the native build's,
+ * native/kernels.cc) alone, on one thread, on the shape of a 128-unit step's
  * recurrent product (a batch of 32 × 128 inputs × 512 gate columns), data in cache. Training cannot
  * go faster than this per thread; bench:scale prints each row's GFLOP/s against it.
  * `node dist/bench/kernel.js` prints it alone.
  */
 import { fileURLToPath } from 'node:url';
-import { kernels, newMemory } from '../src/training/fused/wasm/instance.js';
+import { activeKernels, kernels, nativeKernels, newMemory, type KernelKind } from '../src/training/fused/wasm/instance.js';
 
-export function kernelPeak(seconds = 1): { gflops: number; shape: string } {
+export function kernelPeak(seconds = 1, kind: KernelKind = activeKernels()): { gflops: number; shape: string } {
   const [m, n, k] = [32, 512, 128];
   const memory = newMemory();
   memory.grow(8);
-  const wasm = kernels(memory);
+  const wasm = kernels(memory, undefined, kind);
   const f32 = new Float32Array(memory.buffer);
   const [a, b, c] = [1024, 1024 + m * k, 1024 + m * k + k * n];
   for (let i = a; i < c; i++) f32[i] = Math.sin(i);
@@ -29,6 +30,8 @@ export function kernelPeak(seconds = 1): { gflops: number; shape: string } {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const peak = kernelPeak(3);
-  console.log(`matrix-product kernel (${peak.shape}), one thread: ${peak.gflops.toFixed(1)} GFLOP/s`);
+  for (const kind of nativeKernels() ? (['wasm', 'native'] as const) : (['wasm'] as const)) {
+    const peak = kernelPeak(3, kind);
+    console.log(`${kind} matrix-product kernel (${peak.shape}), one thread: ${peak.gflops.toFixed(1)} GFLOP/s`);
+  }
 }

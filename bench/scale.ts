@@ -8,7 +8,7 @@
  * default .venv-torch/bin/python and .venv-keras/bin/python (see README), or SEQ_TAG_TORCH_PYTHON /
  * SEQ_TAG_KERAS_PYTHON; a missing one is skipped and said so.
  * Options: --only seq-tag (no Python), --rows a,b (by name), --repeats N (median of N runs, default 1),
- * --dtype float32|float64, --threads N (passed to seq-tag train).
+ * --dtype float32|float64, --threads N, --kernels auto|native|wasm (passed to seq-tag train).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { median } from '../src/sweep/sweep.js';
 import { SEQUENCE_LENGTH } from '../src/task/data.js';
 import { argText, machineLine, measured, table, timeCli } from './common.js';
 import { kernelPeak } from './kernel.js';
+import { nativeKernels } from '../src/training/fused/wasm/instance.js';
 
 interface Row {
   name: string;
@@ -80,7 +81,7 @@ function seqTag(row: Row): Timing | string {
   const args = ['train', '--units', String(row.units), '--encoding', row.encoding, '--samples', String(row.samples)];
   args.push('--epochs', String(row.epochs), '--lr', String(row.lr), '--seed', '1');
   if (row.bidirectional) args.push('--bidirectional');
-  for (const name of ['--dtype', '--threads']) if (argText(name)) args.push(name, argText(name)!);
+  for (const name of ['--dtype', '--threads', '--kernels']) if (argText(name)) args.push(name, argText(name)!);
   const run = timeCli(args);
   if (run.status !== 0 || !run.doc) return `failed: ${run.stderr.trim().split('\n')[0]}`;
   return { fit: run.doc.trainSeconds, whole: run.wallSeconds, rss: run.maxRssMiB };
@@ -126,9 +127,15 @@ for (const which of ['torch', 'keras'] as const) {
 }
 
 console.log(`seq-tag bench:scale · ${machineLine()} · ${repeats === 1 ? 'one run' : `median of ${repeats} runs`} each`);
-// The physical limit for this arithmetic: the engine's own matrix-product kernel on one thread.
-const peak = kernelPeak();
-console.log(`matrix-product kernel alone (${peak.shape}, one thread): ${peak.gflops.toFixed(1)} GFLOP/s, so ${(2 * peak.gflops).toFixed(1)} on two threads`);
+// The physical limit for this arithmetic: the engine's own matrix-product kernel on one thread (both builds, the one that runs last).
+const kinds = nativeKernels() && argText('--kernels') !== 'wasm' ? (['wasm', 'native'] as const) : (['wasm'] as const);
+let peak = kernelPeak(1, kinds[0]);
+for (const kind of kinds) {
+  peak = kernelPeak(1, kind);
+  console.log(
+    `${kind} matrix-product kernel alone (${peak.shape}, one thread): ${peak.gflops.toFixed(1)} GFLOP/s, so ${(2 * peak.gflops).toFixed(1)} on two threads`,
+  );
+}
 // The same product in PyTorch (AVX-512 and FMA on these cores): what the machine gives this shape.
 const torchPython = only === 'seq-tag' ? undefined : python('torch');
 if (torchPython) {

@@ -25,8 +25,29 @@ enum Field {
   CELL, CELL_TANH, HIDDEN, DZ, DH_NEXT, DC_NEXT, DH_OUT, G_KERNEL, G_RECURRENT, G_BIAS, FIELDS
 };
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v8 __attribute__((vector_size(32)));
+// The widest vector this machine has, and how many rows of A a block takes: the block's
+// accumulators (rows × 2 vectors) plus two B vectors and a broadcast fill the vector registers
+// (32 with AVX-512 or NEON, 16 with AVX2 or SSE) without spilling.
+#if defined(__AVX512F__)
+constexpr int LANES = 16, ROWS = 8;
+#elif defined(__AVX2__) || defined(__AVX__)
+constexpr int LANES = 8, ROWS = 4;
+#elif defined(__aarch64__)
+constexpr int LANES = 4, ROWS = 8;
+#else
+constexpr int LANES = 4, ROWS = 4;
+#endif
+typedef float vf __attribute__((vector_size(4 * LANES)));
+
+/** v, held in a register: keeps the compiler from reloading a B vector into every multiply-add. */
+template <typename V> inline V inRegister(V v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(v));
+#endif
+  return v;
+}
 
 template <typename V> inline V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
 template <typename V> inline void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
@@ -64,16 +85,16 @@ template <bool HARD> inline float gateSlope(float y) {
 
 // ---------------------------------------------------------------------------------------------
 // C[m×n] (+)= A·B. A(i, q) = a[i·ars + q·acs]; B [k×n] and C [m×n] row-major, strides ldb, ldc.
-// Blocks of 4 rows × 32 columns: 8 accumulators of 16 lanes, each A value broadcast once per two
-// B vectors; then 16, 8 and single columns.
+// Blocks of ROWS rows × 2 vectors of columns: each A value broadcast once per two B vectors, each B
+// vector used by every row of the block; then one vector of columns, then single columns, and the
+// rows left over in blocks of 1.
 
-template <typename V, int R>
+template <int R>
 inline void block(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int i, int j, int k, bool acc) {
-  constexpr int W = sizeof(V) / sizeof(float);
-  V s0[R] = {}, s1[R] = {};
+  vf s0[R] = {}, s1[R] = {};
   const float* bp = b + j;
   for (int q = 0; q < k; q++, bp += ldb) {
-    const V b0 = load<V>(bp), b1 = load<V>(bp + W);
+    const vf b0 = inRegister(load<vf>(bp)), b1 = inRegister(load<vf>(bp + LANES));
     for (int r = 0; r < R; r++) {
       const float x = a[(i + r) * ars + q * acs];
       s0[r] += x * b0;
@@ -81,16 +102,27 @@ inline void block(float* c, int ldc, const float* a, int ars, int acs, const flo
     }
   }
   for (int r = 0; r < R; r++) {
-    put<V>(c + (i + r) * ldc + j, s0[r], acc);
-    put<V>(c + (i + r) * ldc + j + W, s1[r], acc);
+    put<vf>(c + (i + r) * ldc + j, s0[r], acc);
+    put<vf>(c + (i + r) * ldc + j + LANES, s1[r], acc);
   }
+}
+
+template <int R>
+inline void narrowBlock(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int i, int j, int k, bool acc) {
+  vf s[R] = {};
+  const float* bp = b + j;
+  for (int q = 0; q < k; q++, bp += ldb) {
+    const vf b0 = inRegister(load<vf>(bp));
+    for (int r = 0; r < R; r++) s[r] += a[(i + r) * ars + q * acs] * b0;
+  }
+  for (int r = 0; r < R; r++) put<vf>(c + (i + r) * ldc + j, s[r], acc);
 }
 
 template <int R>
 inline void rows(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int i, int n, int k, bool acc) {
   int j = 0;
-  for (; j + 31 < n; j += 32) block<v16, R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
-  for (; j + 15 < n; j += 16) block<v8, R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
+  for (; j + 2 * LANES <= n; j += 2 * LANES) block<R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
+  for (; j + LANES <= n; j += LANES) narrowBlock<R>(c, ldc, a, ars, acs, b, ldb, i, j, k, acc);
   for (; j < n; j++) {
     for (int r = 0; r < R; r++) {
       float s = 0;
@@ -103,7 +135,9 @@ inline void rows(float* c, int ldc, const float* a, int ars, int acs, const floa
 
 void gemm(float* c, int ldc, const float* a, int ars, int acs, const float* b, int ldb, int m, int n, int k, bool acc) {
   int i = 0;
-  for (; i + 3 < m; i += 4) rows<4>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
+  for (; i + ROWS <= m; i += ROWS) rows<ROWS>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
+  if (ROWS > 4)
+    for (; i + 4 <= m; i += 4) rows<4>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
   for (; i < m; i++) rows<1>(c, ldc, a, ars, acs, b, ldb, i, n, k, acc);
 }
 

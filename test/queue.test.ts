@@ -207,11 +207,16 @@ describe('Redis unreachable or lost', () => {
     await sleep(500);
     await redis.stop();
     assert.equal(await coordinator.exited, 1, coordinator.out());
-    assert.match(
-      coordinator.out(),
-      /seq-tag: lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/0; 0 of 6 runs are kept in .*results\.jsonl; the queued runs stay in Redis: run the same command to resume\n$/,
+    // A run may have finished in the half second (a run of the native kernels takes about 0.3 s):
+    // the line counts what results.jsonl holds, whole records only.
+    const kept = Number(
+      /seq-tag: lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/0; (\d) of 6 runs are kept in .*results\.jsonl; the queued runs stay in Redis: run the same command to resume\n$/.exec(
+        coordinator.out(),
+      )?.[1],
     );
-    assert.equal(existsSync(join(out, 'results.jsonl')), false, 'nothing written');
+    assert.ok(kept >= 0 && kept < 6, coordinator.out());
+    if (kept === 0) assert.equal(existsSync(join(out, 'results.jsonl')), false, 'nothing written');
+    else assert.equal(readRecordsOf(out).length, kept);
     assert.equal(await worker.exited, 1, worker.out());
     assert.match(
       worker.out(),

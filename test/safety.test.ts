@@ -203,8 +203,9 @@ describe('Ctrl-C', () => {
       folderSnapshot(dir).filter(([name]) => !checkpointFiles(name)),
       before,
     );
-    // The signals may come before the epoch's checkpoint is written: if there is one, it is whole.
-    if (existsSync(join(dir, 'checkpoint.seqtag'))) assert.equal((await readCheckpointIn(dir, dir))?.state.epochs.length, 1);
+    // The signals may come before the epoch's checkpoint is written: if there is one, it is whole (an
+    // epoch of this run takes a few milliseconds on the native kernels, so it may hold more than one).
+    if (existsSync(join(dir, 'checkpoint.seqtag'))) assert.ok(((await readCheckpointIn(dir, dir))?.state.epochs.length ?? 0) >= 1);
     assert.equal((await seqTag(['train', ...TINY, '--model-dir', dir, '--restart'])).status, 0);
     assert.deepEqual(
       readdirSync(dir).filter((name) => checkpointFiles(name)),
