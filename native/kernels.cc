@@ -54,15 +54,19 @@ template <typename V> inline void store(float* p, V v) { std::memcpy(p, &v, size
 template <typename V> inline void put(float* p, V s, bool acc) { store<V>(p, acc ? load<V>(p) + s : s); }
 
 // ---------------------------------------------------------------------------------------------
-// Activations: the WebAssembly module's formulas, one lane at a time (the compiler vectorises the
-// loops that call them).
+// Activations: the WebAssembly module's formulas on a vector of LANES floats. A unit's value does
+// not depend on its position: the tail of a row (fewer than LANES units) runs through the same code.
+
+inline vf splat(float s) { return vf{} + s; }
 
 /** tanh as Eigen computes it for float32: a degree-13/6 rational on x clamped to ±7.9053. */
-inline float tanhf_(float x) {
-  const float clamp = 7.90531110763549805f;
-  const float c = std::min(std::max(x, -clamp), clamp);
-  const float x2 = c * c;
-  float p = -2.76076847742355e-16f;
+inline vf tanhv(vf x) {
+  const vf clamp = splat(7.90531110763549805f);
+  // Comparisons with NaN are false: a NaN stays NaN, as WebAssembly's min and max leave it.
+  vf c = x < -clamp ? -clamp : x;
+  c = c > clamp ? clamp : c;
+  const vf x2 = c * c;
+  vf p = splat(-2.76076847742355e-16f);
   p = p * x2 + 2.00018790482477e-13f;
   p = p * x2 + -8.60467152213735e-11f;
   p = p * x2 + 5.12229709037114e-8f;
@@ -70,17 +74,40 @@ inline float tanhf_(float x) {
   p = p * x2 + 6.37261928875436e-4f;
   p = p * x2 + 4.89352455891786e-3f;
   p = p * c;
-  float q = 1.19825839466702e-6f;
+  vf q = splat(1.19825839466702e-6f);
   q = q * x2 + 1.18534705686654e-4f;
   q = q * x2 + 2.26843463243900e-3f;
   q = q * x2 + 4.89352518554385e-3f;
-  return std::fabs(x) < 0.0004f ? x : p / q;
+  const vf ax = x < 0 ? -x : x;
+  const vf r = ax < 0.0004f ? x : p / q;
+  // Past the clamp tanh is ±1 in float32; the fused multiply-adds would leave the ratio 1 ulp short.
+  return ax >= clamp ? (x < 0 ? splat(-1) : splat(1)) : r;
 }
-inline float sigmoidf_(float x) { return 0.5f + 0.5f * tanhf_(x * 0.5f); }
-inline float hardf_(float x) { return std::min(std::max(x * 0.2f + 0.5f, 0.0f), 1.0f); }
-template <bool HARD> inline float gate(float x) { return HARD ? hardf_(x) : sigmoidf_(x); }
-template <bool HARD> inline float gateSlope(float y) {
-  return HARD ? (y > 0.0f && y < 1.0f ? 0.2f : 0.0f) : y * (1.0f - y);
+inline vf sigmoidv(vf x) { return 0.5f + 0.5f * tanhv(x * 0.5f); }
+inline vf hardv(vf x) {
+  vf y = x * 0.2f + 0.5f;
+  y = y < 0 ? splat(0) : y;
+  return y > 1 ? splat(1) : y;
+}
+template <bool HARD> inline vf gatev(vf x) { return HARD ? hardv(x) : sigmoidv(x); }
+template <bool HARD> inline vf gateSlopev(vf y) {
+  if (!HARD) return y * (1.0f - y);
+  return y > 0 && y < 1 ? splat(0.2f) : splat(0);
+}
+/** One float through the vector code (tanhOf and sigmoidOf, which the tests hold to Math.tanh). */
+inline float tanhLane(float x) { return tanhv(splat(x))[0]; }
+inline float sigmoidLane(float x) { return sigmoidv(splat(x))[0]; }
+
+/** n ≤ LANES floats at p (the rest of the vector zero), and back. */
+template <bool FULL> inline vf get(const float* p, int n) {
+  if (FULL) return load<vf>(p);
+  vf v = {};
+  std::memcpy(&v, p, sizeof(float) * n);
+  return v;
+}
+template <bool FULL> inline void set(float* p, vf v, int n) {
+  if (FULL) store<vf>(p, v);
+  else std::memcpy(p, &v, sizeof(float) * n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,31 +224,35 @@ void inputProjection(const Direction& d, int step) {
   }
 }
 
+/** The cell at units j … j + n − 1 of one row: the gates' activations, c, tanh c and h. */
+template <bool HARD, bool FULL>
+inline void cellForwardLanes(float* gi, int u, float* cell, float* cellTanh, float* hidden, const float* prev, int n) {
+  const vf i = gatev<HARD>(get<FULL>(gi, n)), f = gatev<HARD>(get<FULL>(gi + u, n));
+  const vf g = tanhv(get<FULL>(gi + 2 * u, n)), o = gatev<HARD>(get<FULL>(gi + 3 * u, n));
+  const vf c = (prev ? f * get<FULL>(prev, n) : splat(0)) + i * g;
+  const vf tc = tanhv(c);
+  set<FULL>(gi, i, n);
+  set<FULL>(gi + u, f, n);
+  set<FULL>(gi + 2 * u, g, n);
+  set<FULL>(gi + 3 * u, o, n);
+  set<FULL>(cell, c, n);
+  set<FULL>(cellTanh, tc, n);
+  set<FULL>(hidden, o * tc, n);
+}
+
 template <bool HARD>
 void cellForward(const Direction& d, int step) {
   const int u = d.u;
   for (int b = 0; b < d.batch; b++) {
     const int row = step * d.batch + b;
-    float* __restrict__ gi = d.p(GATES) + row * d.g4;
-    float* __restrict__ gf = gi + u;
-    float* __restrict__ gg = gi + 2 * u;
-    float* __restrict__ go = gi + 3 * u;
-    float* __restrict__ cell = d.p(CELL) + row * u;
-    float* __restrict__ cellTanh = d.p(CELL_TANH) + row * u;
-    float* __restrict__ hidden = d.p(HIDDEN) + row * u;
-    const float* __restrict__ prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
-    for (int j = 0; j < u; j++) {
-      const float i = gate<HARD>(gi[j]), f = gate<HARD>(gf[j]), g = tanhf_(gg[j]), o = gate<HARD>(go[j]);
-      const float c = (prev ? f * prev[j] : 0.0f) + i * g;
-      const float tc = tanhf_(c);
-      gi[j] = i;
-      gf[j] = f;
-      gg[j] = g;
-      go[j] = o;
-      cell[j] = c;
-      cellTanh[j] = tc;
-      hidden[j] = o * tc;
-    }
+    float* gates = d.p(GATES) + row * d.g4;
+    float* cell = d.p(CELL) + row * u;
+    float* cellTanh = d.p(CELL_TANH) + row * u;
+    float* hidden = d.p(HIDDEN) + row * u;
+    const float* prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
+    int j = 0;
+    for (; j + LANES <= u; j += LANES) cellForwardLanes<HARD, true>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, LANES);
+    if (j < u) cellForwardLanes<HARD, false>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, u - j);
   }
 }
 
@@ -239,35 +270,37 @@ void lstmForward(uint8_t* memory, int32_t at) {
   }
 }
 
+/** One cell's backward step at units j … j + n − 1 of one row. */
+template <bool HARD, bool FULL>
+inline void cellBackwardLanes(const float* gi, int u, float* dz, const float* cellTanh, const float* prev, const float* dOut, const float* dhNext, float* dcNext, int n) {
+  const vf i = get<FULL>(gi, n), f = get<FULL>(gi + u, n), g = get<FULL>(gi + 2 * u, n), o = get<FULL>(gi + 3 * u, n);
+  const vf tc = get<FULL>(cellTanh, n);
+  const vf cPrev = prev ? get<FULL>(prev, n) : splat(0);
+  const vf dh = get<FULL>(dOut, n) + get<FULL>(dhNext, n);
+  const vf dc = dh * o * (1.0f - tc * tc) + get<FULL>(dcNext, n);
+  set<FULL>(dz, dc * g * gateSlopev<HARD>(i), n);
+  set<FULL>(dz + u, dc * cPrev * gateSlopev<HARD>(f), n);
+  set<FULL>(dz + 2 * u, dc * i * (1.0f - g * g), n);
+  set<FULL>(dz + 3 * u, dh * tc * gateSlopev<HARD>(o), n);
+  set<FULL>(dcNext, dc * f, n);
+}
+
 template <bool HARD>
 void cellBackward(const Direction& d, int step) {
   const int u = d.u;
   for (int b = 0; b < d.batch; b++) {
     const int row = step * d.batch + b;
-    const float* __restrict__ gi = d.p(GATES) + row * d.g4;
-    const float* __restrict__ gf = gi + u;
-    const float* __restrict__ gg = gi + 2 * u;
-    const float* __restrict__ go = gi + 3 * u;
-    float* __restrict__ dzi = d.p(DZ) + row * d.g4;
-    float* __restrict__ dzf = dzi + u;
-    float* __restrict__ dzg = dzi + 2 * u;
-    float* __restrict__ dzo = dzi + 3 * u;
-    const float* __restrict__ cellTanh = d.p(CELL_TANH) + row * u;
-    const float* __restrict__ prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
-    const float* __restrict__ dOut = d.p(DH_OUT) + row * u;
-    const float* __restrict__ dhNext = d.p(DH_NEXT) + b * u;
-    float* __restrict__ dcNext = d.p(DC_NEXT) + b * u;
-    for (int j = 0; j < u; j++) {
-      const float i = gi[j], f = gf[j], g = gg[j], o = go[j], tc = cellTanh[j];
-      const float cPrev = prev ? prev[j] : 0.0f;
-      const float dh = dOut[j] + dhNext[j];
-      const float dc = dh * o * (1.0f - tc * tc) + dcNext[j];
-      dzi[j] = dc * g * gateSlope<HARD>(i);
-      dzf[j] = dc * cPrev * gateSlope<HARD>(f);
-      dzg[j] = dc * i * (1.0f - g * g);
-      dzo[j] = dh * tc * gateSlope<HARD>(o);
-      dcNext[j] = dc * f;
-    }
+    const float* gates = d.p(GATES) + row * d.g4;
+    float* dz = d.p(DZ) + row * d.g4;
+    const float* cellTanh = d.p(CELL_TANH) + row * u;
+    const float* prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
+    const float* dOut = d.p(DH_OUT) + row * u;
+    const float* dhNext = d.p(DH_NEXT) + b * u;
+    float* dcNext = d.p(DC_NEXT) + b * u;
+    int j = 0;
+    for (; j + LANES <= u; j += LANES)
+      cellBackwardLanes<HARD, true>(gates + j, u, dz + j, cellTanh + j, prev ? prev + j : nullptr, dOut + j, dhNext + j, dcNext + j, LANES);
+    if (j < u) cellBackwardLanes<HARD, false>(gates + j, u, dz + j, cellTanh + j, prev ? prev + j : nullptr, dOut + j, dhNext + j, dcNext + j, u - j);
   }
 }
 
@@ -512,8 +545,8 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "lstmForward", Lstm<lstmForward>);
   NODE_SET_METHOD(exports, "lstmBackward", Lstm<lstmBackward>);
   NODE_SET_METHOD(exports, "gemm", Gemm);
-  NODE_SET_METHOD(exports, "tanhOf", Activation<tanhf_>);
-  NODE_SET_METHOD(exports, "sigmoidOf", Activation<sigmoidf_>);
+  NODE_SET_METHOD(exports, "tanhOf", Activation<tanhLane>);
+  NODE_SET_METHOD(exports, "sigmoidOf", Activation<sigmoidLane>);
   NODE_SET_METHOD(exports, "target", Target);
   NODE_SET_METHOD(exports, "adam", Adam);
   NODE_SET_METHOD(exports, "addInto", AddInto);
