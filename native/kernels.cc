@@ -523,6 +523,84 @@ void CopySteps(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
+/** The Dense(2) head's pre-activations of `rows` rows of features [rows, H], four rows at a time (each row's sums in head.ts's order). */
+__attribute__((optimize("fp-contract=off"))) void denseForward(const double* __restrict__ features, size_t rows, int H, const double* __restrict__ kernel,
+                                                               const double* __restrict__ bias, double* __restrict__ out) {
+#pragma STDC FP_CONTRACT OFF
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    double a0[4], a1[4];
+    for (int k = 0; k < 4; k++) a0[k] = bias[0], a1[k] = bias[1];
+    for (int j = 0; j < H; j++) {
+      const double k0 = kernel[2 * j], k1 = kernel[2 * j + 1];
+      for (int k = 0; k < 4; k++) {
+        const double v = features[(r + k) * H + j];
+        a0[k] += v * k0;
+        a1[k] += v * k1;
+      }
+    }
+    for (int k = 0; k < 4; k++) out[2 * (r + k)] = a0[k], out[2 * (r + k) + 1] = a1[k];
+  }
+  for (; r < rows; r++) {
+    double a0 = bias[0], a1 = bias[1];
+    for (int j = 0; j < H; j++) {
+      const double v = features[r * H + j];
+      a0 += v * kernel[2 * j];
+      a1 += v * kernel[2 * j + 1];
+    }
+    out[2 * r] = a0, out[2 * r + 1] = a1;
+  }
+}
+
+/** Back through the Dense(2) head from da [rows, 2]: the head's gradients (summed in row order) and dFeatures [rows, H]. */
+__attribute__((optimize("fp-contract=off"))) void denseBackward(const double* __restrict__ features, const double* __restrict__ da, size_t rows, int H,
+                                                                const double* __restrict__ kernel, double* __restrict__ gKernel, double* __restrict__ gBias,
+                                                                double* __restrict__ dFeatures) {
+#pragma STDC FP_CONTRACT OFF
+  for (size_t p = 0; p < rows; p++) {
+    const double da0 = da[2 * p], da1 = da[2 * p + 1];
+    gBias[0] += da0;
+    gBias[1] += da1;
+    const double* f = features + p * H;
+    double* df = dFeatures + p * H;
+    for (int j = 0; j < H; j++) {
+      const double v = f[j];
+      gKernel[2 * j] += v * da0;
+      gKernel[2 * j + 1] += v * da1;
+      df[j] = da0 * kernel[2 * j] + da1 * kernel[2 * j + 1];
+    }
+  }
+}
+
+// denseForward(features, rows, H, kernel, bias, out) and denseBackward(features, da, rows, H, kernel,
+// gKernel, gBias, dFeatures): Float64Arrays, each checked against what the call reads or writes.
+void DenseForward(const FunctionCallbackInfo<Value>& args) {
+  double *features, *kernel, *bias, *out;
+  size_t nf, nk, nb, no;
+  int32_t v[2];
+  if (args.Length() < 6 || !doubles(args[0], &features, &nf) || !ints(args, 1, 2, v) || !doubles(args[3], &kernel, &nk) ||
+      !doubles(args[4], &bias, &nb) || !doubles(args[5], &out, &no))
+    return fail(args, "native kernels: denseForward's arguments");
+  const int64_t rows = v[0], H = v[1];
+  if (rows < 0 || H <= 0 || uint64_t(rows * H) > nf || nk != size_t(2 * H) || nb != 2 || uint64_t(2 * rows) > no)
+    return fail(args, "native kernels: denseForward outside its arrays");
+  denseForward(features, rows, H, kernel, bias, out);
+}
+
+void DenseBackward(const FunctionCallbackInfo<Value>& args) {
+  double *features, *da, *kernel, *gKernel, *gBias, *dFeatures;
+  size_t nf, nd, nk, ngk, ngb, ndf;
+  int32_t v[2];
+  if (args.Length() < 8 || !doubles(args[0], &features, &nf) || !doubles(args[1], &da, &nd) || !ints(args, 2, 2, v) ||
+      !doubles(args[4], &kernel, &nk) || !doubles(args[5], &gKernel, &ngk) || !doubles(args[6], &gBias, &ngb) || !doubles(args[7], &dFeatures, &ndf))
+    return fail(args, "native kernels: denseBackward's arguments");
+  const int64_t rows = v[0], H = v[1];
+  if (rows < 0 || H <= 0 || uint64_t(rows * H) > nf || uint64_t(2 * rows) > nd || nk != size_t(2 * H) || ngk != size_t(2 * H) || ngb != 2 ||
+      uint64_t(rows * H) > ndf)
+    return fail(args, "native kernels: denseBackward outside its arrays");
+  denseBackward(features, da, rows, H, kernel, gKernel, gBias, dFeatures);
+}
+
 void Target(const FunctionCallbackInfo<Value>& args) {
 #if defined(__AVX512F__)
   const char* target = "AVX-512";
@@ -551,4 +629,6 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "adam", Adam);
   NODE_SET_METHOD(exports, "addInto", AddInto);
   NODE_SET_METHOD(exports, "copySteps", CopySteps);
+  NODE_SET_METHOD(exports, "denseForward", DenseForward);
+  NODE_SET_METHOD(exports, "denseBackward", DenseBackward);
 }

@@ -11,6 +11,7 @@ import { FLOAT64, FusedNetwork, type Arithmetic } from '../src/training/fused/ne
 import { readParameters } from '../src/training/fused/parameters.js';
 import { WasmDirections } from '../src/training/fused/wasm/directions.js';
 import { TypedOptimizer } from '../src/training/fused/optimizers.js';
+import { crossentropyBackward, headForward } from '../src/training/fused/head.js';
 import { describeKernels, kernels, nativeKernels, newMemory, PAGE_BYTES, useKernels, type KernelKind } from '../src/training/fused/wasm/instance.js';
 import { Helper } from '../src/training/fused/wasm/thread.js';
 import { SOURCE_SHA256 } from '../src/training/fused/wasm/module.js';
@@ -329,6 +330,37 @@ describe('the native bookkeeping: the same bits as the JavaScript it replaces', 
       });
     const [js, native] = [run('wasm'), run('native')];
     native.forEach((a, k) => assert.deepEqual(a, js[k], `array ${k}`));
+  });
+
+  it('the Dense(2) head forward and back, every activation, rows in fours and a tail: the same outputs, loss and gradients', () => {
+    const [batch, H] = [3, 13];
+    const rows = batch * 10;
+    const features = filled(rows * H, (i) => Math.sin(i * 0.37) * 2);
+    const dense = { kernel: filled(2 * H, (i) => Math.cos(i) / 3), bias: Float64Array.of(0.1, -0.2) };
+    const labels = Int32Array.from({ length: rows }, (_, i) => ((i * 7) % 3 === 0 ? 1 : 0));
+    for (const activation of ['softmax', 'sigmoid', 'relu', 'linear'] as const) {
+      const run = (kind: KernelKind) =>
+        withKernels(kind, () => {
+          const out = new Float64Array(2 * rows);
+          headForward(features, rows, H, dense, activation, out);
+          if (activation === 'relu' || activation === 'linear') out.forEach((v, i) => (out[i] = Math.abs(v) + 0.01));
+          const g = { kernel: filled(2 * H, () => 0.5), bias: Float64Array.of(1, 2) };
+          const dFeatures = new Float64Array(rows * H);
+          const loss = crossentropyBackward(out, labels, batch, features, H, dense, g, activation, dFeatures);
+          return [out, Float64Array.of(loss), g.kernel, g.bias, dFeatures];
+        });
+      const [js, native] = [run('wasm'), run('native')];
+      native.forEach((a, k) => assert.deepEqual(a, js[k], `${activation}: array ${k}`));
+    }
+    const n = nativeKernels()!;
+    assert.throws(
+      () => n.denseForward(features, rows + 1, H, dense.kernel, dense.bias, new Float64Array(2 * rows + 2)),
+      /^RangeError: native kernels: denseForward outside its arrays$/,
+    );
+    assert.throws(
+      () => n.denseBackward(features, new Float64Array(2), rows, H, dense.kernel, dense.kernel, dense.bias, features),
+      /^RangeError: native kernels: denseBackward outside its arrays$/,
+    );
   });
 
   it('copySteps and addInto: a part of a batch to and from the features, forwards and reversed; the sums of one and two parts', () => {

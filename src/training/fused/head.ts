@@ -3,6 +3,7 @@ import { NUM_CLASSES, SEQUENCE_LENGTH } from '../../task/data.js';
 import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { sigmoid } from './kernels.js';
 import type { Layout } from './parameters.js';
+import { nativeBookkeeping } from './wasm/instance.js';
 
 const T = SEQUENCE_LENGTH;
 const C = NUM_CLASSES;
@@ -58,6 +59,13 @@ function activationBackward(do0: number, do1: number, o0: number, o1: number, ac
 /** The TimeDistributed Dense(2) head and its activation: features [rows, H] → out [rows, 2]. */
 export function headForward(features: Float64Array, rows: number, H: number, dense: Layout['dense'], activation: OutputActivation, out: Float64Array): void {
   const { kernel, bias } = dense;
+  const native = nativeBookkeeping();
+  if (native) {
+    // The sums compiled (the same bits), the activation here (Math.exp's bits are V8's).
+    native.denseForward(features, rows, H, kernel, bias, out);
+    for (let r = 0; r < rows; r++) activate(out[2 * r], out[2 * r + 1], activation, out, r);
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     let a0 = bias[0];
     let a1 = bias[1];
@@ -116,6 +124,19 @@ export function crossentropyBackward(
   const dOut = new Float64Array(2);
   const da = new Float64Array(2);
   let lossSum = 0;
+  const native = nativeBookkeeping();
+  if (native) {
+    // Each position's loss and da here (Math.log's bits are V8's), the head's sums compiled (the same bits).
+    const das = new Float64Array(2 * batch * T);
+    for (let p = 0; p < batch * T; p++) {
+      lossSum += crossentropyRow(out[2 * p], out[2 * p + 1], labels[p], scale, dOut);
+      activationBackward(dOut[0], dOut[1], out[2 * p], out[2 * p + 1], activation, da);
+      das[2 * p] = da[0];
+      das[2 * p + 1] = da[1];
+    }
+    native.denseBackward(features, das, batch * T, H, kernel, gKernel, gBias, dFeatures);
+    return lossSum * scale;
+  }
   for (let p = 0; p < batch * T; p++) {
     lossSum += crossentropyRow(out[2 * p], out[2 * p + 1], labels[p], scale, dOut);
     activationBackward(dOut[0], dOut[1], out[2 * p], out[2 * p + 1], activation, da);

@@ -57,6 +57,19 @@ export type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike
   adam(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, step: number, scale: number, eps: number, beta1: number, beta2: number): void;
   /** directions.ts's addInto: target += the float32 arrays at byte offsets a and b (b = −1: a alone). */
   addInto(target: Float64Array, buffer: ArrayBufferLike, a: number, b: number): void;
+  /** head.ts's Dense(2) pre-activations of `rows` rows of features [rows, H] into out [rows, 2]. */
+  denseForward(features: Float64Array, rows: number, H: number, kernel: Float64Array, bias: Float64Array, out: Float64Array): void;
+  /** head.ts's way back through the Dense(2) head from da [rows, 2]. */
+  denseBackward(
+    features: Float64Array,
+    da: Float64Array,
+    rows: number,
+    H: number,
+    kernel: Float64Array,
+    gKernel: Float64Array,
+    gBias: Float64Array,
+    dFeatures: Float64Array,
+  ): void;
   /** directions.ts's copySteps. */
   copySteps(
     buffer: ArrayBufferLike,
