@@ -285,8 +285,10 @@ describe('the native kernels against the WebAssembly ones', { skip: !nativeKerne
     native.lstmForward(4 * d); // … is inside: it runs.
     native.lstmBackward(4 * d);
     // A region that runs past the end; a one-hot digit that is not 0..9; units far too many.
+    // (The gates need 10 steps × 16 floats = 640 bytes: at 400 bytes from the end they start inside and end outside.)
     for (const [k, v] of [
       [11, 2 * PAGE_BYTES - 64],
+      [11, 2 * PAGE_BYTES - 400],
       [6, -4],
       [0, 1 << 20],
     ]) {
@@ -299,7 +301,13 @@ describe('the native kernels against the WebAssembly ones', { skip: !nativeKerne
     i32[8192 / 4 + 3] = 10;
     assert.throws(() => native.lstmForward(4 * d), outside);
     const before = f32.slice();
-    assert.throws(() => native.gemm(2 * PAGE_BYTES - 16, 8, 0, 8, 1, 0, 8, 2, 8, 8, 0), /^RangeError: native kernels: a product outside the memory$/);
+    // C, A or B reaching past the end (each of them alone).
+    for (const [c, a, b] of [
+      [2 * PAGE_BYTES - 16, 0, 0],
+      [0, 2 * PAGE_BYTES - 16, 0],
+      [0, 0, 2 * PAGE_BYTES - 16],
+    ])
+      assert.throws(() => native.gemm(c, 8, a, 8, 1, b, 8, 2, 8, 8, 0), /^RangeError: native kernels: a product outside the memory$/);
     assert.throws(() => native.tanhOf(0, 2 * PAGE_BYTES - 8, 4), /^RangeError: native kernels: an activation outside the memory$/);
     assert.deepEqual(f32, before);
   });
