@@ -7,6 +7,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExitCode, UserError } from './errors.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './model/backend.js';
+import { useKernels, type KernelChoice, type KernelKind } from './training/fused/wasm/instance.js';
 import { asProbabilities } from './model/describe.js';
 import { checkCombination, forText, PRESETS, type Config, type DataSpec, type PresetName, type TextVocabulary } from './config/config.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
@@ -38,7 +39,20 @@ import { prepareRetrain, runRetrain, type RetrainOptions as FileRetrain } from '
 import type { SetupFix } from './diagnosis/setup.js';
 import { exportModel } from './model/export.js';
 
-export type { BackendChoice, BackendInfo, Config, Diagnosis, EpochRecord, Evaluation, PresetName, TaggedSentence, TaggedSequence, TextVocabulary };
+export type {
+  BackendChoice,
+  BackendInfo,
+  KernelChoice,
+  KernelKind,
+  Config,
+  Diagnosis,
+  EpochRecord,
+  Evaluation,
+  PresetName,
+  TaggedSentence,
+  TaggedSequence,
+  TextVocabulary,
+};
 export { VERSION };
 
 /** Every problem the API reports: `message` is the CLI's one line (what is wrong and what to do). */
@@ -51,7 +65,9 @@ export interface Model extends LoadedModel {
 }
 
 /** Loads a model in plain Node (no tfjs-node needed). Call `model.model.dispose()` when done with it. */
-export async function loadModel(path: string, options: { backend?: BackendChoice } = {}): Promise<Model> {
+/** `kernels`: the fused engine's float32 kernels, as `--kernels` (auto: the native build when there is one). */
+export async function loadModel(path: string, options: { backend?: BackendChoice; kernels?: KernelChoice } = {}): Promise<Model> {
+  useKernels(options.kernels ?? 'auto');
   const backend = await initBackend(options.backend ?? 'auto');
   return { ...(await loadFromDisk(path)), path, backend };
 }
@@ -103,6 +119,8 @@ export type TrainOptions = Partial<Omit<Config, 'seed' | 'data'>> & {
   preset?: PresetName;
   seed?: number;
   backend?: BackendChoice;
+  /** The fused engine's float32 kernels, as `--kernels` (auto: the native build when there is one). */
+  kernels?: KernelChoice;
   /** Save the model here (a new or empty folder, or seq-tag's own), atomically; a diverged run is never saved. */
   modelDir?: string;
   onEpoch?: (epoch: EpochRecord) => void;
@@ -120,6 +138,8 @@ export type TrainOptions = Partial<Omit<Config, 'seed' | 'data'>> & {
 export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence' | 'earlyStopping' | 'seconds'> {
   config: Config;
   backend: BackendInfo;
+  /** The kernels that ran: the same seed and kernels give the same losses. */
+  kernels: KernelKind;
   /** The trained network (tf.layers); dispose it when done. */
   model: tfl.LayersModel;
   /** On 1,000 unseen sequences (text: the test data, else the validation data); absent when training diverged. */
@@ -132,7 +152,10 @@ export interface TrainResult extends Pick<TrainingResult, 'epochs' | 'divergence
 }
 
 /** A config from a preset and overrides, checked as the command line checks flags. */
-export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 'onEpoch' | 'signal' | keyof TextFlags> = {}, data?: DataSpec): Config {
+export function makeConfig(
+  options: Omit<TrainOptions, 'backend' | 'kernels' | 'modelDir' | 'onEpoch' | 'signal' | keyof TextFlags> = {},
+  data?: DataSpec,
+): Config {
   const { preset = 'original', seed = freshSeed(), ...overrides } = options;
   if (!(preset in PRESETS)) throw new UserError(`unknown preset '${preset}'; use one of: ${Object.keys(PRESETS).join(', ')}`, ExitCode.Usage);
   const base = data ? forText(PRESETS[preset], data) : PRESETS[preset];
@@ -148,17 +171,28 @@ export function makeConfig(options: Omit<TrainOptions, 'backend' | 'modelDir' | 
 
 /** Trains as `seq-tag train` does (same seed → same losses on the same backend), then evaluates and optionally saves. */
 export async function train(options: TrainOptions = {}): Promise<TrainResult> {
-  const { backend: choice, modelDir, onEpoch, signal, data, validationData, testData, tagColumn, dataFormat, ...rest } = options;
+  const { backend: choice, kernels: kernelChoice, modelDir, onEpoch, signal, data, validationData, testData, tagColumn, dataFormat, ...rest } = options;
   const text =
     data === undefined ? undefined : await readTextFiles({ train: data, validation: validationData, test: testData, tagColumn, format: dataFormat }, rest);
   const config = makeConfig(rest, text?.spec);
   const folder = modelDir === undefined ? undefined : await ModelFolder.open(modelDir);
   try {
+    const kernels = useKernels(kernelChoice ?? 'auto');
     const backend = await initBackend(choice ?? 'auto');
     const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
     const result = await runExperiment(experiment, { onEpochEnd: onEpoch, signal });
     const { epochs, divergence, earlyStopping, seconds } = result;
-    const base = { config, backend, model: experiment.model, epochs, divergence, earlyStopping, seconds, ...(text ? { vocabulary: text.vocabulary } : {}) };
+    const base = {
+      config,
+      backend,
+      kernels,
+      model: experiment.model,
+      epochs,
+      divergence,
+      earlyStopping,
+      seconds,
+      ...(text ? { vocabulary: text.vocabulary } : {}),
+    };
     if (divergence || result.interrupted) return { ...base, saved: false };
     if (text) {
       const evaluation = evaluateText(experiment.model, text, config.validationSplit);
@@ -177,6 +211,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
 export type RetrainOptions = Partial<Omit<Config, 'data'>> &
   Omit<FileRetrain, 'overrides'> & {
     backend?: BackendChoice;
+    kernels?: KernelChoice;
     /** Write the retrained model here: a .keras file or a new folder (atomically; never after a diverged run). */
     to?: string;
     /** Replace an existing `to` file. */
@@ -199,7 +234,8 @@ export interface RetrainResult extends Pick<TrainingResult, 'epochs' | 'divergen
 
 /** Retrains a model saved by Keras or TensorFlow.js as `seq-tag train --from` does, and writes it to `to` when given. */
 export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
-  const { from, data, validationData, testData, fix, reinit, backend: choice, to, force, onEpoch, signal, ...overrides } = options;
+  const { from, data, validationData, testData, fix, reinit, backend: choice, kernels, to, force, onEpoch, signal, ...overrides } = options;
+  useKernels(kernels ?? 'auto');
   const backend = await initBackend(choice ?? 'auto');
   const loaded = await loadFromDisk(from, { allowNonFinite: true });
   let model: tfl.LayersModel | undefined;

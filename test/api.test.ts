@@ -43,6 +43,59 @@ describe('the API', () => {
     model.model.dispose();
   });
 
+  it('runs the kernels it is asked for, as --kernels does, and says which ran', async () => {
+    const options = { ...SMALL, units: 24, bidirectional: true, encoding: 'onehot' as const };
+    const wasm = await train({ ...options, kernels: 'wasm' });
+    wasm.model.dispose();
+    assert.equal(wasm.kernels, 'wasm');
+    const cli = JSON.parse(
+      (
+        await seqTag([
+          'train',
+          '--epochs',
+          '2',
+          '--samples',
+          '96',
+          '--seed',
+          '4',
+          '--backend',
+          'cpu',
+          '--units',
+          '24',
+          '--bidirectional',
+          '--encoding',
+          'onehot',
+          '--kernels',
+          'wasm',
+          '--json',
+        ])
+      ).stdout,
+    );
+    assert.deepEqual(
+      wasm.epochs.map((e) => e.loss),
+      cli.epochs.map((e: { loss: number }) => e.loss),
+    );
+    const auto = await train(options);
+    auto.model.dispose();
+    if (auto.kernels === 'native') {
+      // Two builds, the same arithmetic to float32 rounding.
+      auto.epochs.forEach((e, k) => assert.ok(Math.abs(e.loss - wasm.epochs[k].loss) < 1e-4));
+      assert.notDeepEqual(
+        auto.epochs.map((e) => e.loss),
+        wasm.epochs.map((e) => e.loss),
+      );
+    } else {
+      assert.deepEqual(
+        auto.epochs.map((e) => e.loss),
+        wasm.epochs.map((e) => e.loss),
+      );
+      await assert.rejects(
+        train({ ...options, kernels: 'native' }),
+        (err: Error) => err instanceof SeqTagError && /^cannot use --kernels native: they are not built here/.test(err.message),
+      );
+    }
+  });
+
   it('never saves a diverged run, and says why through doctor', async () => {
     const dir = join(tempDir(), 'nan');
     const run = await train({ ...SMALL, activation: 'linear', modelDir: dir });

@@ -36,6 +36,22 @@ describe('the WebAssembly module', () => {
   it('the native kernels are built where CI requires them', () => {
     if (process.env.SEQ_TAG_REQUIRE_NATIVE === '1') assert.ok(nativeKernels(), 'native/build/Release/seqtag_kernels.node did not load');
   });
+
+  it('--kernels: auto takes the native build when there is one, native without one is refused in one line', () => {
+    const before = useKernels('auto');
+    try {
+      assert.equal(useKernels('auto', true), 'native');
+      assert.equal(useKernels('auto', false), 'wasm');
+      assert.equal(useKernels('wasm', true), 'wasm');
+      assert.equal(useKernels('native', true), 'native');
+      assert.throws(
+        () => useKernels('native', false),
+        /^UserError: cannot use --kernels native: they are not built here \(npm run build:native needs a C\+\+ compiler\); try --kernels auto$/,
+      );
+    } finally {
+      useKernels(before);
+    }
+  });
 });
 
 for (const kind of KINDS)
@@ -142,7 +158,9 @@ describe('float32 engine', () => {
     assert.deepEqual(arithmeticFor({ dtype: 'float64', units: 128 }), FLOAT64);
     // The kernels that run here: "WebAssembly SIMD", or "native AVX-512" (or AVX2, NEON) where they are built.
     const k = describeKernels();
-    assert.match(k, /^(WebAssembly SIMD|native (AVX-512|AVX2|NEON|SSE2|scalar))$/);
+    assert.equal(describeKernels('wasm'), 'WebAssembly SIMD');
+    if (nativeKernels()) assert.match(describeKernels('native'), /^native (AVX-512|AVX2|NEON|SSE2|scalar)$/);
+    assert.equal(k, describeKernels(nativeKernels() ? 'native' : 'wasm'));
     assert.equal(describeArithmetic({ dtype: 'float32', units: 32 }), `float32 (${k}, 2 threads: 32 units or more)`);
     assert.equal(describeArithmetic({ dtype: 'float32', units: 16 }), `float32 (${k}, 1 thread: under 32 units)`);
     assert.equal(describeArithmetic({ dtype: 'float32', units: 64 }, 1), `float32 (${k}, 1 thread, set by --threads)`);

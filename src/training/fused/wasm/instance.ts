@@ -109,10 +109,10 @@ let chosen: KernelKind | undefined;
 /**
  * Picks the kernels this thread runs from now on (its helper threads and sweep workers are handed
  * the same): `auto` the native build when it loads, else WebAssembly. Throws a UserError for
- * `native` without a build.
+ * `native` without a build (`built`: whether there is one; the tests say there is none).
  */
-export function useKernels(choice: KernelChoice): KernelKind {
-  const kind: KernelKind = choice === 'wasm' ? 'wasm' : nativeKernels() ? 'native' : 'wasm';
+export function useKernels(choice: KernelChoice, built = nativeKernels() !== null): KernelKind {
+  const kind: KernelKind = choice === 'wasm' ? 'wasm' : built ? 'native' : 'wasm';
   if (choice === 'native' && kind !== 'native')
     throw new UserError('cannot use --kernels native: they are not built here (npm run build:native needs a C++ compiler); try --kernels auto');
   chosen = kind;
