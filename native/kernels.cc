@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace {
 
@@ -224,11 +225,14 @@ void inputProjection(const Direction& d, int step) {
   }
 }
 
+/** z + bias at units j … j + n − 1 (no bias: z; the digit network's gates hold theirs already). */
+template <bool FULL> inline vf pre(const float* z, const float* bias, int n) { return bias ? get<FULL>(z, n) + get<FULL>(bias, n) : get<FULL>(z, n); }
+
 /** The cell at units j … j + n − 1 of one row: the gates' activations, c, tanh c and h. */
 template <bool HARD, bool FULL>
-inline void cellForwardLanes(float* gi, int u, float* cell, float* cellTanh, float* hidden, const float* prev, int n) {
-  const vf i = gatev<HARD>(get<FULL>(gi, n)), f = gatev<HARD>(get<FULL>(gi + u, n));
-  const vf g = tanhv(get<FULL>(gi + 2 * u, n)), o = gatev<HARD>(get<FULL>(gi + 3 * u, n));
+inline void cellForwardLanes(float* gi, int u, float* cell, float* cellTanh, float* hidden, const float* prev, int n, const float* bias = nullptr) {
+  const vf i = gatev<HARD>(pre<FULL>(gi, bias, n)), f = gatev<HARD>(pre<FULL>(gi + u, bias ? bias + u : nullptr, n));
+  const vf g = tanhv(pre<FULL>(gi + 2 * u, bias ? bias + 2 * u : nullptr, n)), o = gatev<HARD>(pre<FULL>(gi + 3 * u, bias ? bias + 3 * u : nullptr, n));
   const vf c = (prev ? f * get<FULL>(prev, n) : splat(0)) + i * g;
   const vf tc = tanhv(c);
   set<FULL>(gi, i, n);
@@ -601,6 +605,44 @@ void DenseBackward(const FunctionCallbackInfo<Value>& args) {
   denseBackward(features, da, rows, H, kernel, gKernel, gBias, dFeatures);
 }
 
+/**
+ * The text tagger's LSTM cells at one step (src/training/fused/tagger.ts, PackedDirection.forward):
+ * `rows` sentences' gates [rows, 4u] (their products, without the bias), the first `carried` of
+ * which continue from prevCell [carried, u]; writes the activated gates, cell, tanh cell and hidden.
+ */
+template <bool HARD>
+void taggerCells(float* gates, float* cell, float* cellTanh, float* hidden, const float* prevCell, int rows, int carried, int u, const float* bias) {
+  for (int r = 0; r < rows; r++) {
+    const float* prev = r < carried ? prevCell + r * u : nullptr;
+    float* gi = gates + r * 4 * u;
+    int j = 0;
+    for (; j + LANES <= u; j += LANES)
+      cellForwardLanes<HARD, true>(gi + j, u, cell + r * u + j, cellTanh + r * u + j, hidden + r * u + j, prev ? prev + j : nullptr, LANES, bias + j);
+    if (j < u) cellForwardLanes<HARD, false>(gi + j, u, cell + r * u + j, cellTanh + r * u + j, hidden + r * u + j, prev ? prev + j : nullptr, u - j, bias + j);
+  }
+}
+
+// taggerCells(memory, gates, cell, cellTanh, hidden, prevCell (-1: none), rows, carried, units, hard, bias Float64Array [4u]).
+void TaggerCells(const FunctionCallbackInfo<Value>& args) {
+  const Memory m = memoryOf(args);
+  int32_t v[8];
+  double* bias64;
+  size_t nb;
+  if (!m.data || !ints(args, 1, 8, v) || args.Length() < 11 || !doubles(args[10], &bias64, &nb)) return fail(args, "native kernels: taggerCells' arguments");
+  const int32_t gates = v[0], cell = v[1], cellTanh = v[2], hidden = v[3], prev = v[4], rows = v[5], carried = v[6], u = v[7];
+  const bool hard = args[9]->BooleanValue(args.GetIsolate());
+  if (rows <= 0 || u <= 0 || carried < 0 || carried > rows || nb != size_t(4 * u) || !inside(m, gates, int64_t(rows) * 4 * u - 1) ||
+      !inside(m, cell, int64_t(rows) * u - 1) || !inside(m, cellTanh, int64_t(rows) * u - 1) || !inside(m, hidden, int64_t(rows) * u - 1) ||
+      (carried > 0 && !inside(m, prev, int64_t(carried) * u - 1)))
+    return fail(args, "native kernels: taggerCells outside the memory");
+  thread_local std::vector<float> bias;
+  bias.assign(bias64, bias64 + nb);
+  auto f = [&](int32_t p) { return reinterpret_cast<float*>(m.data + p); };
+  const float* prevCell = carried > 0 ? f(prev) : nullptr;
+  if (hard) taggerCells<true>(f(gates), f(cell), f(cellTanh), f(hidden), prevCell, rows, carried, u, bias.data());
+  else taggerCells<false>(f(gates), f(cell), f(cellTanh), f(hidden), prevCell, rows, carried, u, bias.data());
+}
+
 void Target(const FunctionCallbackInfo<Value>& args) {
 #if defined(__AVX512F__)
   const char* target = "AVX-512";
@@ -631,4 +673,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "copySteps", CopySteps);
   NODE_SET_METHOD(exports, "denseForward", DenseForward);
   NODE_SET_METHOD(exports, "denseBackward", DenseBackward);
+  NODE_SET_METHOD(exports, "taggerCells", TaggerCells);
 }

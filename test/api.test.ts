@@ -9,6 +9,9 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { doctor, evaluate, loadModel, makeConfig, predict, SeqTagError, train } from '../src/index.js';
 import { seqTag, tempDir } from './helpers.js';
+import { nativeKernels } from '../src/training/fused/wasm/instance.js';
+
+const FIXTURES = new URL('../../test/fixtures/corpus/', import.meta.url).pathname;
 
 const SMALL = { epochs: 2, samples: 96, seed: 4, backend: 'cpu' } as const;
 
@@ -95,6 +98,21 @@ describe('the API', () => {
       );
     }
   });
+
+  it(
+    'a text tagger trains on either kernels to the same losses within 1e-4 (the native build runs its cells too)',
+    { skip: !nativeKernels() && 'the native kernels are not built here' },
+    async () => {
+      const data = join(FIXTURES, 'chunks-dev.conll');
+      const options = { data, epochs: 2, units: 8, embeddingDim: 8, bidirectional: true, lr: 0.05, maxLength: 24, seed: 3, backend: 'cpu' } as const;
+      const [wasm, native] = [await train({ ...options, kernels: 'wasm' }), await train({ ...options, kernels: 'native' })];
+      wasm.model.dispose();
+      native.model.dispose();
+      const losses = (r: typeof wasm) => r.epochs.map((e) => e.loss);
+      losses(native).forEach((loss, k) => assert.ok(Math.abs(loss - losses(wasm)[k]) < 1e-4, `epoch ${k + 1}: ${loss} vs ${losses(wasm)[k]}`));
+      assert.notDeepEqual(losses(native), losses(wasm));
+    },
+  );
 
   it('never saves a diverged run, and says why through doctor', async () => {
     const dir = join(tempDir(), 'nan');

@@ -162,6 +162,35 @@ describe('the search loop', () => {
     assert.ok(trials.every((t) => t.record.config.seed === 5 && t.record.config.epochs === 2));
   });
 
+  it('stops, with the first reason, when every run of a round failed (it would loop forever); a round with one run left goes on', async () => {
+    let calls = 0;
+    const failing = async (specs: RunSpec[]) => {
+      calls++;
+      const records = specs.map((spec) => ({
+        ...recordWith([], 0, 'failed'),
+        key: spec.key,
+        label: spec.label,
+        config: spec.config,
+        error: `bad data ${calls}`,
+      }));
+      return { records, interrupted: false };
+    };
+    const all = await tune(setup, [], { run: failing });
+    assert.equal(calls, 1);
+    assert.deepEqual([all.trials.length, all.interrupted, all.failed], [0, false, 'bad data 1']);
+    // One run of each round failing (a worker crash) is left out and the search goes on to its budget.
+    const rounds: RunSpec[][] = [];
+    const ok = fakeRun(rounds);
+    const some = await tune(setup, [], {
+      run: async (specs) => {
+        const result = await ok(specs);
+        return { ...result, records: result.records.map((r, k) => (k === 0 && specs.length > 1 ? { ...r, status: 'failed' as const, error: 'crash' } : r)) };
+      },
+    });
+    assert.equal(some.failed, undefined);
+    assert.equal(some.trials.length, setup.trials);
+  });
+
   it('goes on from the trials it is given, with the same start-up points', async () => {
     const first: RunSpec[][] = [];
     const whole = await tune({ ...setup, trials: 12 }, [], { run: fakeRun(first) });

@@ -193,7 +193,7 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
   const pool = new WorkerPool();
   let shown = done.length;
   let rounds = 0;
-  const { trials, interrupted } = await tune(setup, done, {
+  const { trials, interrupted, failed } = await tune(setup, done, {
     signal: stop.signal,
     finishTimes,
     run: async (specs, startBy) => {
@@ -220,6 +220,11 @@ async function tuneInto(flags: TuneFlags, setup: TuneSetup, folder: SweepFolder,
       `\n${stop.received ? `${signalName(stop.received)}: ` : ''}interrupted: ${plural(trials.length, 'trial')} kept in ${folder.resultsPath}; run the same command to go on`,
     );
     return;
+  }
+  if (failed !== undefined) {
+    throw new UserError(
+      `tune stopped: every trial of a round failed, so the next would too (${failed}); ${plural(trials.length, 'trial')} kept in ${folder.resultsPath}`,
+    );
   }
   await report(flags, setup, folder, trials, (performance.now() - started) / 1000);
 }

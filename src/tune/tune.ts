@@ -91,7 +91,11 @@ function specFor(setup: TuneSetup, number: number, point: Point, prune: PruneRul
  * trials that fall behind, and every trial is a sweep run recorded exactly once. Continues the
  * trials of `done` (an interrupted tune run again). Returns every trial, in order.
  */
-export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): Promise<{ trials: Trial[]; interrupted: boolean; goalReached: boolean }> {
+export async function tune(
+  setup: TuneSetup,
+  done: Trial[],
+  hooks: TuneHooks,
+): Promise<{ trials: Trial[]; interrupted: boolean; goalReached: boolean; failed?: string }> {
   const trials = [...done];
   const startup = startupPoints(setup.dims, rngFor(setup.seed, 'tune-startup'));
   const started = performance.now();
@@ -117,13 +121,17 @@ export async function tune(setup: TuneSetup, done: Trial[], hooks: TuneHooks): P
     const specs = round.map((r) => r.spec).sort((a, b) => estimateCost(a.config).seconds - estimateCost(b.config).seconds);
     const result = await hooks.run(specs, deadline);
     const roundEnd = (performance.now() - started) / 1000;
+    const failures: string[] = [];
     for (const { number, point, spec } of round) {
       const record = result.records.find((r) => r.key === spec.key);
       const finishedAt = hooks.finishTimes?.get(spec.key) ?? roundEnd;
       // A failed run (a worker crash) is not a point of the search.
       if (record && record.status !== 'failed') trials.push({ number, point, record, value: objective(record), finishedAt });
+      else if (record) failures.push(record.error ?? 'no reason given');
     }
     hooks.onRound?.(trials);
+    // A round whose every run failed would fail again (the same data, build and settings): stop, not loop.
+    if (failures.length === round.length && !result.interrupted) return { trials, interrupted: false, goalReached: false, failed: failures[0] };
     // Runs left out because the --minutes budget ran out, or a trial reached the --goal, end the search; anything else interrupted it.
     if (result.interrupted && (hooks.signal?.aborted || (performance.now() < deadline && !reached()))) return { trials, interrupted: true, goalReached: false };
   }

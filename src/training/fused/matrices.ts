@@ -33,6 +33,8 @@ export interface Matrices {
   /** n zeros in this arithmetic's storage (only such arrays go into `gemm`). */
   alloc(n: number): Floats;
   gemm: Gemm;
+  /** The float32 arrays' memory as it is now (a view made before it grew holds the shorter buffer of then). */
+  readonly buffer?: ArrayBufferLike;
 }
 
 /** The float64 products: each row of C a sum of rows of B, four at a time (one pass over C's row per four). */
@@ -73,6 +75,10 @@ export class WasmMatrices implements Matrices {
   private readonly memory = newMemory();
   private readonly kernels: LstmKernels = kernels(this.memory);
   private top = LAYOUT_BASE;
+
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
 
   alloc(n: number): Float32Array {
     const bytes = Math.ceil((4 * n) / 16) * 16;

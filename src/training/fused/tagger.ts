@@ -2,6 +2,7 @@ import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { hardSigmoid, hardSigmoidSlope, sigmoid, tanh } from './kernels.js';
 import { matricesFor, transposeInto, type Floats, type Matrices } from './matrices.js';
 import { readParameters, type DirectionWeights } from './parameters.js';
+import { nativeBookkeeping } from './wasm/instance.js';
 import { wordsInRow } from '../../task/tag-data.js';
 // Loaded through require: importing the CommonJS bundle as ESM makes Node scan it for export names (~90 ms a start).
 import tfl = require('@tensorflow/tfjs-layers');
@@ -258,6 +259,8 @@ class PackedDirection extends PackedRecurrence implements Direction {
   private cell: Floats; // [N, u]
   private cellTanh: Floats;
   private dcNext = new Float64Array(0); // [B, u]
+  /** The cells of a step in the native build (float32 activations, as the digit network's) when it runs. */
+  private readonly native = this.m.precision === 'float32' ? nativeBookkeeping() : null;
 
   constructor(m: Matrices, u: number, E: number, hard: boolean, reverse: boolean, offset: number) {
     super(m, u, E, hard, reverse, offset, 4);
@@ -298,6 +301,23 @@ class PackedDirection extends PackedRecurrence implements Direction {
         for (let j = 0; j < u; j++) hiddenPrev[ci + j] = i >= carried ? 0 : mask ? hidden[pi + j] * mask[mi + j] : hidden[pi + j];
       }
       if (carried > 0) m.gemm(gates, row * g4, g4, hiddenPrev, row * u, u, 1, this.recurrent, 0, g4, carried, g4, u, true);
+      if (this.native && k > 0) {
+        const at = (a: Floats, r: number) => a.byteOffset + 4 * r * u;
+        this.native.taggerCells(
+          m.buffer!,
+          at(gates, 4 * row),
+          at(cell, row),
+          at(cellTanh, row),
+          at(hidden, row),
+          carried > 0 ? at(cell, prevRow) : -1,
+          k,
+          carried,
+          u,
+          hard,
+          w.bias,
+        );
+        continue;
+      }
       for (let i = 0; i < k; i++) {
         const gi = (row + i) * g4;
         const ci = (row + i) * u;

@@ -70,6 +70,20 @@ export type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike
     gBias: Float64Array,
     dFeatures: Float64Array,
   ): void;
+  /** The text tagger's LSTM cells at one step (tagger.ts): byte offsets of its float32 arrays, prevCell −1 when no sentence carries. */
+  taggerCells(
+    buffer: ArrayBufferLike,
+    gates: number,
+    cell: number,
+    cellTanh: number,
+    hidden: number,
+    prevCell: number,
+    rows: number,
+    carried: number,
+    units: number,
+    hard: boolean,
+    bias: Float64Array,
+  ): void;
   /** directions.ts's copySteps. */
   copySteps(
     buffer: ArrayBufferLike,
