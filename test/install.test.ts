@@ -32,6 +32,13 @@ describe('installed from a packed tarball', () => {
     assert.ok(existsSync(join(installed, 'dist', 'src', 'index.d.ts')), 'the type declarations ship');
     assert.ok(existsSync(join(installed, 'schemas', 'train.schema.json')), 'the JSON Schemas ship');
     assert.ok(!existsSync(join(installed, 'dist', 'test')), 'the tests do not');
+    // The native kernels' sources ship and npm's install script builds them (where CI requires it, it must).
+    assert.ok(
+      ['binding.gyp', 'kernels.cc', 'build.mjs'].every((f) => existsSync(join(installed, 'native', f))),
+      'the native sources ship',
+    );
+    if (process.env.SEQ_TAG_REQUIRE_NATIVE === '1')
+      assert.ok(existsSync(join(installed, 'native', 'build', 'Release', 'seqtag_kernels.node')), 'the install built the native kernels');
 
     const elsewhere = join(root, 'elsewhere');
     mkdirSync(elsewhere);
