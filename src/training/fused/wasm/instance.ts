@@ -100,14 +100,17 @@ export type NativeKernels = { [K in keyof LstmKernels]: (buffer: ArrayBufferLike
 };
 
 let native: NativeKernels | null | undefined;
+/** Why a build that is there did not load (compiled for another Node, say). */
+let nativeError: string | undefined;
 
 /** The native build (`npm install` compiles it where a C++ compiler is found), or null. */
 export function nativeKernels(): NativeKernels | null {
   if (native === undefined) {
     try {
       native = createRequire(import.meta.url)(nativePath()) as NativeKernels;
-    } catch {
+    } catch (err) {
       native = null;
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') nativeError = (err as Error).message.split('\n')[0];
     }
   }
   return native;
@@ -127,8 +130,10 @@ let chosen: KernelKind | undefined;
  */
 export function useKernels(choice: KernelChoice, built = nativeKernels() !== null): KernelKind {
   const kind: KernelKind = choice === 'wasm' ? 'wasm' : built ? 'native' : 'wasm';
-  if (choice === 'native' && kind !== 'native')
-    throw new UserError('cannot use --kernels native: they are not built here (npm run build:native needs a C++ compiler); try --kernels auto');
+  if (choice === 'native' && kind !== 'native') {
+    const why = nativeError === undefined ? 'they are not built here' : `their build did not load (${nativeError})`;
+    throw new UserError(`cannot use --kernels native: ${why} (npm run build:native needs a C++ compiler); try --kernels auto`);
+  }
   chosen = kind;
   return kind;
 }
@@ -145,7 +150,9 @@ export function nativeBookkeeping(): NativeKernels | null {
 
 /** "native (AVX-512)" or "WebAssembly SIMD": for the run's header. */
 export function describeKernels(kind: KernelKind = activeKernels()): string {
-  return kind === 'native' ? `native ${nativeKernels()!.target()}` : 'WebAssembly SIMD';
+  // Without a build, `native` runs the module (kernels() falls back), and says so.
+  const n = kind === 'native' ? nativeKernels() : null;
+  return n ? `native ${n.target()}` : 'WebAssembly SIMD';
 }
 
 /** The kernels on `memory` (shared with the helper thread's): the native build's or an instance of the module. */
