@@ -6,8 +6,9 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ExitCode, UserError } from './errors.js';
-import { initBackend, type BackendChoice, type BackendInfo } from './model/backend.js';
-import { useKernels, type KernelChoice, type KernelKind } from './training/fused/wasm/instance.js';
+import type { BackendChoice, BackendInfo } from './model/backend.js';
+import type { KernelChoice, KernelKind } from './training/fused/wasm/instance.js';
+import { startCompute } from './training/compute.js';
 import { asProbabilities } from './model/describe.js';
 import { checkCombination, forText, PRESETS, type Config, type DataSpec, type PresetName, type TextVocabulary } from './config/config.js';
 import { DEFAULT_BURST, diagnose, type Diagnosis } from './diagnosis/diagnosis.js';
@@ -64,11 +65,12 @@ export interface Model extends LoadedModel {
   backend: BackendInfo;
 }
 
-/** Loads a model in plain Node (no tfjs-node needed). Call `model.model.dispose()` when done with it. */
-/** `kernels`: the fused engine's float32 kernels, as `--kernels` (auto: the native build when there is one). */
+/**
+ * Loads a model in plain Node (no tfjs-node needed). Call `model.model.dispose()` when done with it.
+ * `kernels`: the fused engine's float32 kernels, as `--kernels` (auto: the native build when there is one).
+ */
 export async function loadModel(path: string, options: { backend?: BackendChoice; kernels?: KernelChoice } = {}): Promise<Model> {
-  useKernels(options.kernels ?? 'auto');
-  const backend = await initBackend(options.backend ?? 'auto');
+  const { backend } = await startCompute(options.backend, options.kernels);
   return { ...(await loadFromDisk(path)), path, backend };
 }
 
@@ -177,8 +179,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const config = makeConfig(rest, text?.spec);
   const folder = modelDir === undefined ? undefined : await ModelFolder.open(modelDir);
   try {
-    const kernels = useKernels(kernelChoice ?? 'auto');
-    const backend = await initBackend(choice ?? 'auto');
+    const { backend, kernels } = await startCompute(choice, kernelChoice);
     const experiment = text ? createTextExperiment(config, text) : createExperiment(config);
     const result = await runExperiment(experiment, { onEpochEnd: onEpoch, signal });
     const { epochs, divergence, earlyStopping, seconds } = result;
@@ -235,8 +236,7 @@ export interface RetrainResult extends Pick<TrainingResult, 'epochs' | 'divergen
 /** Retrains a model saved by Keras or TensorFlow.js as `seq-tag train --from` does, and writes it to `to` when given. */
 export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const { from, data, validationData, testData, fix, reinit, backend: choice, kernels, to, force, onEpoch, signal, ...overrides } = options;
-  useKernels(kernels ?? 'auto');
-  const backend = await initBackend(choice ?? 'auto');
+  const { backend } = await startCompute(choice, kernels);
   const loaded = await loadFromDisk(from, { allowNonFinite: true });
   let model: tfl.LayersModel | undefined;
   try {
@@ -275,12 +275,12 @@ export async function doctor(
     'modelDir' | 'onEpoch' | 'signal'
   > = {},
 ): Promise<Diagnosis & { config: Config }> {
-  const { model, data, burst, backend, ...rest } = options;
+  const { model, data, burst, backend, kernels, ...rest } = options;
   const stray = Object.keys(rest).find((key) => key !== 'seed' && rest[key as keyof typeof rest] !== undefined);
   if (model !== undefined && stray) {
     throw new UserError(`${stray} does not apply with model: the doctor checks that model as it is, with its own configuration`, ExitCode.Usage);
   }
-  await initBackend(backend ?? 'auto');
+  await startCompute(backend, kernels);
   if (model === undefined) {
     if (data !== undefined) throw new UserError('data needs a model: the doctor checks a saved model on your data', ExitCode.Usage);
     const config = makeConfig(rest);

@@ -125,6 +125,8 @@ describe('the API', () => {
     const diagnosis = await doctor({ activation: 'linear', seed: 1, burst: 2 });
     assert.equal(diagnosis.healthy, false);
     assert.equal(diagnosis.cause?.id, 'output');
+    // The kernels are a setting of the run, not of the model: the doctor takes them beside a model too.
+    assert.equal((await doctor({ activation: 'linear', seed: 1, burst: 2, kernels: 'wasm' })).cause?.id, 'output');
   });
 
   it('throws SeqTagError with the CLI sentence for bad input', async () => {

@@ -1,7 +1,8 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, initBackend, type BackendChoice, type BackendInfo } from '../model/backend.js';
-import { KERNEL_CHOICES, useKernels, type KernelChoice } from '../training/fused/wasm/instance.js';
+import { BACKEND_CHOICES, type BackendChoice, type BackendInfo } from '../model/backend.js';
+import { KERNEL_CHOICES, type KernelChoice } from '../training/fused/wasm/instance.js';
+import { startCompute } from '../training/compute.js';
 import {
   checkCombination,
   DEFAULT_LR,
@@ -98,10 +99,9 @@ export function addBackendOption(cmd: Command): Command {
     );
 }
 
-/** Picks the fused engine's kernels (--kernels), then starts the TensorFlow.js backend (--backend). */
+/** Picks the fused engine's kernels (--kernels), then starts the TensorFlow.js backend (--backend, or `backend`). */
 export async function initCompute(flags: BackendFlag, backend: BackendChoice = flags.backend): Promise<BackendInfo> {
-  useKernels(flags.kernels);
-  return initBackend(backend);
+  return (await startCompute(backend, flags.kernels)).backend;
 }
 
 /** --seed, with what it fixes for this command. */
