@@ -3,7 +3,7 @@ import { NUM_CLASSES, SEQUENCE_LENGTH } from '../../task/data.js';
 import { CROSSENTROPY_EPSILON as EPS } from '../../config/constants.js';
 import { sigmoid } from './kernels.js';
 import type { Layout } from './parameters.js';
-import { nativeBookkeeping } from './wasm/instance.js';
+import { nativeBookkeeping, type NativeKernels } from './wasm/instance.js';
 
 const T = SEQUENCE_LENGTH;
 const C = NUM_CLASSES;
@@ -58,26 +58,48 @@ function activationBackward(do0: number, do1: number, o0: number, o1: number, ac
 
 /** The TimeDistributed Dense(2) head and its activation: features [rows, H] → out [rows, 2]. */
 export function headForward(features: Float64Array, rows: number, H: number, dense: Layout['dense'], activation: OutputActivation, out: Float64Array): void {
-  const { kernel, bias } = dense;
-  const native = nativeBookkeeping();
-  if (native) {
-    // The sums compiled (the same bits), the activation here (Math.exp's bits are V8's).
-    native.denseForward(features, rows, H, kernel, bias, out);
-    for (let r = 0; r < rows; r++) activate(out[2 * r], out[2 * r + 1], activation, out, r);
-    return;
-  }
-  for (let r = 0; r < rows; r++) {
-    let a0 = bias[0];
-    let a1 = bias[1];
-    const f = r * H;
-    for (let j = 0; j < H; j++) {
-      const v = features[f + j];
-      a0 += v * kernel[j * C];
-      a1 += v * kernel[j * C + 1];
-    }
-    activate(a0, a1, activation, out, r);
-  }
+  // The sums compiled when the native kernels run (the same bits); the activation here (Math.exp's bits are V8's).
+  (nativeBookkeeping() ?? JS_SUMS).denseForward(features, rows, H, dense.kernel, dense.bias, out);
+  for (let r = 0; r < rows; r++) activate(out[2 * r], out[2 * r + 1], activation, out, r);
 }
+
+/** The Dense(2) head's sums in JavaScript: what native/kernels.cc's denseForward and denseBackward compute, in the same order. */
+const JS_SUMS: Pick<NativeKernels, 'denseForward' | 'denseBackward'> = {
+  /** Pre-activations of `rows` rows of features [rows, H] into out [rows, 2]. */
+  denseForward(features, rows, H, kernel, bias, out) {
+    for (let r = 0; r < rows; r++) {
+      let a0 = bias[0];
+      let a1 = bias[1];
+      const f = r * H;
+      for (let j = 0; j < H; j++) {
+        const v = features[f + j];
+        a0 += v * kernel[j * C];
+        a1 += v * kernel[j * C + 1];
+      }
+      out[2 * r] = a0;
+      out[2 * r + 1] = a1;
+    }
+  },
+  /** From da [rows, 2]: the head's gradients (summed in row order) and dFeatures [rows, H]. */
+  denseBackward(features, da, rows, H, kernel, gKernel, gBias, dFeatures) {
+    for (let p = 0; p < rows; p++) {
+      const da0 = da[2 * p];
+      const da1 = da[2 * p + 1];
+      gBias[0] += da0;
+      gBias[1] += da1;
+      const f = p * H;
+      for (let j = 0; j < H; j++) {
+        const v = features[f + j];
+        gKernel[j * C] += v * da0;
+        gKernel[j * C + 1] += v * da1;
+        dFeatures[f + j] = da0 * kernel[j * C] + da1 * kernel[j * C + 1];
+      }
+    }
+  },
+};
+
+/** d loss / d pre-activation of a batch's positions [rows, 2], kept from batch to batch (it grows to the largest). */
+let das = new Float64Array(0);
 
 /**
  * Categorical crossentropy of one output row as tfjs defines it (the row divided by its sum,
@@ -118,39 +140,19 @@ export function crossentropyBackward(
   activation: OutputActivation,
   dFeatures: Float64Array,
 ): number {
-  const { kernel } = dense;
-  const { kernel: gKernel, bias: gBias } = gDense;
-  const scale = 1 / (batch * T);
+  const rows = batch * T;
+  const scale = 1 / rows;
   const dOut = new Float64Array(2);
   const da = new Float64Array(2);
+  if (das.length < 2 * rows) das = new Float64Array(2 * rows);
   let lossSum = 0;
-  const native = nativeBookkeeping();
-  if (native) {
-    // Each position's loss and da here (Math.log's bits are V8's), the head's sums compiled (the same bits).
-    const das = new Float64Array(2 * batch * T);
-    for (let p = 0; p < batch * T; p++) {
-      lossSum += crossentropyRow(out[2 * p], out[2 * p + 1], labels[p], scale, dOut);
-      activationBackward(dOut[0], dOut[1], out[2 * p], out[2 * p + 1], activation, da);
-      das[2 * p] = da[0];
-      das[2 * p + 1] = da[1];
-    }
-    native.denseBackward(features, das, batch * T, H, kernel, gKernel, gBias, dFeatures);
-    return lossSum * scale;
-  }
-  for (let p = 0; p < batch * T; p++) {
+  // Each position's loss and da here (Math.log's bits are V8's), then the head's sums.
+  for (let p = 0; p < rows; p++) {
     lossSum += crossentropyRow(out[2 * p], out[2 * p + 1], labels[p], scale, dOut);
     activationBackward(dOut[0], dOut[1], out[2 * p], out[2 * p + 1], activation, da);
-    const da0 = da[0];
-    const da1 = da[1];
-    gBias[0] += da0;
-    gBias[1] += da1;
-    const f = p * H;
-    for (let j = 0; j < H; j++) {
-      const v = features[f + j];
-      gKernel[j * C] += v * da0;
-      gKernel[j * C + 1] += v * da1;
-      dFeatures[f + j] = da0 * kernel[j * C] + da1 * kernel[j * C + 1];
-    }
+    das[2 * p] = da[0];
+    das[2 * p + 1] = da[1];
   }
+  (nativeBookkeeping() ?? JS_SUMS).denseBackward(features, das, rows, H, dense.kernel, gDense.kernel, gDense.bias, dFeatures);
   return lossSum * scale;
 }
