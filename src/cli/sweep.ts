@@ -133,7 +133,7 @@ export function configsFor(flags: SweepFlags, cmd: Command, data?: DataSpec): { 
 }
 
 async function runSweepCommand(flags: SweepFlags, cmd: Command): Promise<void> {
-  // Its workers inherit the choice (SEQ_TAG_KERNELS).
+  // Its workers are handed the choice with each run (sweep.ts, queue.ts).
   useKernels(flags.kernels);
   // The text is read once here for its identity (SHA-256 in every config); each worker reads it again and checks it.
   const text = await readTextOfFlags(flags);

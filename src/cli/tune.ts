@@ -135,7 +135,7 @@ function setupFrom(flags: TuneFlags, cmd: Command, data?: DataSpec): TuneSetup {
 }
 
 async function runTuneCommand(flags: TuneFlags, cmd: Command): Promise<void> {
-  // Its workers inherit the choice (SEQ_TAG_KERNELS).
+  // Its workers are handed the choice with each run (sweep.ts, queue.ts).
   useKernels(flags.kernels);
   const text = await readTextOfFlags(flags);
   const setup = setupFrom(flags, cmd, text?.spec);
