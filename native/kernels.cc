@@ -374,14 +374,21 @@ Memory memoryOf(const FunctionCallbackInfo<Value>& args, int k = 0) {
   return m;
 }
 
-/** The int32 argument k, or fails (nothing a caller of ours passes is anything else). */
-bool ints(const FunctionCallbackInfo<Value>& args, int first, int count, int32_t* out) {
+/** Arguments first … first + count − 1 as V values (v8::Int32 or v8::Number), or false if one is not. */
+template <typename V, typename T, bool (Value::*Is)() const>
+bool read(const FunctionCallbackInfo<Value>& args, int first, int count, T* out) {
   if (args.Length() < first + count) return false;
   for (int k = 0; k < count; k++) {
-    if (!args[first + k]->IsInt32()) return false;
-    out[k] = args[first + k].As<v8::Int32>()->Value();
+    const Value* value = *args[first + k];
+    if (!(value->*Is)()) return false;
+    out[k] = args[first + k].As<V>()->Value();
   }
   return true;
+}
+
+/** int32 arguments (nothing a caller of ours passes is anything else). */
+bool ints(const FunctionCallbackInfo<Value>& args, int first, int count, int32_t* out) {
+  return read<v8::Int32, int32_t, &Value::IsInt32>(args, first, count, out);
 }
 
 void fail(const FunctionCallbackInfo<Value>& args, const char* why) {
@@ -447,12 +454,7 @@ bool doubles(Local<Value> value, double** data, size_t* length) {
 }
 
 bool numbers(const FunctionCallbackInfo<Value>& args, int first, int count, double* out) {
-  if (args.Length() < first + count) return false;
-  for (int k = 0; k < count; k++) {
-    if (!args[first + k]->IsNumber()) return false;
-    out[k] = args[first + k].As<v8::Number>()->Value();
-  }
-  return true;
+  return read<v8::Number, double, &Value::IsNumber>(args, first, count, out);
 }
 
 /** Adam as TypedOptimizer applies it: lr·m̂ / (√v̂ + ε) with the bias corrections folded into step and scale. */
