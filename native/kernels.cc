@@ -244,6 +244,15 @@ inline void cellForwardLanes(float* gi, int u, float* cell, float* cellTanh, flo
   set<FULL>(hidden, o * tc, n);
 }
 
+/** One row's cells, in whole vectors and then its tail (the digit network's rows and the text tagger's). */
+template <bool HARD>
+inline void cellForwardRow(float* gates, int u, float* cell, float* cellTanh, float* hidden, const float* prev, const float* bias = nullptr) {
+  int j = 0;
+  for (; j + LANES <= u; j += LANES)
+    cellForwardLanes<HARD, true>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, LANES, bias ? bias + j : nullptr);
+  if (j < u) cellForwardLanes<HARD, false>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, u - j, bias ? bias + j : nullptr);
+}
+
 template <bool HARD>
 void cellForward(const Direction& d, int step) {
   const int u = d.u;
@@ -254,9 +263,7 @@ void cellForward(const Direction& d, int step) {
     float* cellTanh = d.p(CELL_TANH) + row * u;
     float* hidden = d.p(HIDDEN) + row * u;
     const float* prev = step == 0 ? nullptr : d.p(CELL) + (row - d.batch) * u;
-    int j = 0;
-    for (; j + LANES <= u; j += LANES) cellForwardLanes<HARD, true>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, LANES);
-    if (j < u) cellForwardLanes<HARD, false>(gates + j, u, cell + j, cellTanh + j, hidden + j, prev ? prev + j : nullptr, u - j);
+    cellForwardRow<HARD>(gates, u, cell, cellTanh, hidden, prev);
   }
 }
 
@@ -614,14 +621,8 @@ void DenseBackward(const FunctionCallbackInfo<Value>& args) {
  */
 template <bool HARD>
 void taggerCells(float* gates, float* cell, float* cellTanh, float* hidden, const float* prevCell, int rows, int carried, int u, const float* bias) {
-  for (int r = 0; r < rows; r++) {
-    const float* prev = r < carried ? prevCell + r * u : nullptr;
-    float* gi = gates + r * 4 * u;
-    int j = 0;
-    for (; j + LANES <= u; j += LANES)
-      cellForwardLanes<HARD, true>(gi + j, u, cell + r * u + j, cellTanh + r * u + j, hidden + r * u + j, prev ? prev + j : nullptr, LANES, bias + j);
-    if (j < u) cellForwardLanes<HARD, false>(gi + j, u, cell + r * u + j, cellTanh + r * u + j, hidden + r * u + j, prev ? prev + j : nullptr, u - j, bias + j);
-  }
+  for (int r = 0; r < rows; r++)
+    cellForwardRow<HARD>(gates + r * 4 * u, u, cell + r * u, cellTanh + r * u, hidden + r * u, r < carried ? prevCell + r * u : nullptr, bias);
 }
 
 // taggerCells(memory, gates, cell, cellTanh, hidden, prevCell (-1: none), rows, carried, units, hard, bias Float64Array [4u]).
